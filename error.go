@@ -1,0 +1,73 @@
+package fanfare
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. They are part of the public contract: problem+json bodies carry
+// them in their "code" member and clients switch on them.
+const (
+	EInsufficientFunds      = "insufficient_funds"
+	EWalletFrozen           = "wallet_frozen"
+	ENotEligible            = "not_eligible"
+	ERegionBlocked          = "region_blocked"
+	EDeadlinePassed         = "deadline_passed"
+	EInvalidState           = "invalid_state"
+	EIdempotencyConflict    = "idempotency_conflict"
+	EIdempotencyKeyRequired = "idempotency_key_required"
+	EInvalid                = "validation_failed"
+	EUnauthorized           = "unauthorized"
+	EForbidden              = "forbidden"
+	ENotFound               = "not_found"
+	EConflict               = "conflict"
+	ETooLarge               = "payload_too_large"
+	EUnavailable            = "unavailable"
+	EInternal               = "internal"
+)
+
+// Error is a business failure that is safe to show to a client: a stable
+// machine code and a sentence a person understands. Anything that is not an
+// *Error is an internal error and is reported to clients without details.
+type Error struct {
+	Code    string
+	Message string
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string {
+	return fmt.Sprintf("fanfare error: code=%s message=%s", e.Code, e.Message)
+}
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code string, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, EInternal for
+// any other non-nil error, and "" for nil.
+func ErrorCode(err error) string {
+	var e *Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &e):
+		return e.Code
+	default:
+		return EInternal
+	}
+}
+
+// ErrorMessage returns the user-safe message of err: the message of its
+// *Error, or a generic sentence for internal errors.
+func ErrorMessage(err error) string {
+	var e *Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &e):
+		return e.Message
+	default:
+		return "Internal error."
+	}
+}

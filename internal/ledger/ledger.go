@@ -1,0 +1,405 @@
+package ledger
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/store"
+	"github.com/google/uuid"
+)
+
+// AccountID identifies a ledger account.
+type AccountID int64
+
+// Names of system accounts. System accounts hold the negative side of every
+// asset (issuance, the outside world) and are never checked for funds.
+const (
+	CoinIssuance    = "coin_issuance"    // COIN: coins sold to fans come from here
+	Promotions      = "promotions"       // COIN: operator grants come from here
+	DiamondIssuance = "diamond_issuance" // DIAMOND: creator earnings come from here
+	Escrow          = "escrow"           // any asset: the held side of pending holds
+	FiatSettlement  = "fiat_settlement"  // fiat: money received from or paid to the outside
+)
+
+// Revenue returns the name of the platform revenue account of a feature
+// ("revenue:gift", "revenue:tip", ...).
+func Revenue(feature string) string { return "revenue:" + feature }
+
+// Transfer flags, stored with every transfer row.
+const (
+	FlagAllowNegative = 1 << iota // the debit may take a user account below zero (clawback)
+	FlagHoldCreate                // moves the held amount into escrow
+	FlagHoldPost                  // moves it out of escrow to the payee
+	FlagHoldVoid                  // moves it back to the payer
+)
+
+// Leg moves Amount of one asset from Debit to Credit. Both accounts must hold
+// the same asset.
+type Leg struct {
+	Debit  AccountID
+	Credit AccountID
+	Amount fanfare.Amount
+	// AllowNegative lets the debit take a user account below zero. Only
+	// clawbacks (refunds, chargebacks) set it; the wallet is then frozen
+	// until its balance is back at zero or above.
+	AllowNegative bool
+}
+
+// HoldAction says what an Op does to a hold.
+type HoldAction int
+
+// Hold actions.
+const (
+	HoldCreate HoldAction = iota + 1 // reserve Amount from Debit into escrow
+	HoldPost                         // pay the held amount to the hold's Credit account
+	HoldVoid                         // return the held amount to the hold's Debit account
+)
+
+// HoldOp is the hold part of an Op. For HoldCreate, ID (if empty, one is
+// assigned), Debit, Credit and Amount describe the new hold; for HoldPost and
+// HoldVoid only ID is read.
+type HoldOp struct {
+	Action HoldAction
+	ID     string
+	Debit  AccountID
+	Credit AccountID
+	Amount fanfare.Amount
+}
+
+// Idempotency identifies a request: a replay of Key within Scope with the
+// same Hash returns the stored result and moves nothing; with another Hash it
+// fails with idempotency_conflict.
+type Idempotency struct {
+	Scope string // whose key it is (the actor)
+	Key   string // the client's Idempotency-Key
+	Hash  string // hash of the request (HashRequest)
+}
+
+// HashRequest returns a hex SHA-256 over the parts of a request (its
+// operation name and its canonical body), for Idempotency.Hash.
+func HashRequest(parts ...[]byte) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:", len(p))
+		h.Write(p)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Op is one money-moving request: legs (and optionally a hold action) that
+// commit together or not at all, recorded with their kind, object and actor.
+type Op struct {
+	Kind   string // gift, tip, grant, purchase, ...
+	Object string // what the money is for, e.g. "live:<id>"
+	Actor  string // who asked
+	Legs   []Leg
+	Hold   *HoldOp
+	Idem   *Idempotency // nil only for internal operations
+}
+
+// Result is what a committed Op returns, and what a replay of its
+// idempotency key returns again.
+type Result struct {
+	OpID      string    `json:"op_id,omitempty"`
+	HoldID    string    `json:"hold_id,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	// Balances after the operation of every user (non-system) account it
+	// touched.
+	Balances map[AccountID]fanfare.Amount `json:"balances,omitempty"`
+	// Err is the business failure that the Op met in the committer, stored
+	// like a success so that a replay gives the same answer.
+	Err *fanfare.Error `json:"error,omitempty"`
+	// Replayed is set when the result comes from an earlier request with
+	// the same idempotency key.
+	Replayed bool `json:"-"`
+}
+
+// Balance returns the balance after the operation of a user account it
+// touched.
+func (r *Result) Balance(id AccountID) fanfare.Amount { return r.Balances[id] }
+
+// Options configure a Ledger.
+type Options struct {
+	Clock fanfare.Clock
+	// MaxBatch is the most operations the committer puts in one database
+	// transaction; 1 turns group commit off. Default 1024.
+	MaxBatch int
+	// IdempotencyTTL is how long idempotency records are kept; at least
+	// 24 hours. Default 72 hours.
+	IdempotencyTTL time.Duration
+	// Observer, if set, is told about every batch (for metrics).
+	Observer Observer
+}
+
+// Observer receives committer measurements.
+type Observer interface {
+	BatchCommitted(size int, failed int, d time.Duration)
+}
+
+// Ledger is the double-entry ledger on one database.
+type Ledger struct {
+	db    *store.DB
+	clock fanfare.Clock
+	opts  Options
+	c     *committer
+
+	mu       sync.RWMutex
+	accounts map[accountKey]AccountID // cache: account ids never change
+}
+
+type accountKey struct {
+	owner string
+	asset fanfare.Asset
+}
+
+// Open returns a Ledger on db and starts its committer. Close stops it.
+func Open(ctx context.Context, db *store.DB, opts Options) (*Ledger, error) {
+	if opts.Clock == nil {
+		opts.Clock = fanfare.SystemClock{}
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 1024
+	}
+	if opts.IdempotencyTTL < 24*time.Hour {
+		opts.IdempotencyTTL = 72 * time.Hour
+	}
+	l := &Ledger{db: db, clock: opts.Clock, opts: opts, accounts: map[accountKey]AccountID{}}
+	c, err := newCommitter(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	l.c = c
+	return l, nil
+}
+
+// Close stops accepting operations, commits every operation already
+// accepted, and returns once the committer has stopped.
+func (l *Ledger) Close() error { return l.c.close() }
+
+// DB returns the ledger's database.
+func (l *Ledger) DB() *store.DB { return l.db }
+
+// UserAccount returns the account of user userID for asset, creating it on
+// first use.
+func (l *Ledger) UserAccount(ctx context.Context, userID string, asset fanfare.Asset) (AccountID, error) {
+	if userID == "" || strings.HasPrefix(userID, "system:") {
+		return 0, fanfare.Errorf(fanfare.EInvalid, "invalid account owner %q", userID)
+	}
+	return l.account(ctx, userID, asset, false)
+}
+
+// SystemAccount returns the system account name for asset, creating it on
+// first use.
+func (l *Ledger) SystemAccount(ctx context.Context, name string, asset fanfare.Asset) (AccountID, error) {
+	return l.account(ctx, "system:"+name, asset, true)
+}
+
+// FindUserAccount returns the account of userID for asset if it exists. It
+// fails with not_found otherwise.
+func (l *Ledger) FindUserAccount(ctx context.Context, userID string, asset fanfare.Asset) (AccountID, error) {
+	k := accountKey{userID, asset}
+	l.mu.RLock()
+	id, ok := l.accounts[k]
+	l.mu.RUnlock()
+	if ok {
+		return id, nil
+	}
+	err := l.db.Read.QueryRowContext(ctx, `SELECT id FROM accounts WHERE owner = $1 AND asset = $2`, userID, string(asset)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fanfare.Errorf(fanfare.ENotFound, "no %s account for %s", asset, userID)
+	} else if err != nil {
+		return 0, fmt.Errorf("find account: %w", err)
+	}
+	l.mu.Lock()
+	l.accounts[k] = id
+	l.mu.Unlock()
+	return id, nil
+}
+
+func (l *Ledger) account(ctx context.Context, owner string, asset fanfare.Asset, system bool) (AccountID, error) {
+	if !validAsset(asset) {
+		return 0, fanfare.Errorf(fanfare.EInvalid, "unknown asset %q", asset)
+	}
+	k := accountKey{owner, asset}
+	l.mu.RLock()
+	id, ok := l.accounts[k]
+	l.mu.RUnlock()
+	if ok {
+		return id, nil
+	}
+	err := l.db.Read.QueryRowContext(ctx, `SELECT id FROM accounts WHERE owner = $1 AND asset = $2`, owner, string(asset)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		_, err = l.db.Write.ExecContext(ctx,
+			`INSERT INTO accounts (owner, asset, system, balance, frozen, created_at) VALUES ($1, $2, $3, 0, FALSE, $4) ON CONFLICT (owner, asset) DO NOTHING`,
+			owner, string(asset), system, l.clock.Now().UnixMicro())
+		if err != nil {
+			return 0, fmt.Errorf("create account: %w", err)
+		}
+		err = l.db.Write.QueryRowContext(ctx, `SELECT id FROM accounts WHERE owner = $1 AND asset = $2`, owner, string(asset)).Scan(&id)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("account %s/%s: %w", owner, asset, err)
+	}
+	l.mu.Lock()
+	l.accounts[k] = id
+	l.mu.Unlock()
+	return id, nil
+}
+
+// validAsset accepts COIN, DIAMOND and three-letter upper-case fiat codes.
+func validAsset(a fanfare.Asset) bool {
+	if a == fanfare.Coin || a == fanfare.Diamond {
+		return true
+	}
+	if len(a) != 3 {
+		return false
+	}
+	for _, r := range a {
+		if r < 'A' || r > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// Account is the stored state of one account.
+type Account struct {
+	ID      AccountID
+	Owner   string
+	Asset   fanfare.Asset
+	System  bool
+	Balance fanfare.Amount
+	Frozen  bool // set by an operator; a negative user balance freezes too
+}
+
+// Account returns the stored state of account id.
+func (l *Ledger) Account(ctx context.Context, id AccountID) (*Account, error) {
+	a := &Account{ID: id}
+	var asset string
+	err := l.db.Read.QueryRowContext(ctx, `SELECT owner, asset, system, balance, frozen FROM accounts WHERE id = $1`, int64(id)).
+		Scan(&a.Owner, &asset, &a.System, &a.Balance, &a.Frozen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fanfare.Errorf(fanfare.ENotFound, "account %d not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("read account: %w", err)
+	}
+	a.Asset = fanfare.Asset(asset)
+	return a, nil
+}
+
+// Submit commits op through the batching committer and returns its result
+// once the batch holding it is durable. A replay of op's idempotency key
+// returns the original result (Replayed set) and moves nothing; the same key
+// with another request fails with idempotency_conflict. Business failures
+// met in the committer (insufficient_funds, wallet_frozen, invalid_state,
+// not_found, validation_failed) are returned as *fanfare.Error.
+func (l *Ledger) Submit(ctx context.Context, op Op) (*Result, error) {
+	if err := checkOp(&op); err != nil {
+		return nil, err
+	}
+	// Replays are recognised in the committer, where the idempotency key's
+	// unique index decides atomically with the transfers: a read here first
+	// would cost every request a query to spare the rare replay one.
+	return l.c.submit(ctx, &op)
+}
+
+// checkOp validates what can be checked without the database.
+func checkOp(op *Op) error {
+	if op.Kind == "" {
+		return fanfare.Errorf(fanfare.EInvalid, "operation kind is required")
+	}
+	if len(op.Legs) == 0 && op.Hold == nil {
+		return fanfare.Errorf(fanfare.EInvalid, "operation moves nothing")
+	}
+	for _, g := range op.Legs {
+		if err := fanfare.CheckAmount("amount", g.Amount); err != nil {
+			return err
+		}
+		if g.Debit == g.Credit {
+			return fanfare.Errorf(fanfare.EInvalid, "a transfer cannot debit and credit the same account")
+		}
+	}
+	if h := op.Hold; h != nil {
+		switch h.Action {
+		case HoldCreate:
+			if err := fanfare.CheckAmount("amount", h.Amount); err != nil {
+				return err
+			}
+			if h.Debit == h.Credit {
+				return fanfare.Errorf(fanfare.EInvalid, "a hold cannot pay its own payer")
+			}
+			if h.ID == "" {
+				h.ID = NewID()
+			}
+		case HoldPost, HoldVoid:
+			if h.ID == "" {
+				return fanfare.Errorf(fanfare.EInvalid, "hold id is required")
+			}
+		default:
+			return fanfare.Errorf(fanfare.EInvalid, "unknown hold action")
+		}
+	}
+	if i := op.Idem; i != nil {
+		if i.Scope == "" || i.Key == "" || len(i.Key) > 255 || i.Hash == "" {
+			return fanfare.Errorf(fanfare.EInvalid, "idempotency key must be 1 to 255 characters")
+		}
+	}
+	return nil
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// lookupIdempotency returns the stored result for i, a conflict error, or
+// nil, nil when the key is unused.
+func (l *Ledger) lookupIdempotency(ctx context.Context, q querier, i *Idempotency) (*Result, error) {
+	var hash, result string
+	err := q.QueryRowContext(ctx, `SELECT request_hash, result FROM idempotency_keys WHERE scope = $1 AND key = $2`, i.Scope, i.Key).Scan(&hash, &result)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("read idempotency key: %w", err)
+	}
+	if hash != i.Hash {
+		return nil, conflictError()
+	}
+	var r Result
+	if err := json.Unmarshal([]byte(result), &r); err != nil {
+		return nil, fmt.Errorf("decode stored result: %w", err)
+	}
+	r.Replayed = true
+	if r.Err != nil {
+		return &r, r.Err
+	}
+	return &r, nil
+}
+
+func conflictError() *fanfare.Error {
+	return fanfare.Errorf(fanfare.EIdempotencyConflict, "this Idempotency-Key was already used for a different request")
+}
+
+// PurgeIdempotency deletes idempotency records older than the retention
+// period and returns how many it deleted.
+func (l *Ledger) PurgeIdempotency(ctx context.Context) (int64, error) {
+	cutoff := l.clock.Now().Add(-l.opts.IdempotencyTTL).UnixMicro()
+	res, err := l.db.Write.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < $1`, cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("purge idempotency keys: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// NewID returns a new time-ordered identifier (UUIDv7).
+func NewID() string {
+	return uuid.Must(uuid.NewV7()).String()
+}

@@ -1,0 +1,239 @@
+// Package store is the storage seam: it opens the embedded SQLite database or
+// a PostgreSQL database from a URL, runs the embedded migrations of its
+// dialect, and isolates the few places where the two SQL dialects differ.
+//
+// Queries are written once, with $1-style placeholders that both drivers
+// accept; business rules never live here. It imports only the drivers, goose
+// and the fanfare root package.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Dialect names a database engine.
+type Dialect string
+
+// The supported dialects.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// DB is an open database. On SQLite, Write is a single connection (SQLite has
+// one writer; the ledger's committer and every other writer share it) and
+// Read a pool of read-only connections. On PostgreSQL both are the same pool.
+type DB struct {
+	Dialect Dialect
+	Write   *sql.DB
+	Read    *sql.DB
+	url     string
+}
+
+// Open opens the database at rawURL: "sqlite:///path/to/file.db" or
+// "postgres://user@host:port/db?...". It does not run migrations.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	switch {
+	case strings.HasPrefix(rawURL, "sqlite://"):
+		return openSQLite(ctx, rawURL)
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		return openPostgres(ctx, rawURL)
+	}
+	return nil, fmt.Errorf("open database: unsupported URL %q (want sqlite:///path/file.db or postgres://...)", Redact(rawURL))
+}
+
+// SQLitePath returns the file path of a sqlite:// URL.
+func SQLitePath(rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", fmt.Errorf("parse database URL: %w", err)
+	}
+	p := u.Path
+	if u.Host != "" { // sqlite://relative/path.db
+		p = u.Host + p
+	}
+	if p == "" {
+		return "", errors.New("sqlite URL has no path")
+	}
+	return p, nil
+}
+
+func openSQLite(ctx context.Context, rawURL string) (*DB, error) {
+	path, err := SQLitePath(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("create database directory: %w", err)
+		}
+	}
+	pragmas := "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)" +
+		"&_pragma=busy_timeout(10000)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)"
+	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0)*2)
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	db := &DB{Dialect: SQLite, Write: w, Read: r, url: rawURL}
+	// The first connection creates the file and switches it to WAL.
+	if err := w.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
+	cfg, err := pgx.ParseConfig(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse postgres URL: %w", err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to postgres %s: %w", Redact(rawURL), err)
+	}
+	return &DB{Dialect: Postgres, Write: db, Read: db, url: rawURL}, nil
+}
+
+// Close closes every connection.
+func (db *DB) Close() error {
+	err := db.Write.Close()
+	if db.Read != db.Write {
+		err = errors.Join(err, db.Read.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.Read.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+func (db *DB) provider() (*goose.Provider, error) {
+	sub, err := fs.Sub(migrations, "migrations/"+string(db.Dialect))
+	if err != nil {
+		return nil, err
+	}
+	d := goose.DialectSQLite3
+	if db.Dialect == Postgres {
+		d = goose.DialectPostgres
+	}
+	return goose.NewProvider(d, db.Write, sub)
+}
+
+// Migrate applies every pending migration and returns how many it applied.
+func (db *DB) Migrate(ctx context.Context) (int, error) {
+	p, err := db.provider()
+	if err != nil {
+		return 0, fmt.Errorf("migrate: %w", err)
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("migrate: %w", err)
+	}
+	return len(res), nil
+}
+
+// MigrationsPending reports whether migrations remain to be applied.
+func (db *DB) MigrationsPending(ctx context.Context) (bool, error) {
+	p, err := db.provider()
+	if err != nil {
+		return false, fmt.Errorf("check migrations: %w", err)
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return false, fmt.Errorf("check migrations: %w", err)
+	}
+	return pending, nil
+}
+
+// MigrationStatus lists every migration with whether it is applied.
+func (db *DB) MigrationStatus(ctx context.Context) ([]string, error) {
+	p, err := db.provider()
+	if err != nil {
+		return nil, err
+	}
+	st, err := p.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migration status: %w", err)
+	}
+	var out []string
+	for _, s := range st {
+		out = append(out, fmt.Sprintf("%05d %-30s %s", s.Source.Version, filepath.Base(s.Source.Path), s.State))
+	}
+	return out, nil
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint violation in
+// either dialect.
+func IsUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// Redact hides the password of a database URL for logs.
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.User == nil {
+		return rawURL
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// ForUpdate returns the row-locking clause for a SELECT that reads rows it is
+// about to change: empty on SQLite, where the write transaction already holds
+// the database's only write lock.
+func (db *DB) ForUpdate() string {
+	if db.Dialect == Postgres {
+		return " FOR NO KEY UPDATE"
+	}
+	return ""
+}

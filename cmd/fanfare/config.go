@@ -1,0 +1,130 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the configuration shared by the commands that open the
+// database or serve. Every field has a flag and a FANFARE_* variable; flags
+// win over variables, variables over defaults.
+type Config struct {
+	DB              string        // FANFARE_DB: sqlite:///path/file.db or postgres://...
+	Data            string        // FANFARE_DATA: data directory (the default database lives here)
+	Addr            string        // FANFARE_ADDR: listen address
+	APIKey          string        // FANFARE_API_KEY: operator / host-app key
+	LogLevel        string        // FANFARE_LOG_LEVEL: debug, info, warn, error
+	LogFormat       string        // FANFARE_LOG_FORMAT: text or json
+	MaxBatch        int           // FANFARE_LEDGER_MAX_BATCH: operations per ledger transaction
+	ShutdownTimeout time.Duration // FANFARE_SHUTDOWN_TIMEOUT: how long to drain on SIGTERM
+	Migrate         bool          // FANFARE_MIGRATE: apply migrations when serving
+}
+
+// DefaultAddr is where Fanfare listens unless told otherwise.
+const DefaultAddr = "127.0.0.1:8080"
+
+// defaultData is the data directory unless told otherwise.
+const defaultData = "fanfare-data"
+
+// env returns the variable's value or def.
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func envBool(name string, def bool) bool {
+	if v, err := strconv.ParseBool(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+// dbFlags registers the database flags.
+func (c *Config) dbFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.DB, "db", env("FANFARE_DB", ""), "database URL: sqlite:///path/file.db or postgres://user@host/db (env FANFARE_DB; default: fanfare.db under the data directory)")
+	fs.StringVar(&c.Data, "data", env("FANFARE_DATA", defaultData), "data directory (env FANFARE_DATA)")
+	fs.StringVar(&c.LogLevel, "log-level", env("FANFARE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env FANFARE_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", env("FANFARE_LOG_FORMAT", "text"), "log format: text or json (env FANFARE_LOG_FORMAT)")
+}
+
+// serveFlags registers the flags of the commands that serve.
+func (c *Config) serveFlags(fs *flag.FlagSet) {
+	c.dbFlags(fs)
+	fs.StringVar(&c.Addr, "addr", env("FANFARE_ADDR", DefaultAddr), "listen address (env FANFARE_ADDR)")
+	fs.StringVar(&c.APIKey, "api-key", env("FANFARE_API_KEY", ""), "operator and host-app API key, sent as \"Authorization: Bearer <key>\" (env FANFARE_API_KEY)")
+	fs.IntVar(&c.MaxBatch, "ledger-max-batch", envInt("FANFARE_LEDGER_MAX_BATCH", 1024), "most money operations committed in one database transaction; 1 turns group commit off (env FANFARE_LEDGER_MAX_BATCH)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("FANFARE_SHUTDOWN_TIMEOUT", 30*time.Second), "how long to drain requests on SIGTERM (env FANFARE_SHUTDOWN_TIMEOUT)")
+	fs.BoolVar(&c.Migrate, "migrate", envBool("FANFARE_MIGRATE", true), "apply pending migrations at start (env FANFARE_MIGRATE)")
+}
+
+// dbURL returns the database URL, defaulting to name under the data
+// directory.
+func (c *Config) dbURL(name string) (string, error) {
+	if c.DB != "" {
+		return c.DB, nil
+	}
+	abs, err := filepath.Abs(filepath.Join(c.Data, name))
+	if err != nil {
+		return "", err
+	}
+	return "sqlite://" + abs, nil
+}
+
+// logger builds the process logger on w.
+func (c *Config) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(c.LogFormat) {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
+}
+
+// newFlagSet returns a flag set whose --help prints the command's synopsis
+// and its flags.
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "%s\n\nFlags:\n", strings.TrimSpace(synopsis))
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// noArgs fails when a command got positional arguments it does not take.
+func noArgs(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q (see --help)", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}

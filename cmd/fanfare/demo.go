@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/wallet"
+)
+
+// DemoCommand seeds the demo world and serves it.
+type DemoCommand struct {
+	stdout, stderr io.Writer
+}
+
+const demoSynopsis = `Usage: fanfare demo [flags]
+
+Creates (or reuses) an embedded SQLite database under the data directory
+(demo.db), seeds the demo world — creators ayla, omar, lea, brandco and zed,
+fans sam and mia, operator ops, all with the password "fanfare-demo" — and
+serves it until SIGINT or SIGTERM. Seeding is deterministic and idempotent:
+running the demo again reuses the same world. --reset starts from scratch.`
+
+// DemoPassword is the password of every demo user.
+const DemoPassword = "fanfare-demo"
+
+// DemoAPIKey is the demo's operator and host-app key unless FANFARE_API_KEY
+// or --api-key sets another.
+const DemoAPIKey = "fanfare-demo-key"
+
+// Run parses args, seeds and serves.
+func (c *DemoCommand) Run(ctx context.Context, args []string) error {
+	m := NewMain()
+	fs := newFlagSet("demo", demoSynopsis, c.stderr)
+	m.Config.serveFlags(fs)
+	reset := fs.Bool("reset", false, "delete the demo database first")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	log, err := m.Config.logger(c.stderr)
+	if err != nil {
+		return err
+	}
+	m.Logger = log
+	if m.Config.APIKey == "" {
+		m.Config.APIKey = DemoAPIKey
+	}
+	if m.Config.DB == "" {
+		path, err := filepath.Abs(filepath.Join(m.Config.Data, "demo.db"))
+		if err != nil {
+			return err
+		}
+		if *reset {
+			for _, suffix := range []string{"", "-wal", "-shm"} {
+				if err := os.Remove(path + suffix); err != nil && !os.IsNotExist(err) {
+					return fmt.Errorf("reset demo database: %w", err)
+				}
+			}
+		}
+		m.Config.DB = "sqlite://" + path
+	}
+	m.Config.Migrate = true
+	if err := m.Run(ctx); err != nil {
+		return err
+	}
+	if err := seedDemo(ctx, m); err != nil {
+		m.Close()
+		return fmt.Errorf("seed demo world: %w", err)
+	}
+	printDemo(c.stdout, m)
+	return m.wait(ctx)
+}
+
+// demoUser is one user of the demo world.
+type demoUser struct {
+	handle, name, region string
+	age                  int // years, at today's date
+	followers            int64
+	accountType          fanfare.AccountType
+	standing             fanfare.Standing
+	role                 fanfare.Role
+	coins                fanfare.Amount // granted by the operator
+}
+
+// demoWorld is the SPEC's demo world, plus zed, a banned creator, so that
+// every eligibility reason can be seen.
+var demoWorld = []demoUser{
+	{handle: "ayla", name: "Ayla Demir", region: "TR", age: 27, followers: 250_000},
+	{handle: "omar", name: "Omar Haddad", region: "AE", age: 31, followers: 40_000},
+	{handle: "lea", name: "Léa Martin", region: "FR", age: 24, followers: 5_000},
+	{handle: "brandco", name: "BrandCo", region: "TR", age: 12, followers: 500_000, accountType: fanfare.AccountBusiness},
+	{handle: "zed", name: "Zed Kaya", region: "TR", age: 29, followers: 180_000, standing: fanfare.StandingBanned},
+	{handle: "sam", name: "Sam Bernard", region: "FR", age: 30, coins: 20_000},
+	{handle: "mia", name: "Mia Yılmaz", region: "TR", age: 16, coins: 700},
+	{handle: "ops", name: "Fanfare Ops", region: "FR", age: 40, role: fanfare.RoleOperator},
+}
+
+// birthDate returns a birth date that makes the user age years old today,
+// with their birthday well away from today so the age is stable for weeks.
+func birthDate(now time.Time, age int) string {
+	return now.AddDate(-age, 0, -120).Format(time.DateOnly)
+}
+
+// seedDemo creates what is missing of the demo world. Grants carry fixed
+// idempotency keys, so a second run moves no money.
+func seedDemo(ctx context.Context, m *Main) error {
+	now := m.Clock.Now()
+	var ops *fanfare.User
+	users := map[string]*fanfare.User{}
+	for _, d := range demoWorld {
+		u, err := m.Accounts.ByHandle(ctx, d.handle)
+		if fanfare.ErrorCode(err) == fanfare.ENotFound {
+			u, err = m.Accounts.Create(ctx, account.CreateInput{
+				Handle: d.handle, DisplayName: d.name, Password: DemoPassword, Region: d.region,
+				BirthDate: birthDate(now, d.age), AccountType: cmpOr(d.accountType, fanfare.AccountPersonal), Role: cmpOr(d.role, fanfare.RoleFan),
+			})
+		}
+		if err != nil {
+			return fmt.Errorf("user %s: %w", d.handle, err)
+		}
+		users[d.handle] = u
+		if d.role == fanfare.RoleOperator {
+			ops = u
+		}
+	}
+	operator := fanfare.Actor{UserID: ops.ID, Handle: ops.Handle, Role: fanfare.RoleOperator}
+	for _, d := range demoWorld {
+		u := users[d.handle]
+		followers, standing := d.followers, cmpOr(d.standing, fanfare.StandingGood)
+		if u.Followers != followers || u.Standing != standing {
+			if _, err := m.Accounts.Update(ctx, operator, u.ID, account.UpdateInput{Followers: &followers, Standing: &standing}); err != nil {
+				return fmt.Errorf("user %s: %w", d.handle, err)
+			}
+		}
+		if d.coins > 0 {
+			_, err := m.Wallet.Grant(ctx, operator, wallet.GrantInput{UserID: u.ID, Coins: d.coins, Reason: "demo world starting coins"}, "demo-seed-"+d.handle)
+			if err != nil {
+				return fmt.Errorf("grant %s: %w", d.handle, err)
+			}
+		}
+	}
+	m.Logger.Info("demo world ready", "users", len(demoWorld))
+	return nil
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+func printDemo(w io.Writer, m *Main) {
+	url := m.URL()
+	fmt.Fprintf(w, `
+Fanfare demo is running at %[1]s
+
+Logins (password %[2]q):
+  creators  ayla (TR, 250,000 followers), omar (AE, 40,000), lea (FR, 5,000),
+            brandco (business, TR, 500,000), zed (TR, 180,000, banned)
+  fans      sam (FR, adult, 20,000 coins), mia (TR, 16 years old, 700 coins)
+  operator  ops
+API key (operator and host app): %[3]s
+
+Try it:
+  curl -s %[1]s/v1/auth/login -d '{"handle":"sam","password":"%[2]s"}'
+  curl -s %[1]s/v1/me/wallet -H "Authorization: Bearer <token>"
+  curl -s %[1]s/openapi.json
+
+Press Ctrl-C to stop.
+`, url, DemoPassword, m.Config.APIKey)
+}

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/httpapi"
+	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/store"
+	"github.com/fanfarehq/fanfare/internal/wallet"
+)
+
+// Main is a running Fanfare server: the database, the ledger, the services
+// and the HTTP server. Tests build one, set Config.Addr to 127.0.0.1:0, call
+// Run and then Close.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+	Clock  fanfare.Clock
+
+	DB       *store.DB
+	Ledger   *ledger.Ledger
+	Accounts *account.Service
+	Wallet   *wallet.Service
+	HTTP     *http.Server
+
+	ln       net.Listener
+	served   chan error
+	stopJobs context.CancelFunc
+	jobsDone chan struct{}
+}
+
+// NewMain returns a Main configured from the environment's defaults.
+func NewMain() *Main {
+	m := &Main{}
+	fs := newFlagSet("serve", "", io.Discard)
+	m.Config.serveFlags(fs)
+	return m
+}
+
+// Run opens the database (applying migrations if configured), starts the
+// ledger and the HTTP server, and returns once the server listens.
+func (m *Main) Run(ctx context.Context) (err error) {
+	if m.Logger == nil {
+		m.Logger = slog.New(slog.DiscardHandler)
+	}
+	if m.Clock == nil {
+		m.Clock = fanfare.SystemClock{}
+	}
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+	url, err := m.Config.dbURL("fanfare.db")
+	if err != nil {
+		return err
+	}
+	if m.DB, err = store.Open(ctx, url); err != nil {
+		return err
+	}
+	if m.Config.Migrate {
+		n, err := m.DB.Migrate(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			m.Logger.Info("applied migrations", "count", n)
+		}
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := httpapi.NewMetrics(reg)
+	if m.Ledger, err = ledger.Open(ctx, m.DB, ledger.Options{Clock: m.Clock, MaxBatch: m.Config.MaxBatch, Observer: metrics}); err != nil {
+		return err
+	}
+	m.Accounts = account.New(m.DB, m.Ledger, account.Options{Clock: m.Clock})
+	m.Wallet = wallet.New(m.DB, m.Ledger, m.Accounts)
+	if m.Config.APIKey == "" {
+		m.Logger.Warn("no API key configured: operator and host-app routes are disabled (set FANFARE_API_KEY)")
+	}
+	api := httpapi.New(httpapi.Options{
+		Accounts: m.Accounts,
+		Wallet:   m.Wallet,
+		DB:       m.DB,
+		APIKey:   m.Config.APIKey,
+		Logger:   m.Logger,
+		Registry: reg,
+		Metrics:  metrics,
+		Version:  Version,
+	})
+	m.HTTP = &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
+		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
+	}
+	m.served = make(chan error, 1)
+	go func() { m.served <- m.HTTP.Serve(m.ln) }()
+
+	jobs, stop := context.WithCancel(context.Background())
+	m.stopJobs, m.jobsDone = stop, make(chan struct{})
+	go m.janitor(jobs)
+	m.Logger.Info("fanfare listening", "url", m.URL(), "db", store.Redact(url), "dialect", m.DB.Dialect, "version", Version)
+	return nil
+}
+
+// URL is the server's base URL.
+func (m *Main) URL() string {
+	if m.ln == nil {
+		return ""
+	}
+	return "http://" + m.ln.Addr().String()
+}
+
+// Close shuts down gracefully: it stops accepting connections, lets
+// in-flight requests finish (within Config.ShutdownTimeout), commits
+// whatever the ledger accepted, then closes the database. Every request
+// answered before or during shutdown is durable.
+func (m *Main) Close() error {
+	var errs []error
+	if m.HTTP != nil && m.ln != nil {
+		timeout := m.Config.ShutdownTimeout
+		if timeout <= 0 {
+			timeout = 30 * time.Second
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		if err := m.HTTP.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("drain requests: %w", err))
+		}
+		cancel()
+		if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+		m.ln = nil
+	}
+	if m.stopJobs != nil {
+		m.stopJobs()
+		<-m.jobsDone
+		m.stopJobs = nil
+	}
+	if m.Ledger != nil {
+		errs = append(errs, m.Ledger.Close())
+		m.Ledger = nil
+	}
+	if m.DB != nil {
+		errs = append(errs, m.DB.Close())
+		m.DB = nil
+	}
+	return errors.Join(errs...)
+}
+
+// janitorInterval is how often expired sessions and idempotency records are
+// deleted.
+const janitorInterval = time.Hour
+
+// janitor deletes what has expired until ctx ends.
+func (m *Main) janitor(ctx context.Context) {
+	defer close(m.jobsDone)
+	t := time.NewTicker(janitorInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := m.Ledger.PurgeIdempotency(ctx); err != nil {
+			m.Logger.Error("purge idempotency keys", "err", err)
+		} else if n > 0 {
+			m.Logger.Info("purged idempotency keys", "count", n)
+		}
+		if n, err := m.Accounts.PurgeSessions(ctx); err != nil {
+			m.Logger.Error("purge sessions", "err", err)
+		} else if n > 0 {
+			m.Logger.Info("purged expired sessions", "count", n)
+		}
+	}
+}
+
+// ServeCommand runs the server until SIGINT or SIGTERM.
+type ServeCommand struct {
+	stdout, stderr io.Writer
+}
+
+const serveSynopsis = `Usage: fanfare serve [flags]
+
+Runs the HTTP API (with /openapi.json, /healthz, /readyz, /metrics) and the
+background jobs until SIGINT or SIGTERM, then drains in-flight requests and
+commits every accepted money operation before exiting.`
+
+// Run parses args and serves.
+func (c *ServeCommand) Run(ctx context.Context, args []string) error {
+	m := NewMain()
+	fs := newFlagSet("serve", serveSynopsis, c.stderr)
+	m.Config.serveFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	log, err := m.Config.logger(c.stderr)
+	if err != nil {
+		return err
+	}
+	m.Logger = log
+	if err := m.Run(ctx); err != nil {
+		return err
+	}
+	return m.wait(ctx)
+}
+
+// wait blocks until ctx ends or the server fails, then shuts down.
+func (m *Main) wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		m.Logger.Info("shutting down: draining requests and committing accepted operations")
+	case err := <-m.served:
+		m.served <- err
+		m.Logger.Error("server stopped", "err", err)
+	}
+	if err := m.Close(); err != nil {
+		return err
+	}
+	m.Logger.Info("shutdown complete")
+	return nil
+}

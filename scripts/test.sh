@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Test suite runner used by the Makefile. See --help for usage.
+set -euo pipefail
+
+usage() {
+	cat <<'EOF'
+Usage: scripts/test.sh [all|sqlite|help]
+
+  all (default)
+        go vet, then the Go tests with the race detector against a private
+        PostgreSQL cluster (scripts/pg-test-cluster.sh), then the browser
+        tests if e2e/package.json exists: e2e/run.sh is run from the
+        repository root, against the same cluster. Uses FANFARE_TEST_POSTGRES
+        instead of a private cluster if it is set.
+
+  sqlite
+        Go tests with the race detector without PostgreSQL
+        (FANFARE_TEST_POSTGRES and FANFARE_REQUIRE_POSTGRES are unset).
+
+Environment:
+  GO            Go command (default: go)
+  GOTESTFLAGS   extra flags for "go test", e.g. GOTESTFLAGS=-v
+EOF
+}
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+GO=${GO:-go}
+if ! command -v "$GO" >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+	PATH=$PATH:/usr/local/go/bin
+fi
+
+log() { printf 'test.sh: %s\n' "$*" >&2; }
+
+# ensure_cc makes sure a C toolchain is present: the race detector needs cgo.
+# As root on Debian/Ubuntu it is installed with apt-get when missing.
+ensure_cc() {
+	if command -v "${CC:-cc}" >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1; then
+		return 0
+	fi
+	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+		log "no C compiler found (needed by -race); installing gcc with apt-get"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update
+		apt-get install -y --no-install-recommends gcc libc6-dev
+	else
+		log "error: no C compiler found; the race detector needs cgo (install gcc)"
+		exit 1
+	fi
+}
+
+# run_suites runs inside the PostgreSQL environment set up by
+# pg-test-cluster.sh.
+run_suites() {
+	# shellcheck disable=SC2086 # GOTESTFLAGS is a list of flags.
+	"$GO" test -race -count=1 -timeout 15m ${GOTESTFLAGS:-} ./...
+
+	# Browser tests, once the e2e/ package exists.
+	if [ -f e2e/package.json ]; then
+		if [ ! -f e2e/run.sh ]; then
+			log "error: e2e/package.json exists but e2e/run.sh is missing"
+			exit 1
+		fi
+		log "running browser tests (e2e/run.sh)"
+		bash e2e/run.sh
+	fi
+}
+
+case ${1:-all} in
+all)
+	ensure_cc
+	"$GO" vet ./...
+	exec bash scripts/pg-test-cluster.sh exec -- bash "$root/scripts/test.sh" _suites
+	;;
+_suites)
+	run_suites
+	;;
+sqlite)
+	ensure_cc
+	unset FANFARE_TEST_POSTGRES FANFARE_REQUIRE_POSTGRES
+	# shellcheck disable=SC2086
+	exec "$GO" test -race ${GOTESTFLAGS:-} ./...
+	;;
+help | -h | --help)
+	usage
+	;;
+*)
+	usage >&2
+	exit 2
+	;;
+esac

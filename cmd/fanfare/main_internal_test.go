@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/store"
+	"github.com/fanfarehq/fanfare/internal/store/storetest"
+)
+
+// mustRunMain starts a real server on 127.0.0.1:0 over dbURL.
+func mustRunMain(t *testing.T, dbURL string) *Main {
+	t.Helper()
+	m := NewMain()
+	m.Config.DB, m.Config.Addr, m.Config.APIKey, m.Config.Migrate = dbURL, "127.0.0.1:0", "k", true
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func TestMainServesAndSeedsDemo(t *testing.T) {
+	t.Parallel()
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			m := mustRunMain(t, storetest.URL(t, d))
+			for _, path := range []string{"/healthz", "/readyz", "/openapi.json", "/metrics"} {
+				resp, err := http.Get(m.URL() + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("GET %s = %d, want 200", path, resp.StatusCode)
+				}
+			}
+			// Seeding twice gives the same world and moves money once.
+			for range 2 {
+				if err := seedDemo(ctx, m); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, d := range demoWorld {
+				u, err := m.Accounts.ByHandle(ctx, d.handle)
+				if err != nil {
+					t.Fatalf("demo user %s: %v", d.handle, err)
+				}
+				if u.Followers != d.followers || u.Age(m.Clock.Now()) != d.age {
+					t.Errorf("%s: followers %d age %d, want %d and %d", d.handle, u.Followers, u.Age(m.Clock.Now()), d.followers, d.age)
+				}
+				w, err := m.Wallet.Wallet(ctx, u.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if w.Coins != d.coins {
+					t.Errorf("Wallet(%s).Coins = %d after two seedings, want %d", d.handle, w.Coins, d.coins)
+				}
+			}
+			if u, _ := m.Accounts.ByHandle(ctx, "zed"); u.Standing != fanfare.StandingBanned {
+				t.Errorf("zed standing = %s, want banned", u.Standing)
+			}
+			if u, _ := m.Accounts.ByHandle(ctx, "ops"); u.Role != fanfare.RoleOperator {
+				t.Errorf("ops role = %s, want operator", u.Role)
+			}
+			r, err := m.Ledger.Verify(ctx, nil)
+			if err != nil || !r.OK() {
+				t.Fatalf("Verify = %v, %v", r, err)
+			}
+		})
+	}
+}
+
+func TestCommandsHelp(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"serve", "--help"}, {"demo", "--help"}, {"migrate", "--help"}, {"verify", "--help"}, {"bench", "ledger", "--help"}} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), args, &out, &errOut)
+		if !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("%v: %v, want flag.ErrHelp", args, err)
+		}
+		if !strings.Contains(errOut.String(), "Usage: fanfare") || !strings.Contains(errOut.String(), "-") {
+			t.Errorf("%v printed no usage:\n%s", args, errOut.String())
+		}
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, &out, &out); err != nil || !strings.HasPrefix(out.String(), "fanfare ") {
+		t.Errorf("version = %q, %v", out.String(), err)
+	}
+	if err := run(context.Background(), []string{"nope"}, &out, &out); err == nil {
+		t.Error("unknown command accepted")
+	}
+}
+
+func TestMigrateAndVerifyCommands(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dbURL := "sqlite://" + filepath.Join(t.TempDir(), "f.db")
+	var out, errOut bytes.Buffer
+	if err := run(ctx, []string{"migrate", "--db", dbURL}, &out, &errOut); err != nil {
+		t.Fatalf("migrate: %v %s", err, errOut.String())
+	}
+	if err := run(ctx, []string{"migrate", "--db", dbURL, "status"}, &out, &errOut); err != nil || !strings.Contains(out.String(), "applied") {
+		t.Fatalf("migrate status: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"verify", "--db", dbURL}, &out, &errOut); err != nil || !strings.Contains(out.String(), "verify: ok") {
+		t.Fatalf("verify: %v\n%s", err, out.String())
+	}
+	// A balance changed behind the ledger's back fails verify with status 1.
+	db, err := store.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Write.Exec(`INSERT INTO accounts (owner, asset, system, balance, frozen, created_at) VALUES ('u', 'COIN', FALSE, 5, FALSE, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	out.Reset()
+	err = run(ctx, []string{"verify", "--db", dbURL, "--quiet"}, &out, &errOut)
+	var ee exitError
+	if !errors.As(err, &ee) || ee != 1 || !strings.Contains(out.String(), "PROBLEM") {
+		t.Fatalf("verify of a broken ledger = %v\n%s", err, out.String())
+	}
+}

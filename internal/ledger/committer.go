@@ -39,6 +39,9 @@ type committer struct {
 	// stmts keeps SQLite's bulk statements prepared; only the committer
 	// goroutine uses it.
 	stmts stmtCache
+	// SQLite: committed batches waiting for the WAL fsync (see syncLoop).
+	toSync chan []*pending
+	synced chan struct{}
 }
 
 type pending struct {
@@ -48,7 +51,15 @@ type pending struct {
 	err    error
 	done   chan struct{}
 	dups   []*pending // later operations of the batch with the same idempotency key
+	stored bool       // its idempotency record is in the batch
 }
+
+// escrowOwner owns the escrow accounts.
+const escrowOwner = "system:" + Escrow
+
+// errRaced says another node's batch created a hold this batch meant to
+// create, after this batch loaded its holds: the batch is run again.
+var errRaced = errors.New("hold created concurrently")
 
 // errShutdown is returned to operations submitted after Close.
 var errShutdown = fanfare.Errorf(fanfare.EUnavailable, "the server is shutting down; retry with the same Idempotency-Key")
@@ -58,6 +69,10 @@ func newCommitter(ctx context.Context, l *Ledger) (*committer, error) {
 		l:    l,
 		in:   make(chan *pending, 4*l.opts.MaxBatch),
 		done: make(chan struct{}),
+	}
+	if l.db.Dialect == store.SQLite {
+		c.toSync, c.synced = make(chan []*pending), make(chan struct{})
+		go c.syncLoop()
 	}
 	go c.run()
 	return c, nil
@@ -106,6 +121,12 @@ func (c *committer) close() error {
 
 func (c *committer) run() {
 	defer close(c.done)
+	if c.toSync != nil {
+		defer func() {
+			close(c.toSync)
+			<-c.synced
+		}()
+	}
 	max := c.l.opts.MaxBatch
 	batch := make([]*pending, 0, max)
 	for {
@@ -161,6 +182,9 @@ func (c *committer) commit(batch []*pending) {
 	for attempt := 0; ; attempt++ {
 		var conflicted []*pending
 		conflicted, err = c.try(ctx, leaders)
+		if errors.Is(err, errRaced) && attempt < 8 {
+			continue
+		}
 		if err != nil || len(conflicted) == 0 {
 			break
 		}
@@ -191,6 +215,16 @@ func (c *committer) commit(batch []*pending) {
 	if o := c.l.opts.Observer; o != nil {
 		o.BatchCommitted(len(batch), failed, time.Since(start))
 	}
+	answer := make([]*pending, 0, len(batch))
+	for _, p := range replays {
+		// The key was committed before this batch: every request that
+		// carries it is answered from the store, each against its own body.
+		for _, d := range p.dups {
+			d.res, d.err = c.l.lookupIdempotency(ctx, c.l.db.Write, d.op.Idem)
+			answer = append(answer, d)
+		}
+		p.dups = nil
+	}
 	for _, p := range append(leaders, replays...) {
 		for _, d := range p.dups {
 			switch {
@@ -203,9 +237,48 @@ func (c *committer) commit(batch []*pending) {
 			default:
 				d.err = p.err
 			}
-			close(d.done)
+			answer = append(answer, d)
 		}
+		answer = append(answer, p)
+	}
+	if c.toSync != nil {
+		c.toSync <- answer // answered once the WAL is on disk
+		return
+	}
+	for _, p := range answer {
 		close(p.done)
+	}
+}
+
+// syncLoop makes committed batches durable and answers them (SQLite). The
+// committer commits with synchronous=NORMAL, which writes the WAL without
+// waiting for the disk, and goes on with the next batch while this loop
+// fsyncs the WAL: one fsync covers every batch committed before it, and no
+// caller hears back before its batch is on disk. A crash before the fsync
+// loses only batches nobody was told about, and the WAL's checksums keep
+// the database consistent.
+func (c *committer) syncLoop() {
+	defer close(c.synced)
+	for group := range c.toSync {
+	more:
+		for {
+			select {
+			case g, ok := <-c.toSync:
+				if !ok {
+					break more
+				}
+				group = append(group, g...)
+			default:
+				break more
+			}
+		}
+		err := c.l.db.SyncWAL()
+		for _, p := range group {
+			if err != nil && p.err == nil {
+				p.res, p.err = nil, fmt.Errorf("make commit durable: %w", err)
+			}
+			close(p.done)
+		}
 	}
 }
 
@@ -213,6 +286,7 @@ func (c *committer) commit(batch []*pending) {
 type acct struct {
 	asset   fanfare.Asset
 	system  bool
+	escrow  bool
 	frozen  bool
 	balance int64 // running balance within the batch
 	delta   int64 // net change of the batch
@@ -255,6 +329,14 @@ func (c *committer) try(ctx context.Context, ops []*pending) (conflicted []*pend
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	defer conn.Close()
+	if c.toSync != nil {
+		// The sync loop fsyncs the WAL before anyone is answered; every
+		// other writer on this connection keeps synchronous=FULL.
+		if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
+			return nil, fmt.Errorf("begin: %w", err)
+		}
+		defer conn.ExecContext(ctx, `PRAGMA synchronous = FULL`)
+	}
 	sqlTx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
@@ -282,13 +364,12 @@ func (c *committer) try(ctx context.Context, ops []*pending) (conflicted []*pend
 	var idems []idemRow
 	var newHolds, resolved []*hold
 	for _, p := range ops {
+		p.stored = false
 		opID := NewID()
 		n := len(rows)
-		rows, p.err = apply(p, opID, accts, holds, rows)
-		if p.err != nil {
-			rows = rows[:n]
-			p.res = &Result{CreatedAt: now, Err: asError(p.err)}
-		} else {
+		var undo func()
+		rows, undo, p.err = apply(p, opID, accts, holds, rows)
+		if p.err == nil {
 			p.res = &Result{OpID: opID, CreatedAt: now, Balances: map[AccountID]fanfare.Amount{}}
 			for _, r := range rows[n:] {
 				for _, id := range [2]AccountID{r.debit, r.credit} {
@@ -297,6 +378,19 @@ func (c *committer) try(ctx context.Context, ops []*pending) (conflicted []*pend
 					}
 				}
 			}
+			if p.op.Effect != nil {
+				if p.err = runEffect(ctx, tx, p); p.err != nil {
+					undo()
+				}
+			}
+		}
+		if p.err != nil {
+			rows = rows[:n]
+			p.res = &Result{CreatedAt: now, Err: asError(p.err)}
+			if p.res.Err.Code == fanfare.EInternal {
+				continue // not a business answer: a retry must run again
+			}
+		} else {
 			if h := p.op.Hold; h != nil {
 				p.res.HoldID = h.ID
 				hs := holds[h.ID]
@@ -313,6 +407,7 @@ func (c *committer) try(ctx context.Context, ops []*pending) (conflicted []*pend
 				return nil, fmt.Errorf("encode result: %w", err)
 			}
 			idems = append(idems, idemRow{i.Scope, i.Key, i.Hash, string(b)})
+			p.stored = true
 		}
 	}
 
@@ -322,7 +417,12 @@ func (c *committer) try(ctx context.Context, ops []*pending) (conflicted []*pend
 	if err := c.insertTransfers(ctx, tx, rows, now); err != nil {
 		return nil, err
 	}
-	if err := c.writeHolds(ctx, tx, newHolds, resolved, now); err != nil {
+	if err := c.writeHolds(ctx, tx, newHolds, resolved, now); errors.Is(err, errRaced) {
+		for _, p := range ops {
+			p.res, p.err = nil, nil
+		}
+		return nil, err
+	} else if err != nil {
 		return nil, err
 	}
 	inserted, err := c.insertIdempotency(ctx, tx, idems, now)
@@ -331,7 +431,7 @@ func (c *committer) try(ctx context.Context, ops []*pending) (conflicted []*pend
 	}
 	if len(inserted) < len(idems) {
 		for _, p := range ops {
-			if i := p.op.Idem; i != nil && !inserted[[2]string{i.Scope, i.Key}] {
+			if i := p.op.Idem; p.stored && !inserted[[2]string{i.Scope, i.Key}] {
 				conflicted = append(conflicted, p)
 			}
 		}
@@ -347,6 +447,24 @@ func (c *committer) try(ctx context.Context, ops []*pending) (conflicted []*pend
 	return nil, nil
 }
 
+// runEffect runs the operation's effect inside a savepoint of the batch, so
+// that an effect that fails undoes only its own writes.
+func runEffect(ctx context.Context, tx *batchTx, p *pending) error {
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT op_effect`); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	err := p.op.Effect(ctx, tx.Tx, p.res)
+	if err != nil {
+		if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT op_effect`); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+	}
+	if _, rerr := tx.ExecContext(ctx, `RELEASE SAVEPOINT op_effect`); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return err
+}
+
 func asError(err error) *fanfare.Error {
 	var e *fanfare.Error
 	if errors.As(err, &e) {
@@ -358,7 +476,7 @@ func asError(err error) *fanfare.Error {
 // apply checks p against the batch's state and, if it can commit, applies it
 // to accts and holds and appends its transfer rows. On failure it changes
 // nothing.
-func apply(p *pending, opID string, accts map[AccountID]*acct, holds map[string]*hold, rows []transferRow) ([]transferRow, error) {
+func apply(p *pending, opID string, accts map[AccountID]*acct, holds map[string]*hold, rows []transferRow) ([]transferRow, func(), error) {
 	op := p.op
 	type legRow struct {
 		Leg
@@ -367,6 +485,9 @@ func apply(p *pending, opID string, accts map[AccountID]*acct, holds map[string]
 	}
 	legs := make([]legRow, 0, len(op.Legs)+1)
 	for _, g := range op.Legs {
+		if a, b := accts[g.Debit], accts[g.Credit]; (a != nil && a.escrow) || (b != nil && b.escrow) {
+			return rows, nil, fanfare.Errorf(fanfare.EInvalid, "escrow moves only through holds")
+		}
 		f := int64(0)
 		if g.AllowNegative {
 			f = FlagAllowNegative
@@ -379,15 +500,24 @@ func apply(p *pending, opID string, accts map[AccountID]*acct, holds map[string]
 		switch h.Action {
 		case HoldCreate:
 			if hs != nil {
-				return rows, fanfare.Errorf(fanfare.EInvalidState, "hold %s already exists", h.ID)
+				return rows, nil, fanfare.Errorf(fanfare.EInvalidState, "hold %s already exists", h.ID)
+			}
+			payer, payee := accts[h.Debit], accts[h.Credit]
+			switch {
+			case payer == nil || payee == nil:
+				return rows, nil, fanfare.Errorf(fanfare.ENotFound, "account not found")
+			case payer.asset != payee.asset:
+				return rows, nil, fanfare.Errorf(fanfare.EInvalid, "a hold of %s cannot pay a %s account", payer.asset, payee.asset)
+			case payer.escrow || payee.escrow:
+				return rows, nil, fanfare.Errorf(fanfare.EInvalid, "escrow cannot pay or receive a hold")
 			}
 			legs = append(legs, legRow{Leg: Leg{Debit: h.Debit, Credit: p.escrow, Amount: h.Amount}, flags: FlagHoldCreate, holdID: h.ID})
 		case HoldPost, HoldVoid:
 			if hs == nil {
-				return rows, fanfare.Errorf(fanfare.ENotFound, "hold %s not found", h.ID)
+				return rows, nil, fanfare.Errorf(fanfare.ENotFound, "hold %s not found", h.ID)
 			}
 			if hs.state != "pending" {
-				return rows, fanfare.Errorf(fanfare.EInvalidState, "hold %s is already %s", h.ID, hs.state)
+				return rows, nil, fanfare.Errorf(fanfare.EInvalidState, "hold %s is already %s", h.ID, hs.state)
 			}
 			to, f := hs.credit, int64(FlagHoldPost)
 			if h.Action == HoldVoid {
@@ -397,54 +527,69 @@ func apply(p *pending, opID string, accts map[AccountID]*acct, holds map[string]
 		}
 	}
 
-	// Net change per account for this operation.
+	// Net change per account for this operation. spends marks an account
+	// that a non-clawback leg debits: such an operation must leave it at
+	// zero or above and cannot draw on a frozen wallet, whatever clawback
+	// legs it also carries (rule 3, as Verify checks it).
 	type change struct {
-		id       AccountID
-		delta    int64
-		allowNeg bool
+		id     AccountID
+		delta  int64
+		spends bool
 	}
 	var changes []change
-	add := func(id AccountID, d int64, allowNeg bool) {
-		for i := range changes {
-			if changes[i].id == id {
-				changes[i].delta += d
-				changes[i].allowNeg = changes[i].allowNeg || allowNeg
-				return
-			}
+	add := func(id AccountID, d int64, spends bool) error {
+		i := slices.IndexFunc(changes, func(c change) bool { return c.id == id })
+		if i < 0 {
+			changes = append(changes, change{id: id})
+			i = len(changes) - 1
 		}
-		changes = append(changes, change{id, d, allowNeg})
+		sum := changes[i].delta + d
+		if (d > 0 && sum < changes[i].delta) || (d < 0 && sum > changes[i].delta) {
+			return fanfare.Errorf(fanfare.EInvalid, "amounts overflow")
+		}
+		changes[i].delta = sum
+		changes[i].spends = changes[i].spends || spends
+		return nil
 	}
 	for _, g := range legs {
 		da, ca := accts[g.Debit], accts[g.Credit]
 		if da == nil || ca == nil {
-			return rows, fanfare.Errorf(fanfare.ENotFound, "account not found")
+			return rows, nil, fanfare.Errorf(fanfare.ENotFound, "account not found")
 		}
 		if da.asset != ca.asset {
-			return rows, fanfare.Errorf(fanfare.EInvalid, "cannot move %s into a %s account", da.asset, ca.asset)
+			return rows, nil, fanfare.Errorf(fanfare.EInvalid, "cannot move %s into a %s account", da.asset, ca.asset)
 		}
-		add(g.Debit, -int64(g.Amount), g.AllowNegative)
-		add(g.Credit, int64(g.Amount), false)
+		if err := add(g.Debit, -int64(g.Amount), !g.AllowNegative); err != nil {
+			return rows, nil, err
+		}
+		if err := add(g.Credit, int64(g.Amount), false); err != nil {
+			return rows, nil, err
+		}
 	}
 	for _, ch := range changes {
 		a := accts[ch.id]
-		if ch.delta < 0 && !a.system && !ch.allowNeg {
+		if ch.delta < 0 && ch.spends && !a.system {
 			if a.frozen || a.balance < 0 {
-				return rows, fanfare.Errorf(fanfare.EWalletFrozen, "this wallet is frozen until its balance is settled")
+				return rows, nil, fanfare.Errorf(fanfare.EWalletFrozen, "this wallet is frozen until its balance is settled")
 			}
 			if a.balance+ch.delta < 0 {
-				return rows, fanfare.Errorf(fanfare.EInsufficientFunds, "not enough %s: %d available, %d needed", strings.ToLower(string(a.asset))+"s", a.balance, -ch.delta)
+				return rows, nil, fanfare.Errorf(fanfare.EInsufficientFunds, "not enough %s: %d available, %d needed", strings.ToLower(string(a.asset))+"s", a.balance, -ch.delta)
 			}
 		}
-		if nb := a.balance + ch.delta; (ch.delta > 0 && nb < a.balance) || nb > math.MaxInt64/2 || nb < math.MinInt64/2 {
-			return rows, fanfare.Errorf(fanfare.EInvalid, "amount would overflow the account balance")
+		if nb := a.balance + ch.delta; (ch.delta > 0 && nb < a.balance) || (ch.delta < 0 && nb > a.balance) || nb > math.MaxInt64/2 || nb < math.MinInt64/2 {
+			return rows, nil, fanfare.Errorf(fanfare.EInvalid, "amount would overflow the account balance")
 		}
 	}
 
-	// Commit to the batch state.
+	// Commit to the batch state, keeping what undo needs.
 	for _, ch := range changes {
 		a := accts[ch.id]
 		a.balance += ch.delta
 		a.delta += ch.delta
+	}
+	var prev hold
+	if hs != nil {
+		prev = *hs
 	}
 	if h := op.Hold; h != nil {
 		switch h.Action {
@@ -457,6 +602,20 @@ func apply(p *pending, opID string, accts map[AccountID]*acct, holds map[string]
 			hs.state, hs.resolvedOp = "voided", opID
 		}
 	}
+	undo := func() {
+		for _, ch := range changes {
+			a := accts[ch.id]
+			a.balance -= ch.delta
+			a.delta -= ch.delta
+		}
+		if h := op.Hold; h != nil {
+			if h.Action == HoldCreate {
+				delete(holds, h.ID)
+			} else {
+				*hs = prev
+			}
+		}
+	}
 	for _, g := range legs {
 		r := transferRow{opID: opID, debit: g.Debit, credit: g.Credit, amount: int64(g.Amount), kind: op.Kind, object: op.Object, actor: op.Actor, flags: g.flags}
 		if g.holdID != "" {
@@ -464,7 +623,7 @@ func apply(p *pending, opID string, accts map[AccountID]*acct, holds map[string]
 		}
 		rows = append(rows, r)
 	}
-	return rows, nil
+	return rows, undo, nil
 }
 
 func (c *committer) loadHolds(ctx context.Context, tx *batchTx, ops []*pending) (map[string]*hold, error) {
@@ -521,7 +680,7 @@ func (c *committer) loadAccounts(ctx context.Context, tx *batchTx, ops []*pendin
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	q := `SELECT id, asset, system, balance, frozen FROM accounts WHERE id `
+	q := `SELECT id, owner, asset, system, balance, frozen FROM accounts WHERE id `
 	var arg any
 	if c.l.db.Dialect == store.Postgres {
 		q += `= ANY($1) ORDER BY id FOR NO KEY UPDATE`
@@ -538,12 +697,13 @@ func (c *committer) loadAccounts(ctx context.Context, tx *batchTx, ops []*pendin
 	accts := make(map[AccountID]*acct, len(ids))
 	for rs.Next() {
 		var id AccountID
-		var asset string
+		var owner, asset string
 		a := &acct{}
-		if err := rs.Scan(&id, &asset, &a.system, &a.balance, &a.frozen); err != nil {
+		if err := rs.Scan(&id, &owner, &asset, &a.system, &a.balance, &a.frozen); err != nil {
 			return nil, fmt.Errorf("load accounts: %w", err)
 		}
 		a.asset = fanfare.Asset(asset)
+		a.escrow = owner == escrowOwner
 		accts[id] = a
 	}
 	return accts, rs.Err()
@@ -656,12 +816,19 @@ func (c *committer) writeHolds(ctx context.Context, tx *batchTx, created, resolv
 	at := now.UnixMicro()
 	for _, h := range created {
 		// Holds are inserted pending; one resolved in the same batch is
-		// updated right after, like any other.
-		_, err := tx.ExecContext(ctx, `INSERT INTO holds (id, debit_account_id, credit_account_id, escrow_account_id, amount, state, kind, object, created_op_id, created_at)
-			VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9)`,
+		// updated right after, like any other. A hold id that another
+		// node's batch created since this one loaded its holds is not
+		// inserted: the batch is run again and sees it.
+		res, err := tx.ExecContext(ctx, `INSERT INTO holds (id, debit_account_id, credit_account_id, escrow_account_id, amount, state, kind, object, created_op_id, created_at)
+			VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING`,
 			h.id, int64(h.debit), int64(h.credit), int64(h.escrow), h.amount, h.kind, h.object, h.createdOp, at)
 		if err != nil {
 			return fmt.Errorf("insert hold: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("insert hold: %w", err)
+		} else if n == 0 {
+			return errRaced
 		}
 	}
 	for _, h := range resolved {

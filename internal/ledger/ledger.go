@@ -104,6 +104,15 @@ type Op struct {
 	Legs   []Leg
 	Hold   *HoldOp
 	Idem   *Idempotency // nil only for internal operations
+	// Effect, if set, writes the feature's own rows (a shoutout, an audit
+	// entry, a job) in the batch's transaction, right after the operation
+	// passed its checks: money and effect commit together or not at all.
+	// r holds the operation's id, time and balances. An error fails this
+	// operation alone (its writes are rolled back to a savepoint); a
+	// *fanfare.Error is stored as its idempotent answer, any other error is
+	// not. Effect may run more than once (a batch can be retried) and must
+	// not touch the ledger's tables or call the ledger.
+	Effect func(ctx context.Context, tx *sql.Tx, r *Result) error
 }
 
 // Result is what a committed Op returns, and what a replay of its
@@ -328,7 +337,9 @@ func checkOp(op *Op) error {
 			return fanfare.Errorf(fanfare.EInvalid, "a transfer cannot debit and credit the same account")
 		}
 	}
-	if h := op.Hold; h != nil {
+	if op.Hold != nil {
+		h := *op.Hold // the caller's HoldOp stays as it was
+		op.Hold = &h
 		switch h.Action {
 		case HoldCreate:
 			if err := fanfare.CheckAmount("amount", h.Amount); err != nil {

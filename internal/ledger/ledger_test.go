@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -525,4 +526,63 @@ func (c *testClock) advance(ns float64) {
 	c.mu.Lock()
 	c.ns += int64(ns)
 	c.mu.Unlock()
+}
+
+// TestEffect checks that an operation's effect commits with its money, and
+// that an effect that fails takes only its own operation down.
+func TestEffect(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db, ledger.Options{})
+		f.grant(t, f.fanCoins, 100)
+		note := func(id string, fail error) func(context.Context, *sql.Tx, *ledger.Result) error {
+			return func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error {
+				_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (id, actor, action, object, details, created_at) VALUES ($1, 'test', 'note', $2, '{}', 0)`, id, r.OpID)
+				if err != nil {
+					return err
+				}
+				return fail
+			}
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 20)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				op := f.gift(f.fanCoins, 1, fmt.Sprintf("effect-%d", i))
+				var fail error
+				if i%4 == 0 {
+					fail = fanfare.Errorf(fanfare.EInvalidState, "effect %d refused", i)
+				}
+				op.Effect = note(fmt.Sprintf("note-%d", i), fail)
+				_, errs[i] = f.l.Submit(ctx, op)
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			want := ""
+			if i%4 == 0 {
+				want = fanfare.EInvalidState
+			}
+			if got := fanfare.ErrorCode(err); got != want {
+				t.Errorf("op %d: error %v, want code %q", i, err, want)
+			}
+			var n int
+			db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_log WHERE id = $1`, fmt.Sprintf("note-%d", i)).Scan(&n)
+			if (n == 1) != (want == "") {
+				t.Errorf("op %d: %d effect rows, want them only for committed operations", i, n)
+			}
+		}
+		if got := balance(t, f.l, f.fanCoins); got != 85 {
+			t.Fatalf("Balance(fan) = %d, want 85 (15 of 20 one-coin gifts)", got)
+		}
+		// A refused effect is the operation's stored answer.
+		op := f.gift(f.fanCoins, 1, "effect-0")
+		op.Effect = note("note-0", nil)
+		_, err := f.l.Submit(ctx, op)
+		wantCode(t, err, fanfare.EInvalidState)
+		mustVerify(t, f.l)
+	})
 }

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -48,6 +49,46 @@ type DB struct {
 	Write   *sql.DB
 	Read    *sql.DB
 	url     string
+
+	// SQLite: the WAL file, opened to fsync it (SyncWAL).
+	walPath string
+	walMu   sync.Mutex
+	wal     *os.File
+}
+
+// SyncWAL makes every transaction committed so far durable. On SQLite it
+// fsyncs the write-ahead log, for writers that commit with
+// synchronous=NORMAL and sync in a group afterwards; on PostgreSQL commits
+// are already durable and it does nothing.
+func (db *DB) SyncWAL() error {
+	if db.Dialect != SQLite {
+		return nil
+	}
+	db.walMu.Lock()
+	defer db.walMu.Unlock()
+	// SQLite may delete and recreate the WAL (when the last connection
+	// closes): sync the file that is there now.
+	if db.wal != nil {
+		st, err1 := os.Stat(db.walPath)
+		cur, err2 := db.wal.Stat()
+		if err1 != nil || err2 != nil || !os.SameFile(st, cur) {
+			db.wal.Close()
+			db.wal = nil
+		}
+	}
+	if db.wal == nil {
+		f, err := os.OpenFile(db.walPath, os.O_RDWR, 0)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // no WAL: everything is in the database file, synced
+		} else if err != nil {
+			return fmt.Errorf("open WAL: %w", err)
+		}
+		db.wal = f
+	}
+	if err := db.wal.Sync(); err != nil {
+		return fmt.Errorf("fsync WAL: %w", err)
+	}
+	return nil
 }
 
 // Open opens the database at rawURL: "sqlite:///path/to/file.db" or
@@ -106,7 +147,7 @@ func openSQLite(ctx context.Context, rawURL string) (*DB, error) {
 	n := max(4, runtime.GOMAXPROCS(0)*2)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	db := &DB{Dialect: SQLite, Write: w, Read: r, url: rawURL}
+	db := &DB{Dialect: SQLite, Write: w, Read: r, url: rawURL, walPath: path + "-wal"}
 	// The first connection creates the file and switches it to WAL.
 	if err := w.PingContext(ctx); err != nil {
 		db.Close()
@@ -132,6 +173,9 @@ func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
 
 // Close closes every connection.
 func (db *DB) Close() error {
+	if db.wal != nil {
+		db.wal.Close()
+	}
 	err := db.Write.Close()
 	if db.Read != db.Write {
 		err = errors.Join(err, db.Read.Close())

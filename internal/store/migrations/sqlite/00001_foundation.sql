@@ -38,8 +38,8 @@ CREATE TABLE accounts (
 CREATE TABLE transfers (
     id                INTEGER PRIMARY KEY,
     op_id             TEXT NOT NULL,
-    debit_account_id  BIGINT NOT NULL REFERENCES accounts (id),
-    credit_account_id BIGINT NOT NULL REFERENCES accounts (id),
+    debit_account_id  BIGINT NOT NULL,
+    credit_account_id BIGINT NOT NULL,
     amount            BIGINT NOT NULL CHECK (amount > 0),
     kind              TEXT NOT NULL,
     object            TEXT NOT NULL,

@@ -1,0 +1,315 @@
+package account
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/audit"
+	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/store"
+)
+
+// DefaultSessionTTL is how long a login lasts unless Options says otherwise.
+const DefaultSessionTTL = 30 * 24 * time.Hour
+
+// Options configure a Service.
+type Options struct {
+	Clock      fanfare.Clock // default fanfare.SystemClock
+	SessionTTL time.Duration // default DefaultSessionTTL
+}
+
+// Service manages users and sessions.
+type Service struct {
+	db     *store.DB
+	ledger *ledger.Ledger
+	clock  fanfare.Clock
+	ttl    time.Duration
+
+	// hashing bounds the password hashes computed at once: each takes
+	// 19 MiB, so a burst of logins must queue rather than exhaust memory.
+	hashing chan struct{}
+
+	// dummyHash is checked against when a login names an unknown handle, so
+	// that the answer takes as long as for a known one.
+	dummyOnce sync.Once
+	dummyHash string
+}
+
+// New returns a Service on db that opens ledger accounts in l.
+func New(db *store.DB, l *ledger.Ledger, opts Options) *Service {
+	if opts.Clock == nil {
+		opts.Clock = fanfare.SystemClock{}
+	}
+	if opts.SessionTTL <= 0 {
+		opts.SessionTTL = DefaultSessionTTL
+	}
+	return &Service{
+		db:      db,
+		ledger:  l,
+		clock:   opts.Clock,
+		ttl:     opts.SessionTTL,
+		hashing: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+	}
+}
+
+// slowHash runs fn, a password hash or check, once a hashing slot is free.
+func (s *Service) slowHash(ctx context.Context, fn func()) error {
+	select {
+	case s.hashing <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.hashing }()
+	fn()
+	return nil
+}
+
+// CreateInput is a sign-up.
+type CreateInput struct {
+	Handle      string
+	DisplayName string // default: the handle
+	Password    string
+	Region      string              // ISO 3166-1 alpha-2, any case
+	BirthDate   string              // YYYY-MM-DD
+	AccountType fanfare.AccountType // default personal
+	// Role is fan unless set otherwise by trusted code (the demo seeder
+	// creates the operator this way). Public sign-up never sets it.
+	Role fanfare.Role
+}
+
+// Create signs a user up and opens their COIN and DIAMOND accounts.
+//
+// Codes: validation_failed (naming the field), conflict (handle taken).
+func (s *Service) Create(ctx context.Context, in CreateInput) (*fanfare.User, error) {
+	now := s.clock.Now().UTC()
+	handle, err := NormalizeHandle(in.Handle)
+	if err != nil {
+		return nil, err
+	}
+	display, err := normalizeDisplayName(in.DisplayName, handle)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPasswordRules(in.Password); err != nil {
+		return nil, err
+	}
+	region, err := NormalizeRegion("region", in.Region)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBirthDate(in.BirthDate, now); err != nil {
+		return nil, err
+	}
+	typ := in.AccountType
+	if typ == "" {
+		typ = fanfare.AccountPersonal
+	}
+	if !typ.Valid() {
+		return nil, invalidf("account_type must be %q or %q", fanfare.AccountPersonal, fanfare.AccountBusiness)
+	}
+	role := in.Role
+	if role == "" {
+		role = fanfare.RoleFan
+	}
+	if role != fanfare.RoleFan && role != fanfare.RoleOperator {
+		return nil, invalidf("role must be %q or %q", fanfare.RoleFan, fanfare.RoleOperator)
+	}
+
+	// A taken handle is refused before paying for the hash; the unique
+	// index still decides a race.
+	if _, err := s.ByHandle(ctx, handle); err == nil {
+		return nil, taken(handle)
+	} else if fanfare.ErrorCode(err) != fanfare.ENotFound {
+		return nil, err
+	}
+	var hash string
+	if herr := s.slowHash(ctx, func() { hash, err = hashPassword(in.Password) }); herr != nil {
+		return nil, herr
+	}
+	if err != nil {
+		return nil, err
+	}
+	u := &fanfare.User{
+		ID:          ledger.NewID(),
+		Handle:      handle,
+		DisplayName: display,
+		Region:      region,
+		BirthDate:   in.BirthDate,
+		AccountType: typ,
+		Standing:    fanfare.StandingGood,
+		Role:        role,
+		CreatedAt:   now.Truncate(time.Microsecond),
+	}
+	_, err = s.db.Write.ExecContext(ctx, `INSERT INTO users (id, handle, display_name, password_hash, region, birth_date,
+		account_type, followers, standing, role, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10, $10)`,
+		u.ID, u.Handle, u.DisplayName, hash, u.Region, u.BirthDate, string(u.AccountType), string(u.Standing), string(u.Role),
+		u.CreatedAt.UnixMicro())
+	if store.IsUniqueViolation(err) {
+		return nil, taken(handle)
+	} else if err != nil {
+		return nil, fmt.Errorf("create user: %w", err)
+	}
+	// The ledger opens accounts on first use too, so a failure here leaves
+	// a user whose accounts appear with their first operation.
+	for _, asset := range []fanfare.Asset{fanfare.Coin, fanfare.Diamond} {
+		if _, err := s.ledger.UserAccount(ctx, u.ID, asset); err != nil {
+			return nil, fmt.Errorf("open %s account: %w", asset, err)
+		}
+	}
+	return u, nil
+}
+
+func taken(handle string) error {
+	return fanfare.Errorf(fanfare.EConflict, "the handle @%s is taken", handle)
+}
+
+const (
+	userColumns  = `id, handle, display_name, region, birth_date, account_type, followers, standing, role, created_at`
+	userColumnsU = `u.id, u.handle, u.display_name, u.region, u.birth_date, u.account_type, u.followers, u.standing, u.role, u.created_at`
+)
+
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+func scanUser(row scanner, extra ...any) (*fanfare.User, error) {
+	u := &fanfare.User{}
+	var typ, standing, role string
+	var created int64
+	dest := append([]any{&u.ID, &u.Handle, &u.DisplayName, &u.Region, &u.BirthDate, &typ, &u.Followers, &standing, &role, &created}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	u.AccountType = fanfare.AccountType(typ)
+	u.Standing = fanfare.Standing(standing)
+	u.Role = fanfare.Role(role)
+	u.CreatedAt = time.UnixMicro(created).UTC()
+	return u, nil
+}
+
+// ByID returns the user with the given id.
+//
+// Codes: not_found.
+func (s *Service) ByID(ctx context.Context, id string) (*fanfare.User, error) {
+	u, err := scanUser(s.db.Read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fanfare.Errorf(fanfare.ENotFound, "user %s not found", truncate(id, 64))
+	} else if err != nil {
+		return nil, fmt.Errorf("read user: %w", err)
+	}
+	return u, nil
+}
+
+// ByHandle returns the user with the given handle, in any case.
+//
+// Codes: not_found.
+func (s *Service) ByHandle(ctx context.Context, handle string) (*fanfare.User, error) {
+	h := lowerASCII(handle)
+	u, err := scanUser(s.db.Read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE handle = $1`, h))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fanfare.Errorf(fanfare.ENotFound, "user @%s not found", truncate(h, 32))
+	} else if err != nil {
+		return nil, fmt.Errorf("read user: %w", err)
+	}
+	return u, nil
+}
+
+// UpdateInput is an operator's change to a user. Nil fields are left alone.
+type UpdateInput struct {
+	Followers *int64
+	Standing  *fanfare.Standing
+	Region    *string
+}
+
+// change is one field of an audit entry: its value before and after.
+type change struct {
+	From any `json:"from"`
+	To   any `json:"to"`
+}
+
+// Update applies an operator's change to user id and records it in the
+// audit log in the same transaction. A change that sets nothing returns the
+// user as it is and logs nothing.
+//
+// Codes: forbidden (actor is not an operator), validation_failed,
+// not_found.
+func (s *Service) Update(ctx context.Context, actor fanfare.Actor, id string, in UpdateInput) (*fanfare.User, error) {
+	if !actor.IsOperator() {
+		return nil, fanfare.Errorf(fanfare.EForbidden, "only an operator can change a user")
+	}
+	if in.Followers != nil {
+		if err := checkFollowers(*in.Followers); err != nil {
+			return nil, err
+		}
+	}
+	if in.Standing != nil && !in.Standing.Valid() {
+		return nil, invalidf("standing must be one of good, warned, restricted, banned, got %q", truncate(string(*in.Standing), 16))
+	}
+	var region string
+	if in.Region != nil {
+		var err error
+		if region, err = NormalizeRegion("region", *in.Region); err != nil {
+			return nil, err
+		}
+	}
+	if in.Followers == nil && in.Standing == nil && in.Region == nil {
+		return s.ByID(ctx, id)
+	}
+
+	now := s.clock.Now().UTC()
+	tx, err := s.db.Write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("update user: %w", err)
+	}
+	defer tx.Rollback()
+	u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`+s.db.ForUpdate(), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fanfare.Errorf(fanfare.ENotFound, "user %s not found", truncate(id, 64))
+	} else if err != nil {
+		return nil, fmt.Errorf("update user: %w", err)
+	}
+	changes := map[string]change{}
+	if in.Followers != nil {
+		changes["followers"] = change{u.Followers, *in.Followers}
+		u.Followers = *in.Followers
+	}
+	if in.Standing != nil {
+		changes["standing"] = change{u.Standing, *in.Standing}
+		u.Standing = *in.Standing
+	}
+	if in.Region != nil {
+		changes["region"] = change{u.Region, region}
+		u.Region = region
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE users SET followers = $1, standing = $2, region = $3, updated_at = $4 WHERE id = $5`,
+		u.Followers, string(u.Standing), u.Region, now.UnixMicro(), u.ID)
+	if err != nil {
+		return nil, fmt.Errorf("update user: %w", err)
+	}
+	details, err := json.Marshal(changes)
+	if err != nil {
+		return nil, fmt.Errorf("update user: %w", err)
+	}
+	err = audit.Write(ctx, tx, audit.Entry{
+		ID:        ledger.NewID(),
+		Actor:     actor.ID(),
+		Action:    "user.update",
+		Object:    "user:" + u.ID,
+		Details:   details,
+		CreatedAt: now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("update user: %w", err)
+	}
+	return u, nil
+}

@@ -1,0 +1,9 @@
+// Package account owns users, their passwords and their sessions: sign-up
+// with its rules (handle, password, region, birth date), login and logout,
+// token authentication, and the operator's changes to a user (followers,
+// standing, region), each written to the audit log in the same transaction.
+//
+// A user's COIN and DIAMOND ledger accounts are opened at sign-up. The
+// package imports the fanfare root package, internal/store, internal/ledger
+// and internal/audit.
+package account

@@ -1,0 +1,156 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/fanfarehq/fanfare"
+)
+
+// SessionCookie is the cookie the web app keeps the session token in. It
+// authenticates like the bearer token.
+const SessionCookie = "fanfare_session"
+
+// Security scheme names in the OpenAPI document.
+const (
+	schemeSession = "session"
+	schemeCookie  = "sessionCookie"
+	schemeAPIKey  = "apiKey"
+)
+
+func securitySchemes() map[string]*huma.SecurityScheme {
+	return map[string]*huma.SecurityScheme{
+		schemeSession: {
+			Type:        "http",
+			Scheme:      "bearer",
+			Description: "A session token from POST /v1/auth/login: `Authorization: Bearer <token>`.",
+		},
+		schemeCookie: {
+			Type:        "apiKey",
+			In:          "cookie",
+			Name:        SessionCookie,
+			Description: "The same session token, in the web app's cookie. Unsafe methods must come from the same origin.",
+		},
+		schemeAPIKey: {
+			Type:        "http",
+			Scheme:      "bearer",
+			Description: "The host app and operator API key (FANFARE_API_KEY): `Authorization: Bearer <key>`.",
+		},
+	}
+}
+
+// security returns the OpenAPI security requirement of a.
+func (a access) security() []map[string][]string {
+	session := map[string][]string{schemeSession: {}}
+	cookie := map[string][]string{schemeCookie: {}}
+	key := map[string][]string{schemeAPIKey: {}}
+	switch a {
+	case user:
+		return []map[string][]string{session, cookie}
+	case operator:
+		return []map[string][]string{key, session, cookie}
+	case apiKey:
+		return []map[string][]string{key}
+	}
+	return nil
+}
+
+// authenticate is the huma middleware that finds the actor of a request to
+// an operation that needs one, checks that the actor may call it, and puts
+// the actor in the context. Public operations ignore credentials.
+func (s *Server) authenticate(hc huma.Context, next func(huma.Context)) {
+	need, _ := hc.Operation().Metadata[accessKey].(access)
+	if need == public {
+		next(hc)
+		return
+	}
+	actor, err := s.actor(hc)
+	if err == nil {
+		err = need.allows(actor)
+	}
+	if err != nil {
+		if fanfare.ErrorCode(err) == fanfare.EUnauthorized {
+			hc.SetHeader("WWW-Authenticate", `Bearer realm="fanfare"`)
+		}
+		huma.WriteErr(s.api, hc, http.StatusInternalServerError, "", err)
+		return
+	}
+	if st := stateFrom(hc.Context()); st != nil {
+		st.actor = actor.ID()
+	}
+	next(huma.WithContext(hc, fanfare.NewContextWithActor(hc.Context(), actor)))
+}
+
+// credential returns the token of a request: the bearer token, or else the
+// session cookie.
+func credential(hc huma.Context) (token string, fromCookie bool, err error) {
+	if h := hc.Header("Authorization"); h != "" {
+		scheme, tok, _ := strings.Cut(h, " ")
+		tok = strings.TrimSpace(tok)
+		if !strings.EqualFold(scheme, "Bearer") || tok == "" {
+			return "", false, fanfare.Errorf(fanfare.EUnauthorized, "the Authorization header must read Bearer <token>")
+		}
+		return tok, false, nil
+	}
+	if c, err := huma.ReadCookie(hc, SessionCookie); err == nil && c.Value != "" {
+		return c.Value, true, nil
+	}
+	return "", false, fanfare.Errorf(fanfare.EUnauthorized, "authentication required: send Authorization: Bearer <token>")
+}
+
+// actor authenticates a request: the API key acts as operator, a session
+// token as its user (operator if the user's role is operator).
+func (s *Server) actor(hc huma.Context) (fanfare.Actor, error) {
+	tok, fromCookie, err := credential(hc)
+	if err != nil {
+		return fanfare.Actor{}, err
+	}
+	if !fromCookie && s.hasAPIKey {
+		sum := sha256.Sum256([]byte(tok))
+		if subtle.ConstantTimeCompare(sum[:], s.apiKey[:]) == 1 {
+			return fanfare.Actor{Role: fanfare.RoleOperator}, nil
+		}
+	}
+	if fromCookie {
+		// A browser sends cookies with cross-site requests too: refuse
+		// unsafe ones that another origin made.
+		r, _ := humago.Unwrap(hc)
+		if err := s.cop.Check(r); err != nil {
+			return fanfare.Actor{}, fanfare.Errorf(fanfare.EForbidden, "cross-origin request refused")
+		}
+	}
+	u, err := s.accounts.Authenticate(hc.Context(), tok)
+	if err != nil {
+		return fanfare.Actor{}, err
+	}
+	role := fanfare.RoleFan
+	if u.Role == fanfare.RoleOperator {
+		role = fanfare.RoleOperator
+	}
+	return fanfare.Actor{UserID: u.ID, Handle: u.Handle, Role: role}, nil
+}
+
+// allows reports a forbidden error unless actor may call an operation that
+// needs a.
+func (a access) allows(actor fanfare.Actor) error {
+	switch a {
+	case user:
+		if actor.UserID == "" {
+			return fanfare.Errorf(fanfare.EForbidden, "this route acts for a logged-in user; the API key is not one")
+		}
+	case operator:
+		if !actor.IsOperator() {
+			return fanfare.Errorf(fanfare.EForbidden, "this route is for operators")
+		}
+	case apiKey:
+		if actor.UserID != "" || !actor.IsOperator() {
+			return fanfare.Errorf(fanfare.EForbidden, "this route is for the host app's API key")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,72 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/fanfarehq/fanfare"
+)
+
+type statusOutput struct {
+	Body struct {
+		Status string `json:"status" example:"ok"`
+	}
+}
+
+func (s *Server) registerHealth() {
+	register(s, public, huma.Operation{
+		OperationID: "healthz",
+		Method:      http.MethodGet,
+		Path:        "/healthz",
+		Summary:     "Liveness: the process answers",
+		Tags:        []string{"operations"},
+	}, func(ctx context.Context, _ *struct{}) (*statusOutput, error) {
+		out := &statusOutput{}
+		out.Body.Status = "ok"
+		return out, nil
+	})
+
+	register(s, public, huma.Operation{
+		OperationID: "readyz",
+		Method:      http.MethodGet,
+		Path:        "/readyz",
+		Summary:     "Readiness: the database answers and its schema is current",
+		Tags:        []string{"operations"},
+		Errors:      []int{http.StatusServiceUnavailable},
+	}, func(ctx context.Context, _ *struct{}) (*statusOutput, error) {
+		if err := s.ready(ctx); err != nil {
+			return nil, err
+		}
+		out := &statusOutput{}
+		out.Body.Status = "ready"
+		return out, nil
+	})
+
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+}
+
+// ready checks the database within a short deadline.
+func (s *Server) ready(ctx context.Context) error {
+	if s.db == nil {
+		return fanfare.Errorf(fanfare.EUnavailable, "no database configured")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := s.db.Ping(ctx); err != nil {
+		loggerFrom(ctx).WarnContext(ctx, "readiness: database ping failed", "error", err)
+		return fanfare.Errorf(fanfare.EUnavailable, "the database does not answer")
+	}
+	pending, err := s.db.MigrationsPending(ctx)
+	if err != nil {
+		loggerFrom(ctx).WarnContext(ctx, "readiness: migration check failed", "error", err)
+		return fanfare.Errorf(fanfare.EUnavailable, "the database schema cannot be checked")
+	}
+	if pending {
+		return fanfare.Errorf(fanfare.EUnavailable, "database migrations are pending; run fanfare migrate")
+	}
+	return nil
+}

@@ -1,0 +1,259 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/httpapi"
+	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/store"
+	"github.com/fanfarehq/fanfare/internal/wallet"
+)
+
+const testAPIKey = "test-api-key-0123456789"
+
+// testMaxBody is small so that oversize bodies are cheap to build.
+const testMaxBody = 4096
+
+type env struct {
+	url      string
+	handler  http.Handler
+	db       *store.DB
+	ledger   *ledger.Ledger
+	accounts *account.Service
+	wallet   *wallet.Service
+	registry *prometheus.Registry
+}
+
+// newEnv serves the real handler over HTTP on db, wired as cmd wires it.
+func newEnv(tb testing.TB, db *store.DB) *env {
+	tb.Helper()
+	ctx := context.Background()
+	reg := prometheus.NewRegistry()
+	metrics := httpapi.NewMetrics(reg)
+	l, err := ledger.Open(ctx, db, ledger.Options{Observer: metrics})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { l.Close() })
+	accounts := account.New(db, l, account.Options{})
+	w := wallet.New(db, l, accounts)
+	srv := httpapi.New(httpapi.Options{
+		Accounts:     accounts,
+		Wallet:       w,
+		DB:           db,
+		APIKey:       testAPIKey,
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Registry:     reg,
+		Metrics:      metrics,
+		Version:      "test",
+		MaxBodyBytes: testMaxBody,
+	})
+	e := &env{handler: srv, db: db, ledger: l, accounts: accounts, wallet: w, registry: reg}
+	if _, ok := tb.(*testing.T); ok {
+		ts := httptest.NewServer(srv)
+		tb.Cleanup(ts.Close)
+		e.url = ts.URL
+	}
+	return e
+}
+
+// request is one HTTP call in a test.
+type request struct {
+	method, path string
+	token        string // Authorization: Bearer
+	body         any    // string and []byte are sent as they are, anything else as JSON
+	header       map[string]string
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r *response) json(t *testing.T, v any) {
+	t.Helper()
+	require.NoError(t, json.Unmarshal(r.body, v), "body: %s", r.body)
+}
+
+func encodeBody(t testing.TB, body any) io.Reader {
+	switch b := body.(type) {
+	case nil:
+		return nil
+	case string:
+		return strings.NewReader(b)
+	case []byte:
+		return bytes.NewReader(b)
+	}
+	b, err := json.Marshal(body)
+	require.NoError(t, err)
+	return bytes.NewReader(b)
+}
+
+func (e *env) do(t *testing.T, r request) *response {
+	t.Helper()
+	req, err := http.NewRequest(r.method, e.url+r.path, encodeBody(t, r.body))
+	require.NoError(t, err)
+	if r.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if r.token != "" {
+		req.Header.Set("Authorization", "Bearer "+r.token)
+	}
+	for k, v := range r.header {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return &response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// problem is the problem+json body as a client reads it.
+type problem struct {
+	Type   string           `json:"type"`
+	Title  string           `json:"title"`
+	Status int              `json:"status"`
+	Detail string           `json:"detail"`
+	Code   string           `json:"code"`
+	Errors []map[string]any `json:"errors"`
+}
+
+// requireProblem checks that res is a well-formed problem with status and
+// code, and returns it.
+func requireProblem(t *testing.T, res *response, status int, code string) *problem {
+	t.Helper()
+	require.Equal(t, status, res.status, "status; body: %s", res.body)
+	require.Equal(t, "application/problem+json", res.header.Get("Content-Type"), "body: %s", res.body)
+	var p problem
+	res.json(t, &p)
+	var raw map[string]any
+	res.json(t, &raw)
+	for _, k := range []string{"type", "title", "status", "detail", "code"} {
+		require.Contains(t, raw, k, "problem member %q; body: %s", k, res.body)
+	}
+	require.Equal(t, status, p.Status)
+	require.Equal(t, code, p.Code, "code; body: %s", res.body)
+	require.Equal(t, http.StatusText(status), p.Title)
+	require.NotEmpty(t, p.Detail)
+	return &p
+}
+
+func signUpBody(handle string) map[string]any {
+	return map[string]any{
+		"handle":     handle,
+		"password":   "fanfare-demo",
+		"region":     "FR",
+		"birth_date": "1990-05-17",
+	}
+}
+
+// signUp creates a fan through the API and logs them in.
+func (e *env) signUp(t *testing.T, handle string) (userID, token string) {
+	t.Helper()
+	res := e.do(t, request{method: "POST", path: "/v1/users", body: signUpBody(handle)})
+	require.Equal(t, http.StatusCreated, res.status, "sign-up: %s", res.body)
+	var u struct{ ID string }
+	res.json(t, &u)
+	return u.ID, e.login(t, handle, "fanfare-demo")
+}
+
+func (e *env) login(t *testing.T, handle, password string) string {
+	t.Helper()
+	res := e.do(t, request{method: "POST", path: "/v1/auth/login", body: map[string]string{"handle": handle, "password": password}})
+	require.Equal(t, http.StatusOK, res.status, "login: %s", res.body)
+	var out struct{ Token string }
+	res.json(t, &out)
+	return out.Token
+}
+
+// operatorUser creates an operator user (as the demo seeder does) and logs
+// them in.
+func (e *env) operatorUser(t *testing.T) (userID, token string) {
+	t.Helper()
+	u, err := e.accounts.Create(context.Background(), account.CreateInput{
+		Handle: "ops", Password: "fanfare-demo", Region: "FR", BirthDate: "1985-01-01", Role: fanfare.RoleOperator,
+	})
+	require.NoError(t, err)
+	return u.ID, e.login(t, "ops", "fanfare-demo")
+}
+
+type walletBody struct {
+	Coins    int64 `json:"coins"`
+	Diamonds int64 `json:"diamonds"`
+	Frozen   bool  `json:"frozen"`
+}
+
+func (e *env) walletOf(t *testing.T, token string) walletBody {
+	t.Helper()
+	res := e.do(t, request{method: "GET", path: "/v1/me/wallet", token: token})
+	require.Equal(t, http.StatusOK, res.status, "wallet: %s", res.body)
+	var w walletBody
+	res.json(t, &w)
+	return w
+}
+
+// snapshot is the state a refused request must leave alone: row counts,
+// every balance and every user's operator-set fields.
+type snapshot struct {
+	Users, Transfers, Audit, IdempotencyKeys int
+	State                                    string
+}
+
+func (e *env) snapshot(t *testing.T) snapshot {
+	t.Helper()
+	var s snapshot
+	for q, dst := range map[string]*int{
+		`SELECT COUNT(*) FROM users`:            &s.Users,
+		`SELECT COUNT(*) FROM transfers`:        &s.Transfers,
+		`SELECT COUNT(*) FROM audit_log`:        &s.Audit,
+		`SELECT COUNT(*) FROM idempotency_keys`: &s.IdempotencyKeys,
+	} {
+		require.NoError(t, e.db.Read.QueryRow(q).Scan(dst))
+	}
+	var b strings.Builder
+	rows, err := e.db.Read.Query(`SELECT owner, asset, balance, frozen FROM accounts ORDER BY owner, asset`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var owner, asset string
+		var balance int64
+		var frozen bool
+		require.NoError(t, rows.Scan(&owner, &asset, &balance, &frozen))
+		fmt.Fprintf(&b, "%s/%s=%d,%v;", owner, asset, balance, frozen)
+	}
+	require.NoError(t, rows.Err())
+	rows.Close()
+	rows, err = e.db.Read.Query(`SELECT handle, display_name, region, followers, standing, role FROM users ORDER BY handle`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var h, d, r, st, role string
+		var f int64
+		require.NoError(t, rows.Scan(&h, &d, &r, &f, &st, &role))
+		fmt.Fprintf(&b, "@%s:%s:%s:%d:%s:%s;", h, d, r, f, st, role)
+	}
+	require.NoError(t, rows.Err())
+	rows.Close()
+	s.State = b.String()
+	return s
+}
+
+func newTestServer(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts.URL
+}

@@ -1,0 +1,61 @@
+package httpapi
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fanfarehq/fanfare/internal/ledger"
+)
+
+// Metrics are the Prometheus collectors of the API and of the ledger's
+// committer. Build them once per registry with NewMetrics, hand them to the
+// ledger as its Observer and to the Server in Options.
+type Metrics struct {
+	requests       *prometheus.HistogramVec
+	batchSize      prometheus.Histogram
+	commitDuration prometheus.Histogram
+	failedOps      prometheus.Counter
+}
+
+var _ ledger.Observer = (*Metrics)(nil)
+
+// NewMetrics registers the collectors on reg (it panics if they are
+// registered there already).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "fanfare_http_request_duration_seconds",
+			Help:    "Time to answer an HTTP request, by route pattern and status code.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "code"}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "fanfare_ledger_batch_size",
+			Help:    "Operations per ledger commit (group commit).",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 12), // 1 .. 2048
+		}),
+		commitDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "fanfare_ledger_commit_duration_seconds",
+			Help:    "Time to commit one ledger batch.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}),
+		failedOps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fanfare_ledger_balance_check_failures_total",
+			Help: "Ledger operations refused by the committer (insufficient funds, frozen wallet, bad state).",
+		}),
+	}
+	reg.MustRegister(m.requests, m.batchSize, m.commitDuration, m.failedOps)
+	return m
+}
+
+// BatchCommitted records one ledger batch; it implements ledger.Observer.
+func (m *Metrics) BatchCommitted(size, failed int, d time.Duration) {
+	m.batchSize.Observe(float64(size))
+	m.commitDuration.Observe(d.Seconds())
+	m.failedOps.Add(float64(failed))
+}
+
+func (m *Metrics) observeRequest(route string, status int, d time.Duration) {
+	m.requests.WithLabelValues(route, strconv.Itoa(status)).Observe(d.Seconds())
+}

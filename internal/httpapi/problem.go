@@ -1,0 +1,235 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/fanfarehq/fanfare"
+)
+
+// Codes of failures that only the HTTP layer meets. Business codes are
+// declared in the fanfare package.
+const (
+	CodeMethodNotAllowed     = "method_not_allowed"
+	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeNotAcceptable        = "not_acceptable"
+	CodeRequestTimeout       = "request_timeout"
+)
+
+// statusByCode is the one table from error codes to HTTP statuses.
+var statusByCode = map[string]int{
+	fanfare.EInvalid:                http.StatusBadRequest,
+	fanfare.EIdempotencyKeyRequired: http.StatusBadRequest,
+	fanfare.EUnauthorized:           http.StatusUnauthorized,
+	fanfare.EForbidden:              http.StatusForbidden,
+	fanfare.ENotEligible:            http.StatusForbidden,
+	fanfare.ERegionBlocked:          http.StatusForbidden,
+	fanfare.ENotFound:               http.StatusNotFound,
+	CodeMethodNotAllowed:            http.StatusMethodNotAllowed,
+	CodeNotAcceptable:               http.StatusNotAcceptable,
+	CodeRequestTimeout:              http.StatusRequestTimeout,
+	fanfare.EConflict:               http.StatusConflict,
+	fanfare.EIdempotencyConflict:    http.StatusConflict,
+	fanfare.EInvalidState:           http.StatusConflict,
+	fanfare.EDeadlinePassed:         http.StatusConflict,
+	fanfare.EInsufficientFunds:      http.StatusConflict,
+	fanfare.EWalletFrozen:           http.StatusConflict,
+	fanfare.ETooLarge:               http.StatusRequestEntityTooLarge,
+	CodeUnsupportedMediaType:        http.StatusUnsupportedMediaType,
+	fanfare.EInternal:               http.StatusInternalServerError,
+	fanfare.EUnavailable:            http.StatusServiceUnavailable,
+}
+
+// Status returns the HTTP status of an error code; an unknown code is an
+// internal error.
+func Status(code string) int {
+	if s, ok := statusByCode[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// codeForStatus names the failures that huma and the router report by
+// status only.
+func codeForStatus(status int) string {
+	switch status {
+	case http.StatusBadRequest, http.StatusUnprocessableEntity:
+		return fanfare.EInvalid
+	case http.StatusUnauthorized:
+		return fanfare.EUnauthorized
+	case http.StatusForbidden:
+		return fanfare.EForbidden
+	case http.StatusNotFound:
+		return fanfare.ENotFound
+	case http.StatusMethodNotAllowed:
+		return CodeMethodNotAllowed
+	case http.StatusNotAcceptable:
+		return CodeNotAcceptable
+	case http.StatusRequestTimeout:
+		return CodeRequestTimeout
+	case http.StatusConflict:
+		return fanfare.EConflict
+	case http.StatusRequestEntityTooLarge:
+		return fanfare.ETooLarge
+	case http.StatusUnsupportedMediaType:
+		return CodeUnsupportedMediaType
+	case http.StatusServiceUnavailable:
+		return fanfare.EUnavailable
+	}
+	if status >= 500 {
+		return fanfare.EInternal
+	}
+	return fanfare.EInvalid
+}
+
+// Problem is an RFC 9457 problem details object, the body of every error
+// response.
+type Problem struct {
+	Type   string              `json:"type" doc:"A URI reference that identifies the problem type; about:blank, the code says which problem it is."`
+	Title  string              `json:"title" doc:"The HTTP status phrase."`
+	Status int                 `json:"status" doc:"The HTTP status code."`
+	Detail string              `json:"detail" doc:"What went wrong, for a person."`
+	Code   string              `json:"code" doc:"Stable machine-readable code, e.g. validation_failed, insufficient_funds, idempotency_conflict."`
+	Errors []*huma.ErrorDetail `json:"errors,omitempty" doc:"Per-field details of a validation failure."`
+}
+
+// Error returns the detail.
+func (p *Problem) Error() string { return p.Detail }
+
+// GetStatus returns the HTTP status; it lets huma write a *Problem.
+func (p *Problem) GetStatus() int { return p.Status }
+
+// ContentType makes huma send problems as application/problem+json.
+func (p *Problem) ContentType(string) string { return "application/problem+json" }
+
+func newProblem(status int, code, detail string) *Problem {
+	return &Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Code: code}
+}
+
+// problemFor turns any error into the problem a client sees. Internal
+// errors are logged with the request's logger and reported without detail.
+func problemFor(ctx context.Context, err error) *Problem {
+	var p *Problem
+	var fe *fanfare.Error
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &p):
+		return p
+	case errors.As(err, &fe):
+		status := Status(fe.Code)
+		if status == http.StatusInternalServerError {
+			logError(ctx, "unmapped or internal error code", err)
+			return newProblem(status, fanfare.EInternal, "internal error")
+		}
+		return newProblem(status, fe.Code, fe.Message)
+	case errors.As(err, &tooLarge):
+		return newProblem(http.StatusRequestEntityTooLarge, fanfare.ETooLarge,
+			fmt.Sprintf("the request body is larger than %d bytes", tooLarge.Limit-1))
+	}
+	logError(ctx, "internal error", err)
+	return newProblem(http.StatusInternalServerError, fanfare.EInternal, "internal error")
+}
+
+func logError(ctx context.Context, msg string, err error) {
+	loggerFrom(ctx).LogAttrs(ctx, slog.LevelError, msg, slog.String("error", err.Error()))
+}
+
+// humaError replaces huma's error constructor, so that the errors huma
+// raises itself (undecodable bodies, schema violations, oversize bodies) and
+// the errors handlers return come out as the same Problem with a code.
+func humaError(ctx context.Context, status int, msg string, errs ...error) *Problem {
+	for _, err := range errs {
+		var fe *fanfare.Error
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &fe) || errors.As(err, &tooLarge) {
+			return problemFor(ctx, err)
+		}
+	}
+	code := codeForStatus(status)
+	if status == http.StatusUnprocessableEntity || (status < 500 && code == fanfare.EInvalid) {
+		status = http.StatusBadRequest
+	}
+	if status >= 500 {
+		for _, err := range errs {
+			if err != nil {
+				logError(ctx, msg, err)
+			}
+		}
+		if len(errs) == 0 && ctx != nil {
+			logError(ctx, "internal error", errors.New(msg))
+		}
+		p := newProblem(status, code, "internal error")
+		if status == http.StatusServiceUnavailable {
+			p.Detail = msg
+		}
+		return p
+	}
+	p := newProblem(status, code, msg)
+	switch status {
+	case http.StatusRequestEntityTooLarge:
+		p.Detail = "the request body is too large"
+	case http.StatusUnsupportedMediaType:
+		p.Detail = "the request body must be JSON (Content-Type: application/json)"
+		return p
+	}
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		d := &huma.ErrorDetail{Message: err.Error()}
+		var hd huma.ErrorDetailer
+		if errors.As(err, &hd) {
+			// The offending value is left out: it may be a password, or the
+			// whole body.
+			src := hd.ErrorDetail()
+			d = &huma.ErrorDetail{Message: src.Message, Location: src.Location}
+		}
+		p.Errors = append(p.Errors, d)
+	}
+	if code == fanfare.EInvalid && len(p.Errors) > 0 {
+		first := p.Errors[0]
+		p.Detail = msg + ": " + first.Message
+		if first.Location != "" {
+			p.Detail = msg + ": " + first.Location + ": " + first.Message
+		}
+		if n := len(p.Errors) - 1; n > 0 {
+			p.Detail += fmt.Sprintf(" (and %d more)", n)
+		}
+	}
+	return p
+}
+
+func init() {
+	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
+		return humaError(context.Background(), status, msg, errs...)
+	}
+	huma.NewErrorWithContext = func(hc huma.Context, status int, msg string, errs ...error) huma.StatusError {
+		ctx := context.Background()
+		if hc != nil {
+			ctx = hc.Context()
+		}
+		return humaError(ctx, status, msg, errs...)
+	}
+	// "Coins" is not "coins": a field in the wrong case is unknown, like
+	// any other unknown field.
+	huma.ValidateStrictCasing = true
+}
+
+// writeProblem writes p outside huma (router misses, authentication,
+// panics).
+func writeProblem(w http.ResponseWriter, p *Problem) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		b = []byte(`{"type":"about:blank","title":"Internal Server Error","status":500,"detail":"internal error","code":"internal"}`)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(p.Status)
+	w.Write(append(b, '\n'))
+}

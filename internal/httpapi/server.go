@@ -1,0 +1,398 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/store"
+	"github.com/fanfarehq/fanfare/internal/wallet"
+)
+
+// DefaultMaxBodyBytes is the largest request body accepted unless Options
+// says otherwise.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Options configure a Server.
+type Options struct {
+	Accounts *account.Service
+	Wallet   *wallet.Service
+	DB       *store.DB // readiness: ping and pending migrations
+	// APIKey authenticates the host app and the operator
+	// (Authorization: Bearer <key>). Empty disables it.
+	APIKey string
+	Logger *slog.Logger // default: discard
+	// Registry is where /metrics gathers from. Default: a new registry.
+	Registry *prometheus.Registry
+	// Metrics are the server's collectors. Build them with NewMetrics on
+	// Registry before opening the ledger, so the ledger's committer can
+	// report to them too (ledger.Options.Observer). If nil, New builds them
+	// on Registry.
+	Metrics      *Metrics
+	Version      string // reported in the OpenAPI document
+	MaxBodyBytes int64  // default DefaultMaxBodyBytes
+}
+
+// Server is the HTTP API. It is an http.Handler.
+type Server struct {
+	accounts  *account.Service
+	wallet    *wallet.Service
+	db        *store.DB
+	log       *slog.Logger
+	registry  *prometheus.Registry
+	metrics   *Metrics
+	maxBody   int64
+	apiKey    [sha256.Size]byte
+	hasAPIKey bool
+	cop       *http.CrossOriginProtection
+
+	mux  *http.ServeMux
+	api  huma.API
+	spec []byte // the OpenAPI document, built once
+}
+
+// New returns a Server with every route registered.
+func New(opts Options) *Server {
+	s := &Server{
+		accounts: opts.Accounts,
+		wallet:   opts.Wallet,
+		db:       opts.DB,
+		log:      opts.Logger,
+		registry: opts.Registry,
+		metrics:  opts.Metrics,
+		maxBody:  opts.MaxBodyBytes,
+		cop:      http.NewCrossOriginProtection(),
+		mux:      http.NewServeMux(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.registry == nil {
+		s.registry = prometheus.NewRegistry()
+	}
+	if s.metrics == nil {
+		s.metrics = NewMetrics(s.registry)
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	if opts.APIKey != "" {
+		s.apiKey, s.hasAPIKey = sha256.Sum256([]byte(opts.APIKey)), true
+	}
+	s.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, newProblem(http.StatusForbidden, fanfare.EForbidden, "cross-origin request refused"))
+	}))
+
+	version := opts.Version
+	if version == "" {
+		version = "dev"
+	}
+	cfg := huma.Config{
+		OpenAPI: &huma.OpenAPI{
+			OpenAPI: "3.1.0",
+			Info: &huma.Info{
+				Title:       "Fanfare API",
+				Version:     version,
+				Description: "Creator monetization: coins, gifts, tips, shoutouts and subscriptions on one double-entry ledger.",
+			},
+			Components: &huma.Components{
+				Schemas:         huma.NewMapRegistry("#/components/schemas/", huma.DefaultSchemaNamer),
+				SecuritySchemes: securitySchemes(),
+			},
+		},
+		Formats: map[string]huma.Format{
+			"application/json":             huma.DefaultJSONFormat,
+			"application/merge-patch+json": huma.DefaultJSONFormat,
+			"json":                         huma.DefaultJSONFormat,
+		},
+		DefaultFormat: "application/json",
+	}
+	s.api = humago.New(s.mux, cfg)
+	s.api.UseMiddleware(s.authenticate)
+
+	s.registerHealth()
+	s.registerAccount()
+	s.registerWallet()
+	s.finishSpec()
+	return s
+}
+
+// ServeHTTP runs the request through the server's middleware (request id,
+// access log, metrics, panic recovery, body limit) and its routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	st := &requestState{id: requestID(r)}
+	st.log = s.log.With(slog.String("request_id", st.id))
+	ctx := context.WithValue(r.Context(), stateKey{}, st)
+	r = r.WithContext(ctx)
+	rec := &recorder{ResponseWriter: w}
+	rec.Header().Set("X-Request-Id", st.id)
+
+	// The route pattern labels logs and metrics. Every route is registered
+	// with its method; a pattern without one is a path the router redirects
+	// a CONNECT request to, as varied as the paths clients send. A redirect
+	// to a cleaned path that matches nothing is a miss (404).
+	h, pattern := s.mux.Handler(r)
+	route := pattern
+	switch {
+	case pattern == "":
+		route = "unmatched"
+	case !strings.Contains(pattern, " "):
+		route = "redirect"
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			st.log.LogAttrs(ctx, slog.LevelError, "panic", slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+			if !rec.wrote {
+				writeProblem(rec, newProblem(http.StatusInternalServerError, fanfare.EInternal, "internal error"))
+			} else {
+				rec.status = http.StatusInternalServerError
+			}
+		}
+		d := time.Since(start)
+		status := rec.statusCode()
+		s.metrics.observeRequest(route, status, d)
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		st.log.LogAttrs(ctx, level, "http request",
+			slog.String("method", r.Method),
+			slog.String("route", route),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", status),
+			slog.Duration("duration", d),
+			slog.String("actor", st.actor),
+		)
+	}()
+
+	if pattern == "" {
+		s.miss(rec, r, h)
+		return
+	}
+	if r.ContentLength > s.maxBody {
+		writeProblem(rec, newProblem(http.StatusRequestEntityTooLarge, fanfare.ETooLarge,
+			fmt.Sprintf("the request body is larger than %d bytes", s.maxBody)))
+		return
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		// One byte over the limit lets huma tell "too large" from "exactly
+		// the limit".
+		r.Body = http.MaxBytesReader(rec, r.Body, s.maxBody+1)
+	}
+	s.mux.ServeHTTP(rec, r)
+}
+
+// miss answers a request that matches no route: 405 when the path exists
+// with other methods, 404 otherwise.
+func (s *Server) miss(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	p := &probe{header: http.Header{}}
+	h.ServeHTTP(p, r)
+	if p.status == http.StatusMethodNotAllowed {
+		if allow := p.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		writeProblem(w, newProblem(http.StatusMethodNotAllowed, CodeMethodNotAllowed,
+			fmt.Sprintf("method %s is not allowed here", r.Method)))
+		return
+	}
+	writeProblem(w, newProblem(http.StatusNotFound, fanfare.ENotFound, "no such route"))
+}
+
+// probe records what the router would answer without writing it.
+type probe struct {
+	header http.Header
+	status int
+}
+
+// Header returns the headers the router set.
+func (p *probe) Header() http.Header { return p.header }
+
+// Write discards the router's plain-text body.
+func (p *probe) Write(b []byte) (int, error) { return len(b), nil }
+
+// WriteHeader records the router's status.
+func (p *probe) WriteHeader(status int) { p.status = status }
+
+// recorder remembers the status written through it.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+// WriteHeader records the first status and passes it on.
+func (w *recorder) WriteHeader(status int) {
+	if !w.wrote {
+		w.status, w.wrote = status, true
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+// Write records an implicit 200 and passes b on.
+func (w *recorder) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.status, w.wrote = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *recorder) statusCode() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+// requestState is what the middleware learns about a request as it runs.
+type requestState struct {
+	id    string
+	log   *slog.Logger
+	actor string // fanfare.Actor.ID(), once authenticated
+}
+
+type stateKey struct{}
+
+func stateFrom(ctx context.Context) *requestState {
+	if ctx == nil {
+		return nil
+	}
+	st, _ := ctx.Value(stateKey{}).(*requestState)
+	return st
+}
+
+// loggerFrom returns the request's logger, which carries its id.
+func loggerFrom(ctx context.Context) *slog.Logger {
+	if st := stateFrom(ctx); st != nil {
+		return st.log
+	}
+	return slog.Default()
+}
+
+// requestID returns the client's X-Request-Id if it is reasonable, or a new
+// one.
+func requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 128 && strings.IndexFunc(id, func(c rune) bool {
+		return !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.')
+	}) < 0 {
+		return id
+	}
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// access says who may call an operation.
+type access int
+
+const (
+	public   access = iota
+	user            // a logged-in user (session token or cookie)
+	operator        // the API key, or a logged-in user with role operator
+	apiKey          // the API key only
+)
+
+const accessKey = "fanfare.access"
+
+// register adds an operation with the server's defaults: who may call it
+// (documented as its security requirement), the body size limit, and the
+// errors it documents.
+func register[I, O any](s *Server, a access, op huma.Operation, h func(context.Context, *I) (*O, error)) {
+	op.Metadata = map[string]any{accessKey: a}
+	op.Security = a.security()
+	op.MaxBodyBytes = s.maxBody + 1
+	switch a {
+	case user, operator, apiKey:
+		op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden)
+	}
+	huma.Register(s.api, op, h)
+}
+
+// finishSpec settles the OpenAPI document: validation failures are
+// documented as 400 (see Status), every body may be refused as too large,
+// the Idempotency-Key header is marked
+// required (the handler enforces it, to answer with its own code), and the
+// routes served outside huma are described. Then it is encoded once.
+func (s *Server) finishSpec() {
+	oapi := s.api.OpenAPI()
+	oapi.AddOperation(&huma.Operation{
+		OperationID: "metrics",
+		Method:      http.MethodGet,
+		Path:        "/metrics",
+		Summary:     "Prometheus metrics",
+		Tags:        []string{"operations"},
+		Responses: map[string]*huma.Response{
+			"200": {Description: "Metrics in the Prometheus text format", Content: map[string]*huma.MediaType{
+				"text/plain": {Schema: &huma.Schema{Type: huma.TypeString}},
+			}},
+		},
+	})
+	oapi.AddOperation(&huma.Operation{
+		OperationID: "openapi",
+		Method:      http.MethodGet,
+		Path:        "/openapi.json",
+		Summary:     "This OpenAPI 3.1 document",
+		Tags:        []string{"operations"},
+		Responses: map[string]*huma.Response{
+			"200": {Description: "The OpenAPI document", Content: map[string]*huma.MediaType{
+				"application/openapi+json": {Schema: &huma.Schema{Type: huma.TypeObject}},
+			}},
+		},
+	})
+	for _, item := range oapi.Paths {
+		for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Delete, item.Patch} {
+			if op == nil {
+				continue
+			}
+			if r, ok := op.Responses["422"]; ok {
+				delete(op.Responses, "422")
+				if _, ok := op.Responses["400"]; !ok {
+					r.Description = http.StatusText(http.StatusBadRequest)
+					op.Responses["400"] = r
+				}
+			}
+			if op.RequestBody != nil && op.Responses["413"] == nil {
+				op.Responses["413"] = &huma.Response{
+					Description: http.StatusText(http.StatusRequestEntityTooLarge),
+					Content: map[string]*huma.MediaType{
+						"application/problem+json": {Schema: &huma.Schema{Ref: "#/components/schemas/Problem"}},
+					},
+				}
+			}
+			for _, p := range op.Parameters {
+				if p.In == "header" && p.Name == "Idempotency-Key" {
+					p.Required = true
+				}
+			}
+		}
+	}
+	b, err := json.Marshal(oapi)
+	if err != nil {
+		panic(fmt.Sprintf("httpapi: encode OpenAPI document: %v", err))
+	}
+	s.spec = b
+	s.mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/openapi+json")
+		w.Write(s.spec)
+	})
+}

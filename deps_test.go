@@ -1,0 +1,73 @@
+package fanfare_test
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// allowed lists, for each package of the module, the packages of the module
+// it may import. Dependencies point one way: cmd → httpapi → features →
+// ledger → store → fanfare; features never import each other.
+var allowed = map[string][]string{
+	"":                            {},
+	"internal/store":              {""},
+	"internal/store/storetest":    {"internal/store"},
+	"internal/ledger":             {"", "internal/store"},
+	"internal/ledger/ledgerbench": {"", "internal/ledger"},
+	"internal/audit":              {"", "internal/store"},
+	"internal/account":            {"", "internal/store", "internal/ledger", "internal/audit"},
+	"internal/wallet":             {"", "internal/store", "internal/ledger", "internal/audit"},
+	"internal/httpapi":            {"", "internal/store", "internal/ledger", "internal/account", "internal/wallet", "internal/audit"},
+	"cmd/fanfare":                 {"*"},
+}
+
+// TestImportDirection fails on an import that goes against the layering, or
+// on a package this table does not know yet.
+func TestImportDirection(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-json", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	const module = "github.com/fanfarehq/fanfare"
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for {
+		var p struct {
+			ImportPath string
+			Imports    []string
+		}
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
+		rules, ok := allowed[rel]
+		if !ok {
+			t.Errorf("package %q is not in the import table of deps_test.go: add it with what it may import", rel)
+			continue
+		}
+		for _, imp := range p.Imports {
+			if imp != module && !strings.HasPrefix(imp, module+"/") {
+				if rel == "" && strings.Contains(strings.SplitN(imp, "/", 2)[0], ".") {
+					t.Errorf("package fanfare imports %s: the root package may import only the standard library", imp)
+				}
+				continue
+			}
+			dep := strings.TrimPrefix(strings.TrimPrefix(imp, module), "/")
+			if len(rules) == 1 && rules[0] == "*" {
+				continue
+			}
+			found := false
+			for _, r := range rules {
+				found = found || r == dep
+			}
+			if !found {
+				t.Errorf("%s imports %s, which goes against the layering", p.ImportPath, imp)
+			}
+		}
+	}
+}

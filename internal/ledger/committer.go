@@ -360,6 +360,14 @@ func (c *committer) try(ctx context.Context, ops []*pending) (conflicted []*pend
 		return nil, err
 	}
 
+	// A replay whose original is already committed must not run its
+	// effect again: answer it from the store instead.
+	if done, err := c.committedKeys(ctx, tx, ops); err != nil {
+		return nil, err
+	} else if len(done) > 0 {
+		return done, nil
+	}
+
 	var rows []transferRow
 	var idems []idemRow
 	var newHolds, resolved []*hold
@@ -624,6 +632,57 @@ func apply(p *pending, opID string, accts map[AccountID]*acct, holds map[string]
 		rows = append(rows, r)
 	}
 	return rows, undo, nil
+}
+
+// committedKeys returns the operations with an effect whose idempotency key
+// is already stored. Operations without an effect need no such query: the
+// key's unique index catches their replays when the batch inserts it.
+func (c *committer) committedKeys(ctx context.Context, tx *batchTx, ops []*pending) ([]*pending, error) {
+	var scopes, keys []string
+	for _, p := range ops {
+		if p.op.Effect != nil && p.op.Idem != nil {
+			scopes, keys = append(scopes, p.op.Idem.Scope), append(keys, p.op.Idem.Key)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	var rs *sql.Rows
+	var err error
+	if c.l.db.Dialect == store.Postgres {
+		rs, err = tx.QueryContext(ctx, `SELECT scope, key FROM idempotency_keys
+			WHERE (scope, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, scopes, keys)
+	} else {
+		pairs := make([][2]string, len(keys))
+		for i := range keys {
+			pairs[i] = [2]string{scopes[i], keys[i]}
+		}
+		b, _ := json.Marshal(pairs)
+		rs, err = tx.QueryContext(ctx, `SELECT scope, key FROM idempotency_keys
+			WHERE (scope, key) IN (SELECT value->>0, value->>1 FROM json_each($1))`, string(b))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up idempotency keys: %w", err)
+	}
+	defer rs.Close()
+	found := map[[2]string]bool{}
+	for rs.Next() {
+		var k [2]string
+		if err := rs.Scan(&k[0], &k[1]); err != nil {
+			return nil, fmt.Errorf("look up idempotency keys: %w", err)
+		}
+		found[k] = true
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("look up idempotency keys: %w", err)
+	}
+	var done []*pending
+	for _, p := range ops {
+		if i := p.op.Idem; p.op.Effect != nil && i != nil && found[[2]string{i.Scope, i.Key}] {
+			done = append(done, p)
+		}
+	}
+	return done, nil
 }
 
 func (c *committer) loadHolds(ctx context.Context, tx *batchTx, ops []*pending) (map[string]*hold, error) {

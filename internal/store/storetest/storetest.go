@@ -63,7 +63,8 @@ func MustOpen(tb testing.TB, d store.Dialect) *store.DB {
 func URL(tb testing.TB, d store.Dialect) string {
 	tb.Helper()
 	if d == store.SQLite {
-		return "sqlite://" + filepath.Join(tb.TempDir(), "fanfare.db")
+		// Escaped: test names (and so temporary directories) may hold '#'.
+		return (&url.URL{Scheme: "sqlite", Path: filepath.Join(tb.TempDir(), "fanfare.db")}).String()
 	}
 	base := PostgresURL(tb)
 	if base == "" {

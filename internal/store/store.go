@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -50,10 +51,36 @@ type DB struct {
 	Read    *sql.DB
 	url     string
 
+	// SQLite: the checkpointer's connection and lifecycle.
+	cp            *sql.DB
+	stop, stopped chan struct{}
+
 	// SQLite: the WAL file, opened to fsync it (SyncWAL).
 	walPath string
 	walMu   sync.Mutex
 	wal     *os.File
+}
+
+// checkpointInterval is how often the SQLite checkpointer looks at the WAL.
+const checkpointInterval = 100 * time.Millisecond
+
+// checkpointer copies the WAL back into the database file until Close, with
+// passive checkpoints that never block the writer or the readers. Once a
+// checkpoint has caught up, the next write starts the WAL over, so it stays
+// small.
+func (db *DB) checkpointer() {
+	defer close(db.stopped)
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.stop:
+			return
+		case <-t.C:
+			// A busy checkpoint is simply tried again at the next tick.
+			db.cp.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		}
+	}
 }
 
 // SyncWAL makes every transaction committed so far durable. On SQLite it
@@ -133,7 +160,10 @@ func openSQLite(ctx context.Context, rawURL string) (*DB, error) {
 	name := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 	pragmas := "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)" +
 		"&_pragma=busy_timeout(10000)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)"
-	w, err := sql.Open("sqlite", name+"?"+pragmas+"&_txlock=immediate")
+	// The writer never checkpoints: copying the WAL back into the database
+	// is the checkpointer's work, on a connection of its own (and so on the
+	// other core), so that commits only append to the WAL.
+	w, err := sql.Open("sqlite", name+"?"+pragmas+"&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
@@ -155,6 +185,14 @@ func openSQLite(ctx context.Context, rawURL string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	cp, err := sql.Open("sqlite", name+"?"+pragmas)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	cp.SetMaxOpenConns(1)
+	db.cp, db.stop, db.stopped = cp, make(chan struct{}), make(chan struct{})
+	go db.checkpointer()
 	return db, nil
 }
 
@@ -175,6 +213,12 @@ func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
 
 // Close closes every connection.
 func (db *DB) Close() error {
+	if db.stop != nil {
+		close(db.stop)
+		<-db.stopped
+		db.cp.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+		db.cp.Close()
+	}
 	if db.wal != nil {
 		db.wal.Close()
 	}

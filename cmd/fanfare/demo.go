@@ -172,7 +172,7 @@ Logins (password %[2]q):
 API key (operator and host app): %[3]s
 
 Try it:
-  curl -s %[1]s/v1/auth/login -d '{"handle":"sam","password":"%[2]s"}'
+  curl -s %[1]s/v1/auth/login -H 'Content-Type: application/json' -d '{"handle":"sam","password":"%[2]s"}'
   curl -s %[1]s/v1/me/wallet -H "Authorization: Bearer <token>"
   curl -s %[1]s/openapi.json
 

@@ -174,7 +174,7 @@ func (s *Server) registerAccount() {
 		return &userOutput{Body: newUserBody(u)}, nil
 	})
 
-	register(s, apiKey, huma.Operation{
+	register(s, operator, huma.Operation{
 		OperationID: "updateUser",
 		Method:      http.MethodPatch,
 		Path:        "/v1/users/{id}",

@@ -70,7 +70,9 @@ func newCommitter(ctx context.Context, l *Ledger) (*committer, error) {
 		in:   make(chan *pending, 4*l.opts.MaxBatch),
 		done: make(chan struct{}),
 	}
-	if l.db.Dialect == store.SQLite {
+	// With group commit off (MaxBatch 1) every operation waits for its own
+	// fsync, as the baseline it is meant to be.
+	if l.db.Dialect == store.SQLite && l.opts.MaxBatch > 1 {
 		c.toSync, c.synced = make(chan []*pending), make(chan struct{})
 		go c.syncLoop()
 	}

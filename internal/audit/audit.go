@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -40,19 +39,6 @@ func Write(ctx context.Context, ex Execer, e Entry) error {
 		return fmt.Errorf("write audit entry: %w", err)
 	}
 	return nil
-}
-
-// Exists reports whether an entry with the given id is logged.
-func Exists(ctx context.Context, db *store.DB, id string) (bool, error) {
-	var one int
-	err := db.Read.QueryRowContext(ctx, `SELECT 1 FROM audit_log WHERE id = $1`, id).Scan(&one)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("read audit entry: %w", err)
-	}
-	return true, nil
 }
 
 // List returns the entries about object, oldest first.

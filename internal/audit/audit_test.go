@@ -43,11 +43,8 @@ func TestWriteList(t *testing.T) {
 		require.JSONEq(t, string(e.Details), string(got[0].Details))
 		require.True(t, got[0].CreatedAt.Equal(at))
 		require.JSONEq(t, `{}`, string(got[1].Details), "empty details are stored as {}")
-
-		for id, want := range map[string]bool{"a1": true, "a2": false, "a3": true, "nope": false} {
-			ok, err := audit.Exists(ctx, db, id)
-			require.NoError(t, err)
-			require.Equal(t, want, ok, "Exists(%s)", id)
+		for _, g := range got {
+			require.NotEqual(t, "a2", g.ID, "an entry of a rolled-back transaction was logged")
 		}
 	})
 }

@@ -372,6 +372,8 @@ func (c *committer) try(ctx context.Context, ops []*pending) (conflicted []*pend
 
 	var rows []transferRow
 	var idems []idemRow
+	nowJSON, _ := now.MarshalJSON()
+	buf := make([]byte, 0, 256)
 	var newHolds, resolved []*hold
 	for _, p := range ops {
 		p.stored = false
@@ -412,10 +414,11 @@ func (c *committer) try(ctx context.Context, ops []*pending) (conflicted []*pend
 			}
 		}
 		if i := p.op.Idem; i != nil {
-			b, err := json.Marshal(p.res)
+			b, err := p.res.appendJSON(buf[:0], nowJSON)
 			if err != nil {
 				return nil, fmt.Errorf("encode result: %w", err)
 			}
+			buf = b
 			idems = append(idems, idemRow{i.Scope, i.Key, i.Hash, string(b)})
 			p.stored = true
 		}

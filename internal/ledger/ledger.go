@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -135,6 +136,54 @@ type Result struct {
 // Balance returns the balance after the operation of a user account it
 // touched.
 func (r *Result) Balance(id AccountID) fanfare.Amount { return r.Balances[id] }
+
+// appendJSON appends r as json.Marshal would, with createdAt already
+// encoded: the committer encodes a result per operation on its hot path.
+func (r *Result) appendJSON(b, createdAt []byte) ([]byte, error) {
+	b = append(b, '{')
+	if r.OpID != "" {
+		b = append(b, `"op_id":`...)
+		b = strconv.AppendQuote(b, r.OpID)
+		b = append(b, ',')
+	}
+	if r.HoldID != "" {
+		b = append(b, `"hold_id":`...)
+		b = appendString(b, r.HoldID)
+		b = append(b, ',')
+	}
+	b = append(b, `"created_at":`...)
+	b = append(b, createdAt...)
+	if len(r.Balances) > 0 {
+		b = append(b, `,"balances":{`...)
+		first := true
+		for id, bal := range r.Balances {
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = append(b, '"')
+			b = strconv.AppendInt(b, int64(id), 10)
+			b = append(b, `":`...)
+			b = strconv.AppendInt(b, int64(bal), 10)
+		}
+		b = append(b, '}')
+	}
+	if r.Err != nil {
+		e, err := json.Marshal(r.Err)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, `,"error":`...)
+		b = append(b, e...)
+	}
+	return append(b, '}'), nil
+}
+
+// appendString appends s as a JSON string.
+func appendString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s)
+	return append(b, q...)
+}
 
 // Options configure a Ledger.
 type Options struct {

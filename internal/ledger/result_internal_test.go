@@ -1,0 +1,38 @@
+package ledger
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/fanfarehq/fanfare"
+)
+
+// TestResultJSON checks that the committer's hand-written encoding of a
+// Result decodes to the same Result as encoding/json's.
+func TestResultJSON(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 23, 12, 0, 0, 123456000, time.UTC)
+	atJSON, _ := at.MarshalJSON()
+	for _, r := range []*Result{
+		{OpID: "01a2-op", CreatedAt: at, Balances: map[AccountID]fanfare.Amount{7: 70, 12: -5}},
+		{OpID: "x", HoldID: `h"old\1`, CreatedAt: at, Balances: map[AccountID]fanfare.Amount{1: 0}},
+		{CreatedAt: at, Err: fanfare.Errorf(fanfare.EInsufficientFunds, "not enough coins: \"%d\"", 3)},
+		{OpID: "y", CreatedAt: at},
+	} {
+		b, err := r.appendJSON(nil, atJSON)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, want Result
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("appendJSON gave invalid JSON %s: %v", b, err)
+		}
+		std, _ := json.Marshal(r)
+		json.Unmarshal(std, &want)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("appendJSON = %s, decodes to %+v; encoding/json gives %s", b, got, std)
+		}
+	}
+}

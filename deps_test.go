@@ -19,7 +19,8 @@ var allowed = map[string][]string{
 	"internal/ledger/ledgerbench": {"", "internal/ledger"},
 	"internal/audit":              {"", "internal/store"},
 	"internal/account":            {"", "internal/store", "internal/ledger", "internal/audit"},
-	"internal/wallet":             {"", "internal/store", "internal/ledger", "internal/audit"},
+	"internal/payment":            {""},
+	"internal/wallet":             {"", "internal/store", "internal/ledger", "internal/audit", "internal/payment"},
 	"internal/httpapi":            {"", "internal/store", "internal/ledger", "internal/account", "internal/wallet", "internal/audit"},
 	"cmd/fanfare":                 {"*"},
 }

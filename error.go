@@ -9,6 +9,7 @@ import (
 // them in their "code" member and clients switch on them.
 const (
 	EInsufficientFunds      = "insufficient_funds"
+	EPaymentDeclined        = "payment_declined"
 	EWalletFrozen           = "wallet_frozen"
 	ENotEligible            = "not_eligible"
 	ERegionBlocked          = "region_blocked"

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
 
@@ -88,6 +89,7 @@ type demoUser struct {
 	standing             fanfare.Standing
 	role                 fanfare.Role
 	coins                fanfare.Amount // granted by the operator
+	pack                 string         // bought once with the sandbox's success card
 }
 
 // demoWorld is the SPEC's demo world, plus zed, a banned creator, so that
@@ -98,7 +100,7 @@ var demoWorld = []demoUser{
 	{handle: "lea", name: "Léa Martin", region: "FR", age: 24, followers: 5_000},
 	{handle: "brandco", name: "BrandCo", region: "TR", age: 12, followers: 500_000, accountType: fanfare.AccountBusiness},
 	{handle: "zed", name: "Zed Kaya", region: "TR", age: 29, followers: 180_000, standing: fanfare.StandingBanned},
-	{handle: "sam", name: "Sam Bernard", region: "FR", age: 30, coins: 20_000},
+	{handle: "sam", name: "Sam Bernard", region: "FR", age: 30, coins: 20_000, pack: "eur-7000"},
 	{handle: "mia", name: "Mia Yılmaz", region: "TR", age: 16, coins: 700},
 	{handle: "ops", name: "Fanfare Ops", region: "FR", age: 40, role: fanfare.RoleOperator},
 }
@@ -109,8 +111,8 @@ func birthDate(now time.Time, age int) string {
 	return now.AddDate(-age, 0, -120).Format(time.DateOnly)
 }
 
-// seedDemo creates what is missing of the demo world. Grants carry fixed
-// idempotency keys, so a second run moves no money.
+// seedDemo creates what is missing of the demo world. Grants and purchases
+// carry fixed idempotency keys, so a second run moves no money.
 func seedDemo(ctx context.Context, m *Main) error {
 	now := m.Clock.Now()
 	var ops *fanfare.User
@@ -146,6 +148,13 @@ func seedDemo(ctx context.Context, m *Main) error {
 				return fmt.Errorf("grant %s: %w", d.handle, err)
 			}
 		}
+		if d.pack != "" {
+			fan := fanfare.Actor{UserID: u.ID, Handle: u.Handle, Role: fanfare.RoleFan}
+			_, err := m.Wallet.Buy(ctx, fan, wallet.PurchaseInput{PackID: d.pack, Provider: payment.SandboxName, PaymentMethod: payment.CardSucceeds}, "demo-purchase-"+d.handle)
+			if err != nil {
+				return fmt.Errorf("purchase %s: %w", d.handle, err)
+			}
+		}
 	}
 	m.Logger.Info("demo world ready", "users", len(demoWorld))
 	return nil
@@ -167,13 +176,15 @@ Fanfare demo is running at %[1]s
 Logins (password %[2]q):
   creators  ayla (TR, 250,000 followers), omar (AE, 40,000), lea (FR, 5,000),
             brandco (business, TR, 500,000), zed (TR, 180,000, banned)
-  fans      sam (FR, adult, 20,000 coins), mia (TR, 16 years old, 700 coins)
+  fans      sam (FR, adult, 27,000 coins: a grant and a 7,000 pack), mia (TR, 16 years old, 700 coins)
   operator  ops
 API key (operator and host app): %[3]s
 
 Try it:
   curl -s %[1]s/v1/auth/login -H 'Content-Type: application/json' -d '{"handle":"sam","password":"%[2]s"}'
   curl -s %[1]s/v1/me/wallet -H "Authorization: Bearer <token>"
+  curl -s %[1]s/v1/me/transactions -H "Authorization: Bearer <token>"
+  curl -s %[1]s/v1/coin-packs?currency=EUR
   curl -s %[1]s/openapi.json
 
 Press Ctrl-C to stop.

@@ -62,8 +62,16 @@ func TestMainServesAndSeedsDemo(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if w.Coins != d.coins {
-					t.Errorf("Wallet(%s).Coins = %d after two seedings, want %d", d.handle, w.Coins, d.coins)
+				want := d.coins
+				if d.pack != "" {
+					p, err := m.Wallet.Catalog().Pack(d.pack)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want += p.Coins
+				}
+				if w.Coins != want {
+					t.Errorf("Wallet(%s).Coins = %d after two seedings, want %d", d.handle, w.Coins, want)
 				}
 			}
 			if u, _ := m.Accounts.ByHandle(ctx, "zed"); u.Standing != fanfare.StandingBanned {

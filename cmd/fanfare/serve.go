@@ -17,9 +17,12 @@ import (
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
+
+var _ wallet.Provider = (*payment.Sandbox)(nil)
 
 // Main is a running Fanfare server: the database, the ledger, the services
 // and the HTTP server. Tests build one, set Config.Addr to 127.0.0.1:0, call
@@ -87,7 +90,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.Accounts = account.New(m.DB, m.Ledger, account.Options{Clock: m.Clock})
-	m.Wallet = wallet.New(m.DB, m.Ledger, m.Accounts)
+	m.Wallet = wallet.New(m.DB, m.Ledger, m.Accounts, wallet.Options{
+		Clock:     m.Clock,
+		Catalog:   wallet.DefaultCatalog(),
+		Providers: map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()},
+	})
 	if m.Config.APIKey == "" {
 		m.Logger.Warn("no API key configured: operator and host-app routes are disabled (set FANFARE_API_KEY)")
 	}

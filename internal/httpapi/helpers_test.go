@@ -19,6 +19,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
@@ -48,7 +49,9 @@ func newEnv(tb testing.TB, db *store.DB) *env {
 	require.NoError(tb, err)
 	tb.Cleanup(func() { l.Close() })
 	accounts := account.New(db, l, account.Options{})
-	w := wallet.New(db, l, accounts)
+	w := wallet.New(db, l, accounts, wallet.Options{
+		Providers: map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()},
+	})
 	srv := httpapi.New(httpapi.Options{
 		Accounts:     accounts,
 		Wallet:       w,
@@ -210,8 +213,8 @@ func (e *env) walletOf(t *testing.T, token string) walletBody {
 // snapshot is the state a refused request must leave alone: row counts,
 // every balance and every user's operator-set fields.
 type snapshot struct {
-	Users, Transfers, Audit, IdempotencyKeys int
-	State                                    string
+	Users, Transfers, Audit, IdempotencyKeys, Purchases int
+	State                                               string
 }
 
 func (e *env) snapshot(t *testing.T) snapshot {
@@ -222,6 +225,7 @@ func (e *env) snapshot(t *testing.T) snapshot {
 		`SELECT COUNT(*) FROM transfers`:        &s.Transfers,
 		`SELECT COUNT(*) FROM audit_log`:        &s.Audit,
 		`SELECT COUNT(*) FROM idempotency_keys`: &s.IdempotencyKeys,
+		`SELECT COUNT(*) FROM purchases`:        &s.Purchases,
 	} {
 		require.NoError(t, e.db.Read.QueryRow(q).Scan(dst))
 	}
@@ -249,6 +253,14 @@ func (e *env) snapshot(t *testing.T) snapshot {
 	rows.Close()
 	s.State = b.String()
 	return s
+}
+
+// requireVerified checks that the ledger is sound.
+func (e *env) requireVerified(t *testing.T) {
+	t.Helper()
+	r, err := e.ledger.Verify(t.Context(), nil)
+	require.NoError(t, err)
+	require.True(t, r.OK(), "ledger.Verify: %v", r.Problems)
 }
 
 func newTestServer(t *testing.T, h http.Handler) string {

@@ -27,6 +27,7 @@ var statusByCode = map[string]int{
 	fanfare.EInvalid:                http.StatusBadRequest,
 	fanfare.EIdempotencyKeyRequired: http.StatusBadRequest,
 	fanfare.EUnauthorized:           http.StatusUnauthorized,
+	fanfare.EPaymentDeclined:        http.StatusPaymentRequired,
 	fanfare.EForbidden:              http.StatusForbidden,
 	fanfare.ENotEligible:            http.StatusForbidden,
 	fanfare.ERegionBlocked:          http.StatusForbidden,

@@ -127,6 +127,9 @@ func New(opts Options) *Server {
 	s.registerHealth()
 	s.registerAccount()
 	s.registerWallet()
+	s.registerPacks()
+	s.registerPurchases()
+	s.registerHistory()
 	s.finishSpec()
 	return s
 }

@@ -1,9 +1,11 @@
 // Package wallet owns what a user holds and how coins reach them: the wallet
-// view (coins, diamonds, frozen) and the operator's promotional grants. It
-// grows with purchases, refunds and spending limits.
+// view (coins, diamonds, frozen), the coin pack catalog, purchases through a
+// payment provider, the operator's promotional grants and the transaction
+// history. It grows with refunds, chargebacks and spending limits.
 //
 // Every balance change goes through the ledger. The package imports the
-// fanfare root package, internal/store, internal/ledger and internal/audit;
-// it finds users through the Users interface rather than importing the
-// account package.
+// fanfare root package, internal/store, internal/ledger, internal/audit and
+// internal/payment (for the types of a charge); it finds users through the
+// Users interface rather than importing the account package, and takes
+// payments through the Provider interface.
 package wallet

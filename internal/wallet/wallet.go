@@ -21,17 +21,42 @@ type Users interface {
 	ByID(ctx context.Context, id string) (*fanfare.User, error)
 }
 
-// Service runs wallets on the ledger.
-type Service struct {
-	db     *store.DB
-	ledger *ledger.Ledger
-	users  Users
+// Options configure a Service.
+type Options struct {
+	Clock fanfare.Clock // default: the system clock
+	// Catalog is the coin packs on sale. Default: DefaultCatalog.
+	Catalog *Catalog
+	// Providers take payments, by the name a purchase request gives
+	// ("sandbox", "stripe"). A provider that is not here is not
+	// configured.
+	Providers map[string]Provider
 }
 
-// New returns a Service on db and l. Times come from the ledger's clock.
-func New(db *store.DB, l *ledger.Ledger, users Users) *Service {
-	return &Service{db: db, ledger: l, users: users}
+// Service runs wallets on the ledger.
+type Service struct {
+	db        *store.DB
+	ledger    *ledger.Ledger
+	users     Users
+	clock     fanfare.Clock
+	catalog   *Catalog
+	providers map[string]Provider
 }
+
+// New returns a Service on db and l. Ledger operations take their times
+// from the ledger's clock, purchase rows from opts.Clock.
+func New(db *store.DB, l *ledger.Ledger, users Users, opts Options) *Service {
+	s := &Service{db: db, ledger: l, users: users, clock: opts.Clock, catalog: opts.Catalog, providers: opts.Providers}
+	if s.clock == nil {
+		s.clock = fanfare.SystemClock{}
+	}
+	if s.catalog == nil {
+		s.catalog = DefaultCatalog()
+	}
+	return s
+}
+
+// Catalog returns the coin packs on sale.
+func (s *Service) Catalog() *Catalog { return s.catalog }
 
 // Wallet is what a user holds.
 type Wallet struct {

@@ -14,6 +14,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/audit"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
 	"github.com/fanfarehq/fanfare/internal/wallet"
@@ -41,7 +42,10 @@ func setup(t *testing.T, db *store.DB) *fixture {
 		Handle: "sam", Password: "fanfare-demo", Region: "FR", BirthDate: "1990-01-01",
 	})
 	require.NoError(t, err)
-	return &fixture{wallet: wallet.New(db, l, accounts), ledger: l, db: db, fan: fan}
+	return &fixture{wallet: wallet.New(db, l, accounts, wallet.Options{
+		Clock:     clock,
+		Providers: map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()},
+	}), ledger: l, db: db, fan: fan}
 }
 
 func requireCode(t *testing.T, err error, code string) {

@@ -1,0 +1,78 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/wallet"
+)
+
+type purchaseInput struct {
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Required. A replay with the same key and body returns the purchase and moves nothing; the same key with another body is refused (409 idempotency_conflict)."`
+	Body           struct {
+		PackID        string `json:"pack_id" minLength:"1" maxLength:"64" doc:"A pack id from GET /v1/coin-packs, e.g. eur-7000"`
+		Provider      string `json:"provider,omitempty" maxLength:"32" doc:"sandbox (the default); stripe is refused until configured"`
+		PaymentMethod string `json:"payment_method,omitempty" maxLength:"64" doc:"Sandbox: a test card, 4242424242424242 (succeeds), 4000000000000002 (declined, 402 payment_declined) or 4000000000000259 (succeeds, charged back later)"`
+	}
+}
+
+type purchaseBody struct {
+	ID        string                `json:"id"`
+	PackID    string                `json:"pack_id"`
+	Coins     fanfare.Amount        `json:"coins"`
+	Currency  string                `json:"currency"`
+	Amount    fanfare.Amount        `json:"amount" doc:"The price, in minor units of the currency"`
+	Provider  string                `json:"provider"`
+	Status    wallet.PurchaseStatus `json:"status" enum:"pending,paid,failed,refunded,charged_back"`
+	CreatedAt time.Time             `json:"created_at"`
+	Balance   fanfare.Amount        `json:"balance" doc:"The buyer's coins right after this purchase was credited"`
+}
+
+type purchaseOutput struct {
+	Replayed string `header:"Idempotent-Replayed" doc:"true when this answers an earlier request with the same Idempotency-Key"`
+	Body     purchaseBody
+}
+
+func (s *Server) registerPurchases() {
+	register(s, user, huma.Operation{
+		OperationID: "buyCoins",
+		Method:      http.MethodPost,
+		Path:        "/v1/purchases",
+		Summary:     "Buy a coin pack",
+		Description: "Charges the pack's price through the provider and credits its coins once. A declined payment records a failed purchase and answers 402 payment_declined.",
+		Tags:        []string{"wallet"},
+		// 201 also for a purchase that a provider leaves pending (a hosted
+		// checkout); the sandbox always settles at once.
+		DefaultStatus: http.StatusCreated,
+		Errors:        []int{http.StatusBadRequest, http.StatusPaymentRequired, http.StatusConflict},
+	}, func(ctx context.Context, in *purchaseInput) (*purchaseOutput, error) {
+		a, _ := fanfare.ActorFromContext(ctx)
+		p, err := s.wallet.Buy(ctx, a, wallet.PurchaseInput{
+			PackID:        in.Body.PackID,
+			Provider:      in.Body.Provider,
+			PaymentMethod: in.Body.PaymentMethod,
+		}, in.IdempotencyKey)
+		if err != nil {
+			return nil, err
+		}
+		out := &purchaseOutput{Body: purchaseBody{
+			ID:        p.ID,
+			PackID:    p.PackID,
+			Coins:     p.Coins,
+			Currency:  p.Currency,
+			Amount:    p.Amount,
+			Provider:  p.Provider,
+			Status:    p.Status,
+			CreatedAt: p.CreatedAt,
+			Balance:   p.Balance,
+		}}
+		if p.Replayed {
+			out.Replayed = "true"
+		}
+		return out, nil
+	})
+}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fanfarehq/fanfare/internal/wallet"
 )
 
 // Config is the configuration shared by the commands that open the
@@ -25,6 +27,9 @@ type Config struct {
 	MaxBatch        int           // FANFARE_LEDGER_MAX_BATCH: operations per ledger transaction
 	ShutdownTimeout time.Duration // FANFARE_SHUTDOWN_TIMEOUT: how long to drain on SIGTERM
 	Migrate         bool          // FANFARE_MIGRATE: apply migrations when serving
+	// FANFARE_SANDBOX_CHARGEBACK_DELAY: how long after payment the sandbox
+	// charges back a purchase paid with its chargeback card
+	ChargebackDelay time.Duration
 }
 
 // DefaultAddr is where Fanfare listens unless told otherwise.
@@ -77,6 +82,7 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.APIKey, "api-key", env("FANFARE_API_KEY", ""), "operator and host-app API key, sent as \"Authorization: Bearer <key>\" (env FANFARE_API_KEY)")
 	fs.IntVar(&c.MaxBatch, "ledger-max-batch", envInt("FANFARE_LEDGER_MAX_BATCH", 1024), "most money operations committed in one database transaction; 1 turns group commit off (env FANFARE_LEDGER_MAX_BATCH)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("FANFARE_SHUTDOWN_TIMEOUT", 30*time.Second), "how long to drain requests on SIGTERM (env FANFARE_SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&c.ChargebackDelay, "sandbox-chargeback-delay", envDuration("FANFARE_SANDBOX_CHARGEBACK_DELAY", wallet.DefaultChargebackDelay), "how long after payment the sandbox charges back a purchase paid with the card 4000000000000259 (env FANFARE_SANDBOX_CHARGEBACK_DELAY)")
 	fs.BoolVar(&c.Migrate, "migrate", envBool("FANFARE_MIGRATE", true), "apply pending migrations at start (env FANFARE_MIGRATE)")
 }
 

@@ -9,10 +9,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
+	"github.com/fanfarehq/fanfare/internal/wallet"
 )
 
 // mustRunMain starts a real server on 127.0.0.1:0 over dbURL.
@@ -138,5 +142,66 @@ func TestMigrateAndVerifyCommands(t *testing.T) {
 	var ee exitError
 	if !errors.As(err, &ee) || ee != 1 || !strings.Contains(out.String(), "PROBLEM") {
 		t.Fatalf("verify of a broken ledger = %v\n%s", err, out.String())
+	}
+}
+
+func TestMainAppliesChargebacks(t *testing.T) {
+	t.Parallel()
+	m := NewMain()
+	m.Config.DB = storetest.URL(t, store.SQLite)
+	m.Config.Addr, m.Config.Migrate, m.Config.ChargebackDelay = "127.0.0.1:0", true, time.Millisecond
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	ctx := context.Background()
+	u, err := m.Accounts.Create(ctx, account.CreateInput{Handle: "sam", Password: "fanfare-demo", Region: "FR", BirthDate: "1990-01-01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actor := fanfare.Actor{UserID: u.ID, Handle: u.Handle, Role: fanfare.RoleFan}
+	p, err := m.Wallet.Buy(ctx, actor, wallet.PurchaseInput{PackID: "eur-70", PaymentMethod: payment.CardChargeback}, "buy-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * chargebackInterval)
+	for {
+		got, err := m.Wallet.Purchase(ctx, u.ID, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status == wallet.PurchaseChargedBack {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("purchase status = %s after %s, want charged_back", got.Status, 3*chargebackInterval)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	w, err := m.Wallet.Wallet(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Coins != 0 || w.Frozen {
+		t.Fatalf("Wallet(sam) = %d coins, frozen %v; want 0, not frozen", w.Coins, w.Frozen)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestChargebackDelayFlag(t *testing.T) {
+	t.Setenv("FANFARE_SANDBOX_CHARGEBACK_DELAY", "90s")
+	var c Config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	c.serveFlags(fs)
+	if c.ChargebackDelay != 90*time.Second {
+		t.Fatalf("ChargebackDelay from env = %s, want 90s", c.ChargebackDelay)
+	}
+	if err := fs.Parse([]string{"--sandbox-chargeback-delay", "5s"}); err != nil {
+		t.Fatal(err)
+	}
+	if c.ChargebackDelay != 5*time.Second {
+		t.Fatalf("ChargebackDelay from flag = %s, want 5s", c.ChargebackDelay)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,7 +42,7 @@ type Main struct {
 	ln       net.Listener
 	served   chan error
 	stopJobs context.CancelFunc
-	jobsDone chan struct{}
+	jobs     sync.WaitGroup
 }
 
 // NewMain returns a Main configured from the environment's defaults.
@@ -91,9 +92,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.Accounts = account.New(m.DB, m.Ledger, account.Options{Clock: m.Clock})
 	m.Wallet = wallet.New(m.DB, m.Ledger, m.Accounts, wallet.Options{
-		Clock:     m.Clock,
-		Catalog:   wallet.DefaultCatalog(),
-		Providers: map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()},
+		Clock:           m.Clock,
+		Catalog:         wallet.DefaultCatalog(),
+		Providers:       map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()},
+		ChargebackDelay: m.Config.ChargebackDelay,
 	})
 	if m.Config.APIKey == "" {
 		m.Logger.Warn("no API key configured: operator and host-app routes are disabled (set FANFARE_API_KEY)")
@@ -124,8 +126,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	go func() { m.served <- m.HTTP.Serve(m.ln) }()
 
 	jobs, stop := context.WithCancel(context.Background())
-	m.stopJobs, m.jobsDone = stop, make(chan struct{})
-	go m.janitor(jobs)
+	m.stopJobs = stop
+	m.jobs.Go(func() { m.janitor(jobs) })
+	m.jobs.Go(func() { m.chargebacks(jobs) })
 	m.Logger.Info("fanfare listening", "url", m.URL(), "db", store.Redact(url), "dialect", m.DB.Dialect, "version", Version)
 	return nil
 }
@@ -161,7 +164,7 @@ func (m *Main) Close() error {
 	}
 	if m.stopJobs != nil {
 		m.stopJobs()
-		<-m.jobsDone
+		m.jobs.Wait()
 		m.stopJobs = nil
 	}
 	if m.Ledger != nil {
@@ -181,7 +184,6 @@ const janitorInterval = time.Hour
 
 // janitor deletes what has expired until ctx ends.
 func (m *Main) janitor(ctx context.Context) {
-	defer close(m.jobsDone)
 	t := time.NewTicker(janitorInterval)
 	defer t.Stop()
 	for {
@@ -199,6 +201,28 @@ func (m *Main) janitor(ctx context.Context) {
 			m.Logger.Error("purge sessions", "err", err)
 		} else if n > 0 {
 			m.Logger.Info("purged expired sessions", "count", n)
+		}
+	}
+}
+
+// chargebackInterval is how often purchases due for a sandbox chargeback
+// are looked for.
+const chargebackInterval = 2 * time.Second
+
+// chargebacks applies due sandbox chargebacks until ctx ends.
+func (m *Main) chargebacks(ctx context.Context) {
+	t := time.NewTicker(chargebackInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := m.Wallet.ApplyDueChargebacks(ctx); err != nil && ctx.Err() == nil {
+			m.Logger.Error("apply chargebacks", "err", err)
+		} else if n > 0 {
+			m.Logger.Info("applied chargebacks", "count", n)
 		}
 	}
 }

@@ -37,6 +37,36 @@ type purchaseOutput struct {
 	Body     purchaseBody
 }
 
+type refundInput struct {
+	ID             string `path:"id" maxLength:"64" doc:"The purchase id"`
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Required. A replay with the same key returns the refund and moves nothing."`
+}
+
+type refundBody struct {
+	Purchase purchaseBody   `json:"purchase" doc:"The purchase, now refunded"`
+	OpID     string         `json:"op_id" doc:"The ledger operation that took the coins back"`
+	Balance  fanfare.Amount `json:"balance" doc:"The buyer's coins right after the refund"`
+}
+
+type refundOutput struct {
+	Replayed string `header:"Idempotent-Replayed" doc:"true when this answers an earlier request with the same Idempotency-Key"`
+	Body     refundBody
+}
+
+func newPurchaseBody(p *wallet.Purchase) purchaseBody {
+	return purchaseBody{
+		ID:        p.ID,
+		PackID:    p.PackID,
+		Coins:     p.Coins,
+		Currency:  p.Currency,
+		Amount:    p.Amount,
+		Provider:  p.Provider,
+		Status:    p.Status,
+		CreatedAt: p.CreatedAt,
+		Balance:   p.Balance,
+	}
+}
+
 func (s *Server) registerPurchases() {
 	register(s, user, huma.Operation{
 		OperationID: "buyCoins",
@@ -59,18 +89,30 @@ func (s *Server) registerPurchases() {
 		if err != nil {
 			return nil, err
 		}
-		out := &purchaseOutput{Body: purchaseBody{
-			ID:        p.ID,
-			PackID:    p.PackID,
-			Coins:     p.Coins,
-			Currency:  p.Currency,
-			Amount:    p.Amount,
-			Provider:  p.Provider,
-			Status:    p.Status,
-			CreatedAt: p.CreatedAt,
-			Balance:   p.Balance,
-		}}
+		out := &purchaseOutput{Body: newPurchaseBody(p)}
 		if p.Replayed {
+			out.Replayed = "true"
+		}
+		return out, nil
+	})
+
+	register(s, user, huma.Operation{
+		OperationID: "refundPurchase",
+		Method:      http.MethodPost,
+		Path:        "/v1/purchases/{id}/refund",
+		Summary:     "Refund a coin purchase in cash",
+		Description: "Within 14 days of payment, and only while the pack's coins are unspent, takes the coins back and marks the purchase refunded. " +
+			"409 deadline_passed after 14 days, 409 insufficient_funds when the coins were spent, 409 invalid_state when the purchase is not paid (for example already refunded); another user's purchase is 404 not_found.",
+		Tags:   []string{"wallet"},
+		Errors: []int{http.StatusBadRequest, http.StatusNotFound, http.StatusConflict},
+	}, func(ctx context.Context, in *refundInput) (*refundOutput, error) {
+		a, _ := fanfare.ActorFromContext(ctx)
+		r, err := s.wallet.Refund(ctx, a, in.ID, in.IdempotencyKey)
+		if err != nil {
+			return nil, err
+		}
+		out := &refundOutput{Body: refundBody{Purchase: newPurchaseBody(r.Purchase), OpID: r.OpID, Balance: r.Balance}}
+		if r.Replayed {
 			out.Replayed = "true"
 		}
 		return out, nil

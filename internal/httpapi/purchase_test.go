@@ -6,9 +6,12 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
@@ -301,6 +304,139 @@ func TestTransactionsPaging(t *testing.T) {
 		other := e.login(t, "other", "fanfare-demo")
 		res := e.do(t, request{method: "GET", path: "/v1/me/transactions", token: other})
 		require.JSONEq(t, `{"transactions":[]}`, string(res.body))
+		e.requireVerified(t)
+	})
+}
+
+type refundReply struct {
+	Purchase purchaseReply `json:"purchase"`
+	OpID     string        `json:"op_id"`
+	Balance  int64         `json:"balance"`
+}
+
+func refund(token, id, key string) request {
+	r := request{method: "POST", path: "/v1/purchases/" + id + "/refund", token: token}
+	if key != "" {
+		r.header = map[string]string{"Idempotency-Key": key}
+	}
+	return r
+}
+
+func (e *env) buyPack(t *testing.T, token, key, pack, card string) purchaseReply {
+	t.Helper()
+	res := e.do(t, buy(token, key, map[string]any{"pack_id": pack, "payment_method": card}))
+	require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+	var p purchaseReply
+	res.json(t, &p)
+	return p
+}
+
+// spend takes coins from a user's wallet as a spending feature would.
+func (e *env) spend(t *testing.T, userID string, coins fanfare.Amount, key string) error {
+	t.Helper()
+	ctx := t.Context()
+	from, err := e.ledger.UserAccount(ctx, userID, fanfare.Coin)
+	require.NoError(t, err)
+	to, err := e.ledger.SystemAccount(ctx, ledger.Revenue("gift"), fanfare.Coin)
+	require.NoError(t, err)
+	_, err = e.ledger.Submit(ctx, ledger.Op{
+		Kind: "gift", Object: "test:" + key, Actor: userID,
+		Legs: []ledger.Leg{{Debit: from, Credit: to, Amount: coins}},
+		Idem: &ledger.Idempotency{Scope: userID, Key: key, Hash: ledger.HashRequest([]byte(key))},
+	})
+	return err
+}
+
+func TestRefund(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		_, token := e.signUp(t, "sam")
+		_, other := e.signUp(t, "kim")
+		p := e.buyPack(t, token, "buy-1", "eur-350", payment.CardSucceeds)
+
+		before := e.snapshot(t)
+		requireProblem(t, e.do(t, refund(token, p.ID, "")), 400, "idempotency_key_required")
+		requireProblem(t, e.do(t, refund(other, p.ID, "r1")), 404, "not_found")
+		requireProblem(t, e.do(t, refund(token, "no-such-purchase", "r1")), 404, "not_found")
+		requireProblem(t, e.do(t, refund("", p.ID, "r1")), 401, "unauthorized")
+		require.Equal(t, before, e.snapshot(t))
+
+		first := e.do(t, refund(token, p.ID, "r1"))
+		require.Equal(t, http.StatusOK, first.status, "%s", first.body)
+		require.Empty(t, first.header.Get("Idempotent-Replayed"))
+		var r refundReply
+		first.json(t, &r)
+		require.Equal(t, "refunded", r.Purchase.Status)
+		require.Equal(t, p.ID, r.Purchase.ID)
+		require.NotEmpty(t, r.OpID)
+		require.Equal(t, int64(0), r.Balance)
+		require.Equal(t, walletBody{Coins: 0}, e.walletOf(t, token))
+		require.Equal(t, "refunded", e.purchaseStatus(t, p.ID))
+
+		again := e.do(t, refund(token, p.ID, "r1"))
+		require.Equal(t, http.StatusOK, again.status, "%s", again.body)
+		require.Equal(t, "true", again.header.Get("Idempotent-Replayed"))
+		require.JSONEq(t, string(first.body), string(again.body))
+
+		requireProblem(t, e.do(t, refund(token, p.ID, "r2")), 409, "invalid_state")
+		e.requireVerified(t)
+	})
+}
+
+func TestRefundRefused(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		userID, token := e.signUp(t, "sam")
+
+		// Paid fifteen days ago.
+		old := e.buyPack(t, token, "buy-1", "eur-70", payment.CardSucceeds)
+		_, err := db.Write.Exec(`UPDATE purchases SET paid_at = paid_at - $1 WHERE id = $2`, (15 * 24 * time.Hour).Microseconds(), old.ID)
+		require.NoError(t, err)
+		before := e.snapshot(t)
+		requireProblem(t, e.do(t, refund(token, old.ID, "r1")), 409, "deadline_passed")
+		require.Equal(t, before, e.snapshot(t))
+
+		// Coins spent.
+		p := e.buyPack(t, token, "buy-2", "eur-350", payment.CardSucceeds)
+		require.NoError(t, e.spend(t, userID, 100, "spend-1"))
+		before = e.snapshot(t)
+		pr := requireProblem(t, e.do(t, refund(token, p.ID, "r2")), 409, "insufficient_funds")
+		require.Contains(t, pr.Detail, "coins already spent")
+		require.Equal(t, "paid", e.purchaseStatus(t, p.ID))
+		require.Equal(t, walletBody{Coins: 320}, e.walletOf(t, token))
+		e.requireVerified(t)
+	})
+}
+
+func TestChargebackFreezesWallet(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		userID, token := e.signUp(t, "sam")
+		p := e.buyPack(t, token, "buy-1", "eur-350", payment.CardChargeback)
+		require.NoError(t, e.spend(t, userID, 300, "spend-1"))
+
+		// Not due yet.
+		n, err := e.wallet.ApplyDueChargebacks(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, 0, n)
+
+		_, err = db.Write.Exec(`UPDATE purchases SET paid_at = paid_at - $1 WHERE id = $2`, (2 * time.Minute).Microseconds(), p.ID)
+		require.NoError(t, err)
+		n, err = e.wallet.ApplyDueChargebacks(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.Equal(t, "charged_back", e.purchaseStatus(t, p.ID))
+		require.Equal(t, walletBody{Coins: -300, Frozen: true}, e.walletOf(t, token))
+		require.Equal(t, fanfare.EWalletFrozen, fanfare.ErrorCode(e.spend(t, userID, 1, "spend-2")))
+		requireProblem(t, e.do(t, refund(token, p.ID, "r1")), 409, "invalid_state")
+
+		// A new purchase settles it.
+		e.buyPack(t, token, "buy-2", "eur-350", payment.CardSucceeds)
+		require.Equal(t, walletBody{Coins: 50}, e.walletOf(t, token))
+		require.NoError(t, e.spend(t, userID, 50, "spend-3"))
 		e.requireVerified(t)
 	})
 }

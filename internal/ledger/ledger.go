@@ -416,6 +416,25 @@ func checkOp(op *Op) error {
 	return nil
 }
 
+// Replay returns the stored result of an operation submitted earlier with
+// i's key, as Submit would return it to a replay (Replayed set, a stored
+// business failure as its error), or nil, nil when the key is unused. It
+// lets a feature answer a replay before checks that the first request's
+// own effect would now fail.
+//
+// Codes: idempotency_conflict (the key was used for another request).
+func (l *Ledger) Replay(ctx context.Context, i Idempotency) (*Result, error) {
+	r, err := l.lookupIdempotency(ctx, l.db.Read, &i)
+	if r != nil {
+		// The stored answer may belong to a batch whose WAL sync is still
+		// under way (SQLite): answer only what is on disk.
+		if serr := l.db.SyncWAL(); serr != nil {
+			return nil, serr
+		}
+	}
+	return r, err
+}
+
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }

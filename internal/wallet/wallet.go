@@ -30,6 +30,10 @@ type Options struct {
 	// ("sandbox", "stripe"). A provider that is not here is not
 	// configured.
 	Providers map[string]Provider
+	// ChargebackDelay is how long after payment a purchase its provider
+	// flagged for a chargeback is charged back (ApplyDueChargebacks).
+	// Default: DefaultChargebackDelay.
+	ChargebackDelay time.Duration
 }
 
 // Service runs wallets on the ledger.
@@ -40,14 +44,20 @@ type Service struct {
 	clock     fanfare.Clock
 	catalog   *Catalog
 	providers map[string]Provider
+
+	chargebackDelay time.Duration
 }
 
 // New returns a Service on db and l. Ledger operations take their times
 // from the ledger's clock, purchase rows from opts.Clock.
 func New(db *store.DB, l *ledger.Ledger, users Users, opts Options) *Service {
-	s := &Service{db: db, ledger: l, users: users, clock: opts.Clock, catalog: opts.Catalog, providers: opts.Providers}
+	s := &Service{db: db, ledger: l, users: users, clock: opts.Clock, catalog: opts.Catalog, providers: opts.Providers,
+		chargebackDelay: opts.ChargebackDelay}
 	if s.clock == nil {
 		s.clock = fanfare.SystemClock{}
+	}
+	if s.chargebackDelay <= 0 {
+		s.chargebackDelay = DefaultChargebackDelay
 	}
 	if s.catalog == nil {
 		s.catalog = DefaultCatalog()

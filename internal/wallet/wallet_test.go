@@ -25,15 +25,22 @@ var now = time.Date(2026, 3, 15, 12, 0, 0, 123456789, time.UTC)
 var operator = fanfare.Actor{Role: fanfare.RoleOperator}
 
 type fixture struct {
-	wallet *wallet.Service
-	ledger *ledger.Ledger
-	db     *store.DB
-	fan    *fanfare.User
+	wallet   *wallet.Service
+	ledger   *ledger.Ledger
+	accounts *account.Service
+	db       *store.DB
+	fan      *fanfare.User
 }
 
 func setup(t *testing.T, db *store.DB) *fixture {
 	t.Helper()
-	clock := fanfare.ClockFunc(func() time.Time { return now })
+	return setupWith(t, db, fanfare.ClockFunc(func() time.Time { return now }), wallet.Options{})
+}
+
+// setupWith builds the fixture on clock, with opts (its clock and
+// providers set here).
+func setupWith(t *testing.T, db *store.DB, clock fanfare.Clock, opts wallet.Options) *fixture {
+	t.Helper()
 	l, err := ledger.Open(context.Background(), db, ledger.Options{Clock: clock})
 	require.NoError(t, err)
 	t.Cleanup(func() { l.Close() })
@@ -42,10 +49,9 @@ func setup(t *testing.T, db *store.DB) *fixture {
 		Handle: "sam", Password: "fanfare-demo", Region: "FR", BirthDate: "1990-01-01",
 	})
 	require.NoError(t, err)
-	return &fixture{wallet: wallet.New(db, l, accounts, wallet.Options{
-		Clock:     clock,
-		Providers: map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()},
-	}), ledger: l, db: db, fan: fan}
+	opts.Clock = clock
+	opts.Providers = map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()}
+	return &fixture{wallet: wallet.New(db, l, accounts, opts), ledger: l, accounts: accounts, db: db, fan: fan}
 }
 
 func requireCode(t *testing.T, err error, code string) {

@@ -85,6 +85,22 @@ type Idempotency struct {
 	Hash  string // hash of the request (HashRequest)
 }
 
+// MaxKeyLength is the longest idempotency key accepted.
+const MaxKeyLength = 255
+
+// CheckKey checks a client's Idempotency-Key for a money-moving request
+// that does what: idempotency_key_required when it is missing,
+// validation_failed when it is too long.
+func CheckKey(key, what string) error {
+	switch {
+	case key == "":
+		return fanfare.Errorf(fanfare.EIdempotencyKeyRequired, "an Idempotency-Key is required to %s", what)
+	case len(key) > MaxKeyLength:
+		return fanfare.Errorf(fanfare.EInvalid, "idempotency key must be 1 to %d characters", MaxKeyLength)
+	}
+	return nil
+}
+
 // HashRequest returns a hex SHA-256 over the parts of a request (its
 // operation name and its canonical body), for Idempotency.Hash.
 func HashRequest(parts ...[]byte) string {
@@ -409,8 +425,8 @@ func checkOp(op *Op) error {
 		}
 	}
 	if i := op.Idem; i != nil {
-		if i.Scope == "" || i.Key == "" || len(i.Key) > 255 || i.Hash == "" {
-			return fanfare.Errorf(fanfare.EInvalid, "idempotency key must be 1 to 255 characters")
+		if i.Scope == "" || i.Key == "" || len(i.Key) > MaxKeyLength || i.Hash == "" {
+			return fanfare.Errorf(fanfare.EInvalid, "idempotency key must be 1 to %d characters", MaxKeyLength)
 		}
 	}
 	return nil

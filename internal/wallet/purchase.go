@@ -95,11 +95,8 @@ func (s *Service) Buy(ctx context.Context, actor fanfare.Actor, in PurchaseInput
 	if actor.UserID == "" {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "coins are bought by a logged-in user")
 	}
-	if idemKey == "" {
-		return nil, fanfare.Errorf(fanfare.EIdempotencyKeyRequired, "an Idempotency-Key is required to buy coins")
-	}
-	if len(idemKey) > 255 {
-		return nil, fanfare.Errorf(fanfare.EInvalid, "idempotency key must be 1 to 255 characters")
+	if err := ledger.CheckKey(idemKey, "buy coins"); err != nil {
+		return nil, err
 	}
 	pack, err := s.catalog.Pack(in.PackID)
 	if err != nil {

@@ -44,11 +44,8 @@ func (s *Service) Refund(ctx context.Context, actor fanfare.Actor, purchaseID, i
 	if actor.UserID == "" {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "a purchase is refunded by its logged-in buyer")
 	}
-	if idemKey == "" {
-		return nil, fanfare.Errorf(fanfare.EIdempotencyKeyRequired, "an Idempotency-Key is required to refund a purchase")
-	}
-	if len(idemKey) > 255 {
-		return nil, fanfare.Errorf(fanfare.EInvalid, "idempotency key must be 1 to 255 characters")
+	if err := ledger.CheckKey(idemKey, "refund a purchase"); err != nil {
+		return nil, err
 	}
 	p, err := s.Purchase(ctx, actor.UserID, purchaseID)
 	if err != nil {

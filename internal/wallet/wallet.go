@@ -144,8 +144,8 @@ func (s *Service) Grant(ctx context.Context, actor fanfare.Actor, in GrantInput,
 	if !actor.IsOperator() {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "only an operator can grant coins")
 	}
-	if idemKey == "" {
-		return nil, fanfare.Errorf(fanfare.EIdempotencyKeyRequired, "an Idempotency-Key is required to grant coins")
+	if err := ledger.CheckKey(idemKey, "grant coins"); err != nil {
+		return nil, err
 	}
 	in.Reason = strings.TrimSpace(in.Reason)
 	switch {

@@ -145,7 +145,11 @@ func (s *Service) Buy(ctx context.Context, actor fanfare.Actor, in PurchaseInput
 	replayed := false
 	switch out.Status {
 	case payment.Paid:
-		if replayed, err = s.credit(ctx, actor, p, out, &ledger.Idempotency{Scope: actor.ID(), Key: idemKey, Hash: hash}); err != nil {
+		// The ledger record is keyed by the purchase, not the request's
+		// key: the purchase row already answers the request's replays,
+		// and a key the user also gave another money route must not
+		// stop a paid purchase from being credited.
+		if replayed, err = s.credit(ctx, actor, p, out, &ledger.Idempotency{Scope: actor.ID(), Key: "purchase:" + p.ID, Hash: hash}); err != nil {
 			return nil, err
 		}
 	case payment.Declined:

@@ -1,0 +1,557 @@
+// Package room fans a LIVE's events out to its viewers: gifts, chat,
+// viewer counts, the top gifters and the end of the LIVE.
+//
+// Events reach every node through a Broker (in process here; NATS when
+// several nodes serve one database). Each node keeps one Hub; a room of the
+// hub keeps that node's viewers and, every tick, sends each of them at most
+// one frame carrying everything that happened during the tick, coalesced
+// (a gifter repeating a gift is one combo event) and encoded once for the
+// whole room. A viewer whose queue is full is dropped, never waited for, so
+// one slow socket cannot stall a room.
+package room
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Event types, the "type" member of every event a viewer receives.
+const (
+	TypeGift        = "gift"
+	TypeChat        = "chat"
+	TypeViewers     = "viewers"
+	TypeLeaderboard = "leaderboard"
+	TypeLiveEnded   = "live_ended"
+	TypeState       = "state"
+)
+
+// Gift is a gift sent in a room, as published.
+type Gift struct {
+	GifterID    string `json:"-"`
+	Handle      string `json:"gifter"`
+	DisplayName string `json:"gifter_name"`
+	GiftID      string `json:"gift_id"`
+	Name        string `json:"gift"`
+	Tier        int    `json:"tier"`
+	// Count is how many were sent; Coins what they cost in all.
+	Count int64 `json:"count"`
+	Coins int64 `json:"coins"`
+}
+
+// Chat is a chat message.
+type Chat struct {
+	AuthorID    string   `json:"-"`
+	Handle      string   `json:"author"`
+	DisplayName string   `json:"author_name"`
+	Text        string   `json:"text"`
+	Badges      []string `json:"badges,omitempty"`
+}
+
+// Event is what happens in a room, as it travels through the broker.
+type Event struct {
+	Type string    `json:"type"`
+	At   time.Time `json:"at"`
+	Gift *Gift     `json:"gift,omitempty"`
+	Chat *Chat     `json:"chat,omitempty"`
+}
+
+// Gifter is a line of a room's top gifters.
+type Gifter struct {
+	Handle      string `json:"handle"`
+	DisplayName string `json:"display_name"`
+	Coins       int64  `json:"coins"`
+}
+
+// State is what a room knows when its first viewer on a node joins: the
+// LIVE's top gifters so far (from the database).
+type State struct {
+	Top   []Gifter
+	Ended bool
+}
+
+// Broker carries every room's events to every node's hub.
+type Broker interface {
+	// Publish sends e to the room's subscribers on every node.
+	Publish(ctx context.Context, room string, e Event) error
+	// Subscribe calls deliver with each event published to room from now
+	// on, until cancel is called. deliver must not block.
+	Subscribe(room string, deliver func(Event)) (cancel func(), err error)
+}
+
+// Options tune a Hub. Zero fields take the defaults.
+type Options struct {
+	// Tick is how often a room sends its viewers a frame (default 75 ms).
+	Tick time.Duration
+	// ComboWindow: the same gifter sending the same gift again within it
+	// continues the combo (default 3 s).
+	ComboWindow time.Duration
+	// BoardEvery and ViewersEvery space the leaderboard and viewer-count
+	// updates (default 500 ms and 1 s).
+	BoardEvery   time.Duration
+	ViewersEvery time.Duration
+	// Queue is how many frames a viewer may have waiting before it is
+	// dropped (default 32: over two seconds of ticks).
+	Queue int
+	// Recent is how many events a joining viewer gets (default 20); Top
+	// how many gifters the leaderboard shows (default 10).
+	Recent int
+	Top    int
+	// Load gives a room's state when its first viewer on this node joins.
+	Load func(ctx context.Context, room string) (State, error)
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Dropped is called when a slow viewer is dropped (a metric).
+	Dropped func()
+}
+
+func (o *Options) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.Tick, 75*time.Millisecond)
+	def(&o.ComboWindow, 3*time.Second)
+	def(&o.BoardEvery, 500*time.Millisecond)
+	def(&o.ViewersEvery, time.Second)
+	if o.Queue <= 0 {
+		o.Queue = 32
+	}
+	if o.Recent <= 0 {
+		o.Recent = 20
+	}
+	if o.Top <= 0 {
+		o.Top = 10
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// ErrClosed is returned by Join once the hub is closed.
+var ErrClosed = errors.New("room: hub closed")
+
+// Hub keeps the rooms that have viewers on this node.
+type Hub struct {
+	broker Broker
+	opts   Options
+
+	mu     sync.Mutex
+	rooms  map[string]*Room
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// NewHub returns a hub on broker.
+func NewHub(b Broker, opts Options) *Hub {
+	opts.defaults()
+	return &Hub{broker: b, opts: opts, rooms: map[string]*Room{}}
+}
+
+// Close ends every room's goroutine and disconnects every viewer.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	h.closed = true
+	rooms := make([]*Room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		rooms = append(rooms, r)
+	}
+	h.mu.Unlock()
+	for _, r := range rooms {
+		r.stop()
+	}
+	h.wg.Wait()
+}
+
+// Join adds a viewer to room. Its first frame is the room's state. The
+// caller must call Leave.
+func (h *Hub) Join(ctx context.Context, id string) (*Viewer, error) {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, ErrClosed
+	}
+	r := h.rooms[id]
+	if r == nil {
+		var err error
+		if r, err = h.open(ctx, id); err != nil {
+			h.mu.Unlock()
+			return nil, err
+		}
+		h.rooms[id] = r
+		h.wg.Go(r.run)
+	}
+	v := r.join()
+	h.mu.Unlock()
+	return v, nil
+}
+
+// open builds a room and subscribes it; h.mu is held.
+func (h *Hub) open(ctx context.Context, id string) (*Room, error) {
+	var st State
+	if h.opts.Load != nil {
+		var err error
+		if st, err = h.opts.Load(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	r := newRoom(h, id, st)
+	cancel, err := h.broker.Subscribe(id, r.deliver)
+	if err != nil {
+		return nil, err
+	}
+	r.unsubscribe = cancel
+	return r, nil
+}
+
+// leave removes v's room from the hub once it has no viewer.
+func (h *Hub) release(r *Room) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r.mu.Lock()
+	empty := len(r.viewers) == 0
+	r.mu.Unlock()
+	if empty && h.rooms[r.id] == r {
+		delete(h.rooms, r.id)
+		r.stop()
+	}
+}
+
+// Viewer is one connection's place in a room.
+type Viewer struct {
+	room   *Room
+	frames chan []byte
+	done   chan struct{}
+	once   sync.Once
+	// reason says why done was closed: "left", "slow", "ended", "closed".
+	reason string
+}
+
+// Frames are the encoded frames to write to the viewer's socket, in order.
+func (v *Viewer) Frames() <-chan []byte { return v.frames }
+
+// Done is closed when the viewer leaves or is dropped; Reason says why.
+func (v *Viewer) Done() <-chan struct{} { return v.done }
+
+// Reason says why Done was closed: "left", "slow" (its queue was full),
+// "ended" (the LIVE ended; its last frame is queued) or "closed" (the hub
+// shut down).
+func (v *Viewer) Reason() string {
+	<-v.done
+	return v.reason
+}
+
+func (v *Viewer) finish(reason string) bool {
+	first := false
+	v.once.Do(func() {
+		v.reason = reason
+		close(v.done)
+		first = true
+	})
+	return first
+}
+
+// Leave takes the viewer out of its room.
+func (v *Viewer) Leave() {
+	r := v.room
+	r.mu.Lock()
+	delete(r.viewers, v)
+	r.mu.Unlock()
+	v.finish("left")
+	r.hub.release(r)
+}
+
+// combo is a gifter's streak of one gift.
+type combo struct {
+	total int64
+	last  time.Time
+}
+
+type comboKey struct{ gifter, gift string }
+
+// Room is one LIVE's fan-out on this node.
+type Room struct {
+	id          string
+	hub         *Hub
+	unsubscribe func()
+	quit        chan struct{}
+	stopOnce    sync.Once
+
+	mu      sync.Mutex
+	viewers map[*Viewer]struct{}
+	pending []Event
+	ended   bool
+
+	// Owned by the room's goroutine (and join, under mu).
+	seq          int64
+	combos       map[comboKey]*combo
+	board        map[string]*Gifter
+	top          []Gifter
+	boardDirty   bool
+	boardSent    time.Time
+	viewersSent  time.Time
+	viewersShown int
+	recent       []json.RawMessage
+}
+
+func newRoom(h *Hub, id string, st State) *Room {
+	r := &Room{
+		id:      id,
+		hub:     h,
+		quit:    make(chan struct{}),
+		viewers: map[*Viewer]struct{}{},
+		combos:  map[comboKey]*combo{},
+		board:   map[string]*Gifter{},
+		top:     st.Top,
+		ended:   st.Ended,
+	}
+	for _, g := range st.Top {
+		r.board[g.Handle] = &Gifter{Handle: g.Handle, DisplayName: g.DisplayName, Coins: g.Coins}
+	}
+	return r
+}
+
+func (r *Room) stop() {
+	r.stopOnce.Do(func() {
+		if r.unsubscribe != nil {
+			r.unsubscribe()
+		}
+		close(r.quit)
+	})
+}
+
+// deliver queues an event from the broker for the next tick.
+func (r *Room) deliver(e Event) {
+	r.mu.Lock()
+	r.pending = append(r.pending, e)
+	r.mu.Unlock()
+}
+
+// stateFrame is a joining viewer's first frame.
+type stateFrame struct {
+	Type        string            `json:"type"`
+	Seq         int64             `json:"seq"`
+	Viewers     int               `json:"viewers"`
+	Leaderboard []Gifter          `json:"leaderboard"`
+	Recent      []json.RawMessage `json:"recent"`
+	Ended       bool              `json:"ended"`
+}
+
+// join adds a viewer; the caller holds the hub's lock.
+func (r *Room) join() *Viewer {
+	v := &Viewer{room: r, frames: make(chan []byte, r.hub.opts.Queue), done: make(chan struct{})}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.viewers[v] = struct{}{}
+	frame, _ := json.Marshal(stateFrame{
+		Type:        TypeState,
+		Seq:         r.seq,
+		Viewers:     len(r.viewers),
+		Leaderboard: nonNil(r.top),
+		Recent:      nonNil(r.recent),
+		Ended:       r.ended,
+	})
+	v.frames <- frame
+	if r.ended {
+		v.finish("ended")
+	}
+	return v
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func (r *Room) run() {
+	t := time.NewTicker(r.hub.opts.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.quit:
+			r.mu.Lock()
+			for v := range r.viewers {
+				v.finish("closed")
+			}
+			r.mu.Unlock()
+			return
+		case <-t.C:
+			r.flush(r.hub.opts.Now())
+		}
+	}
+}
+
+// Frame is what a viewer receives every tick something happened.
+type Frame struct {
+	Seq    int64 `json:"seq"`
+	Events []any `json:"events"`
+}
+
+type giftOut struct {
+	Type string    `json:"type"`
+	At   time.Time `json:"at"`
+	Gift
+	// Combo is the streak's total so far ("Rose ×37").
+	Combo int64 `json:"combo"`
+}
+
+type chatOut struct {
+	Type string    `json:"type"`
+	At   time.Time `json:"at"`
+	Chat
+}
+
+type viewersOut struct {
+	Type  string `json:"type"`
+	Count int    `json:"count"`
+}
+
+type boardOut struct {
+	Type string   `json:"type"`
+	Top  []Gifter `json:"top"`
+}
+
+type endedOut struct {
+	Type string    `json:"type"`
+	At   time.Time `json:"at"`
+}
+
+// flush sends one frame with what happened since the last tick to every
+// viewer. It runs on the room's goroutine only.
+func (r *Room) flush(now time.Time) {
+	opts := &r.hub.opts
+	r.mu.Lock()
+	events := r.pending
+	r.pending = nil
+	viewers := len(r.viewers)
+	r.mu.Unlock()
+
+	var out []any
+	gifts := map[comboKey]*giftOut{}
+	ended := false
+	for _, e := range events {
+		switch {
+		case e.Type == TypeGift && e.Gift != nil:
+			g := e.Gift
+			k := comboKey{g.GifterID, g.GiftID}
+			c := r.combos[k]
+			if c == nil || e.At.Sub(c.last) > opts.ComboWindow {
+				c = &combo{}
+				r.combos[k] = c
+			}
+			c.total += g.Count
+			c.last = e.At
+			if o := gifts[k]; o != nil {
+				o.Count += g.Count
+				o.Coins += g.Coins
+				o.Combo = c.total
+				o.At = e.At
+			} else {
+				o = &giftOut{Type: TypeGift, At: e.At, Gift: *g, Combo: c.total}
+				gifts[k] = o
+				out = append(out, o)
+			}
+			b := r.board[g.Handle]
+			if b == nil {
+				b = &Gifter{Handle: g.Handle, DisplayName: g.DisplayName}
+				r.board[g.Handle] = b
+			}
+			b.Coins += g.Coins
+			r.boardDirty = true
+		case e.Type == TypeChat && e.Chat != nil:
+			out = append(out, &chatOut{Type: TypeChat, At: e.At, Chat: *e.Chat})
+		case e.Type == TypeLiveEnded:
+			ended = true
+		}
+	}
+	for k, c := range r.combos {
+		if now.Sub(c.last) > opts.ComboWindow {
+			delete(r.combos, k)
+		}
+	}
+	if viewers != r.viewersShown && now.Sub(r.viewersSent) >= opts.ViewersEvery || (ended && viewers != r.viewersShown) {
+		out = append(out, &viewersOut{Type: TypeViewers, Count: viewers})
+		r.viewersShown, r.viewersSent = viewers, now
+	}
+	var top []Gifter
+	if r.boardDirty && (now.Sub(r.boardSent) >= opts.BoardEvery || ended) {
+		top = r.topGifters()
+		out = append(out, &boardOut{Type: TypeLeaderboard, Top: top})
+		r.boardDirty, r.boardSent = false, now
+	}
+	if ended {
+		out = append(out, &endedOut{Type: TypeLiveEnded, At: now})
+	}
+	if len(out) == 0 {
+		return
+	}
+	var recent []json.RawMessage
+	for _, e := range out {
+		switch e.(type) {
+		case *giftOut, *chatOut:
+			b, _ := json.Marshal(e)
+			recent = append(recent, b)
+		}
+	}
+
+	// What a joining viewer reads (seq, top, recent) changes under mu, with
+	// the sending, so its state frame and the frames after it follow on.
+	r.mu.Lock()
+	r.seq++
+	frame, err := json.Marshal(Frame{Seq: r.seq, Events: out})
+	if err != nil {
+		r.mu.Unlock()
+		return // every field is plain data: cannot happen
+	}
+	if top != nil {
+		r.top = top
+	}
+	r.recent = append(r.recent, recent...)
+	if n := len(r.recent) - opts.Recent; n > 0 {
+		r.recent = append(r.recent[:0], r.recent[n:]...)
+	}
+	if ended {
+		r.ended = true
+	}
+	var slow []*Viewer
+	for v := range r.viewers {
+		select {
+		case v.frames <- frame:
+			if ended {
+				delete(r.viewers, v)
+				v.finish("ended")
+			}
+		default:
+			delete(r.viewers, v)
+			slow = append(slow, v)
+		}
+	}
+	r.mu.Unlock()
+	for _, v := range slow {
+		if v.finish("slow") && opts.Dropped != nil {
+			opts.Dropped()
+		}
+	}
+}
+
+// topGifters returns the leaderboard: most coins first, then by handle.
+func (r *Room) topGifters() []Gifter {
+	all := make([]Gifter, 0, len(r.board))
+	for _, g := range r.board {
+		all = append(all, *g)
+	}
+	slices.SortFunc(all, func(a, b Gifter) int {
+		if c := cmp.Compare(b.Coins, a.Coins); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Handle, b.Handle)
+	})
+	return all[:min(len(all), r.hub.opts.Top)]
+}

@@ -1,0 +1,315 @@
+package room
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+var t0 = time.Date(2026, 3, 15, 20, 0, 0, 0, time.UTC)
+
+// manualHub is a hub whose rooms tick only when the test calls flush.
+func manualHub(t *testing.T, opts Options) (*Hub, *Local) {
+	t.Helper()
+	opts.Tick = time.Hour
+	b := NewLocal()
+	h := NewHub(b, opts)
+	t.Cleanup(h.Close)
+	return h, b
+}
+
+func (h *Hub) room(id string) *Room {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.rooms[id]
+}
+
+type decoded struct {
+	Type        string   `json:"type"`
+	Seq         int64    `json:"seq"`
+	Viewers     int      `json:"viewers"`
+	Leaderboard []Gifter `json:"leaderboard"`
+	Recent      []map[string]any
+	Ended       bool `json:"ended"`
+	Events      []map[string]any
+}
+
+func next(t *testing.T, v *Viewer) decoded {
+	t.Helper()
+	select {
+	case b := <-v.Frames():
+		var d decoded
+		require.NoError(t, json.Unmarshal(b, &d), "%s", b)
+		return d
+	default:
+		t.Fatal("no frame waiting")
+		return decoded{}
+	}
+}
+
+func noFrame(t *testing.T, v *Viewer) {
+	t.Helper()
+	select {
+	case b := <-v.Frames():
+		t.Fatalf("unexpected frame %s", b)
+	default:
+	}
+}
+
+func gift(gifter, name string, count int64, at time.Time) Event {
+	return Event{Type: TypeGift, At: at, Gift: &Gift{GifterID: "id-" + gifter, Handle: gifter, DisplayName: gifter + " D",
+		GiftID: name, Name: name, Tier: 1, Count: count, Coins: count}}
+}
+
+func TestCombos(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h, b := manualHub(t, Options{ComboWindow: 3 * time.Second, BoardEvery: time.Nanosecond, ViewersEvery: time.Hour})
+	v, err := h.Join(ctx, "live1")
+	require.NoError(t, err)
+	defer v.Leave()
+	st := next(t, v)
+	require.Equal(t, TypeState, st.Type)
+	require.Equal(t, 1, st.Viewers)
+	r := h.room("live1")
+
+	// Five roses and a lion in one tick: two events.
+	for i := range 5 {
+		require.NoError(t, b.Publish(ctx, "live1", gift("sam", "rose", 1, t0.Add(time.Duration(i)*time.Millisecond))))
+	}
+	require.NoError(t, b.Publish(ctx, "live1", gift("sam", "lion", 1, t0)))
+	r.flush(t0.Add(75 * time.Millisecond))
+	f := next(t, v)
+	require.Equal(t, int64(1), f.Seq)
+	require.Len(t, f.Events, 4) // rose, lion, viewers (first count), leaderboard
+	require.Equal(t, "gift", f.Events[0]["type"])
+	require.Equal(t, "rose", f.Events[0]["gift"])
+	require.Equal(t, "sam", f.Events[0]["gifter"])
+	require.Equal(t, "sam D", f.Events[0]["gifter_name"])
+	require.EqualValues(t, 5, f.Events[0]["count"])
+	require.EqualValues(t, 5, f.Events[0]["combo"])
+	require.Equal(t, "lion", f.Events[1]["gift"])
+	require.EqualValues(t, 1, f.Events[1]["combo"])
+
+	// Within the window the combo goes on: ×7.
+	require.NoError(t, b.Publish(ctx, "live1", gift("sam", "rose", 2, t0.Add(3*time.Second))))
+	r.flush(t0.Add(3*time.Second + 75*time.Millisecond))
+	f = next(t, v)
+	require.EqualValues(t, 2, f.Events[0]["count"])
+	require.EqualValues(t, 7, f.Events[0]["combo"])
+
+	// After a pause longer than the window it starts again.
+	require.NoError(t, b.Publish(ctx, "live1", gift("sam", "rose", 1, t0.Add(6*time.Second+time.Millisecond))))
+	r.flush(t0.Add(6*time.Second + 75*time.Millisecond))
+	f = next(t, v)
+	require.EqualValues(t, 1, f.Events[0]["combo"])
+
+	// Nothing happened: no frame.
+	r.flush(t0.Add(7 * time.Second))
+	noFrame(t, v)
+}
+
+func TestThrottledUpdates(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h, b := manualHub(t, Options{BoardEvery: 500 * time.Millisecond, ViewersEvery: time.Second})
+	v, err := h.Join(ctx, "live1")
+	require.NoError(t, err)
+	defer v.Leave()
+	next(t, v)
+	r := h.room("live1")
+
+	types := func(f decoded) []string {
+		var out []string
+		for _, e := range f.Events {
+			out = append(out, e["type"].(string))
+		}
+		return out
+	}
+	// Gifts every 100 ms for 1.2 s: every tick has its gift, the
+	// leaderboard comes at most every 500 ms, the viewer count once.
+	var got [][]string
+	for i := range 12 {
+		now := t0.Add(time.Duration(i) * 100 * time.Millisecond)
+		require.NoError(t, b.Publish(ctx, "live1", gift(fmt.Sprint("fan", i), "rose", 1, now)))
+		r.flush(now)
+		got = append(got, types(next(t, v)))
+	}
+	require.Equal(t, []string{"gift", "viewers", "leaderboard"}, got[0])
+	for i, g := range got {
+		switch i {
+		case 0:
+		case 5, 10:
+			require.Equal(t, []string{"gift", "leaderboard"}, g, "tick %d", i)
+		default:
+			require.Equal(t, []string{"gift"}, g, "tick %d", i)
+		}
+	}
+
+	// A second viewer: the count is sent once a second has passed.
+	w, err := h.Join(ctx, "live1")
+	require.NoError(t, err)
+	defer w.Leave()
+	st := next(t, w)
+	require.Equal(t, 2, st.Viewers)
+	r.flush(t0.Add(1100 * time.Millisecond))
+	f := next(t, v)
+	require.Equal(t, []string{"viewers"}, types(f))
+	require.EqualValues(t, 2, f.Events[0]["count"])
+}
+
+func TestSlowViewerDropped(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var dropped atomic.Int64
+	h, b := manualHub(t, Options{Queue: 4, Dropped: func() { dropped.Add(1) }})
+	slow, err := h.Join(ctx, "live1")
+	require.NoError(t, err)
+	defer slow.Leave()
+	fast, err := h.Join(ctx, "live1")
+	require.NoError(t, err)
+	defer fast.Leave()
+	next(t, fast)
+	r := h.room("live1")
+
+	for i := range 10 {
+		now := t0.Add(time.Duration(i) * time.Second)
+		require.NoError(t, b.Publish(ctx, "live1", gift("sam", "rose", 1, now)))
+		r.flush(now)
+		f := next(t, fast)
+		require.Equal(t, int64(i+1), f.Seq) // the fast one misses nothing
+	}
+	select {
+	case <-slow.Done():
+	default:
+		t.Fatal("the slow viewer was not dropped")
+	}
+	require.Equal(t, "slow", slow.Reason())
+	require.Equal(t, int64(1), dropped.Load())
+	r.mu.Lock()
+	require.Len(t, r.viewers, 1)
+	r.mu.Unlock()
+}
+
+func TestJoinGetsState(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h, b := manualHub(t, Options{Recent: 3, Load: func(context.Context, string) (State, error) {
+		return State{Top: []Gifter{{Handle: "lea", DisplayName: "Léa", Coins: 45}}}, nil
+	}})
+	v, err := h.Join(ctx, "live1")
+	require.NoError(t, err)
+	defer v.Leave()
+	st := next(t, v)
+	require.Equal(t, []Gifter{{Handle: "lea", DisplayName: "Léa", Coins: 45}}, st.Leaderboard)
+	r := h.room("live1")
+	for i := range 5 {
+		require.NoError(t, b.Publish(ctx, "live1", gift(fmt.Sprint("fan", i), "rose", 10*int64(i+1), t0)))
+	}
+	require.NoError(t, b.Publish(ctx, "live1", Event{Type: TypeChat, At: t0, Chat: &Chat{Handle: "sam", Text: "hi"}}))
+	r.flush(t0)
+
+	w, err := h.Join(ctx, "live1")
+	require.NoError(t, err)
+	defer w.Leave()
+	st = next(t, w)
+	require.Equal(t, TypeState, st.Type)
+	require.Equal(t, int64(1), st.Seq)
+	require.Equal(t, 2, st.Viewers)
+	require.Equal(t, "fan4", st.Leaderboard[0].Handle)
+	require.Equal(t, int64(50), st.Leaderboard[0].Coins)
+	require.Equal(t, "lea", st.Leaderboard[1].Handle)
+	require.Len(t, st.Recent, 3)
+	require.Equal(t, "chat", st.Recent[2]["type"])
+	require.Equal(t, "hi", st.Recent[2]["text"])
+}
+
+func TestLiveEnded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h, b := manualHub(t, Options{})
+	v, err := h.Join(ctx, "live1")
+	require.NoError(t, err)
+	defer v.Leave()
+	next(t, v)
+	r := h.room("live1")
+	require.NoError(t, b.Publish(ctx, "live1", gift("sam", "rose", 1, t0)))
+	require.NoError(t, b.Publish(ctx, "live1", Event{Type: TypeLiveEnded, At: t0}))
+	r.flush(t0)
+	f := next(t, v)
+	last := f.Events[len(f.Events)-1]
+	require.Equal(t, "live_ended", last["type"])
+	require.Equal(t, "ended", v.Reason())
+
+	// A late viewer learns at once that it is over.
+	w, err := h.Join(ctx, "live1")
+	require.NoError(t, err)
+	defer w.Leave()
+	st := next(t, w)
+	require.True(t, st.Ended)
+	require.Equal(t, "ended", w.Reason())
+}
+
+// Real tickers, many publishers, viewers joining and leaving: run with
+// -race. Every viewer that stays sees frames in order.
+func TestHubConcurrency(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := NewLocal()
+	h := NewHub(b, Options{Tick: 5 * time.Millisecond, Queue: 1024})
+	var wg, viewers sync.WaitGroup
+	stop := make(chan struct{})
+	for i := range 4 {
+		wg.Go(func() {
+			for j := 0; ; j++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_ = b.Publish(ctx, "live1", gift(fmt.Sprint("fan", i), "rose", 1, time.Now()))
+				time.Sleep(100 * time.Microsecond)
+			}
+		})
+	}
+	for range 8 {
+		viewers.Go(func() {
+			for range 5 {
+				v, err := h.Join(ctx, "live1")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var last int64 = -1
+				for range 3 {
+					select {
+					case fr := <-v.Frames():
+						var d decoded
+						if err := json.Unmarshal(fr, &d); err != nil {
+							t.Error(err)
+						}
+						if last >= 0 && d.Seq != last+1 {
+							t.Errorf("seq %d after %d", d.Seq, last)
+						}
+						last = d.Seq
+					case <-time.After(5 * time.Second):
+						t.Error("no frame")
+					}
+				}
+				v.Leave()
+			}
+		})
+	}
+	viewers.Wait()
+	close(stop)
+	wg.Wait()
+	h.Close()
+	_, err := h.Join(ctx, "live1")
+	require.ErrorIs(t, err, ErrClosed)
+}

@@ -21,6 +21,8 @@ var allowed = map[string][]string{
 	"internal/account":            {"", "internal/store", "internal/ledger", "internal/audit"},
 	"internal/payment":            {""},
 	"internal/wallet":             {"", "internal/store", "internal/ledger", "internal/audit", "internal/payment"},
+	"internal/room":               {},
+	"internal/live":               {"", "internal/store", "internal/ledger", "internal/wallet", "internal/room"},
 	"internal/httpapi":            {"", "internal/store", "internal/ledger", "internal/account", "internal/wallet", "internal/audit"},
 	"cmd/fanfare":                 {"*"},
 }

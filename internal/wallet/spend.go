@@ -210,6 +210,26 @@ func (s *Service) Pay(ctx context.Context, actor fanfare.Actor, sp Spend) (*Paym
 	return paymentOf(sp, from, res, err)
 }
 
+// Replay answers a replay of a spend made with idem (of coins at share
+// bps), or nil, nil when the key is unused: a feature calls it when its own
+// checks refuse a request that may be a replay of one they let through.
+//
+// Codes: idempotency_conflict, and the first request's business failure.
+func (s *Service) Replay(ctx context.Context, idem ledger.Idempotency, coins fanfare.Amount, shareBPS int64) (*Payment, error) {
+	res, err := s.ledger.Replay(ctx, idem)
+	if res == nil && err == nil {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	from, err := s.ledger.FindUserAccount(ctx, idem.Scope, fanfare.Coin)
+	if err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
+	}
+	return paymentOf(Spend{Coins: coins, ShareBPS: shareBPS}, from, res, nil)
+}
+
 // paymentOf turns a ledger answer into the Payment; from is the fan's coin
 // account.
 func paymentOf(sp Spend, from ledger.AccountID, res *ledger.Result, err error) (*Payment, error) {

@@ -1,0 +1,399 @@
+// Package live runs LIVE sessions and their gifts: a creator goes LIVE,
+// fans send gifts bought with coins (through the wallet's one spending
+// path), the creator earns diamonds, and every viewer of the room sees each
+// gift through the room hub.
+package live
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/room"
+	"github.com/fanfarehq/fanfare/internal/store"
+	"github.com/fanfarehq/fanfare/internal/wallet"
+)
+
+// Users finds users. *account.Service implements it.
+type Users interface {
+	ByID(ctx context.Context, id string) (*fanfare.User, error)
+}
+
+// Defaults.
+const (
+	DefaultGiftShareBPS = 5000
+	MaxGiftCount        = 10_000
+	MaxTitle            = 100
+	MinCreatorAge       = 18
+)
+
+// Options configure a Service.
+type Options struct {
+	Clock fanfare.Clock
+	// Gifts is the catalog (default DefaultGifts).
+	Gifts []Gift
+	// GiftShareBPS is the creator's share of a gift's coins, in diamonds
+	// (default DefaultGiftShareBPS).
+	GiftShareBPS int64
+	// Broker carries gifts and the end of a LIVE to the room feeds. Nil:
+	// nothing is published.
+	Broker room.Broker
+}
+
+// Service runs LIVEs.
+type Service struct {
+	db     *store.DB
+	users  Users
+	wallet *wallet.Service
+	clock  fanfare.Clock
+	gifts  map[string]Gift
+	order  []Gift
+	share  int64
+	broker room.Broker
+}
+
+// New returns a Service.
+func New(db *store.DB, users Users, w *wallet.Service, opts Options) (*Service, error) {
+	s := &Service{db: db, users: users, wallet: w, clock: opts.Clock, share: opts.GiftShareBPS, broker: opts.Broker,
+		gifts: map[string]Gift{}}
+	if s.clock == nil {
+		s.clock = fanfare.SystemClock{}
+	}
+	if s.share == 0 {
+		s.share = DefaultGiftShareBPS
+	}
+	if s.share < 0 || s.share > 10_000 {
+		return nil, fmt.Errorf("live: gift share %d bps out of range", s.share)
+	}
+	gifts := opts.Gifts
+	if gifts == nil {
+		gifts = DefaultGifts()
+	}
+	for _, g := range gifts {
+		if g.ID == "" || g.Name == "" || g.Coins <= 0 || g.Coins > int64(fanfare.MaxAmount)/MaxGiftCount {
+			return nil, fmt.Errorf("live: bad gift %+v", g)
+		}
+		if _, dup := s.gifts[g.ID]; dup {
+			return nil, fmt.Errorf("live: gift %q twice", g.ID)
+		}
+		s.gifts[g.ID] = g
+		s.order = append(s.order, g)
+	}
+	return s, nil
+}
+
+// Status of a LIVE.
+const (
+	StatusLive  = "live"
+	StatusEnded = "ended"
+)
+
+// Live is a LIVE session.
+type Live struct {
+	ID                 string
+	CreatorID          string
+	CreatorHandle      string
+	CreatorDisplayName string
+	Title              string
+	Status             string
+	StartedAt          time.Time
+	EndedAt            time.Time // zero while live
+	Gifts              int64     // gifts received (each of a count counts)
+	Coins              int64
+	Diamonds           int64
+	PeakViewers        int64
+}
+
+const liveColumns = `l.id, l.creator_id, u.handle, u.display_name, l.title, l.status, l.started_at, l.ended_at,
+	l.gifts, l.coins, l.diamonds, l.peak_viewers`
+
+type scanner interface{ Scan(...any) error }
+
+func scanLive(row scanner) (*Live, error) {
+	var l Live
+	var started int64
+	var ended sql.NullInt64
+	err := row.Scan(&l.ID, &l.CreatorID, &l.CreatorHandle, &l.CreatorDisplayName, &l.Title, &l.Status, &started, &ended,
+		&l.Gifts, &l.Coins, &l.Diamonds, &l.PeakViewers)
+	if err != nil {
+		return nil, err
+	}
+	l.StartedAt = time.UnixMicro(started).UTC()
+	if ended.Valid {
+		l.EndedAt = time.UnixMicro(ended.Int64).UTC()
+	}
+	return &l, nil
+}
+
+// Start begins a LIVE of the actor.
+//
+// Codes: forbidden (not a logged-in user), validation_failed (title),
+// not_eligible (under 18, or restricted or banned), conflict (already
+// live).
+func (s *Service) Start(ctx context.Context, actor fanfare.Actor, title string) (*Live, error) {
+	if actor.UserID == "" {
+		return nil, fanfare.Errorf(fanfare.EForbidden, "a LIVE is started by a logged-in creator")
+	}
+	title = strings.TrimSpace(title)
+	if title == "" || !utf8.ValidString(title) || utf8.RuneCountInString(title) > MaxTitle {
+		return nil, fanfare.Errorf(fanfare.EInvalid, "title must be 1 to %d characters", MaxTitle)
+	}
+	u, err := s.users.ByID(ctx, actor.UserID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now().UTC()
+	if err := canReceive(u, now); err != nil {
+		return nil, err
+	}
+	id := ledger.NewID()
+	_, err = s.db.Write.ExecContext(ctx, `INSERT INTO lives (id, creator_id, title, status, started_at) VALUES ($1, $2, $3, 'live', $4)`,
+		id, u.ID, title, now.UnixMicro())
+	if store.IsUniqueViolation(err) {
+		cur, _ := s.current(ctx, u.ID)
+		if cur != nil {
+			return nil, fanfare.Errorf(fanfare.EConflict, "you are already LIVE (%s); end it before starting another", cur.ID)
+		}
+		return nil, fanfare.Errorf(fanfare.EConflict, "you are already LIVE; end it before starting another")
+	} else if err != nil {
+		return nil, fmt.Errorf("start live: %w", err)
+	}
+	return s.Get(ctx, id)
+}
+
+// canReceive checks that u may receive money: an adult in good standing
+// (warned still counts as good).
+func canReceive(u *fanfare.User, now time.Time) error {
+	if age := u.Age(now); age < MinCreatorAge {
+		return fanfare.Errorf(fanfare.ENotEligible, "LIVE gifts need a creator of %d or older", MinCreatorAge)
+	}
+	if u.Standing == fanfare.StandingRestricted || u.Standing == fanfare.StandingBanned {
+		return fanfare.Errorf(fanfare.ENotEligible, "this account is %s and cannot receive gifts", u.Standing)
+	}
+	return nil
+}
+
+func (s *Service) current(ctx context.Context, creatorID string) (*Live, error) {
+	l, err := scanLive(s.db.Read.QueryRowContext(ctx, `SELECT `+liveColumns+` FROM lives l JOIN users u ON u.id = l.creator_id
+		WHERE l.creator_id = $1 AND l.status = 'live'`, creatorID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return l, err
+}
+
+// Get returns a LIVE.
+//
+// Codes: not_found.
+func (s *Service) Get(ctx context.Context, id string) (*Live, error) {
+	l, err := scanLive(s.db.Read.QueryRowContext(ctx, `SELECT `+liveColumns+` FROM lives l JOIN users u ON u.id = l.creator_id
+		WHERE l.id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fanfare.Errorf(fanfare.ENotFound, "LIVE not found")
+	} else if err != nil {
+		return nil, fmt.Errorf("read live: %w", err)
+	}
+	return l, nil
+}
+
+// Now returns the LIVEs on air, the most recent first.
+func (s *Service) Now(ctx context.Context) ([]*Live, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT `+liveColumns+` FROM lives l JOIN users u ON u.id = l.creator_id
+		WHERE l.status = 'live' ORDER BY l.started_at DESC, l.id DESC LIMIT 200`)
+	if err != nil {
+		return nil, fmt.Errorf("list lives: %w", err)
+	}
+	defer rows.Close()
+	var out []*Live
+	for rows.Next() {
+		l, err := scanLive(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list lives: %w", err)
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// End ends the actor's LIVE and closes its room feed with a final event.
+//
+// Codes: not_found, forbidden (someone else's LIVE), invalid_state (ended
+// already).
+func (s *Service) End(ctx context.Context, actor fanfare.Actor, id string) (*Live, error) {
+	l, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if l.CreatorID != actor.UserID || actor.UserID == "" {
+		return nil, fanfare.Errorf(fanfare.EForbidden, "only its creator can end a LIVE")
+	}
+	now := s.clock.Now().UTC()
+	res, err := s.db.Write.ExecContext(ctx, `UPDATE lives SET status = 'ended', ended_at = $1 WHERE id = $2 AND status = 'live'`,
+		now.UnixMicro(), id)
+	if err != nil {
+		return nil, fmt.Errorf("end live: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, fmt.Errorf("end live: %w", err)
+	} else if n == 0 {
+		return nil, fanfare.Errorf(fanfare.EInvalidState, "this LIVE has already ended")
+	}
+	if s.broker != nil {
+		_ = s.broker.Publish(ctx, id, room.Event{Type: room.TypeLiveEnded, At: now})
+	}
+	return s.Get(ctx, id)
+}
+
+// GiftOperation names a gift request in its idempotency hash.
+const GiftOperation = "POST /v1/lives/{id}/gifts"
+
+// Sent is a gift sent.
+type Sent struct {
+	Payment *wallet.Payment
+	Gift    Gift
+	Count   int64
+	LiveID  string
+}
+
+// SendGift sends count of a gift in a LIVE: the coins go through the
+// wallet's spending checks and the ledger's batching committer, the creator
+// receives diamonds at the gifts share, the LIVE's totals and leaderboard
+// are updated in the same transaction, and the room feed shows it.
+//
+// Codes: forbidden, idempotency_key_required, validation_failed (unknown
+// gift, count out of 1..MaxGiftCount, gifting oneself), not_found (no such
+// LIVE), invalid_state (the LIVE ended), not_eligible (under 18, or a
+// creator who may not receive money), wallet_frozen, spend_limit_exceeded,
+// insufficient_funds, idempotency_conflict.
+func (s *Service) SendGift(ctx context.Context, actor fanfare.Actor, liveID, giftID string, count int64, idemKey string) (*Sent, error) {
+	if actor.UserID == "" {
+		return nil, fanfare.Errorf(fanfare.EForbidden, "gifts are sent by a logged-in fan")
+	}
+	if err := ledger.CheckKey(idemKey, "send a gift"); err != nil {
+		return nil, err
+	}
+	g, ok := s.gifts[giftID]
+	if !ok {
+		return nil, fanfare.Errorf(fanfare.EInvalid, "unknown gift_id %q: see GET /v1/gifts", giftID)
+	}
+	if count < 1 || count > MaxGiftCount {
+		return nil, fanfare.Errorf(fanfare.EInvalid, "count must be between 1 and %d", MaxGiftCount)
+	}
+	l, err := s.Get(ctx, liveID)
+	if err != nil {
+		return nil, err
+	}
+	idem := &ledger.Idempotency{Scope: actor.ID(), Key: idemKey,
+		Hash: ledger.HashRequest([]byte(GiftOperation), []byte(liveID), []byte(giftID), fmt.Append(nil, count))}
+	if l.Status != StatusLive {
+		return s.replayOr(ctx, idem, g, count, l, fanfare.Errorf(fanfare.EInvalidState, "this LIVE has ended"))
+	}
+	if l.CreatorID == actor.UserID {
+		return nil, fanfare.Errorf(fanfare.EInvalid, "you cannot send gifts in your own LIVE")
+	}
+	creator, err := s.users.ByID(ctx, l.CreatorID)
+	if err != nil {
+		return nil, err
+	}
+	if err := canReceive(creator, s.clock.Now()); err != nil {
+		return s.replayOr(ctx, idem, g, count, l, err)
+	}
+	coins := fanfare.Amount(g.Coins * count)
+	diamonds := fanfare.Share(coins, s.share)
+	p, err := s.wallet.Pay(ctx, actor, wallet.Spend{
+		Feature:   "gift",
+		What:      "send gifts",
+		Object:    "live:" + liveID,
+		CreatorID: l.CreatorID,
+		Coins:     coins,
+		ShareBPS:  s.share,
+		Idem:      idem,
+		Effect: func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error {
+			res, err := tx.ExecContext(ctx, `UPDATE lives SET gifts = gifts + $1, coins = coins + $2, diamonds = diamonds + $3
+				WHERE id = $4 AND status = 'live'`, count, int64(coins), int64(diamonds), liveID)
+			if err != nil {
+				return fmt.Errorf("count gift: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return fmt.Errorf("count gift: %w", err)
+			} else if n == 0 {
+				return fanfare.Errorf(fanfare.EInvalidState, "this LIVE has ended")
+			}
+			_, err = tx.ExecContext(ctx, `INSERT INTO live_gifters (live_id, user_id, gifts, coins) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (live_id, user_id) DO UPDATE SET gifts = live_gifters.gifts + excluded.gifts, coins = live_gifters.coins + excluded.coins`,
+				liveID, actor.UserID, count, int64(coins))
+			if err != nil {
+				return fmt.Errorf("count gifter: %w", err)
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !p.Replayed && s.broker != nil {
+		s.publishGift(ctx, actor, l, g, count, p)
+	}
+	return &Sent{Payment: p, Gift: g, Count: count, LiveID: liveID}, nil
+}
+
+// replayOr answers a replay of idem, or fails with err.
+func (s *Service) replayOr(ctx context.Context, idem *ledger.Idempotency, g Gift, count int64, l *Live, err error) (*Sent, error) {
+	p, rerr := s.wallet.Replay(ctx, *idem, fanfare.Amount(g.Coins*count), s.share)
+	if rerr != nil {
+		return nil, rerr
+	}
+	if p == nil {
+		return nil, err
+	}
+	return &Sent{Payment: p, Gift: g, Count: count, LiveID: l.ID}, nil
+}
+
+func (s *Service) publishGift(ctx context.Context, actor fanfare.Actor, l *Live, g Gift, count int64, p *wallet.Payment) {
+	u, err := s.users.ByID(ctx, actor.UserID)
+	if err != nil {
+		return
+	}
+	_ = s.broker.Publish(ctx, l.ID, room.Event{Type: room.TypeGift, At: p.CreatedAt, Gift: &room.Gift{
+		GifterID: u.ID, Handle: u.Handle, DisplayName: u.DisplayName,
+		GiftID: g.ID, Name: g.Name, Tier: g.Tier, Count: count, Coins: int64(p.Coins),
+	}})
+}
+
+// Top returns the LIVE's top gifters by coins.
+func (s *Service) Top(ctx context.Context, liveID string, n int) ([]room.Gifter, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT u.handle, u.display_name, g.coins FROM live_gifters g
+		JOIN users u ON u.id = g.user_id WHERE g.live_id = $1 ORDER BY g.coins DESC, u.handle LIMIT $2`, liveID, n)
+	if err != nil {
+		return nil, fmt.Errorf("top gifters: %w", err)
+	}
+	defer rows.Close()
+	out := []room.Gifter{}
+	for rows.Next() {
+		var g room.Gifter
+		if err := rows.Scan(&g.Handle, &g.DisplayName, &g.Coins); err != nil {
+			return nil, fmt.Errorf("top gifters: %w", err)
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// RoomState loads a room's state for the hub (room.Options.Load).
+func (s *Service) RoomState(ctx context.Context, liveID string) (room.State, error) {
+	l, err := s.Get(ctx, liveID)
+	if err != nil {
+		return room.State{}, err
+	}
+	top, err := s.Top(ctx, liveID, 10)
+	if err != nil {
+		return room.State{}, err
+	}
+	return room.State{Top: top, Ended: l.Status == StatusEnded}, nil
+}

@@ -18,7 +18,9 @@ import (
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/payment"
+	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
@@ -37,6 +39,8 @@ type Main struct {
 	Ledger   *ledger.Ledger
 	Accounts *account.Service
 	Wallet   *wallet.Service
+	Live     *live.Service
+	Hub      *room.Hub
 	HTTP     *http.Server
 
 	ln       net.Listener
@@ -103,12 +107,19 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ChargebackDelay: m.Config.ChargebackDelay,
 		Limits:          limits,
 	})
+	broker := room.NewLocal()
+	if m.Live, err = live.New(m.DB, m.Accounts, m.Wallet, live.Options{Clock: m.Clock, Broker: broker}); err != nil {
+		return err
+	}
+	m.Hub = room.NewHub(broker, room.Options{Load: m.Live.RoomState, Dropped: metrics.ViewerDropped})
 	if m.Config.APIKey == "" {
 		m.Logger.Warn("no API key configured: operator and host-app routes are disabled (set FANFARE_API_KEY)")
 	}
 	api := httpapi.New(httpapi.Options{
 		Accounts: m.Accounts,
 		Wallet:   m.Wallet,
+		Live:     m.Live,
+		Hub:      m.Hub,
 		DB:       m.DB,
 		APIKey:   m.Config.APIKey,
 		Logger:   m.Logger,
@@ -167,6 +178,12 @@ func (m *Main) Close() error {
 			errs = append(errs, err)
 		}
 		m.ln = nil
+	}
+	if m.Hub != nil {
+		// Room feeds are hijacked connections, which Shutdown leaves
+		// open: closing the hub tells each viewer the server is going.
+		m.Hub.Close()
+		m.Hub = nil
 	}
 	if m.stopJobs != nil {
 		m.stopJobs()

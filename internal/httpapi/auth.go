@@ -88,8 +88,8 @@ func (s *Server) authenticate(hc huma.Context, next func(huma.Context)) {
 
 // credential returns the token of a request: the bearer token, or else the
 // session cookie.
-func credential(hc huma.Context) (token string, fromCookie bool, err error) {
-	if h := hc.Header("Authorization"); h != "" {
+func credential(r *http.Request) (token string, fromCookie bool, err error) {
+	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, tok, _ := strings.Cut(h, " ")
 		tok = strings.TrimSpace(tok)
 		if !strings.EqualFold(scheme, "Bearer") || tok == "" {
@@ -97,7 +97,7 @@ func credential(hc huma.Context) (token string, fromCookie bool, err error) {
 		}
 		return tok, false, nil
 	}
-	if c, err := huma.ReadCookie(hc, SessionCookie); err == nil && c.Value != "" {
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
 		return c.Value, true, nil
 	}
 	return "", false, fanfare.Errorf(fanfare.EUnauthorized, "authentication required: send Authorization: Bearer <token>")
@@ -106,7 +106,13 @@ func credential(hc huma.Context) (token string, fromCookie bool, err error) {
 // actor authenticates a request: the API key acts as operator, a session
 // token as its user (operator if the user's role is operator).
 func (s *Server) actor(hc huma.Context) (fanfare.Actor, error) {
-	tok, fromCookie, err := credential(hc)
+	r, _ := humago.Unwrap(hc)
+	return s.requestActor(r)
+}
+
+// requestActor authenticates r (see actor).
+func (s *Server) requestActor(r *http.Request) (fanfare.Actor, error) {
+	tok, fromCookie, err := credential(r)
 	if err != nil {
 		return fanfare.Actor{}, err
 	}
@@ -119,12 +125,11 @@ func (s *Server) actor(hc huma.Context) (fanfare.Actor, error) {
 	if fromCookie {
 		// A browser sends cookies with cross-site requests too: refuse
 		// unsafe ones that another origin made.
-		r, _ := humago.Unwrap(hc)
 		if err := s.cop.Check(r); err != nil {
 			return fanfare.Actor{}, fanfare.Errorf(fanfare.EForbidden, "cross-origin request refused")
 		}
 	}
-	u, err := s.accounts.Authenticate(hc.Context(), tok)
+	u, err := s.accounts.Authenticate(r.Context(), tok)
 	if err != nil {
 		return fanfare.Actor{}, err
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
@@ -19,7 +20,9 @@ import (
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/payment"
+	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
@@ -36,6 +39,7 @@ type env struct {
 	ledger   *ledger.Ledger
 	accounts *account.Service
 	wallet   *wallet.Service
+	live     *live.Service
 	registry *prometheus.Registry
 }
 
@@ -52,9 +56,16 @@ func newEnv(tb testing.TB, db *store.DB) *env {
 	w := wallet.New(db, l, accounts, wallet.Options{
 		Providers: map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()},
 	})
+	broker := room.NewLocal()
+	lv, err := live.New(db, accounts, w, live.Options{Broker: broker})
+	require.NoError(tb, err)
+	hub := room.NewHub(broker, room.Options{Tick: 20 * time.Millisecond, Load: lv.RoomState, Dropped: metrics.ViewerDropped})
+	tb.Cleanup(hub.Close)
 	srv := httpapi.New(httpapi.Options{
 		Accounts:     accounts,
 		Wallet:       w,
+		Live:         lv,
+		Hub:          hub,
 		DB:           db,
 		APIKey:       testAPIKey,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -63,7 +74,7 @@ func newEnv(tb testing.TB, db *store.DB) *env {
 		Version:      "test",
 		MaxBodyBytes: testMaxBody,
 	})
-	e := &env{handler: srv, db: db, ledger: l, accounts: accounts, wallet: w, registry: reg}
+	e := &env{handler: srv, db: db, ledger: l, accounts: accounts, wallet: w, live: lv, registry: reg}
 	if _, ok := tb.(*testing.T); ok {
 		ts := httptest.NewServer(srv)
 		tb.Cleanup(ts.Close)

@@ -17,6 +17,8 @@ type Metrics struct {
 	batchSize      prometheus.Histogram
 	commitDuration prometheus.Histogram
 	failedOps      prometheus.Counter
+	viewers        prometheus.Gauge
+	slowViewers    prometheus.Counter
 }
 
 var _ ledger.Observer = (*Metrics)(nil)
@@ -44,8 +46,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "fanfare_ledger_balance_check_failures_total",
 			Help: "Ledger operations refused by the committer (insufficient funds, frozen wallet, bad state).",
 		}),
+		viewers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fanfare_room_viewers",
+			Help: "Room feed WebSockets open on this node.",
+		}),
+		slowViewers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fanfare_room_slow_viewers_dropped_total",
+			Help: "Viewers disconnected because they could not keep up with their room.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.batchSize, m.commitDuration, m.failedOps)
+	reg.MustRegister(m.requests, m.batchSize, m.commitDuration, m.failedOps, m.viewers, m.slowViewers)
 	return m
 }
 
@@ -59,3 +69,7 @@ func (m *Metrics) BatchCommitted(size, failed int, d time.Duration) {
 func (m *Metrics) observeRequest(route string, status int, d time.Duration) {
 	m.requests.WithLabelValues(route, strconv.Itoa(status)).Observe(d.Seconds())
 }
+
+// ViewerDropped counts a slow viewer dropped by its room
+// (room.Options.Dropped).
+func (m *Metrics) ViewerDropped() { m.slowViewers.Inc() }

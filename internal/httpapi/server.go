@@ -19,6 +19,8 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/live"
+	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
@@ -31,7 +33,10 @@ const DefaultMaxBodyBytes = 1 << 20
 type Options struct {
 	Accounts *account.Service
 	Wallet   *wallet.Service
-	DB       *store.DB // readiness: ping and pending migrations
+	Live     *live.Service
+	// Hub fans LIVE events out to this node's room feeds.
+	Hub *room.Hub
+	DB  *store.DB // readiness: ping and pending migrations
 	// APIKey authenticates the host app and the operator
 	// (Authorization: Bearer <key>). Empty disables it.
 	APIKey string
@@ -51,6 +56,8 @@ type Options struct {
 type Server struct {
 	accounts  *account.Service
 	wallet    *wallet.Service
+	live      *live.Service
+	hub       *room.Hub
 	db        *store.DB
 	log       *slog.Logger
 	registry  *prometheus.Registry
@@ -70,6 +77,8 @@ func New(opts Options) *Server {
 	s := &Server{
 		accounts: opts.Accounts,
 		wallet:   opts.Wallet,
+		live:     opts.Live,
+		hub:      opts.Hub,
 		db:       opts.DB,
 		log:      opts.Logger,
 		registry: opts.Registry,
@@ -130,6 +139,9 @@ func New(opts Options) *Server {
 	s.registerPacks()
 	s.registerPurchases()
 	s.registerHistory()
+	if s.live != nil && s.hub != nil {
+		s.registerLive()
+	}
 	s.finishSpec()
 	return s
 }
@@ -362,6 +374,29 @@ func (s *Server) finishSpec() {
 			}},
 		},
 	})
+	if s.live != nil && s.hub != nil {
+		oapi.AddOperation(&huma.Operation{
+			OperationID: "liveEvents",
+			Method:      http.MethodGet,
+			Path:        "/v1/lives/{id}/events",
+			Summary:     "The room feed of a LIVE (WebSocket)",
+			Description: "Upgrades to a WebSocket. Anyone may watch; a session token or cookie identifies the viewer. " +
+				"The first frame is the room's state {type: state, seq, viewers, leaderboard, recent, ended}; then at most one frame per tick " +
+				"{seq, events: [...]} with events of types gift (gifter, gifter_name, gift_id, gift, tier, count, coins, combo), chat, " +
+				"viewers (count), leaderboard (top) and live_ended, after which the server closes the socket (1000). " +
+				"A viewer too slow to keep up is closed with 1008; a client frame that is not a JSON object with a type, with 1008; " +
+				"one over 4 KiB, with 1009.",
+			Tags:       []string{"live"},
+			Parameters: []*huma.Param{{Name: "id", In: "path", Required: true, Schema: &huma.Schema{Type: huma.TypeString}}},
+			Security:   []map[string][]string{{}, {schemeSession: {}}, {schemeCookie: {}}},
+			Responses: map[string]*huma.Response{
+				"101": {Description: "Switching to the WebSocket protocol"},
+				"404": {Description: "No such LIVE", Content: map[string]*huma.MediaType{
+					"application/problem+json": {Schema: &huma.Schema{Ref: "#/components/schemas/Problem"}},
+				}},
+			},
+		})
+	}
 	for _, item := range oapi.Paths {
 		for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Delete, item.Patch} {
 			if op == nil {

@@ -1,0 +1,362 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/live"
+	"github.com/fanfarehq/fanfare/internal/room"
+)
+
+type liveBody struct {
+	ID          string     `json:"id"`
+	Creator     string     `json:"creator" doc:"The creator's handle"`
+	CreatorName string     `json:"creator_name"`
+	CreatorID   string     `json:"creator_id"`
+	Title       string     `json:"title"`
+	Status      string     `json:"status" enum:"live,ended"`
+	StartedAt   time.Time  `json:"started_at"`
+	EndedAt     *time.Time `json:"ended_at,omitempty"`
+	Gifts       int64      `json:"gifts" doc:"Gifts received (a gift sent 5 times counts 5)"`
+	Coins       int64      `json:"coins" doc:"Coins spent on gifts in this LIVE"`
+	Diamonds    int64      `json:"diamonds" doc:"Diamonds the creator earned in this LIVE"`
+}
+
+func newLiveBody(l *live.Live) liveBody {
+	b := liveBody{ID: l.ID, Creator: l.CreatorHandle, CreatorName: l.CreatorDisplayName, CreatorID: l.CreatorID,
+		Title: l.Title, Status: l.Status, StartedAt: l.StartedAt, Gifts: l.Gifts, Coins: l.Coins, Diamonds: l.Diamonds}
+	if !l.EndedAt.IsZero() {
+		t := l.EndedAt
+		b.EndedAt = &t
+	}
+	return b
+}
+
+type liveOutput struct{ Body liveBody }
+
+type liveIDInput struct {
+	ID string `path:"id" maxLength:"64"`
+}
+
+type startLiveInput struct {
+	Body struct {
+		Title string `json:"title" minLength:"1" maxLength:"400" doc:"1 to 100 characters"`
+	}
+}
+
+type giftsOutput struct {
+	Body struct {
+		Gifts []live.Gift `json:"gifts"`
+	}
+}
+
+type sendGiftInput struct {
+	ID             string `path:"id" maxLength:"64"`
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Required. A replay with the same key and body returns the first answer and moves nothing."`
+	Body           struct {
+		GiftID string `json:"gift_id" minLength:"1" maxLength:"64"`
+		Count  int64  `json:"count" minimum:"1" maximum:"9007199254740991" doc:"1 to 10,000"`
+	}
+}
+
+type sendGiftOutput struct {
+	Replayed string `header:"Idempotent-Replayed"`
+	Body     struct {
+		OpID      string         `json:"op_id"`
+		LiveID    string         `json:"live_id"`
+		GiftID    string         `json:"gift_id"`
+		Count     int64          `json:"count"`
+		Coins     fanfare.Amount `json:"coins" doc:"Coins spent"`
+		FiatValue moneyBody      `json:"fiat_value" doc:"What the coins spent are worth at the reference rate of the fan's currency"`
+		Diamonds  fanfare.Amount `json:"diamonds" doc:"Diamonds the creator received"`
+		Balance   fanfare.Amount `json:"balance" doc:"The fan's coins right after"`
+		CreatedAt time.Time      `json:"created_at"`
+	}
+}
+
+type moneyBody struct {
+	Currency string         `json:"currency"`
+	Amount   fanfare.Amount `json:"amount" doc:"Minor units"`
+}
+
+type leaderboardOutput struct {
+	Body struct {
+		Top []room.Gifter `json:"top"`
+	}
+}
+
+func (s *Server) registerLive() {
+	register(s, public, huma.Operation{
+		OperationID: "listGifts",
+		Method:      http.MethodGet,
+		Path:        "/v1/gifts",
+		Summary:     "The gift catalog",
+		Tags:        []string{"live"},
+	}, func(ctx context.Context, _ *struct{}) (*giftsOutput, error) {
+		out := &giftsOutput{}
+		out.Body.Gifts = s.live.Gifts()
+		return out, nil
+	})
+
+	register(s, public, huma.Operation{
+		OperationID: "listLives",
+		Method:      http.MethodGet,
+		Path:        "/v1/lives",
+		Summary:     "Who is LIVE now",
+		Tags:        []string{"live"},
+	}, func(ctx context.Context, _ *struct{}) (*struct {
+		Body struct {
+			Lives []liveBody `json:"lives"`
+		}
+	}, error) {
+		lives, err := s.live.Now(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := &struct {
+			Body struct {
+				Lives []liveBody `json:"lives"`
+			}
+		}{}
+		out.Body.Lives = []liveBody{}
+		for _, l := range lives {
+			out.Body.Lives = append(out.Body.Lives, newLiveBody(l))
+		}
+		return out, nil
+	})
+
+	register(s, user, huma.Operation{
+		OperationID:   "startLive",
+		Method:        http.MethodPost,
+		Path:          "/v1/lives",
+		Summary:       "Go LIVE",
+		Description:   "Starts a LIVE of the logged-in creator: 18 or older, not restricted or banned; one LIVE at a time (409 conflict).",
+		Tags:          []string{"live"},
+		DefaultStatus: http.StatusCreated,
+		Errors:        []int{http.StatusBadRequest, http.StatusConflict},
+	}, func(ctx context.Context, in *startLiveInput) (*liveOutput, error) {
+		a, _ := fanfare.ActorFromContext(ctx)
+		l, err := s.live.Start(ctx, a, in.Body.Title)
+		if err != nil {
+			return nil, err
+		}
+		return &liveOutput{Body: newLiveBody(l)}, nil
+	})
+
+	register(s, public, huma.Operation{
+		OperationID: "getLive",
+		Method:      http.MethodGet,
+		Path:        "/v1/lives/{id}",
+		Summary:     "A LIVE",
+		Tags:        []string{"live"},
+		Errors:      []int{http.StatusNotFound},
+	}, func(ctx context.Context, in *liveIDInput) (*liveOutput, error) {
+		l, err := s.live.Get(ctx, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &liveOutput{Body: newLiveBody(l)}, nil
+	})
+
+	register(s, user, huma.Operation{
+		OperationID: "endLive",
+		Method:      http.MethodPost,
+		Path:        "/v1/lives/{id}/end",
+		Summary:     "End a LIVE",
+		Description: "Only its creator ends a LIVE; its room feed closes with a live_ended event.",
+		Tags:        []string{"live"},
+		Errors:      []int{http.StatusNotFound, http.StatusConflict},
+	}, func(ctx context.Context, in *liveIDInput) (*liveOutput, error) {
+		a, _ := fanfare.ActorFromContext(ctx)
+		l, err := s.live.End(ctx, a, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &liveOutput{Body: newLiveBody(l)}, nil
+	})
+
+	register(s, user, huma.Operation{
+		OperationID:   "sendGift",
+		Method:        http.MethodPost,
+		Path:          "/v1/lives/{id}/gifts",
+		Summary:       "Send a gift in a LIVE",
+		Description:   "Spends gift price × count coins; the creator receives diamonds at the gifts share; every viewer of the room sees it.",
+		Tags:          []string{"live"},
+		DefaultStatus: http.StatusCreated,
+		Errors:        []int{http.StatusBadRequest, http.StatusNotFound, http.StatusConflict},
+	}, func(ctx context.Context, in *sendGiftInput) (*sendGiftOutput, error) {
+		a, _ := fanfare.ActorFromContext(ctx)
+		sent, err := s.live.SendGift(ctx, a, in.ID, in.Body.GiftID, in.Body.Count, in.IdempotencyKey)
+		if err != nil {
+			return nil, err
+		}
+		out := &sendGiftOutput{}
+		if sent.Payment.Replayed {
+			out.Replayed = "true"
+		}
+		b := &out.Body
+		b.OpID, b.LiveID, b.GiftID, b.Count = sent.Payment.OpID, sent.LiveID, sent.Gift.ID, sent.Count
+		b.Coins, b.Diamonds, b.Balance, b.CreatedAt = sent.Payment.Coins, sent.Payment.Diamonds, sent.Payment.Balance, sent.Payment.CreatedAt
+		cur := s.wallet.Catalog().CurrencyFor("")
+		if u, err := s.accounts.ByID(ctx, a.UserID); err == nil {
+			cur = s.wallet.Catalog().CurrencyFor(u.Region)
+		}
+		v, err := s.wallet.Catalog().FiatValue(cur, sent.Payment.Coins)
+		if err != nil {
+			return nil, err
+		}
+		b.FiatValue = moneyBody{Currency: cur, Amount: v}
+		return out, nil
+	})
+
+	register(s, public, huma.Operation{
+		OperationID: "liveLeaderboard",
+		Method:      http.MethodGet,
+		Path:        "/v1/lives/{id}/leaderboard",
+		Summary:     "A LIVE's top gifters",
+		Tags:        []string{"live"},
+		Errors:      []int{http.StatusNotFound},
+	}, func(ctx context.Context, in *liveIDInput) (*leaderboardOutput, error) {
+		if _, err := s.live.Get(ctx, in.ID); err != nil {
+			return nil, err
+		}
+		top, err := s.live.Top(ctx, in.ID, 10)
+		if err != nil {
+			return nil, err
+		}
+		out := &leaderboardOutput{}
+		out.Body.Top = top
+		return out, nil
+	})
+
+	s.mux.HandleFunc("GET /v1/lives/{id}/events", s.liveEvents)
+}
+
+// Room feed limits.
+const (
+	// maxClientFrame is the largest frame a viewer may send.
+	maxClientFrame = 4096
+	// frameWriteTimeout is how long one frame may take to reach a viewer
+	// before it is disconnected as too slow.
+	frameWriteTimeout = 5 * time.Second
+)
+
+// liveEvents upgrades to the room feed's WebSocket. Anyone may watch;
+// credentials, when sent, identify the viewer.
+func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	l, err := s.live.Get(ctx, r.PathValue("id"))
+	if err != nil {
+		writeProblem(w, problemFor(ctx, err))
+		return
+	}
+	var actor fanfare.Actor
+	if r.Header.Get("Authorization") != "" || hasCookie(r, SessionCookie) {
+		if actor, err = s.requestActor(r); err != nil {
+			writeProblem(w, problemFor(ctx, err))
+			return
+		}
+	}
+	_ = actor // identifies the sender of chat messages (below)
+
+	// The server's read and write timeouts are for requests, not for a
+	// feed that lasts the whole LIVE.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	conn, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return // Accept answered the client
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(maxClientFrame)
+
+	v, err := s.hub.Join(ctx, l.ID)
+	if err != nil {
+		conn.Close(websocket.StatusTryAgainLater, "the server is shutting down")
+		return
+	}
+	defer v.Leave()
+	s.metrics.viewers.Inc()
+	defer s.metrics.viewers.Dec()
+
+	// The reader: every frame a viewer sends must be a JSON object; a bad
+	// one closes this socket with a policy code, and the room goes on.
+	readErr := make(chan error, 1)
+	go func() {
+		for {
+			_, data, err := conn.Read(ctx)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			var msg struct {
+				Type string `json:"type"`
+			}
+			if err := json.Unmarshal(data, &msg); err != nil || msg.Type == "" {
+				readErr <- errPolicy
+				return
+			}
+		}
+	}()
+
+	write := func(frame []byte) error {
+		wctx, cancel := context.WithTimeout(ctx, frameWriteTimeout)
+		defer cancel()
+		return conn.Write(wctx, websocket.MessageText, frame)
+	}
+	for {
+		select {
+		case frame := <-v.Frames():
+			if err := write(frame); err != nil {
+				return
+			}
+		case <-v.Done():
+			// Send what is queued (the live_ended frame), then say why.
+		drain:
+			for {
+				select {
+				case frame := <-v.Frames():
+					if err := write(frame); err != nil {
+						return
+					}
+				default:
+					break drain
+				}
+			}
+			switch v.Reason() {
+			case "ended":
+				conn.Close(websocket.StatusNormalClosure, "the LIVE has ended")
+			case "slow":
+				conn.Close(websocket.StatusPolicyViolation, "too slow to keep up with the room")
+			default:
+				conn.Close(websocket.StatusGoingAway, "the server is shutting down")
+			}
+			return
+		case err := <-readErr:
+			switch {
+			case errors.Is(err, errPolicy):
+				conn.Close(websocket.StatusPolicyViolation, "frames must be JSON objects with a type")
+			case websocket.CloseStatus(err) == websocket.StatusMessageTooBig:
+				// The library closed it with 1009 already.
+			}
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+var errPolicy = errors.New("policy violation")
+
+func hasCookie(r *http.Request, name string) bool {
+	c, err := r.Cookie(name)
+	return err == nil && c.Value != ""
+}

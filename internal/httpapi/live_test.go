@@ -1,0 +1,243 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fanfarehq/fanfare/internal/store"
+	"github.com/fanfarehq/fanfare/internal/store/storetest"
+)
+
+type liveReply struct {
+	ID       string `json:"id"`
+	Creator  string `json:"creator"`
+	Title    string `json:"title"`
+	Status   string `json:"status"`
+	Gifts    int64  `json:"gifts"`
+	Coins    int64  `json:"coins"`
+	Diamonds int64  `json:"diamonds"`
+}
+
+func (e *env) grantCoins(t *testing.T, userID string, coins int64) {
+	t.Helper()
+	res := e.do(t, request{method: "POST", path: "/v1/admin/grants", token: testAPIKey,
+		body:   map[string]any{"user_id": userID, "coins": coins, "reason": "test"},
+		header: map[string]string{"Idempotency-Key": "grant-" + userID}})
+	require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+}
+
+func gift(token, live, key string, body any) request {
+	return request{method: "POST", path: "/v1/lives/" + live + "/gifts", token: token, body: body,
+		header: map[string]string{"Idempotency-Key": key}}
+}
+
+func TestLiveRoutes(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		_, ayla := e.signUp(t, "ayla")
+		samID, sam := e.signUp(t, "sam")
+		e.grantCoins(t, samID, 1000)
+
+		res := e.do(t, request{method: "GET", path: "/v1/gifts"})
+		require.Equal(t, http.StatusOK, res.status)
+		require.Contains(t, string(res.body), `{"id":"rose","name":"Rose","coins":1,"tier":1}`)
+
+		var l liveReply
+		res = e.do(t, request{method: "POST", path: "/v1/lives", token: ayla, body: map[string]any{"title": "Hello"}})
+		require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+		res.json(t, &l)
+		require.Equal(t, "ayla", l.Creator)
+		require.Equal(t, "live", l.Status)
+		requireProblem(t, e.do(t, request{method: "POST", path: "/v1/lives", token: ayla, body: map[string]any{"title": "Again"}}), 409, "conflict")
+
+		var list struct{ Lives []liveReply }
+		e.do(t, request{method: "GET", path: "/v1/lives"}).json(t, &list)
+		require.Len(t, list.Lives, 1)
+		require.Equal(t, l.ID, list.Lives[0].ID)
+
+		res = e.do(t, gift(sam, l.ID, "g1", map[string]any{"gift_id": "doughnut", "count": 5}))
+		require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+		var sent map[string]any
+		res.json(t, &sent)
+		require.EqualValues(t, 150, sent["coins"])
+		require.EqualValues(t, 75, sent["diamonds"])
+		require.EqualValues(t, 850, sent["balance"])
+		require.Equal(t, map[string]any{"currency": "EUR", "amount": float64(236)}, sent["fiat_value"]) // 150 coins at 1.57 per 100
+		again := e.do(t, gift(sam, l.ID, "g1", map[string]any{"gift_id": "doughnut", "count": 5}))
+		require.Equal(t, http.StatusCreated, again.status)
+		require.Equal(t, "true", again.header.Get("Idempotent-Replayed"))
+		require.JSONEq(t, string(res.body), string(again.body))
+
+		var board struct {
+			Top []map[string]any `json:"top"`
+		}
+		e.do(t, request{method: "GET", path: "/v1/lives/" + l.ID + "/leaderboard"}).json(t, &board)
+		require.Equal(t, []map[string]any{{"handle": "sam", "display_name": "sam", "coins": float64(150)}}, board.Top)
+
+		// Bad input: a problem each, nothing changed. (A refusal by the
+		// ledger keeps its answer under the key, for replays: checked
+		// before the snapshot.)
+		requireProblem(t, e.do(t, gift(sam, l.ID, "b8", map[string]any{"gift_id": "universe", "count": 1})), 409, "insufficient_funds")
+		before := e.snapshot(t)
+		for _, c := range []struct {
+			name   string
+			req    request
+			status int
+			code   string
+		}{
+			{"unknown live", gift(sam, "nope", "b1", map[string]any{"gift_id": "rose", "count": 1}), 404, "not_found"},
+			{"unknown gift", gift(sam, l.ID, "b2", map[string]any{"gift_id": "unicorn", "count": 1}), 400, "validation_failed"},
+			{"count zero", gift(sam, l.ID, "b3", map[string]any{"gift_id": "rose", "count": 0}), 400, "validation_failed"},
+			{"count negative", gift(sam, l.ID, "b4", map[string]any{"gift_id": "rose", "count": -3}), 400, "validation_failed"},
+			{"count absurd", gift(sam, l.ID, "b5", map[string]any{"gift_id": "rose", "count": 10_001}), 400, "validation_failed"},
+			{"count overflow", gift(sam, l.ID, "b6", map[string]any{"gift_id": "rose", "count": 1e19}), 400, "validation_failed"},
+			{"gifting oneself", gift(ayla, l.ID, "b7", map[string]any{"gift_id": "rose", "count": 1}), 400, "validation_failed"},
+			{"not enough coins, replayed", gift(sam, l.ID, "b8", map[string]any{"gift_id": "universe", "count": 1}), 409, "insufficient_funds"},
+			{"no key", request{method: "POST", path: "/v1/lives/" + l.ID + "/gifts", token: sam, body: map[string]any{"gift_id": "rose", "count": 1}}, 400, "idempotency_key_required"},
+			{"key reused", gift(sam, l.ID, "g1", map[string]any{"gift_id": "rose", "count": 1}), 409, "idempotency_conflict"},
+			{"anonymous", gift("", l.ID, "b9", map[string]any{"gift_id": "rose", "count": 1}), 401, "unauthorized"},
+			{"ending someone else's", request{method: "POST", path: "/v1/lives/" + l.ID + "/end", token: sam}, 403, "forbidden"},
+			{"title too long", request{method: "POST", path: "/v1/lives", token: sam, body: map[string]any{"title": strings.Repeat("x", 101)}}, 400, "validation_failed"},
+		} {
+			requireProblem(t, e.do(t, c.req), c.status, c.code)
+		}
+		require.Equal(t, before, e.snapshot(t))
+
+		res = e.do(t, request{method: "POST", path: "/v1/lives/" + l.ID + "/end", token: ayla})
+		require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+		res.json(t, &l)
+		require.Equal(t, "ended", l.Status)
+		require.Equal(t, int64(5), l.Gifts)
+		require.Equal(t, int64(75), l.Diamonds)
+		requireProblem(t, e.do(t, gift(sam, l.ID, "b10", map[string]any{"gift_id": "rose", "count": 1})), 409, "invalid_state")
+		requireProblem(t, e.do(t, request{method: "POST", path: "/v1/lives/" + l.ID + "/end", token: ayla}), 409, "invalid_state")
+		e.requireVerified(t)
+	})
+}
+
+// feed is a viewer's socket in a test.
+type feed struct {
+	t       *testing.T
+	conn    *websocket.Conn
+	pending []map[string]any // events of the last frame not read yet
+}
+
+func (e *env) watch(t *testing.T, live string, header http.Header) *feed {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http")+"/v1/lives/"+live+"/events",
+		&websocket.DialOptions{HTTPHeader: header})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusSwitchingProtocols, res.StatusCode)
+	t.Cleanup(func() { conn.CloseNow() })
+	return &feed{t: t, conn: conn}
+}
+
+// next reads frames until one has an event of type typ, and returns it.
+func (f *feed) next(typ string) map[string]any {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		for len(f.pending) > 0 {
+			ev := f.pending[0]
+			f.pending = f.pending[1:]
+			if ev["type"] == typ {
+				return ev
+			}
+		}
+		_, data, err := f.conn.Read(ctx)
+		require.NoError(f.t, err, "waiting for a %s event", typ)
+		var frame struct {
+			Type   string           `json:"type"`
+			Events []map[string]any `json:"events"`
+		}
+		require.NoError(f.t, json.Unmarshal(data, &frame))
+		if frame.Type == typ {
+			var m map[string]any
+			require.NoError(f.t, json.Unmarshal(data, &m))
+			return m
+		}
+		f.pending = frame.Events
+	}
+}
+
+// closed reads until the socket closes and returns the close status.
+func (f *feed) closed() websocket.StatusCode {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		if _, _, err := f.conn.Read(ctx); err != nil {
+			return websocket.CloseStatus(err)
+		}
+	}
+}
+
+func TestRoomFeed(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		_, ayla := e.signUp(t, "ayla")
+		samID, sam := e.signUp(t, "sam")
+		e.grantCoins(t, samID, 1000)
+		var l liveReply
+		e.do(t, request{method: "POST", path: "/v1/lives", token: ayla, body: map[string]any{"title": "Hello"}}).json(t, &l)
+
+		requireProblem(t, e.do(t, request{method: "GET", path: "/v1/lives/nope/events"}), 404, "not_found")
+
+		anon := e.watch(t, l.ID, nil)
+		st := anon.next("state")
+		require.EqualValues(t, 1, st["viewers"])
+		creator := e.watch(t, l.ID, http.Header{"Authorization": {"Bearer " + ayla}})
+		creator.next("state")
+		rude := e.watch(t, l.ID, nil)
+		rude.next("state")
+
+		res := e.do(t, gift(sam, l.ID, "g1", map[string]any{"gift_id": "rose", "count": 5}))
+		require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+		for _, f := range []*feed{anon, creator} {
+			g := f.next("gift")
+			require.Equal(t, "sam", g["gifter"])
+			require.Equal(t, "Rose", g["gift"])
+			require.EqualValues(t, 5, g["count"])
+			require.EqualValues(t, 5, g["combo"])
+			board := f.next("leaderboard")
+			require.Equal(t, "sam", board["top"].([]any)[0].(map[string]any)["handle"])
+		}
+
+		// A frame that is not JSON closes that socket only.
+		require.NoError(t, rude.conn.Write(context.Background(), websocket.MessageText, []byte("hello?")))
+		require.Equal(t, websocket.StatusPolicyViolation, rude.closed())
+		big := e.watch(t, l.ID, nil)
+		big.next("state")
+		require.NoError(t, big.conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"chat","text":"`+strings.Repeat("x", 5000)+`"}`)))
+		require.Equal(t, websocket.StatusMessageTooBig, big.closed())
+
+		res = e.do(t, gift(sam, l.ID, "g2", map[string]any{"gift_id": "rose", "count": 2}))
+		require.Equal(t, http.StatusCreated, res.status)
+		require.EqualValues(t, 7, anon.next("gift")["combo"])
+
+		// A viewer who reconnects gets the state: leaderboard and recent gifts.
+		again := e.watch(t, l.ID, nil)
+		st = again.next("state")
+		require.Equal(t, "sam", st["leaderboard"].([]any)[0].(map[string]any)["handle"])
+		require.NotEmpty(t, st["recent"])
+
+		res = e.do(t, request{method: "POST", path: "/v1/lives/" + l.ID + "/end", token: ayla})
+		require.Equal(t, http.StatusOK, res.status)
+		for _, f := range []*feed{anon, creator, again} {
+			f.next("live_ended")
+			require.Equal(t, websocket.StatusNormalClosure, f.closed())
+		}
+	})
+}

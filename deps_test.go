@@ -23,7 +23,7 @@ var allowed = map[string][]string{
 	"internal/wallet":             {"", "internal/store", "internal/ledger", "internal/audit", "internal/payment"},
 	"internal/room":               {},
 	"internal/live":               {"", "internal/store", "internal/ledger", "internal/wallet", "internal/room"},
-	"internal/httpapi":            {"", "internal/store", "internal/ledger", "internal/account", "internal/wallet", "internal/audit"},
+	"internal/httpapi":            {"", "internal/store", "internal/ledger", "internal/account", "internal/wallet", "internal/audit", "internal/live", "internal/room"},
 	"cmd/fanfare":                 {"*"},
 }
 

@@ -13,6 +13,7 @@ const (
 	EWalletFrozen           = "wallet_frozen"
 	ESpendLimit             = "spend_limit_exceeded"
 	EPurchaseLimit          = "purchase_limit_exceeded"
+	ERateLimited            = "rate_limited"
 	ENotEligible            = "not_eligible"
 	ERegionBlocked          = "region_blocked"
 	EDeadlinePassed         = "deadline_passed"

@@ -86,6 +86,20 @@ type moneyBody struct {
 	Amount   fanfare.Amount `json:"amount" doc:"Minor units"`
 }
 
+type chatInput struct {
+	ID   string `path:"id" maxLength:"64"`
+	Body struct {
+		Text string `json:"text" maxLength:"2000" doc:"1 to 150 characters"`
+	}
+}
+
+type muteInput struct {
+	ID   string `path:"id" maxLength:"64"`
+	Body struct {
+		UserID string `json:"user_id" minLength:"1" maxLength:"64"`
+	}
+}
+
 type leaderboardOutput struct {
 	Body struct {
 		Top []room.Gifter `json:"top"`
@@ -236,6 +250,33 @@ func (s *Server) registerLive() {
 		return out, nil
 	})
 
+	register(s, user, huma.Operation{
+		OperationID:   "chat",
+		Method:        http.MethodPost,
+		Path:          "/v1/lives/{id}/chat",
+		Summary:       "Post a chat message in a LIVE",
+		Description:   "At most 150 characters; 5 messages at once, then one a second (429 rate_limited); a viewer the creator muted is refused (403 forbidden).",
+		Tags:          []string{"live"},
+		DefaultStatus: http.StatusNoContent,
+		Errors:        []int{http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusTooManyRequests},
+	}, func(ctx context.Context, in *chatInput) (*struct{}, error) {
+		a, _ := fanfare.ActorFromContext(ctx)
+		return nil, s.live.Chat(ctx, a, in.ID, in.Body.Text)
+	})
+
+	register(s, user, huma.Operation{
+		OperationID:   "muteViewer",
+		Method:        http.MethodPost,
+		Path:          "/v1/lives/{id}/mutes",
+		Summary:       "Mute a viewer in your LIVE",
+		Tags:          []string{"live"},
+		DefaultStatus: http.StatusNoContent,
+		Errors:        []int{http.StatusBadRequest, http.StatusNotFound},
+	}, func(ctx context.Context, in *muteInput) (*struct{}, error) {
+		a, _ := fanfare.ActorFromContext(ctx)
+		return nil, s.live.Mute(ctx, a, in.ID, in.Body.UserID)
+	})
+
 	s.mux.HandleFunc("GET /v1/lives/{id}/events", s.liveEvents)
 }
 
@@ -264,7 +305,6 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	_ = actor // identifies the sender of chat messages (below)
 
 	// The server's read and write timeouts are for requests, not for a
 	// feed that lasts the whole LIVE.
@@ -287,8 +327,10 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 	s.metrics.viewers.Inc()
 	defer s.metrics.viewers.Dec()
 
-	// The reader: every frame a viewer sends must be a JSON object; a bad
-	// one closes this socket with a policy code, and the room goes on.
+	// The reader: every frame a viewer sends must be a JSON object with a
+	// type; a bad one closes this socket with a policy code, and the room
+	// goes on. {"type":"chat","text":...} posts a chat message; its
+	// refusal comes back on this socket only, as an error event.
 	readErr := make(chan error, 1)
 	go func() {
 		for {
@@ -299,10 +341,29 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 			}
 			var msg struct {
 				Type string `json:"type"`
+				Text string `json:"text"`
 			}
 			if err := json.Unmarshal(data, &msg); err != nil || msg.Type == "" {
 				readErr <- errPolicy
 				return
+			}
+			if msg.Type != "chat" {
+				continue // unknown types are ignored, for newer clients
+			}
+			err = fanfare.Errorf(fanfare.EUnauthorized, "log in to chat")
+			if actor.UserID != "" {
+				err = s.live.Chat(ctx, actor, l.ID, msg.Text)
+			}
+			if err != nil {
+				p := problemFor(ctx, err)
+				b, _ := json.Marshal(map[string]any{"type": "error", "code": p.Code, "detail": p.Detail})
+				wctx, cancel := context.WithTimeout(ctx, frameWriteTimeout)
+				werr := conn.Write(wctx, websocket.MessageText, b)
+				cancel()
+				if werr != nil {
+					readErr <- werr
+					return
+				}
 			}
 		}
 	}()

@@ -241,3 +241,58 @@ func TestRoomFeed(t *testing.T) {
 		}
 	})
 }
+
+func TestRoomChat(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		_, ayla := e.signUp(t, "ayla")
+		_, sam := e.signUp(t, "sam")
+		omarID, omar := e.signUp(t, "omar")
+		var l liveReply
+		e.do(t, request{method: "POST", path: "/v1/lives", token: ayla, body: map[string]any{"title": "Hello"}}).json(t, &l)
+		chat := func(token, text string) *response {
+			return e.do(t, request{method: "POST", path: "/v1/lives/" + l.ID + "/chat", token: token, body: map[string]any{"text": text}})
+		}
+
+		viewer := e.watch(t, l.ID, nil)
+		viewer.next("state")
+		samFeed := e.watch(t, l.ID, http.Header{"Authorization": {"Bearer " + sam}})
+		samFeed.next("state")
+
+		res := chat(sam, "hello from HTTP")
+		require.Equal(t, http.StatusNoContent, res.status, "%s", res.body)
+		c := viewer.next("chat")
+		require.Equal(t, "sam", c["author"])
+		require.Equal(t, "hello from HTTP", c["text"])
+
+		// Over the socket, too.
+		require.NoError(t, samFeed.conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"chat","text":"hello from the socket"}`)))
+		require.Equal(t, "hello from the socket", viewer.next("chat")["text"])
+
+		// An anonymous viewer is told to log in, on its own socket.
+		require.NoError(t, viewer.conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"chat","text":"me too"}`)))
+		errEv := viewer.next("error")
+		require.Equal(t, "unauthorized", errEv["code"])
+
+		requireProblem(t, chat(sam, strings.Repeat("x", 151)), 400, "validation_failed")
+		requireProblem(t, chat("", "hi"), 401, "unauthorized")
+		requireProblem(t, e.do(t, request{method: "POST", path: "/v1/lives/nope/chat", token: sam, body: map[string]any{"text": "hi"}}), 404, "not_found")
+
+		// Muting is the creator's.
+		mute := func(token string) *response {
+			return e.do(t, request{method: "POST", path: "/v1/lives/" + l.ID + "/mutes", token: token, body: map[string]any{"user_id": omarID}})
+		}
+		requireProblem(t, mute(sam), 403, "forbidden")
+		require.Equal(t, http.StatusNoContent, mute(ayla).status)
+		requireProblem(t, chat(omar, "hi"), 403, "forbidden")
+
+		// Rate limited after a burst.
+		var last *response
+		for range 6 {
+			last = chat(sam, "spam")
+		}
+		p := requireProblem(t, last, 429, "rate_limited")
+		require.Contains(t, p.Detail, "slow down")
+	})
+}

@@ -43,6 +43,7 @@ var statusByCode = map[string]int{
 	fanfare.EWalletFrozen:           http.StatusConflict,
 	fanfare.ESpendLimit:             http.StatusConflict,
 	fanfare.EPurchaseLimit:          http.StatusTooManyRequests,
+	fanfare.ERateLimited:            http.StatusTooManyRequests,
 	fanfare.ETooLarge:               http.StatusRequestEntityTooLarge,
 	CodeUnsupportedMediaType:        http.StatusUnsupportedMediaType,
 	fanfare.EInternal:               http.StatusInternalServerError,

@@ -56,6 +56,8 @@ type Service struct {
 	order  []Gift
 	share  int64
 	broker room.Broker
+
+	chatLimit limiter
 }
 
 // New returns a Service.

@@ -3,6 +3,7 @@ package live_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -338,4 +339,54 @@ func TestCatalog(t *testing.T) {
 	}
 	_, err := live.New(nil, nil, nil, live.Options{GiftShareBPS: 10_001})
 	require.Error(t, err)
+}
+
+func TestChat(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		ctx := context.Background()
+		l, err := f.live.Start(ctx, f.users["ayla"], "chatty")
+		require.NoError(t, err)
+		rec := &recorder{}
+		cancel, err := f.broker.Subscribe(l.ID, rec.add)
+		require.NoError(t, err)
+		defer cancel()
+
+		require.NoError(t, f.live.Chat(ctx, f.users["sam"], l.ID, "  hello ayla  "))
+		require.NoError(t, f.live.Chat(ctx, f.users["ayla"], l.ID, "hi sam"))
+		events := rec.all()
+		require.Len(t, events, 2)
+		require.Equal(t, &room.Chat{AuthorID: f.users["sam"].UserID, Handle: "sam", DisplayName: "sam", Text: "hello ayla"}, events[0].Chat)
+		require.Equal(t, []string{"creator"}, events[1].Chat.Badges)
+
+		// 150 characters pass, 151 do not; runes, not bytes.
+		require.NoError(t, f.live.Chat(ctx, f.users["omar"], l.ID, strings.Repeat("é", 150)))
+		requireCode(t, f.live.Chat(ctx, f.users["omar"], l.ID, strings.Repeat("é", 151)), fanfare.EInvalid)
+		requireCode(t, f.live.Chat(ctx, f.users["omar"], l.ID, "   "), fanfare.EInvalid)
+		requireCode(t, f.live.Chat(ctx, operator, l.ID, "ops"), fanfare.EForbidden)
+		requireCode(t, f.live.Chat(ctx, f.users["sam"], "nope", "hi"), fanfare.ENotFound)
+
+		// The rate limit: a burst of 5 (sam used 1), then refused.
+		for range 4 {
+			require.NoError(t, f.live.Chat(ctx, f.users["sam"], l.ID, "spam"))
+		}
+		err = f.live.Chat(ctx, f.users["sam"], l.ID, "spam")
+		requireCode(t, err, fanfare.ERateLimited)
+		require.Contains(t, err.Error(), "slow down")
+
+		// Muted by the creator; only the creator mutes.
+		requireCode(t, f.live.Mute(ctx, f.users["sam"], l.ID, f.users["omar"].UserID), fanfare.EForbidden)
+		requireCode(t, f.live.Mute(ctx, f.users["ayla"], l.ID, f.users["ayla"].UserID), fanfare.EInvalid)
+		requireCode(t, f.live.Mute(ctx, f.users["ayla"], l.ID, "nobody"), fanfare.ENotFound)
+		require.NoError(t, f.live.Mute(ctx, f.users["ayla"], l.ID, f.users["omar"].UserID))
+		require.NoError(t, f.live.Mute(ctx, f.users["ayla"], l.ID, f.users["omar"].UserID))
+		err = f.live.Chat(ctx, f.users["omar"], l.ID, "let me speak")
+		requireCode(t, err, fanfare.EForbidden)
+		require.Contains(t, err.Error(), "muted")
+
+		_, err = f.live.End(ctx, f.users["ayla"], l.ID)
+		require.NoError(t, err)
+		requireCode(t, f.live.Chat(ctx, f.users["mia"], l.ID, "late"), fanfare.EInvalidState)
+	})
 }

@@ -28,6 +28,15 @@ CREATE TABLE live_gifters (
 );
 CREATE INDEX live_gifters_top ON live_gifters (live_id, coins);
 
+-- Viewers a creator muted in one of their LIVEs.
+CREATE TABLE live_mutes (
+    live_id    TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (live_id, user_id)
+);
+
 -- +goose Down
+DROP TABLE live_mutes;
 DROP TABLE live_gifters;
 DROP TABLE lives;

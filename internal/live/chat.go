@@ -1,0 +1,142 @@
+package live
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/room"
+)
+
+// Chat limits.
+const (
+	MaxChat = 150
+	// A viewer may send ChatBurst messages at once, then one every
+	// ChatEvery.
+	ChatBurst = 5
+	ChatEvery = time.Second
+)
+
+// limiter is a token bucket per key, in memory: chat rate limits are per
+// node, which is what a viewer connected to one node meets.
+type limiter struct {
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	last    time.Time // of the last sweep
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// allow takes a token of key at now, or says how long until one is back.
+func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.buckets == nil {
+		l.buckets = map[string]*bucket{}
+	}
+	if now.Sub(l.last) > time.Minute {
+		for k, b := range l.buckets {
+			if now.Sub(b.at) > ChatBurst*ChatEvery {
+				delete(l.buckets, k)
+			}
+		}
+		l.last = now
+	}
+	b := l.buckets[key]
+	if b == nil {
+		b = &bucket{tokens: ChatBurst, at: now}
+		l.buckets[key] = b
+	}
+	b.tokens = min(ChatBurst, b.tokens+float64(now.Sub(b.at))/float64(ChatEvery))
+	b.at = now
+	if b.tokens < 1 {
+		return false, time.Duration((1 - b.tokens) * float64(ChatEvery))
+	}
+	b.tokens--
+	return true, 0
+}
+
+// Chat posts a message in a LIVE's room.
+//
+// Codes: forbidden (not a logged-in user, or muted by the creator),
+// validation_failed (empty or over MaxChat characters), not_found,
+// invalid_state (the LIVE ended), rate_limited.
+func (s *Service) Chat(ctx context.Context, actor fanfare.Actor, liveID, text string) error {
+	if actor.UserID == "" {
+		return fanfare.Errorf(fanfare.EForbidden, "chat messages are sent by a logged-in user")
+	}
+	text = strings.TrimSpace(text)
+	if text == "" || !utf8.ValidString(text) {
+		return fanfare.Errorf(fanfare.EInvalid, "text is required")
+	}
+	if n := utf8.RuneCountInString(text); n > MaxChat {
+		return fanfare.Errorf(fanfare.EInvalid, "a chat message has at most %d characters; this one has %d", MaxChat, n)
+	}
+	l, err := s.Get(ctx, liveID)
+	if err != nil {
+		return err
+	}
+	if l.Status != StatusLive {
+		return fanfare.Errorf(fanfare.EInvalidState, "this LIVE has ended")
+	}
+	var muted int
+	if err := s.db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM live_mutes WHERE live_id = $1 AND user_id = $2`,
+		liveID, actor.UserID).Scan(&muted); err != nil {
+		return fmt.Errorf("chat: %w", err)
+	}
+	if muted > 0 {
+		return fanfare.Errorf(fanfare.EForbidden, "the creator muted you in this LIVE")
+	}
+	now := s.clock.Now().UTC()
+	if ok, wait := s.chatLimit.allow(liveID+"/"+actor.UserID, now); !ok {
+		return fanfare.Errorf(fanfare.ERateLimited, "slow down: you can send another message in %s", wait.Round(100*time.Millisecond))
+	}
+	u, err := s.users.ByID(ctx, actor.UserID)
+	if err != nil {
+		return err
+	}
+	var badges []string
+	if u.ID == l.CreatorID {
+		badges = append(badges, "creator")
+	}
+	if s.broker != nil {
+		return s.broker.Publish(ctx, liveID, room.Event{Type: room.TypeChat, At: now, Chat: &room.Chat{
+			AuthorID: u.ID, Handle: u.Handle, DisplayName: u.DisplayName, Text: text, Badges: badges,
+		}})
+	}
+	return nil
+}
+
+// Mute stops a viewer from chatting in the actor's LIVE; muting twice is
+// harmless.
+//
+// Codes: not_found (LIVE or user), forbidden (not the LIVE's creator),
+// validation_failed (muting oneself).
+func (s *Service) Mute(ctx context.Context, actor fanfare.Actor, liveID, userID string) error {
+	l, err := s.Get(ctx, liveID)
+	if err != nil {
+		return err
+	}
+	if actor.UserID == "" || actor.UserID != l.CreatorID {
+		return fanfare.Errorf(fanfare.EForbidden, "only the LIVE's creator can mute its viewers")
+	}
+	if userID == actor.UserID {
+		return fanfare.Errorf(fanfare.EInvalid, "you cannot mute yourself")
+	}
+	if _, err := s.users.ByID(ctx, userID); err != nil {
+		return err
+	}
+	_, err = s.db.Write.ExecContext(ctx, `INSERT INTO live_mutes (live_id, user_id, created_at) VALUES ($1, $2, $3)
+		ON CONFLICT (live_id, user_id) DO NOTHING`, liveID, userID, s.clock.Now().UTC().UnixMicro())
+	if err != nil {
+		return fmt.Errorf("mute: %w", err)
+	}
+	return nil
+}

@@ -129,6 +129,7 @@ func New(opts Options) *Server {
 	s.registerWallet()
 	s.registerPacks()
 	s.registerPurchases()
+	s.registerWebhooks()
 	s.registerHistory()
 	s.finishSpec()
 	return s

@@ -38,8 +38,9 @@ type Refund struct {
 // idempotency_key_required, validation_failed, not_found (no such purchase
 // of the actor), deadline_passed (paid more than RefundWindow ago),
 // invalid_state (not paid: pending, failed, already refunded or charged
-// back), insufficient_funds (the coins were already spent), wallet_frozen,
-// idempotency_conflict (the key was used for another request).
+// back; or paid through Stripe, which refunds it), insufficient_funds (the
+// coins were already spent), wallet_frozen, idempotency_conflict (the key
+// was used for another request).
 func (s *Service) Refund(ctx context.Context, actor fanfare.Actor, purchaseID, idemKey string) (*Refund, error) {
 	if actor.UserID == "" {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "a purchase is refunded by its logged-in buyer")
@@ -50,6 +51,13 @@ func (s *Service) Refund(ctx context.Context, actor fanfare.Actor, purchaseID, i
 	p, err := s.Purchase(ctx, actor.UserID, purchaseID)
 	if err != nil {
 		return nil, err
+	}
+	if p.Provider == ProviderStripe {
+		// Fanfare does not send the money back through Stripe: the
+		// refund is made on Stripe, whose charge.refunded event then
+		// takes the coins back (ApplyPaymentEvent).
+		return nil, fanfare.Errorf(fanfare.EInvalidState,
+			"purchase %s was paid through Stripe: it is refunded on Stripe, which then takes the coins back", p.ID)
 	}
 	from, err := s.ledger.UserAccount(ctx, p.UserID, fanfare.Coin)
 	if err != nil {

@@ -30,6 +30,12 @@ type Config struct {
 	// FANFARE_SANDBOX_CHARGEBACK_DELAY: how long after payment the sandbox
 	// charges back a purchase paid with its chargeback card
 	ChargebackDelay time.Duration
+	// FANFARE_SECURE_COOKIES: mark the web app's cookies Secure (serve it
+	// over HTTPS)
+	SecureCookies bool
+	// Demo shows the demo world's logins on the web app's pages; set by
+	// the demo command.
+	Demo bool
 }
 
 // DefaultAddr is where Fanfare listens unless told otherwise.
@@ -83,6 +89,7 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxBatch, "ledger-max-batch", envInt("FANFARE_LEDGER_MAX_BATCH", 1024), "most money operations committed in one database transaction; 1 turns group commit off (env FANFARE_LEDGER_MAX_BATCH)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("FANFARE_SHUTDOWN_TIMEOUT", 30*time.Second), "how long to drain requests on SIGTERM (env FANFARE_SHUTDOWN_TIMEOUT)")
 	fs.DurationVar(&c.ChargebackDelay, "sandbox-chargeback-delay", envDuration("FANFARE_SANDBOX_CHARGEBACK_DELAY", wallet.DefaultChargebackDelay), "how long after payment the sandbox charges back a purchase paid with the card 4000000000000259 (env FANFARE_SANDBOX_CHARGEBACK_DELAY)")
+	fs.BoolVar(&c.SecureCookies, "secure-cookies", envBool("FANFARE_SECURE_COOKIES", false), "mark the web app's cookies Secure: set it when browsers reach Fanfare over HTTPS (env FANFARE_SECURE_COOKIES)")
 	fs.BoolVar(&c.Migrate, "migrate", envBool("FANFARE_MIGRATE", true), "apply pending migrations at start (env FANFARE_MIGRATE)")
 }
 

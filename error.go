@@ -11,6 +11,8 @@ const (
 	EInsufficientFunds      = "insufficient_funds"
 	EPaymentDeclined        = "payment_declined"
 	EWalletFrozen           = "wallet_frozen"
+	ESpendLimit             = "spend_limit_exceeded"
+	EPurchaseLimit          = "purchase_limit_exceeded"
 	ENotEligible            = "not_eligible"
 	ERegionBlocked          = "region_blocked"
 	EDeadlinePassed         = "deadline_passed"

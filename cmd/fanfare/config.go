@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
 
@@ -30,6 +31,13 @@ type Config struct {
 	// FANFARE_SANDBOX_CHARGEBACK_DELAY: how long after payment the sandbox
 	// charges back a purchase paid with its chargeback card
 	ChargebackDelay time.Duration
+	// The operator's limits: FANFARE_DAILY_SPEND_LIMIT (coins a day, 0 for
+	// none), FANFARE_PURCHASES_PER_HOUR, FANFARE_PURCHASE_DAILY_LIMIT and
+	// FANFARE_MINOR_PURCHASE_DAILY_LIMIT (money such as "1000 EUR", or 0).
+	DailySpendLimit         int64
+	PurchasesPerHour        int
+	PurchaseDailyLimit      string
+	MinorPurchaseDailyLimit string
 	// FANFARE_SECURE_COOKIES: mark the web app's cookies Secure (serve it
 	// over HTTPS)
 	SecureCookies bool
@@ -89,8 +97,43 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxBatch, "ledger-max-batch", envInt("FANFARE_LEDGER_MAX_BATCH", 1024), "most money operations committed in one database transaction; 1 turns group commit off (env FANFARE_LEDGER_MAX_BATCH)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("FANFARE_SHUTDOWN_TIMEOUT", 30*time.Second), "how long to drain requests on SIGTERM (env FANFARE_SHUTDOWN_TIMEOUT)")
 	fs.DurationVar(&c.ChargebackDelay, "sandbox-chargeback-delay", envDuration("FANFARE_SANDBOX_CHARGEBACK_DELAY", wallet.DefaultChargebackDelay), "how long after payment the sandbox charges back a purchase paid with the card 4000000000000259 (env FANFARE_SANDBOX_CHARGEBACK_DELAY)")
+	def := wallet.DefaultLimits()
+	fs.Int64Var(&c.DailySpendLimit, "daily-spend-limit", int64(envInt("FANFARE_DAILY_SPEND_LIMIT", int(def.DailySpend))), "coins a user may spend on creators per UTC day unless they set a lower limit; also the most they may set; 0 for none (env FANFARE_DAILY_SPEND_LIMIT)")
+	fs.IntVar(&c.PurchasesPerHour, "purchases-per-hour", envInt("FANFARE_PURCHASES_PER_HOUR", def.PurchasesPerHour), "coin purchases a user may start in any hour, declined ones included; 0 for no limit (env FANFARE_PURCHASES_PER_HOUR)")
+	fs.StringVar(&c.PurchaseDailyLimit, "purchase-daily-limit", env("FANFARE_PURCHASE_DAILY_LIMIT", def.PurchaseDaily.String()), "money a user may spend on coins in any 24 hours, other currencies converted at the reference rates; 0 for no limit (env FANFARE_PURCHASE_DAILY_LIMIT)")
+	fs.StringVar(&c.MinorPurchaseDailyLimit, "minor-purchase-daily-limit", env("FANFARE_MINOR_PURCHASE_DAILY_LIMIT", def.MinorPurchaseDaily.String()), "the same limit for users under 18, when lower; 0 for none (env FANFARE_MINOR_PURCHASE_DAILY_LIMIT)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", envBool("FANFARE_SECURE_COOKIES", false), "mark the web app's cookies Secure: set it when browsers reach Fanfare over HTTPS (env FANFARE_SECURE_COOKIES)")
 	fs.BoolVar(&c.Migrate, "migrate", envBool("FANFARE_MIGRATE", true), "apply pending migrations at start (env FANFARE_MIGRATE)")
+}
+
+// limits returns the operator's limits, checked against catalog.
+func (c *Config) limits(catalog *wallet.Catalog) (*wallet.Limits, error) {
+	l := &wallet.Limits{DailySpend: fanfare.Amount(c.DailySpendLimit), PurchasesPerHour: c.PurchasesPerHour}
+	if c.DailySpendLimit < 0 || fanfare.Amount(c.DailySpendLimit) > fanfare.MaxAmount {
+		return nil, fmt.Errorf("--daily-spend-limit (FANFARE_DAILY_SPEND_LIMIT): %d is not a coin amount", c.DailySpendLimit)
+	}
+	if c.PurchasesPerHour < 0 {
+		return nil, fmt.Errorf("--purchases-per-hour (FANFARE_PURCHASES_PER_HOUR) must be 0 or more")
+	}
+	for _, m := range []struct {
+		dst        *wallet.Money
+		value, set string
+	}{
+		{&l.PurchaseDaily, c.PurchaseDailyLimit, "--purchase-daily-limit (FANFARE_PURCHASE_DAILY_LIMIT)"},
+		{&l.MinorPurchaseDaily, c.MinorPurchaseDailyLimit, "--minor-purchase-daily-limit (FANFARE_MINOR_PURCHASE_DAILY_LIMIT)"},
+	} {
+		v, err := wallet.ParseMoney(m.value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m.set, err)
+		}
+		if v.Amount > 0 {
+			if _, err := catalog.List(v.Currency); err != nil {
+				return nil, fmt.Errorf("%s: coins are not sold in %s", m.set, v.Currency)
+			}
+		}
+		*m.dst = v
+	}
+	return l, nil
 }
 
 // dbURL returns the database URL, defaulting to name under the data

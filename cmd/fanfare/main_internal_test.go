@@ -205,3 +205,39 @@ func TestChargebackDelayFlag(t *testing.T) {
 		t.Fatalf("ChargebackDelay from flag = %s, want 5s", c.ChargebackDelay)
 	}
 }
+
+func TestLimitFlags(t *testing.T) {
+	t.Setenv("FANFARE_DAILY_SPEND_LIMIT", "5000")
+	t.Setenv("FANFARE_PURCHASE_DAILY_LIMIT", "200 USD")
+	var c Config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	c.serveFlags(fs)
+	if err := fs.Parse([]string{"--purchases-per-hour", "4", "--minor-purchase-daily-limit", "0"}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := c.limits(wallet.DefaultCatalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := wallet.Limits{DailySpend: 5000, PurchasesPerHour: 4, PurchaseDaily: wallet.Money{Amount: 20000, Currency: "USD"}}
+	if *l != want {
+		t.Fatalf("limits = %+v, want %+v", *l, want)
+	}
+	for _, bad := range [][]string{
+		{"--purchase-daily-limit", "200 GBP"},
+		{"--purchase-daily-limit", "lots"},
+		{"--minor-purchase-daily-limit", "-1 EUR"},
+		{"--daily-spend-limit", "-1"},
+		{"--purchases-per-hour", "-2"},
+	} {
+		var c Config
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		c.serveFlags(fs)
+		if err := fs.Parse(bad); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.limits(wallet.DefaultCatalog()); err == nil {
+			t.Fatalf("%v: no error", bad)
+		}
+	}
+}

@@ -92,11 +92,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.Accounts = account.New(m.DB, m.Ledger, account.Options{Clock: m.Clock})
+	catalog := wallet.DefaultCatalog()
+	limits, err := m.Config.limits(catalog)
+	if err != nil {
+		return err
+	}
 	m.Wallet = wallet.New(m.DB, m.Ledger, m.Accounts, wallet.Options{
 		Clock:           m.Clock,
-		Catalog:         wallet.DefaultCatalog(),
+		Catalog:         catalog,
 		Providers:       map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()},
 		ChargebackDelay: m.Config.ChargebackDelay,
+		Limits:          limits,
 	})
 	if m.Config.APIKey == "" {
 		m.Logger.Warn("no API key configured: operator and host-app routes are disabled (set FANFARE_API_KEY)")

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -55,9 +56,18 @@ func TestFlow(t *testing.T) {
 		var me map[string]any
 		res.json(t, &me)
 		require.Equal(t, userID, me["id"])
-		require.Equal(t, map[string]any{"coins": float64(0), "diamonds": float64(0), "frozen": false}, func() map[string]any {
+		require.Equal(t, map[string]any{"coins": float64(0), "diamonds": float64(0), "frozen": false,
+			"currency": "EUR", "fiat_value": float64(0), "can_spend": true,
+			"spend_limit": map[string]any{"daily_coins": float64(100000), "default_daily_coins": float64(100000),
+				"self_set": false, "spent_today": float64(0), "left_today": float64(100000)},
+		}, func() map[string]any {
 			var w map[string]any
 			e.do(t, request{method: "GET", path: "/v1/me/wallet", token: login.Token}).json(t, &w)
+			limit := w["spend_limit"].(map[string]any)
+			resets, err := time.Parse(time.RFC3339, limit["resets_at"].(string))
+			require.NoError(t, err)
+			require.True(t, resets.After(time.Now()) && !resets.After(time.Now().Add(24*time.Hour)), "resets_at = %v", resets)
+			delete(limit, "resets_at")
 			return w
 		}())
 
@@ -416,6 +426,7 @@ func TestOpenAPI(t *testing.T) {
 	for _, route := range []string{
 		"POST /v1/users", "POST /v1/auth/login", "POST /v1/auth/logout", "GET /v1/me",
 		"PATCH /v1/users/{id}", "POST /v1/admin/grants", "GET /v1/me/wallet",
+		"GET /v1/me/spend-limit", "PUT /v1/me/spend-limit",
 		"GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json",
 	} {
 		method, path, _ := strings.Cut(route, " ")
@@ -479,6 +490,7 @@ func TestStatusTable(t *testing.T) {
 		fanfare.ENotFound: 404,
 		fanfare.EConflict: 409, fanfare.EIdempotencyConflict: 409, fanfare.EInvalidState: 409,
 		fanfare.EDeadlinePassed: 409, fanfare.EInsufficientFunds: 409, fanfare.EWalletFrozen: 409,
+		fanfare.ESpendLimit: 409, fanfare.EPurchaseLimit: 429,
 		fanfare.ETooLarge:                413,
 		fanfare.EInternal:                500,
 		fanfare.EUnavailable:             503,

@@ -41,6 +41,8 @@ var statusByCode = map[string]int{
 	fanfare.EDeadlinePassed:         http.StatusConflict,
 	fanfare.EInsufficientFunds:      http.StatusConflict,
 	fanfare.EWalletFrozen:           http.StatusConflict,
+	fanfare.ESpendLimit:             http.StatusConflict,
+	fanfare.EPurchaseLimit:          http.StatusTooManyRequests,
 	fanfare.ETooLarge:               http.StatusRequestEntityTooLarge,
 	CodeUnsupportedMediaType:        http.StatusUnsupportedMediaType,
 	fanfare.EInternal:               http.StatusInternalServerError,

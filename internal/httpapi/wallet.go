@@ -37,11 +37,62 @@ type grantOutput struct {
 	Body     grantBody
 }
 
+type walletInput struct {
+	Currency string `query:"currency" maxLength:"3" doc:"Currency of fiat_value (default: the user's region's, else EUR)"`
+}
+
+type spendLimitBody struct {
+	DailyCoins        fanfare.Amount  `json:"daily_coins" doc:"The daily coin-spend limit in force; 0 when there is none"`
+	DefaultDailyCoins fanfare.Amount  `json:"default_daily_coins" doc:"The platform's limit: the limit of those who set none, and the most anyone may set (0: none)"`
+	SelfSet           bool            `json:"self_set" doc:"true when the user chose the limit in force"`
+	PendingDailyCoins *fanfare.Amount `json:"pending_daily_coins,omitempty" doc:"A raise waiting 24 hours before it takes effect (0: back to the platform's limit)"`
+	PendingAt         *time.Time      `json:"pending_at,omitempty" doc:"When the pending raise takes effect"`
+	SpentToday        fanfare.Amount  `json:"spent_today" doc:"Coins spent on creators today (UTC)"`
+	LeftToday         *fanfare.Amount `json:"left_today" doc:"Coins that may still be spent today; null without a limit"`
+	ResetsAt          time.Time       `json:"resets_at" doc:"When today's count starts again (00:00 UTC)"`
+}
+
+func newSpendLimitBody(l *wallet.SpendLimit) spendLimitBody {
+	b := spendLimitBody{
+		DailyCoins:        l.Daily,
+		DefaultDailyCoins: l.Default,
+		SelfSet:           l.Self,
+		SpentToday:        l.SpentToday,
+		ResetsAt:          l.Day.Add(24 * time.Hour),
+	}
+	if !l.PendingAt.IsZero() {
+		pending, at := l.Pending, l.PendingAt.UTC()
+		b.PendingDailyCoins, b.PendingAt = &pending, &at
+	}
+	if !l.Unlimited() {
+		left := l.LeftToday
+		b.LeftToday = &left
+	}
+	return b
+}
+
 type walletOutput struct {
 	Body struct {
-		Coins    fanfare.Amount `json:"coins"`
-		Diamonds fanfare.Amount `json:"diamonds"`
-		Frozen   bool           `json:"frozen" doc:"A frozen wallet cannot spend until its balance is settled"`
+		Coins     fanfare.Amount `json:"coins"`
+		Diamonds  fanfare.Amount `json:"diamonds"`
+		Frozen    bool           `json:"frozen" doc:"A frozen wallet cannot spend until its balance is settled"`
+		Currency  string         `json:"currency" doc:"Currency of fiat_value"`
+		FiatValue fanfare.Amount `json:"fiat_value" doc:"What the coins are worth at the platform's reference rate, in minor units of currency"`
+		CanSpend  bool           `json:"can_spend" doc:"Whether the user may spend coins on creators now"`
+		// Why not, when can_spend is false.
+		CannotSpendCode string         `json:"cannot_spend_code,omitempty" doc:"not_eligible (under 18) or wallet_frozen"`
+		CannotSpend     string         `json:"cannot_spend,omitempty" doc:"Why the user cannot spend, in words"`
+		SpendLimit      spendLimitBody `json:"spend_limit"`
+	}
+}
+
+type spendLimitOutput struct {
+	Body spendLimitBody
+}
+
+type setSpendLimitInput struct {
+	Body struct {
+		DailyCoins fanfare.Amount `json:"daily_coins" minimum:"0" maximum:"9007199254740991" doc:"The new daily limit; 0 goes back to the platform's limit. Lower takes effect at once, higher after 24 hours."`
 	}
 }
 
@@ -85,14 +136,50 @@ func (s *Server) registerWallet() {
 		Path:        "/v1/me/wallet",
 		Summary:     "The logged-in user's wallet",
 		Tags:        []string{"wallet"},
-	}, func(ctx context.Context, _ *struct{}) (*walletOutput, error) {
+	}, func(ctx context.Context, in *walletInput) (*walletOutput, error) {
 		a, _ := fanfare.ActorFromContext(ctx)
-		w, err := s.wallet.Wallet(ctx, a.UserID)
+		o, err := s.wallet.Overview(ctx, a.UserID, in.Currency)
 		if err != nil {
 			return nil, err
 		}
 		out := &walletOutput{}
-		out.Body.Coins, out.Body.Diamonds, out.Body.Frozen = w.Coins, w.Diamonds, w.Frozen
+		b := &out.Body
+		b.Coins, b.Diamonds, b.Frozen = o.Coins, o.Diamonds, o.Frozen
+		b.Currency, b.FiatValue = o.Currency, o.FiatValue
+		b.CanSpend, b.CannotSpendCode, b.CannotSpend = o.CannotSpendCode == "", o.CannotSpendCode, o.CannotSpend
+		b.SpendLimit = newSpendLimitBody(o.Limit)
 		return out, nil
+	})
+
+	register(s, user, huma.Operation{
+		OperationID: "mySpendLimit",
+		Method:      http.MethodGet,
+		Path:        "/v1/me/spend-limit",
+		Summary:     "The logged-in user's daily spend limit and what is left today",
+		Tags:        []string{"wallet"},
+	}, func(ctx context.Context, _ *struct{}) (*spendLimitOutput, error) {
+		a, _ := fanfare.ActorFromContext(ctx)
+		l, err := s.wallet.SpendLimit(ctx, a.UserID)
+		if err != nil {
+			return nil, err
+		}
+		return &spendLimitOutput{Body: newSpendLimitBody(l)}, nil
+	})
+
+	register(s, user, huma.Operation{
+		OperationID: "setMySpendLimit",
+		Method:      http.MethodPut,
+		Path:        "/v1/me/spend-limit",
+		Summary:     "Set the logged-in user's daily coin-spend limit",
+		Description: "A lower limit takes effect at once; a higher one (or 0, back to the platform's limit) after 24 hours. The limit can be at most the platform's.",
+		Tags:        []string{"wallet"},
+		Errors:      []int{http.StatusBadRequest},
+	}, func(ctx context.Context, in *setSpendLimitInput) (*spendLimitOutput, error) {
+		a, _ := fanfare.ActorFromContext(ctx)
+		l, err := s.wallet.SetSpendLimit(ctx, a, in.Body.DailyCoins)
+		if err != nil {
+			return nil, err
+		}
+		return &spendLimitOutput{Body: newSpendLimitBody(l)}, nil
 	})
 }

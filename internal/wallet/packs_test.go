@@ -117,3 +117,55 @@ func TestNewCatalogRefusesBadLists(t *testing.T) {
 		require.Error(t, err, name)
 	}
 }
+
+func TestParseMoney(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]wallet.Money{
+		"1000 EUR":   {Amount: 100000, Currency: "EUR"},
+		"49.99 usd":  {Amount: 4999, Currency: "USD"},
+		"0.5 TRY":    {Amount: 50, Currency: "TRY"},
+		" 50.00 AED": {Amount: 5000, Currency: "AED"},
+		"0":          {},
+		"":           {},
+	} {
+		got, err := wallet.ParseMoney(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
+		if want.Amount > 0 {
+			again, err := wallet.ParseMoney(got.String())
+			require.NoError(t, err)
+			require.Equal(t, got, again)
+		}
+	}
+	for _, in := range []string{"1000", "EUR", "10.001 EUR", "-5 EUR", "1e3 EUR", "5 EURO", "99999999999999999 EUR", "1,000 EUR"} {
+		_, err := wallet.ParseMoney(in)
+		require.Error(t, err, in)
+	}
+}
+
+func TestConvert(t *testing.T) {
+	t.Parallel()
+	c := wallet.DefaultCatalog()
+	for _, tc := range []struct {
+		amount   fanfare.Amount
+		from, to string
+		want     fanfare.Amount
+	}{
+		{3000, "EUR", "EUR", 3000},
+		{3000, "EUR", "USD", 3000},
+		{3000, "EUR", "TRY", 109184}, // 3000 × 5714 / 157, rounded down
+		{3999, "TRY", "EUR", 109},
+		{100000, "eur", "aed", 363694},
+	} {
+		got, err := c.Convert(tc.amount, tc.from, tc.to)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, got, "%d %s in %s", tc.amount, tc.from, tc.to)
+	}
+	_, err := c.Convert(1, "EUR", "GBP")
+	require.Error(t, err)
+	require.Equal(t, "TRY", c.CurrencyFor("tr"))
+	require.Equal(t, "AED", c.CurrencyFor("AE"))
+	require.Equal(t, "USD", c.CurrencyFor("US"))
+	require.Equal(t, "EUR", c.CurrencyFor("FR"))
+	require.Equal(t, "EUR", c.CurrencyFor(""))
+}

@@ -90,7 +90,7 @@ type Purchase struct {
 // idempotency_key_required, validation_failed (unknown pack, unknown or
 // unconfigured provider, a payment method the provider refuses),
 // idempotency_conflict (the key was used for another request),
-// payment_declined.
+// purchase_limit_exceeded (the velocity limits), payment_declined.
 func (s *Service) Buy(ctx context.Context, actor fanfare.Actor, in PurchaseInput, idemKey string) (*Purchase, error) {
 	if actor.UserID == "" {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "coins are bought by a logged-in user")
@@ -123,15 +123,8 @@ func (s *Service) Buy(ctx context.Context, actor fanfare.Actor, in PurchaseInput
 
 	// The purchase row is the request's idempotency record: the first
 	// request with a key creates it, every other one finds it.
-	now := s.clock.Now().UTC()
-	_, err = s.db.Write.ExecContext(ctx, `INSERT INTO purchases
-		(id, user_id, pack_id, coins, currency, amount, provider, status, idempotency_key, request_hash, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, $10)
-		ON CONFLICT (user_id, idempotency_key) DO NOTHING`,
-		ledger.NewID(), actor.UserID, pack.ID, int64(pack.Coins), pack.Currency, int64(pack.Price), in.Provider,
-		idemKey, hash, now.UnixMicro())
-	if err != nil {
-		return nil, fmt.Errorf("buy: record purchase: %w", err)
+	if err := s.recordPurchase(ctx, actor.UserID, pack, in.Provider, idemKey, hash); err != nil {
+		return nil, err
 	}
 	p, storedHash, err := s.purchaseByKey(ctx, actor.UserID, idemKey)
 	if err != nil {
@@ -152,7 +145,11 @@ func (s *Service) Buy(ctx context.Context, actor fanfare.Actor, in PurchaseInput
 	replayed := false
 	switch out.Status {
 	case payment.Paid:
-		if replayed, err = s.credit(ctx, actor, p, out, &ledger.Idempotency{Scope: actor.ID(), Key: idemKey, Hash: hash}); err != nil {
+		// The ledger record is keyed by the purchase, not the request's
+		// key: the purchase row already answers the request's replays,
+		// and a key the user also gave another money route must not
+		// stop a paid purchase from being credited.
+		if replayed, err = s.credit(ctx, actor, p, out, &ledger.Idempotency{Scope: actor.ID(), Key: "purchase:" + p.ID, Hash: hash}); err != nil {
 			return nil, err
 		}
 	case payment.Declined:
@@ -175,6 +172,47 @@ func (s *Service) Buy(ctx context.Context, actor fanfare.Actor, in PurchaseInput
 	}
 	p.Replayed = replayed
 	return p, purchaseError(p)
+}
+
+// recordPurchase inserts a pending purchase for the key unless one exists,
+// after the velocity limits; the user's row is locked first, so two
+// purchases of a user cannot pass the limits together.
+func (s *Service) recordPurchase(ctx context.Context, userID string, pack Pack, provider, idemKey, hash string) error {
+	u, err := s.users.ByID(ctx, userID)
+	if err != nil {
+		return err
+	}
+	tx, err := s.db.Write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("buy: record purchase: %w", err)
+	}
+	defer tx.Rollback()
+	var one int
+	if err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = $1`+s.db.ForUpdate(), userID).Scan(&one); err != nil {
+		return fmt.Errorf("buy: lock user: %w", err)
+	}
+	err = tx.QueryRowContext(ctx, `SELECT 1 FROM purchases WHERE user_id = $1 AND idempotency_key = $2`, userID, idemKey).Scan(&one)
+	if err == nil {
+		return nil // a replay: answered from the stored purchase
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("buy: record purchase: %w", err)
+	}
+	now := s.clock.Now().UTC()
+	if err := s.checkPurchaseLimits(ctx, tx, u, pack.Price, pack.Currency, now); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO purchases
+		(id, user_id, pack_id, coins, currency, amount, provider, status, idempotency_key, request_hash, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, $10)`,
+		ledger.NewID(), userID, pack.ID, int64(pack.Coins), pack.Currency, int64(pack.Price), provider,
+		idemKey, hash, now.UnixMicro())
+	if err != nil {
+		return fmt.Errorf("buy: record purchase: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("buy: record purchase: %w", err)
+	}
+	return nil
 }
 
 // purchaseError is the business failure a purchase in its state answers

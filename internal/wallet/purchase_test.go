@@ -230,3 +230,25 @@ func TestBuyConcurrentReplays(t *testing.T) {
 		require.Equal(t, 2, f.purchases(t))
 	})
 }
+
+// A key the user gave another money route first does not stop a purchase
+// from being credited: the payment was taken, so the coins are due.
+func TestBuyKeyUsedByAnotherRoute(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		ctx := context.Background()
+		p := f.buy(t, "eur-70", payment.CardSucceeds, "k1")
+		_, err := f.wallet.Refund(ctx, f.actor(), p.ID, "k2")
+		require.NoError(t, err)
+		q, err := f.wallet.Buy(ctx, f.actor(), wallet.PurchaseInput{PackID: "eur-350", PaymentMethod: payment.CardSucceeds}, "k2")
+		require.NoError(t, err)
+		require.Equal(t, wallet.PurchasePaid, q.Status)
+		require.Equal(t, fanfare.Amount(350), q.Balance)
+		f.requireCoins(t, 350)
+		again, err := f.wallet.Buy(ctx, f.actor(), wallet.PurchaseInput{PackID: "eur-350", PaymentMethod: payment.CardSucceeds}, "k2")
+		require.NoError(t, err)
+		require.True(t, again.Replayed)
+		f.requireCoins(t, 350)
+	})
+}

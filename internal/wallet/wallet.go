@@ -34,6 +34,9 @@ type Options struct {
 	// flagged for a chargeback is charged back (ApplyDueChargebacks).
 	// Default: DefaultChargebackDelay.
 	ChargebackDelay time.Duration
+	// Limits are the spending and purchase limits. Default (nil):
+	// DefaultLimits.
+	Limits *Limits
 }
 
 // Service runs wallets on the ledger.
@@ -44,6 +47,7 @@ type Service struct {
 	clock     fanfare.Clock
 	catalog   *Catalog
 	providers map[string]Provider
+	limits    Limits
 
 	chargebackDelay time.Duration
 }
@@ -62,8 +66,15 @@ func New(db *store.DB, l *ledger.Ledger, users Users, opts Options) *Service {
 	if s.catalog == nil {
 		s.catalog = DefaultCatalog()
 	}
+	s.limits = DefaultLimits()
+	if opts.Limits != nil {
+		s.limits = *opts.Limits
+	}
 	return s
 }
+
+// Limits returns the operator's spending and purchase limits.
+func (s *Service) Limits() Limits { return s.limits }
 
 // Catalog returns the coin packs on sale.
 func (s *Service) Catalog() *Catalog { return s.catalog }

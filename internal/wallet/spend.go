@@ -1,0 +1,230 @@
+package wallet
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/ledger"
+)
+
+// SpendCheck is a fan's spending that passed the checks made before the
+// ledger: an adult, a wallet not frozen, within today's limit. Record
+// counts it against the limit inside the spending operation's transaction.
+type SpendCheck struct {
+	UserID string
+	Coins  fanfare.Amount
+	// Limit is the daily limit in force when checked; 0 is none.
+	Limit fanfare.Amount
+}
+
+// CheckSpend checks that user may spend coins on a creator now, for what
+// (words finishing "You cannot …", e.g. "send gifts"). It is the one place
+// every spending feature asks; the ledger's own checks (balance, frozen)
+// and SpendCheck.Record close the races the early checks leave open.
+//
+// Codes: forbidden (not a logged-in user), validation_failed (bad
+// amount), not_eligible (under 18), wallet_frozen, spend_limit_exceeded.
+func (s *Service) CheckSpend(ctx context.Context, actor fanfare.Actor, coins fanfare.Amount, what string) (*SpendCheck, error) {
+	if actor.UserID == "" {
+		return nil, fanfare.Errorf(fanfare.EForbidden, "coins are spent by a logged-in user")
+	}
+	if err := fanfare.CheckAmount("coins", coins); err != nil {
+		return nil, err
+	}
+	u, err := s.users.ByID(ctx, actor.UserID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now().UTC()
+	if age := u.Age(now); age < AdultAge {
+		return nil, fanfare.Errorf(fanfare.ENotEligible,
+			"you must be %d or older to %s: you can keep coins in your wallet, but spending them on creators opens on your %dth birthday",
+			AdultAge, what, AdultAge)
+	}
+	w, err := s.Wallet(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if w.Frozen {
+		return nil, frozenError()
+	}
+	c, err := readSelfLimit(ctx, s.db.Read, u.ID, "")
+	if err != nil {
+		return nil, err
+	}
+	l, err := s.spendLimit(ctx, u.ID, c.current(now), now)
+	if err != nil {
+		return nil, err
+	}
+	if l.Daily > 0 && coins > l.LeftToday {
+		return nil, spendLimitError(l.Daily, l.LeftToday)
+	}
+	return &SpendCheck{UserID: u.ID, Coins: coins, Limit: l.Daily}, nil
+}
+
+func frozenError() error {
+	return fanfare.Errorf(fanfare.EWalletFrozen,
+		"your wallet is frozen because a payment was reversed after its coins were spent; buy coins to settle the balance")
+}
+
+func spendLimitError(limit, left fanfare.Amount) error {
+	return fanfare.Errorf(fanfare.ESpendLimit,
+		"your daily spend limit is %d coins and %d are left today; it resets at 00:00 UTC, or change it in your settings",
+		limit, left)
+}
+
+// Record adds the checked coins to the user's spend of the day of at (the
+// operation's time) in tx, and fails with spend_limit_exceeded if that
+// would pass the limit: concurrent spends are counted one after the other,
+// so together they never pass it either. Call it from the spending
+// operation's Effect.
+func (c *SpendCheck) Record(ctx context.Context, tx *sql.Tx, at time.Time) error {
+	day, _ := dayOf(at)
+	if c.Limit > 0 && c.Coins > c.Limit {
+		return spendLimitError(c.Limit, 0)
+	}
+	q := `INSERT INTO spend_days (user_id, day, spent) VALUES ($1, $2, $3)
+		ON CONFLICT (user_id, day) DO UPDATE SET spent = spend_days.spent + excluded.spent`
+	args := []any{c.UserID, day, int64(c.Coins)}
+	if c.Limit > 0 {
+		q += ` WHERE spend_days.spent + excluded.spent <= CAST($4 AS BIGINT)`
+		args = append(args, int64(c.Limit))
+	}
+	res, err := tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("record spend: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("record spend: %w", err)
+	} else if n == 0 {
+		var spent fanfare.Amount
+		if err := tx.QueryRowContext(ctx, `SELECT spent FROM spend_days WHERE user_id = $1 AND day = $2`, c.UserID, day).Scan(&spent); err != nil {
+			return fmt.Errorf("record spend: %w", err)
+		}
+		return spendLimitError(c.Limit, max(c.Limit-spent, 0))
+	}
+	return nil
+}
+
+// Spend is coins a fan spends on a creator: Coins leave the fan for the
+// platform's revenue account of the feature, and the creator receives
+// floor(Coins × ShareBPS / 10000) diamonds.
+type Spend struct {
+	// Feature is the operation's kind and names its revenue account
+	// ("gift", "tip", "subscription").
+	Feature string
+	// What finishes "You cannot …" in refusals ("send gifts").
+	What      string
+	Object    string // what the spend belongs to, e.g. "live:<id>"
+	CreatorID string
+	Coins     fanfare.Amount
+	ShareBPS  int64
+	Idem      *ledger.Idempotency
+	// Effect writes the feature's rows in the operation's transaction.
+	Effect func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error
+}
+
+// Payment is a committed spend.
+type Payment struct {
+	OpID      string
+	Coins     fanfare.Amount
+	Diamonds  fanfare.Amount // what the creator received
+	Balance   fanfare.Amount // the fan's coins right after
+	CreatedAt time.Time
+	Replayed  bool
+}
+
+// Pay moves a fan's coins to a creator after CheckSpend, in one ledger
+// operation that also records the spend against the daily limit and runs
+// the feature's Effect. A replay of the idempotency key answers the first
+// payment, even if the checks would refuse it now.
+//
+// Codes: those of CheckSpend, validation_failed (paying oneself, a bad
+// share), not_found (no such creator), insufficient_funds,
+// idempotency_key_required, idempotency_conflict, and the Effect's.
+func (s *Service) Pay(ctx context.Context, actor fanfare.Actor, sp Spend) (*Payment, error) {
+	if sp.Idem == nil {
+		return nil, fanfare.Errorf(fanfare.EIdempotencyKeyRequired, "spending coins needs an Idempotency-Key")
+	}
+	if sp.ShareBPS < 0 || sp.ShareBPS > 10_000 {
+		return nil, fmt.Errorf("pay: share %d bps out of range", sp.ShareBPS)
+	}
+	if actor.UserID != "" && actor.UserID == sp.CreatorID {
+		return nil, fanfare.Errorf(fanfare.EInvalid, "you cannot spend coins on yourself")
+	}
+	check, err := s.CheckSpend(ctx, actor, sp.Coins, sp.What)
+	if err != nil {
+		// A replay is answered even when the checks now refuse (the
+		// first request may be what spent today's limit).
+		if res, rerr := s.ledger.Replay(ctx, *sp.Idem); rerr != nil || res != nil {
+			from, ferr := s.ledger.FindUserAccount(ctx, actor.UserID, fanfare.Coin)
+			if ferr != nil && rerr == nil {
+				return nil, fmt.Errorf("pay: %w", ferr)
+			}
+			return paymentOf(sp, from, res, rerr)
+		}
+		return nil, err
+	}
+	if _, err := s.users.ByID(ctx, sp.CreatorID); err != nil {
+		return nil, err
+	}
+	from, err := s.ledger.UserAccount(ctx, check.UserID, fanfare.Coin)
+	if err != nil {
+		return nil, fmt.Errorf("pay: %w", err)
+	}
+	revenue, err := s.ledger.SystemAccount(ctx, ledger.Revenue(sp.Feature), fanfare.Coin)
+	if err != nil {
+		return nil, fmt.Errorf("pay: %w", err)
+	}
+	legs := []ledger.Leg{{Debit: from, Credit: revenue, Amount: sp.Coins}}
+	if d := fanfare.Share(sp.Coins, sp.ShareBPS); d > 0 {
+		issue, err := s.ledger.SystemAccount(ctx, ledger.DiamondIssuance, fanfare.Diamond)
+		if err != nil {
+			return nil, fmt.Errorf("pay: %w", err)
+		}
+		to, err := s.ledger.UserAccount(ctx, sp.CreatorID, fanfare.Diamond)
+		if err != nil {
+			return nil, fmt.Errorf("pay: %w", err)
+		}
+		legs = append(legs, ledger.Leg{Debit: issue, Credit: to, Amount: d})
+	}
+	res, err := s.ledger.Submit(ctx, ledger.Op{
+		Kind:   sp.Feature,
+		Object: sp.Object,
+		Actor:  actor.ID(),
+		Legs:   legs,
+		Idem:   sp.Idem,
+		Effect: func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error {
+			if err := check.Record(ctx, tx, r.CreatedAt); err != nil {
+				return err
+			}
+			if sp.Effect != nil {
+				return sp.Effect(ctx, tx, r)
+			}
+			return nil
+		},
+	})
+	return paymentOf(sp, from, res, err)
+}
+
+// paymentOf turns a ledger answer into the Payment; from is the fan's coin
+// account.
+func paymentOf(sp Spend, from ledger.AccountID, res *ledger.Result, err error) (*Payment, error) {
+	if err != nil {
+		if fanfare.ErrorCode(err) == fanfare.EWalletFrozen {
+			return nil, frozenError()
+		}
+		return nil, err
+	}
+	return &Payment{
+		OpID:      res.OpID,
+		Coins:     sp.Coins,
+		Diamonds:  fanfare.Share(sp.Coins, sp.ShareBPS),
+		Balance:   res.Balance(from),
+		CreatedAt: res.CreatedAt.UTC().Truncate(time.Microsecond),
+		Replayed:  res.Replayed,
+	}, nil
+}

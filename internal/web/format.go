@@ -6,29 +6,7 @@ import (
 	"time"
 
 	"github.com/fanfarehq/fanfare"
-	"github.com/fanfarehq/fanfare/internal/wallet"
 )
-
-// regionCurrency is the currency of the fiat values shown to a user of a
-// region; any region not listed sees euros.
-var regionCurrency = map[string]string{
-	"TR": "TRY",
-	"AE": "AED",
-	"US": "USD",
-}
-
-// currencyOf returns the currency of a region's fiat values, falling back
-// to the catalog's default currency when the catalog does not sell in it.
-func currencyOf(region string, c *wallet.Catalog) string {
-	cur, ok := regionCurrency[region]
-	if !ok {
-		return wallet.DefaultCurrency
-	}
-	if _, err := c.List(cur); err != nil {
-		return wallet.DefaultCurrency
-	}
-	return cur
-}
 
 // currencySymbols are written before an amount; other currencies show
 // their code.

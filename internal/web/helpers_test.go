@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -299,3 +300,16 @@ func (p *page) cookie(name string) *http.Cookie {
 func accountInput(handle string) account.CreateInput {
 	return account.CreateInput{Handle: handle, Password: password, Region: "FR", BirthDate: "1990-05-17"}
 }
+
+// testClock is a clock that tests move.
+type testClock struct{ ns atomic.Int64 }
+
+func newTestClock(t time.Time) *testClock {
+	c := &testClock{}
+	c.ns.Store(t.UnixNano())
+	return c
+}
+
+func (c *testClock) Now() time.Time { return time.Unix(0, c.ns.Load()).UTC() }
+
+func (c *testClock) advance(d time.Duration) { c.ns.Add(int64(d)) }

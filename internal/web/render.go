@@ -207,8 +207,10 @@ func statusOf(err error) int {
 	case fanfare.ENotFound:
 		return http.StatusNotFound
 	case fanfare.EConflict, fanfare.EIdempotencyConflict, fanfare.EInvalidState, fanfare.EDeadlinePassed,
-		fanfare.EInsufficientFunds, fanfare.EWalletFrozen:
+		fanfare.EInsufficientFunds, fanfare.EWalletFrozen, fanfare.ESpendLimit:
 		return http.StatusConflict
+	case fanfare.EPurchaseLimit:
+		return http.StatusTooManyRequests
 	case fanfare.EUnavailable:
 		return http.StatusServiceUnavailable
 	}

@@ -20,11 +20,15 @@ const historyPageSize = 10
 // card form, and the history.
 type walletPageData struct {
 	Layout
-	Coins        fanfare.Amount
-	Diamonds     fanfare.Amount
-	Frozen       bool
-	CoinsValue   fanfare.Amount // the coins' reference value in Currency
-	PackCurrency string         // the currency of the pack grid
+	Coins      fanfare.Amount
+	Diamonds   fanfare.Amount
+	Frozen     bool
+	CoinsValue fanfare.Amount // the coins' reference value in Currency
+	// CannotSpend says why the visitor cannot spend on creators, when
+	// that is not a frozen wallet (which has its own banner).
+	CannotSpend  string
+	Limit        *wallet.SpendLimit
+	PackCurrency string // the currency of the pack grid
 	Currencies   []string
 	Packs        []packView
 	Card         string // what the card field holds
@@ -130,12 +134,20 @@ func (s *Server) walletPage(w http.ResponseWriter, r *http.Request, v *visitor) 
 func (s *Server) walletData(r *http.Request, v *visitor, f walletForm, kind, cursor string) (*walletPageData, error) {
 	ctx := r.Context()
 	cat := s.wallet.Catalog()
-	cur := currencyOf(v.User.Region, cat)
+	o, err := s.wallet.Overview(ctx, v.User.ID, "")
+	if err != nil {
+		return nil, err
+	}
+	// The page's figures all come from this one reading.
+	v.Wallet = &o.Wallet
+	cur := o.Currency
 	d := &walletPageData{
 		Layout:     Layout{Title: "Wallet", Nav: "wallet", Visitor: v, CSRF: s.sessionToken(v), Currency: cur, Error: f.err},
-		Coins:      v.Wallet.Coins,
-		Diamonds:   v.Wallet.Diamonds,
-		Frozen:     v.Wallet.Frozen,
+		Coins:      o.Coins,
+		Diamonds:   o.Diamonds,
+		Frozen:     o.Frozen,
+		CoinsValue: o.FiatValue,
+		Limit:      o.Limit,
 		Currencies: cat.Currencies(),
 		Card:       f.card,
 		TestCards:  testCards,
@@ -143,9 +155,8 @@ func (s *Server) walletData(r *http.Request, v *visitor, f walletForm, kind, cur
 		Kind:       kind,
 		Kinds:      historyKinds,
 	}
-	var err error
-	if d.CoinsValue, err = cat.FiatValue(cur, d.Coins); err != nil {
-		return nil, err
+	if o.CannotSpendCode != "" && o.CannotSpendCode != fanfare.EWalletFrozen {
+		d.CannotSpend = o.CannotSpend
 	}
 
 	d.PackCurrency = cur

@@ -95,6 +95,8 @@ func New(opts Options) *Server {
 	mux.HandleFunc("GET /wallet", s.userPage(s.walletPage))
 	mux.HandleFunc("POST /wallet/buy", s.userForm(s.buy))
 	mux.HandleFunc("POST /wallet/refund", s.userForm(s.refund))
+	mux.HandleFunc("GET /settings", s.userPage(s.settingsPage))
+	mux.HandleFunc("POST /settings/spend-limit", s.userForm(s.setSpendLimit))
 	mux.Handle("GET /static/", staticHandler())
 	mux.HandleFunc("GET /favicon.ico", favicon)
 	mux.HandleFunc("/", s.notFound)

@@ -109,9 +109,9 @@ func New(opts Options) *Server {
 	return s
 }
 
-// IsAPIPath reports whether path belongs to the HTTP API rather than to
+// isAPIPath reports whether path belongs to the HTTP API rather than to
 // the pages.
-func IsAPIPath(path string) bool {
+func isAPIPath(path string) bool {
 	switch path {
 	case "/v1", "/openapi.json", "/docs", "/healthz", "/readyz", "/metrics":
 		return true
@@ -122,7 +122,7 @@ func IsAPIPath(path string) bool {
 // ServeHTTP hands the API's paths to the API and serves the pages, with
 // their security headers, panic recovery and access log.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if IsAPIPath(r.URL.Path) {
+	if isAPIPath(r.URL.Path) {
 		s.api.ServeHTTP(w, r)
 		return
 	}

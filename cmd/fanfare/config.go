@@ -48,6 +48,12 @@ type Config struct {
 	// FANFARE_PUBLIC_URL: the server's public base URL, where Stripe
 	// Checkout sends the buyer back; default http:// and the listen address
 	PublicURL string
+	// FANFARE_SECURE_COOKIES: mark the web app's cookies Secure (serve it
+	// over HTTPS)
+	SecureCookies bool
+	// Demo shows the demo world's logins on the web app's pages; set by
+	// the demo command.
+	Demo bool
 }
 
 // DefaultAddr is where Fanfare listens unless told otherwise.
@@ -106,6 +112,7 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.PurchasesPerHour, "purchases-per-hour", envInt("FANFARE_PURCHASES_PER_HOUR", def.PurchasesPerHour), "coin purchases a user may start in any hour, declined ones included; 0 for no limit (env FANFARE_PURCHASES_PER_HOUR)")
 	fs.StringVar(&c.PurchaseDailyLimit, "purchase-daily-limit", env("FANFARE_PURCHASE_DAILY_LIMIT", def.PurchaseDaily.String()), "money a user may spend on coins in any 24 hours, other currencies converted at the reference rates; 0 for no limit (env FANFARE_PURCHASE_DAILY_LIMIT)")
 	fs.StringVar(&c.MinorPurchaseDailyLimit, "minor-purchase-daily-limit", env("FANFARE_MINOR_PURCHASE_DAILY_LIMIT", def.MinorPurchaseDaily.String()), "the same limit for users under 18, when lower; 0 for none (env FANFARE_MINOR_PURCHASE_DAILY_LIMIT)")
+	fs.BoolVar(&c.SecureCookies, "secure-cookies", envBool("FANFARE_SECURE_COOKIES", false), "mark the web app's cookies Secure: set it when browsers reach Fanfare over HTTPS (env FANFARE_SECURE_COOKIES)")
 	fs.BoolVar(&c.Migrate, "migrate", envBool("FANFARE_MIGRATE", true), "apply pending migrations at start (env FANFARE_MIGRATE)")
 	c.StripeSecretKey = env("FANFARE_STRIPE_SECRET_KEY", "")
 	fs.Var(secretFlag{&c.StripeSecretKey}, "stripe-secret-key", "Stripe secret API key; turns the stripe payment provider on (env FANFARE_STRIPE_SECRET_KEY)")

@@ -22,6 +22,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/wallet"
+	"github.com/fanfarehq/fanfare/internal/web"
 )
 
 var (
@@ -129,8 +130,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Metrics:  metrics,
 		Version:  Version,
 	})
+	app := web.New(web.Options{
+		Accounts:      m.Accounts,
+		Wallet:        m.Wallet,
+		API:           api,
+		Logger:        m.Logger,
+		Clock:         m.Clock,
+		SecureCookies: m.Config.SecureCookies,
+		Demo:          m.Config.Demo,
+	})
 	m.HTTP = &http.Server{
-		Handler:           api,
+		Handler:           app,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -280,8 +290,8 @@ type ServeCommand struct {
 
 const serveSynopsis = `Usage: fanfare serve [flags]
 
-Runs the HTTP API (with /openapi.json, /healthz, /readyz, /metrics) and the
-background jobs until SIGINT or SIGTERM, then drains in-flight requests and
+Runs the web app, the HTTP API (with /openapi.json, /healthz, /readyz,
+/metrics) and the background jobs until SIGINT or SIGTERM, then drains in-flight requests and
 commits every accepted money operation before exiting.`
 
 // Run parses args and serves.

@@ -306,7 +306,9 @@ func (s *Service) Purchase(ctx context.Context, userID, id string) (*Purchase, e
 	return p, err
 }
 
-func scanPurchase(row *sql.Row) (*Purchase, string, error) {
+// scanPurchase reads one row of purchaseColumns, from a *sql.Row or a
+// *sql.Rows.
+func scanPurchase(row interface{ Scan(...any) error }) (*Purchase, string, error) {
 	var p Purchase
 	var status, hash string
 	var balance, paidAt sql.NullInt64

@@ -2,7 +2,6 @@ package wallet
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -41,7 +40,7 @@ func (s *Service) PurchasesByID(ctx context.Context, userID string, ids []string
 	}
 	defer rows.Close()
 	for rows.Next() {
-		p, err := scanPurchaseRow(rows)
+		p, _, err := scanPurchase(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -53,32 +52,12 @@ func (s *Service) PurchasesByID(ctx context.Context, userID string, ids []string
 	return out, nil
 }
 
-// scanPurchaseRow reads one row of purchaseColumns from a result set.
-func scanPurchaseRow(rows *sql.Rows) (*Purchase, error) {
-	var p Purchase
-	var status, hash string
-	var balance, paidAt sql.NullInt64
-	var created, updated int64
-	err := rows.Scan(&p.ID, &p.UserID, &p.PackID, &p.Coins, &p.Currency, &p.Amount, &p.Provider, &status, &p.ProviderRef,
-		&p.ChargebackExpected, &balance, &created, &updated, &paidAt, &hash)
-	if err != nil {
-		return nil, fmt.Errorf("read purchase: %w", err)
-	}
-	p.Status = PurchaseStatus(status)
-	p.Balance = fanfare.Amount(balance.Int64)
-	p.CreatedAt = time.UnixMicro(created).UTC()
-	p.UpdatedAt = time.UnixMicro(updated).UTC()
-	if paidAt.Valid {
-		p.PaidAt = time.UnixMicro(paidAt.Int64).UTC()
-	}
-	return &p, nil
-}
-
 // RefundableUntil returns the last instant at which p may be refunded in
 // cash, and false when p is not paid (pending, failed, refunded or charged
-// back). Whether its coins are still unspent only Refund can tell.
+// back) or was paid through a provider that refunds it itself (Stripe).
+// Whether its coins are still unspent only Refund can tell.
 func (p *Purchase) RefundableUntil() (time.Time, bool) {
-	if p.Status != PurchasePaid || p.PaidAt.IsZero() {
+	if p.Status != PurchasePaid || p.PaidAt.IsZero() || p.Provider == ProviderStripe {
 		return time.Time{}, false
 	}
 	return p.PaidAt.Add(RefundWindow), true

@@ -83,5 +83,9 @@ func TestRefundableUntil(t *testing.T) {
 		require.NotNil(t, failed)
 		_, ok = failed.RefundableUntil()
 		require.False(t, ok, "a failed purchase is not refundable")
+
+		viaStripe := &wallet.Purchase{Provider: wallet.ProviderStripe, Status: wallet.PurchasePaid, PaidAt: now}
+		_, ok = viaStripe.RefundableUntil()
+		require.False(t, ok, "Stripe refunds its own purchases")
 	})
 }

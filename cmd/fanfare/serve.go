@@ -280,6 +280,11 @@ func (m *Main) chargebacks(ctx context.Context) {
 		} else if n > 0 {
 			m.Logger.Info("applied chargebacks", "count", n)
 		}
+		if n, err := m.Wallet.RetryCashRefunds(ctx); err != nil && ctx.Err() == nil {
+			m.Logger.Error("retry cash refunds", "err", err)
+		} else if n > 0 {
+			m.Logger.Info("sent cash refunds that had waited for the provider", "count", n)
+		}
 	}
 }
 

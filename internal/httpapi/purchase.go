@@ -49,6 +49,12 @@ type refundBody struct {
 	Purchase purchaseBody   `json:"purchase" doc:"The purchase, now refunded"`
 	OpID     string         `json:"op_id" doc:"The ledger operation that took the coins back"`
 	Balance  fanfare.Amount `json:"balance" doc:"The buyer's coins right after the refund"`
+	Cash     cashRefundBody `json:"cash_refund" doc:"Where the money stands"`
+}
+
+type cashRefundBody struct {
+	Status      string `json:"status" enum:"pending,sent" doc:"sent: the provider accepted the refund; pending: the provider could not be reached yet, it is asked again until it does"`
+	ProviderRef string `json:"provider_ref,omitempty" doc:"The provider's refund, once sent"`
 }
 
 type refundOutput struct {
@@ -125,6 +131,9 @@ func (s *Server) registerPurchases() {
 			return nil, err
 		}
 		out := &refundOutput{Body: refundBody{Purchase: newPurchaseBody(r.Purchase), OpID: r.OpID, Balance: r.Balance}}
+		if r.Cash != nil {
+			out.Body.Cash = cashRefundBody{Status: r.Cash.Status, ProviderRef: r.Cash.ProviderRef}
+		}
 		if r.Replayed {
 			out.Replayed = "true"
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -168,9 +169,25 @@ func TestStripeWebhook(t *testing.T) {
 		require.Equal(t, int64(7000), done.Balance)
 		require.Nil(t, done.CheckoutURL)
 
-		// Stripe refunds it, not the fan.
-		requireProblem(t, e.do(t, refund(token, p.ID, "r1")), 409, "invalid_state")
-		e.deliver(t, stripetest.Refunded("evt_refunded", paid, paid.Amount), "applied")
+		// The fan asks for a cash refund: the coins go back, Stripe returns
+		// the money, and the refund event Stripe sends next moves nothing.
+		res = e.do(t, refund(token, p.ID, "r1"))
+		require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+		var refunded struct {
+			Purchase struct{ Status string } `json:"purchase"`
+			Balance  int64                    `json:"balance"`
+			Cash     struct {
+				Status      string `json:"status"`
+				ProviderRef string `json:"provider_ref"`
+			} `json:"cash_refund"`
+		}
+		res.json(t, &refunded)
+		require.Equal(t, "refunded", refunded.Purchase.Status)
+		require.Equal(t, int64(0), refunded.Balance)
+		require.Equal(t, "sent", refunded.Cash.Status)
+		require.True(t, strings.HasPrefix(refunded.Cash.ProviderRef, "re_"), refunded.Cash.ProviderRef)
+		require.Equal(t, 1, fake.Refunds())
+		e.deliver(t, stripetest.Refunded("evt_refunded", paid, paid.Amount), "ignored")
 		require.Equal(t, "refunded", e.purchaseStatus(t, p.ID))
 		require.Equal(t, walletBody{}, e.walletOf(t, token))
 		e.requireVerified(t)

@@ -109,3 +109,17 @@ type Event struct {
 func MerchantWon(disputeStatus string) bool {
 	return disputeStatus == DisputeWon || disputeStatus == DisputeWarningClosed
 }
+
+// RefundRequest asks a provider to give a buyer back the money of a paid
+// purchase, in full.
+type RefundRequest struct {
+	PurchaseID string
+	// PaymentRef is the provider's payment (Stripe: the payment intent).
+	PaymentRef string
+	Amount     fanfare.Amount // minor units of Currency
+	Currency   string
+}
+
+// RefundIdempotencyKey is the provider idempotency key of a purchase's
+// refund: asking twice for the same purchase refunds once.
+func RefundIdempotencyKey(purchaseID string) string { return "fanfare-refund-" + purchaseID }

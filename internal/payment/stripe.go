@@ -153,6 +153,33 @@ func (s *Stripe) Charge(ctx context.Context, c Charge) (Outcome, error) {
 	return Outcome{Status: Pending, Ref: cs.ID, CheckoutURL: cs.URL}, nil
 }
 
+// RefundPayment refunds a purchase's payment intent in full, with the
+// Stripe Idempotency-Key RefundIdempotencyKey(purchase id): asking again
+// returns the same refund. It returns the refund's id.
+//
+// Codes: unavailable (Stripe could not be reached or failed; ask again
+// later). Other refusals (a payment already refunded on Stripe, a wrong
+// key) are internal errors.
+func (s *Stripe) RefundPayment(ctx context.Context, r RefundRequest) (string, error) {
+	if r.PaymentRef == "" {
+		return "", fmt.Errorf("stripe: refund purchase %s: no payment intent", r.PurchaseID)
+	}
+	params := &stripe.RefundCreateParams{
+		PaymentIntent: stripe.String(r.PaymentRef),
+		Amount:        stripe.Int64(int64(r.Amount)),
+		Metadata:      map[string]string{"purchase_id": r.PurchaseID},
+	}
+	params.SetIdempotencyKey(RefundIdempotencyKey(r.PurchaseID))
+	re, err := s.client.V1Refunds.Create(ctx, params)
+	if err != nil {
+		return "", apiError("create refund", err)
+	}
+	if re.ID == "" {
+		return "", fmt.Errorf("stripe: create refund: the answer has no refund id")
+	}
+	return re.ID, nil
+}
+
 // apiError classifies a failed API call: Stripe unreachable, rate
 // limiting or Stripe's own failures are unavailable (worth a retry);
 // anything else is an internal error (a configuration to fix).

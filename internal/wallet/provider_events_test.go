@@ -3,6 +3,7 @@ package wallet_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -164,13 +165,83 @@ func TestStripeBuy(t *testing.T) {
 		require.NotEmpty(t, q.CheckoutURL)
 		require.Equal(t, 2, f.fake.Created())
 
-		// A Stripe purchase is refunded on Stripe, not here.
+		// A cash refund of a Stripe purchase asks Stripe for the money back,
+		// once, and the refund event Stripe sends next moves nothing.
 		paid := f.fake.Pay(q.ProviderRef)
 		f.mustDeliver(t, stripetest.Completed("evt_q", paid), wallet.EventApplied)
-		_, err = f.wallet.Refund(ctx, f.actor(), q.ID, "refund-1")
-		requireCode(t, err, fanfare.EInvalidState)
-		require.Contains(t, fanfare.ErrorMessage(err), "refunded on Stripe")
 		f.requireCoins(t, 70)
+		r, err := f.wallet.Refund(ctx, f.actor(), q.ID, "refund-1")
+		require.NoError(t, err)
+		require.Equal(t, wallet.PurchaseRefunded, r.Purchase.Status)
+		require.Equal(t, wallet.CashSent, r.Cash.Status)
+		require.NotEmpty(t, r.Cash.ProviderRef)
+		require.Equal(t, 1, f.fake.Refunds())
+		again2, err := f.wallet.Refund(ctx, f.actor(), q.ID, "refund-1")
+		require.NoError(t, err)
+		require.True(t, again2.Replayed)
+		require.Equal(t, r.Cash.ProviderRef, again2.Cash.ProviderRef)
+		require.Equal(t, 1, f.fake.Refunds())
+		f.mustDeliver(t, stripetest.Refunded("evt_q_refunded", paid, paid.Amount), wallet.EventIgnored)
+		f.requireCoins(t, 0)
+	})
+}
+
+// When Stripe cannot be reached, the coins are back and the money is owed:
+// the refund stays pending and is asked for again until Stripe accepts.
+func TestStripeCashRefundRetried(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setupStripe(t, db)
+		clock := f.clock
+		ctx := context.Background()
+		p := f.buyStripe(t, "eur-350", "buy-1")
+		paid := f.fake.Pay(p.ProviderRef)
+		f.mustDeliver(t, stripetest.Completed("evt_1", paid), wallet.EventApplied)
+
+		f.fake.FailNext(1)
+		r, err := f.wallet.Refund(ctx, f.actor(), p.ID, "refund-1")
+		require.NoError(t, err)
+		require.Equal(t, wallet.PurchaseRefunded, r.Purchase.Status)
+		require.Equal(t, wallet.CashPending, r.Cash.Status)
+		require.Equal(t, 1, r.Cash.Attempts)
+		require.Contains(t, r.Cash.LastError, "unavailable")
+		require.Equal(t, 0, f.fake.Refunds())
+		f.requireCoins(t, 0)
+
+		// Not yet due: nothing is asked.
+		n, err := f.wallet.RetryCashRefunds(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 0, n)
+		// Due after a minute; an outage again doubles the wait.
+		clock.set(now.Add(time.Minute))
+		f.fake.FailNext(1)
+		n, err = f.wallet.RetryCashRefunds(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 0, n)
+		clock.set(now.Add(2*time.Minute + time.Minute - time.Microsecond))
+		n, err = f.wallet.RetryCashRefunds(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 0, n)
+		clock.set(now.Add(3 * time.Minute))
+		var wg sync.WaitGroup
+		var sent atomic.Int64
+		for range 3 {
+			wg.Go(func() {
+				n, err := f.wallet.RetryCashRefunds(ctx)
+				assertNoError(t, err)
+				sent.Add(int64(n))
+			})
+		}
+		wg.Wait()
+		require.Equal(t, 1, f.fake.Refunds(), "Stripe refunds once, whoever asks")
+		again, err := f.wallet.Refund(ctx, f.actor(), p.ID, "refund-1")
+		require.NoError(t, err)
+		require.Equal(t, wallet.CashSent, again.Cash.Status)
+		n, err = f.wallet.RetryCashRefunds(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 0, n)
+		f.mustDeliver(t, stripetest.Refunded("evt_refunded", paid, paid.Amount), wallet.EventIgnored)
+		f.requireCoins(t, 0)
 	})
 }
 

@@ -22,6 +22,11 @@ type Provider interface {
 	// Charge asks for the payment of a purchase. Asking again for the same
 	// purchase id must not take the money twice.
 	Charge(ctx context.Context, c payment.Charge) (payment.Outcome, error)
+	// RefundPayment gives the buyer the money of a paid purchase back, in
+	// full, and returns the provider's reference of the refund. Asking
+	// again for the same purchase must not refund twice. Codes:
+	// unavailable (worth asking again later).
+	RefundPayment(ctx context.Context, r payment.RefundRequest) (string, error)
 }
 
 // PurchaseStatus is where a purchase stands. A purchase starts pending and

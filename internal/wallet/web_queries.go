@@ -54,10 +54,10 @@ func (s *Service) PurchasesByID(ctx context.Context, userID string, ids []string
 
 // RefundableUntil returns the last instant at which p may be refunded in
 // cash, and false when p is not paid (pending, failed, refunded or charged
-// back) or was paid through a provider that refunds it itself (Stripe).
-// Whether its coins are still unspent only Refund can tell.
+// back), or a Stripe purchase whose payment is not confirmed. Whether its
+// coins are still unspent only Refund can tell.
 func (p *Purchase) RefundableUntil() (time.Time, bool) {
-	if p.Status != PurchasePaid || p.PaidAt.IsZero() || p.Provider == ProviderStripe {
+	if p.Status != PurchasePaid || p.PaidAt.IsZero() || (p.Provider == ProviderStripe && p.PaymentRef == "") {
 		return time.Time{}, false
 	}
 	return p.PaidAt.Add(RefundWindow), true

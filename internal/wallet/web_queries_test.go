@@ -86,6 +86,9 @@ func TestRefundableUntil(t *testing.T) {
 
 		viaStripe := &wallet.Purchase{Provider: wallet.ProviderStripe, Status: wallet.PurchasePaid, PaidAt: now}
 		_, ok = viaStripe.RefundableUntil()
-		require.False(t, ok, "Stripe refunds its own purchases")
+		require.False(t, ok, "a Stripe purchase without its payment intent cannot be refunded")
+		viaStripe.PaymentRef = "pi_1"
+		_, ok = viaStripe.RefundableUntil()
+		require.True(t, ok)
 	})
 }

@@ -1,7 +1,8 @@
 // Package stripetest fakes the part of Stripe that Fanfare talks to, for
 // tests that run the real stripe-go client and the real webhook signature
-// check: an HTTP server answering POST /v1/checkout/sessions as Stripe
-// does (secret key, form parameters, Idempotency-Key), and Stripe events
+// check: an HTTP server answering POST /v1/checkout/sessions and POST
+// /v1/refunds as Stripe does (secret key, form parameters,
+// Idempotency-Key), and Stripe events
 // signed with the webhook secret as Stripe signs them.
 //
 // It imports only stripe-go's webhook signing and the standard library.
@@ -60,10 +61,12 @@ type Session struct {
 type Server struct {
 	URL string
 
-	mu       sync.Mutex
-	sessions map[string]*Session
-	byKey    map[string]*Session
-	created  int
+	mu          sync.Mutex
+	sessions    map[string]*Session
+	byKey       map[string]*Session
+	refunds     map[string]*Refund // by Idempotency-Key (or id without one)
+	refundCount int
+	created     int
 	calls    int
 	fail     int
 }
@@ -71,7 +74,7 @@ type Server struct {
 // New starts a fake Stripe API, closed when tb ends.
 func New(tb testing.TB) *Server {
 	tb.Helper()
-	s := &Server{sessions: map[string]*Session{}, byKey: map[string]*Session{}}
+	s := &Server{sessions: map[string]*Session{}, byKey: map[string]*Session{}, refunds: map[string]*Refund{}}
 	ts := httptest.NewServer(http.HandlerFunc(s.serve))
 	tb.Cleanup(ts.Close)
 	s.URL = ts.URL
@@ -128,6 +131,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "api_error", "", "An unknown error occurred")
 		return
 	}
+	if r.Method == http.MethodPost && r.URL.Path == "/v1/refunds" {
+		s.refund(w, r)
+		return
+	}
 	if r.Method != http.MethodPost || r.URL.Path != "/v1/checkout/sessions" {
 		writeError(w, http.StatusNotFound, "invalid_request_error", "resource_missing", "Unrecognized request URL ("+r.Method+": "+r.URL.Path+")")
 		return
@@ -163,6 +170,86 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.created++
 	writeSession(w, cs)
+}
+
+// Refund is a refund the fake made.
+type Refund struct {
+	ID             string
+	PaymentIntent  string
+	Amount         int64
+	Currency       string
+	Metadata       map[string]string
+	IdempotencyKey string
+}
+
+// Refunds returns how many refunds the fake made (replays of an
+// Idempotency-Key excluded).
+func (s *Server) Refunds() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refundCount
+}
+
+// refund answers POST /v1/refunds for a paid session's payment intent, at
+// most its amount; s.mu is held.
+func (s *Server) refund(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "", "Invalid form body")
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if prev, ok := s.refunds[key]; ok && key != "" {
+		w.Header().Set("Idempotent-Replayed", "true")
+		writeRefund(w, prev)
+		return
+	}
+	pi := r.PostForm.Get("payment_intent")
+	var paid *Session
+	for _, cs := range s.sessions {
+		if cs.PaymentIntent != "" && cs.PaymentIntent == pi {
+			paid = cs
+		}
+	}
+	if paid == nil {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "resource_missing", "No such payment_intent: '"+pi+"'")
+		return
+	}
+	amount := paid.AmountTotal
+	if a := r.PostForm.Get("amount"); a != "" {
+		v, err := strconv.ParseInt(a, 10, 64)
+		if err != nil || v <= 0 || v > paid.AmountTotal {
+			writeError(w, http.StatusBadRequest, "invalid_request_error", "amount_too_large", "Refund amount is greater than the charge")
+			return
+		}
+		amount = v
+	}
+	for _, re := range s.refunds {
+		if re.PaymentIntent == pi {
+			writeError(w, http.StatusBadRequest, "invalid_request_error", "charge_already_refunded", "Charge has already been refunded.")
+			return
+		}
+	}
+	re := &Refund{ID: "re_test_" + randomID(24), PaymentIntent: pi, Amount: amount, Currency: paid.Currency,
+		Metadata: prefixed(r.PostForm, "metadata"), IdempotencyKey: key}
+	if key == "" {
+		key = re.ID
+	}
+	s.refunds[key] = re
+	s.refundCount++
+	writeRefund(w, re)
+}
+
+func writeRefund(w http.ResponseWriter, re *Refund) {
+	json.NewEncoder(w).Encode(map[string]any{
+		"id":             re.ID,
+		"object":         "refund",
+		"amount":         re.Amount,
+		"currency":       re.Currency,
+		"payment_intent": re.PaymentIntent,
+		"metadata":       re.Metadata,
+		"status":         "succeeded",
+		"created":        time.Now().Unix(),
+	})
 }
 
 // sessionFromForm reads the parameters Fanfare sends, or says what is

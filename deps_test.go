@@ -22,8 +22,9 @@ var allowed = map[string][]string{
 	"internal/payment":            {""},
 	"internal/payment/stripetest": {},
 	"internal/wallet":             {"", "internal/store", "internal/ledger", "internal/audit", "internal/payment"},
-	"internal/httpapi":            {"", "internal/store", "internal/ledger", "internal/account", "internal/wallet", "internal/audit"},
-	"internal/web":                {"", "internal/account", "internal/wallet", "internal/payment"},
+	"internal/httpx":              {},
+	"internal/httpapi":            {"", "internal/store", "internal/ledger", "internal/account", "internal/wallet", "internal/audit", "internal/httpx"},
+	"internal/web":                {"", "internal/account", "internal/wallet", "internal/payment", "internal/httpx"},
 	"cmd/fanfare":                 {"*"},
 }
 

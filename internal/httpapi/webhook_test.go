@@ -175,7 +175,7 @@ func TestStripeWebhook(t *testing.T) {
 		require.Equal(t, http.StatusOK, res.status, "%s", res.body)
 		var refunded struct {
 			Purchase struct{ Status string } `json:"purchase"`
-			Balance  int64                    `json:"balance"`
+			Balance  int64                   `json:"balance"`
 			Cash     struct {
 				Status      string `json:"status"`
 				ProviderRef string `json:"provider_ref"`

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/httpx"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
 
@@ -127,7 +128,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
-	rec := &recorder{ResponseWriter: w}
+	rec := httpx.NewRecorder(w)
 	h := rec.Header()
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -139,18 +140,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(v)
 			}
 			s.log.ErrorContext(r.Context(), "panic", "panic", v, "stack", string(debug.Stack()))
-			if !rec.wrote {
+			if !rec.Wrote() {
 				s.errorPage(rec, r, http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Please try again.")
 			}
 		}
 		level := slog.LevelInfo
-		if rec.statusCode() >= 500 {
+		if rec.Status() >= 500 {
 			level = slog.LevelError
 		}
 		s.log.LogAttrs(r.Context(), level, "web request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
-			slog.Int("status", rec.statusCode()),
+			slog.Int("status", rec.Status()),
 			slog.Duration("duration", time.Since(start)),
 		)
 	}()
@@ -158,37 +159,4 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(rec, r.Body, maxFormBytes)
 	}
 	s.handler.ServeHTTP(rec, r)
-}
-
-// recorder remembers the status written through it.
-type recorder struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-// WriteHeader records the first status and passes it on.
-func (w *recorder) WriteHeader(status int) {
-	if !w.wrote {
-		w.status, w.wrote = status, true
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-// Write records an implicit 200 and passes b on.
-func (w *recorder) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.status, w.wrote = http.StatusOK, true
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w *recorder) statusCode() int {
-	if w.status == 0 {
-		return http.StatusOK
-	}
-	return w.status
 }

@@ -67,8 +67,8 @@ type Server struct {
 	refunds     map[string]*Refund // by Idempotency-Key (or id without one)
 	refundCount int
 	created     int
-	calls    int
-	fail     int
+	calls       int
+	fail        int
 }
 
 // New starts a fake Stripe API, closed when tb ends.

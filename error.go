@@ -22,6 +22,7 @@ const (
 	EIdempotencyKeyRequired = "idempotency_key_required"
 	EInvalid                = "validation_failed"
 	EUnauthorized           = "unauthorized"
+	ESignatureInvalid       = "signature_invalid"
 	EForbidden              = "forbidden"
 	ENotFound               = "not_found"
 	EConflict               = "conflict"

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
 
@@ -38,6 +41,19 @@ type Config struct {
 	PurchasesPerHour        int
 	PurchaseDailyLimit      string
 	MinorPurchaseDailyLimit string
+	// Stripe, on when StripeSecretKey is set.
+	StripeSecretKey     string // FANFARE_STRIPE_SECRET_KEY: sk_test_... or sk_live_...
+	StripeWebhookSecret string // FANFARE_STRIPE_WEBHOOK_SECRET: whsec_..., signs the events Stripe posts
+	StripeAPIBase       string // FANFARE_STRIPE_API_BASE: the Stripe API's base URL
+	// FANFARE_PUBLIC_URL: the server's public base URL, where Stripe
+	// Checkout sends the buyer back; default http:// and the listen address
+	PublicURL string
+	// FANFARE_SECURE_COOKIES: mark the web app's cookies Secure (serve it
+	// over HTTPS)
+	SecureCookies bool
+	// Demo shows the demo world's logins on the web app's pages; set by
+	// the demo command.
+	Demo bool
 }
 
 // DefaultAddr is where Fanfare listens unless told otherwise.
@@ -96,7 +112,53 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.PurchasesPerHour, "purchases-per-hour", envInt("FANFARE_PURCHASES_PER_HOUR", def.PurchasesPerHour), "coin purchases a user may start in any hour, declined ones included; 0 for no limit (env FANFARE_PURCHASES_PER_HOUR)")
 	fs.StringVar(&c.PurchaseDailyLimit, "purchase-daily-limit", env("FANFARE_PURCHASE_DAILY_LIMIT", def.PurchaseDaily.String()), "money a user may spend on coins in any 24 hours, other currencies converted at the reference rates; 0 for no limit (env FANFARE_PURCHASE_DAILY_LIMIT)")
 	fs.StringVar(&c.MinorPurchaseDailyLimit, "minor-purchase-daily-limit", env("FANFARE_MINOR_PURCHASE_DAILY_LIMIT", def.MinorPurchaseDaily.String()), "the same limit for users under 18, when lower; 0 for none (env FANFARE_MINOR_PURCHASE_DAILY_LIMIT)")
+	fs.BoolVar(&c.SecureCookies, "secure-cookies", envBool("FANFARE_SECURE_COOKIES", false), "mark the web app's cookies Secure: set it when browsers reach Fanfare over HTTPS (env FANFARE_SECURE_COOKIES)")
 	fs.BoolVar(&c.Migrate, "migrate", envBool("FANFARE_MIGRATE", true), "apply pending migrations at start (env FANFARE_MIGRATE)")
+	c.StripeSecretKey = env("FANFARE_STRIPE_SECRET_KEY", "")
+	fs.Var(secretFlag{&c.StripeSecretKey}, "stripe-secret-key", "Stripe secret API key; turns the stripe payment provider on (env FANFARE_STRIPE_SECRET_KEY)")
+	c.StripeWebhookSecret = env("FANFARE_STRIPE_WEBHOOK_SECRET", "")
+	fs.Var(secretFlag{&c.StripeWebhookSecret}, "stripe-webhook-secret", "signing secret of the Stripe webhook endpoint POST /v1/webhooks/stripe, required with the secret key (env FANFARE_STRIPE_WEBHOOK_SECRET)")
+	fs.StringVar(&c.StripeAPIBase, "stripe-api-base", env("FANFARE_STRIPE_API_BASE", payment.DefaultStripeAPIBase), "base URL of the Stripe API (env FANFARE_STRIPE_API_BASE)")
+	fs.StringVar(&c.PublicURL, "public-url", env("FANFARE_PUBLIC_URL", ""), "public base URL of this server, where Stripe Checkout sends buyers back (env FANFARE_PUBLIC_URL; default http:// and the listen address)")
+}
+
+// secretFlag is a string flag whose value --help never prints, even when
+// it comes from the environment.
+type secretFlag struct{ p *string }
+
+// String returns "": the value is secret.
+func (secretFlag) String() string { return "" }
+
+// Set stores v.
+func (f secretFlag) Set(v string) error {
+	*f.p = v
+	return nil
+}
+
+// stripeConfig returns the Stripe provider's configuration, or ok false
+// when Stripe is off. publicURL is the server's base URL. It fails when
+// only one of the two secrets is set or the URLs are not http(s) URLs.
+func (c *Config) stripeConfig(publicURL string) (cfg payment.StripeConfig, ok bool, err error) {
+	switch {
+	case c.StripeSecretKey == "" && c.StripeWebhookSecret == "":
+		return payment.StripeConfig{}, false, nil
+	case c.StripeSecretKey == "":
+		return payment.StripeConfig{}, false, errors.New("--stripe-webhook-secret is set but --stripe-secret-key is not (FANFARE_STRIPE_SECRET_KEY): set both to take payments with Stripe")
+	case c.StripeWebhookSecret == "":
+		return payment.StripeConfig{}, false, errors.New("--stripe-secret-key is set but --stripe-webhook-secret is not (FANFARE_STRIPE_WEBHOOK_SECRET): without it no Stripe payment would ever be credited")
+	}
+	u, err := url.Parse(publicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return payment.StripeConfig{}, false, fmt.Errorf("--public-url must be an http(s) base URL such as https://fanfare.example.com, not %q", publicURL)
+	}
+	base := strings.TrimRight(publicURL, "/")
+	return payment.StripeConfig{
+		SecretKey:     c.StripeSecretKey,
+		WebhookSecret: c.StripeWebhookSecret,
+		APIBase:       c.StripeAPIBase,
+		SuccessURL:    base + "/wallet?purchase=" + payment.PurchasePlaceholder,
+		CancelURL:     base + "/wallet?purchase=" + payment.PurchasePlaceholder + "&cancelled=1",
+	}, true, nil
 }
 
 // limits returns the operator's limits, checked against catalog.

@@ -69,6 +69,7 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 		m.Config.DB = "sqlite://" + path
 	}
 	m.Config.Migrate = true
+	m.Config.Demo = true
 	if err := m.Run(ctx); err != nil {
 		return err
 	}
@@ -173,6 +174,8 @@ func printDemo(w io.Writer, m *Main) {
 	fmt.Fprintf(w, `
 Fanfare demo is running at %[1]s
 
+Web app: open %[1]s/ in a browser and log in as sam / %[2]s
+
 Logins (password %[2]q):
   creators  ayla (TR, 250,000 followers), omar (AE, 40,000), lea (FR, 5,000),
             brandco (business, TR, 500,000), zed (TR, 180,000, banned)
@@ -180,7 +183,7 @@ Logins (password %[2]q):
   operator  ops
 API key (operator and host app): %[3]s
 
-Try it:
+Try the API:
   curl -s %[1]s/v1/auth/login -H 'Content-Type: application/json' -d '{"handle":"sam","password":"%[2]s"}'
   curl -s %[1]s/v1/me/wallet -H "Authorization: Bearer <token>"
   curl -s %[1]s/v1/me/transactions -H "Authorization: Bearer <token>"

@@ -27,7 +27,7 @@ Usage:
   fanfare <command> [flags]
 
 Commands:
-  serve     run the HTTP API and background jobs
+  serve     run the web app, the HTTP API and background jobs
   demo      seed the demo world in an embedded database and serve it
   migrate   apply database migrations (or show their status)
   verify    recompute every balance from the transfers and check the ledger rules

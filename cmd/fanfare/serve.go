@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,9 +24,13 @@ import (
 	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/wallet"
+	"github.com/fanfarehq/fanfare/internal/web"
 )
 
-var _ wallet.Provider = (*payment.Sandbox)(nil)
+var (
+	_ wallet.Provider        = (*payment.Sandbox)(nil)
+	_ wallet.WebhookProvider = (*payment.Stripe)(nil)
+)
 
 // Main is a running Fanfare server: the database, the ledger, the services
 // and the HTTP server. Tests build one, set Config.Addr to 127.0.0.1:0, call
@@ -94,6 +99,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.Ledger, err = ledger.Open(ctx, m.DB, ledger.Options{Clock: m.Clock, MaxBatch: m.Config.MaxBatch, Observer: metrics}); err != nil {
 		return err
 	}
+	// Listen first: the public URL defaults to the address actually
+	// bound (a port 0 becomes a real one).
+	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
+		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
+	}
+	providers, err := m.providers()
+	if err != nil {
+		return err
+	}
 	m.Accounts = account.New(m.DB, m.Ledger, account.Options{Clock: m.Clock})
 	catalog := wallet.DefaultCatalog()
 	limits, err := m.Config.limits(catalog)
@@ -103,7 +117,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.Wallet = wallet.New(m.DB, m.Ledger, m.Accounts, wallet.Options{
 		Clock:           m.Clock,
 		Catalog:         catalog,
-		Providers:       map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()},
+		Providers:       providers,
 		ChargebackDelay: m.Config.ChargebackDelay,
 		Limits:          limits,
 	})
@@ -127,17 +141,23 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Metrics:  metrics,
 		Version:  Version,
 	})
+	app := web.New(web.Options{
+		Accounts:      m.Accounts,
+		Wallet:        m.Wallet,
+		API:           api,
+		Logger:        m.Logger,
+		Clock:         m.Clock,
+		SecureCookies: m.Config.SecureCookies,
+		Demo:          m.Config.Demo,
+	})
 	m.HTTP = &http.Server{
-		Handler:           api,
+		Handler:           app,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
-	}
-	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
-		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
 	}
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.HTTP.Serve(m.ln) }()
@@ -148,6 +168,32 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.jobs.Go(func() { m.chargebacks(jobs) })
 	m.Logger.Info("fanfare listening", "url", m.URL(), "db", store.Redact(url), "dialect", m.DB.Dialect, "version", Version)
 	return nil
+}
+
+// providers builds the payment providers: the sandbox always, Stripe when
+// its secret key is configured. It logs which are on, never their secrets.
+func (m *Main) providers() (map[string]wallet.Provider, error) {
+	providers := map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()}
+	public := m.Config.PublicURL
+	if public == "" {
+		public = m.URL()
+	}
+	cfg, ok, err := m.Config.stripeConfig(public)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		st, err := payment.NewStripe(cfg)
+		if err != nil {
+			return nil, err
+		}
+		providers[payment.StripeName] = st
+		m.Logger.Info("payment providers", "providers", "sandbox,stripe", "stripe_api", cfg.APIBase,
+			"stripe_webhook", strings.TrimRight(public, "/")+"/v1/webhooks/stripe", "checkout_return", cfg.SuccessURL)
+	} else {
+		m.Logger.Info("payment providers", "providers", "sandbox", "stripe", "off (set FANFARE_STRIPE_SECRET_KEY and FANFARE_STRIPE_WEBHOOK_SECRET)")
+	}
+	return providers, nil
 }
 
 // URL is the server's base URL.
@@ -177,6 +223,10 @@ func (m *Main) Close() error {
 		if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
 		}
+		m.ln = nil
+	} else if m.ln != nil {
+		// Run failed between listening and serving.
+		errs = append(errs, m.ln.Close())
 		m.ln = nil
 	}
 	if m.Hub != nil {
@@ -247,6 +297,11 @@ func (m *Main) chargebacks(ctx context.Context) {
 		} else if n > 0 {
 			m.Logger.Info("applied chargebacks", "count", n)
 		}
+		if n, err := m.Wallet.RetryCashRefunds(ctx); err != nil && ctx.Err() == nil {
+			m.Logger.Error("retry cash refunds", "err", err)
+		} else if n > 0 {
+			m.Logger.Info("sent cash refunds that had waited for the provider", "count", n)
+		}
 	}
 }
 
@@ -257,8 +312,8 @@ type ServeCommand struct {
 
 const serveSynopsis = `Usage: fanfare serve [flags]
 
-Runs the HTTP API (with /openapi.json, /healthz, /readyz, /metrics) and the
-background jobs until SIGINT or SIGTERM, then drains in-flight requests and
+Runs the web app, the HTTP API (with /openapi.json, /healthz, /readyz,
+/metrics) and the background jobs until SIGINT or SIGTERM, then drains in-flight requests and
 commits every accepted money operation before exiting.`
 
 // Run parses args and serves.

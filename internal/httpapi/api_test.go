@@ -484,7 +484,7 @@ func TestOpenAPI(t *testing.T) {
 func TestStatusTable(t *testing.T) {
 	t.Parallel()
 	want := map[string]int{
-		fanfare.EInvalid: 400, fanfare.EIdempotencyKeyRequired: 400,
+		fanfare.EInvalid: 400, fanfare.EIdempotencyKeyRequired: 400, fanfare.ESignatureInvalid: 400,
 		fanfare.EUnauthorized: 401,
 		fanfare.EForbidden:    403, fanfare.ENotEligible: 403, fanfare.ERegionBlocked: 403,
 		fanfare.ENotFound: 404,

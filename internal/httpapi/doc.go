@@ -14,7 +14,8 @@
 // type, title, status, detail and code, plus errors (per-field details) for
 // validation failures. Codes map to statuses in one table (see Status):
 //
-//	validation_failed, idempotency_key_required   400
+//	validation_failed, idempotency_key_required,
+//	signature_invalid                             400
 //	unauthorized                                  401
 //	forbidden, not_eligible, region_blocked       403
 //	not_found                                     404

@@ -46,6 +46,12 @@ type env struct {
 // newEnv serves the real handler over HTTP on db, wired as cmd wires it.
 func newEnv(tb testing.TB, db *store.DB) *env {
 	tb.Helper()
+	return newEnvWith(tb, db, nil)
+}
+
+// newEnvWith is newEnv with payment providers besides the sandbox.
+func newEnvWith(tb testing.TB, db *store.DB, providers map[string]wallet.Provider) *env {
+	tb.Helper()
 	ctx := context.Background()
 	reg := prometheus.NewRegistry()
 	metrics := httpapi.NewMetrics(reg)
@@ -53,9 +59,11 @@ func newEnv(tb testing.TB, db *store.DB) *env {
 	require.NoError(tb, err)
 	tb.Cleanup(func() { l.Close() })
 	accounts := account.New(db, l, account.Options{})
-	w := wallet.New(db, l, accounts, wallet.Options{
-		Providers: map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()},
-	})
+	all := map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()}
+	for name, p := range providers {
+		all[name] = p
+	}
+	w := wallet.New(db, l, accounts, wallet.Options{Providers: all})
 	broker := room.NewLocal()
 	lv, err := live.New(db, accounts, w, live.Options{Broker: broker})
 	require.NoError(tb, err)

@@ -26,6 +26,7 @@ const (
 var statusByCode = map[string]int{
 	fanfare.EInvalid:                http.StatusBadRequest,
 	fanfare.EIdempotencyKeyRequired: http.StatusBadRequest,
+	fanfare.ESignatureInvalid:       http.StatusBadRequest,
 	fanfare.EUnauthorized:           http.StatusUnauthorized,
 	fanfare.EPaymentDeclined:        http.StatusPaymentRequired,
 	fanfare.EForbidden:              http.StatusForbidden,

@@ -15,8 +15,8 @@ type purchaseInput struct {
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Required. A replay with the same key and body returns the purchase and moves nothing; the same key with another body is refused (409 idempotency_conflict)."`
 	Body           struct {
 		PackID        string `json:"pack_id" minLength:"1" maxLength:"64" doc:"A pack id from GET /v1/coin-packs, e.g. eur-7000"`
-		Provider      string `json:"provider,omitempty" maxLength:"32" doc:"sandbox (the default); stripe is refused until configured"`
-		PaymentMethod string `json:"payment_method,omitempty" maxLength:"64" doc:"Sandbox: a test card, 4242424242424242 (succeeds), 4000000000000002 (declined, 402 payment_declined) or 4000000000000259 (succeeds, charged back later)"`
+		Provider      string `json:"provider,omitempty" maxLength:"32" doc:"sandbox (the default), or stripe when the server is configured for it (400 validation_failed otherwise)"`
+		PaymentMethod string `json:"payment_method,omitempty" maxLength:"64" doc:"Sandbox: a test card, 4242424242424242 (succeeds), 4000000000000002 (declined, 402 payment_declined) or 4000000000000259 (succeeds, charged back later). Stripe: checkout, or nothing (the buyer pays on Stripe's page at checkout_url)"`
 	}
 }
 
@@ -30,6 +30,9 @@ type purchaseBody struct {
 	Status    wallet.PurchaseStatus `json:"status" enum:"pending,paid,failed,refunded,charged_back"`
 	CreatedAt time.Time             `json:"created_at"`
 	Balance   fanfare.Amount        `json:"balance" doc:"The buyer's coins right after this purchase was credited"`
+	// CheckoutURL is where the client sends the buyer of a pending
+	// Stripe purchase.
+	CheckoutURL string `json:"checkout_url,omitempty" doc:"Stripe: the Checkout page where the buyer pays this pending purchase; the coins are credited when Stripe reports the payment"`
 }
 
 type purchaseOutput struct {
@@ -46,6 +49,12 @@ type refundBody struct {
 	Purchase purchaseBody   `json:"purchase" doc:"The purchase, now refunded"`
 	OpID     string         `json:"op_id" doc:"The ledger operation that took the coins back"`
 	Balance  fanfare.Amount `json:"balance" doc:"The buyer's coins right after the refund"`
+	Cash     cashRefundBody `json:"cash_refund" doc:"Where the money stands"`
+}
+
+type cashRefundBody struct {
+	Status      string `json:"status" enum:"pending,sent" doc:"sent: the provider accepted the refund; pending: the provider could not be reached yet, it is asked again until it does"`
+	ProviderRef string `json:"provider_ref,omitempty" doc:"The provider's refund, once sent"`
 }
 
 type refundOutput struct {
@@ -64,7 +73,16 @@ func newPurchaseBody(p *wallet.Purchase) purchaseBody {
 		Status:    p.Status,
 		CreatedAt: p.CreatedAt,
 		Balance:   p.Balance,
+		// Once paid, the page has no use any more.
+		CheckoutURL: checkoutURL(p),
 	}
+}
+
+func checkoutURL(p *wallet.Purchase) string {
+	if p.Status != wallet.PurchasePending {
+		return ""
+	}
+	return p.CheckoutURL
 }
 
 func (s *Server) registerPurchases() {
@@ -73,8 +91,9 @@ func (s *Server) registerPurchases() {
 		Method:      http.MethodPost,
 		Path:        "/v1/purchases",
 		Summary:     "Buy a coin pack",
-		Description: "Charges the pack's price through the provider and credits its coins once. A declined payment records a failed purchase and answers 402 payment_declined.",
-		Tags:        []string{"wallet"},
+		Description: "Charges the pack's price through the provider and credits its coins once. A declined payment records a failed purchase and answers 402 payment_declined. " +
+			"With provider stripe the purchase stays pending and checkout_url names Stripe's Checkout page, where the client sends the buyer; the coins are credited when Stripe's signed event arrives at POST /v1/webhooks/stripe.",
+		Tags: []string{"wallet"},
 		// 201 also for a purchase that a provider leaves pending (a hosted
 		// checkout); the sandbox always settles at once.
 		DefaultStatus: http.StatusCreated,
@@ -112,6 +131,9 @@ func (s *Server) registerPurchases() {
 			return nil, err
 		}
 		out := &refundOutput{Body: refundBody{Purchase: newPurchaseBody(r.Purchase), OpID: r.OpID, Balance: r.Balance}}
+		if r.Cash != nil {
+			out.Body.Cash = cashRefundBody{Status: r.Cash.Status, ProviderRef: r.Cash.ProviderRef}
+		}
 		if r.Replayed {
 			out.Replayed = "true"
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/httpx"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
@@ -138,6 +139,7 @@ func New(opts Options) *Server {
 	s.registerWallet()
 	s.registerPacks()
 	s.registerPurchases()
+	s.registerWebhooks()
 	s.registerHistory()
 	if s.live != nil && s.hub != nil {
 		s.registerLive()
@@ -154,7 +156,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st.log = s.log.With(slog.String("request_id", st.id))
 	ctx := context.WithValue(r.Context(), stateKey{}, st)
 	r = r.WithContext(ctx)
-	rec := &recorder{ResponseWriter: w}
+	rec := httpx.NewRecorder(w)
 	rec.Header().Set("X-Request-Id", st.id)
 
 	// The route pattern labels logs and metrics. Every route is registered
@@ -175,14 +177,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(v)
 			}
 			st.log.LogAttrs(ctx, slog.LevelError, "panic", slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
-			if !rec.wrote {
+			if !rec.Wrote() {
 				writeProblem(rec, newProblem(http.StatusInternalServerError, fanfare.EInternal, "internal error"))
 			} else {
-				rec.status = http.StatusInternalServerError
+				rec.SetStatus(http.StatusInternalServerError)
 			}
 		}
 		d := time.Since(start)
-		status := rec.statusCode()
+		status := rec.Status()
 		s.metrics.observeRequest(route, status, d)
 		level := slog.LevelInfo
 		if status >= 500 {
@@ -245,39 +247,6 @@ func (p *probe) Write(b []byte) (int, error) { return len(b), nil }
 
 // WriteHeader records the router's status.
 func (p *probe) WriteHeader(status int) { p.status = status }
-
-// recorder remembers the status written through it.
-type recorder struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-// WriteHeader records the first status and passes it on.
-func (w *recorder) WriteHeader(status int) {
-	if !w.wrote {
-		w.status, w.wrote = status, true
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-// Write records an implicit 200 and passes b on.
-func (w *recorder) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.status, w.wrote = http.StatusOK, true
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w *recorder) statusCode() int {
-	if w.status == 0 {
-		return http.StatusOK
-	}
-	return w.status
-}
 
 // requestState is what the middleware learns about a request as it runs.
 type requestState struct {

@@ -62,3 +62,9 @@ func (s *Sandbox) Charge(_ context.Context, c Charge) (Outcome, error) {
 	}
 	return Outcome{Status: Paid, Ref: ref}, nil
 }
+
+// RefundPayment "returns" a sandbox payment: nothing real moved, so
+// nothing can fail. The reference is derived from the purchase id.
+func (*Sandbox) RefundPayment(_ context.Context, r RefundRequest) (string, error) {
+	return "sandbox_re_" + r.PurchaseID, nil
+}

@@ -1,7 +1,9 @@
 // Package wallet owns what a user holds and how coins reach them: the wallet
 // view (coins, diamonds, frozen), the coin pack catalog, purchases through a
-// payment provider, the operator's promotional grants and the transaction
-// history. It grows with refunds, chargebacks and spending limits.
+// payment provider, the provider's events (completions, refunds and
+// disputes, each applied exactly once whatever their order), the
+// operator's promotional grants and the transaction history. It grows with
+// refunds, chargebacks and spending limits.
 //
 // Every balance change goes through the ledger. The package imports the
 // fanfare root package, internal/store, internal/ledger, internal/audit and

@@ -13,8 +13,8 @@ import (
 	"github.com/fanfarehq/fanfare/internal/payment"
 )
 
-// Provider takes the payments of coin purchases. *payment.Sandbox
-// implements it; Stripe will.
+// Provider takes the payments of coin purchases. *payment.Sandbox and
+// *payment.Stripe implement it.
 type Provider interface {
 	// NormalizeMethod checks a request's payment_method before anything is
 	// written and returns its canonical form. Codes: validation_failed.
@@ -22,6 +22,11 @@ type Provider interface {
 	// Charge asks for the payment of a purchase. Asking again for the same
 	// purchase id must not take the money twice.
 	Charge(ctx context.Context, c payment.Charge) (payment.Outcome, error)
+	// RefundPayment gives the buyer the money of a paid purchase back, in
+	// full, and returns the provider's reference of the refund. Asking
+	// again for the same purchase must not refund twice. Codes:
+	// unavailable (worth asking again later).
+	RefundPayment(ctx context.Context, r payment.RefundRequest) (string, error)
 }
 
 // PurchaseStatus is where a purchase stands. A purchase starts pending and
@@ -63,6 +68,12 @@ type Purchase struct {
 	Status   PurchaseStatus
 	// ProviderRef is the provider's id of the payment.
 	ProviderRef string
+	// CheckoutURL is the page where the buyer pays a purchase its
+	// provider left pending (Stripe Checkout); empty otherwise.
+	CheckoutURL string
+	// PaymentRef is the provider's payment learnt when a checkout
+	// completed (a Stripe PaymentIntent); refunds and disputes name it.
+	PaymentRef string
 	// ChargebackExpected marks a payment the provider said it will
 	// dispute (the sandbox's chargeback card).
 	ChargebackExpected bool
@@ -138,7 +149,7 @@ func (s *Service) Buy(ctx context.Context, actor fanfare.Actor, in PurchaseInput
 		return p, purchaseError(p)
 	}
 
-	out, err := prov.Charge(ctx, payment.Charge{PurchaseID: p.ID, Amount: p.Amount, Currency: p.Currency, Method: in.PaymentMethod})
+	out, err := prov.Charge(ctx, payment.Charge{PurchaseID: p.ID, Amount: p.Amount, Currency: p.Currency, Method: in.PaymentMethod, Coins: p.Coins})
 	if err != nil {
 		return nil, fmt.Errorf("buy: charge: %w", err)
 	}
@@ -153,13 +164,13 @@ func (s *Service) Buy(ctx context.Context, actor fanfare.Actor, in PurchaseInput
 			return nil, err
 		}
 	case payment.Declined:
-		n, err := s.settle(ctx, p.ID, PurchaseFailed, out.Ref)
+		n, err := s.settle(ctx, p.ID, PurchaseFailed, out)
 		if err != nil {
 			return nil, err
 		}
 		replayed = n == 0
 	case payment.Pending:
-		n, err := s.settle(ctx, p.ID, PurchasePending, out.Ref)
+		n, err := s.settle(ctx, p.ID, PurchasePending, out)
 		if err != nil {
 			return nil, err
 		}
@@ -267,12 +278,12 @@ func (s *Service) credit(ctx context.Context, actor fanfare.Actor, p *Purchase, 
 }
 
 // settle ends a pending purchase without money (failed), or records the
-// provider's reference of one that stays pending. It returns how many rows
-// changed: 0 when another request settled it first.
-func (s *Service) settle(ctx context.Context, id string, status PurchaseStatus, ref string) (int64, error) {
-	res, err := s.db.Write.ExecContext(ctx, `UPDATE purchases SET status = $1, provider_ref = $2, updated_at = $3
-		WHERE id = $4 AND status = 'pending' AND (status <> $1 OR provider_ref <> $2)`,
-		string(status), ref, s.clock.Now().UTC().UnixMicro(), id)
+// provider's reference (and checkout page) of one that stays pending. It
+// returns how many rows changed: 0 when another request settled it first.
+func (s *Service) settle(ctx context.Context, id string, status PurchaseStatus, out payment.Outcome) (int64, error) {
+	res, err := s.db.Write.ExecContext(ctx, `UPDATE purchases SET status = $1, provider_ref = $2, checkout_url = $3, updated_at = $4
+		WHERE id = $5 AND status = 'pending' AND (status <> $1 OR provider_ref <> $2 OR checkout_url <> $3)`,
+		string(status), out.Ref, out.CheckoutURL, s.clock.Now().UTC().UnixMicro(), id)
 	if err != nil {
 		return 0, fmt.Errorf("settle purchase: %w", err)
 	}
@@ -284,7 +295,7 @@ func (s *Service) settle(ctx context.Context, id string, status PurchaseStatus, 
 }
 
 const purchaseColumns = `id, user_id, pack_id, coins, currency, amount, provider, status, provider_ref,
-	chargeback_expected, balance_after, created_at, updated_at, paid_at, request_hash`
+	chargeback_expected, balance_after, created_at, updated_at, paid_at, request_hash, checkout_url, payment_ref`
 
 func (s *Service) purchaseByKey(ctx context.Context, userID, key string) (*Purchase, string, error) {
 	row := s.db.Read.QueryRowContext(ctx, `SELECT `+purchaseColumns+` FROM purchases WHERE user_id = $1 AND idempotency_key = $2`, userID, key)
@@ -300,13 +311,15 @@ func (s *Service) Purchase(ctx context.Context, userID, id string) (*Purchase, e
 	return p, err
 }
 
-func scanPurchase(row *sql.Row) (*Purchase, string, error) {
+// scanPurchase reads one row of purchaseColumns, from a *sql.Row or a
+// *sql.Rows.
+func scanPurchase(row interface{ Scan(...any) error }) (*Purchase, string, error) {
 	var p Purchase
 	var status, hash string
 	var balance, paidAt sql.NullInt64
 	var created, updated int64
 	err := row.Scan(&p.ID, &p.UserID, &p.PackID, &p.Coins, &p.Currency, &p.Amount, &p.Provider, &status, &p.ProviderRef,
-		&p.ChargebackExpected, &balance, &created, &updated, &paidAt, &hash)
+		&p.ChargebackExpected, &balance, &created, &updated, &paidAt, &hash, &p.CheckoutURL, &p.PaymentRef)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, "", fanfare.Errorf(fanfare.ENotFound, "purchase not found")
 	} else if err != nil {

@@ -37,8 +37,8 @@ func setup(t *testing.T, db *store.DB) *fixture {
 	return setupWith(t, db, fanfare.ClockFunc(func() time.Time { return now }), wallet.Options{})
 }
 
-// setupWith builds the fixture on clock, with opts (its clock and
-// providers set here).
+// setupWith builds the fixture on clock, with opts (its clock and the
+// sandbox provider set here).
 func setupWith(t *testing.T, db *store.DB, clock fanfare.Clock, opts wallet.Options) *fixture {
 	t.Helper()
 	l, err := ledger.Open(context.Background(), db, ledger.Options{Clock: clock})
@@ -50,7 +50,10 @@ func setupWith(t *testing.T, db *store.DB, clock fanfare.Clock, opts wallet.Opti
 	})
 	require.NoError(t, err)
 	opts.Clock = clock
-	opts.Providers = map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()}
+	if opts.Providers == nil {
+		opts.Providers = map[string]wallet.Provider{}
+	}
+	opts.Providers[payment.SandboxName] = payment.NewSandbox()
 	return &fixture{wallet: wallet.New(db, l, accounts, opts), ledger: l, accounts: accounts, db: db, fan: fan}
 }
 

@@ -1,0 +1,175 @@
+package web
+
+import (
+	"cmp"
+	"net/http"
+	"strings"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/account"
+)
+
+// homePage is the landing page of a logged-out visitor.
+type homePage struct {
+	Layout
+}
+
+// home sends a logged-in visitor to the wallet and shows anyone else what
+// Fanfare is.
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	v, err := s.visitor(r)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	if v != nil {
+		http.Redirect(w, r, "/wallet", http.StatusSeeOther)
+		return
+	}
+	d := homePage{Layout: Layout{Title: "Support the creators you love", Nav: "home", CSRF: s.anonymousToken(w, r)}}
+	if r.URL.Query().Has("bye") {
+		d.Notice = "You are logged out. See you soon!"
+	}
+	s.render(w, r, http.StatusOK, "home", &d)
+}
+
+// loginPageData is the login form.
+type loginPageData struct {
+	Layout
+	Handle string
+	Next   string
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	v, err := s.visitor(r)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	next := localPath(r.URL.Query().Get("next"))
+	if v != nil {
+		http.Redirect(w, r, cmp.Or(next, "/wallet"), http.StatusSeeOther)
+		return
+	}
+	d := loginPageData{Layout: Layout{Title: "Log in", Nav: "login", CSRF: s.anonymousToken(w, r)}, Next: next}
+	if next != "" {
+		d.Notice = "Log in to continue."
+	}
+	s.render(w, r, http.StatusOK, "login", &d)
+}
+
+// login checks the handle and password, opens a session and stores its
+// token in the session cookie.
+func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *visitor) {
+	handle := strings.TrimSpace(r.PostForm.Get("handle"))
+	next := localPath(r.PostForm.Get("next"))
+	sess, err := s.accounts.Login(r.Context(), strings.TrimPrefix(handle, "@"), r.PostForm.Get("password"))
+	if err != nil {
+		if fanfare.ErrorCode(err) == fanfare.EInternal {
+			s.internalError(w, r, err)
+			return
+		}
+		d := loginPageData{Layout: Layout{Title: "Log in", Nav: "login", CSRF: s.anonymousToken(w, r)}, Handle: handle, Next: next}
+		d.Error = "Wrong handle or password. Check both and try again."
+		s.render(w, r, http.StatusUnauthorized, "login", &d)
+		return
+	}
+	s.setSession(w, sess.Token, sess.ExpiresAt)
+	http.Redirect(w, r, cmp.Or(next, "/wallet"), http.StatusSeeOther)
+}
+
+// signupPageData is the sign-up form, with what was typed so far.
+type signupPageData struct {
+	Layout
+	Handle      string
+	DisplayName string
+	Region      string
+	BirthDate   string
+	AccountType string
+	Regions     []regionOption
+}
+
+// regionOption is a suggestion of the region field.
+type regionOption struct{ Code, Name string }
+
+// suggestedRegions are offered first in the region field; any ISO 3166-1
+// alpha-2 code is accepted.
+var suggestedRegions = []regionOption{
+	{"FR", "France"}, {"TR", "Türkiye"}, {"AE", "United Arab Emirates"}, {"US", "United States"},
+	{"GB", "United Kingdom"}, {"DE", "Germany"}, {"ES", "Spain"}, {"IT", "Italy"}, {"NL", "Netherlands"},
+	{"BE", "Belgium"}, {"CH", "Switzerland"}, {"SA", "Saudi Arabia"}, {"EG", "Egypt"}, {"MA", "Morocco"},
+	{"CA", "Canada"}, {"BR", "Brazil"}, {"IN", "India"}, {"JP", "Japan"},
+}
+
+func (s *Server) signupPage(w http.ResponseWriter, r *http.Request) {
+	v, err := s.visitor(r)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	if v != nil {
+		http.Redirect(w, r, "/wallet", http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "signup", &signupPageData{
+		Layout:      Layout{Title: "Create your account", Nav: "signup", CSRF: s.anonymousToken(w, r)},
+		AccountType: string(fanfare.AccountPersonal),
+		Regions:     suggestedRegions,
+	})
+}
+
+// signup creates the account, logs it in and opens the wallet.
+func (s *Server) signup(w http.ResponseWriter, r *http.Request, _ *visitor) {
+	f := r.PostForm
+	d := signupPageData{
+		Layout:      Layout{Title: "Create your account", Nav: "signup"},
+		Handle:      strings.TrimPrefix(strings.TrimSpace(f.Get("handle")), "@"),
+		DisplayName: f.Get("display_name"),
+		Region:      strings.TrimSpace(f.Get("region")),
+		BirthDate:   strings.TrimSpace(f.Get("birth_date")),
+		AccountType: f.Get("account_type"),
+		Regions:     suggestedRegions,
+	}
+	password := f.Get("password")
+	_, err := s.accounts.Create(r.Context(), account.CreateInput{
+		Handle:      d.Handle,
+		DisplayName: d.DisplayName,
+		Password:    password,
+		Region:      d.Region,
+		BirthDate:   d.BirthDate,
+		AccountType: fanfare.AccountType(d.AccountType),
+	})
+	var sess *account.Session
+	if err == nil {
+		sess, err = s.accounts.Login(r.Context(), d.Handle, password)
+	}
+	if err != nil {
+		if fanfare.ErrorCode(err) == fanfare.EInternal {
+			s.internalError(w, r, err)
+			return
+		}
+		d.CSRF = s.anonymousToken(w, r)
+		d.Error = fieldNames.Replace(sentence(fanfare.ErrorMessage(err)))
+		s.render(w, r, statusOf(err), "signup", &d)
+		return
+	}
+	s.setSession(w, sess.Token, sess.ExpiresAt)
+	http.Redirect(w, r, "/wallet?welcome=1", http.StatusSeeOther)
+}
+
+// fieldNames turns the services' field names into words.
+var fieldNames = strings.NewReplacer(
+	"Birth_date", "Birth date", "birth_date", "birth date",
+	"Display_name", "Display name", "display_name", "display name",
+	"Account_type", "Account type", "account_type", "account type",
+)
+
+// logout ends the session and forgets its cookie.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, v *visitor) {
+	if err := s.accounts.Logout(r.Context(), v.Token); err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	s.clearSession(w)
+	http.Redirect(w, r, "/?bye=1", http.StatusSeeOther)
+}

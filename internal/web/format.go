@@ -1,0 +1,143 @@
+package web
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fanfarehq/fanfare"
+)
+
+// currencySymbols are written before an amount; other currencies show
+// their code.
+var currencySymbols = map[string]string{
+	"EUR": "€",
+	"USD": "$",
+	"TRY": "₺",
+	"GBP": "£",
+}
+
+// formatMoney writes minor units of currency for people: "€1,099.99",
+// "AED 3.99". Every currency on sale has two decimals. Negative amounts
+// take a minus sign.
+func formatMoney(minor fanfare.Amount, currency string) string {
+	sign := ""
+	if minor < 0 {
+		sign, minor = "−", -minor
+	}
+	units := group(int64(minor / 100))
+	cents := int64(minor % 100)
+	num := units + "." + strconv.FormatInt(cents/10, 10) + strconv.FormatInt(cents%10, 10)
+	if sym, ok := currencySymbols[currency]; ok {
+		return sign + sym + num
+	}
+	return sign + currency + "\u00a0" + num
+}
+
+// formatSignedMoney is formatMoney with a "+" on positive amounts.
+func formatSignedMoney(minor fanfare.Amount, currency string) string {
+	if minor > 0 {
+		return "+" + formatMoney(minor, currency)
+	}
+	return formatMoney(minor, currency)
+}
+
+// formatCoins writes a count with thousands separators: "27,000", "−70".
+func formatCoins(n fanfare.Amount) string {
+	if n < 0 {
+		return "−" + group(-int64(n))
+	}
+	return group(int64(n))
+}
+
+// formatSigned writes a count with its sign: "+70", "−70", "0".
+func formatSigned(n fanfare.Amount) string {
+	if n > 0 {
+		return "+" + group(int64(n))
+	}
+	return formatCoins(n)
+}
+
+// group writes a non-negative integer with commas between thousands.
+func group(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	if len(s) <= 3 {
+		return s
+	}
+	var b strings.Builder
+	lead := len(s) % 3
+	if lead > 0 {
+		b.WriteString(s[:lead])
+	}
+	for i := lead; i < len(s); i += 3 {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(s[i : i+3])
+	}
+	return b.String()
+}
+
+// formatTime writes an instant for people, in UTC; the page's script shows
+// it in the browser's time zone.
+func formatTime(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") }
+
+// machineTime is the datetime attribute of a <time> element.
+func machineTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// kindNames are the names people read for transaction kinds.
+var kindNames = map[string]string{
+	"purchase":   "Purchase",
+	"refund":     "Refund",
+	"chargeback": "Chargeback",
+	"grant":      "Bonus coins",
+	"gift":       "Gift",
+	"tip":        "Tip",
+}
+
+// kindName returns the name of a transaction kind.
+func kindName(kind string) string {
+	if n, ok := kindNames[kind]; ok {
+		return n
+	}
+	if kind == "" {
+		return ""
+	}
+	k := strings.ReplaceAll(kind, "_", " ")
+	return strings.ToUpper(k[:1]) + k[1:]
+}
+
+// systemNames name the platform's accounts as the history shows them.
+var systemNames = map[string]string{
+	"coin_issuance": "Fanfare coin store",
+	"promotions":    "Fanfare promotions",
+}
+
+// counterpartyName names the other side of a transaction: a platform
+// account or a user's @handle.
+func counterpartyName(c string) string {
+	if n, ok := systemNames[c]; ok {
+		return n
+	}
+	if strings.HasPrefix(c, "revenue:") || strings.Contains(c, ":") {
+		return "Fanfare"
+	}
+	if c == "" {
+		return ""
+	}
+	return "@" + c
+}
+
+// objectName shortens an object reference ("purchase:0195...") for a table
+// cell: its kind and the last characters of its id (ids are time-ordered,
+// so their first characters are alike).
+func objectName(obj string) string {
+	kind, id, ok := strings.Cut(obj, ":")
+	if !ok {
+		return obj
+	}
+	if n := len(id); n > 8 {
+		id = "…" + id[n-6:]
+	}
+	return kindName(kind) + " " + id
+}

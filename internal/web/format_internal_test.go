@@ -1,0 +1,90 @@
+package web
+
+import (
+	"testing"
+
+	"github.com/fanfarehq/fanfare"
+)
+
+func TestFormatMoney(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		minor    fanfare.Amount
+		currency string
+		want     string
+	}{
+		{0, "EUR", "€0.00"},
+		{109, "EUR", "€1.09"},
+		{10990, "EUR", "€109.90"},
+		{99999999, "TRY", "₺999,999.99"},
+		{399, "AED", "AED\u00a03.99"},
+		{-471, "EUR", "−€4.71"},
+		{5, "USD", "$0.05"},
+	} {
+		if got := formatMoney(tc.minor, tc.currency); got != tc.want {
+			t.Errorf("formatMoney(%d, %s) = %q, want %q", tc.minor, tc.currency, got, tc.want)
+		}
+	}
+	if got := formatSignedMoney(110, "EUR"); got != "+€1.10" {
+		t.Errorf("formatSignedMoney(110) = %q", got)
+	}
+}
+
+func TestFormatCoins(t *testing.T) {
+	t.Parallel()
+	for n, want := range map[fanfare.Amount]string{
+		0: "0", 7: "7", 999: "999", 1000: "1,000", 27000: "27,000", 1234567: "1,234,567", -300: "−300",
+		fanfare.MaxAmount: "9,007,199,254,740,991",
+	} {
+		if got := formatCoins(n); got != want {
+			t.Errorf("formatCoins(%d) = %q, want %q", n, got, want)
+		}
+	}
+	if got := formatSigned(70); got != "+70" {
+		t.Errorf("formatSigned(70) = %q", got)
+	}
+}
+
+func TestLocalPath(t *testing.T) {
+	t.Parallel()
+	for p, want := range map[string]string{
+		"/wallet":                "/wallet",
+		"/wallet?kind=purchase":  "/wallet?kind=purchase",
+		"":                       "",
+		"wallet":                 "",
+		"//evil.example/x":       "",
+		"/\\evil.example":        "",
+		"https://evil.example/":  "",
+		"/wallet\r\nSet-Cookie:": "",
+	} {
+		if got := localPath(p); got != want {
+			t.Errorf("localPath(%q) = %q, want %q", p, got, want)
+		}
+	}
+}
+
+func TestParseCoins(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]fanfare.Amount{"5000": 5000, "5,000": 5000, " 5 000 ": 5000, "0": 0} {
+		if got, err := parseCoins(in); err != nil || got != want {
+			t.Errorf("parseCoins(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "1.5", "lots", "99999999999999999999"} {
+		if _, err := parseCoins(in); fanfare.ErrorCode(err) != fanfare.EInvalid {
+			t.Errorf("parseCoins(%q) = %v, want validation_failed", in, err)
+		}
+	}
+}
+
+func TestObjectAndCounterpartyNames(t *testing.T) {
+	t.Parallel()
+	if got := objectName("purchase:0197a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"); got != "Purchase …3f4a5b" {
+		t.Errorf("objectName = %q", got)
+	}
+	for in, want := range map[string]string{"coin_issuance": "Fanfare coin store", "revenue:gift": "Fanfare", "ayla": "@ayla"} {
+		if got := counterpartyName(in); got != want {
+			t.Errorf("counterpartyName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,83 @@
+// Fanfare's pages work without this script; it only makes them nicer:
+// confirmations, no double submissions, auto-submitting filters, test card
+// shortcuts and times in the reader's time zone.
+(function () {
+  'use strict';
+  var root = document.documentElement;
+  root.classList.add('js');
+
+  // Forms: ask first where a form says so, and send a form only once.
+  document.addEventListener('submit', function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    var question = form.getAttribute('data-confirm');
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+      return;
+    }
+    if (form.hasAttribute('data-once') || question) {
+      if (form.dataset.sent === 'yes') {
+        event.preventDefault();
+        return;
+      }
+      form.dataset.sent = 'yes';
+      form.setAttribute('aria-busy', 'true');
+      // Disabled after this tick so the submitter still goes with the form.
+      window.setTimeout(function () {
+        form.querySelectorAll('button[type=submit]').forEach(function (b) {
+          b.disabled = true;
+          b.classList.add('is-busy');
+        });
+      }, 0);
+    }
+  });
+
+  // A page restored from the back-forward cache gets its forms back.
+  window.addEventListener('pageshow', function (event) {
+    if (!event.persisted) return;
+    document.querySelectorAll('form[data-sent]').forEach(function (form) {
+      delete form.dataset.sent;
+      form.removeAttribute('aria-busy');
+      form.querySelectorAll('button[type=submit]').forEach(function (b) {
+        b.disabled = false;
+        b.classList.remove('is-busy');
+      });
+    });
+  });
+
+  // Filters and the currency selector apply as soon as they change.
+  document.querySelectorAll('form[data-autosubmit] select').forEach(function (select) {
+    select.addEventListener('change', function () {
+      var form = select.form;
+      if (form.requestSubmit) form.requestSubmit(); else form.submit();
+    });
+  });
+
+  // Test card hints fill the card field.
+  var card = document.getElementById('card_number');
+  document.querySelectorAll('button[data-card]').forEach(function (button) {
+    button.addEventListener('click', function () {
+      if (!card) return;
+      card.value = button.getAttribute('data-card');
+      card.dispatchEvent(new Event('input', { bubbles: true }));
+      card.focus();
+    });
+  });
+  if (card) {
+    card.addEventListener('blur', function () {
+      var digits = card.value.replace(/[\s-]/g, '');
+      if (/^\d{16}$/.test(digits)) card.value = digits.replace(/(\d{4})(?=\d)/g, '$1 ');
+    });
+  }
+
+  // Times in the reader's own time zone; the UTC time stays in the title.
+  if (window.Intl && Intl.DateTimeFormat) {
+    var fmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+    document.querySelectorAll('time[datetime]').forEach(function (el) {
+      var d = new Date(el.getAttribute('datetime'));
+      if (isNaN(d.getTime())) return;
+      el.title = el.textContent;
+      el.textContent = fmt.format(d);
+    });
+  }
+})();

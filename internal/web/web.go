@@ -1,0 +1,162 @@
+package web
+
+import (
+	"crypto/rand"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/httpx"
+	"github.com/fanfarehq/fanfare/internal/wallet"
+)
+
+// SessionCookie is the cookie that holds a browser's session token. The
+// API reads the same cookie (httpapi.SessionCookie), so a logged-in page's
+// script may call the API too.
+const SessionCookie = "fanfare_session"
+
+// maxFormBytes bounds a form's body: the largest, sign-up, is far smaller.
+const maxFormBytes = 64 << 10
+
+// Options configure a Server.
+type Options struct {
+	Accounts *account.Service
+	Wallet   *wallet.Service
+	// API serves the paths of the HTTP API: /v1/, /openapi.json, /docs,
+	// /healthz, /readyz and /metrics. Nil answers them with 404.
+	API    http.Handler
+	Logger *slog.Logger  // default: discard
+	Clock  fanfare.Clock // default: the system clock
+	// SecureCookies marks cookies Secure: set it when the app is served
+	// over HTTPS (behind a TLS-terminating proxy, for one).
+	SecureCookies bool
+	// CSRFKey signs the forms' anti-forgery tokens. Default: 32 random
+	// bytes drawn at start, so a restart asks open forms to be reloaded;
+	// nodes behind one load balancer must share a key.
+	CSRFKey []byte
+	// Demo shows the demo world's logins (sam / fanfare-demo) on the home
+	// and login pages.
+	Demo bool
+}
+
+// Server serves the web app's pages and static files and hands the API's
+// paths to the API. It is an http.Handler.
+type Server struct {
+	accounts *account.Service
+	wallet   *wallet.Service
+	api      http.Handler
+	log      *slog.Logger
+	clock    fanfare.Clock
+	secure   bool
+	csrfKey  []byte
+	demo     bool
+
+	pages   *templates
+	handler http.Handler // the pages, behind their middleware
+}
+
+// New returns a Server with every page registered.
+func New(opts Options) *Server {
+	s := &Server{
+		accounts: opts.Accounts,
+		wallet:   opts.Wallet,
+		api:      opts.API,
+		log:      opts.Logger,
+		clock:    opts.Clock,
+		secure:   opts.SecureCookies,
+		csrfKey:  opts.CSRFKey,
+		demo:     opts.Demo,
+		pages:    parseTemplates(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.clock == nil {
+		s.clock = fanfare.SystemClock{}
+	}
+	if s.api == nil {
+		s.api = http.NotFoundHandler()
+	}
+	if len(s.csrfKey) == 0 {
+		s.csrfKey = make([]byte, 32)
+		rand.Read(s.csrfKey)
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.home)
+	mux.HandleFunc("GET /login", s.loginPage)
+	mux.HandleFunc("POST /login", s.anonymousForm(s.login))
+	mux.HandleFunc("GET /signup", s.signupPage)
+	mux.HandleFunc("POST /signup", s.anonymousForm(s.signup))
+	mux.HandleFunc("POST /logout", s.userForm(s.logout))
+	mux.HandleFunc("GET /wallet", s.userPage(s.walletPage))
+	mux.HandleFunc("POST /wallet/buy", s.userForm(s.buy))
+	mux.HandleFunc("POST /wallet/refund", s.userForm(s.refund))
+	mux.HandleFunc("GET /settings", s.userPage(s.settingsPage))
+	mux.HandleFunc("POST /settings/spend-limit", s.userForm(s.setSpendLimit))
+	mux.Handle("GET /static/", staticHandler())
+	mux.HandleFunc("GET /favicon.ico", favicon)
+	mux.HandleFunc("/", s.notFound)
+
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.forbidden(w, r, "This request came from another site, so it was refused. Nothing was changed.")
+	}))
+	s.handler = cop.Handler(mux)
+	return s
+}
+
+// isAPIPath reports whether path belongs to the HTTP API rather than to
+// the pages.
+func isAPIPath(path string) bool {
+	switch path {
+	case "/v1", "/openapi.json", "/docs", "/healthz", "/readyz", "/metrics":
+		return true
+	}
+	return strings.HasPrefix(path, "/v1/") || strings.HasPrefix(path, "/docs/")
+}
+
+// ServeHTTP hands the API's paths to the API and serves the pages, with
+// their security headers, panic recovery and access log.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if isAPIPath(r.URL.Path) {
+		s.api.ServeHTTP(w, r)
+		return
+	}
+	start := time.Now()
+	rec := httpx.NewRecorder(w)
+	h := rec.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.ErrorContext(r.Context(), "panic", "panic", v, "stack", string(debug.Stack()))
+			if !rec.Wrote() {
+				s.errorPage(rec, r, http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Please try again.")
+			}
+		}
+		level := slog.LevelInfo
+		if rec.Status() >= 500 {
+			level = slog.LevelError
+		}
+		s.log.LogAttrs(r.Context(), level, "web request",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", rec.Status()),
+			slog.Duration("duration", time.Since(start)),
+		)
+	}()
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(rec, r.Body, maxFormBytes)
+	}
+	s.handler.ServeHTTP(rec, r)
+}

@@ -30,6 +30,9 @@ running the demo again reuses the same world. --reset starts from scratch.`
 // DemoPassword is the password of every demo user.
 const DemoPassword = "fanfare-demo"
 
+// DemoLiveTitle is the title of the LIVE ayla is on in the demo.
+const DemoLiveTitle = "Sunday LIVE from Istanbul"
+
 // DemoAPIKey is the demo's operator and host-app key unless FANFARE_API_KEY
 // or --api-key sets another.
 const DemoAPIKey = "fanfare-demo-key"
@@ -156,6 +159,12 @@ func seedDemo(ctx context.Context, m *Main) error {
 				return fmt.Errorf("purchase %s: %w", d.handle, err)
 			}
 		}
+	}
+	// ayla is LIVE, so that the room has someone to gift.
+	ayla := users["ayla"]
+	_, err := m.Live.Start(ctx, fanfare.Actor{UserID: ayla.ID, Handle: ayla.Handle, Role: fanfare.RoleFan}, DemoLiveTitle)
+	if err != nil && fanfare.ErrorCode(err) != fanfare.EConflict {
+		return fmt.Errorf("ayla's LIVE: %w", err)
 	}
 	m.Logger.Info("demo world ready", "users", len(demoWorld))
 	return nil

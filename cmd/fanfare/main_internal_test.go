@@ -84,6 +84,14 @@ func TestMainServesAndSeedsDemo(t *testing.T) {
 			if u, _ := m.Accounts.ByHandle(ctx, "ops"); u.Role != fanfare.RoleOperator {
 				t.Errorf("ops role = %s, want operator", u.Role)
 			}
+			// ayla is LIVE, once.
+			lives, err := m.Live.Now(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(lives) != 1 || lives[0].CreatorHandle != "ayla" || lives[0].Title != DemoLiveTitle {
+				t.Errorf("LIVEs after two seedings = %+v, want ayla's", lives)
+			}
 			r, err := m.Ledger.Verify(ctx, nil)
 			if err != nil || !r.OK() {
 				t.Fatalf("Verify = %v, %v", r, err)

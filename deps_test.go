@@ -26,7 +26,7 @@ var allowed = map[string][]string{
 	"internal/live":               {"", "internal/store", "internal/ledger", "internal/wallet", "internal/room"},
 	"internal/httpx":              {},
 	"internal/httpapi":            {"", "internal/store", "internal/ledger", "internal/account", "internal/wallet", "internal/audit", "internal/httpx", "internal/live", "internal/room"},
-	"internal/web":                {"", "internal/account", "internal/wallet", "internal/payment", "internal/httpx"},
+	"internal/web":                {"", "internal/account", "internal/wallet", "internal/payment", "internal/httpx", "internal/live", "internal/room"},
 	"cmd/fanfare":                 {"*"},
 }
 

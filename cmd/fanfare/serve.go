@@ -144,6 +144,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	app := web.New(web.Options{
 		Accounts:      m.Accounts,
 		Wallet:        m.Wallet,
+		Live:          m.Live,
 		API:           api,
 		Logger:        m.Logger,
 		Clock:         m.Clock,

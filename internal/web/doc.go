@@ -1,15 +1,23 @@
 // Package web is Fanfare's web app: server-rendered pages for fans (home,
-// sign up, log in, wallet, settings), built with html/template, with their
-// templates, stylesheet and small script embedded in the binary.
+// sign up, log in, wallet, settings) and for LIVEs (who is on air, a LIVE's
+// room, the creator's studio, a LIVE's summary), built with html/template,
+// with their templates, stylesheet and small scripts embedded in the
+// binary.
 //
-// The pages call the feature services directly (account, wallet) and hand
-// the API's paths (/v1/, /openapi.json, /docs, /healthz, /readyz,
+// The pages call the feature services directly (account, wallet, live) and
+// hand the API's paths (/v1/, /openapi.json, /docs, /healthz, /readyz,
 // /metrics) to the API handler, so one listener serves both. A browser
 // session is the fanfare_session cookie the API also accepts; every form
 // carries an anti-forgery token and every unsafe request must come from the
 // same origin.
 //
+// A LIVE's room and studio are rendered here and then kept current by a
+// script (static/live.js) that reads the room feed's WebSocket and sends
+// gifts through the JSON API (POST /v1/lives/{id}/gifts) with the session
+// cookie, so a gift takes the one path every client takes.
+//
 // The package imports the fanfare root package and the feature packages
-// internal/account and internal/wallet, plus internal/payment for the
+// internal/account, internal/wallet and internal/live (with
+// internal/room's leaderboard type), plus internal/payment for the
 // sandbox's test cards. It never touches the store or the ledger itself.
 package web

@@ -78,6 +78,9 @@ func group(n int64) string {
 	return b.String()
 }
 
+// itoa writes an integer in decimal, without separators.
+func itoa[T ~int | ~int64](n T) string { return strconv.FormatInt(int64(n), 10) }
+
 // formatTime writes an instant for people, in UTC; the page's script shows
 // it in the browser's time zone.
 func formatTime(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") }

@@ -22,7 +22,9 @@ import (
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/payment"
+	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 	"github.com/fanfarehq/fanfare/internal/web"
@@ -38,6 +40,7 @@ type app struct {
 	ledger   *ledger.Ledger
 	accounts *account.Service
 	wallet   *wallet.Service
+	live     *live.Service
 }
 
 type appOptions struct {
@@ -66,10 +69,15 @@ func newAppWith(t *testing.T, db *store.DB, o appOptions) *app {
 		Providers:       map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()},
 		ChargebackDelay: time.Nanosecond,
 	})
-	api := httpapi.New(httpapi.Options{Accounts: accounts, Wallet: w, DB: db, APIKey: "web-test-key", Version: "test"})
+	broker := room.NewLocal()
+	lv, err := live.New(db, accounts, w, live.Options{Clock: o.clock, Broker: broker})
+	require.NoError(t, err)
+	hub := room.NewHub(broker, room.Options{Tick: 20 * time.Millisecond, Load: lv.RoomState})
+	api := httpapi.New(httpapi.Options{Accounts: accounts, Wallet: w, Live: lv, Hub: hub, DB: db, APIKey: "web-test-key", Version: "test"})
 	h := web.New(web.Options{
 		Accounts:      accounts,
 		Wallet:        w,
+		Live:          lv,
 		API:           api,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Clock:         o.clock,
@@ -78,7 +86,8 @@ func newAppWith(t *testing.T, db *store.DB, o appOptions) *app {
 	})
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	return &app{url: ts.URL, db: db, ledger: l, accounts: accounts, wallet: w}
+	t.Cleanup(hub.Close) // runs first: the feeds' sockets end before the server
+	return &app{url: ts.URL, db: db, ledger: l, accounts: accounts, wallet: w, live: lv}
 }
 
 // browser is one visitor: a cookie jar and a client that does not follow

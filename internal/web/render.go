@@ -86,10 +86,14 @@ var funcs = template.FuncMap{
 	"counterparty": counterpartyName,
 	"objectName":   objectName,
 	"negative":     func(n fanfare.Amount) bool { return n < 0 },
+	"count":        func(n int64) string { return formatCoins(fanfare.Amount(n)) },
+	"duration":     durationName,
+	"giftIcon":     giftIcon,
+	"giftIcons":    func() string { return strings.Join(giftSymbols, " ") },
 }
 
-// templates holds one parsed template set per page, each the layout plus
-// the page's own file.
+// templates holds one parsed template set per page, each the layout, the
+// parts several pages share (templates/parts) and the page's own file.
 type templates struct {
 	byName map[string]*template.Template
 }
@@ -105,7 +109,7 @@ func parseTemplates() *templates {
 		if name == "layout" {
 			continue
 		}
-		t.byName[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", p))
+		t.byName[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/parts/*.html", p))
 	}
 	return t
 }
@@ -114,7 +118,7 @@ func parseTemplates() *templates {
 // navigation with the visitor's handle and balance, and a message.
 type Layout struct {
 	Title   string
-	Nav     string // the current section: home, wallet, settings, login, signup
+	Nav     string // the current section: home, live, wallet, settings, login, signup
 	Visitor *visitor
 	// CSRF is the anti-forgery token of the page's forms.
 	CSRF string

@@ -11,6 +11,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/httpx"
+	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
 
@@ -26,6 +27,9 @@ const maxFormBytes = 64 << 10
 type Options struct {
 	Accounts *account.Service
 	Wallet   *wallet.Service
+	// Live runs the LIVE pages: who is on air, the rooms, the studio and
+	// the summaries. Their feeds and gifts go through the API (/v1/lives).
+	Live *live.Service
 	// API serves the paths of the HTTP API: /v1/, /openapi.json, /docs,
 	// /healthz, /readyz and /metrics. Nil answers them with 404.
 	API    http.Handler
@@ -48,6 +52,7 @@ type Options struct {
 type Server struct {
 	accounts *account.Service
 	wallet   *wallet.Service
+	live     *live.Service
 	api      http.Handler
 	log      *slog.Logger
 	clock    fanfare.Clock
@@ -64,6 +69,7 @@ func New(opts Options) *Server {
 	s := &Server{
 		accounts: opts.Accounts,
 		wallet:   opts.Wallet,
+		live:     opts.Live,
 		api:      opts.API,
 		log:      opts.Logger,
 		clock:    opts.Clock,
@@ -98,6 +104,11 @@ func New(opts Options) *Server {
 	mux.HandleFunc("POST /wallet/refund", s.userForm(s.refund))
 	mux.HandleFunc("GET /settings", s.userPage(s.settingsPage))
 	mux.HandleFunc("POST /settings/spend-limit", s.userForm(s.setSpendLimit))
+	mux.HandleFunc("GET /live", s.liveNow)
+	mux.HandleFunc("GET /live/{id}", s.livePage)
+	mux.HandleFunc("GET /studio", s.userPage(s.studioPage))
+	mux.HandleFunc("POST /studio/start", s.userForm(s.goLive))
+	mux.HandleFunc("POST /studio/end", s.userForm(s.endLive))
 	mux.Handle("GET /static/", staticHandler())
 	mux.HandleFunc("GET /favicon.ico", favicon)
 	mux.HandleFunc("/", s.notFound)
@@ -120,6 +131,32 @@ func isAPIPath(path string) bool {
 	return strings.HasPrefix(path, "/v1/") || strings.HasPrefix(path, "/docs/")
 }
 
+// contentSecurityPolicy is the pages' policy: everything from this site
+// only. The LIVE pages open their feed's WebSocket on this host, which
+// connect-src names as well, since not every browser counts ws: and wss:
+// as 'self'.
+func contentSecurityPolicy(host string) string {
+	connect := "connect-src 'self'"
+	if validHost(host) {
+		connect += " ws://" + host + " wss://" + host
+	}
+	return "default-src 'self'; " + connect + "; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+}
+
+// validHost reports whether host is a plain host[:port] that can go into a
+// header's source list as it is.
+func validHost(host string) bool {
+	if host == "" || len(host) > 255 {
+		return false
+	}
+	for _, c := range host {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(".-:[]", c)) {
+			return false
+		}
+	}
+	return true
+}
+
 // ServeHTTP hands the API's paths to the API and serves the pages, with
 // their security headers, panic recovery and access log.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -130,7 +167,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := httpx.NewRecorder(w)
 	h := rec.Header()
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", contentSecurityPolicy(r.Host))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")

@@ -1,0 +1,306 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/live"
+	"github.com/fanfarehq/fanfare/internal/room"
+)
+
+// topGifters is how many gifters the LIVE pages list.
+const topGifters = 10
+
+// giftCounts are the choices of the gift panel's count picker.
+var giftCounts = []int64{1, 5, 10, 50, 100}
+
+// liveCard is a LIVE as the pages show it.
+type liveCard struct {
+	*live.Live
+	Initials string
+	For      string // how long it has been on air: "12 min"
+}
+
+func (s *Server) liveCard(l *live.Live) liveCard {
+	return liveCard{Live: l, Initials: initials(l.CreatorDisplayName, l.CreatorHandle), For: durationName(s.clock.Now().Sub(l.StartedAt))}
+}
+
+// liveNowPage lists the LIVEs on air.
+type liveNowPage struct {
+	Layout
+	Lives []liveCard
+	// Mine is the visitor's own LIVE when they are on air.
+	Mine *live.Live
+}
+
+func (s *Server) liveNow(w http.ResponseWriter, r *http.Request) {
+	v, err := s.visitor(r)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	lives, err := s.live.Now(r.Context())
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	d := &liveNowPage{Layout: Layout{Title: "LIVE now", Nav: "live", Visitor: v, CSRF: s.formToken(w, r, v)}}
+	for _, l := range lives {
+		d.Lives = append(d.Lives, s.liveCard(l))
+		if v != nil && l.CreatorID == v.User.ID {
+			d.Mine = l
+		}
+	}
+	s.render(w, r, http.StatusOK, "live_now", d)
+}
+
+// giftView is a gift of the catalog with its value in the visitor's
+// currency.
+type giftView struct {
+	live.Gift
+	Fiat fanfare.Amount
+}
+
+// feedView is what the room and the studio share: the LIVE, its feed's
+// address and the top gifters so far.
+type feedView struct {
+	Live      liveCard
+	Top       []room.Gifter
+	EventsURL string
+	RoomURL   string
+	LoginURL  string // back to the room after logging in
+}
+
+func (s *Server) feedView(r *http.Request, l *live.Live) (feedView, error) {
+	top, err := s.live.Top(r.Context(), l.ID, topGifters)
+	if err != nil {
+		return feedView{}, err
+	}
+	roomURL := "/live/" + url.PathEscape(l.ID)
+	return feedView{
+		Live:      s.liveCard(l),
+		Top:       top,
+		EventsURL: "/v1/lives/" + url.PathEscape(l.ID) + "/events",
+		RoomURL:   roomURL,
+		LoginURL:  "/login?next=" + url.QueryEscape(roomURL),
+	}, nil
+}
+
+// roomPage is a LIVE's room as a viewer sees it.
+type roomPage struct {
+	Layout
+	feedView
+	Gifts  []giftView
+	Counts []int64
+	// Coins is the visitor's balance; CannotSpend why they may not send
+	// gifts, when they may not (under 18, a frozen wallet).
+	Coins       fanfare.Amount
+	CannotSpend string
+	// Own: the visitor is the LIVE's creator.
+	Own bool
+}
+
+func (s *Server) livePage(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	v, err := s.visitor(r)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	l, err := s.live.Get(ctx, r.PathValue("id"))
+	if fanfare.ErrorCode(err) == fanfare.ENotFound {
+		s.errorPage(w, r, http.StatusNotFound, "LIVE not found", "There is no LIVE at this address. See who is LIVE now on the LIVE page.")
+		return
+	} else if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	fv, err := s.feedView(r, l)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	cat := s.wallet.Catalog()
+	d := &roomPage{
+		Layout:   Layout{Title: l.Title + " · " + l.CreatorDisplayName, Nav: "live", Visitor: v, CSRF: s.formToken(w, r, v), Currency: cat.CurrencyFor("")},
+		feedView: fv,
+		Counts:   giftCounts,
+	}
+	if v != nil {
+		o, err := s.wallet.Overview(ctx, v.User.ID, "")
+		if err != nil {
+			s.internalError(w, r, err)
+			return
+		}
+		v.Wallet = &o.Wallet
+		d.Currency, d.Coins, d.CannotSpend = o.Currency, o.Coins, o.CannotSpend
+		d.Own = l.CreatorID == v.User.ID
+	}
+	for _, g := range s.live.Gifts() {
+		fiat, err := cat.FiatValue(d.Currency, fanfare.Amount(g.Coins))
+		if err != nil {
+			s.internalError(w, r, err)
+			return
+		}
+		d.Gifts = append(d.Gifts, giftView{Gift: g, Fiat: fiat})
+	}
+	s.render(w, r, http.StatusOK, "live_room", d)
+}
+
+// studioPage is a creator's studio: the go-LIVE form, or the running LIVE
+// with its feed, the gifters to thank and the end button.
+type studioPage struct {
+	Layout
+	feedView
+	On        bool   // the visitor is LIVE
+	TitleText string // what the title field holds
+	MaxTitle  int
+}
+
+func (s *Server) studioPage(w http.ResponseWriter, r *http.Request, v *visitor) {
+	d, err := s.studioData(r, v, "")
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	if d.On && r.URL.Query().Has("started") {
+		d.Notice = "You are LIVE! Your fans see you on the LIVE page; gifts and messages show up here as they come."
+	}
+	s.render(w, r, http.StatusOK, "studio", d)
+}
+
+func (s *Server) studioData(r *http.Request, v *visitor, title string) (*studioPage, error) {
+	d := &studioPage{Layout: Layout{Title: "Studio", Nav: "live", Visitor: v, CSRF: s.sessionToken(v)}, TitleText: title, MaxTitle: live.MaxTitle}
+	l, err := s.live.Current(r.Context(), v.User.ID)
+	if err != nil || l == nil {
+		return d, err
+	}
+	if d.feedView, err = s.feedView(r, l); err != nil {
+		return nil, err
+	}
+	d.On = true
+	d.Title = "Studio · LIVE"
+	return d, nil
+}
+
+// goLive starts the visitor's LIVE.
+func (s *Server) goLive(w http.ResponseWriter, r *http.Request, v *visitor) {
+	title := r.PostForm.Get("title")
+	_, err := s.live.Start(r.Context(), v.actor(), title)
+	switch code := fanfare.ErrorCode(err); code {
+	case "":
+		http.Redirect(w, r, "/studio?started=1", http.StatusSeeOther)
+		return
+	case fanfare.EConflict:
+		// Already LIVE (a form sent twice, another tab): the studio shows it.
+		http.Redirect(w, r, "/studio", http.StatusSeeOther)
+		return
+	case fanfare.EInternal:
+		s.internalError(w, r, err)
+		return
+	}
+	d, derr := s.studioData(r, v, title)
+	if derr != nil {
+		s.internalError(w, r, derr)
+		return
+	}
+	d.Error = goLiveMessage(err)
+	s.render(w, r, statusOf(err), "studio", d)
+}
+
+// goLiveMessage explains why a LIVE could not start.
+func goLiveMessage(err error) string {
+	switch fanfare.ErrorCode(err) {
+	case fanfare.ENotEligible:
+		return "You can't go LIVE: " + sentence(fanfare.ErrorMessage(err))
+	case fanfare.EInvalid:
+		return "Give your LIVE a title of 1 to " + itoa(live.MaxTitle) + " characters."
+	}
+	return sentence(fanfare.ErrorMessage(err))
+}
+
+// endLive ends the visitor's LIVE and shows its summary.
+func (s *Server) endLive(w http.ResponseWriter, r *http.Request, v *visitor) {
+	id := r.PostForm.Get("live_id")
+	_, err := s.live.End(r.Context(), v.actor(), id)
+	switch fanfare.ErrorCode(err) {
+	case "", fanfare.EInvalidState:
+		// Ended now, or already (a form sent twice): its summary either way.
+		http.Redirect(w, r, "/live/"+url.PathEscape(id)+"/summary", http.StatusSeeOther)
+	case fanfare.EInternal:
+		s.internalError(w, r, err)
+	case fanfare.ENotFound:
+		s.errorPage(w, r, http.StatusNotFound, "LIVE not found", "That LIVE does not exist. Nothing was changed.")
+	default:
+		s.forbidden(w, r, sentence(fanfare.ErrorMessage(err))+" Nothing was changed.")
+	}
+}
+
+// initials are a placeholder for a creator's picture: the first letters
+// of the first two words of their name, or of their handle.
+func initials(name, handle string) string {
+	var b strings.Builder
+	n := 0
+	for _, word := range strings.Fields(name) {
+		r, _ := utf8.DecodeRuneInString(word)
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			continue
+		}
+		b.WriteString(strings.ToUpper(string(r)))
+		if n++; n == 2 {
+			break
+		}
+	}
+	if b.Len() == 0 && handle != "" {
+		r, _ := utf8.DecodeRuneInString(handle)
+		b.WriteString(strings.ToUpper(string(r)))
+	}
+	return b.String()
+}
+
+// durationName writes a duration for people: "45 s", "12 min",
+// "1 h 05 min".
+func durationName(d time.Duration) string {
+	d = max(d, 0)
+	switch {
+	case d < time.Minute:
+		return itoa(int64(d/time.Second)) + " s"
+	case d < time.Hour:
+		return itoa(int64(d/time.Minute)) + " min"
+	}
+	h, m := int64(d/time.Hour), int64(d%time.Hour/time.Minute)
+	mm := itoa(m)
+	if m < 10 {
+		mm = "0" + mm
+	}
+	return itoa(h) + " h " + mm + " min"
+}
+
+// giftSymbols are the ids of the pictures in static/gifts.svg: one per gift
+// of the default catalog, and "gift" for any other.
+var giftSymbols = func() []string {
+	b, err := files.ReadFile("static/gifts.svg")
+	if err != nil {
+		panic(err)
+	}
+	var ids []string
+	for _, m := range regexp.MustCompile(`<symbol id="([^"]+)"`).FindAllSubmatch(b, -1) {
+		ids = append(ids, string(m[1]))
+	}
+	return ids
+}()
+
+// giftIcon is the picture of gift id in static/gifts.svg.
+func giftIcon(id string) string {
+	if slices.Contains(giftSymbols, id) {
+		return id
+	}
+	return "gift"
+}

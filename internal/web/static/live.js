@@ -1,0 +1,538 @@
+// A LIVE's room and the creator's studio. The page is rendered on the
+// server; this script keeps it current from the room feed (a WebSocket:
+// viewers, gifts with their overlays, chat, top gifters, the end of the
+// LIVE), sends gifts through the JSON API and chat over the socket.
+(function () {
+  'use strict';
+  var app = document.querySelector('.live-app[data-live]');
+  if (!app) return;
+
+  var mode = app.getAttribute('data-mode'); // "room" or "studio"
+  var sprite = app.getAttribute('data-sprite');
+  var icons = (app.getAttribute('data-icons') || '').split(' ');
+  var over = app.getAttribute('data-ended') === 'true';
+
+  function find(selector) { return app.querySelector(selector); }
+  var els = {
+    viewers: find('[data-viewers]'),
+    overlays: find('[data-overlays]'),
+    conn: find('[data-conn]'),
+    feed: find('[data-feed]'),
+    feedEmpty: find('[data-feed-empty]'),
+    board: find('[data-leaderboard]'),
+    boardEmpty: find('[data-leaderboard-empty]'),
+    ended: find('[data-ended-banner]'),
+    chatForm: find('[data-chat-form]'),
+    chatError: find('[data-chat-error]'),
+    giftForm: find('[data-gift-form]'),
+    thanks: find('[data-thanks]'),
+    thanksEmpty: find('[data-thanks-empty]'),
+  };
+
+  // --- Small helpers ----------------------------------------------------------
+
+  var numbers = new Intl.NumberFormat('en-US');
+  function num(n) { return numbers.format(n); }
+  function coinsText(n) { return num(n) + (n === 1 ? ' coin' : ' coins'); }
+
+  function el(tag, className, text) {
+    var e = document.createElement(tag);
+    if (className) e.className = className;
+    if (text !== undefined && text !== null) e.textContent = text;
+    return e;
+  }
+
+  function link(href, text) {
+    var a = el('a', '', text);
+    a.href = href;
+    return a;
+  }
+
+  // sentence makes a service message read as a sentence, as the pages do.
+  function sentence(s) {
+    s = String(s || '').trim();
+    if (!s) return s;
+    s = s.charAt(0).toUpperCase() + s.slice(1);
+    return /[.?!]$/.test(s) ? s : s + '.';
+  }
+
+  var SVG = 'http://www.w3.org/2000/svg';
+  function giftIcon(id, tier) {
+    var svg = document.createElementNS(SVG, 'svg');
+    svg.setAttribute('class', 'gift-icon tier-' + tier);
+    svg.setAttribute('aria-hidden', 'true');
+    svg.setAttribute('focusable', 'false');
+    var use = document.createElementNS(SVG, 'use');
+    use.setAttribute('href', sprite + '#' + (icons.indexOf(id) >= 0 ? id : 'gift'));
+    svg.appendChild(use);
+    return svg;
+  }
+
+  function tierOf(ev) { return Math.min(5, Math.max(1, ev.tier | 0)); }
+
+  // uuid is a fresh idempotency key (crypto.randomUUID needs a secure
+  // context; getRandomValues does not).
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) {
+      try { return crypto.randomUUID(); } catch (e) { /* not a secure context */ }
+    }
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join('');
+    return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20);
+  }
+
+  var clock = window.Intl && Intl.DateTimeFormat ? new Intl.DateTimeFormat(undefined, { timeStyle: 'short' }) : null;
+  function timeOf(at) {
+    var d = new Date(at);
+    return clock && !isNaN(d.getTime()) ? clock.format(d) : '';
+  }
+
+  // --- What the feed shows --------------------------------------------------------
+
+  // An event seen already (the state frame after a reconnection repeats
+  // the recent ones) is not shown twice.
+  var seen = new Set();
+  function firstTime(ev) {
+    var key = [ev.type, ev.at, ev.gifter || ev.author, ev.gift_id || '', ev.combo || '', ev.text || ''].join('|');
+    if (seen.has(key)) return false;
+    seen.add(key);
+    if (seen.size > 500) seen.delete(seen.values().next().value);
+    return true;
+  }
+
+  function setViewers(n) {
+    if (els.viewers) els.viewers.textContent = num(n);
+  }
+
+  var MAX_FEED = 150;
+  function pushFeed(li) {
+    var f = els.feed;
+    if (!f) return;
+    var stick = f.scrollHeight - f.scrollTop - f.clientHeight < 40;
+    f.appendChild(li);
+    while (f.children.length > MAX_FEED) f.removeChild(f.firstChild);
+    if (els.feedEmpty) els.feedEmpty.hidden = true;
+    if (stick) f.scrollTop = f.scrollHeight;
+  }
+
+  var BADGES = { creator: 'Creator', subscriber: 'Subscriber', moderator: 'Mod' };
+  function addChat(ev) {
+    var li = el('li', 'feed-chat');
+    (ev.badges || []).forEach(function (b) {
+      li.appendChild(el('span', 'badge-tag badge-' + b, BADGES[b] || b));
+    });
+    var who = el('span', 'feed-who', ev.author);
+    who.title = ev.author_name || '';
+    li.appendChild(who);
+    li.appendChild(el('span', 'feed-text', ev.text));
+    pushFeed(li);
+  }
+
+  // A gifter repeating a gift continues their line ("sam sent Rose ×15")
+  // rather than adding one per frame.
+  var giftLines = new Map();
+  function addGift(ev) {
+    var key = ev.gifter + '|' + ev.gift_id;
+    var prev = giftLines.get(key);
+    var li, n;
+    if (prev && prev.li.isConnected && ev.combo - ev.count === prev.combo) {
+      li = prev.li;
+      n = prev.n + ev.count;
+      li.textContent = '';
+    } else {
+      li = el('li', 'feed-gift');
+      n = ev.count;
+    }
+    li.appendChild(giftIcon(ev.gift_id, tierOf(ev)));
+    var text = el('span', 'feed-text');
+    text.appendChild(el('strong', 'feed-who', ev.gifter));
+    text.appendChild(document.createTextNode('sent ' + ev.gift + ' ×' + num(n)));
+    if (ev.combo > n) text.appendChild(el('span', 'feed-combo', 'combo ×' + num(ev.combo)));
+    li.appendChild(text);
+    giftLines.set(key, { li: li, n: n, combo: ev.combo });
+    pushFeed(li);
+  }
+
+  // Overlays: bigger gifts play bigger and longer (the sizes are in the
+  // stylesheet, per tier).
+  var DURATION = { 1: 2600, 2: 3200, 3: 4200, 4: 5400, 5: 7000 };
+  var MAX_OVERLAYS = 4;
+  var overlays = new Map();
+  function overlay(ev) {
+    if (!els.overlays) return;
+    var tier = tierOf(ev);
+    var key = ev.gifter + '|' + ev.gift_id;
+    var old = overlays.get(key);
+    if (old) old.remove();
+    while (els.overlays.children.length >= MAX_OVERLAYS) els.overlays.removeChild(els.overlays.firstChild);
+    var pop = el('div', 'gift-pop tier-' + tier);
+    pop.style.setProperty('--dur', DURATION[tier] + 'ms');
+    pop.appendChild(giftIcon(ev.gift_id, tier));
+    var p = el('p', 'pop-text');
+    p.appendChild(el('strong', '', ev.gifter));
+    p.appendChild(document.createTextNode(' sent ' + ev.gift + ' ×' + num(ev.count)));
+    pop.appendChild(p);
+    if (ev.combo > ev.count) pop.appendChild(el('span', 'pop-combo', 'combo ×' + num(ev.combo)));
+    els.overlays.appendChild(pop);
+    overlays.set(key, pop);
+    var done = function () {
+      pop.remove();
+      if (overlays.get(key) === pop) overlays.delete(key);
+    };
+    pop.addEventListener('animationend', function (e) { if (e.target === pop) done(); });
+    window.setTimeout(done, DURATION[tier] + 400);
+  }
+
+  function renderBoard(top) {
+    if (!els.board) return;
+    els.board.textContent = '';
+    top.forEach(function (g) {
+      var li = el('li');
+      var name = el('span', 'lb-name');
+      name.appendChild(el('strong', '', g.display_name || g.handle));
+      name.appendChild(document.createTextNode(' '));
+      name.appendChild(el('span', 'muted', '@' + g.handle));
+      var coins = el('span', 'lb-coins');
+      var coin = el('span', 'coin');
+      coin.setAttribute('aria-hidden', 'true');
+      coins.appendChild(coin);
+      coins.appendChild(document.createTextNode(num(g.coins)));
+      coins.appendChild(el('span', 'visually-hidden', ' coins'));
+      li.appendChild(name);
+      li.appendChild(document.createTextNode(' '));
+      li.appendChild(coins);
+      els.board.appendChild(li);
+    });
+    if (els.boardEmpty) els.boardEmpty.hidden = top.length > 0;
+  }
+
+  // The studio's thank list: who sent what, newest first.
+  var MAX_THANKS = 50;
+  var lastThanks = null;
+  function addThanks(ev, fresh) {
+    if (!els.thanks) return;
+    var key = ev.gifter + '|' + ev.gift_id;
+    var li, n, coins;
+    if (lastThanks && lastThanks.key === key && lastThanks.li === els.thanks.firstChild && ev.combo - ev.count === lastThanks.combo) {
+      li = lastThanks.li;
+      n = lastThanks.n + ev.count;
+      coins = lastThanks.coins + ev.coins;
+      li.textContent = '';
+    } else {
+      li = el('li');
+      n = ev.count;
+      coins = ev.coins;
+    }
+    li.appendChild(giftIcon(ev.gift_id, tierOf(ev)));
+    var body = el('span', 'thank-body');
+    body.appendChild(el('strong', '', ev.gifter_name || ev.gifter));
+    body.appendChild(document.createTextNode(' '));
+    body.appendChild(el('span', 'muted', '@' + ev.gifter));
+    body.appendChild(el('span', 'thank-what', ' sent ' + ev.gift + ' ×' + num(n) + ' · ' + coinsText(coins)));
+    li.appendChild(body);
+    li.appendChild(el('span', 'thank-time', timeOf(ev.at)));
+    if (fresh) {
+      li.classList.remove('is-new');
+      void li.offsetWidth; // restarts the highlight
+      li.classList.add('is-new');
+    }
+    els.thanks.insertBefore(li, els.thanks.firstChild);
+    while (els.thanks.children.length > MAX_THANKS) els.thanks.removeChild(els.thanks.lastChild);
+    if (els.thanksEmpty) els.thanksEmpty.hidden = true;
+    lastThanks = { key: key, li: li, n: n, coins: coins, combo: ev.combo };
+  }
+
+  // The studio's figures come from the API after gifts arrive, so that
+  // diamonds are the ledger's, not an estimate.
+  var statsTimer = 0;
+  function refreshStats() {
+    var url = app.getAttribute('data-live-url');
+    if (!url) return;
+    window.clearTimeout(statsTimer);
+    statsTimer = window.setTimeout(function () {
+      fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+        .then(function (res) { return res.ok ? res.json() : null; })
+        .then(function (l) {
+          if (!l) return;
+          ['gifts', 'coins', 'diamonds'].forEach(function (k) {
+            var dd = app.querySelector('[data-stat="' + k + '"]');
+            if (dd && typeof l[k] === 'number') dd.textContent = num(l[k]);
+          });
+        })
+        .catch(function () { /* the next gift tries again */ });
+    }, 500);
+  }
+
+  function handle(ev, live) {
+    switch (ev.type) {
+      case 'gift':
+        if (!firstTime(ev)) return;
+        addGift(ev);
+        addThanks(ev, live);
+        if (live) {
+          overlay(ev);
+          refreshStats();
+        }
+        break;
+      case 'chat':
+        if (firstTime(ev)) addChat(ev);
+        break;
+      case 'viewers':
+        setViewers(ev.count);
+        break;
+      case 'leaderboard':
+        renderBoard(ev.top || []);
+        break;
+      case 'live_ended':
+        ended();
+        break;
+    }
+  }
+
+  function ended() {
+    over = true;
+    window.clearTimeout(retryTimer);
+    app.classList.add('is-ended');
+    if (els.ended) els.ended.hidden = false;
+    setConn('', '');
+    var badge = find('[data-live-badge]');
+    if (badge) badge.textContent = 'ENDED';
+    app.querySelectorAll('[data-gift-form] button, [data-chat-form] input, [data-chat-form] button, [data-testid="end-live"]').forEach(function (b) {
+      b.disabled = true;
+    });
+  }
+
+  // --- The socket -------------------------------------------------------------------
+
+  var ws = null;
+  var attempts = 0;
+  var retryTimer = 0;
+
+  function setConn(text, state) {
+    if (!els.conn) return;
+    els.conn.textContent = text;
+    els.conn.className = 'conn' + (state ? ' is-' + state : '');
+  }
+
+  function feedURL() {
+    return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + app.getAttribute('data-events');
+  }
+
+  function connect() {
+    if (over) return;
+    window.clearTimeout(retryTimer);
+    setConn(attempts ? 'Reconnecting…' : 'Connecting to the room…', 'connecting');
+    var sock;
+    try {
+      sock = new WebSocket(feedURL());
+    } catch (e) {
+      retry();
+      return;
+    }
+    ws = sock;
+    sock.onmessage = function (m) {
+      var f;
+      try { f = JSON.parse(m.data); } catch (e) { return; }
+      if (f.type === 'state') {
+        attempts = 0;
+        setConn('', 'open');
+        setViewers(f.viewers);
+        renderBoard(f.leaderboard || []);
+        (f.recent || []).forEach(function (ev) { handle(ev, false); });
+        if (f.ended) ended();
+        return;
+      }
+      if (f.type === 'error') {
+        showChatError(f);
+        return;
+      }
+      (f.events || []).forEach(function (ev) { handle(ev, true); });
+    };
+    sock.onclose = function () {
+      if (ws === sock) ws = null;
+      if (!over) retry();
+    };
+  }
+
+  // retry connects again after 1, 2, 4... up to 30 seconds, give or take
+  // a quarter so that a room's viewers do not all come back at once.
+  function retry() {
+    attempts++;
+    var delay = Math.min(30000, 1000 * Math.pow(2, attempts - 1)) * (0.75 + Math.random() * 0.5);
+    setConn('Connection lost: reconnecting in ' + Math.ceil(delay / 1000) + ' s…', 'lost');
+    window.clearTimeout(retryTimer);
+    retryTimer = window.setTimeout(connect, delay);
+  }
+
+  window.addEventListener('online', function () {
+    if (!ws && !over) connect();
+  });
+
+  // --- Chat ---------------------------------------------------------------------------
+
+  function showChatError(f) {
+    if (!els.chatError) return;
+    var msg;
+    switch (f.code) {
+      case 'unauthorized': msg = 'Log in to chat.'; break;
+      case 'invalid_state': msg = 'This LIVE has ended.'; break;
+      default: msg = sentence(f.detail) || 'Your message could not be sent.';
+    }
+    els.chatError.textContent = msg;
+    els.chatError.hidden = false;
+  }
+
+  if (els.chatForm) {
+    els.chatForm.addEventListener('submit', function (e) {
+      e.preventDefault();
+      var input = els.chatForm.elements.text;
+      var text = input.value.trim();
+      if (!text) return;
+      if (!ws || ws.readyState !== WebSocket.OPEN) {
+        showChatError({ detail: 'you are not connected to the room right now, so your message was not sent; try again in a moment' });
+        return;
+      }
+      ws.send(JSON.stringify({ type: 'chat', text: text }));
+      input.value = '';
+      if (els.chatError) els.chatError.hidden = true;
+    });
+  }
+
+  // --- Gifts ----------------------------------------------------------------------------
+
+  var form = els.giftForm;
+  if (form) {
+    var send = form.querySelector('button[type="submit"]');
+    var total = form.querySelector('[data-gift-total]');
+    var status = form.querySelector('[data-gift-status]');
+    var error = form.querySelector('[data-gift-error]');
+    var busy = false;
+    // A send that got no answer (the network failed) is tried again with
+    // its key, so that it counts once if it had gone through after all.
+    var unanswered = null;
+
+    var choice = function () {
+      var g = form.querySelector('input[name="gift_id"]:checked');
+      var c = form.querySelector('input[name="count"]:checked');
+      if (!g || !c) return null;
+      var count = parseInt(c.value, 10);
+      return { id: g.value, name: g.getAttribute('data-name'), count: count, coins: parseInt(g.getAttribute('data-coins'), 10) * count };
+    };
+    var showTotal = function () {
+      var c = choice();
+      if (total) total.textContent = c ? c.name + ' ×' + num(c.count) + ' · ' + coinsText(c.coins) : '';
+    };
+    form.addEventListener('change', showTotal);
+    showTotal();
+
+    var balanceShown = function () {
+      var b = app.querySelector('[data-balance]');
+      return b ? parseInt(b.textContent.replace(/[^\d]/g, ''), 10) : NaN;
+    };
+    var setBalance = function (n) {
+      if (typeof n !== 'number') return;
+      document.querySelectorAll('[data-balance], .balance-pill .num').forEach(function (e) {
+        e.textContent = (n < 0 ? '\u2212' : '') + num(Math.abs(n));
+      });
+    };
+
+    var showError = function (body, httpStatus, c) {
+      var code = body && body.code;
+      var detail = body && body.detail;
+      var p = el('p');
+      switch (code) {
+        case 'insufficient_funds':
+          var have = balanceShown();
+          p.appendChild(document.createTextNode('You don\u2019t have enough coins: ' + c.name + ' ×' + num(c.count) + ' costs ' +
+            coinsText(c.coins) + (isNaN(have) ? '' : ' and you have ' + coinsText(have)) + '. '));
+          p.appendChild(link('/wallet#buy', 'Buy coins in your wallet'));
+          break;
+        case 'wallet_frozen':
+          p.appendChild(document.createTextNode(sentence(detail) + ' '));
+          p.appendChild(link('/wallet', 'Open your wallet'));
+          break;
+        case 'spend_limit_exceeded':
+          p.appendChild(document.createTextNode(sentence(detail) + ' '));
+          p.appendChild(link('/settings#spend-limit', 'Your spending limit'));
+          break;
+        case 'unauthorized':
+          p.appendChild(document.createTextNode('Your session has ended, so no gift was sent. '));
+          p.appendChild(link('/login?next=' + encodeURIComponent(location.pathname), 'Log in again'));
+          break;
+        case 'invalid_state':
+          p.textContent = 'This LIVE has ended, so no gift was sent.';
+          break;
+        default:
+          if (detail) p.textContent = sentence(detail);
+          else if (httpStatus === 0) p.textContent = 'Fanfare could not be reached, so no gift was sent. Check your connection and try again.';
+          else p.textContent = 'Something went wrong and no gift was sent. Please try again.';
+      }
+      error.textContent = '';
+      error.appendChild(p);
+      error.hidden = false;
+    };
+
+    if (send) send.disabled = over;
+    form.addEventListener('submit', function (e) {
+      e.preventDefault();
+      var c = choice();
+      if (!send || busy || over || !c) return;
+      var key = unanswered && unanswered.id === c.id && unanswered.count === c.count ? unanswered.key : uuid();
+      busy = true;
+      send.disabled = true;
+      send.classList.add('is-busy');
+      error.hidden = true;
+      status.textContent = 'Sending ' + c.name + ' ×' + num(c.count) + '…';
+      fetch(form.getAttribute('data-gifts-url'), {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json, application/problem+json', 'Idempotency-Key': key },
+        body: JSON.stringify({ gift_id: c.id, count: c.count }),
+      }).then(function (res) {
+        return res.json().catch(function () { return null; }).then(function (body) {
+          unanswered = res.status >= 500 ? { key: key, id: c.id, count: c.count } : null;
+          if (res.ok && body) {
+            setBalance(body.balance);
+            status.textContent = 'You sent ' + c.name + ' ×' + num(c.count) + ' (' + coinsText(body.coins) + ').';
+          } else {
+            status.textContent = '';
+            showError(body, res.status, c);
+          }
+        });
+      }, function () {
+        unanswered = { key: key, id: c.id, count: c.count };
+        status.textContent = '';
+        showError(null, 0, c);
+      }).then(function () {
+        busy = false;
+        send.disabled = over;
+        send.classList.remove('is-busy');
+      });
+    });
+  }
+
+  // --- The studio's clock ----------------------------------------------------------------
+
+  var since = app.querySelector('[data-since]');
+  if (since) {
+    var start = new Date(since.getAttribute('data-since')).getTime();
+    var tick = function () {
+      if (over || isNaN(start)) return;
+      var s = Math.max(0, Math.floor((Date.now() - start) / 1000));
+      var text;
+      if (s < 60) text = s + ' s';
+      else if (s < 3600) text = Math.floor(s / 60) + ' min';
+      else {
+        var m = Math.floor(s % 3600 / 60);
+        text = Math.floor(s / 3600) + ' h ' + (m < 10 ? '0' : '') + m + ' min';
+      }
+      since.textContent = text;
+    };
+    window.setInterval(tick, 15000);
+  }
+
+  if (over) ended();
+  else connect();
+})();

@@ -266,10 +266,13 @@ func (s *Server) registerLive() {
 		b := &out.Body
 		b.OpID, b.LiveID, b.GiftID, b.Count = sent.Payment.OpID, sent.LiveID, sent.Gift.ID, sent.Count
 		b.Coins, b.Diamonds, b.Balance, b.CreatedAt = sent.Payment.Coins, sent.Payment.Diamonds, sent.Payment.Balance, sent.Payment.CreatedAt
-		cur := s.wallet.Catalog().CurrencyFor("")
-		if u, err := s.accounts.ByID(ctx, a.UserID); err == nil {
-			cur = s.wallet.Catalog().CurrencyFor(u.Region)
+		fan := sent.Payment.Fan
+		if fan == nil { // a replay
+			if fan, err = s.accounts.ByID(ctx, a.UserID); err != nil {
+				return nil, err
+			}
 		}
+		cur := s.wallet.Catalog().CurrencyFor(fan.Region)
 		v, err := s.wallet.Catalog().FiatValue(cur, sent.Payment.Coins)
 		if err != nil {
 			return nil, err

@@ -125,7 +125,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.Live, err = live.New(m.DB, m.Accounts, m.Wallet, live.Options{Clock: m.Clock, Broker: broker}); err != nil {
 		return err
 	}
-	m.Hub = room.NewHub(broker, room.Options{Load: m.Live.RoomState, Dropped: metrics.ViewerDropped})
+	m.Hub = room.NewHub(broker, room.Options{Load: m.Live.RoomState, Dropped: metrics.ViewerDropped,
+		Viewers: func(id string, n int) {
+			if err := m.Live.NoteViewers(context.Background(), id, n); err != nil {
+				m.Logger.Warn("record peak viewers", "live", id, "err", err)
+			}
+		}})
 	if m.Config.APIKey == "" {
 		m.Logger.Warn("no API key configured: operator and host-app routes are disabled (set FANFARE_API_KEY)")
 	}

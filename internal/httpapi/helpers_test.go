@@ -67,7 +67,8 @@ func newEnvWith(tb testing.TB, db *store.DB, providers map[string]wallet.Provide
 	broker := room.NewLocal()
 	lv, err := live.New(db, accounts, w, live.Options{Broker: broker})
 	require.NoError(tb, err)
-	hub := room.NewHub(broker, room.Options{Tick: 20 * time.Millisecond, Load: lv.RoomState, Dropped: metrics.ViewerDropped})
+	hub := room.NewHub(broker, room.Options{Tick: 20 * time.Millisecond, Load: lv.RoomState, Dropped: metrics.ViewerDropped,
+		Viewers: func(id string, n int) { _ = lv.NoteViewers(context.Background(), id, n) }})
 	tb.Cleanup(hub.Close)
 	srv := httpapi.New(httpapi.Options{
 		Accounts:     accounts,

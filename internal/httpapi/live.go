@@ -100,6 +100,54 @@ type muteInput struct {
 	}
 }
 
+type summaryOutput struct {
+	Body struct {
+		Live            liveBody      `json:"live"`
+		DurationSeconds int64         `json:"duration_seconds"`
+		PeakViewers     int64         `json:"peak_viewers"`
+		Gifters         int64         `json:"gifters"`
+		Top             []room.Gifter `json:"top"`
+	}
+}
+
+type weekInput struct {
+	Week string `query:"week" maxLength:"10" doc:"A date of the week, YYYY-MM-DD (default: today)"`
+}
+
+type creatorWeekInput struct {
+	ID   string `path:"id" maxLength:"64"`
+	Week string `query:"week" maxLength:"10" doc:"A date of the week, YYYY-MM-DD (default: today)"`
+}
+
+type weeklyOutput struct {
+	Body struct {
+		WeekStart time.Time          `json:"week_start"`
+		WeekEnd   time.Time          `json:"week_end"`
+		Creators  []live.CreatorRank `json:"creators"`
+	}
+}
+
+type gifterWeekOutput struct {
+	Body struct {
+		Creator   string        `json:"creator"`
+		WeekStart time.Time     `json:"week_start"`
+		WeekEnd   time.Time     `json:"week_end"`
+		Top       []room.Gifter `json:"top"`
+	}
+}
+
+// week reads a week parameter: any date of it, default today.
+func (s *Server) week(date string) (live.Week, error) {
+	if date == "" {
+		return live.WeekOf(time.Now()), nil
+	}
+	t, err := time.Parse(time.DateOnly, date)
+	if err != nil {
+		return live.Week{}, fanfare.Errorf(fanfare.EInvalid, "week must be a date, YYYY-MM-DD")
+	}
+	return live.WeekOf(t), nil
+}
+
 type leaderboardOutput struct {
 	Body struct {
 		Top []room.Gifter `json:"top"`
@@ -218,10 +266,13 @@ func (s *Server) registerLive() {
 		b := &out.Body
 		b.OpID, b.LiveID, b.GiftID, b.Count = sent.Payment.OpID, sent.LiveID, sent.Gift.ID, sent.Count
 		b.Coins, b.Diamonds, b.Balance, b.CreatedAt = sent.Payment.Coins, sent.Payment.Diamonds, sent.Payment.Balance, sent.Payment.CreatedAt
-		cur := s.wallet.Catalog().CurrencyFor("")
-		if u, err := s.accounts.ByID(ctx, a.UserID); err == nil {
-			cur = s.wallet.Catalog().CurrencyFor(u.Region)
+		fan := sent.Payment.Fan
+		if fan == nil { // a replay
+			if fan, err = s.accounts.ByID(ctx, a.UserID); err != nil {
+				return nil, err
+			}
 		}
+		cur := s.wallet.Catalog().CurrencyFor(fan.Region)
 		v, err := s.wallet.Catalog().FiatValue(cur, sent.Payment.Coins)
 		if err != nil {
 			return nil, err
@@ -275,6 +326,75 @@ func (s *Server) registerLive() {
 	}, func(ctx context.Context, in *muteInput) (*struct{}, error) {
 		a, _ := fanfare.ActorFromContext(ctx)
 		return nil, s.live.Mute(ctx, a, in.ID, in.Body.UserID)
+	})
+
+	register(s, public, huma.Operation{
+		OperationID: "liveSummary",
+		Method:      http.MethodGet,
+		Path:        "/v1/lives/{id}/summary",
+		Summary:     "A LIVE's summary",
+		Description: "Duration (to now while on air), peak viewers, gifts, coins, diamonds, gifters and top gifters.",
+		Tags:        []string{"live"},
+		Errors:      []int{http.StatusNotFound},
+	}, func(ctx context.Context, in *liveIDInput) (*summaryOutput, error) {
+		sum, err := s.live.Summary(ctx, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		out := &summaryOutput{}
+		b := &out.Body
+		b.Live, b.DurationSeconds, b.PeakViewers, b.Gifters, b.Top = newLiveBody(sum.Live), int64(sum.Duration/time.Second), sum.PeakViewers, sum.Gifters, sum.Top
+		return out, nil
+	})
+
+	register(s, public, huma.Operation{
+		OperationID: "weeklyLeaderboard",
+		Method:      http.MethodGet,
+		Path:        "/v1/leaderboards/weekly",
+		Summary:     "The week's creators by diamonds earned from gifts",
+		Description: "UTC weeks from Monday 00:00; a LIVE counts in the week it started. `week` is any date of the week (default: this week).",
+		Tags:        []string{"live"},
+	}, func(ctx context.Context, in *weekInput) (*weeklyOutput, error) {
+		w, err := s.week(in.Week)
+		if err != nil {
+			return nil, err
+		}
+		top, err := s.live.WeeklyCreators(ctx, w, 10)
+		if err != nil {
+			return nil, err
+		}
+		out := &weeklyOutput{}
+		out.Body.WeekStart, out.Body.WeekEnd, out.Body.Creators = w.Start, w.End, top
+		return out, nil
+	})
+
+	register(s, public, huma.Operation{
+		OperationID: "creatorWeeklyGifters",
+		Method:      http.MethodGet,
+		Path:        "/v1/creators/{id}/top-gifters",
+		Summary:     "A creator's top gifters of the week",
+		Description: "`id` is the creator's id or handle. UTC weeks from Monday 00:00; a LIVE counts in the week it started.",
+		Tags:        []string{"live"},
+		Errors:      []int{http.StatusNotFound},
+	}, func(ctx context.Context, in *creatorWeekInput) (*gifterWeekOutput, error) {
+		w, err := s.week(in.Week)
+		if err != nil {
+			return nil, err
+		}
+		u, err := s.accounts.ByID(ctx, in.ID)
+		if fanfare.ErrorCode(err) == fanfare.ENotFound {
+			u, err = s.accounts.ByHandle(ctx, in.ID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		top, err := s.live.WeeklyGifters(ctx, u.ID, w, 10)
+		if err != nil {
+			return nil, err
+		}
+		out := &gifterWeekOutput{}
+		out.Body.Creator, out.Body.WeekStart, out.Body.WeekEnd, out.Body.Top = u.Handle, w.Start, w.End, top
+		return out, nil
 	})
 
 	s.mux.HandleFunc("GET /v1/lives/{id}/events", s.liveEvents)

@@ -296,3 +296,122 @@ func TestRoomChat(t *testing.T) {
 		require.Contains(t, p.Detail, "slow down")
 	})
 }
+
+func TestLiveSummaryAndLeaderboards(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		_, ayla := e.signUp(t, "ayla")
+		samID, sam := e.signUp(t, "sam")
+		e.grantCoins(t, samID, 1000)
+		var l liveReply
+		e.do(t, request{method: "POST", path: "/v1/lives", token: ayla, body: map[string]any{"title": "Hello"}}).json(t, &l)
+		res := e.do(t, gift(sam, l.ID, "g1", map[string]any{"gift_id": "doughnut", "count": 3}))
+		require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+		viewer := e.watch(t, l.ID, nil)
+		viewer.next("viewers") // the room reports its count, which keeps the peak
+		require.NoError(t, retry(func() bool {
+			var s struct {
+				PeakViewers int64 `json:"peak_viewers"`
+			}
+			e.do(t, request{method: "GET", path: "/v1/lives/" + l.ID + "/summary"}).json(t, &s)
+			return s.PeakViewers == 1
+		}))
+		e.do(t, request{method: "POST", path: "/v1/lives/" + l.ID + "/end", token: ayla})
+
+		var sum struct {
+			Live            liveReply        `json:"live"`
+			DurationSeconds int64            `json:"duration_seconds"`
+			PeakViewers     int64            `json:"peak_viewers"`
+			Gifters         int64            `json:"gifters"`
+			Top             []map[string]any `json:"top"`
+		}
+		res = e.do(t, request{method: "GET", path: "/v1/lives/" + l.ID + "/summary"})
+		require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+		res.json(t, &sum)
+		require.Equal(t, "ended", sum.Live.Status)
+		require.Equal(t, int64(90), sum.Live.Coins)
+		require.Equal(t, int64(45), sum.Live.Diamonds)
+		require.Equal(t, int64(1), sum.Gifters)
+		require.Equal(t, int64(1), sum.PeakViewers)
+		require.Equal(t, "sam", sum.Top[0]["handle"])
+		requireProblem(t, e.do(t, request{method: "GET", path: "/v1/lives/nope/summary"}), 404, "not_found")
+
+		var weekly struct {
+			Creators []map[string]any `json:"creators"`
+		}
+		e.do(t, request{method: "GET", path: "/v1/leaderboards/weekly"}).json(t, &weekly)
+		require.Equal(t, []map[string]any{{"handle": "ayla", "display_name": "ayla", "diamonds": float64(45)}}, weekly.Creators)
+		e.do(t, request{method: "GET", path: "/v1/leaderboards/weekly?week=2020-01-01"}).json(t, &weekly)
+		require.Empty(t, weekly.Creators)
+		requireProblem(t, e.do(t, request{method: "GET", path: "/v1/leaderboards/weekly?week=soon"}), 400, "validation_failed")
+
+		var gifters struct {
+			Creator string           `json:"creator"`
+			Top     []map[string]any `json:"top"`
+		}
+		e.do(t, request{method: "GET", path: "/v1/creators/ayla/top-gifters"}).json(t, &gifters)
+		require.Equal(t, "ayla", gifters.Creator)
+		require.Equal(t, []map[string]any{{"handle": "sam", "display_name": "sam", "coins": float64(90)}}, gifters.Top)
+		requireProblem(t, e.do(t, request{method: "GET", path: "/v1/creators/nobody/top-gifters"}), 404, "not_found")
+	})
+}
+
+// retry polls cond for up to 5 seconds.
+func retry(cond func() bool) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return context.DeadlineExceeded
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
+// The wallet's spending checks answer gifts: a minor, a frozen wallet and
+// the daily limit are refused with their codes, and nothing moves.
+func TestGiftSpendingChecks(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		_, ayla := e.signUp(t, "ayla")
+		var l liveReply
+		e.do(t, request{method: "POST", path: "/v1/lives", token: ayla, body: map[string]any{"title": "Hello"}}).json(t, &l)
+
+		body := signUpBody("mia")
+		body["birth_date"] = time.Now().AddDate(-16, 0, 0).Format(time.DateOnly)
+		res := e.do(t, request{method: "POST", path: "/v1/users", body: body})
+		require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+		var mia struct{ ID string }
+		res.json(t, &mia)
+		miaToken := e.login(t, "mia", "fanfare-demo")
+		e.grantCoins(t, mia.ID, 100)
+
+		samID, sam := e.signUp(t, "sam")
+		e.grantCoins(t, samID, 1000)
+		res = e.do(t, request{method: "PUT", path: "/v1/me/spend-limit", token: sam, body: map[string]any{"daily_coins": 40}})
+		require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+
+		// A wallet frozen by a chargeback.
+		leaID, lea := e.signUp(t, "lea")
+		frozen, err := e.ledger.UserAccount(t.Context(), leaID, "COIN")
+		require.NoError(t, err)
+		_, err = db.Write.Exec(`UPDATE accounts SET frozen = TRUE WHERE id = $1`, frozen)
+		require.NoError(t, err)
+		e.grantCoins(t, leaID, 100)
+
+		res = e.do(t, gift(sam, l.ID, "g1", map[string]any{"gift_id": "doughnut", "count": 1})) // 30 of 40
+		require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+		before := e.snapshot(t)
+		p := requireProblem(t, e.do(t, gift(sam, l.ID, "g2", map[string]any{"gift_id": "finger-heart", "count": 3})), 409, "spend_limit_exceeded") // 15 > 10 left
+		require.Contains(t, p.Detail, "10 are left today")
+		p = requireProblem(t, e.do(t, gift(miaToken, l.ID, "m1", map[string]any{"gift_id": "rose", "count": 1})), 403, "not_eligible")
+		require.Contains(t, p.Detail, "18 or older")
+		requireProblem(t, e.do(t, gift(lea, l.ID, "f1", map[string]any{"gift_id": "rose", "count": 1})), 409, "wallet_frozen")
+		require.Equal(t, before, e.snapshot(t))
+		res = e.do(t, gift(sam, l.ID, "g3", map[string]any{"gift_id": "finger-heart", "count": 2})) // exactly the 10 left
+		require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+		e.requireVerified(t)
+	})
+}

@@ -358,9 +358,12 @@ func (s *Service) replayOr(ctx context.Context, idem *ledger.Idempotency, g Gift
 }
 
 func (s *Service) publishGift(ctx context.Context, actor fanfare.Actor, l *Live, g Gift, count int64, p *wallet.Payment) {
-	u, err := s.users.ByID(ctx, actor.UserID)
-	if err != nil {
-		return
+	u := p.Fan
+	if u == nil {
+		var err error
+		if u, err = s.users.ByID(ctx, actor.UserID); err != nil {
+			return
+		}
 	}
 	_ = s.broker.Publish(ctx, l.ID, room.Event{Type: room.TypeGift, At: p.CreatedAt, Gift: &room.Gift{
 		GifterID: u.ID, Handle: u.Handle, DisplayName: u.DisplayName,

@@ -107,6 +107,10 @@ type Options struct {
 	Now func() time.Time
 	// Dropped is called when a slow viewer is dropped (a metric).
 	Dropped func()
+	// Viewers is told a room's viewer count on this node whenever the
+	// room sends it (at most every ViewersEvery), from the room's
+	// goroutine: it keeps the LIVE's peak.
+	Viewers func(room string, n int)
 }
 
 func (o *Options) defaults() {
@@ -479,6 +483,9 @@ func (r *Room) flush(now time.Time) {
 	if viewers != r.viewersShown && now.Sub(r.viewersSent) >= opts.ViewersEvery || (ended && viewers != r.viewersShown) {
 		out = append(out, &viewersOut{Type: TypeViewers, Count: viewers})
 		r.viewersShown, r.viewersSent = viewers, now
+		if opts.Viewers != nil {
+			opts.Viewers(r.id, viewers)
+		}
 	}
 	var top []Gifter
 	if r.boardDirty && (now.Sub(r.boardSent) >= opts.BoardEvery || ended) {

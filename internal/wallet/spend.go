@@ -15,6 +15,7 @@ import (
 // counts it against the limit inside the spending operation's transaction.
 type SpendCheck struct {
 	UserID string
+	Fan    *fanfare.User // as read for the checks
 	Coins  fanfare.Amount
 	// Limit is the daily limit in force when checked; 0 is none.
 	Limit fanfare.Amount
@@ -44,12 +45,17 @@ func (s *Service) CheckSpend(ctx context.Context, actor fanfare.Actor, coins fan
 			"you must be %d or older to %s: you can keep coins in your wallet, but spending them on creators opens on your %dth birthday",
 			AdultAge, what, AdultAge)
 	}
-	w, err := s.Wallet(ctx, u.ID)
-	if err != nil {
+	// Only the coin account matters here (one read: its id is cached).
+	if id, err := s.ledger.FindUserAccount(ctx, u.ID, fanfare.Coin); err == nil {
+		a, err := s.ledger.Account(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if a.Frozen || a.Balance < 0 {
+			return nil, frozenError()
+		}
+	} else if fanfare.ErrorCode(err) != fanfare.ENotFound {
 		return nil, err
-	}
-	if w.Frozen {
-		return nil, frozenError()
 	}
 	c, err := readSelfLimit(ctx, s.db.Read, u.ID, "")
 	if err != nil {
@@ -62,7 +68,7 @@ func (s *Service) CheckSpend(ctx context.Context, actor fanfare.Actor, coins fan
 	if l.Daily > 0 && coins > l.LeftToday {
 		return nil, spendLimitError(l.Daily, l.LeftToday)
 	}
-	return &SpendCheck{UserID: u.ID, Coins: coins, Limit: l.Daily}, nil
+	return &SpendCheck{UserID: u.ID, Fan: u, Coins: coins, Limit: l.Daily}, nil
 }
 
 func frozenError() error {
@@ -129,6 +135,9 @@ type Spend struct {
 
 // Payment is a committed spend.
 type Payment struct {
+	// Fan is the spender as read for the checks (nil on a replay answered
+	// without them).
+	Fan       *fanfare.User
 	OpID      string
 	Coins     fanfare.Amount
 	Diamonds  fanfare.Amount // what the creator received
@@ -207,7 +216,11 @@ func (s *Service) Pay(ctx context.Context, actor fanfare.Actor, sp Spend) (*Paym
 			return nil
 		},
 	})
-	return paymentOf(sp, from, res, err)
+	p, err := paymentOf(sp, from, res, err)
+	if p != nil {
+		p.Fan = check.Fan
+	}
+	return p, err
 }
 
 // Replay answers a replay of a spend made with idem (of coins at share

@@ -17,6 +17,7 @@ CREATE TABLE lives (
 CREATE UNIQUE INDEX lives_one_per_creator ON lives (creator_id) WHERE status = 'live';
 CREATE INDEX lives_now ON lives (started_at) WHERE status = 'live';
 CREATE INDEX lives_creator ON lives (creator_id, started_at);
+CREATE INDEX lives_started ON lives (started_at);
 
 -- What each fan gave in a LIVE: its leaderboard and summary.
 CREATE TABLE live_gifters (

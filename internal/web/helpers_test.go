@@ -72,7 +72,8 @@ func newAppWith(t *testing.T, db *store.DB, o appOptions) *app {
 	broker := room.NewLocal()
 	lv, err := live.New(db, accounts, w, live.Options{Clock: o.clock, Broker: broker})
 	require.NoError(t, err)
-	hub := room.NewHub(broker, room.Options{Tick: 20 * time.Millisecond, Load: lv.RoomState})
+	hub := room.NewHub(broker, room.Options{Tick: 20 * time.Millisecond, Load: lv.RoomState,
+		Viewers: func(id string, n int) { _ = lv.NoteViewers(context.Background(), id, n) }})
 	api := httpapi.New(httpapi.Options{Accounts: accounts, Wallet: w, Live: lv, Hub: hub, DB: db, APIKey: "web-test-key", Version: "test"})
 	h := web.New(web.Options{
 		Accounts:      accounts,

@@ -304,3 +304,41 @@ func giftIcon(id string) string {
 	}
 	return "gift"
 }
+
+// summaryPage is a LIVE's summary: how long, how many watched, what it
+// earned and who gave most.
+type summaryPage struct {
+	Layout
+	*live.Summary
+	Card     liveCard
+	Duration string
+	// Own: the visitor is the LIVE's creator.
+	Own     bool
+	RoomURL string
+}
+
+func (s *Server) summaryPage(w http.ResponseWriter, r *http.Request) {
+	v, err := s.visitor(r)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	sum, err := s.live.Summary(r.Context(), r.PathValue("id"))
+	if fanfare.ErrorCode(err) == fanfare.ENotFound {
+		s.errorPage(w, r, http.StatusNotFound, "LIVE not found", "There is no LIVE at this address. See who is LIVE now on the LIVE page.")
+		return
+	} else if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	l := sum.Live
+	d := &summaryPage{
+		Layout:   Layout{Title: "LIVE summary · " + l.Title, Nav: "live", Visitor: v, CSRF: s.formToken(w, r, v)},
+		Summary:  sum,
+		Card:     s.liveCard(l),
+		Duration: durationName(sum.Duration),
+		Own:      v != nil && v.User.ID == l.CreatorID,
+		RoomURL:  "/live/" + url.PathEscape(l.ID),
+	}
+	s.render(w, r, http.StatusOK, "live_summary", d)
+}

@@ -322,6 +322,7 @@ func TestGoLiveAndEndThroughForms(t *testing.T) {
 		res = b.post("/studio/end", end)
 		require.Equal(t, http.StatusSeeOther, res.status, res.text())
 		require.Equal(t, "/live/"+l.ID+"/summary", res.location)
+		b.follow(res).requireText(t, "Your LIVE has ended", "Gifts 2", "Coins spent 60", "Diamonds earned 30", "Gifters 1")
 		cur, err = a.live.Get(ctx, l.ID)
 		require.NoError(t, err)
 		require.Equal(t, live.StatusEnded, cur.Status)
@@ -429,5 +430,86 @@ func TestLiveFormsCSRF(t *testing.T) {
 
 		require.Equal(t, http.StatusSeeOther, b.post("/studio/end", end).status)
 		require.Contains(t, a.lives(t), ":ended;")
+	})
+}
+
+func TestLiveSummaryPage(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		// Noon today: the cookie jar runs on the real clock.
+		start := time.Now().UTC().Truncate(24 * time.Hour).Add(12 * time.Hour)
+		clock := newTestClock(start)
+		a := newAppWith(t, db, appOptions{clock: clock})
+		ctx := context.Background()
+		creator := a.browser(t)
+		creator.signUp("nova", "FR")
+		sam := a.createUser(t, "sam", "Sam Bernard", "FR", "1990-02-02")
+		lea := a.createUser(t, "lea", "Léa Martin", "FR", "1994-03-03")
+		a.grant(t, "sam", 1000)
+		a.grant(t, "lea", 100)
+
+		form := creator.get("/studio").form(t, "/studio/start", 0)
+		form.Set("title", "Night owls")
+		require.Equal(t, http.StatusSeeOther, creator.post("/studio/start", form).status)
+		l, err := a.live.Current(ctx, a.user(t, "nova").ID)
+		require.NoError(t, err)
+
+		// Two viewers at once make the peak.
+		wsURL := "ws" + strings.TrimPrefix(a.url, "http") + "/v1/lives/" + l.ID + "/events"
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		for range 2 {
+			conn, _, err := websocket.Dial(dctx, wsURL, nil)
+			require.NoError(t, err)
+			defer conn.CloseNow()
+			_, _, err = conn.Read(dctx) // the state frame
+			require.NoError(t, err)
+		}
+		require.Eventually(t, func() bool {
+			got, err := a.live.Get(ctx, l.ID)
+			return err == nil && got.PeakViewers == 2
+		}, 10*time.Second, 20*time.Millisecond, "the room records its peak")
+
+		for _, g := range []struct {
+			who       fanfare.Actor
+			gift, key string
+			count     int64
+		}{{sam, "doughnut", "g1", 2}, {lea, "rose", "g2", 5}, {sam, "corgi", "g3", 1}} {
+			_, err := a.live.SendGift(ctx, g.who, l.ID, g.gift, g.count, g.key)
+			require.NoError(t, err)
+		}
+
+		// While on air, the summary has the figures so far.
+		anon := a.browser(t)
+		clock.advance(20 * time.Minute)
+		p := anon.get("/live/" + l.ID + "/summary")
+		require.Equal(t, http.StatusOK, p.status)
+		p.requireText(t, "LIVE summary", "Night owls", "still on air", "Duration 20 min", "Gifts 8")
+		require.NotContains(t, p.body, `data-testid="studio-link"`)
+
+		clock.advance(45 * time.Minute)
+		res := creator.post("/studio/end", creator.get("/studio").form(t, "/studio/end", 0))
+		require.Equal(t, http.StatusSeeOther, res.status, res.text())
+		clock.advance(time.Hour) // an ended LIVE's duration stays
+		p = creator.follow(res)
+		require.Equal(t, http.StatusOK, p.status)
+		// doughnut ×2 = 60, rose ×5 = 5, corgi = 299 coins; half of each
+		// gift, rounded down, in diamonds: 30 + 2 + 149.
+		p.requireText(t, "Your LIVE has ended", "Go LIVE again", "Night owls", "Fan nova @nova",
+			"Duration 1 h 05 min", "Peak viewers 2", "Gifts 8", "Coins spent 364", "Diamonds earned 181", "Gifters 2",
+			"Top gifters Sam Bernard @sam 359 coins Léa Martin @lea 5 coins", "The diamonds are in your wallet")
+		require.NotContains(t, p.text(), "still on air")
+
+		// Anyone may read it; only the creator gets the studio link.
+		p = anon.get("/live/" + l.ID + "/summary")
+		require.Equal(t, http.StatusOK, p.status)
+		p.requireText(t, "Night owls", "Duration 1 h 05 min", "Peak viewers 2", "Coins spent 364", "Diamonds earned 181", "Gifters 2",
+			"Sam Bernard @sam 359 coins")
+		require.NotContains(t, p.body, `data-testid="studio-link"`)
+		require.NotContains(t, p.text(), "Your LIVE has ended")
+
+		nf := anon.get("/live/nope/summary")
+		require.Equal(t, http.StatusNotFound, nf.status)
+		nf.requireText(t, "LIVE not found")
 	})
 }

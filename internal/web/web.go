@@ -106,6 +106,7 @@ func New(opts Options) *Server {
 	mux.HandleFunc("POST /settings/spend-limit", s.userForm(s.setSpendLimit))
 	mux.HandleFunc("GET /live", s.liveNow)
 	mux.HandleFunc("GET /live/{id}", s.livePage)
+	mux.HandleFunc("GET /live/{id}/summary", s.summaryPage)
 	mux.HandleFunc("GET /studio", s.userPage(s.studioPage))
 	mux.HandleFunc("POST /studio/start", s.userForm(s.goLive))
 	mux.HandleFunc("POST /studio/end", s.userForm(s.endLive))

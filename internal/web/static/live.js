@@ -126,6 +126,7 @@
     var who = el('span', 'feed-who', ev.author);
     who.title = ev.author_name || '';
     li.appendChild(who);
+    li.appendChild(document.createTextNode(' '));
     li.appendChild(el('span', 'feed-text', ev.text));
     pushFeed(li);
   }
@@ -148,8 +149,11 @@
     li.appendChild(giftIcon(ev.gift_id, tierOf(ev)));
     var text = el('span', 'feed-text');
     text.appendChild(el('strong', 'feed-who', ev.gifter));
-    text.appendChild(document.createTextNode('sent ' + ev.gift + ' ×' + num(n)));
-    if (ev.combo > n) text.appendChild(el('span', 'feed-combo', 'combo ×' + num(ev.combo)));
+    text.appendChild(document.createTextNode(' sent ' + ev.gift + ' ×' + num(n)));
+    if (ev.combo > n) {
+      text.appendChild(document.createTextNode(' '));
+      text.appendChild(el('span', 'feed-combo', 'combo ×' + num(ev.combo)));
+    }
     li.appendChild(text);
     giftLines.set(key, { li: li, n: n, combo: ev.combo });
     pushFeed(li);
@@ -302,6 +306,11 @@
     app.querySelectorAll('[data-gift-form] button, [data-chat-form] input, [data-chat-form] button, [data-testid="end-live"]').forEach(function (b) {
       b.disabled = true;
     });
+    // Nothing more can be sent: the gift panel and the chat form go.
+    app.querySelectorAll('[data-gift-panel], [data-chat-form], [data-chat-login], [data-chat-error]').forEach(function (e) {
+      e.hidden = true;
+    });
+    if (els.overlays) els.overlays.textContent = '';
   }
 
   // --- The socket -------------------------------------------------------------------

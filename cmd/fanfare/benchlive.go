@@ -112,6 +112,7 @@ type liveBench struct {
 	handles map[string]int // handle → index in fans
 	viewers []*liveViewer
 	shards  []latencyShard
+	parsed  [256]atomic.Pointer[parsedFrame] // by seq
 }
 
 // marker names the bench's own methods in profiles (see clientFrames).
@@ -665,19 +666,15 @@ func readAllInto(r io.Reader, buf []byte) ([]byte, error) {
 // event of a fan of the bench stands for the fan's gifts since the last
 // one this viewer saw, and each of them took from its sending until now.
 func (b *liveBench) frame(v *liveViewer, data []byte, at time.Duration) {
-	sc := giftScanner{data: data}
+	p := b.parse(data)
 	sh := v.shard
 	sh.mu.Lock()
-	for sc.next() {
-		i, ok := b.handles[string(sc.gifter)]
-		if !ok {
-			continue // someone else's gift (--url)
-		}
-		from, to, odd := v.streaks[i].see(sc.combo, sc.count)
+	for _, e := range p.events {
+		from, to, odd := v.streaks[e.fan].see(e.combo, e.count)
 		if odd {
 			v.odd++
 		}
-		f := b.fans[i]
+		f := b.fans[e.fan]
 		for k := from; k <= to; k++ {
 			if t := f.sent.at(k); t > 0 && t <= at {
 				sh.h.record(at - t)
@@ -685,12 +682,60 @@ func (b *liveBench) frame(v *liveViewer, data []byte, at time.Duration) {
 				v.odd++
 			}
 		}
-		v.got.Add(sc.count)
+		v.got.Add(e.count)
 	}
 	sh.mu.Unlock()
-	if sc.bad {
+	if p.bad {
 		v.odd++
 	}
+}
+
+// parsedFrame is what a frame says about the bench's fans.
+type parsedFrame struct {
+	seq    int64
+	size   int
+	events []giftEvent
+	bad    bool // a gift event could not be read
+}
+
+type giftEvent struct {
+	fan          int // index in fans
+	count, combo int64
+}
+
+// parse reads the gift events of the bench's fans in a frame. The room
+// encodes each frame once for all its viewers, so a frame is parsed by
+// the first viewer to get it and the others find it by its seq.
+func (b *liveBench) parse(data []byte) *parsedFrame {
+	seq, ok := frameSeq(data)
+	slot := &b.parsed[uint64(seq)%uint64(len(b.parsed))]
+	if ok {
+		if p := slot.Load(); p != nil && p.seq == seq && p.size == len(data) {
+			return p
+		}
+	}
+	p := &parsedFrame{seq: seq, size: len(data)}
+	sc := giftScanner{data: data}
+	for sc.next() {
+		if i, mine := b.handles[string(sc.gifter)]; mine {
+			p.events = append(p.events, giftEvent{fan: i, count: sc.count, combo: sc.combo})
+		}
+	}
+	p.bad = sc.bad
+	if ok {
+		slot.Store(p)
+	}
+	return p
+}
+
+// frameSeq reads the seq a room frame starts with ({"seq":N,...}).
+func frameSeq(data []byte) (int64, bool) {
+	const prefix = `{"seq":`
+	if !bytes.HasPrefix(data, []byte(prefix)) {
+		return 0, false
+	}
+	seq, _, ok := scanInt(data, 0, []byte(prefix))
+	return seq, ok
 }
 
 // send runs the fans for d and returns how long the sending took, from

@@ -201,6 +201,7 @@ func TestGiftScannerOnRoomFrames(t *testing.T) {
 		time.Sleep(15 * time.Millisecond) // the next batch in another tick
 	}
 
+	b := &liveBench{handles: map[string]int{fans[0].handle: 0, fans[1].handle: 1}}
 	var streaks [2]streak
 	var next [2]int64
 	deadline := time.After(5 * time.Second)
@@ -238,6 +239,15 @@ func TestGiftScannerOnRoomFrames(t *testing.T) {
 		}
 		require.False(t, sc.bad, "%s", frame)
 		require.Equal(t, fromJSON, fromScan, "%s", frame)
+
+		// The bench parses a frame once for all the viewers.
+		p := b.parse(frame)
+		require.Same(t, p, b.parse(slices.Clone(frame)), "parsed again")
+		var fromParse []string
+		for _, e := range p.events {
+			fromParse = append(fromParse, fans[e.fan].handle+" "+strconv.FormatInt(e.count, 10)+" "+strconv.FormatInt(e.combo, 10))
+		}
+		require.Equal(t, fromScan, fromParse)
 	}
 	require.Equal(t, want, next, "every gift seen once, in order")
 }

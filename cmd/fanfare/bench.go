@@ -28,8 +28,9 @@ const benchSynopsis = `Usage: fanfare bench <workload> [flags]
 
 Workloads:
   ledger   gifts from many fans to one creator, straight into the ledger
+  live     viewers watching one LIVE room while fans send it gifts over HTTP
 
-Run "fanfare bench ledger --help" for its flags.`
+Run "fanfare bench <workload> --help" for its flags.`
 
 // Run dispatches to a workload.
 func (c *BenchCommand) Run(ctx context.Context, args []string) error {
@@ -43,8 +44,10 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "ledger":
 		return c.ledger(ctx, args[1:])
+	case "live":
+		return c.live(ctx, args[1:])
 	}
-	return fmt.Errorf("bench: unknown workload %q (want ledger)", args[0])
+	return fmt.Errorf("bench: unknown workload %q (want ledger or live)", args[0])
 }
 
 const benchLedgerSynopsis = `Usage: fanfare bench ledger [flags]
@@ -83,7 +86,7 @@ func (c *BenchCommand) ledger(ctx context.Context, args []string) error {
 	if *fans < 1 || *gifts < 1 || *conc < 1 || *batch < 1 || *coins < 1 {
 		return fmt.Errorf("bench ledger: --fans, --gifts, --concurrency, --batch and --coins must be positive")
 	}
-	u, cleanup, err := benchDB(*storeName, *dbURL, *keep)
+	u, cleanup, err := benchDB("bench ledger", *storeName, *dbURL, *keep)
 	if err != nil {
 		return err
 	}
@@ -148,7 +151,7 @@ func fmtMS(d time.Duration) string {
 
 // benchDB returns the URL of a fresh database for a benchmark and a
 // function that removes it.
-func benchDB(kind, given string, keep bool) (string, func(), error) {
+func benchDB(cmd, kind, given string, keep bool) (string, func(), error) {
 	switch kind {
 	case "sqlite":
 		if given != "" {
@@ -169,7 +172,7 @@ func benchDB(kind, given string, keep bool) (string, func(), error) {
 	case "postgres":
 		base := cmpOr(given, cmpOr(os.Getenv("FANFARE_BENCH_POSTGRES"), os.Getenv("FANFARE_TEST_POSTGRES")))
 		if base == "" {
-			return "", nil, fmt.Errorf("bench ledger --store postgres needs a server: --db postgres://... (or FANFARE_BENCH_POSTGRES)")
+			return "", nil, fmt.Errorf("%s --store postgres needs a server: --db postgres://... (or FANFARE_BENCH_POSTGRES)", cmd)
 		}
 		b := make([]byte, 6)
 		rand.Read(b)
@@ -200,5 +203,5 @@ func benchDB(kind, given string, keep bool) (string, func(), error) {
 		u.RawQuery = q.Encode()
 		return u.String(), cleanup, nil
 	}
-	return "", nil, fmt.Errorf("bench ledger: --store must be sqlite or postgres, not %q", kind)
+	return "", nil, fmt.Errorf("%s: --store must be sqlite or postgres, not %q", cmd, kind)
 }

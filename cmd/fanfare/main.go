@@ -31,7 +31,7 @@ Commands:
   demo      seed the demo world in an embedded database and serve it
   migrate   apply database migrations (or show their status)
   verify    recompute every balance from the transfers and check the ledger rules
-  bench     load generators: "fanfare bench ledger"
+  bench     load generators: "fanfare bench ledger", "fanfare bench live"
   version   print the version
 
 Run "fanfare <command> --help" for a command's flags. Every flag can also be

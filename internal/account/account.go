@@ -198,7 +198,7 @@ func scanUser(row scanner, extra ...any) (*fanfare.User, error) {
 //
 // Codes: not_found.
 func (s *Service) ByID(ctx context.Context, id string) (*fanfare.User, error) {
-	u, err := scanUser(s.db.Read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	u, err := scanUser(s.db.ReadRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fanfare.Errorf(fanfare.ENotFound, "user %s not found", truncate(id, 64))
 	} else if err != nil {

@@ -111,7 +111,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*fanfare.User
 		return nil, fanfare.Errorf(fanfare.EUnauthorized, "invalid or expired token")
 	}
 	var expires int64
-	u, err := scanUser(s.db.Read.QueryRowContext(ctx, `SELECT `+userColumnsU+`, s.expires_at
+	u, err := scanUser(s.db.ReadRow(ctx, `SELECT `+userColumnsU+`, s.expires_at
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1`, hashToken(token)), &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fanfare.Errorf(fanfare.EUnauthorized, "invalid or expired token")

@@ -488,10 +488,20 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	// Frames are written without a deadline context: a fresh context per
+	// frame costs a timer and a callback registration in the library on
+	// every write, which a big room pays tens of thousands of times a
+	// second. One watchdog per viewer closes a socket whose write takes
+	// longer than frameWriteTimeout instead.
+	wctx := context.WithoutCancel(ctx)
+	watchdog := time.AfterFunc(time.Hour, func() { conn.CloseNow() })
+	watchdog.Stop()
+	defer watchdog.Stop()
 	write := func(frame []byte) error {
-		wctx, cancel := context.WithTimeout(ctx, frameWriteTimeout)
-		defer cancel()
-		return conn.Write(wctx, websocket.MessageText, frame)
+		watchdog.Reset(frameWriteTimeout)
+		err := conn.Write(wctx, websocket.MessageText, frame)
+		watchdog.Stop()
+		return err
 	}
 	for {
 		select {

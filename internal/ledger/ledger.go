@@ -359,7 +359,7 @@ type Account struct {
 func (l *Ledger) Account(ctx context.Context, id AccountID) (*Account, error) {
 	a := &Account{ID: id}
 	var asset string
-	err := l.db.Read.QueryRowContext(ctx, `SELECT owner, asset, system, balance, frozen FROM accounts WHERE id = $1`, int64(id)).
+	err := l.db.ReadRow(ctx, `SELECT owner, asset, system, balance, frozen FROM accounts WHERE id = $1`, int64(id)).
 		Scan(&a.Owner, &asset, &a.System, &a.Balance, &a.Frozen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fanfare.Errorf(fanfare.ENotFound, "account %d not found", id)

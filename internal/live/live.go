@@ -194,7 +194,7 @@ func (s *Service) current(ctx context.Context, creatorID string) (*Live, error) 
 //
 // Codes: not_found.
 func (s *Service) Get(ctx context.Context, id string) (*Live, error) {
-	l, err := scanLive(s.db.Read.QueryRowContext(ctx, `SELECT `+liveColumns+` FROM lives l JOIN users u ON u.id = l.creator_id
+	l, err := scanLive(s.db.ReadRow(ctx, `SELECT `+liveColumns+` FROM lives l JOIN users u ON u.id = l.creator_id
 		WHERE l.id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fanfare.Errorf(fanfare.ENotFound, "LIVE not found")
@@ -309,13 +309,14 @@ func (s *Service) SendGift(ctx context.Context, actor fanfare.Actor, liveID, gif
 	coins := fanfare.Amount(g.Coins * count)
 	diamonds := fanfare.Share(coins, s.share)
 	p, err := s.wallet.Pay(ctx, actor, wallet.Spend{
-		Feature:   "gift",
-		What:      "send gifts",
-		Object:    "live:" + liveID,
-		CreatorID: l.CreatorID,
-		Coins:     coins,
-		ShareBPS:  s.share,
-		Idem:      idem,
+		Feature:        "gift",
+		What:           "send gifts",
+		Object:         "live:" + liveID,
+		CreatorID:      l.CreatorID,
+		CreatorChecked: true,
+		Coins:          coins,
+		ShareBPS:       s.share,
+		Idem:           idem,
 		Effect: func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error {
 			res, err := tx.ExecContext(ctx, `UPDATE lives SET gifts = gifts + $1, coins = coins + $2, diamonds = diamonds + $3
 				WHERE id = $4 AND status = 'live'`, count, int64(coins), int64(diamonds), liveID)

@@ -59,6 +59,9 @@ type DB struct {
 	walPath string
 	walMu   sync.Mutex
 	wal     *os.File
+
+	// stmts are ReadRow's prepared statements, by query text.
+	stmts sync.Map
 }
 
 // checkpointInterval is how often the SQLite checkpointer looks at the WAL.
@@ -222,6 +225,10 @@ func (db *DB) Close() error {
 	if db.wal != nil {
 		db.wal.Close()
 	}
+	db.stmts.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
 	err := db.Write.Close()
 	if db.Read != db.Write {
 		err = errors.Join(err, db.Read.Close())
@@ -326,4 +333,23 @@ func (db *DB) ForUpdate() string {
 		return " FOR NO KEY UPDATE"
 	}
 	return ""
+}
+
+// ReadRow runs a one-row query on the read pool through a prepared
+// statement kept for the life of db: the hot paths' reads skip parsing
+// their SQL again (the SQLite driver prepares every ad-hoc query anew).
+// Use it for a fixed set of query texts, not for SQL built per call.
+func (db *DB) ReadRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st, ok := db.stmts.Load(query); ok {
+		return st.(*sql.Stmt).QueryRowContext(ctx, args...)
+	}
+	st, err := db.Read.PrepareContext(ctx, query)
+	if err != nil {
+		return db.Read.QueryRowContext(ctx, query, args...)
+	}
+	if prev, loaded := db.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		st = prev.(*sql.Stmt)
+	}
+	return st.QueryRowContext(ctx, args...)
 }

@@ -57,18 +57,36 @@ func (s *Service) CheckSpend(ctx context.Context, actor fanfare.Actor, coins fan
 	} else if fanfare.ErrorCode(err) != fanfare.ENotFound {
 		return nil, err
 	}
-	c, err := readSelfLimit(ctx, s.db.Read, u.ID, "")
+	c, spent, err := s.spendState(ctx, u.ID, now)
 	if err != nil {
 		return nil, err
 	}
-	l, err := s.spendLimit(ctx, u.ID, c.current(now), now)
+	limit := s.effective(c.current(now).daily)
+	if left := max(limit-spent, 0); limit > 0 && coins > left {
+		return nil, spendLimitError(limit, left)
+	}
+	return &SpendCheck{UserID: u.ID, Fan: u, Coins: coins, Limit: limit}, nil
+}
+
+// spendState reads, in one query, user userID's own limit choice and what
+// they spent on the day of now.
+func (s *Service) spendState(ctx context.Context, userID string, now time.Time) (selfLimit, fanfare.Amount, error) {
+	day, _ := dayOf(now)
+	var c selfLimit
+	var pendingAt sql.NullInt64
+	var spent fanfare.Amount
+	err := s.db.ReadRow(ctx, `SELECT COALESCE(l.daily, 0), COALESCE(l.pending, 0), l.pending_at, COALESCE(d.spent, 0)
+		FROM users u
+		LEFT JOIN spend_limits l ON l.user_id = u.id
+		LEFT JOIN spend_days d ON d.user_id = u.id AND d.day = $2
+		WHERE u.id = $1`, userID, day).Scan(&c.daily, &c.pending, &pendingAt, &spent)
 	if err != nil {
-		return nil, err
+		return selfLimit{}, 0, fmt.Errorf("read spend state: %w", err)
 	}
-	if l.Daily > 0 && coins > l.LeftToday {
-		return nil, spendLimitError(l.Daily, l.LeftToday)
+	if pendingAt.Valid {
+		c.pendingAt = time.UnixMicro(pendingAt.Int64).UTC()
 	}
-	return &SpendCheck{UserID: u.ID, Fan: u, Coins: coins, Limit: l.Daily}, nil
+	return c, spent, nil
 }
 
 func frozenError() error {
@@ -126,9 +144,12 @@ type Spend struct {
 	What      string
 	Object    string // what the spend belongs to, e.g. "live:<id>"
 	CreatorID string
-	Coins     fanfare.Amount
-	ShareBPS  int64
-	Idem      *ledger.Idempotency
+	// CreatorChecked says the caller read the creator already (and checked
+	// it may receive money): Pay does not look it up again.
+	CreatorChecked bool
+	Coins          fanfare.Amount
+	ShareBPS       int64
+	Idem           *ledger.Idempotency
 	// Effect writes the feature's rows in the operation's transaction.
 	Effect func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error
 }
@@ -177,8 +198,10 @@ func (s *Service) Pay(ctx context.Context, actor fanfare.Actor, sp Spend) (*Paym
 		}
 		return nil, err
 	}
-	if _, err := s.users.ByID(ctx, sp.CreatorID); err != nil {
-		return nil, err
+	if !sp.CreatorChecked {
+		if _, err := s.users.ByID(ctx, sp.CreatorID); err != nil {
+			return nil, err
+		}
 	}
 	from, err := s.ledger.UserAccount(ctx, check.UserID, fanfare.Coin)
 	if err != nil {

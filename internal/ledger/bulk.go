@@ -19,6 +19,7 @@ type batchTx struct {
 	*sql.Tx
 	conn  *sql.Conn
 	cache *stmtCache
+	db    *store.DB
 }
 
 // stmtCache keeps the multi-row INSERT statements of the SQLite write

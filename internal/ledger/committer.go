@@ -343,7 +343,7 @@ func (c *committer) try(ctx context.Context, ops []*pending) (conflicted []*pend
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	tx := &batchTx{Tx: sqlTx, conn: conn, cache: &c.stmts}
+	tx := &batchTx{Tx: sqlTx, conn: conn, cache: &c.stmts, db: db}
 	committed := false
 	defer func() {
 		if !committed {
@@ -460,19 +460,26 @@ func (c *committer) try(ctx context.Context, ops []*pending) (conflicted []*pend
 	return nil, nil
 }
 
+// The savepoint statements around every effect, prepared once (Open).
+const (
+	sqlSavepoint         = `SAVEPOINT op_effect`
+	sqlRollbackSavepoint = `ROLLBACK TO SAVEPOINT op_effect`
+	sqlReleaseSavepoint  = `RELEASE SAVEPOINT op_effect`
+)
+
 // runEffect runs the operation's effect inside a savepoint of the batch, so
 // that an effect that fails undoes only its own writes.
 func runEffect(ctx context.Context, tx *batchTx, p *pending) error {
-	if _, err := tx.ExecContext(ctx, `SAVEPOINT op_effect`); err != nil {
+	if _, err := tx.db.TxExec(ctx, tx.Tx, sqlSavepoint); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
 	err := p.op.Effect(ctx, tx.Tx, p.res)
 	if err != nil {
-		if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT op_effect`); rerr != nil {
+		if _, rerr := tx.db.TxExec(ctx, tx.Tx, sqlRollbackSavepoint); rerr != nil {
 			return errors.Join(err, rerr)
 		}
 	}
-	if _, rerr := tx.ExecContext(ctx, `RELEASE SAVEPOINT op_effect`); rerr != nil {
+	if _, rerr := tx.db.TxExec(ctx, tx.Tx, sqlReleaseSavepoint); rerr != nil {
 		return errors.Join(err, rerr)
 	}
 	return err

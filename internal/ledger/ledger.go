@@ -247,6 +247,7 @@ func Open(ctx context.Context, db *store.DB, opts Options) (*Ledger, error) {
 		opts.IdempotencyTTL = 72 * time.Hour
 	}
 	l := &Ledger{db: db, clock: opts.Clock, opts: opts, accounts: map[accountKey]AccountID{}}
+	db.PrepareWrite(ctx, sqlSavepoint, sqlRollbackSavepoint, sqlReleaseSavepoint)
 	c, err := newCommitter(ctx, l)
 	if err != nil {
 		return nil, err

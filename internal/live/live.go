@@ -73,6 +73,9 @@ func New(db *store.DB, users Users, w *wallet.Service, opts Options) (*Service, 
 	if s.share < 0 || s.share > 10_000 {
 		return nil, fmt.Errorf("live: gift share %d bps out of range", s.share)
 	}
+	if db != nil {
+		db.PrepareWrite(context.Background(), sqlCountGift, sqlCountGifter)
+	}
 	gifts := opts.Gifts
 	if gifts == nil {
 		gifts = DefaultGifts()
@@ -252,6 +255,15 @@ func (s *Service) End(ctx context.Context, actor fanfare.Actor, id string) (*Liv
 	return s.Get(ctx, id)
 }
 
+// The statements every gift runs in its ledger operation, prepared once
+// (New): the LIVE's totals, only while it is live, and the gifter's line.
+const (
+	sqlCountGift = `UPDATE lives SET gifts = gifts + $1, coins = coins + $2, diamonds = diamonds + $3
+		WHERE id = $4 AND status = 'live'`
+	sqlCountGifter = `INSERT INTO live_gifters (live_id, user_id, gifts, coins) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (live_id, user_id) DO UPDATE SET gifts = live_gifters.gifts + excluded.gifts, coins = live_gifters.coins + excluded.coins`
+)
+
 // GiftOperation names a gift request in its idempotency hash.
 const GiftOperation = "POST /v1/lives/{id}/gifts"
 
@@ -318,8 +330,7 @@ func (s *Service) SendGift(ctx context.Context, actor fanfare.Actor, liveID, gif
 		ShareBPS:       s.share,
 		Idem:           idem,
 		Effect: func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error {
-			res, err := tx.ExecContext(ctx, `UPDATE lives SET gifts = gifts + $1, coins = coins + $2, diamonds = diamonds + $3
-				WHERE id = $4 AND status = 'live'`, count, int64(coins), int64(diamonds), liveID)
+			res, err := s.db.TxExec(ctx, tx, sqlCountGift, count, int64(coins), int64(diamonds), liveID)
 			if err != nil {
 				return fmt.Errorf("count gift: %w", err)
 			}
@@ -328,9 +339,7 @@ func (s *Service) SendGift(ctx context.Context, actor fanfare.Actor, liveID, gif
 			} else if n == 0 {
 				return fanfare.Errorf(fanfare.EInvalidState, "this LIVE has ended")
 			}
-			_, err = tx.ExecContext(ctx, `INSERT INTO live_gifters (live_id, user_id, gifts, coins) VALUES ($1, $2, $3, $4)
-				ON CONFLICT (live_id, user_id) DO UPDATE SET gifts = live_gifters.gifts + excluded.gifts, coins = live_gifters.coins + excluded.coins`,
-				liveID, actor.UserID, count, int64(coins))
+			_, err = s.db.TxExec(ctx, tx, sqlCountGifter, liveID, actor.UserID, count, int64(coins))
 			if err != nil {
 				return fmt.Errorf("count gifter: %w", err)
 			}

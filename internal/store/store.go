@@ -60,8 +60,9 @@ type DB struct {
 	walMu   sync.Mutex
 	wal     *os.File
 
-	// stmts are ReadRow's prepared statements, by query text.
-	stmts sync.Map
+	// stmts and wstmts are ReadRow's and TxExec's prepared statements, by
+	// query text.
+	stmts, wstmts sync.Map
 }
 
 // checkpointInterval is how often the SQLite checkpointer looks at the WAL.
@@ -225,10 +226,12 @@ func (db *DB) Close() error {
 	if db.wal != nil {
 		db.wal.Close()
 	}
-	db.stmts.Range(func(_, st any) bool {
-		st.(*sql.Stmt).Close()
-		return true
-	})
+	for _, m := range []*sync.Map{&db.stmts, &db.wstmts} {
+		m.Range(func(_, st any) bool {
+			st.(*sql.Stmt).Close()
+			return true
+		})
+	}
 	err := db.Write.Close()
 	if db.Read != db.Write {
 		err = errors.Join(err, db.Read.Close())
@@ -352,4 +355,34 @@ func (db *DB) ReadRow(ctx context.Context, query string, args ...any) *sql.Row {
 		st = prev.(*sql.Stmt)
 	}
 	return st.QueryRowContext(ctx, args...)
+}
+
+// PrepareWrite prepares statements that hot writes run in their ledger
+// operation's transaction (TxExec), once, outside any transaction: on
+// SQLite the write pool's only connection is busy inside one, so a
+// statement cannot be prepared there without waiting for itself. A
+// statement that fails to prepare is simply run unprepared.
+func (db *DB) PrepareWrite(ctx context.Context, queries ...string) {
+	for _, q := range queries {
+		if _, ok := db.wstmts.Load(q); ok {
+			continue
+		}
+		st, err := db.Write.PrepareContext(ctx, q)
+		if err != nil {
+			continue
+		}
+		if _, loaded := db.wstmts.LoadOrStore(q, st); loaded {
+			st.Close()
+		}
+	}
+}
+
+// TxExec runs a statement in tx, through its prepared statement when
+// PrepareWrite prepared it (database/sql reuses it on the connection it was
+// prepared on, and prepares it on another connection in place).
+func (db *DB) TxExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if v, ok := db.wstmts.Load(query); ok {
+		return tx.StmtContext(ctx, v.(*sql.Stmt)).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, query, args...)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/store"
 )
 
 // SpendCheck is a fan's spending that passed the checks made before the
@@ -19,6 +20,8 @@ type SpendCheck struct {
 	Coins  fanfare.Amount
 	// Limit is the daily limit in force when checked; 0 is none.
 	Limit fanfare.Amount
+
+	db *store.DB
 }
 
 // CheckSpend checks that user may spend coins on a creator now, for what
@@ -65,7 +68,7 @@ func (s *Service) CheckSpend(ctx context.Context, actor fanfare.Actor, coins fan
 	if left := max(limit-spent, 0); limit > 0 && coins > left {
 		return nil, spendLimitError(limit, left)
 	}
-	return &SpendCheck{UserID: u.ID, Fan: u, Coins: coins, Limit: limit}, nil
+	return &SpendCheck{UserID: u.ID, Fan: u, Coins: coins, Limit: limit, db: s.db}, nil
 }
 
 // spendState reads, in one query, user userID's own limit choice and what
@@ -100,6 +103,14 @@ func spendLimitError(limit, left fanfare.Amount) error {
 		limit, left)
 }
 
+// The statements that count a spend, prepared once (New): without a limit,
+// and within one.
+const (
+	sqlCountSpend = `INSERT INTO spend_days (user_id, day, spent) VALUES ($1, $2, $3)
+		ON CONFLICT (user_id, day) DO UPDATE SET spent = spend_days.spent + excluded.spent`
+	sqlCountSpendWithin = sqlCountSpend + ` WHERE spend_days.spent + excluded.spent <= CAST($4 AS BIGINT)`
+)
+
 // Record adds the checked coins to the user's spend of the day of at (the
 // operation's time) in tx, and fails with spend_limit_exceeded if that
 // would pass the limit: concurrent spends are counted one after the other,
@@ -110,14 +121,17 @@ func (c *SpendCheck) Record(ctx context.Context, tx *sql.Tx, at time.Time) error
 	if c.Limit > 0 && c.Coins > c.Limit {
 		return spendLimitError(c.Limit, 0)
 	}
-	q := `INSERT INTO spend_days (user_id, day, spent) VALUES ($1, $2, $3)
-		ON CONFLICT (user_id, day) DO UPDATE SET spent = spend_days.spent + excluded.spent`
-	args := []any{c.UserID, day, int64(c.Coins)}
+	q, args := sqlCountSpend, []any{c.UserID, day, int64(c.Coins)}
 	if c.Limit > 0 {
-		q += ` WHERE spend_days.spent + excluded.spent <= CAST($4 AS BIGINT)`
-		args = append(args, int64(c.Limit))
+		q, args = sqlCountSpendWithin, append(args, int64(c.Limit))
 	}
-	res, err := tx.ExecContext(ctx, q, args...)
+	var res sql.Result
+	var err error
+	if c.db != nil {
+		res, err = c.db.TxExec(ctx, tx, q, args...)
+	} else {
+		res, err = tx.ExecContext(ctx, q, args...)
+	}
 	if err != nil {
 		return fmt.Errorf("record spend: %w", err)
 	}

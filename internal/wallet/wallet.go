@@ -66,6 +66,7 @@ func New(db *store.DB, l *ledger.Ledger, users Users, opts Options) *Service {
 	if s.catalog == nil {
 		s.catalog = DefaultCatalog()
 	}
+	db.PrepareWrite(context.Background(), sqlCountSpend, sqlCountSpendWithin)
 	s.limits = DefaultLimits()
 	if opts.Limits != nil {
 		s.limits = *opts.Limits

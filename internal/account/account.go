@@ -12,6 +12,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/audit"
+	"github.com/fanfarehq/fanfare/internal/cache"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/store"
 )
@@ -40,7 +41,15 @@ type Service struct {
 	// that the answer takes as long as for a known one.
 	dummyOnce sync.Once
 	dummyHash string
+
+	// users keeps ByID's answers for UserCacheTTL.
+	users *cache.TTL[string, fanfare.User]
 }
+
+// UserCacheTTL is how long ByID keeps a user: the hot paths read their
+// fan and creator on every request. A change made through Update shows at
+// once on this node, and within UserCacheTTL on the others.
+const UserCacheTTL = time.Second
 
 // New returns a Service on db that opens ledger accounts in l.
 func New(db *store.DB, l *ledger.Ledger, opts Options) *Service {
@@ -56,6 +65,7 @@ func New(db *store.DB, l *ledger.Ledger, opts Options) *Service {
 		clock:   opts.Clock,
 		ttl:     opts.SessionTTL,
 		hashing: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+		users:   cache.New[string, fanfare.User](UserCacheTTL, 100_000, nil),
 	}
 }
 
@@ -198,12 +208,16 @@ func scanUser(row scanner, extra ...any) (*fanfare.User, error) {
 //
 // Codes: not_found.
 func (s *Service) ByID(ctx context.Context, id string) (*fanfare.User, error) {
+	if u, ok := s.users.Get(id); ok {
+		return &u, nil
+	}
 	u, err := scanUser(s.db.ReadRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fanfare.Errorf(fanfare.ENotFound, "user %s not found", truncate(id, 64))
 	} else if err != nil {
 		return nil, fmt.Errorf("read user: %w", err)
 	}
+	s.users.Put(id, *u)
 	return u, nil
 }
 
@@ -311,5 +325,6 @@ func (s *Service) Update(ctx context.Context, actor fanfare.Actor, id string, in
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("update user: %w", err)
 	}
+	s.users.Delete(u.ID)
 	return u, nil
 }

@@ -1,0 +1,66 @@
+// Package cache keeps values for a short time in memory: what a hot path
+// reads on every request (a user, a LIVE) but that changes rarely, where a
+// second of staleness is acceptable and the transaction that moves money
+// checks the state that matters again.
+package cache
+
+import (
+	"sync"
+	"time"
+)
+
+// TTL maps keys to values that expire After their Put. It holds at most Max
+// entries: when full, it starts over empty. The zero value is not usable;
+// build one with New.
+type TTL[K comparable, V any] struct {
+	ttl time.Duration
+	max int
+	now func() time.Time
+
+	mu sync.Mutex
+	m  map[K]entry[V]
+}
+
+type entry[V any] struct {
+	v  V
+	at time.Time
+}
+
+// New returns a cache whose values live ttl, of at most max entries; now is
+// its clock (nil: time.Now).
+func New[K comparable, V any](ttl time.Duration, max int, now func() time.Time) *TTL[K, V] {
+	if now == nil {
+		now = time.Now
+	}
+	return &TTL[K, V]{ttl: ttl, max: max, now: now, m: map[K]entry[V]{}}
+}
+
+// Get returns the value of k if it was put less than the TTL ago.
+func (c *TTL[K, V]) Get(k K) (V, bool) {
+	c.mu.Lock()
+	e, ok := c.m[k]
+	c.mu.Unlock()
+	if !ok || c.now().Sub(e.at) >= c.ttl {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
+}
+
+// Put stores v under k.
+func (c *TTL[K, V]) Put(k K, v V) {
+	at := c.now()
+	c.mu.Lock()
+	if len(c.m) >= c.max {
+		clear(c.m)
+	}
+	c.m[k] = entry[V]{v: v, at: at}
+	c.mu.Unlock()
+}
+
+// Delete forgets k.
+func (c *TTL[K, V]) Delete(k K) {
+	c.mu.Lock()
+	delete(c.m, k)
+	c.mu.Unlock()
+}

@@ -85,8 +85,11 @@ type Broker interface {
 
 // Options tune a Hub. Zero fields take the defaults.
 type Options struct {
-	// Tick is how often a room sends its viewers a frame (default 75 ms).
-	Tick time.Duration
+	// Tick is how often a room sends its viewers a frame (default 75 ms),
+	// longer in a big room: one Tick more for every ViewersPerTick viewers
+	// on this node (default 4,000).
+	Tick           time.Duration
+	ViewersPerTick int
 	// ComboWindow: the same gifter sending the same gift again within it
 	// continues the combo (default 3 s).
 	ComboWindow time.Duration
@@ -120,6 +123,9 @@ func (o *Options) defaults() {
 		}
 	}
 	def(&o.Tick, 75*time.Millisecond)
+	if o.ViewersPerTick <= 0 {
+		o.ViewersPerTick = 4000
+	}
 	def(&o.ComboWindow, 3*time.Second)
 	def(&o.BoardEvery, 500*time.Millisecond)
 	def(&o.ViewersEvery, time.Second)
@@ -375,7 +381,7 @@ func nonNil[T any](s []T) []T {
 }
 
 func (r *Room) run() {
-	t := time.NewTicker(r.hub.opts.Tick)
+	t := time.NewTimer(r.hub.opts.Tick)
 	defer t.Stop()
 	for {
 		select {
@@ -388,8 +394,20 @@ func (r *Room) run() {
 			return
 		case <-t.C:
 			r.flush(r.hub.opts.Now())
+			r.mu.Lock()
+			n := len(r.viewers)
+			r.mu.Unlock()
+			t.Reset(r.hub.opts.tickFor(n))
 		}
 	}
+}
+
+// tickFor is the tick of a room of n viewers on this node: Tick, one more
+// Tick for every ViewersPerTick viewers, so that a node sends at most about
+// ViewersPerTick frames per Tick per room however big the room grows (each
+// frame costs the server a write).
+func (o *Options) tickFor(n int) time.Duration {
+	return o.Tick * time.Duration(1+n/o.ViewersPerTick)
 }
 
 // Frame is what a viewer receives every tick something happened.

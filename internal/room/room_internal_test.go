@@ -313,3 +313,15 @@ func TestHubConcurrency(t *testing.T) {
 	_, err := h.Join(ctx, "live1")
 	require.ErrorIs(t, err, ErrClosed)
 }
+
+func TestTickGrowsWithTheRoom(t *testing.T) {
+	t.Parallel()
+	o := Options{}
+	o.defaults()
+	for n, want := range map[int]time.Duration{0: 75 * time.Millisecond, 3999: 75 * time.Millisecond,
+		4000: 150 * time.Millisecond, 5000: 150 * time.Millisecond, 8000: 225 * time.Millisecond} {
+		if got := o.tickFor(n); got != want {
+			t.Errorf("tickFor(%d) = %v, want %v", n, got, want)
+		}
+	}
+}

@@ -103,7 +103,8 @@ func (c *Config) dbFlags(fs *flag.FlagSet) {
 func (c *Config) serveFlags(fs *flag.FlagSet) {
 	c.dbFlags(fs)
 	fs.StringVar(&c.Addr, "addr", env("FANFARE_ADDR", DefaultAddr), "listen address (env FANFARE_ADDR)")
-	fs.StringVar(&c.APIKey, "api-key", env("FANFARE_API_KEY", ""), "operator and host-app API key, sent as \"Authorization: Bearer <key>\" (env FANFARE_API_KEY)")
+	c.APIKey = env("FANFARE_API_KEY", "")
+	fs.Var(secretFlag{&c.APIKey}, "api-key", "operator and host-app API key, sent as \"Authorization: Bearer <key>\" (env FANFARE_API_KEY)")
 	fs.IntVar(&c.MaxBatch, "ledger-max-batch", envInt("FANFARE_LEDGER_MAX_BATCH", 1024), "most money operations committed in one database transaction; 1 turns group commit off (env FANFARE_LEDGER_MAX_BATCH)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("FANFARE_SHUTDOWN_TIMEOUT", 30*time.Second), "how long to drain requests on SIGTERM (env FANFARE_SHUTDOWN_TIMEOUT)")
 	fs.DurationVar(&c.ChargebackDelay, "sandbox-chargeback-delay", envDuration("FANFARE_SANDBOX_CHARGEBACK_DELAY", wallet.DefaultChargebackDelay), "how long after payment the sandbox charges back a purchase paid with the card 4000000000000259 (env FANFARE_SANDBOX_CHARGEBACK_DELAY)")

@@ -383,21 +383,29 @@ func (s *Service) publishGift(ctx context.Context, actor fanfare.Actor, l *Live,
 
 // Top returns the LIVE's top gifters by coins.
 func (s *Service) Top(ctx context.Context, liveID string, n int) ([]room.Gifter, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT u.handle, u.display_name, g.coins FROM live_gifters g
+	return s.gifters(ctx, "top gifters", `SELECT u.handle, u.display_name, g.coins FROM live_gifters g
 		JOIN users u ON u.id = g.user_id WHERE g.live_id = $1 ORDER BY g.coins DESC, u.handle LIMIT $2`, liveID, n)
+}
+
+// gifters runs a query of (handle, display name, coins) rows.
+func (s *Service) gifters(ctx context.Context, what, query string, args ...any) ([]room.Gifter, error) {
+	rows, err := s.db.Read.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("top gifters: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	out := []room.Gifter{}
 	for rows.Next() {
 		var g room.Gifter
 		if err := rows.Scan(&g.Handle, &g.DisplayName, &g.Coins); err != nil {
-			return nil, fmt.Errorf("top gifters: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		out = append(out, g)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
 }
 
 // RoomState loads a room's state for the hub (room.Options.Load).

@@ -99,22 +99,9 @@ func (s *Service) WeeklyCreators(ctx context.Context, w Week, n int) ([]CreatorR
 // WeeklyGifters returns the fans who gave creator creatorID the most coins
 // in gifts in the LIVEs the creator started in week w.
 func (s *Service) WeeklyGifters(ctx context.Context, creatorID string, w Week, n int) ([]room.Gifter, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT u.handle, u.display_name, SUM(g.coins) AS c FROM live_gifters g
+	return s.gifters(ctx, "weekly gifters", `SELECT u.handle, u.display_name, SUM(g.coins) AS c FROM live_gifters g
 		JOIN lives l ON l.id = g.live_id
 		JOIN users u ON u.id = g.user_id
 		WHERE l.creator_id = $1 AND l.started_at >= $2 AND l.started_at < $3
 		GROUP BY u.handle, u.display_name ORDER BY c DESC, u.handle LIMIT $4`, creatorID, w.Start.UnixMicro(), w.End.UnixMicro(), n)
-	if err != nil {
-		return nil, fmt.Errorf("weekly gifters: %w", err)
-	}
-	defer rows.Close()
-	out := []room.Gifter{}
-	for rows.Next() {
-		var g room.Gifter
-		if err := rows.Scan(&g.Handle, &g.DisplayName, &g.Coins); err != nil {
-			return nil, fmt.Errorf("weekly gifters: %w", err)
-		}
-		out = append(out, g)
-	}
-	return out, rows.Err()
 }

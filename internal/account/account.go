@@ -204,7 +204,7 @@ func scanUser(row scanner, extra ...any) (*fanfare.User, error) {
 	return u, nil
 }
 
-// ByID returns the user with the given id.
+// ByID returns the user with the given id, as read at most UserCacheTTL ago.
 //
 // Codes: not_found.
 func (s *Service) ByID(ctx context.Context, id string) (*fanfare.User, error) {

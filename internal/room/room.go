@@ -219,7 +219,7 @@ func (h *Hub) open(ctx context.Context, id string) (*Room, error) {
 	return r, nil
 }
 
-// leave removes v's room from the hub once it has no viewer.
+// release removes room r from the hub, and stops it, once it has no viewer.
 func (h *Hub) release(r *Room) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -179,13 +179,11 @@ func dayOf(t time.Time) (int64, time.Time) {
 	return d, time.Unix(d*86400, 0).UTC()
 }
 
-// readSelfLimit reads the user's stored choice through q.
-func readSelfLimit(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, userID, lock string) (selfLimit, error) {
+// readSelfLimit reads the user's stored choice in tx.
+func readSelfLimit(ctx context.Context, tx *sql.Tx, userID string) (selfLimit, error) {
 	var c selfLimit
 	var pendingAt sql.NullInt64
-	err := q.QueryRowContext(ctx, `SELECT daily, pending, pending_at FROM spend_limits WHERE user_id = $1`+lock, userID).
+	err := tx.QueryRowContext(ctx, `SELECT daily, pending, pending_at FROM spend_limits WHERE user_id = $1`, userID).
 		Scan(&c.daily, &c.pending, &pendingAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return selfLimit{}, nil
@@ -199,38 +197,35 @@ func readSelfLimit(ctx context.Context, q interface {
 }
 
 // SpendLimit returns user userID's daily spend limit as it stands now.
+//
+// Codes: not_found (no such user).
 func (s *Service) SpendLimit(ctx context.Context, userID string) (*SpendLimit, error) {
-	c, err := readSelfLimit(ctx, s.db.Read, userID, "")
+	now := s.clock.Now().UTC()
+	c, spent, err := s.spendState(ctx, userID, now)
 	if err != nil {
 		return nil, err
 	}
-	now := s.clock.Now().UTC()
-	return s.spendLimit(ctx, userID, c.current(now), now)
+	return s.spendLimit(c.current(now), spent, now), nil
 }
 
-func (s *Service) spendLimit(ctx context.Context, userID string, c selfLimit, now time.Time) (*SpendLimit, error) {
-	day, start := dayOf(now)
+// spendLimit describes choice c in force with spent coins spent on the day
+// of now.
+func (s *Service) spendLimit(c selfLimit, spent fanfare.Amount, now time.Time) *SpendLimit {
+	_, start := dayOf(now)
 	l := &SpendLimit{
-		Daily:   s.effective(c.daily),
-		Default: s.limits.DailySpend,
-		Self:    c.daily != 0 && s.effective(c.daily) == c.daily,
-		Pending: c.pending,
-		Day:     start,
+		Daily:      s.effective(c.daily),
+		Default:    s.limits.DailySpend,
+		Self:       c.daily != 0 && s.effective(c.daily) == c.daily,
+		Day:        start,
+		SpentToday: spent,
 	}
 	if !c.pendingAt.IsZero() {
-		l.PendingAt = c.pendingAt
-	} else {
-		l.Pending = 0
-	}
-	err := s.db.Read.QueryRowContext(ctx, `SELECT COALESCE(SUM(spent), 0) FROM spend_days WHERE user_id = $1 AND day = $2`,
-		userID, day).Scan(&l.SpentToday)
-	if err != nil {
-		return nil, fmt.Errorf("read today's spend: %w", err)
+		l.Pending, l.PendingAt = c.pending, c.pendingAt
 	}
 	if l.Daily > 0 {
 		l.LeftToday = max(l.Daily-l.SpentToday, 0)
 	}
-	return l, nil
+	return l
 }
 
 // SetSpendLimit sets the actor's own daily coin-spend limit; daily 0 goes
@@ -266,7 +261,7 @@ func (s *Service) SetSpendLimit(ctx context.Context, actor fanfare.Actor, daily 
 		return nil, fmt.Errorf("set spend limit: %w", err)
 	}
 	now := s.clock.Now().UTC()
-	old, err := readSelfLimit(ctx, tx, actor.UserID, "")
+	old, err := readSelfLimit(ctx, tx, actor.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -291,7 +286,11 @@ func (s *Service) SetSpendLimit(ctx context.Context, actor fanfare.Actor, daily 
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("set spend limit: %w", err)
 	}
-	return s.spendLimit(ctx, actor.UserID, next, now)
+	_, spent, err := s.spendState(ctx, actor.UserID, now)
+	if err != nil {
+		return nil, err
+	}
+	return s.spendLimit(next, spent, now), nil
 }
 
 // checkPurchaseLimits refuses a new purchase of amount in currency by user

@@ -3,6 +3,7 @@ package wallet
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -83,7 +84,9 @@ func (s *Service) spendState(ctx context.Context, userID string, now time.Time) 
 		LEFT JOIN spend_limits l ON l.user_id = u.id
 		LEFT JOIN spend_days d ON d.user_id = u.id AND d.day = $2
 		WHERE u.id = $1`, userID, day).Scan(&c.daily, &c.pending, &pendingAt, &spent)
-	if err != nil {
+	if errors.Is(err, sql.ErrNoRows) {
+		return selfLimit{}, 0, fanfare.Errorf(fanfare.ENotFound, "user not found")
+	} else if err != nil {
 		return selfLimit{}, 0, fmt.Errorf("read spend state: %w", err)
 	}
 	if pendingAt.Valid {

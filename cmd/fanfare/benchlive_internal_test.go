@@ -277,13 +277,13 @@ func benchLive(t *testing.T, args ...string) []string {
 
 func TestBenchLive(t *testing.T) {
 	t.Parallel()
+	// The in-process runs measure memory through the process-wide heap
+	// profile rate: one at a time.
 	t.Run("sqlite", func(t *testing.T) {
-		t.Parallel()
 		m := benchLive(t)
 		require.NotEqual(t, "n/a", m[10], "memory measured in process")
 	})
 	t.Run("postgres", func(t *testing.T) {
-		t.Parallel()
 		storetest.URL(t, store.Postgres) // skips without a server
 		benchLive(t, "--store", "postgres", "--db", os.Getenv("FANFARE_TEST_POSTGRES"))
 	})

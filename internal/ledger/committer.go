@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,6 +61,10 @@ const escrowOwner = "system:" + Escrow
 // errRaced says another node's batch created a hold this batch meant to
 // create, after this batch loaded its holds: the batch is run again.
 var errRaced = errors.New("hold created concurrently")
+
+// errEffectFailed says a write of the batch failed where no savepoint
+// could take back its operation alone: the batch is run again with them.
+var errEffectFailed = errors.New("an operation's write failed")
 
 // errShutdown is returned to operations submitted after Close.
 var errShutdown = fanfare.Errorf(fanfare.EUnavailable, "the server is shutting down; retry with the same Idempotency-Key")
@@ -181,10 +186,15 @@ func (c *committer) commit(batch []*pending) {
 	ctx := context.Background()
 	var replays []*pending
 	var err error
+	savepoints := false
 	for attempt := 0; ; attempt++ {
 		var conflicted []*pending
-		conflicted, err = c.try(ctx, leaders)
+		conflicted, err = c.try(ctx, leaders, savepoints)
 		if errors.Is(err, errRaced) && attempt < 8 {
+			continue
+		}
+		if errors.Is(err, errEffectFailed) && !savepoints {
+			savepoints = true
 			continue
 		}
 		if err != nil || len(conflicted) == 0 {
@@ -321,7 +331,7 @@ type idemRow struct {
 // idempotency key turned out to be committed already (the transaction is then
 // rolled back and nothing is answered), or an error that fails the whole
 // batch. Otherwise it fills in every operation's result and commits.
-func (c *committer) try(ctx context.Context, ops []*pending) (conflicted []*pending, err error) {
+func (c *committer) try(ctx context.Context, ops []*pending, savepoints bool) (conflicted []*pending, err error) {
 	if len(ops) == 0 {
 		return nil, nil
 	}
@@ -375,7 +385,119 @@ func (c *committer) try(ctx context.Context, ops []*pending) (conflicted []*pend
 	nowJSON, _ := now.MarshalJSON()
 	buf := make([]byte, 0, 256)
 	var newHolds, resolved []*hold
-	for _, p := range ops {
+
+	// finish records p's outcome in the batch: its holds, and its result
+	// under its idempotency key.
+	finish := func(p *pending) error {
+		if p.err != nil {
+			p.res = &Result{CreatedAt: now, Err: asError(p.err)}
+			if p.res.Err.Code == fanfare.EInternal {
+				return nil // not a business answer: a retry must run again
+			}
+		} else if h := p.op.Hold; h != nil {
+			p.res.HoldID = h.ID
+			hs := holds[h.ID]
+			if h.Action == HoldCreate {
+				newHolds = append(newHolds, hs)
+			} else {
+				resolved = append(resolved, hs)
+			}
+		}
+		if i := p.op.Idem; i != nil {
+			b, err := p.res.appendJSON(buf[:0], nowJSON)
+			if err != nil {
+				return fmt.Errorf("encode result: %w", err)
+			}
+			buf = b
+			idems = append(idems, idemRow{i.Scope, i.Key, i.Hash, string(b)})
+			p.stored = true
+		}
+		return nil
+	}
+
+	// Operations without an Effect wait in group, applied to the batch's
+	// state, until flush sends all their Writes at once; an operation with
+	// an Effect flushes the group first and runs on its own. Writes rarely
+	// fail, so a first attempt sends them bare, and a write that fails
+	// sends the whole batch round again with each operation's writes
+	// between a savepoint and its release (savepoints), where a failure
+	// fails its own operation alone.
+	type staged struct {
+		at     int // index in ops
+		rows   int // len(rows) before it
+		undo   func()
+		first  int // index of its first statement (SAVEPOINT) in stmts
+		writes []Write
+	}
+	var group []staged
+	var stmts []store.Stmt
+	// flush runs the group's statements. If an operation's write fails,
+	// the operations before it are done, it fails, and the ones after it
+	// (whose statements never ran) are taken back from the batch's state:
+	// flush returns the index in ops to go on from, or -1.
+	flush := func() (int, error) {
+		if len(group) == 0 {
+			return -1, nil
+		}
+		defer func() { group, stmts = group[:0], stmts[:0] }()
+		at, werr := db.Pipeline(ctx, tx.conn, tx.Tx, stmts)
+		if at < 0 && werr != nil {
+			return -1, werr
+		}
+		if at >= 0 && !savepoints {
+			return -1, errEffectFailed
+		}
+		j := len(group)
+		if at >= 0 {
+			j = sort.Search(len(group), func(k int) bool { return group[k].first > at }) - 1
+		}
+		for _, g := range group[:j] {
+			if err := finish(ops[g.at]); err != nil {
+				return -1, err
+			}
+		}
+		if j == len(group) {
+			return -1, nil
+		}
+		for k := len(group) - 1; k >= j; k-- {
+			group[k].undo()
+		}
+		g := group[j]
+		rows = rows[:g.rows]
+		if _, err := tx.db.TxExec(ctx, tx.Tx, sqlRollbackSavepoint); err != nil {
+			return -1, fmt.Errorf("roll back an effect: %w", errors.Join(werr, err))
+		}
+		if _, err := tx.db.TxExec(ctx, tx.Tx, sqlReleaseSavepoint); err != nil {
+			return -1, fmt.Errorf("roll back an effect: %w", err)
+		}
+		p := ops[g.at]
+		p.err = werr
+		if w := at - g.first - 1; errors.Is(werr, store.ErrNoRow) && w >= 0 && w < len(g.writes) && g.writes[w].Fail != nil {
+			if p.err = g.writes[w].Fail(ctx, tx.Tx); p.err == nil {
+				p.err = fmt.Errorf("write %d of a %s operation changed no row", w, p.op.Kind)
+			}
+		}
+		if err := finish(p); err != nil {
+			return -1, err
+		}
+		return g.at + 1, nil
+	}
+
+	for i := 0; ; {
+		if i == len(ops) || (ops[i].op.Effect != nil && len(group) > 0) {
+			next, err := flush()
+			if err != nil {
+				return nil, err
+			}
+			if next >= 0 {
+				i = next
+				continue
+			}
+			if i == len(ops) {
+				break
+			}
+		}
+		p := ops[i]
 		p.stored = false
 		opID := NewID()
 		n := len(rows)
@@ -390,38 +512,42 @@ func (c *committer) try(ctx context.Context, ops []*pending) (conflicted []*pend
 					}
 				}
 			}
-			if p.op.Effect != nil {
-				if p.err = runEffect(ctx, tx, p); p.err != nil {
-					undo()
+		}
+		if p.op.Effect == nil {
+			// Staged, failed or not: whether it fails may depend on the
+			// operations before it, which flush may still fail.
+			st := staged{at: i, rows: n, undo: undo, first: len(stmts)}
+			if st.undo == nil {
+				st.undo = func() {}
+			}
+			if p.err == nil && p.op.Writes != nil {
+				st.writes = p.op.Writes(p.res)
+				if savepoints {
+					stmts = append(stmts, store.Stmt{SQL: sqlSavepoint})
 				}
+				for _, w := range st.writes {
+					stmts = append(stmts, store.Stmt{SQL: w.SQL, Args: w.Args, Check: w.Fail != nil})
+				}
+				if savepoints {
+					stmts = append(stmts, store.Stmt{SQL: sqlReleaseSavepoint})
+				}
+			}
+			group = append(group, st)
+			i++
+			continue
+		}
+		if p.err == nil {
+			if p.err = runEffect(ctx, tx, p); p.err != nil {
+				undo()
 			}
 		}
 		if p.err != nil {
 			rows = rows[:n]
-			p.res = &Result{CreatedAt: now, Err: asError(p.err)}
-			if p.res.Err.Code == fanfare.EInternal {
-				continue // not a business answer: a retry must run again
-			}
-		} else {
-			if h := p.op.Hold; h != nil {
-				p.res.HoldID = h.ID
-				hs := holds[h.ID]
-				if h.Action == HoldCreate {
-					newHolds = append(newHolds, hs)
-				} else {
-					resolved = append(resolved, hs)
-				}
-			}
 		}
-		if i := p.op.Idem; i != nil {
-			b, err := p.res.appendJSON(buf[:0], nowJSON)
-			if err != nil {
-				return nil, fmt.Errorf("encode result: %w", err)
-			}
-			buf = b
-			idems = append(idems, idemRow{i.Scope, i.Key, i.Hash, string(b)})
-			p.stored = true
+		if err := finish(p); err != nil {
+			return nil, err
 		}
+		i++
 	}
 
 	if err := c.writeBalances(ctx, tx, accts); err != nil {
@@ -467,13 +593,16 @@ const (
 	sqlReleaseSavepoint  = `RELEASE SAVEPOINT op_effect`
 )
 
-// runEffect runs the operation's effect inside a savepoint of the batch, so
-// that an effect that fails undoes only its own writes.
+// runEffect runs the operation's Writes and Effect inside a savepoint of
+// the batch, so that an effect that fails undoes only its own writes.
 func runEffect(ctx context.Context, tx *batchTx, p *pending) error {
 	if _, err := tx.db.TxExec(ctx, tx.Tx, sqlSavepoint); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
-	err := p.op.Effect(ctx, tx.Tx, p.res)
+	err := runWrites(ctx, tx, p)
+	if err == nil {
+		err = p.op.Effect(ctx, tx.Tx, p.res)
+	}
 	if err != nil {
 		if _, rerr := tx.db.TxExec(ctx, tx.Tx, sqlRollbackSavepoint); rerr != nil {
 			return errors.Join(err, rerr)
@@ -481,6 +610,30 @@ func runEffect(ctx context.Context, tx *batchTx, p *pending) error {
 	}
 	if _, rerr := tx.db.TxExec(ctx, tx.Tx, sqlReleaseSavepoint); rerr != nil {
 		return errors.Join(err, rerr)
+	}
+	return err
+}
+
+// runWrites runs p's Writes, if any, in tx (inside runEffect's savepoint).
+func runWrites(ctx context.Context, tx *batchTx, p *pending) error {
+	if p.op.Writes == nil {
+		return nil
+	}
+	ws := p.op.Writes(p.res)
+	stmts := make([]store.Stmt, len(ws))
+	for i, w := range ws {
+		stmts[i] = store.Stmt{SQL: w.SQL, Args: w.Args, Check: w.Fail != nil}
+	}
+	at, err := tx.db.Pipeline(ctx, tx.conn, tx.Tx, stmts)
+	if err == nil {
+		return nil
+	}
+	if at >= 0 && errors.Is(err, store.ErrNoRow) && ws[at].Fail != nil {
+		// Explain from the state before the operation's writes.
+		if _, rerr := tx.db.TxExec(ctx, tx.Tx, sqlRollbackSavepoint); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		return ws[at].Fail(ctx, tx.Tx)
 	}
 	return err
 }
@@ -652,7 +805,7 @@ func apply(p *pending, opID string, accts map[AccountID]*acct, holds map[string]
 func (c *committer) committedKeys(ctx context.Context, tx *batchTx, ops []*pending) ([]*pending, error) {
 	var scopes, keys []string
 	for _, p := range ops {
-		if p.op.Effect != nil && p.op.Idem != nil {
+		if (p.op.Effect != nil || p.op.Writes != nil) && p.op.Idem != nil {
 			scopes, keys = append(scopes, p.op.Idem.Scope), append(keys, p.op.Idem.Key)
 		}
 	}
@@ -690,7 +843,7 @@ func (c *committer) committedKeys(ctx context.Context, tx *batchTx, ops []*pendi
 	}
 	var done []*pending
 	for _, p := range ops {
-		if i := p.op.Idem; p.op.Effect != nil && i != nil && found[[2]string{i.Scope, i.Key}] {
+		if i := p.op.Idem; (p.op.Effect != nil || p.op.Writes != nil) && i != nil && found[[2]string{i.Scope, i.Key}] {
 			done = append(done, p)
 		}
 	}

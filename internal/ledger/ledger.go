@@ -130,6 +130,28 @@ type Op struct {
 	// not. Effect may run more than once (a batch can be retried) and must
 	// not touch the ledger's tables or call the ledger.
 	Effect func(ctx context.Context, tx *sql.Tx, r *Result) error
+	// Writes, if set, returns the statements of the operation's effect that
+	// need no answer but "it changed a row": they run right after the
+	// operation passed its checks and before Effect, with the same
+	// all-or-nothing rule. An operation with Writes and no Effect has its
+	// statements sent together with the other such operations of its batch
+	// (on PostgreSQL, one round trip for all of them): the hot paths use
+	// it. Writes may be called more than once and must not touch the
+	// ledger's tables.
+	Writes func(r *Result) []Write
+}
+
+// Write is one statement of an operation's effect (Op.Writes).
+type Write struct {
+	SQL  string
+	Args []any
+	// Fail, if set, makes the write a check: when it changes no row, the
+	// operation fails with the error Fail returns (none of its writes
+	// stay; a *fanfare.Error is its idempotent answer). Fail runs in the
+	// batch's transaction, as it was before the operation, and may read it
+	// to explain. A checked write is an INSERT, UPDATE or DELETE without a
+	// RETURNING clause.
+	Fail func(ctx context.Context, tx *sql.Tx) error
 }
 
 // Result is what a committed Op returns, and what a replay of its

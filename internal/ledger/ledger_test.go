@@ -586,3 +586,107 @@ func TestEffect(t *testing.T) {
 		mustVerify(t, f.l)
 	})
 }
+
+// TestWrites checks operations whose effect is Writes, sent together: a
+// write that changes no row fails its own operation alone (its earlier
+// writes go too), the operations after it in the batch are checked again
+// without it, and operations with an Effect in between keep their place.
+func TestWrites(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db, ledger.Options{})
+		f.grant(t, f.fanCoins, 30) // exactly what the operations whose writes pass spend
+		const insert = `INSERT INTO audit_log (id, actor, action, object, details, created_at) VALUES ($1, 'test', 'note', $2, '{}', 0)`
+		refused := func(i int) error { return fanfare.Errorf(fanfare.EInvalidState, "write of %d refused", i) }
+		var wg sync.WaitGroup
+		errs := make([]error, 40)
+		start := make(chan struct{})
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				op := f.gift(f.fanCoins, 1, fmt.Sprintf("writes-%d", i))
+				id := fmt.Sprintf("note-%d", i)
+				fail := i%4 == 0
+				op.Writes = func(r *ledger.Result) []ledger.Write {
+					ws := []ledger.Write{{SQL: insert, Args: []any{id, r.OpID}}}
+					if fail {
+						ws = append(ws, ledger.Write{
+							SQL:  `UPDATE audit_log SET details = '{}' WHERE id = $1 AND action = 'none'`,
+							Args: []any{id},
+							Fail: func(ctx context.Context, tx *sql.Tx) error {
+								// Explained from the state before the operation: its
+								// own row is not there.
+								var n int
+								if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_log WHERE id = $1`, id).Scan(&n); err != nil {
+									return err
+								}
+								if n != 0 {
+									return fmt.Errorf("Fail sees the operation's own write")
+								}
+								return refused(i)
+							},
+						})
+					}
+					return ws
+				}
+				if i%5 == 1 {
+					// An Effect as well (run after the Writes, on its own).
+					op.Effect = func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error {
+						_, err := tx.ExecContext(ctx, insert, id+"-effect", r.OpID)
+						return err
+					}
+				}
+				_, errs[i] = f.l.Submit(ctx, op)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		committed := 0
+		for i, err := range errs {
+			code := fanfare.ErrorCode(err)
+			switch {
+			case err == nil:
+				committed++
+				if i%4 == 0 {
+					t.Errorf("op %d committed, but its write changed no row", i)
+				}
+			case i%4 == 0 && (code == fanfare.EInvalidState || code == fanfare.EInsufficientFunds):
+				// Refused by its write, or by its balance if it came after
+				// the thirty others.
+			default:
+				t.Errorf("op %d: %v", i, err)
+			}
+			var n, e int
+			db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_log WHERE id = $1`, fmt.Sprintf("note-%d", i)).Scan(&n)
+			db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_log WHERE id = $1`, fmt.Sprintf("note-%d-effect", i)).Scan(&e)
+			if (n == 1) != (err == nil) || (i%5 == 1 && (e == 1) != (err == nil)) || (i%5 != 1 && e != 0) {
+				t.Errorf("op %d (error %v): %d written rows and %d effect rows", i, err, n, e)
+			}
+		}
+		// Thirty coins, one a gift: the refused writes never spent any.
+		if committed != 30 {
+			t.Errorf("%d operations committed, want 30", committed)
+		}
+		if got := balance(t, f.l, f.fanCoins); got != 0 {
+			t.Fatalf("Balance(fan) = %d, want 0", got)
+		}
+		// Replays get the stored answers; a refused write left the coins.
+		_, err := f.l.Submit(ctx, f.gift(f.fanCoins, 1, "writes-0"))
+		wantCode(t, err, fanfare.ErrorCode(errs[0]))
+		f.grant(t, f.fanCoins, 1)
+		op := f.gift(f.fanCoins, 1, "writes-late")
+		op.Writes = func(*ledger.Result) []ledger.Write {
+			return []ledger.Write{{SQL: `UPDATE audit_log SET details = '{}' WHERE id = 'none'`,
+				Fail: func(context.Context, *sql.Tx) error { return refused(-1) }}}
+		}
+		_, err = f.l.Submit(ctx, op)
+		wantCode(t, err, fanfare.EInvalidState)
+		if got := balance(t, f.l, f.fanCoins); got != 1 {
+			t.Fatalf("Balance(fan) = %d after a refused write, want 1", got)
+		}
+		mustVerify(t, f.l)
+	})
+}

@@ -459,12 +459,30 @@ func (r *propRun) withEffect(g *genOp) {
 	if g.refuse {
 		refusal = fanfare.Errorf(fanfare.EConflict, "effect %s refused", id)
 	}
-	g.op.Effect = func(ctx context.Context, tx *sql.Tx, res *ledger.Result) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (id, actor, action, object, details, created_at) VALUES ($1, 'prop', 'effect', $2, '{}', 0)`, id, res.OpID)
-		if err != nil {
-			return err
+	const insert = `INSERT INTO audit_log (id, actor, action, object, details, created_at) VALUES ($1, 'prop', 'effect', $2, '{}', 0)`
+	if r.rng.IntN(2) == 0 {
+		g.op.Effect = func(ctx context.Context, tx *sql.Tx, res *ledger.Result) error {
+			_, err := tx.ExecContext(ctx, insert, id, res.OpID)
+			if err != nil {
+				return err
+			}
+			return refusal
 		}
-		return refusal
+	} else {
+		// The same as Writes: the row, then a check that changes nothing
+		// when the operation is to be refused (after the row, which must
+		// then go too).
+		g.op.Writes = func(res *ledger.Result) []ledger.Write {
+			ws := []ledger.Write{{SQL: insert, Args: []any{id, res.OpID}}}
+			if refusal != nil {
+				ws = append(ws, ledger.Write{
+					SQL:  `UPDATE audit_log SET details = '{}' WHERE id = $1 AND action = 'none'`,
+					Args: []any{id},
+					Fail: func(context.Context, *sql.Tx) error { return refusal },
+				})
+			}
+			return ws
+		}
 	}
 	if g.want != nil && *g.want == "" && g.refuse {
 		g.want = only(fanfare.EConflict)

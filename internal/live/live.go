@@ -329,21 +329,11 @@ func (s *Service) SendGift(ctx context.Context, actor fanfare.Actor, liveID, gif
 		Coins:          coins,
 		ShareBPS:       s.share,
 		Idem:           idem,
-		Effect: func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error {
-			res, err := s.db.TxExec(ctx, tx, sqlCountGift, count, int64(coins), int64(diamonds), liveID)
-			if err != nil {
-				return fmt.Errorf("count gift: %w", err)
+		Writes: func(*ledger.Result) []ledger.Write {
+			return []ledger.Write{
+				{SQL: sqlCountGift, Args: []any{count, int64(coins), int64(diamonds), liveID}, Fail: liveEnded},
+				{SQL: sqlCountGifter, Args: []any{liveID, actor.UserID, count, int64(coins)}},
 			}
-			if n, err := res.RowsAffected(); err != nil {
-				return fmt.Errorf("count gift: %w", err)
-			} else if n == 0 {
-				return fanfare.Errorf(fanfare.EInvalidState, "this LIVE has ended")
-			}
-			_, err = s.db.TxExec(ctx, tx, sqlCountGifter, liveID, actor.UserID, count, int64(coins))
-			if err != nil {
-				return fmt.Errorf("count gifter: %w", err)
-			}
-			return nil
 		},
 	})
 	if err != nil {
@@ -353,6 +343,12 @@ func (s *Service) SendGift(ctx context.Context, actor fanfare.Actor, liveID, gif
 		s.publishGift(ctx, actor, l, g, count, p)
 	}
 	return &Sent{Payment: p, Gift: g, Count: count, LiveID: liveID}, nil
+}
+
+// liveEnded is the failure of a gift whose LIVE ended before its
+// transaction.
+func liveEnded(context.Context, *sql.Tx) error {
+	return fanfare.Errorf(fanfare.EInvalidState, "this LIVE has ended")
 }
 
 // replayOr answers a replay of idem, or fails with err.

@@ -111,43 +111,34 @@ func spendLimitError(limit, left fanfare.Amount) error {
 const (
 	sqlCountSpend = `INSERT INTO spend_days (user_id, day, spent) VALUES ($1, $2, $3)
 		ON CONFLICT (user_id, day) DO UPDATE SET spent = spend_days.spent + excluded.spent`
-	sqlCountSpendWithin = sqlCountSpend + ` WHERE spend_days.spent + excluded.spent <= CAST($4 AS BIGINT)`
+	sqlCountSpendWithin = `INSERT INTO spend_days (user_id, day, spent)
+		SELECT CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS BIGINT) WHERE CAST($3 AS BIGINT) <= CAST($4 AS BIGINT)
+		ON CONFLICT (user_id, day) DO UPDATE SET spent = spend_days.spent + excluded.spent
+		WHERE spend_days.spent + excluded.spent <= CAST($4 AS BIGINT)`
 )
 
-// Record adds the checked coins to the user's spend of the day of at (the
-// operation's time) in tx, and fails with spend_limit_exceeded if that
-// would pass the limit: concurrent spends are counted one after the other,
-// so together they never pass it either. Call it from the spending
-// operation's Effect.
-func (c *SpendCheck) Record(ctx context.Context, tx *sql.Tx, at time.Time) error {
+// Write counts the checked coins in the user's spend of the day of at (the
+// operation's time), as a write of the spending operation: it changes no
+// row, and the operation fails with spend_limit_exceeded, if that would
+// pass the limit. Concurrent spends are counted one after the other, so
+// together they never pass it either.
+func (c *SpendCheck) Write(at time.Time) ledger.Write {
 	day, _ := dayOf(at)
-	if c.Limit > 0 && c.Coins > c.Limit {
-		return spendLimitError(c.Limit, 0)
+	if c.Limit <= 0 {
+		return ledger.Write{SQL: sqlCountSpend, Args: []any{c.UserID, day, int64(c.Coins)}}
 	}
-	q, args := sqlCountSpend, []any{c.UserID, day, int64(c.Coins)}
-	if c.Limit > 0 {
-		q, args = sqlCountSpendWithin, append(args, int64(c.Limit))
+	return ledger.Write{
+		SQL:  sqlCountSpendWithin,
+		Args: []any{c.UserID, day, int64(c.Coins), int64(c.Limit)},
+		Fail: func(ctx context.Context, tx *sql.Tx) error {
+			var spent fanfare.Amount
+			err := tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(spent), 0) FROM spend_days WHERE user_id = $1 AND day = $2`, c.UserID, day).Scan(&spent)
+			if err != nil {
+				return fmt.Errorf("record spend: %w", err)
+			}
+			return spendLimitError(c.Limit, max(c.Limit-spent, 0))
+		},
 	}
-	var res sql.Result
-	var err error
-	if c.db != nil {
-		res, err = c.db.TxExec(ctx, tx, q, args...)
-	} else {
-		res, err = tx.ExecContext(ctx, q, args...)
-	}
-	if err != nil {
-		return fmt.Errorf("record spend: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("record spend: %w", err)
-	} else if n == 0 {
-		var spent fanfare.Amount
-		if err := tx.QueryRowContext(ctx, `SELECT spent FROM spend_days WHERE user_id = $1 AND day = $2`, c.UserID, day).Scan(&spent); err != nil {
-			return fmt.Errorf("record spend: %w", err)
-		}
-		return spendLimitError(c.Limit, max(c.Limit-spent, 0))
-	}
-	return nil
 }
 
 // Spend is coins a fan spends on a creator: Coins leave the fan for the
@@ -167,7 +158,10 @@ type Spend struct {
 	Coins          fanfare.Amount
 	ShareBPS       int64
 	Idem           *ledger.Idempotency
-	// Effect writes the feature's rows in the operation's transaction.
+	// Writes are the feature's rows, written in the operation's
+	// transaction (see ledger.Op.Writes); Effect, for what Writes cannot
+	// say, runs after them.
+	Writes func(r *ledger.Result) []ledger.Write
 	Effect func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error
 }
 
@@ -246,15 +240,14 @@ func (s *Service) Pay(ctx context.Context, actor fanfare.Actor, sp Spend) (*Paym
 		Actor:  actor.ID(),
 		Legs:   legs,
 		Idem:   sp.Idem,
-		Effect: func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error {
-			if err := check.Record(ctx, tx, r.CreatedAt); err != nil {
-				return err
+		Writes: func(r *ledger.Result) []ledger.Write {
+			ws := []ledger.Write{check.Write(r.CreatedAt)}
+			if sp.Writes != nil {
+				ws = append(ws, sp.Writes(r)...)
 			}
-			if sp.Effect != nil {
-				return sp.Effect(ctx, tx, r)
-			}
-			return nil
+			return ws
 		},
+		Effect: sp.Effect,
 	})
 	p, err := paymentOf(sp, from, res, err)
 	if p != nil {

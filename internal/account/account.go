@@ -42,9 +42,16 @@ type Service struct {
 	dummyOnce sync.Once
 	dummyHash string
 
-	// users keeps ByID's answers for UserCacheTTL.
-	users *cache.TTL[string, fanfare.User]
+	// users keeps ByID's answers for UserCacheTTL; sessions keeps
+	// Authenticate's, by token hash, for SessionCacheTTL.
+	users    *cache.TTL[string, fanfare.User]
+	sessions *cache.TTL[string, cachedSession]
 }
+
+// SessionCacheTTL is how long Authenticate trusts a session it read: a
+// logout shows at once on this node, and within SessionCacheTTL on the
+// others.
+const SessionCacheTTL = time.Second
 
 // UserCacheTTL is how long ByID keeps a user: the hot paths read their
 // fan and creator on every request. A change made through Update shows at
@@ -60,12 +67,13 @@ func New(db *store.DB, l *ledger.Ledger, opts Options) *Service {
 		opts.SessionTTL = DefaultSessionTTL
 	}
 	return &Service{
-		db:      db,
-		ledger:  l,
-		clock:   opts.Clock,
-		ttl:     opts.SessionTTL,
-		hashing: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
-		users:   cache.New[string, fanfare.User](UserCacheTTL, 100_000, nil),
+		db:       db,
+		ledger:   l,
+		clock:    opts.Clock,
+		ttl:      opts.SessionTTL,
+		hashing:  make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+		users:    cache.New[string, fanfare.User](UserCacheTTL, 100_000, nil),
+		sessions: cache.New[string, cachedSession](SessionCacheTTL, 100_000, nil),
 	}
 }
 

@@ -96,32 +96,52 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 	if !wellFormed(token) {
 		return nil
 	}
-	if _, err := s.db.Write.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, hashToken(token)); err != nil {
+	h := hashToken(token)
+	if _, err := s.db.Write.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, h); err != nil {
 		return fmt.Errorf("logout: %w", err)
 	}
+	s.sessions.Delete(h)
 	return nil
 }
 
-// Authenticate returns the user whose live session token is. Nothing is
-// cached: a logout or an expiry takes effect on the next request.
+// Authenticate returns the user whose live session token is. A session
+// read from the database is kept for SessionCacheTTL (the user, like every
+// user, for UserCacheTTL): a logout takes effect on this node's next
+// request and within SessionCacheTTL on the others, an expiry at once.
 //
 // Codes: unauthorized.
 func (s *Service) Authenticate(ctx context.Context, token string) (*fanfare.User, error) {
 	if !wellFormed(token) {
 		return nil, fanfare.Errorf(fanfare.EUnauthorized, "invalid or expired token")
 	}
+	h := hashToken(token)
+	now := s.clock.Now().UnixMicro()
+	if cs, ok := s.sessions.Get(h); ok && now < cs.expires {
+		u, err := s.ByID(ctx, cs.userID)
+		if fanfare.ErrorCode(err) == fanfare.ENotFound {
+			return nil, fanfare.Errorf(fanfare.EUnauthorized, "invalid or expired token")
+		}
+		return u, err
+	}
 	var expires int64
 	u, err := scanUser(s.db.ReadRow(ctx, `SELECT `+userColumnsU+`, s.expires_at
-		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1`, hashToken(token)), &expires)
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1`, h), &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fanfare.Errorf(fanfare.EUnauthorized, "invalid or expired token")
 	} else if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
-	if s.clock.Now().UnixMicro() >= expires {
+	if now >= expires {
 		return nil, fanfare.Errorf(fanfare.EUnauthorized, "invalid or expired token")
 	}
+	s.sessions.Put(h, cachedSession{userID: u.ID, expires: expires})
 	return u, nil
+}
+
+// cachedSession is a session as Authenticate keeps it.
+type cachedSession struct {
+	userID  string
+	expires int64 // µs since the epoch
 }
 
 // PurgeSessions deletes expired sessions and returns how many it deleted.

@@ -815,8 +815,10 @@ func (c *committer) committedKeys(ctx context.Context, tx *batchTx, ops []*pendi
 	var rs *sql.Rows
 	var err error
 	if c.l.db.Dialect == store.Postgres {
-		rs, err = tx.QueryContext(ctx, `SELECT scope, key FROM idempotency_keys
-			WHERE (scope, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, scopes, keys)
+		// One index probe per key, whatever the plan cache thinks of the
+		// table's size (a semi-join planned while it was small scans it).
+		rs, err = tx.QueryContext(ctx, `SELECT u.scope, u.key FROM unnest($1::text[], $2::text[]) AS u (scope, key),
+			LATERAL (SELECT 1 FROM idempotency_keys k WHERE k.scope = u.scope AND k.key = u.key LIMIT 1) AS found`, scopes, keys)
 	} else {
 		pairs := make([][2]string, len(keys))
 		for i := range keys {

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/cache"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
@@ -58,12 +59,20 @@ type Service struct {
 	broker room.Broker
 
 	chatLimit limiter
+	// onAir keeps LIVEs read as on air for OnAirCacheTTL, for the gift
+	// path: a gift's transaction refuses an ended LIVE whatever it read.
+	onAir *cache.TTL[string, *Live]
 }
+
+// OnAirCacheTTL is how long SendGift trusts a LIVE it read as on air. End
+// forgets it at once on this node; elsewhere the gift's own transaction
+// refuses the ended LIVE.
+const OnAirCacheTTL = time.Second
 
 // New returns a Service.
 func New(db *store.DB, users Users, w *wallet.Service, opts Options) (*Service, error) {
 	s := &Service{db: db, users: users, wallet: w, clock: opts.Clock, share: opts.GiftShareBPS, broker: opts.Broker,
-		gifts: map[string]Gift{}}
+		gifts: map[string]Gift{}, onAir: cache.New[string, *Live](OnAirCacheTTL, 10_000, nil)}
 	if s.clock == nil {
 		s.clock = fanfare.SystemClock{}
 	}
@@ -249,6 +258,7 @@ func (s *Service) End(ctx context.Context, actor fanfare.Actor, id string) (*Liv
 	} else if n == 0 {
 		return nil, fanfare.Errorf(fanfare.EInvalidState, "this LIVE has already ended")
 	}
+	s.onAir.Delete(id)
 	if s.broker != nil {
 		_ = s.broker.Publish(ctx, id, room.Event{Type: room.TypeLiveEnded, At: now})
 	}
@@ -299,9 +309,15 @@ func (s *Service) SendGift(ctx context.Context, actor fanfare.Actor, liveID, gif
 	if count < 1 || count > MaxGiftCount {
 		return nil, fanfare.Errorf(fanfare.EInvalid, "count must be between 1 and %d", MaxGiftCount)
 	}
-	l, err := s.Get(ctx, liveID)
-	if err != nil {
-		return nil, err
+	l, ok := s.onAir.Get(liveID)
+	if !ok {
+		var err error
+		if l, err = s.Get(ctx, liveID); err != nil {
+			return nil, err
+		}
+		if l.Status == StatusLive {
+			s.onAir.Put(liveID, l)
+		}
 	}
 	idem := &ledger.Idempotency{Scope: actor.ID(), Key: idemKey,
 		Hash: ledger.HashRequest([]byte(GiftOperation), []byte(liveID), []byte(giftID), fmt.Append(nil, count))}

@@ -9,11 +9,10 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/ledger"
-	"github.com/fanfarehq/fanfare/internal/store"
 )
 
 // SpendCheck is a fan's spending that passed the checks made before the
-// ledger: an adult, a wallet not frozen, within today's limit. Record
+// ledger: an adult, a wallet not frozen, within today's limit. Its Write
 // counts it against the limit inside the spending operation's transaction.
 type SpendCheck struct {
 	UserID string
@@ -21,14 +20,12 @@ type SpendCheck struct {
 	Coins  fanfare.Amount
 	// Limit is the daily limit in force when checked; 0 is none.
 	Limit fanfare.Amount
-
-	db *store.DB
 }
 
 // CheckSpend checks that user may spend coins on a creator now, for what
 // (words finishing "You cannot …", e.g. "send gifts"). It is the one place
 // every spending feature asks; the ledger's own checks (balance, frozen)
-// and SpendCheck.Record close the races the early checks leave open.
+// and SpendCheck.Write close the races the early checks leave open.
 //
 // Codes: forbidden (not a logged-in user), validation_failed (bad
 // amount), not_eligible (under 18), wallet_frozen, spend_limit_exceeded.
@@ -49,50 +46,56 @@ func (s *Service) CheckSpend(ctx context.Context, actor fanfare.Actor, coins fan
 			"you must be %d or older to %s: you can keep coins in your wallet, but spending them on creators opens on your %dth birthday",
 			AdultAge, what, AdultAge)
 	}
-	// Only the coin account matters here (one read: its id is cached).
-	if id, err := s.ledger.FindUserAccount(ctx, u.ID, fanfare.Coin); err == nil {
-		a, err := s.ledger.Account(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if a.Frozen || a.Balance < 0 {
-			return nil, frozenError()
-		}
-	} else if fanfare.ErrorCode(err) != fanfare.ENotFound {
-		return nil, err
-	}
 	c, spent, err := s.spendState(ctx, u.ID, now)
 	if err != nil {
 		return nil, err
+	}
+	if c.frozen {
+		return nil, frozenError()
 	}
 	limit := s.effective(c.current(now).daily)
 	if left := max(limit-spent, 0); limit > 0 && coins > left {
 		return nil, spendLimitError(limit, left)
 	}
-	return &SpendCheck{UserID: u.ID, Fan: u, Coins: coins, Limit: limit, db: s.db}, nil
+	return &SpendCheck{UserID: u.ID, Fan: u, Coins: coins, Limit: limit}, nil
 }
 
-// spendState reads, in one query, user userID's own limit choice and what
-// they spent on the day of now.
-func (s *Service) spendState(ctx context.Context, userID string, now time.Time) (selfLimit, fanfare.Amount, error) {
+// spendState reads, in one query, user userID's own limit choice, what
+// they spent on the day of now, and whether their coin wallet is frozen
+// (or below zero: its id is cached, its state read with the rest).
+func (s *Service) spendState(ctx context.Context, userID string, now time.Time) (spendState, fanfare.Amount, error) {
 	day, _ := dayOf(now)
-	var c selfLimit
+	coinAcct := ledger.AccountID(0) // no wallet yet: nothing to freeze
+	if id, err := s.ledger.FindUserAccount(ctx, userID, fanfare.Coin); err == nil {
+		coinAcct = id
+	} else if fanfare.ErrorCode(err) != fanfare.ENotFound {
+		return spendState{}, 0, err
+	}
+	var c spendState
 	var pendingAt sql.NullInt64
 	var spent fanfare.Amount
-	err := s.db.ReadRow(ctx, `SELECT COALESCE(l.daily, 0), COALESCE(l.pending, 0), l.pending_at, COALESCE(d.spent, 0)
+	err := s.db.ReadRow(ctx, `SELECT COALESCE(l.daily, 0), COALESCE(l.pending, 0), l.pending_at, COALESCE(d.spent, 0),
+			COALESCE(a.frozen OR a.balance < 0, FALSE)
 		FROM users u
 		LEFT JOIN spend_limits l ON l.user_id = u.id
 		LEFT JOIN spend_days d ON d.user_id = u.id AND d.day = $2
-		WHERE u.id = $1`, userID, day).Scan(&c.daily, &c.pending, &pendingAt, &spent)
+		LEFT JOIN accounts a ON a.id = $3
+		WHERE u.id = $1`, userID, day, int64(coinAcct)).Scan(&c.daily, &c.pending, &pendingAt, &spent, &c.frozen)
 	if errors.Is(err, sql.ErrNoRows) {
-		return selfLimit{}, 0, fanfare.Errorf(fanfare.ENotFound, "user not found")
+		return spendState{}, 0, fanfare.Errorf(fanfare.ENotFound, "user not found")
 	} else if err != nil {
-		return selfLimit{}, 0, fmt.Errorf("read spend state: %w", err)
+		return spendState{}, 0, fmt.Errorf("read spend state: %w", err)
 	}
 	if pendingAt.Valid {
 		c.pendingAt = time.UnixMicro(pendingAt.Int64).UTC()
 	}
 	return c, spent, nil
+}
+
+// spendState is a user's own limit choice and their coin wallet's state.
+type spendState struct {
+	selfLimit
+	frozen bool
 }
 
 func frozenError() error {

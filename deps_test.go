@@ -24,7 +24,7 @@ var allowed = map[string][]string{
 	"internal/payment/stripetest": {},
 	"internal/wallet":             {"", "internal/store", "internal/ledger", "internal/audit", "internal/payment"},
 	"internal/room":               {},
-	"internal/live":               {"", "internal/store", "internal/ledger", "internal/wallet", "internal/room"},
+	"internal/live":               {"", "internal/store", "internal/ledger", "internal/wallet", "internal/room", "internal/cache"},
 	"internal/httpx":              {},
 	"internal/httpapi":            {"", "internal/store", "internal/ledger", "internal/account", "internal/wallet", "internal/audit", "internal/httpx", "internal/live", "internal/room"},
 	"internal/web":                {"", "internal/account", "internal/wallet", "internal/payment", "internal/httpx", "internal/live", "internal/room"},

@@ -40,6 +40,8 @@ type committer struct {
 	// stmts keeps SQLite's bulk statements prepared; only the committer
 	// goroutine uses it.
 	stmts stmtCache
+	// own is the committer goroutine's own connection (PostgreSQL).
+	own *sql.Conn
 	// SQLite: committed batches waiting for the WAL fsync (see syncLoop).
 	toSync chan []*pending
 	synced chan struct{}
@@ -123,6 +125,10 @@ func (c *committer) close() error {
 	}
 	c.mu.Unlock()
 	<-c.done
+	if c.own != nil {
+		c.own.Close()
+		c.own = nil
+	}
 	return c.stmts.close(c.l.db)
 }
 
@@ -327,6 +333,38 @@ type idemRow struct {
 	scope, key, hash, result string
 }
 
+// conn returns the connection for a batch. On PostgreSQL the committer
+// keeps one for itself, so that a batch never waits for the pool the
+// requests' reads share; on SQLite it takes the write pool's only
+// connection, which other writers use between batches.
+func (c *committer) conn(ctx context.Context) (*sql.Conn, error) {
+	if c.l.db.Dialect != store.Postgres {
+		return c.l.db.Write.Conn(ctx)
+	}
+	if c.own == nil {
+		conn, err := c.l.db.Write.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.own = conn
+	}
+	return c.own, nil
+}
+
+// release gives back conn after a batch that ended with err. The
+// committer's own connection is kept unless the batch failed for another
+// reason than its operations: it may be broken, and the next batch starts
+// on a fresh one.
+func (c *committer) release(conn *sql.Conn, err error) {
+	if conn == c.own && (err == nil || errors.Is(err, errRaced) || errors.Is(err, errEffectFailed)) {
+		return
+	}
+	conn.Close()
+	if conn == c.own {
+		c.own = nil
+	}
+}
+
 // try runs ops in one transaction. It returns the operations whose
 // idempotency key turned out to be committed already (the transaction is then
 // rolled back and nothing is answered), or an error that fails the whole
@@ -336,11 +374,11 @@ func (c *committer) try(ctx context.Context, ops []*pending, savepoints bool) (c
 		return nil, nil
 	}
 	db := c.l.db
-	conn, err := db.Write.Conn(ctx)
+	conn, err := c.conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	defer conn.Close()
+	defer func() { c.release(conn, err) }()
 	if c.toSync != nil {
 		// The sync loop fsyncs the WAL before anyone is answered; every
 		// other writer on this connection keeps synchronous=FULL.

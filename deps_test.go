@@ -24,10 +24,13 @@ var allowed = map[string][]string{
 	"internal/payment/stripetest": {},
 	"internal/wallet":             {"", "internal/store", "internal/ledger", "internal/audit", "internal/payment"},
 	"internal/room":               {},
-	"internal/live":               {"", "internal/store", "internal/ledger", "internal/wallet", "internal/room", "internal/cache"},
+	"internal/eligibility":        {"", "internal/store", "internal/ledger", "internal/audit"},
+	"internal/live":               {"", "internal/store", "internal/ledger", "internal/wallet", "internal/room", "internal/cache", "internal/eligibility"},
+	"internal/tips":               {"", "internal/store", "internal/ledger", "internal/wallet", "internal/room", "internal/eligibility"},
+	"internal/profile":            {"", "internal/eligibility", "internal/tips", "internal/live"},
 	"internal/httpx":              {},
-	"internal/httpapi":            {"", "internal/store", "internal/ledger", "internal/account", "internal/wallet", "internal/audit", "internal/httpx", "internal/live", "internal/room"},
-	"internal/web":                {"", "internal/account", "internal/wallet", "internal/payment", "internal/httpx", "internal/live", "internal/room"},
+	"internal/httpapi":            {"", "internal/store", "internal/ledger", "internal/account", "internal/wallet", "internal/audit", "internal/httpx", "internal/live", "internal/room", "internal/eligibility", "internal/tips", "internal/profile"},
+	"internal/web":                {"", "internal/account", "internal/wallet", "internal/payment", "internal/httpx", "internal/live", "internal/room", "internal/eligibility", "internal/tips", "internal/profile"},
 	"cmd/fanfare":                 {"*"},
 }
 

@@ -37,6 +37,16 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// Reasons, when set, are each rule a refusal comes from (an
+	// eligibility decision), for clients to show one by one.
+	Reasons []Reason
+}
+
+// Reason is one rule that refuses something: a stable code and a sentence
+// a person understands ("Tips need 100,000 followers; you have 40,000.").
+type Reason struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 // Error implements the error interface.

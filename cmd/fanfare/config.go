@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,7 +16,9 @@ import (
 	"time"
 
 	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/payment"
+	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
 
@@ -41,6 +45,14 @@ type Config struct {
 	PurchasesPerHour        int
 	PurchaseDailyLimit      string
 	MinorPurchaseDailyLimit string
+	// Tips: FANFARE_TIP_MIN_COINS, FANFARE_TIP_MAX_COINS and
+	// FANFARE_TIP_SHARE_BPS (the creator's share, in diamonds).
+	TipMinCoins, TipMaxCoins int64
+	TipShareBPS              int64
+	// FANFARE_ELIGIBILITY_FILE: a JSON file of eligibility rules replacing
+	// the built-in ones feature by feature (the operator's changes at run
+	// time take precedence).
+	EligibilityFile string
 	// Stripe, on when StripeSecretKey is set.
 	StripeSecretKey     string // FANFARE_STRIPE_SECRET_KEY: sk_test_... or sk_live_...
 	StripeWebhookSecret string // FANFARE_STRIPE_WEBHOOK_SECRET: whsec_..., signs the events Stripe posts
@@ -113,6 +125,10 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.PurchasesPerHour, "purchases-per-hour", envInt("FANFARE_PURCHASES_PER_HOUR", def.PurchasesPerHour), "coin purchases a user may start in any hour, declined ones included; 0 for no limit (env FANFARE_PURCHASES_PER_HOUR)")
 	fs.StringVar(&c.PurchaseDailyLimit, "purchase-daily-limit", env("FANFARE_PURCHASE_DAILY_LIMIT", def.PurchaseDaily.String()), "money a user may spend on coins in any 24 hours, other currencies converted at the reference rates; 0 for no limit (env FANFARE_PURCHASE_DAILY_LIMIT)")
 	fs.StringVar(&c.MinorPurchaseDailyLimit, "minor-purchase-daily-limit", env("FANFARE_MINOR_PURCHASE_DAILY_LIMIT", def.MinorPurchaseDaily.String()), "the same limit for users under 18, when lower; 0 for none (env FANFARE_MINOR_PURCHASE_DAILY_LIMIT)")
+	fs.Int64Var(&c.TipMinCoins, "tip-min-coins", int64(envInt("FANFARE_TIP_MIN_COINS", tips.DefaultMinCoins)), "the smallest tip, in coins (env FANFARE_TIP_MIN_COINS)")
+	fs.Int64Var(&c.TipMaxCoins, "tip-max-coins", int64(envInt("FANFARE_TIP_MAX_COINS", tips.DefaultMaxCoins)), "the largest tip, in coins (env FANFARE_TIP_MAX_COINS)")
+	fs.Int64Var(&c.TipShareBPS, "tip-share-bps", int64(envInt("FANFARE_TIP_SHARE_BPS", tips.DefaultShareBPS)), "the creator's share of a tip's coins, in diamonds, in basis points: 10000 keeps no cut (env FANFARE_TIP_SHARE_BPS)")
+	fs.StringVar(&c.EligibilityFile, "eligibility-file", env("FANFARE_ELIGIBILITY_FILE", ""), "JSON file of eligibility rules ({\"rules\": [{\"feature\": \"tips\", ...}]}) replacing the built-in ones per feature; the operator's changes at run time take precedence (env FANFARE_ELIGIBILITY_FILE)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", envBool("FANFARE_SECURE_COOKIES", false), "mark the web app's cookies Secure: set it when browsers reach Fanfare over HTTPS (env FANFARE_SECURE_COOKIES)")
 	fs.BoolVar(&c.Migrate, "migrate", envBool("FANFARE_MIGRATE", true), "apply pending migrations at start (env FANFARE_MIGRATE)")
 	c.StripeSecretKey = env("FANFARE_STRIPE_SECRET_KEY", "")
@@ -239,4 +255,24 @@ func noArgs(fs *flag.FlagSet) error {
 		return fmt.Errorf("%s: unexpected argument %q (see --help)", fs.Name(), fs.Arg(0))
 	}
 	return nil
+}
+
+// eligibilityRules reads the rules of --eligibility-file, if any.
+func (c *Config) eligibilityRules() ([]eligibility.Rule, error) {
+	if c.EligibilityFile == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(c.EligibilityFile)
+	if err != nil {
+		return nil, fmt.Errorf("--eligibility-file (FANFARE_ELIGIBILITY_FILE): %w", err)
+	}
+	var f struct {
+		Rules []eligibility.Rule `json:"rules"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("--eligibility-file (FANFARE_ELIGIBILITY_FILE) %s: %w", c.EligibilityFile, err)
+	}
+	return f.Rules, nil
 }

@@ -102,7 +102,7 @@ var demoWorld = []demoUser{
 	{handle: "ayla", name: "Ayla Demir", region: "TR", age: 27, followers: 250_000},
 	{handle: "omar", name: "Omar Haddad", region: "AE", age: 31, followers: 40_000},
 	{handle: "lea", name: "Léa Martin", region: "FR", age: 24, followers: 5_000},
-	{handle: "brandco", name: "BrandCo", region: "TR", age: 12, followers: 500_000, accountType: fanfare.AccountBusiness},
+	{handle: "brandco", name: "BrandCo", region: "TR", age: 35, followers: 500_000, accountType: fanfare.AccountBusiness},
 	{handle: "zed", name: "Zed Kaya", region: "TR", age: 29, followers: 180_000, standing: fanfare.StandingBanned},
 	{handle: "sam", name: "Sam Bernard", region: "FR", age: 30, coins: 20_000, pack: "eur-7000"},
 	{handle: "mia", name: "Mia Yılmaz", region: "TR", age: 16, coins: 700},
@@ -160,8 +160,16 @@ func seedDemo(ctx context.Context, m *Main) error {
 			}
 		}
 	}
-	// ayla is LIVE, so that the room has someone to gift.
+	// ayla turned Tips on (she is the one creator the rules allow them).
 	ayla := users["ayla"]
+	if on, err := m.Tips.Enabled(ctx, ayla.ID); err != nil {
+		return fmt.Errorf("ayla's tips: %w", err)
+	} else if !on {
+		if _, err := m.Tips.SetEnabled(ctx, fanfare.Actor{UserID: ayla.ID, Handle: ayla.Handle, Role: fanfare.RoleFan}, true); err != nil {
+			return fmt.Errorf("ayla's tips: %w", err)
+		}
+	}
+	// ayla is LIVE, so that the room has someone to gift.
 	_, err := m.Live.Start(ctx, fanfare.Actor{UserID: ayla.ID, Handle: ayla.Handle, Role: fanfare.RoleFan}, DemoLiveTitle)
 	if err != nil && fanfare.ErrorCode(err) != fanfare.EConflict {
 		return fmt.Errorf("ayla's LIVE: %w", err)

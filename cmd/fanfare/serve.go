@@ -17,12 +17,14 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
+	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 	"github.com/fanfarehq/fanfare/internal/web"
 )
@@ -45,6 +47,8 @@ type Main struct {
 	Accounts *account.Service
 	Wallet   *wallet.Service
 	Live     *live.Service
+	Rules    *eligibility.Engine
+	Tips     *tips.Service
 	Hub      *room.Hub
 	HTTP     *http.Server
 
@@ -121,8 +125,21 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ChargebackDelay: m.Config.ChargebackDelay,
 		Limits:          limits,
 	})
+	rules, err := m.Config.eligibilityRules()
+	if err != nil {
+		return err
+	}
+	if m.Rules, err = eligibility.New(m.DB, m.Clock, rules); err != nil {
+		return err
+	}
 	broker := room.NewLocal()
-	if m.Live, err = live.New(m.DB, m.Accounts, m.Wallet, live.Options{Clock: m.Clock, Broker: broker}); err != nil {
+	if m.Live, err = live.New(m.DB, m.Accounts, m.Wallet, live.Options{Clock: m.Clock, Broker: broker, Rules: m.Rules}); err != nil {
+		return err
+	}
+	if m.Tips, err = tips.New(m.DB, m.Accounts, m.Wallet, m.Rules, tips.Options{
+		MinCoins: fanfare.Amount(m.Config.TipMinCoins), MaxCoins: fanfare.Amount(m.Config.TipMaxCoins), ShareBPS: m.Config.TipShareBPS,
+		Clock: m.Clock, Broker: broker, OnAir: m.Live,
+	}); err != nil {
 		return err
 	}
 	m.Hub = room.NewHub(broker, room.Options{Load: m.Live.RoomState, Dropped: metrics.ViewerDropped,
@@ -138,6 +155,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Accounts: m.Accounts,
 		Wallet:   m.Wallet,
 		Live:     m.Live,
+		Rules:    m.Rules,
+		Tips:     m.Tips,
 		Hub:      m.Hub,
 		DB:       m.DB,
 		APIKey:   m.Config.APIKey,
@@ -150,6 +169,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Accounts:      m.Accounts,
 		Wallet:        m.Wallet,
 		Live:          m.Live,
+		Rules:         m.Rules,
+		Tips:          m.Tips,
 		API:           api,
 		Logger:        m.Logger,
 		Clock:         m.Clock,

@@ -208,7 +208,7 @@ func TestRoomFeed(t *testing.T) {
 		for _, f := range []*feed{anon, creator} {
 			g := f.next("gift")
 			require.Equal(t, "sam", g["gifter"])
-			require.Equal(t, "Rose", g["gift"])
+			require.Equal(t, "rose", g["gift_id"])
 			require.EqualValues(t, 5, g["count"])
 			require.EqualValues(t, 5, g["combo"])
 			board := f.next("leaderboard")

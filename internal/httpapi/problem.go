@@ -102,6 +102,9 @@ type Problem struct {
 	Detail string              `json:"detail" doc:"What went wrong, for a person."`
 	Code   string              `json:"code" doc:"Stable machine-readable code, e.g. validation_failed, insufficient_funds, idempotency_conflict."`
 	Errors []*huma.ErrorDetail `json:"errors,omitempty" doc:"Per-field details of a validation failure."`
+	// Reasons lists every rule behind a not_eligible or region_blocked
+	// refusal.
+	Reasons []fanfare.Reason `json:"reasons,omitempty" doc:"Each rule behind a not_eligible or region_blocked refusal, with a stable code and a sentence."`
 }
 
 // Error returns the detail.
@@ -132,7 +135,9 @@ func problemFor(ctx context.Context, err error) *Problem {
 			logError(ctx, "unmapped or internal error code", err)
 			return newProblem(status, fanfare.EInternal, "internal error")
 		}
-		return newProblem(status, fe.Code, fe.Message)
+		p := newProblem(status, fe.Code, fe.Message)
+		p.Reasons = fe.Reasons
+		return p
 	case errors.As(err, &tooLarge):
 		return newProblem(http.StatusRequestEntityTooLarge, fanfare.ETooLarge,
 			fmt.Sprintf("the request body is larger than %d bytes", tooLarge.Limit-1))

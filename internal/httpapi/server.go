@@ -19,10 +19,12 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpx"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
+	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
 
@@ -35,6 +37,10 @@ type Options struct {
 	Accounts *account.Service
 	Wallet   *wallet.Service
 	Live     *live.Service
+	// Rules are the eligibility rules (profiles, checklists, the
+	// operator's edits); Tips sends and lists tips.
+	Rules *eligibility.Engine
+	Tips  *tips.Service
 	// Hub fans LIVE events out to this node's room feeds.
 	Hub *room.Hub
 	DB  *store.DB // readiness: ping and pending migrations
@@ -57,6 +63,8 @@ type Options struct {
 type Server struct {
 	accounts  *account.Service
 	wallet    *wallet.Service
+	rules     *eligibility.Engine
+	tips      *tips.Service
 	live      *live.Service
 	hub       *room.Hub
 	db        *store.DB
@@ -79,6 +87,8 @@ func New(opts Options) *Server {
 		accounts: opts.Accounts,
 		wallet:   opts.Wallet,
 		live:     opts.Live,
+		rules:    opts.Rules,
+		tips:     opts.Tips,
 		hub:      opts.Hub,
 		db:       opts.DB,
 		log:      opts.Logger,

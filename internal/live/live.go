@@ -15,6 +15,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/cache"
+	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
@@ -45,6 +46,9 @@ type Options struct {
 	// Broker carries gifts and the end of a LIVE to the room feeds. Nil:
 	// nothing is published.
 	Broker room.Broker
+	// Rules decide who may go LIVE and who may send and receive gifts (the
+	// features live and gifts). Nil: the built-in rules.
+	Rules *eligibility.Engine
 }
 
 // Service runs LIVEs.
@@ -59,6 +63,7 @@ type Service struct {
 	broker room.Broker
 
 	chatLimit limiter
+	rules     *eligibility.Engine
 	// onAir keeps LIVEs read as on air for OnAirCacheTTL, for the gift
 	// path: a gift's transaction refuses an ended LIVE whatever it read.
 	onAir *cache.TTL[string, *Live]
@@ -75,6 +80,13 @@ func New(db *store.DB, users Users, w *wallet.Service, opts Options) (*Service, 
 		gifts: map[string]Gift{}, onAir: cache.New[string, *Live](OnAirCacheTTL, 10_000, nil)}
 	if s.clock == nil {
 		s.clock = fanfare.SystemClock{}
+	}
+	s.rules = opts.Rules
+	if s.rules == nil {
+		var err error
+		if s.rules, err = eligibility.New(db, s.clock, nil); err != nil {
+			return nil, err
+		}
 	}
 	if s.share == 0 {
 		s.share = DefaultGiftShareBPS
@@ -163,7 +175,9 @@ func (s *Service) Start(ctx context.Context, actor fanfare.Actor, title string) 
 		return nil, err
 	}
 	now := s.clock.Now().UTC()
-	if err := canReceive(u, now); err != nil {
+	if d, err := s.rules.Creator(ctx, eligibility.Live, u, true); err != nil {
+		return nil, err
+	} else if err := d.Err(); err != nil {
 		return nil, err
 	}
 	id := ledger.NewID()
@@ -179,18 +193,6 @@ func (s *Service) Start(ctx context.Context, actor fanfare.Actor, title string) 
 		return nil, fmt.Errorf("start live: %w", err)
 	}
 	return s.Get(ctx, id)
-}
-
-// canReceive checks that u may receive money: an adult in good standing
-// (warned still counts as good).
-func canReceive(u *fanfare.User, now time.Time) error {
-	if age := u.Age(now); age < MinCreatorAge {
-		return fanfare.Errorf(fanfare.ENotEligible, "LIVE gifts need a creator of %d or older", MinCreatorAge)
-	}
-	if u.Standing == fanfare.StandingRestricted || u.Standing == fanfare.StandingBanned {
-		return fanfare.Errorf(fanfare.ENotEligible, "this account is %s and cannot receive gifts", u.Standing)
-	}
-	return nil
 }
 
 func (s *Service) current(ctx context.Context, creatorID string) (*Live, error) {
@@ -331,7 +333,13 @@ func (s *Service) SendGift(ctx context.Context, actor fanfare.Actor, liveID, gif
 	if err != nil {
 		return nil, err
 	}
-	if err := canReceive(creator, s.clock.Now()); err != nil {
+	fan, err := s.users.ByID(ctx, actor.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if d, err := s.rules.Between(ctx, eligibility.Gifts, fan, creator); err != nil {
+		return nil, err
+	} else if err := d.Err(); err != nil {
 		return s.replayOr(ctx, idem, g, count, l, err)
 	}
 	coins := fanfare.Amount(g.Coins * count)

@@ -15,3 +15,13 @@ func (s *Service) Current(ctx context.Context, creatorID string) (*Live, error) 
 	}
 	return l, nil
 }
+
+// OnAir returns the id of creatorID's LIVE on air, or "" when they are not
+// LIVE (the tips service asks it, to show a tip in the room).
+func (s *Service) OnAir(ctx context.Context, creatorID string) (string, error) {
+	l, err := s.Current(ctx, creatorID)
+	if err != nil || l == nil {
+		return "", err
+	}
+	return l.ID, nil
+}

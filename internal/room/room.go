@@ -24,6 +24,7 @@ import (
 const (
 	TypeGift        = "gift"
 	TypeChat        = "chat"
+	TypeTip         = "tip"
 	TypeViewers     = "viewers"
 	TypeLeaderboard = "leaderboard"
 	TypeLiveEnded   = "live_ended"
@@ -52,12 +53,21 @@ type Chat struct {
 	Badges      []string `json:"badges,omitempty"`
 }
 
+// Tip is a tip sent to the room's creator while LIVE.
+type Tip struct {
+	Handle      string `json:"tipper"`
+	DisplayName string `json:"tipper_name"`
+	Coins       int64  `json:"coins"`
+	Message     string `json:"message"`
+}
+
 // Event is what happens in a room, as it travels through the broker.
 type Event struct {
 	Type string    `json:"type"`
 	At   time.Time `json:"at"`
 	Gift *Gift     `json:"gift,omitempty"`
 	Chat *Chat     `json:"chat,omitempty"`
+	Tip  *Tip      `json:"tip,omitempty"`
 }
 
 // Gifter is a line of a room's top gifters.
@@ -412,16 +422,30 @@ func (o *Options) tickFor(n int) time.Duration {
 
 // Frame is what a viewer receives every tick something happened.
 type Frame struct {
-	Seq    int64 `json:"seq"`
-	Events []any `json:"events"`
+	Seq    int64     `json:"seq"`
+	At     time.Time `json:"at"`
+	Events []any     `json:"events"`
 }
 
+// giftOut is a gift event as viewers read it, kept small (a busy room sends
+// tens of them to every viewer each tick): the gift's name, tier and price
+// are in the catalog (GET /v1/gifts), and its time is the frame's, except
+// in a state frame's recent events.
 type giftOut struct {
-	Type string    `json:"type"`
-	At   time.Time `json:"at"`
-	Gift
+	Type       string    `json:"type"`
+	At         time.Time `json:"at,omitzero"`
+	Gifter     string    `json:"gifter"`
+	GifterName string    `json:"gifter_name"`
+	GiftID     string    `json:"gift_id"`
+	Count      int64     `json:"count"`
 	// Combo is the streak's total so far ("Rose ×37").
 	Combo int64 `json:"combo"`
+}
+
+type tipOut struct {
+	Type string    `json:"type"`
+	At   time.Time `json:"at"`
+	Tip
 }
 
 type chatOut struct {
@@ -472,11 +496,11 @@ func (r *Room) flush(now time.Time) {
 			c.last = e.At
 			if o := gifts[k]; o != nil {
 				o.Count += g.Count
-				o.Coins += g.Coins
 				o.Combo = c.total
 				o.At = e.At
 			} else {
-				o = &giftOut{Type: TypeGift, At: e.At, Gift: *g, Combo: c.total}
+				o = &giftOut{Type: TypeGift, At: e.At, Gifter: g.Handle, GifterName: g.DisplayName,
+					GiftID: g.GiftID, Count: g.Count, Combo: c.total}
 				gifts[k] = o
 				out = append(out, o)
 			}
@@ -489,6 +513,8 @@ func (r *Room) flush(now time.Time) {
 			r.boardDirty = true
 		case e.Type == TypeChat && e.Chat != nil:
 			out = append(out, &chatOut{Type: TypeChat, At: e.At, Chat: *e.Chat})
+		case e.Type == TypeTip && e.Tip != nil:
+			out = append(out, &tipOut{Type: TypeTip, At: e.At, Tip: *e.Tip})
 		case e.Type == TypeLiveEnded:
 			ended = true
 		}
@@ -519,8 +545,12 @@ func (r *Room) flush(now time.Time) {
 	}
 	var recent []json.RawMessage
 	for _, e := range out {
-		switch e.(type) {
-		case *giftOut, *chatOut:
+		switch e := e.(type) {
+		case *giftOut:
+			b, _ := json.Marshal(e)
+			recent = append(recent, b)
+			e.At = time.Time{} // in a frame, the frame's time
+		case *chatOut, *tipOut:
 			b, _ := json.Marshal(e)
 			recent = append(recent, b)
 		}
@@ -530,7 +560,7 @@ func (r *Room) flush(now time.Time) {
 	// the sending, so its state frame and the frames after it follow on.
 	r.mu.Lock()
 	r.seq++
-	frame, err := json.Marshal(Frame{Seq: r.seq, Events: out})
+	frame, err := json.Marshal(Frame{Seq: r.seq, At: now.UTC(), Events: out})
 	if err != nil {
 		r.mu.Unlock()
 		return // every field is plain data: cannot happen

@@ -89,12 +89,13 @@ func TestCombos(t *testing.T) {
 	require.Equal(t, int64(1), f.Seq)
 	require.Len(t, f.Events, 4) // rose, lion, viewers (first count), leaderboard
 	require.Equal(t, "gift", f.Events[0]["type"])
-	require.Equal(t, "rose", f.Events[0]["gift"])
+	require.Equal(t, "rose", f.Events[0]["gift_id"])
+	require.NotContains(t, f.Events[0], "at", "a gift event's time is its frame's")
 	require.Equal(t, "sam", f.Events[0]["gifter"])
 	require.Equal(t, "sam D", f.Events[0]["gifter_name"])
 	require.EqualValues(t, 5, f.Events[0]["count"])
 	require.EqualValues(t, 5, f.Events[0]["combo"])
-	require.Equal(t, "lion", f.Events[1]["gift"])
+	require.Equal(t, "lion", f.Events[1]["gift_id"])
 	require.EqualValues(t, 1, f.Events[1]["combo"])
 
 	// Within the window the combo goes on: ×7.
@@ -228,6 +229,9 @@ func TestJoinGetsState(t *testing.T) {
 	require.Len(t, st.Recent, 3)
 	require.Equal(t, "chat", st.Recent[2]["type"])
 	require.Equal(t, "hi", st.Recent[2]["text"])
+	// Recent gifts keep their time (a frame's gifts have the frame's).
+	require.Equal(t, "fan4", st.Recent[1]["gifter"])
+	require.Equal(t, t0.UTC().Format(time.RFC3339Nano), st.Recent[1]["at"])
 }
 
 func TestLiveEnded(t *testing.T) {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -76,6 +77,9 @@ type feedView struct {
 	EventsURL string
 	RoomURL   string
 	LoginURL  string // back to the room after logging in
+	// Catalog is the gift catalog as JSON (id → name, tier, coins): the
+	// feed's gift events name their gift by id.
+	Catalog string
 }
 
 func (s *Server) feedView(r *http.Request, l *live.Live) (feedView, error) {
@@ -90,7 +94,23 @@ func (s *Server) feedView(r *http.Request, l *live.Live) (feedView, error) {
 		EventsURL: "/v1/lives/" + url.PathEscape(l.ID) + "/events",
 		RoomURL:   roomURL,
 		LoginURL:  "/login?next=" + url.QueryEscape(roomURL),
+		Catalog:   s.giftCatalog(),
 	}, nil
+}
+
+// giftCatalog returns the gift catalog as the pages' script reads it.
+func (s *Server) giftCatalog() string {
+	type entry struct {
+		Name  string `json:"name"`
+		Tier  int    `json:"tier"`
+		Coins int64  `json:"coins"`
+	}
+	m := map[string]entry{}
+	for _, g := range s.live.Gifts() {
+		m[g.ID] = entry{g.Name, g.Tier, g.Coins}
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
 }
 
 // roomPage is a LIVE's room as a viewer sees it.

@@ -176,7 +176,7 @@ func TestLiveRoomLoggedIn(t *testing.T) {
 		status, out = gift(minor, "k2", `{"gift_id":"rose","count":5}`)
 		require.Equal(t, http.StatusForbidden, status)
 		require.Equal(t, fanfare.ENotEligible, out["code"])
-		require.Contains(t, out["detail"], "you must be 18 or older to send gifts")
+		require.Contains(t, out["detail"], "You must be 18 or older to spend coins on creators")
 		require.Equal(t, fanfare.Amount(700), a.coins(t, "mia"))
 
 		_, err := a.live.SendGift(ctx, sam, l.ID, "corgi", 1, "k3")
@@ -357,8 +357,8 @@ func TestGoLiveRefusedReadably(t *testing.T) {
 		require.NoError(t, err)
 
 		for _, tc := range []struct{ handle, want string }{
-			{"teen", "You can't go LIVE: LIVE gifts need a creator of 18 or older."},
-			{"zed", "You can't go LIVE: This account is banned and cannot receive gifts."},
+			{"teen", "You can't go LIVE: Going LIVE needs a creator of 18 or older; you are 16."},
+			{"zed", "You can't go LIVE: Going LIVE needs an account in good or warned standing; your account is banned."},
 		} {
 			b := a.browser(t)
 			b.logIn(tc.handle)

@@ -10,8 +10,10 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpx"
 	"github.com/fanfarehq/fanfare/internal/live"
+	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
 
@@ -30,6 +32,10 @@ type Options struct {
 	// Live runs the LIVE pages: who is on air, the rooms, the studio and
 	// the summaries. Their feeds and gifts go through the API (/v1/lives).
 	Live *live.Service
+	// Rules are the eligibility rules (profiles, the monetization
+	// checklist, the operator's page); Tips sends and lists tips.
+	Rules *eligibility.Engine
+	Tips  *tips.Service
 	// API serves the paths of the HTTP API: /v1/, /openapi.json, /docs,
 	// /healthz, /readyz and /metrics. Nil answers them with 404.
 	API    http.Handler
@@ -52,6 +58,8 @@ type Options struct {
 type Server struct {
 	accounts *account.Service
 	wallet   *wallet.Service
+	rules    *eligibility.Engine
+	tips     *tips.Service
 	live     *live.Service
 	api      http.Handler
 	log      *slog.Logger
@@ -70,6 +78,8 @@ func New(opts Options) *Server {
 		accounts: opts.Accounts,
 		wallet:   opts.Wallet,
 		live:     opts.Live,
+		rules:    opts.Rules,
+		tips:     opts.Tips,
 		api:      opts.API,
 		log:      opts.Logger,
 		clock:    opts.Clock,

@@ -11,6 +11,8 @@
   var sprite = app.getAttribute('data-sprite');
   var icons = (app.getAttribute('data-icons') || '').split(' ');
   var over = app.getAttribute('data-ended') === 'true';
+  var catalog = {};
+  try { catalog = JSON.parse(app.getAttribute('data-catalog') || '{}'); } catch (e) { /* names fall back to ids */ }
 
   function find(selector) { return app.querySelector(selector); }
   var els = {
@@ -269,6 +271,19 @@
     }, 500);
   }
 
+  // complete fills in what a gift event leaves to the catalog (its name,
+  // tier and coins) and to its frame (its time).
+  function complete(ev, at) {
+    if (!ev.at) ev.at = at;
+    if (ev.type === 'gift') {
+      var g = catalog[ev.gift_id] || { name: ev.gift_id, tier: 1, coins: 0 };
+      ev.gift = g.name;
+      ev.tier = g.tier;
+      ev.coins = g.coins * ev.count;
+    }
+    return ev;
+  }
+
   function handle(ev, live) {
     switch (ev.type) {
       case 'gift':
@@ -349,7 +364,7 @@
         setConn('', 'open');
         setViewers(f.viewers);
         renderBoard(f.leaderboard || []);
-        (f.recent || []).forEach(function (ev) { handle(ev, false); });
+        (f.recent || []).forEach(function (ev) { handle(complete(ev), false); });
         if (f.ended) ended();
         return;
       }
@@ -357,7 +372,7 @@
         showChatError(f);
         return;
       }
-      (f.events || []).forEach(function (ev) { handle(ev, true); });
+      (f.events || []).forEach(function (ev) { handle(complete(ev, f.at), true); });
     };
     sock.onclose = function () {
       if (ws === sock) ws = null;

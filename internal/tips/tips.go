@@ -1,0 +1,387 @@
+// Package tips lets fans tip creators: coins with a short message, through
+// the wallet's spending path, to creators the eligibility engine allows and
+// who turned Tips on. A tip to a creator who is LIVE shows in the room.
+package tips
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/eligibility"
+	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/room"
+	"github.com/fanfarehq/fanfare/internal/store"
+	"github.com/fanfarehq/fanfare/internal/wallet"
+)
+
+// Defaults.
+const (
+	DefaultMinCoins = 10
+	DefaultMaxCoins = 100_000
+	// DefaultShareBPS: the platform takes no cut of tips at first.
+	DefaultShareBPS = 10_000
+	// MaxMessage is a tip message's length in characters.
+	MaxMessage = 150
+)
+
+// Operation names a tip request in its idempotency hash.
+const Operation = "POST /v1/creators/{id}/tips"
+
+// Users finds users. *account.Service implements it.
+type Users interface {
+	ByID(ctx context.Context, id string) (*fanfare.User, error)
+}
+
+// OnAir finds a creator's LIVE on air, if any ("" when not LIVE).
+type OnAir interface {
+	OnAir(ctx context.Context, creatorID string) (string, error)
+}
+
+// Options configure a Service.
+type Options struct {
+	MinCoins, MaxCoins fanfare.Amount
+	ShareBPS           int64
+	Clock              fanfare.Clock
+	Broker             room.Broker // the room feeds; nil: none
+	OnAir              OnAir       // nil: tips never show in a room
+}
+
+// Service sends and lists tips.
+type Service struct {
+	db     *store.DB
+	users  Users
+	wallet *wallet.Service
+	rules  *eligibility.Engine
+	opts   Options
+}
+
+// New returns a Service.
+func New(db *store.DB, users Users, w *wallet.Service, rules *eligibility.Engine, opts Options) (*Service, error) {
+	if opts.MinCoins == 0 {
+		opts.MinCoins = DefaultMinCoins
+	}
+	if opts.MaxCoins == 0 {
+		opts.MaxCoins = DefaultMaxCoins
+	}
+	if opts.ShareBPS == 0 {
+		opts.ShareBPS = DefaultShareBPS
+	}
+	if opts.MinCoins < 1 || opts.MaxCoins < opts.MinCoins || opts.MaxCoins > fanfare.MaxAmount {
+		return nil, fmt.Errorf("tips: amounts %d..%d out of range", opts.MinCoins, opts.MaxCoins)
+	}
+	if opts.ShareBPS < 0 || opts.ShareBPS > 10_000 {
+		return nil, fmt.Errorf("tips: share %d bps out of range", opts.ShareBPS)
+	}
+	if opts.Clock == nil {
+		opts.Clock = fanfare.SystemClock{}
+	}
+	return &Service{db: db, users: users, wallet: w, rules: rules, opts: opts}, nil
+}
+
+// Limits returns the smallest and largest tip.
+func (s *Service) Limits() (min, max fanfare.Amount) { return s.opts.MinCoins, s.opts.MaxCoins }
+
+// Enabled reports whether creatorID turned Tips on.
+func (s *Service) Enabled(ctx context.Context, creatorID string) (bool, error) {
+	var on bool
+	err := s.db.Read.QueryRowContext(ctx, `SELECT enabled FROM tip_settings WHERE user_id = $1`, creatorID).Scan(&on)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("read tip settings: %w", err)
+	}
+	return on, nil
+}
+
+// Settings is a creator's Tips switch and whether fans can tip them now.
+type Settings struct {
+	Enabled bool `json:"enabled"`
+	// Eligible: the creator meets the rules of Tips; Reasons says what is
+	// missing when not.
+	Eligible bool             `json:"eligible"`
+	Reasons  []fanfare.Reason `json:"reasons"`
+}
+
+// Settings returns userID's Tips settings.
+func (s *Service) Settings(ctx context.Context, userID string) (*Settings, error) {
+	u, err := s.users.ByID(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	on, err := s.Enabled(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.rules.Creator(ctx, eligibility.Tips, u, true)
+	if err != nil {
+		return nil, err
+	}
+	return &Settings{Enabled: on, Eligible: d.Allowed, Reasons: d.Reasons}, nil
+}
+
+// SetEnabled turns the actor's Tips on or off. A creator who does not meet
+// the rules may turn them on: fans can tip once they do.
+//
+// Codes: forbidden (not a logged-in user).
+func (s *Service) SetEnabled(ctx context.Context, actor fanfare.Actor, enabled bool) (*Settings, error) {
+	if actor.UserID == "" {
+		return nil, fanfare.Errorf(fanfare.EForbidden, "tip settings belong to a logged-in creator")
+	}
+	_, err := s.db.Write.ExecContext(ctx, `INSERT INTO tip_settings (user_id, enabled, updated_at) VALUES ($1, $2, $3)
+		ON CONFLICT (user_id) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at`,
+		actor.UserID, enabled, s.opts.Clock.Now().UnixMicro())
+	if err != nil {
+		return nil, fmt.Errorf("set tip settings: %w", err)
+	}
+	return s.Settings(ctx, actor.UserID)
+}
+
+// Decide says whether fan (nil: someone not logged in) may tip creator
+// now: the rules of Tips for both, the creator's switch, and not oneself.
+func (s *Service) Decide(ctx context.Context, fan, creator *fanfare.User) (eligibility.Decision, error) {
+	d, err := s.rules.Between(ctx, eligibility.Tips, fan, creator)
+	if err != nil {
+		return d, err
+	}
+	if fan != nil && fan.ID == creator.ID {
+		return eligibility.Decision{Feature: eligibility.Tips, Reasons: []fanfare.Reason{{Code: eligibility.RSelf, Message: "You cannot tip yourself."}}}, nil
+	}
+	on, err := s.Enabled(ctx, creator.ID)
+	if err != nil {
+		return d, err
+	}
+	if !on {
+		d.Add(eligibility.RNotOffered, fmt.Sprintf("@%s has not turned Tips on.", creator.Handle))
+	}
+	return d, nil
+}
+
+// Tip is a tip sent.
+type Tip struct {
+	ID        string         `json:"id"`
+	FanID     string         `json:"-"`
+	CreatorID string         `json:"-"`
+	Fan       string         `json:"fan"`     // handle
+	Creator   string         `json:"creator"` // handle
+	Coins     fanfare.Amount `json:"coins"`
+	Diamonds  fanfare.Amount `json:"diamonds"`
+	Message   string         `json:"message"`
+	LiveID    string         `json:"live_id,omitempty"`
+	CreatedAt time.Time      `json:"created_at"`
+}
+
+// Sent is the answer to a tip request.
+type Sent struct {
+	Tip     Tip
+	Payment *wallet.Payment
+}
+
+// Send tips creatorID coins with message, from the actor.
+//
+// Codes: forbidden, idempotency_key_required, validation_failed (coins
+// out of the configured range, a message over MaxMessage characters,
+// tipping oneself), not_found (no such creator), not_eligible and
+// region_blocked (with the reasons), wallet_frozen, spend_limit_exceeded,
+// insufficient_funds, idempotency_conflict.
+func (s *Service) Send(ctx context.Context, actor fanfare.Actor, creatorID string, coins fanfare.Amount, message, idemKey string) (*Sent, error) {
+	if actor.UserID == "" {
+		return nil, fanfare.Errorf(fanfare.EForbidden, "tips are sent by a logged-in fan")
+	}
+	if err := ledger.CheckKey(idemKey, "send a tip"); err != nil {
+		return nil, err
+	}
+	if coins < s.opts.MinCoins || coins > s.opts.MaxCoins {
+		return nil, fanfare.Errorf(fanfare.EInvalid, "a tip is %d to %d coins", s.opts.MinCoins, s.opts.MaxCoins)
+	}
+	message = strings.TrimSpace(message)
+	if !utf8.ValidString(message) || utf8.RuneCountInString(message) > MaxMessage {
+		return nil, fanfare.Errorf(fanfare.EInvalid, "a tip message is at most %d characters", MaxMessage)
+	}
+	if creatorID == actor.UserID {
+		return nil, fanfare.Errorf(fanfare.EInvalid, "you cannot tip yourself")
+	}
+	creator, err := s.users.ByID(ctx, creatorID)
+	if err != nil {
+		return nil, err
+	}
+	fan, err := s.users.ByID(ctx, actor.UserID)
+	if err != nil {
+		return nil, err
+	}
+	idem := &ledger.Idempotency{Scope: actor.ID(), Key: idemKey,
+		Hash: ledger.HashRequest([]byte(Operation), []byte(creatorID), fmt.Append(nil, int64(coins)), []byte(message))}
+	d, err := s.Decide(ctx, fan, creator)
+	if err != nil {
+		return nil, err
+	}
+	if !d.Allowed {
+		// A replay is answered even if the rules now refuse.
+		if p, rerr := s.wallet.Replay(ctx, *idem, coins, s.opts.ShareBPS); rerr != nil || p != nil {
+			if rerr != nil {
+				return nil, rerr
+			}
+			return s.sent(ctx, p, fan, creator, coins, message, "")
+		}
+		return nil, d.Err()
+	}
+	liveID := ""
+	if s.opts.OnAir != nil {
+		if liveID, err = s.opts.OnAir.OnAir(ctx, creator.ID); err != nil {
+			return nil, err
+		}
+	}
+	diamonds := fanfare.Share(coins, s.opts.ShareBPS)
+	p, err := s.wallet.Pay(ctx, actor, wallet.Spend{
+		Feature:        "tip",
+		What:           "send tips",
+		Object:         "creator:" + creator.ID,
+		CreatorID:      creator.ID,
+		CreatorChecked: true,
+		Coins:          coins,
+		ShareBPS:       s.opts.ShareBPS,
+		Idem:           idem,
+		Writes: func(r *ledger.Result) []ledger.Write {
+			return []ledger.Write{{SQL: `INSERT INTO tips (id, fan_id, creator_id, coins, diamonds, message, live_id, created_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+				Args: []any{r.OpID, fan.ID, creator.ID, int64(coins), int64(diamonds), message, nullable(liveID), r.CreatedAt.UnixMicro()}}}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !p.Replayed && liveID != "" && s.opts.Broker != nil {
+		_ = s.opts.Broker.Publish(ctx, liveID, room.Event{Type: room.TypeTip, At: p.CreatedAt,
+			Tip: &room.Tip{Handle: fan.Handle, DisplayName: fan.DisplayName, Coins: int64(coins), Message: message}})
+	}
+	return s.sent(ctx, p, fan, creator, coins, message, liveID)
+}
+
+func (s *Service) sent(ctx context.Context, p *wallet.Payment, fan, creator *fanfare.User, coins fanfare.Amount, message, liveID string) (*Sent, error) {
+	t := Tip{ID: p.OpID, FanID: fan.ID, CreatorID: creator.ID, Fan: fan.Handle, Creator: creator.Handle,
+		Coins: coins, Diamonds: p.Diamonds, Message: message, LiveID: liveID, CreatedAt: p.CreatedAt}
+	if p.Replayed {
+		// The stored tip says what was sent (and where).
+		if stored, err := s.byID(ctx, p.OpID); err == nil {
+			t = *stored
+		}
+	}
+	return &Sent{Tip: t, Payment: p}, nil
+}
+
+func nullable(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+const tipColumns = `t.id, t.fan_id, t.creator_id, f.handle, c.handle, t.coins, t.diamonds, t.message, COALESCE(t.live_id, ''), t.created_at`
+const tipJoins = ` FROM tips t JOIN users f ON f.id = t.fan_id JOIN users c ON c.id = t.creator_id`
+
+type scanner interface{ Scan(...any) error }
+
+func scanTip(sc scanner) (*Tip, error) {
+	var t Tip
+	var at int64
+	if err := sc.Scan(&t.ID, &t.FanID, &t.CreatorID, &t.Fan, &t.Creator, &t.Coins, &t.Diamonds, &t.Message, &t.LiveID, &at); err != nil {
+		return nil, err
+	}
+	t.CreatedAt = time.UnixMicro(at).UTC()
+	return &t, nil
+}
+
+func (s *Service) byID(ctx context.Context, id string) (*Tip, error) {
+	t, err := scanTip(s.db.Read.QueryRowContext(ctx, `SELECT `+tipColumns+tipJoins+` WHERE t.id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fanfare.Errorf(fanfare.ENotFound, "tip not found")
+	}
+	return t, err
+}
+
+// Page is a page of tips, newest first; Next is the cursor of the next
+// page ("" on the last).
+type Page struct {
+	Tips []Tip  `json:"tips"`
+	Next string `json:"next_cursor"`
+}
+
+// MaxPage is the largest page.
+const MaxPage = 100
+
+// Received lists the tips creatorID received, newest first.
+//
+// Codes: validation_failed (a bad cursor or limit).
+func (s *Service) Received(ctx context.Context, creatorID, cursor string, limit int) (*Page, error) {
+	return s.list(ctx, "t.creator_id", creatorID, cursor, limit)
+}
+
+// SentBy lists the tips fanID sent, newest first.
+//
+// Codes: validation_failed (a bad cursor or limit).
+func (s *Service) SentBy(ctx context.Context, fanID, cursor string, limit int) (*Page, error) {
+	return s.list(ctx, "t.fan_id", fanID, cursor, limit)
+}
+
+func (s *Service) list(ctx context.Context, col, userID, cursor string, limit int) (*Page, error) {
+	if limit == 0 {
+		limit = 20
+	}
+	if limit < 1 || limit > MaxPage {
+		return nil, fanfare.Errorf(fanfare.EInvalid, "limit must be between 1 and %d", MaxPage)
+	}
+	at, id, err := decodeCursor(cursor)
+	if err != nil {
+		return nil, err
+	}
+	q := `SELECT ` + tipColumns + tipJoins + ` WHERE ` + col + ` = $1`
+	args := []any{userID}
+	if cursor != "" {
+		q += ` AND (t.created_at < $2 OR (t.created_at = $2 AND t.id < $3))`
+		args = append(args, at, id)
+	}
+	q += fmt.Sprintf(` ORDER BY t.created_at DESC, t.id DESC LIMIT %d`, limit+1)
+	rs, err := s.db.Read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list tips: %w", err)
+	}
+	defer rs.Close()
+	p := &Page{Tips: []Tip{}}
+	for rs.Next() {
+		t, err := scanTip(rs)
+		if err != nil {
+			return nil, fmt.Errorf("list tips: %w", err)
+		}
+		p.Tips = append(p.Tips, *t)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("list tips: %w", err)
+	}
+	if len(p.Tips) > limit {
+		p.Tips = p.Tips[:limit]
+		last := p.Tips[limit-1]
+		p.Next = encodeCursor(last.CreatedAt.UnixMicro(), last.ID)
+	}
+	return p, nil
+}
+
+// Cursors are opaque to clients: the time and id of a page's last tip.
+func encodeCursor(at int64, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at, 10) + "/" + id))
+}
+
+func decodeCursor(c string) (int64, string, error) {
+	if c == "" {
+		return 0, "", nil
+	}
+	if b, err := base64.RawURLEncoding.DecodeString(c); err == nil {
+		if at, id, ok := strings.Cut(string(b), "/"); ok && id != "" {
+			if n, err := strconv.ParseInt(at, 10, 64); err == nil && n > 0 {
+				return n, id, nil
+			}
+		}
+	}
+	return 0, "", fanfare.Errorf(fanfare.EInvalid, "cursor is not one this API returned")
+}

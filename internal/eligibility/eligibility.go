@@ -83,20 +83,20 @@ var regional = map[string]bool{ROffInRegion: true, RCreatorRegion: true, RFanReg
 
 // Rule is who may use a feature. Empty lists allow everyone.
 type Rule struct {
-	Feature string `json:"feature"`
+	Feature string `json:"feature" required:"false" doc:"live, gifts, tips, shoutouts or subscriptions"`
 	// Enabled switches the feature on or off everywhere; RegionsOff off in
 	// some regions (for creators and fans of those regions).
-	Enabled    bool     `json:"enabled"`
-	RegionsOff []string `json:"regions_off"`
+	Enabled    bool     `json:"enabled" required:"false" doc:"The feature's switch, everywhere"`
+	RegionsOff []string `json:"regions_off" required:"false" doc:"Regions (ISO 3166-1 alpha-2) where the feature is off, for creators and fans there"`
 	// The creator's side.
-	MinFollowers   int64                 `json:"min_followers"`
-	MinAge         int                   `json:"min_age"`
-	Standings      []fanfare.Standing    `json:"standings"`
-	AccountTypes   []fanfare.AccountType `json:"account_types"`
-	CreatorRegions []string              `json:"creator_regions"`
+	MinFollowers   int64                 `json:"min_followers" required:"false"`
+	MinAge         int                   `json:"min_age" required:"false" doc:"The creator's minimum age"`
+	Standings      []fanfare.Standing    `json:"standings" required:"false" doc:"Creator standings allowed; empty: all"`
+	AccountTypes   []fanfare.AccountType `json:"account_types" required:"false" doc:"Creator account types allowed; empty: all"`
+	CreatorRegions []string              `json:"creator_regions" required:"false" doc:"Creator regions the feature is open to; empty: all"`
 	// The fan's side.
-	FanMinAge         int      `json:"fan_min_age"`
-	FanRegionsBlocked []string `json:"fan_regions_blocked"`
+	FanMinAge         int      `json:"fan_min_age" required:"false" doc:"The fan's minimum age"`
+	FanRegionsBlocked []string `json:"fan_regions_blocked" required:"false" doc:"Fan regions that cannot use the feature"`
 }
 
 // DefaultRules are the product's rules.

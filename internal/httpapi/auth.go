@@ -56,6 +56,8 @@ func (a access) security() []map[string][]string {
 		return []map[string][]string{key, session, cookie}
 	case apiKey:
 		return []map[string][]string{key}
+	case optional:
+		return []map[string][]string{{}, session, cookie}
 	}
 	return nil
 }
@@ -68,6 +70,14 @@ func (s *Server) authenticate(hc huma.Context, next func(huma.Context)) {
 	if need == public {
 		next(hc)
 		return
+	}
+	if need == optional {
+		if r, _ := humago.Unwrap(hc); r.Header.Get("Authorization") == "" {
+			if c, err := r.Cookie(SessionCookie); err != nil || c.Value == "" {
+				next(hc) // nobody logged in
+				return
+			}
+		}
 	}
 	actor, err := s.actor(hc)
 	if err == nil {

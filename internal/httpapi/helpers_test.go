@@ -18,12 +18,14 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
+	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
 
@@ -40,6 +42,8 @@ type env struct {
 	accounts *account.Service
 	wallet   *wallet.Service
 	live     *live.Service
+	rules    *eligibility.Engine
+	tips     *tips.Service
 	registry *prometheus.Registry
 }
 
@@ -65,7 +69,11 @@ func newEnvWith(tb testing.TB, db *store.DB, providers map[string]wallet.Provide
 	}
 	w := wallet.New(db, l, accounts, wallet.Options{Providers: all})
 	broker := room.NewLocal()
-	lv, err := live.New(db, accounts, w, live.Options{Broker: broker})
+	rules, err := eligibility.New(db, nil, nil)
+	require.NoError(tb, err)
+	lv, err := live.New(db, accounts, w, live.Options{Broker: broker, Rules: rules})
+	require.NoError(tb, err)
+	tp, err := tips.New(db, accounts, w, rules, tips.Options{Broker: broker, OnAir: lv})
 	require.NoError(tb, err)
 	hub := room.NewHub(broker, room.Options{Tick: 20 * time.Millisecond, Load: lv.RoomState, Dropped: metrics.ViewerDropped,
 		Viewers: func(id string, n int) { _ = lv.NoteViewers(context.Background(), id, n) }})
@@ -74,6 +82,8 @@ func newEnvWith(tb testing.TB, db *store.DB, providers map[string]wallet.Provide
 		Accounts:     accounts,
 		Wallet:       w,
 		Live:         lv,
+		Rules:        rules,
+		Tips:         tp,
 		Hub:          hub,
 		DB:           db,
 		APIKey:       testAPIKey,
@@ -83,7 +93,7 @@ func newEnvWith(tb testing.TB, db *store.DB, providers map[string]wallet.Provide
 		Version:      "test",
 		MaxBodyBytes: testMaxBody,
 	})
-	e := &env{handler: srv, db: db, ledger: l, accounts: accounts, wallet: w, live: lv, registry: reg}
+	e := &env{handler: srv, db: db, ledger: l, accounts: accounts, wallet: w, live: lv, rules: rules, tips: tp, registry: reg}
 	if _, ok := tb.(*testing.T); ok {
 		ts := httptest.NewServer(srv)
 		tb.Cleanup(ts.Close)
@@ -148,12 +158,13 @@ func (e *env) do(t *testing.T, r request) *response {
 
 // problem is the problem+json body as a client reads it.
 type problem struct {
-	Type   string           `json:"type"`
-	Title  string           `json:"title"`
-	Status int              `json:"status"`
-	Detail string           `json:"detail"`
-	Code   string           `json:"code"`
-	Errors []map[string]any `json:"errors"`
+	Type    string           `json:"type"`
+	Title   string           `json:"title"`
+	Status  int              `json:"status"`
+	Detail  string           `json:"detail"`
+	Code    string           `json:"code"`
+	Errors  []map[string]any `json:"errors"`
+	Reasons []struct{ Code, Message string }
 }
 
 // requireProblem checks that res is a well-formed problem with status and
@@ -233,8 +244,8 @@ func (e *env) walletOf(t *testing.T, token string) walletBody {
 // snapshot is the state a refused request must leave alone: row counts,
 // every balance and every user's operator-set fields.
 type snapshot struct {
-	Users, Transfers, Audit, IdempotencyKeys, Purchases int
-	State                                               string
+	Users, Transfers, Audit, IdempotencyKeys, Purchases, Tips int
+	State                                                     string
 }
 
 func (e *env) snapshot(t *testing.T) snapshot {
@@ -246,6 +257,7 @@ func (e *env) snapshot(t *testing.T) snapshot {
 		`SELECT COUNT(*) FROM audit_log`:        &s.Audit,
 		`SELECT COUNT(*) FROM idempotency_keys`: &s.IdempotencyKeys,
 		`SELECT COUNT(*) FROM purchases`:        &s.Purchases,
+		`SELECT COUNT(*) FROM tips`:             &s.Tips,
 	} {
 		require.NoError(t, e.db.Read.QueryRow(q).Scan(dst))
 	}

@@ -154,6 +154,9 @@ func New(opts Options) *Server {
 	if s.live != nil && s.hub != nil {
 		s.registerLive()
 	}
+	if s.live != nil && s.rules != nil && s.tips != nil {
+		s.registerTips()
+	}
 	s.finishSpec()
 	return s
 }
@@ -304,6 +307,7 @@ const (
 	user            // a logged-in user (session token or cookie)
 	operator        // the API key, or a logged-in user with role operator
 	apiKey          // the API key only
+	optional        // anyone; a logged-in user is known (answers for them)
 )
 
 const accessKey = "fanfare.access"
@@ -318,6 +322,8 @@ func register[I, O any](s *Server, a access, op huma.Operation, h func(context.C
 	switch a {
 	case user, operator, apiKey:
 		op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden)
+	case optional:
+		op.Errors = append(op.Errors, http.StatusUnauthorized)
 	}
 	huma.Register(s.api, op, h)
 }

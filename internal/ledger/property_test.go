@@ -597,7 +597,7 @@ func diffResult(got, orig *ledger.Result) string {
 	if !maps.Equal(got.Balances, orig.Balances) {
 		d = append(d, fmt.Sprintf("Balances = %v, want %v", got.Balances, orig.Balances))
 	}
-	if (got.Err == nil) != (orig.Err == nil) || got.Err != nil && *got.Err != *orig.Err {
+	if (got.Err == nil) != (orig.Err == nil) || got.Err != nil && (got.Err.Code != orig.Err.Code || got.Err.Message != orig.Err.Message) {
 		d = append(d, fmt.Sprintf("Err = %v, want %v", got.Err, orig.Err))
 	}
 	return strings.Join(d, "; ")

@@ -628,8 +628,15 @@ var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return
 // watch reads a viewer's frames until its socket ends.
 func (b *liveBench) watch(ctx context.Context, v *liveViewer) {
 	defer close(v.done)
+	// Each read without a deadline context: the library would register a
+	// callback on ctx for every frame (an allocation and the shared
+	// parent's lock, thousands of times a second); the socket is closed
+	// once instead when ctx ends.
+	stop := context.AfterFunc(ctx, func() { v.conn.CloseNow() })
+	defer stop()
+	rctx := context.WithoutCancel(ctx)
 	for {
-		_, r, err := v.conn.Reader(ctx)
+		_, r, err := v.conn.Reader(rctx)
 		if err != nil {
 			v.err, v.early = err, !v.closing.Load()
 			return

@@ -193,6 +193,7 @@ Fanfare demo is running at %[1]s
 
 Web app: open %[1]s/ in a browser and log in as sam / %[2]s
 ayla is LIVE: open %[1]s/live to watch her room and send her gifts as sam
+ayla has Tips on: open %[1]s/creators/ayla to tip her (and /creators/omar to see why omar cannot be tipped)
 
 Logins (password %[2]q):
   creators  ayla (TR, 250,000 followers), omar (AE, 40,000), lea (FR, 5,000),

@@ -261,6 +261,20 @@ func TestTipRefusals(t *testing.T) {
 		require.Equal(t, "unavailable", state)
 		require.Equal(t, []string{"region_off", "region_off"}, codes)
 
+		// A fan from a blocked region: the creator's side is fine.
+		res = e.do(t, request{method: "PUT", path: "/v1/admin/eligibility/tips", token: opsTok, body: map[string]any{
+			"feature": "tips", "enabled": true, "fan_regions_blocked": []string{"TR"}, "min_followers": 100000, "min_age": 18,
+			"standings": []string{"good"}, "fan_min_age": 18}})
+		require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+		blockedBefore := e.snapshot(t)
+		p = requireProblem(t, e.do(t, tip(denizTok, "ayla", "r3", map[string]any{"coins": 100})), 403, "region_blocked")
+		require.Len(t, p.Reasons, 1)
+		require.Equal(t, "fan_region", p.Reasons[0].Code)
+		require.Equal(t, "Tips cannot be used from your region (TR).", p.Reasons[0].Message)
+		require.Equal(t, blockedBefore, e.snapshot(t))
+		res = e.do(t, tip(sam, "ayla", "r4", map[string]any{"coins": 100}))
+		require.Equal(t, http.StatusCreated, res.status, "a fan from FR still tips: %s", res.body)
+
 		// Only the operator edits rules; a bad rule is refused.
 		requireProblem(t, e.do(t, request{method: "PUT", path: "/v1/admin/eligibility/tips", token: sam, body: map[string]any{"feature": "tips"}}), 403, "forbidden")
 		requireProblem(t, e.do(t, request{method: "PUT", path: "/v1/admin/eligibility/tips", token: opsTok, body: map[string]any{"feature": "tips", "min_age": -1}}), 400, "validation_failed")
@@ -408,5 +422,40 @@ func TestConcurrentTips(t *testing.T) {
 		require.Equal(t, 10, n, "ten distinct keys fit in 1,000 coins")
 		require.GreaterOrEqual(t, created, 10)
 		e.requireVerified(t)
+	})
+}
+
+// LIVE and gifts follow the engine's rules too, changed at run time.
+func TestGiftRulesAtRunTime(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		_, ayla := e.creatorWith(t, "ayla", "TR", 250_000, "", "")
+		samID, sam := e.signUp(t, "sam")
+		e.grantCoins(t, samID, 1000)
+		var l liveReply
+		e.do(t, request{method: "POST", path: "/v1/lives", token: ayla, body: map[string]any{"title": "Hello"}}).json(t, &l)
+		res := e.do(t, gift(sam, l.ID, "g1", map[string]any{"gift_id": "rose", "count": 1}))
+		require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+
+		res = e.do(t, request{method: "PUT", path: "/v1/admin/eligibility/gifts", token: testAPIKey, body: map[string]any{
+			"enabled": true, "regions_off": []string{"FR"}, "min_age": 18, "standings": []string{"good", "warned"}, "fan_min_age": 18}})
+		require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+		before := e.snapshot(t)
+		p := requireProblem(t, e.do(t, gift(sam, l.ID, "g2", map[string]any{"gift_id": "rose", "count": 1})), 403, "region_blocked")
+		require.Equal(t, "region_off", p.Reasons[0].Code)
+		require.Equal(t, before, e.snapshot(t))
+		// The replay of a gift sent before the change is still answered.
+		res = e.do(t, gift(sam, l.ID, "g1", map[string]any{"gift_id": "rose", "count": 1}))
+		require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+		require.Equal(t, "true", res.header.Get("Idempotent-Replayed"))
+
+		// Going LIVE needs 50,000 followers now: a small creator is told so.
+		res = e.do(t, request{method: "PUT", path: "/v1/admin/eligibility/live", token: testAPIKey, body: map[string]any{
+			"enabled": true, "min_followers": 50000, "min_age": 18, "standings": []string{"good", "warned"}}})
+		require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+		_, lea := e.creatorWith(t, "lea", "FR", 5_000, "", "")
+		p = requireProblem(t, e.do(t, request{method: "POST", path: "/v1/lives", token: lea, body: map[string]any{"title": "Hi"}}), 403, "not_eligible")
+		require.Equal(t, "Going LIVE needs 50,000 followers; you have 5,000.", p.Detail)
 	})
 }

@@ -128,6 +128,8 @@ func New(opts Options) *Server {
 	mux.HandleFunc("POST /studio/monetization/tips", s.userForm(s.setTips))
 	mux.HandleFunc("GET /creators/{handle}", s.creatorPage)
 	mux.HandleFunc("POST /creators/{handle}/tip", s.userForm(s.sendTip))
+	mux.HandleFunc("GET /ops/eligibility", s.userPage(s.operator(s.eligibilityPage)))
+	mux.HandleFunc("POST /ops/eligibility/{feature}", s.userForm(s.operator(s.saveRule)))
 	mux.Handle("GET /static/", staticHandler())
 	mux.HandleFunc("GET /favicon.ico", favicon)
 	mux.HandleFunc("/", s.notFound)

@@ -142,7 +142,7 @@ describe('Fanfare LIVE pages', { timeout: TEST_TIMEOUT * 4 }, () => {
     await mia.page.getByTestId('send-gift').click();
     const error = mia.page.getByTestId('gift-error');
     await error.waitFor();
-    assert.match(await error.innerText(), /You must be 18 or older to send gifts/);
+    assert.match(await error.innerText(), /You must be 18 or older to spend coins on creators/);
     assert.equal(await roomBalance(mia.page), before);
     assert.equal(await mia.page.getByTestId('gift-status').innerText(), '');
     await shot(mia.page, '14-room-minor-mobile-dark');

@@ -20,6 +20,11 @@ function liveCard(page, handle) {
   return page.getByTestId('live-list').getByRole('listitem').filter({ hasText: `@${handle}` });
 }
 
+/** The link of a LIVE page's card to the room (the creator's name links their profile). */
+function roomLink(card) {
+  return card.getByTestId('room-link');
+}
+
 /** The coin balance shown in a room's gift panel. */
 async function roomBalance(page) {
   return parseCount(await page.getByTestId('room-balance').innerText());
@@ -52,7 +57,7 @@ describe('Fanfare LIVE pages', { timeout: TEST_TIMEOUT * 4 }, () => {
     const card = liveCard(viewer.page, 'ayla');
     assert.match(await card.innerText(), /Sunday LIVE from Istanbul[\s\S]*Ayla Demir[\s\S]*@ayla[\s\S]*gifts so far/);
     await shot(viewer.page, '10-live-now');
-    await card.getByRole('link').click();
+    await roomLink(card).click();
     await viewer.page.waitForURL(/\/live\/[^/]+$/);
     const room = new URL(viewer.page.url()).pathname;
     await connected(viewer.page);
@@ -127,7 +132,7 @@ describe('Fanfare LIVE pages', { timeout: TEST_TIMEOUT * 4 }, () => {
     const mia = await openPage(browser, { viewport: { width: 390, height: 844 }, colorScheme: 'dark' });
     await logIn(mia.page, 'mia');
     await mia.page.goto('/live');
-    await liveCard(mia.page, 'ayla').getByRole('link').click();
+    await roomLink(liveCard(mia.page, 'ayla')).click();
     await mia.page.waitForURL(/\/live\/[^/]+$/);
     const before = await roomBalance(mia.page);
     // Her gift panel shows lira.
@@ -137,7 +142,7 @@ describe('Fanfare LIVE pages', { timeout: TEST_TIMEOUT * 4 }, () => {
     await mia.page.getByTestId('send-gift').click();
     const error = mia.page.getByTestId('gift-error');
     await error.waitFor();
-    assert.match(await error.innerText(), /You must be 18 or older to send gifts/);
+    assert.match(await error.innerText(), /You must be 18 or older to spend coins on creators/);
     assert.equal(await roomBalance(mia.page), before);
     assert.equal(await mia.page.getByTestId('gift-status').innerText(), '');
     await shot(mia.page, '14-room-minor-mobile-dark');
@@ -159,7 +164,7 @@ describe('Fanfare LIVE pages', { timeout: TEST_TIMEOUT * 4 }, () => {
     const viewer = await openPage(browser);
     await viewer.page.goto('/live');
     await liveCard(viewer.page, 'ayla').waitFor();
-    await liveCard(viewer.page, 'lea').getByRole('link').click();
+    await roomLink(liveCard(viewer.page, 'lea')).click();
     await viewer.page.waitForURL(/\/live\/[^/]+$/);
     const room = new URL(viewer.page.url()).pathname;
     await connected(viewer.page);

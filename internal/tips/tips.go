@@ -301,6 +301,23 @@ func (s *Service) byID(ctx context.Context, id string) (*Tip, error) {
 	return t, err
 }
 
+// SentTip returns the tip id that fanID sent (the web app's confirmation
+// of a tip reads it back).
+//
+// Codes: not_found (no tip id sent by fanID).
+func (s *Service) SentTip(ctx context.Context, fanID, id string) (*Tip, error) {
+	t, err := s.byID(ctx, id)
+	if fanfare.ErrorCode(err) == fanfare.ENotFound {
+		return nil, err
+	} else if err != nil {
+		return nil, fmt.Errorf("read tip: %w", err)
+	}
+	if t.FanID != fanID {
+		return nil, fanfare.Errorf(fanfare.ENotFound, "tip not found")
+	}
+	return t, nil
+}
+
 // Page is a page of tips, newest first; Next is the cursor of the next
 // page ("" on the last).
 type Page struct {

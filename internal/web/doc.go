@@ -1,10 +1,13 @@
 // Package web is Fanfare's web app: server-rendered pages for fans (home,
-// sign up, log in, wallet, settings) and for LIVEs (who is on air, a LIVE's
-// room, the creator's studio, a LIVE's summary), built with html/template,
-// with their templates, stylesheet and small scripts embedded in the
-// binary.
+// sign up, log in, wallet, settings), for LIVEs (who is on air, a LIVE's
+// room, the creator's studio, a LIVE's summary), for creators' profiles
+// (what a visitor may do there and why not, the tip form), for creators'
+// monetization settings and for the operator's eligibility rules, built
+// with html/template, with their templates, stylesheet and small scripts
+// embedded in the binary.
 //
-// The pages call the feature services directly (account, wallet, live) and
+// The pages call the feature services directly (account, wallet, live,
+// tips, eligibility, and profile, which assembles a creator's profile) and
 // hand the API's paths (/v1/, /openapi.json, /docs, /healthz, /readyz,
 // /metrics) to the API handler, so one listener serves both. A browser
 // session is the fanfare_session cookie the API also accepts; every form
@@ -17,7 +20,8 @@
 // cookie, so a gift takes the one path every client takes.
 //
 // The package imports the fanfare root package and the feature packages
-// internal/account, internal/wallet and internal/live (with
-// internal/room's leaderboard type), plus internal/payment for the
-// sandbox's test cards. It never touches the store or the ledger itself.
+// internal/account, internal/wallet, internal/live (with internal/room's
+// leaderboard type), internal/eligibility, internal/tips and
+// internal/profile, plus internal/payment for the sandbox's test cards. It
+// never touches the store or the ledger itself.
 package web

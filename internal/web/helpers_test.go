@@ -20,12 +20,14 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
+	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 	"github.com/fanfarehq/fanfare/internal/web"
 )
@@ -41,6 +43,8 @@ type app struct {
 	accounts *account.Service
 	wallet   *wallet.Service
 	live     *live.Service
+	rules    *eligibility.Engine
+	tips     *tips.Service
 }
 
 type appOptions struct {
@@ -69,16 +73,22 @@ func newAppWith(t *testing.T, db *store.DB, o appOptions) *app {
 		Providers:       map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()},
 		ChargebackDelay: time.Nanosecond,
 	})
+	rules, err := eligibility.New(db, o.clock, nil)
+	require.NoError(t, err)
 	broker := room.NewLocal()
-	lv, err := live.New(db, accounts, w, live.Options{Clock: o.clock, Broker: broker})
+	lv, err := live.New(db, accounts, w, live.Options{Clock: o.clock, Broker: broker, Rules: rules})
+	require.NoError(t, err)
+	tp, err := tips.New(db, accounts, w, rules, tips.Options{Clock: o.clock, Broker: broker, OnAir: lv})
 	require.NoError(t, err)
 	hub := room.NewHub(broker, room.Options{Tick: 20 * time.Millisecond, Load: lv.RoomState,
 		Viewers: func(id string, n int) { _ = lv.NoteViewers(context.Background(), id, n) }})
-	api := httpapi.New(httpapi.Options{Accounts: accounts, Wallet: w, Live: lv, Hub: hub, DB: db, APIKey: "web-test-key", Version: "test"})
+	api := httpapi.New(httpapi.Options{Accounts: accounts, Wallet: w, Live: lv, Rules: rules, Tips: tp, Hub: hub, DB: db, APIKey: "web-test-key", Version: "test"})
 	h := web.New(web.Options{
 		Accounts:      accounts,
 		Wallet:        w,
 		Live:          lv,
+		Rules:         rules,
+		Tips:          tp,
 		API:           api,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Clock:         o.clock,
@@ -88,7 +98,7 @@ func newAppWith(t *testing.T, db *store.DB, o appOptions) *app {
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	t.Cleanup(hub.Close) // runs first: the feeds' sockets end before the server
-	return &app{url: ts.URL, db: db, ledger: l, accounts: accounts, wallet: w, live: lv}
+	return &app{url: ts.URL, db: db, ledger: l, accounts: accounts, wallet: w, live: lv, rules: rules, tips: tp}
 }
 
 // browser is one visitor: a cookie jar and a client that does not follow

@@ -126,6 +126,9 @@ type Layout struct {
 	Currency string
 	Notice   string // a success message
 	Error    string // a failure message
+	// Reasons list, under Error, each rule that refused the request (an
+	// eligibility refusal).
+	Reasons []fanfare.Reason
 	// Demo shows the demo world's logins on the home and login pages.
 	Demo bool
 }

@@ -106,12 +106,19 @@ func (s *Server) setSpendLimit(w http.ResponseWriter, r *http.Request, v *visito
 // parseCoins reads a whole number of coins as people type it: "5000",
 // "5,000", "5 000".
 func parseCoins(s string) (fanfare.Amount, error) {
-	s = strings.NewReplacer(",", "", " ", "", "\u00a0", "", "_", "").Replace(strings.TrimSpace(s))
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
+	n, ok := wholeNumber(s)
+	if !ok {
 		return 0, fanfare.Errorf(fanfare.EInvalid, "enter the daily limit as a whole number of coins, such as 5000")
 	}
 	return fanfare.Amount(n), nil
+}
+
+// wholeNumber reads a non-negative whole number as people type it, with
+// or without thousands separators.
+func wholeNumber(s string) (int64, bool) {
+	s = strings.NewReplacer(",", "", " ", "", "\u00a0", "", "_", "").Replace(strings.TrimSpace(s))
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil && n >= 0
 }
 
 // delayName writes a whole number of hours for people: "24 hours".

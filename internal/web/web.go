@@ -13,6 +13,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpx"
 	"github.com/fanfarehq/fanfare/internal/live"
+	"github.com/fanfarehq/fanfare/internal/profile"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
@@ -33,7 +34,8 @@ type Options struct {
 	// the summaries. Their feeds and gifts go through the API (/v1/lives).
 	Live *live.Service
 	// Rules are the eligibility rules (profiles, the monetization
-	// checklist, the operator's page); Tips sends and lists tips.
+	// checklist, the operator's page); Tips sends and lists tips. Both
+	// are required.
 	Rules *eligibility.Engine
 	Tips  *tips.Service
 	// API serves the paths of the HTTP API: /v1/, /openapi.json, /docs,
@@ -60,6 +62,7 @@ type Server struct {
 	wallet   *wallet.Service
 	rules    *eligibility.Engine
 	tips     *tips.Service
+	profiles *profile.Service
 	live     *live.Service
 	api      http.Handler
 	log      *slog.Logger
@@ -80,6 +83,7 @@ func New(opts Options) *Server {
 		live:     opts.Live,
 		rules:    opts.Rules,
 		tips:     opts.Tips,
+		profiles: profile.New(opts.Rules, opts.Tips, opts.Live),
 		api:      opts.API,
 		log:      opts.Logger,
 		clock:    opts.Clock,
@@ -120,6 +124,12 @@ func New(opts Options) *Server {
 	mux.HandleFunc("GET /studio", s.userPage(s.studioPage))
 	mux.HandleFunc("POST /studio/start", s.userForm(s.goLive))
 	mux.HandleFunc("POST /studio/end", s.userForm(s.endLive))
+	mux.HandleFunc("GET /studio/monetization", s.userPage(s.monetizationPage))
+	mux.HandleFunc("POST /studio/monetization/tips", s.userForm(s.setTips))
+	mux.HandleFunc("GET /creators/{handle}", s.creatorPage)
+	mux.HandleFunc("POST /creators/{handle}/tip", s.userForm(s.sendTip))
+	mux.HandleFunc("GET /ops/eligibility", s.userPage(s.operator(s.eligibilityPage)))
+	mux.HandleFunc("POST /ops/eligibility/{feature}", s.userForm(s.operator(s.saveRule)))
 	mux.Handle("GET /static/", staticHandler())
 	mux.HandleFunc("GET /favicon.ico", favicon)
 	mux.HandleFunc("/", s.notFound)

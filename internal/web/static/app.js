@@ -1,6 +1,7 @@
 // Fanfare's pages work without this script; it only makes them nicer:
 // confirmations, no double submissions, auto-submitting filters, test card
-// shortcuts and times in the reader's time zone.
+// shortcuts, the tip form's amount fields, character counters and times in
+// the reader's time zone.
 (function () {
   'use strict';
   var root = document.documentElement;
@@ -69,6 +70,34 @@
       if (/^\d{16}$/.test(digits)) card.value = digits.replace(/(\d{4})(?=\d)/g, '$1 ');
     });
   }
+
+  // The tip form: an amount typed replaces the chosen chip, and choosing a
+  // chip clears the amount typed.
+  document.querySelectorAll('form[data-tip-form]').forEach(function (form) {
+    var custom = form.querySelector('input[name="custom_coins"]');
+    var chips = form.querySelectorAll('input[name="coins"]');
+    if (!custom) return;
+    custom.addEventListener('input', function () {
+      if (custom.value !== '') chips.forEach(function (c) { c.checked = false; });
+    });
+    chips.forEach(function (c) {
+      c.addEventListener('change', function () { custom.value = ''; });
+    });
+  });
+
+  // Character counters: "12/150" under a field with a maxlength.
+  document.querySelectorAll('[data-counter-for]').forEach(function (counter) {
+    var field = document.getElementById(counter.getAttribute('data-counter-for'));
+    if (!field) return;
+    var max = Number(field.getAttribute('maxlength')) || 0;
+    var update = function () {
+      var n = Array.from(field.value).length;
+      counter.textContent = max ? n + '/' + max : String(n);
+      counter.classList.toggle('is-over', max > 0 && n > max);
+    };
+    field.addEventListener('input', update);
+    update();
+  });
 
   // Times in the reader's own time zone; the UTC time stays in the title.
   if (window.Intl && Intl.DateTimeFormat) {

@@ -1,0 +1,124 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/eligibility"
+	"github.com/fanfarehq/fanfare/internal/tips"
+)
+
+// receivedPageSize is how many received tips the monetization page lists
+// at once.
+const receivedPageSize = 10
+
+// monetizationPageData is a creator's monetization settings: what they
+// may earn with and what they miss, their Tips switch and the tips they
+// received.
+type monetizationPageData struct {
+	Layout
+	Checklist []eligibility.FeatureChecklist
+	// TipsOn: the creator turned Tips on; TipsOpen: fans can tip them now
+	// (on, and every rule met).
+	TipsOn     bool
+	TipsOpen   bool
+	ProfileURL string
+	Received   []tips.Tip
+	Paged      bool   // showing an older page
+	MoreURL    string // the next, older page; empty on the last one
+	NewestURL  string
+}
+
+func (s *Server) monetizationPage(w http.ResponseWriter, r *http.Request, v *visitor) {
+	d, err := s.monetizationData(r, v, r.URL.Query().Get("cursor"))
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	switch r.URL.Query().Get("tips") {
+	case "on":
+		if d.TipsOpen {
+			d.Notice = "Tips are on: fans can tip you from your profile."
+		} else {
+			d.Notice = "Tips are on. Fans can tip you once you meet every requirement of Tips below."
+		}
+	case "off":
+		d.Notice = "Tips are off: fans no longer see a Tip button on your profile."
+	}
+	s.render(w, r, http.StatusOK, "monetization", d)
+}
+
+// monetizationData gathers the monetization page for v; cursor picks the
+// page of received tips.
+func (s *Server) monetizationData(r *http.Request, v *visitor, cursor string) (*monetizationPageData, error) {
+	ctx := r.Context()
+	list, err := s.profiles.Checklist(ctx, v.User)
+	if err != nil {
+		return nil, err
+	}
+	on, err := s.tips.Enabled(ctx, v.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	d := &monetizationPageData{
+		Layout:     Layout{Title: "Monetization", Nav: "monetization", Visitor: v, CSRF: s.sessionToken(v)},
+		Checklist:  list,
+		TipsOn:     on,
+		ProfileURL: "/creators/" + url.PathEscape(v.User.Handle),
+	}
+	for _, f := range list {
+		if f.Feature == eligibility.Tips {
+			d.TipsOpen = f.Allowed
+		}
+	}
+	page, err := s.tips.Received(ctx, v.User.ID, cursor, receivedPageSize)
+	if fanfare.ErrorCode(err) == fanfare.EInvalid {
+		// A hand-edited link: show the newest tips and say so.
+		cursor = ""
+		d.Error = "That page of your tips does not exist; here are the newest ones."
+		page, err = s.tips.Received(ctx, v.User.ID, "", receivedPageSize)
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.Received = page.Tips
+	if page.Next != "" {
+		d.MoreURL = "/studio/monetization?cursor=" + url.QueryEscape(page.Next) + "#tips-received"
+	}
+	if cursor != "" {
+		d.Paged = true
+		d.NewestURL = "/studio/monetization#tips-received"
+	}
+	return d, nil
+}
+
+// setTips turns the visitor's Tips on or off.
+func (s *Server) setTips(w http.ResponseWriter, r *http.Request, v *visitor) {
+	on, err := strconv.ParseBool(r.PostForm.Get("enabled"))
+	if err != nil {
+		err = fanfare.Errorf(fanfare.EInvalid, "choose whether Tips are on or off")
+	} else {
+		_, err = s.tips.SetEnabled(r.Context(), v.actor(), on)
+	}
+	if err != nil {
+		if fanfare.ErrorCode(err) == fanfare.EInternal {
+			s.internalError(w, r, err)
+			return
+		}
+		d, derr := s.monetizationData(r, v, "")
+		if derr != nil {
+			s.internalError(w, r, derr)
+			return
+		}
+		d.Error = sentence(fanfare.ErrorMessage(err)) + " Nothing was changed."
+		s.render(w, r, statusOf(err), "monetization", d)
+		return
+	}
+	state := "off"
+	if on {
+		state = "on"
+	}
+	http.Redirect(w, r, "/studio/monetization?tips="+state, http.StatusSeeOther)
+}

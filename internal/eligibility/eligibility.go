@@ -215,6 +215,9 @@ type Check struct {
 	Met         bool   `json:"met"`
 	// Detail says where the creator stands when it is not met.
 	Detail string `json:"detail,omitempty"`
+	// refusal, if set, is the sentence of a refusal on this check, when
+	// "requirement; detail" would not read well.
+	refusal string
 }
 
 // Creator decides whether creator may offer r's feature (receive money
@@ -228,7 +231,11 @@ func (r Rule) Creator(creator *fanfare.User, now time.Time, self bool) Decision 
 			if c.Detail != "" {
 				msg += "; " + c.Detail
 			}
-			d.refuse(c.Code, "%s.", msg)
+			msg += "."
+			if c.refusal != "" {
+				msg = c.refusal
+			}
+			d.refuse(c.Code, "%s", msg)
 		}
 	}
 	return d
@@ -241,11 +248,13 @@ func (r Rule) Checklist(creator *fanfare.User, now time.Time, self bool) []Check
 	who := subject{self: self, handle: "@" + creator.Handle}
 	var out []Check
 	out = append(out, Check{Code: ROff, Requirement: name + verb(f, " are", " is") + " switched on", Met: r.Enabled,
-		Detail: detailIf(!r.Enabled, "the platform has switched it off for now")})
+		Detail:  detailIf(!r.Enabled, "the platform has switched %s off for now", verb(f, "them", "it")),
+		refusal: name + verb(f, " are", " is") + " switched off for now."})
 	if len(r.RegionsOff) > 0 {
 		off := slices.Contains(r.RegionsOff, creator.Region)
 		out = append(out, Check{Code: ROffInRegion, Requirement: name + verb(f, " are", " is") + " open in " + who.possessive() + " region", Met: !off,
-			Detail: detailIf(off, "it is switched off in %s", creator.Region)})
+			Detail:  detailIf(off, "%s switched off in %s", verb(f, "they are", "it is"), creator.Region),
+			refusal: fmt.Sprintf("%s %s switched off in %s.", name, verb(f, "are", "is"), creator.Region)})
 	}
 	if r.MinFollowers > 0 {
 		ok := creator.Followers >= r.MinFollowers

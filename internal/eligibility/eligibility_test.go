@@ -205,3 +205,16 @@ func TestRulesChangeAtRunTime(t *testing.T) {
 		require.Contains(t, string(entries[0].Details), `"min_followers":30000`)
 	})
 }
+
+func TestSwitchedOffSentences(t *testing.T) {
+	t.Parallel()
+	off := rule(t, eligibility.Tips, func(r *eligibility.Rule) { r.Enabled = false; r.RegionsOff = []string{"TR"} })
+	d := off.Creator(ayla, now, false)
+	require.Equal(t, []fanfare.Reason{
+		{Code: eligibility.ROff, Message: "Tips are switched off for now."},
+		{Code: eligibility.ROffInRegion, Message: "Tips are switched off in TR."},
+	}, d.Reasons)
+	require.Equal(t, "Tips are switched off for now.", off.Fan(sam, now).Reasons[0].Message)
+	live := rule(t, eligibility.Live, func(r *eligibility.Rule) { r.Enabled = false })
+	require.Equal(t, "Going LIVE is switched off for now.", live.Creator(ayla, now, true).Reasons[0].Message)
+}

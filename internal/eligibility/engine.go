@@ -250,4 +250,3 @@ func (e *Engine) Checklist(ctx context.Context, creator *fanfare.User) ([]Featur
 	}
 	return out, nil
 }
-

@@ -285,4 +285,3 @@ func (s *Server) registerTips() {
 		return &ruleOutput{Body: set}, nil
 	})
 }
-

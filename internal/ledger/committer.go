@@ -1057,7 +1057,7 @@ func (c *committer) insertTransfers(ctx context.Context, tx *batchTx, rows []tra
 		return nil
 	}
 	const chunk = 100
-	args := make([]driver.NamedValue, 0, 10*chunk)
+	args := make([]driver.NamedValue, 0, 10*min(chunk, len(rows)))
 	for len(rows) > 0 {
 		n := min(chunk, len(rows))
 		args = args[:0]
@@ -1143,7 +1143,7 @@ func (c *committer) insertIdempotency(ctx context.Context, tx *batchTx, rows []i
 		return inserted, err
 	}
 	const chunk = 100
-	args := make([]driver.NamedValue, 0, 5*chunk)
+	args := make([]driver.NamedValue, 0, 5*min(chunk, len(rows)))
 	for len(rows) > 0 {
 		n := min(chunk, len(rows))
 		args = args[:0]

@@ -218,3 +218,33 @@ func TestSwitchedOffSentences(t *testing.T) {
 	live := rule(t, eligibility.Live, func(r *eligibility.Rule) { r.Enabled = false })
 	require.Equal(t, "Going LIVE is switched off for now.", live.Creator(ayla, now, true).Reasons[0].Message)
 }
+
+// The quick path of Creator agrees with the checklist, for every rule and
+// person of the demo world and rules tightened one requirement at a time.
+func TestCreatorAgreesWithChecklist(t *testing.T) {
+	t.Parallel()
+	changes := []func(*eligibility.Rule){
+		nil,
+		func(r *eligibility.Rule) { r.Enabled = false },
+		func(r *eligibility.Rule) { r.RegionsOff = []string{"TR"} },
+		func(r *eligibility.Rule) { r.MinFollowers = 200_000 },
+		func(r *eligibility.Rule) { r.MinAge = 30 },
+		func(r *eligibility.Rule) { r.Standings = []fanfare.Standing{"warned"} },
+		func(r *eligibility.Rule) { r.AccountTypes = []fanfare.AccountType{"business"} },
+		func(r *eligibility.Rule) { r.CreatorRegions = []string{"FR"} },
+	}
+	for _, f := range eligibility.Features {
+		for _, change := range changes {
+			r := rule(t, f, change)
+			for _, u := range []*fanfare.User{ayla, omar, lea, brandco, zed, sam, mia} {
+				met := true
+				for _, c := range r.Checklist(u, now, false) {
+					met = met && c.Met
+				}
+				d := r.Creator(u, now, false)
+				require.Equal(t, met, d.Allowed, "%s %+v for %s", f, r, u.Handle)
+				require.Equal(t, met, len(d.Reasons) == 0)
+			}
+		}
+	}
+}

@@ -117,6 +117,14 @@ describe('Fanfare LIVE pages', { timeout: TEST_TIMEOUT * 4 }, () => {
     await viewer.page.getByTestId('feed').getByText('Thank you Sam for the roses!').waitFor({ timeout: FEED_DEADLINE_MS });
     await shot(ayla.page, '13-studio');
 
+    // The creator mutes sam from his chat line; his next message is refused.
+    const mute = ayla.page.getByTestId('mute-sam').first();
+    await mute.click();
+    await ayla.page.waitForFunction(() => document.querySelector('[data-testid="mute-sam"]').textContent === 'Muted');
+    await sam.page.getByTestId('chat-input').fill('Can you still hear me?');
+    await sam.page.getByTestId('chat-send').click();
+    await sam.page.getByTestId('chat-error').getByText(/muted you/).waitFor({ timeout: FEED_DEADLINE_MS });
+
     // sam tops up from the room's link to his wallet. (The other browser
     // tests share the demo world and expect sam's 27,000 coins or more.)
     await sam.page.getByRole('link', { name: 'Buy coins' }).click();

@@ -31,6 +31,11 @@ describe('Fanfare creator profiles and tips', { timeout: TEST_TIMEOUT * 4 }, () 
     const sam = await openPage(browser);
     const { page } = sam;
     await logIn(page, 'sam');
+    // A viewer in ayla's room sees the tip arrive (she is LIVE).
+    const viewer = await openPage(browser);
+    await viewer.page.goto('/creators/ayla');
+    await viewer.page.getByTestId('live-now').click();
+    await viewer.page.waitForURL('**/live/*');
 
     // From the LIVE list, ayla's name leads to her profile.
     await page.goto('/live');
@@ -73,6 +78,10 @@ describe('Fanfare creator profiles and tips', { timeout: TEST_TIMEOUT * 4 }, () 
       `You tipped @ayla 500 coins. Your balance is now ${after.toLocaleString('en-US')} coins.`);
     assert.equal(await tipBalance(page), after);
     assert.equal(await navBalance(page), after);
+    const line = viewer.page.getByTestId('feed-tip').filter({ hasText: message });
+    await line.waitFor({ timeout: 2000 });
+    assert.match(await line.innerText(), /sam tipped 500 coins: Thank you for the Sunday LIVE!/);
+    await viewer.finish();
     await shot(page, '21-profile-tipped');
 
     // ayla reads it among the tips she received.

@@ -96,7 +96,8 @@ type chatInput struct {
 type muteInput struct {
 	ID   string `path:"id" maxLength:"64"`
 	Body struct {
-		UserID string `json:"user_id" minLength:"1" maxLength:"64"`
+		UserID string `json:"user_id,omitempty" maxLength:"64" doc:"The viewer to mute; or give their handle"`
+		Handle string `json:"handle,omitempty" maxLength:"64" doc:"The viewer's handle, instead of user_id (as chat events name them)"`
 	}
 }
 
@@ -320,12 +321,26 @@ func (s *Server) registerLive() {
 		Method:        http.MethodPost,
 		Path:          "/v1/lives/{id}/mutes",
 		Summary:       "Mute a viewer in your LIVE",
+		Description:   "The viewer, named by `user_id` or `handle`, can no longer chat in this LIVE.",
 		Tags:          []string{"live"},
 		DefaultStatus: http.StatusNoContent,
 		Errors:        []int{http.StatusBadRequest, http.StatusNotFound},
 	}, func(ctx context.Context, in *muteInput) (*struct{}, error) {
 		a, _ := fanfare.ActorFromContext(ctx)
-		return nil, s.live.Mute(ctx, a, in.ID, in.Body.UserID)
+		id := in.Body.UserID
+		switch {
+		case id != "" && in.Body.Handle != "":
+			return nil, fanfare.Errorf(fanfare.EInvalid, "give user_id or handle, not both")
+		case id == "" && in.Body.Handle == "":
+			return nil, fanfare.Errorf(fanfare.EInvalid, "give the viewer's user_id or handle")
+		case id == "":
+			u, err := s.accounts.ByHandle(ctx, in.Body.Handle)
+			if err != nil {
+				return nil, err
+			}
+			id = u.ID
+		}
+		return nil, s.live.Mute(ctx, a, in.ID, id)
 	})
 
 	register(s, public, huma.Operation{

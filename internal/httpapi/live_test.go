@@ -294,6 +294,16 @@ func TestRoomChat(t *testing.T) {
 		}
 		p := requireProblem(t, last, 429, "rate_limited")
 		require.Contains(t, p.Detail, "slow down")
+		// By handle, as the studio's chat names viewers.
+		muteBy := func(body map[string]any) *response {
+			return e.do(t, request{method: "POST", path: "/v1/lives/" + l.ID + "/mutes", token: ayla, body: body})
+		}
+		requireProblem(t, muteBy(map[string]any{}), 400, "validation_failed")
+		requireProblem(t, muteBy(map[string]any{"handle": "sam", "user_id": omarID}), 400, "validation_failed")
+		requireProblem(t, muteBy(map[string]any{"handle": "nobody"}), 404, "not_found")
+		requireProblem(t, muteBy(map[string]any{"handle": "ayla"}), 400, "validation_failed") // oneself
+		require.Equal(t, http.StatusNoContent, muteBy(map[string]any{"handle": "SAM"}).status)
+		requireProblem(t, chat(sam, "hi"), 403, "forbidden")
 	})
 }
 

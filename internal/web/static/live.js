@@ -130,7 +130,62 @@
     li.appendChild(who);
     li.appendChild(document.createTextNode(' '));
     li.appendChild(el('span', 'feed-text', ev.text));
+    if (mode === 'studio' && ev.author && ev.author !== app.getAttribute('data-me')) {
+      li.appendChild(muteButton(ev.author));
+    }
     pushFeed(li);
+  }
+
+  // A tip to the creator during the LIVE: a line of the feed, with its
+  // message.
+  function addTip(ev) {
+    var li = el('li', 'feed-tip');
+    li.setAttribute('data-testid', 'feed-tip');
+    var who = el('span', 'feed-who', ev.tipper);
+    who.title = ev.tipper_name || '';
+    li.appendChild(who);
+    li.appendChild(document.createTextNode(' tipped ' + coinsText(ev.coins)));
+    if (ev.message) {
+      li.appendChild(document.createTextNode(': '));
+      li.appendChild(el('span', 'feed-text', ev.message));
+    }
+    pushFeed(li);
+  }
+
+  // In the studio, the creator can mute a viewer from their chat line: they
+  // can no longer chat in this LIVE.
+  var muted = new Set();
+  function muteButton(handle) {
+    var b = el('button', 'feed-mute', muted.has(handle) ? 'Muted' : 'Mute');
+    b.type = 'button';
+    b.title = 'Mute @' + handle + ' in this LIVE';
+    b.setAttribute('data-testid', 'mute-' + handle);
+    b.disabled = muted.has(handle);
+    b.addEventListener('click', function () {
+      b.disabled = true;
+      fetch(app.getAttribute('data-live-url') + '/mutes', {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json, application/problem+json' },
+        body: JSON.stringify({ handle: handle }),
+      }).then(function (res) {
+        if (res.ok) {
+          muted.add(handle);
+          app.querySelectorAll('[data-testid="mute-' + handle + '"]').forEach(function (x) {
+            x.textContent = 'Muted';
+            x.disabled = true;
+          });
+          return;
+        }
+        return res.json().catch(function () { return null; }).then(function (p) {
+          b.disabled = false;
+          b.title = sentence(p && p.detail ? p.detail : 'Could not mute @' + handle + '; try again');
+        });
+      }).catch(function () {
+        b.disabled = false;
+      });
+    });
+    return b;
   }
 
   // A gifter repeating a gift continues their line ("sam sent Rose ×15")
@@ -297,6 +352,9 @@
         break;
       case 'chat':
         if (firstTime(ev)) addChat(ev);
+        break;
+      case 'tip':
+        if (firstTime(ev)) addTip(ev);
         break;
       case 'viewers':
         setViewers(ev.count);

@@ -276,9 +276,10 @@ func benchLive(t *testing.T, args ...string) []string {
 }
 
 func TestBenchLive(t *testing.T) {
-	t.Parallel()
-	// The in-process runs measure memory through the process-wide heap
-	// profile rate: one at a time.
+	// Not parallel: the in-process runs measure memory with the
+	// process-wide heap profile rate at 1, which records every allocation
+	// of every test running meanwhile (under -race that made the snapshot
+	// take minutes). They run one at a time, before the parallel tests.
 	t.Run("sqlite", func(t *testing.T) {
 		m := benchLive(t)
 		require.NotEqual(t, "n/a", m[10], "memory measured in process")

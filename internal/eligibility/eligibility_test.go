@@ -248,3 +248,38 @@ func TestCreatorAgreesWithChecklist(t *testing.T) {
 		}
 	}
 }
+
+// A change is in force for every read that starts after it, on its node,
+// even while reads that started before it are still loading the rules.
+func TestChangeWinsOverConcurrentReads(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		e, err := eligibility.New(db, nil, nil)
+		require.NoError(t, err)
+		ops := fanfare.Actor{Role: fanfare.RoleOperator}
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					_, _ = e.Rule(ctx, eligibility.Tips)
+				}
+			}
+		}()
+		for i := range 20 {
+			want := int64(1000 + i)
+			_, err := e.SetRule(ctx, ops, rule(t, eligibility.Tips, func(r *eligibility.Rule) { r.MinFollowers = want }))
+			require.NoError(t, err)
+			r, err := e.Rule(ctx, eligibility.Tips)
+			require.NoError(t, err)
+			require.Equal(t, want, r.MinFollowers)
+		}
+		close(stop)
+		<-done
+	})
+}

@@ -27,6 +27,7 @@ type Engine struct {
 	mu     sync.Mutex
 	rules  map[string]Rule
 	loaded time.Time
+	gen    int // counts this node's changes: a read older than one is not kept
 }
 
 // New returns an Engine whose rules start as base: DefaultRules() with the
@@ -86,10 +87,27 @@ func (e *Engine) Rule(ctx context.Context, feature string) (Rule, error) {
 
 func (e *Engine) current(ctx context.Context) (map[string]Rule, error) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.rules != nil && time.Since(e.loaded) < RulesCacheTTL {
-		return e.rules, nil
+	rules, fresh, gen := e.rules, time.Since(e.loaded) < RulesCacheTTL, e.gen
+	e.mu.Unlock()
+	if rules != nil && fresh {
+		return rules, nil
 	}
+	// Read without the lock: the requests meanwhile keep the rules they
+	// have (or read too, the first time).
+	m, err := e.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	if e.gen == gen {
+		e.rules, e.loaded = m, time.Now()
+	}
+	e.mu.Unlock()
+	return m, nil
+}
+
+// load reads the rules in force: the defaults, replaced by the stored ones.
+func (e *Engine) load(ctx context.Context) (map[string]Rule, error) {
 	rs, err := e.db.Read.QueryContext(ctx, `SELECT feature, rule FROM eligibility_rules`)
 	if err != nil {
 		return nil, fmt.Errorf("read eligibility rules: %w", err)
@@ -113,7 +131,6 @@ func (e *Engine) current(ctx context.Context) (map[string]Rule, error) {
 	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("read eligibility rules: %w", err)
 	}
-	e.rules, e.loaded = m, time.Now()
 	return m, nil
 }
 
@@ -155,6 +172,7 @@ func (e *Engine) SetRule(ctx context.Context, actor fanfare.Actor, r Rule) (Rule
 	}
 	e.mu.Lock()
 	e.rules = nil // read again, with this change
+	e.gen++
 	e.mu.Unlock()
 	return r, nil
 }

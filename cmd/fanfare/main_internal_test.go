@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -246,6 +247,48 @@ func TestLimitFlags(t *testing.T) {
 		}
 		if _, err := c.limits(wallet.DefaultCatalog()); err == nil {
 			t.Fatalf("%v: no error", bad)
+		}
+	}
+}
+
+// The tips flags and the eligibility file are read: a file replaces the
+// Tips rule (30,000 followers), and a bad file stops the server at start.
+func TestTipsAndEligibilityConfig(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules.json")
+	if err := os.WriteFile(rules, []byte(`{"rules": [{"feature": "tips", "enabled": true, "min_followers": 30000, "min_age": 18, "standings": ["good"], "fan_min_age": 18}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FANFARE_ELIGIBILITY_FILE", rules)
+	t.Setenv("FANFARE_TIP_MIN_COINS", "25")
+	var c Config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	c.serveFlags(fs)
+	if err := fs.Parse([]string{"--tip-max-coins", "900"}); err != nil {
+		t.Fatal(err)
+	}
+	if c.TipMinCoins != 25 || c.TipMaxCoins != 900 || c.TipShareBPS != 10000 {
+		t.Fatalf("tips config = %d..%d at %d bps", c.TipMinCoins, c.TipMaxCoins, c.TipShareBPS)
+	}
+	got, err := c.eligibilityRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Feature != "tips" || got[0].MinFollowers != 30000 {
+		t.Fatalf("rules = %+v", got)
+	}
+	for _, bad := range []string{`{"rules": [{"feature": "karaoke"}]}`, `{"rules": [{"feature": "tips", "min_age": -1}]}`, `{"rulez": []}`, `not json`} {
+		if err := os.WriteFile(rules, []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		m := NewMain()
+		m.Config.DB = "sqlite://" + filepath.Join(t.TempDir(), "f.db")
+		m.Config.Addr = "127.0.0.1:0"
+		m.Config.Migrate = true
+		m.Config.EligibilityFile = rules
+		if err := m.Run(context.Background()); err == nil {
+			m.Close()
+			t.Fatalf("the server started with the eligibility file %s", bad)
 		}
 	}
 }

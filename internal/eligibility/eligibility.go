@@ -283,7 +283,7 @@ func (r Rule) Checklist(creator *fanfare.User, now time.Time, self bool) []Check
 	if len(r.Standings) > 0 {
 		ok := slices.Contains(r.Standings, creator.Standing)
 		out = append(out, Check{Code: RStanding, Requirement: fmt.Sprintf("%s %s an account in %s standing", name, verb(f, "need", "needs"), orList(r.Standings)), Met: ok,
-			Detail: detailIf(!ok, "%s account is %s", who.possessiveCap(), creator.Standing)})
+			Detail: detailIf(!ok, "%s account is %s", who.possessive(), creator.Standing)})
 	}
 	if len(r.AccountTypes) > 0 {
 		ok := slices.Contains(r.AccountTypes, creator.AccountType)
@@ -293,7 +293,7 @@ func (r Rule) Checklist(creator *fanfare.User, now time.Time, self bool) []Check
 	if len(r.CreatorRegions) > 0 {
 		ok := slices.Contains(r.CreatorRegions, creator.Region)
 		out = append(out, Check{Code: RCreatorRegion, Requirement: fmt.Sprintf("%s %s open to creators in %s", name, verb(f, "are", "is"), strings.Join(r.CreatorRegions, ", ")), Met: ok,
-			Detail: detailIf(!ok, "%s region is %s", who.possessiveCap(), creator.Region)})
+			Detail: detailIf(!ok, "%s region is %s", who.possessive(), creator.Region)})
 	}
 	return out
 }
@@ -326,13 +326,6 @@ func (s subject) isAccount() string {
 }
 
 func (s subject) possessive() string {
-	if s.self {
-		return "your"
-	}
-	return s.handle + "'s"
-}
-
-func (s subject) possessiveCap() string {
 	if s.self {
 		return "your"
 	}

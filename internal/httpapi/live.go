@@ -273,12 +273,9 @@ func (s *Server) registerLive() {
 				return nil, err
 			}
 		}
-		cur := s.wallet.Catalog().CurrencyFor(fan.Region)
-		v, err := s.wallet.Catalog().FiatValue(cur, sent.Payment.Coins)
-		if err != nil {
+		if b.FiatValue, err = s.fiatValue(fan, sent.Payment.Coins); err != nil {
 			return nil, err
 		}
-		b.FiatValue = moneyBody{Currency: cur, Amount: v}
 		return out, nil
 	})
 
@@ -396,10 +393,7 @@ func (s *Server) registerLive() {
 		if err != nil {
 			return nil, err
 		}
-		u, err := s.accounts.ByID(ctx, in.ID)
-		if fanfare.ErrorCode(err) == fanfare.ENotFound {
-			u, err = s.accounts.ByHandle(ctx, in.ID)
-		}
+		u, err := s.creator(ctx, in.ID)
 		if err != nil {
 			return nil, err
 		}

@@ -80,6 +80,17 @@ type ruleOutput struct {
 	Body eligibility.Rule
 }
 
+// fiatValue is what coins are worth at the reference rate of fan's
+// currency.
+func (s *Server) fiatValue(fan *fanfare.User, coins fanfare.Amount) (moneyBody, error) {
+	cur := s.wallet.Catalog().CurrencyFor(fan.Region)
+	v, err := s.wallet.Catalog().FiatValue(cur, coins)
+	if err != nil {
+		return moneyBody{}, err
+	}
+	return moneyBody{Currency: cur, Amount: v}, nil
+}
+
 // creator resolves a creator by id or handle.
 func (s *Server) creator(ctx context.Context, ref string) (*fanfare.User, error) {
 	u, err := s.accounts.ByID(ctx, ref)
@@ -200,12 +211,9 @@ func (s *Server) registerTips() {
 		if err != nil {
 			return nil, err
 		}
-		cur := s.wallet.Catalog().CurrencyFor(fan.Region)
-		v, err := s.wallet.Catalog().FiatValue(cur, sent.Tip.Coins)
-		if err != nil {
+		if out.Body.FiatValue, err = s.fiatValue(fan, sent.Tip.Coins); err != nil {
 			return nil, err
 		}
-		out.Body.FiatValue = moneyBody{Currency: cur, Amount: v}
 		return out, nil
 	})
 

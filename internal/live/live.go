@@ -32,7 +32,6 @@ const (
 	DefaultGiftShareBPS = 5000
 	MaxGiftCount        = 10_000
 	MaxTitle            = 100
-	MinCreatorAge       = 18
 )
 
 // Options configure a Service.

@@ -26,7 +26,8 @@ var ErrNoRow = errors.New("the statement changed no row")
 
 // Pipeline runs stmts in order in tx, an open transaction on conn, and
 // stops at the first that fails. It returns that statement's index and
-// error (ErrNoRow for a check), or -1 and nil when every statement ran.
+// error (ErrNoRow for a check), or -1 and nil when every statement ran;
+// -1 and an error when the pipeline itself failed (the connection).
 //
 // On PostgreSQL the statements go to the server in one round trip (pgx's
 // pipeline mode, each prepared once per connection) and a failure leaves
@@ -84,7 +85,7 @@ func (db *DB) Pipeline(ctx context.Context, conn *sql.Conn, tx *sql.Tx, stmts []
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("pipeline: %w", err)
+		return -1, fmt.Errorf("pipeline: %w", err)
 	}
 	var pe *pgconn.PgError
 	if errors.As(ferr, &pe) && pe.Code == "P0002" && pe.Message == "fanfare: no row changed" {

@@ -1,9 +1,4 @@
-# Fanfare build and test targets.
-#
-#   make test         go vet + full test suite against a private PostgreSQL
-#   make test-sqlite  Go tests without PostgreSQL
-#   make bench        benchmarks in ./internal/... against a private PostgreSQL
-#   make pg-shell     psql session on a throwaway cluster
+# Fanfare build and test targets. "make" or "make help" lists them.
 #
 # Extra go test flags: make test GOTESTFLAGS=-v
 
@@ -13,22 +8,30 @@ export GO GOTESTFLAGS
 
 PG_CLUSTER := bash scripts/pg-test-cluster.sh
 
-.PHONY: test test-sqlite vet build bench pg-shell
+.DEFAULT_GOAL := help
+.PHONY: help test test-sqlite vet build bench pg-shell
 
-test:
+help: ## list the targets (this text)
+	@echo 'Usage: make <target>'
+	@echo
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@echo
+	@echo 'Extra go test flags: make test GOTESTFLAGS=-v'
+
+test: ## go vet, the Go tests with -race on SQLite and a private PostgreSQL, then the browser tests
 	bash scripts/test.sh all
 
-test-sqlite:
+test-sqlite: ## the Go tests with -race, without PostgreSQL
 	bash scripts/test.sh sqlite
 
-vet:
+vet: ## go vet on every package
 	$(GO) vet ./...
 
-build:
+build: ## build the fanfare binary into bin/fanfare
 	$(GO) build -o bin/fanfare ./cmd/fanfare
 
-bench:
+bench: ## go test -bench on every package in ./internal/..., with a private PostgreSQL
 	$(PG_CLUSTER) exec -- $(GO) test -run '^$$' -bench . $(GOTESTFLAGS) ./internal/...
 
-pg-shell:
+pg-shell: ## a psql session on a throwaway PostgreSQL cluster
 	$(PG_CLUSTER) exec -- sh -c 'psql "$$FANFARE_TEST_POSTGRES"'

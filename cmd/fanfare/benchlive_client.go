@@ -1,24 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"math"
 	"net"
 	"net/http"
-	"net/url"
-	"os"
-	"runtime"
-	"runtime/pprof"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,75 +18,24 @@ import (
 	"github.com/coder/websocket"
 )
 
-const benchLiveSynopsis = `Usage: fanfare bench live [flags]
+// The clients of "bench live": the setup through the API, the viewers'
+// sockets and what they receive, the fans sending gifts on their schedule,
+// and the accounting that compares the two.
 
-Loads one LIVE room the way a crowded LIVE does: --viewers WebSocket viewers
-watch its feed (GET /v1/lives/{id}/events), each reading frames as fast as it
-can, while --senders fans send roses over HTTP (POST /v1/lives/{id}/gifts,
-count 1, a new Idempotency-Key each) at --rate gifts a second in all (0: each
-fan sends its next gift as soon as the last is answered), for --duration.
-
-The server runs in this process on 127.0.0.1 over a fresh database (a
-temporary SQLite file, or a new schema in the PostgreSQL server given by
---db, FANFARE_BENCH_POSTGRES or FANFARE_TEST_POSTGRES), with no daily spend
-limit and no purchase limits; or it is the server at --url (loopback only),
-which then needs the --api-key to grant the fans their coins (its own limits
-apply). The setup signs up a creator of 18+ who goes LIVE and the fans, logs
-them in and grants each 1,000,000 coins; any setup failure ends the run with
-a non-zero status.
-
-After --duration the fans stop, the viewers get up to 2 s to receive what is
-still on its way, the sockets close, the server shuts down, and one line
-sums it up:
-
-  live: 5000 viewers, 500 gifts/s offered, 500 acked/s, http p50 3 ms p99 21 ms, delivery p50 40 ms p99 180 ms, missed 0, dropped 0, 31 KiB/viewer
-
-offered, acked  gifts sent, and gifts answered 201, per second of sending
-http            from sending a gift to its 201 answer, for every 201
-delivery        from sending a gift to its event reaching a viewer, once per
-                gift and viewer. The room coalesces a fan's gifts of a tick
-                into one event (count n, combo c: the fan's total in its
-                streak), so an event stands for the fan's gifts since the
-                one the viewer saw last; a combo that goes back down starts
-                a new streak.
-missed          acknowledged gifts that a viewer still connected at the end
-                never received
-dropped         viewers the server closed as too slow (1008); the server's
-                own count, fanfare_room_slow_viewers_dropped_total on
-                /metrics, is shown when it differs
-KiB/viewer      memory the server holds per idle viewer, measured once the
-                viewers are connected and before any gift: the growth of the
-                process's heap and stacks in use (runtime.MemStats HeapInuse
-                + StackInuse, after a GC) since before they connected, less
-                the share of the bench's own client ends (the heap split in
-                proportion to the live bytes each side allocated meanwhile,
-                from a heap profile that samples every allocation; the
-                stacks in proportion to each side's goroutines), divided by
-                the viewers; n/a with --url
-
-Anything that went wrong follows on the same line: "errors" counts the gift
-requests answered other than 201 by status ("net" for no answer), "lost" the
-viewers closed for another reason than being slow. The server and all the
-clients share this machine's cores: the figures are those of the whole. Every
-socket lives in this process, so the open-file limit is raised to its hard
-maximum (two files a viewer in process).`
-
-// Bench live's fixed parameters.
+// Bench live's client parameters.
 const (
-	liveBenchCoins   = 1_000_000 // coins granted to each fan
-	liveBenchGift    = "rose"
-	liveBenchDrain   = 2 * time.Second // how long the viewers get after the last gift
-	liveBenchPass    = "bench-live-password"
-	setupWorkers     = 8  // fans set up at once (each costs two argon2id hashes)
-	dialWorkers      = 32 // viewers connecting at once
-	latencyShards    = 64
-	defaultMemRate   = 512 * 1024 // runtime.MemProfileRate's default
-	liveBenchTimeout = 3 * time.Minute
+	liveBenchCoins = 1_000_000 // coins granted to each fan
+	liveBenchGift  = "rose"
+	liveBenchDrain = 2 * time.Second // how long the viewers get after the last gift
+	liveBenchPass  = "bench-live-password"
+	setupWorkers   = 8  // fans set up at once (each costs two argon2id hashes)
+	dialWorkers    = 32 // viewers connecting at once
+	latencyShards  = 64
 )
 
 var giftBody = []byte(`{"gift_id":"` + liveBenchGift + `","count":1}`)
 
-// liveBench is one run of "bench live".
+// liveBench is the clients of one run of "bench live".
 type liveBench struct {
 	stderr io.Writer
 	quiet  bool
@@ -106,6 +45,7 @@ type liveBench struct {
 	http   *http.Client // setup and gifts
 	dial   *http.Client // the viewers' handshakes
 	t0     time.Time    // send times are durations since t0
+	hooks  liveHooks
 
 	liveID  string
 	fans    []*liveFan
@@ -115,16 +55,21 @@ type liveBench struct {
 	parsed  [256]atomic.Pointer[parsedFrame] // by seq
 }
 
-// marker names the bench's own methods in profiles (see clientFrames).
-func (*liveBench) marker() {}
+// liveHooks tamper with what the viewers receive, so that tests can show
+// the accounting catches it.
+type liveHooks struct {
+	dropOne bool // the first viewer discards one gift event of count 1
+	dupOne  bool // the first viewer takes one frame with one gift twice
+}
 
 // liveFan is a fan sending gifts, and what came of them.
 type liveFan struct {
 	id, handle, token string
-	sent              sendLog      // when each gift was first sent
+	sent              sendLog      // when each gift was scheduled
 	acked             atomic.Int64 // gifts answered 201: the n-th is the fan's n-th gift
 	// Owned by the fan's sender until it ends.
-	attempts int64
+	attempts int64 // gifts sent (a retry with the same key is the same gift)
+	due      int64 // gifts scheduled before the sending stopped (rate > 0)
 	http     histogram
 	errs     map[string]int
 	unsure   bool // gave up on a gift whose outcome is unknown
@@ -134,9 +79,12 @@ type liveFan struct {
 type liveViewer struct {
 	conn    *websocket.Conn
 	shard   *latencyShard
-	streaks []streak     // by fan; owned by the reader
-	got     atomic.Int64 // gifts seen in all
-	odd     int64        // events out of sequence; owned by the reader
+	hooks   liveHooks    // tampering left to do; owned by the reader
+	fans    []fanTally   // by fan; owned by the reader
+	lastSeq int64        // the seq of the last frame; owned by the reader
+	again   int64        // gifts in frames received twice; owned by the reader
+	bad     int64        // malformed or unexplainable events; owned by the reader
+	seen    atomic.Int64 // distinct gifts seen in all
 	closing atomic.Bool  // the bench is closing it
 	done    chan struct{}
 	// Read after done: why the reader ended, and whether it ended before
@@ -145,300 +93,33 @@ type liveViewer struct {
 	early bool
 }
 
-func (c *BenchCommand) live(ctx context.Context, args []string) error {
-	fs := newFlagSet("bench live", benchLiveSynopsis, c.stderr)
-	viewers := fs.Int("viewers", 1000, "viewers watching the room feed")
-	senders := fs.Int("senders", 64, "fans sending gifts, each one request at a time")
-	rate := fs.Float64("rate", 500, "gifts a second from all the fans together; 0 sends as fast as the server answers")
-	duration := fs.Duration("duration", 20*time.Second, "how long the fans send gifts")
-	storeName := fs.String("store", "sqlite", "the in-process server's database: sqlite or postgres")
-	dbURL := fs.String("db", "", "database to run in (SQLite: a file URL; PostgreSQL: a server URL, a fresh schema is used)")
-	serverURL := fs.String("url", "", "bench the server at this loopback base URL (http://127.0.0.1:8080) instead of one started in this process")
-	apiKey := env("FANFARE_API_KEY", "")
-	fs.Var(secretFlag{&apiKey}, "api-key", "the --url server's API key, to grant the fans coins (env FANFARE_API_KEY)")
-	timeout := fs.Duration("timeout", 0, "hard limit on the whole run (default --duration plus 3 minutes)")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the sending phase to this file (server and clients: they share the process)")
-	keep := fs.Bool("keep", false, "keep the database afterwards")
-	quiet := fs.Bool("quiet", false, "no progress bars")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	switch {
-	case *viewers < 1 || *senders < 1:
-		return errors.New("bench live: --viewers and --senders must be positive")
-	case *rate < 0 || math.IsNaN(*rate) || math.IsInf(*rate, 0):
-		return errors.New("bench live: --rate must be 0 (as fast as possible) or more")
-	case *duration <= 0:
-		return errors.New("bench live: --duration must be positive")
-	case *serverURL != "" && apiKey == "":
-		return errors.New("bench live: --url needs --api-key (or FANFARE_API_KEY) to grant the fans coins")
-	}
-	if *timeout <= 0 {
-		*timeout = *duration + liveBenchTimeout
-	}
-	inProcess := *serverURL == ""
-	files := uint64(*viewers+*senders) + 256
-	if inProcess {
-		files += uint64(*viewers + *senders) // both ends
-	}
-	if err := raiseFileLimit(files); err != nil {
-		return fmt.Errorf("bench live: %w", err)
-	}
-
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	b := &liveBench{stderr: c.stderr, quiet: *quiet, run: "bl" + randomHex(4)}
-	if inProcess {
-		u, cleanup, err := benchDB("bench live", *storeName, *dbURL, *keep)
-		if err != nil {
-			return err
-		}
-		defer cleanup()
-		m := NewMain()
-		cfg := &m.Config
-		cfg.DB, cfg.Addr, cfg.Migrate = u, "127.0.0.1:0", true
-		cfg.APIKey = randomHex(16)
-		cfg.DailySpendLimit, cfg.PurchasesPerHour, cfg.PurchaseDailyLimit, cfg.MinorPurchaseDailyLimit = 0, 0, "0", "0"
-		cfg.StripeSecretKey, cfg.StripeWebhookSecret, cfg.PublicURL, cfg.Demo = "", "", "", false
-		cfg.ShutdownTimeout = 10 * time.Second
-		if err := m.Run(ctx); err != nil {
-			return fmt.Errorf("bench live: start the server: %w", err)
-		}
-		defer m.Close()
-		b.base, b.apiKey = m.URL(), cfg.APIKey
-		fmt.Fprintf(c.stderr, "server on %s (%s)\n", b.base, m.DB.Dialect)
-		return b.bench(ctx, c.stdout, *viewers, *senders, *rate, *duration, *cpuprofile, m.Close)
-	}
-	base, err := loopbackURL(*serverURL)
-	if err != nil {
-		return err
-	}
-	b.base, b.apiKey = base, apiKey
-	return b.bench(ctx, c.stdout, *viewers, *senders, *rate, *duration, *cpuprofile, nil)
-}
-
-// bench sets up, runs and reports; closeServer, when not nil, shuts the
-// in-process server down once the viewers are gone.
-func (b *liveBench) bench(ctx context.Context, stdout io.Writer, viewers, senders int, rate float64, duration time.Duration, cpuprofile string, closeServer func() error) error {
-	inProcess := closeServer != nil
-	var prof *os.File
-	if cpuprofile != "" {
-		var err error
-		if prof, err = os.Create(cpuprofile); err != nil {
-			return fmt.Errorf("bench live: %w", err)
-		}
-		defer prof.Close()
-	}
-	b.http = &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			Proxy:               nil,
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-			MaxIdleConns:        senders + 64,
-			MaxIdleConnsPerHost: senders + 64,
-			IdleConnTimeout:     time.Minute,
-			DisableCompression:  true,
+// newLiveBench returns the clients of a run against the server at base.
+func newLiveBench(stderr io.Writer, quiet bool, base, apiKey string, senders int, hooks liveHooks) *liveBench {
+	return &liveBench{
+		stderr: stderr, quiet: quiet, base: base, apiKey: apiKey, run: "bl" + randomHex(4), hooks: hooks,
+		http: &http.Client{
+			Timeout: 30 * time.Second,
+			Transport: &http.Transport{
+				Proxy:               nil,
+				DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+				MaxIdleConns:        senders + 64,
+				MaxIdleConnsPerHost: senders + 64,
+				IdleConnTimeout:     time.Minute,
+				DisableCompression:  true,
+			},
 		},
+		dial: &http.Client{Transport: &http.Transport{
+			Proxy:       nil,
+			DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		}},
+		t0: time.Now(),
 	}
-	b.dial = &http.Client{Transport: &http.Transport{
-		Proxy:       nil,
-		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-	}}
-	defer b.http.CloseIdleConnections()
-	b.t0 = time.Now()
-	if err := b.health(ctx); err != nil {
-		return err
-	}
-	t := time.Now()
-	if err := b.setup(ctx, senders); err != nil {
-		return fmt.Errorf("bench live: setup: %w", err)
-	}
-	fmt.Fprintf(b.stderr, "%d fans signed up, logged in and granted coins in %.1f s; LIVE %s\n", senders, time.Since(t).Seconds(), b.liveID)
-	droppedBefore, metricsOK := b.droppedMetric(ctx)
-
-	// The viewers connect; the memory they cost is measured on the way.
-	var (
-		mem      runtime.MemStats
-		snap     profileSnapshot
-		frames   = clientFrames()
-		memBytes = math.NaN() // not measured
-	)
-	if inProcess {
-		// Every allocation from here on is in the heap profile, so that
-		// the viewers' memory can be split between server and clients.
-		runtime.MemProfileRate = 1
-		defer func() { runtime.MemProfileRate = defaultMemRate }()
-		runtime.GC()
-		var err error
-		if snap, err = snapshotProfiles(frames); err != nil {
-			return err
-		}
-		runtime.GC()
-		runtime.GC()
-		runtime.ReadMemStats(&mem)
-	}
-	viewCtx, stopViewers := context.WithCancel(ctx)
-	defer stopViewers()
-	t = time.Now()
-	if err := b.connect(viewCtx, viewers); err != nil {
-		b.closeViewers()
-		return fmt.Errorf("bench live: connect the viewers: %w", err)
-	}
-	fmt.Fprintf(b.stderr, "%d viewers connected in %.1f s\n", viewers, time.Since(t).Seconds())
-	if inProcess {
-		time.Sleep(200 * time.Millisecond) // let every goroutine park
-		runtime.GC()
-		runtime.GC()
-		var after runtime.MemStats
-		runtime.ReadMemStats(&after)
-		snap2, err := snapshotProfiles(frames)
-		if err != nil {
-			return err
-		}
-		runtime.MemProfileRate = defaultMemRate
-		side := snap.split(snap2)
-		heap := int64(after.HeapInuse) - int64(mem.HeapInuse)
-		stack := int64(after.StackInuse) - int64(mem.StackInuse)
-		memBytes = side.server(heap, stack)
-		fmt.Fprintf(b.stderr, "memory for %d viewers: heap in use +%.1f MiB (live: server %.1f MiB, bench clients %.1f MiB, goroutines %.1f MiB), stacks +%.1f MiB (%d server, %d client goroutines)\n",
-			viewers, mib(heap), mib(side.serverHeap), mib(side.clientHeap), mib(side.gHeap), mib(stack), side.serverG, side.clientG)
-	}
-
-	// The fans send.
-	if prof != nil {
-		if err := pprof.StartCPUProfile(prof); err != nil {
-			return err
-		}
-	}
-	elapsed := b.send(ctx, rate, duration)
-	totalAcked := int64(0)
-	for _, f := range b.fans {
-		totalAcked += f.acked.Load()
-	}
-	t = time.Now()
-	b.drain(totalAcked)
-	fmt.Fprintf(b.stderr, "sent for %.1f s; drained in %.2f s\n", elapsed.Seconds(), time.Since(t).Seconds())
-	if prof != nil {
-		pprof.StopCPUProfile()
-	}
-	droppedAfter, _ := b.droppedMetric(ctx)
-	if err := ctx.Err(); err != nil {
-		b.closeViewers()
-		if errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("bench live: the run did not finish within --timeout")
-		}
-		return fmt.Errorf("bench live: interrupted: %w", err)
-	}
-
-	// The tally.
-	b.closeViewers()
-	var missed, dropped, lost, odd int64
-	for _, v := range b.viewers {
-		odd += v.odd
-		switch {
-		case websocket.CloseStatus(v.err) == websocket.StatusPolicyViolation:
-			dropped++
-		case v.early:
-			lost++
-		default:
-			for i, f := range b.fans {
-				missed += max(0, f.acked.Load()-v.streaks[i].got)
-			}
-		}
-	}
-	if inProcess {
-		if err := closeServer(); err != nil {
-			return fmt.Errorf("bench live: shut the server down: %w", err)
-		}
-	}
-	var httpH, delivery histogram
-	var attempts, unsure int64
-	errs := map[string]int{}
-	for _, f := range b.fans {
-		httpH.merge(&f.http)
-		attempts += f.attempts
-		for k, n := range f.errs {
-			errs[k] += n
-		}
-		if f.unsure {
-			unsure++
-		}
-	}
-	for i := range b.shards {
-		delivery.merge(&b.shards[i].h)
-	}
-
-	secs := elapsed.Seconds()
-	line := fmt.Sprintf("live: %d viewers, %.0f gifts/s offered, %.0f acked/s, http p50 %s p99 %s, delivery p50 %s p99 %s, missed %d, dropped %d, %s/viewer",
-		viewers, float64(attempts)/secs, float64(totalAcked)/secs,
-		fmtLatency(httpH.quantile(0.5)), fmtLatency(httpH.quantile(0.99)),
-		fmtLatency(delivery.quantile(0.5)), fmtLatency(delivery.quantile(0.99)),
-		missed, dropped, fmtKiB(memBytes, viewers))
-	if len(errs) > 0 {
-		keys := slices.Sorted(maps.Keys(errs))
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = fmt.Sprintf("%s×%d", k, errs[k])
-		}
-		line += ", errors " + strings.Join(parts, " ")
-	}
-	if lost > 0 {
-		line += fmt.Sprintf(", lost %d", lost)
-	}
-	if odd > 0 {
-		line += fmt.Sprintf(", out of sequence %d", odd)
-	}
-	if unsure > 0 {
-		line += fmt.Sprintf(", %d fans stopped on an unanswered gift", unsure)
-	}
-	if metricsOK && droppedAfter-droppedBefore != dropped {
-		fmt.Fprintf(b.stderr, "the server counts %d slow viewers dropped (fanfare_room_slow_viewers_dropped_total)\n", droppedAfter-droppedBefore)
-	}
-	fmt.Fprintln(stdout, line)
-	if totalAcked == 0 {
-		return exitError(1)
-	}
-	return nil
 }
 
-func mib(n int64) float64 { return float64(n) / (1 << 20) }
-
-// fmtLatency prints a latency in milliseconds, with a decimal under 10.
-func fmtLatency(d time.Duration) string {
-	ms := float64(d) / float64(time.Millisecond)
-	if ms < 10 {
-		return fmt.Sprintf("%.1f ms", ms)
-	}
-	return fmt.Sprintf("%.0f ms", ms)
-}
-
-func fmtKiB(bytes float64, n int) string {
-	if math.IsNaN(bytes) {
-		return "n/a KiB"
-	}
-	return fmt.Sprintf("%.0f KiB", bytes/float64(n)/1024)
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// loopbackURL checks that s is an http URL of this machine.
-func loopbackURL(s string) (string, error) {
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme != "http" || u.Host == "" {
-		return "", fmt.Errorf("bench live: --url must be an http base URL such as http://127.0.0.1:8080, not %q", s)
-	}
-	host := u.Hostname()
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return "", fmt.Errorf("bench live: --url must be on this machine (127.0.0.1, [::1] or localhost), not %q", host)
-	}
-	return strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/"), nil
+// close releases the clients' idle connections.
+func (b *liveBench) close() {
+	b.http.CloseIdleConnections()
+	b.dial.CloseIdleConnections()
 }
 
 // health checks that the server answers.
@@ -588,7 +269,8 @@ func (b *liveBench) parallel(ctx context.Context, n, workers int, fn func(contex
 }
 
 // connect opens the viewers' sockets; each is connected once its first
-// frame (the room's state) has arrived, and then read by its own goroutine.
+// frame (the room's state) has arrived, and then read by its own goroutine
+// until ctx ends or the bench closes it.
 func (b *liveBench) connect(ctx context.Context, n int) error {
 	u := "ws" + strings.TrimPrefix(b.base, "http") + "/v1/lives/" + b.liveID + "/events"
 	b.shards = make([]latencyShard, latencyShards)
@@ -614,7 +296,12 @@ func (b *liveBench) connect(ctx context.Context, n int) error {
 			conn.CloseNow()
 			return fmt.Errorf("viewer %d: first frame is not the room's state: %.80s", i+1, first)
 		}
-		v := &liveViewer{conn: conn, shard: &b.shards[i%len(b.shards)], streaks: make([]streak, len(b.fans)), done: make(chan struct{})}
+		v := &liveViewer{conn: conn, shard: &b.shards[i%len(b.shards)], fans: make([]fanTally, len(b.fans)), done: make(chan struct{})}
+		// The state frame holds the room's seq so far: frames follow on.
+		v.lastSeq, _, _ = scanInt(first, 0, seqKey)
+		if i == 0 {
+			v.hooks = b.hooks
+		}
 		b.viewers[i] = v
 		go b.watch(readCtx, v)
 		bar.set(done.Add(1), int64(n))
@@ -647,7 +334,13 @@ func (b *liveBench) watch(ctx context.Context, v *liveViewer) {
 			v.err, v.early = err, !v.closing.Load()
 			return
 		}
-		b.frame(v, data, time.Since(b.t0))
+		at := time.Since(b.t0)
+		p := b.parse(data)
+		b.frame(v, p, at)
+		if v.hooks.dupOne && len(p.events) == 1 && p.events[0].count == 1 {
+			v.hooks.dupOne = false
+			b.frame(v, p, at)
+		}
 		*bp = data[:0]
 		framePool.Put(bp)
 	}
@@ -669,44 +362,72 @@ func readAllInto(r io.Reader, buf []byte) ([]byte, error) {
 	}
 }
 
-// frame takes a frame that arrived at a viewer at time at: each gift
-// event of a fan of the bench stands for the fan's gifts since the last
-// one this viewer saw, and each of them took from its sending until now.
-func (b *liveBench) frame(v *liveViewer, data []byte, at time.Duration) {
-	p := b.parse(data)
+// frame accounts a frame that arrived at a viewer at time at. A frame whose
+// seq the viewer already had is received again: its gifts are over. Each
+// gift event of a fan of the bench stands for the fan's gifts since the
+// last one this viewer saw, and each of them took from its scheduled send
+// until now.
+func (b *liveBench) frame(v *liveViewer, p *parsedFrame, at time.Duration) {
+	if p.hasSeq {
+		if p.seq <= v.lastSeq {
+			for _, e := range p.events {
+				v.again += max(e.count, 0)
+			}
+			return
+		}
+		v.lastSeq = p.seq
+	}
+	if p.bad {
+		v.bad++
+	}
 	sh := v.shard
 	sh.mu.Lock()
 	for _, e := range p.events {
-		from, to, odd := v.streaks[e.fan].see(e.combo, e.count)
-		if odd {
-			v.odd++
+		if e.fan < 0 {
+			// A fan of this run that the bench does not know: a gift no
+			// sender sent.
+			v.again += max(e.count, 0)
+			continue
+		}
+		if v.hooks.dropOne && e.count == 1 {
+			v.hooks.dropOne = false
+			continue
+		}
+		from, to, bad := v.fans[e.fan].take(e.combo, e.count)
+		if bad {
+			v.bad++
+			continue
 		}
 		f := b.fans[e.fan]
 		for k := from; k <= to; k++ {
-			if t := f.sent.at(k); t > 0 && t <= at {
+			switch t := f.sent.at(k); {
+			case t == 0:
+				// Never sent, or not yet known to be: over at the end,
+				// unless its fan learns of it meanwhile.
+			case t <= at:
 				sh.h.record(at - t)
-			} else {
-				v.odd++
+			default:
+				v.bad++ // arrived before it was due
 			}
 		}
-		v.got.Add(e.count)
+		if to >= from {
+			v.seen.Add(to - from + 1)
+		}
 	}
 	sh.mu.Unlock()
-	if p.bad {
-		v.odd++
-	}
 }
 
 // parsedFrame is what a frame says about the bench's fans.
 type parsedFrame struct {
 	seq    int64
+	hasSeq bool
 	size   int
 	events []giftEvent
 	bad    bool // a gift event could not be read
 }
 
 type giftEvent struct {
-	fan          int // index in fans
+	fan          int // index in fans; -1 for a handle of the run no fan has
 	count, combo int64
 }
 
@@ -721,11 +442,14 @@ func (b *liveBench) parse(data []byte) *parsedFrame {
 			return p
 		}
 	}
-	p := &parsedFrame{seq: seq, size: len(data)}
+	p := &parsedFrame{seq: seq, hasSeq: ok, size: len(data)}
+	prefix := b.run + "_"
 	sc := giftScanner{data: data}
 	for sc.next() {
 		if i, mine := b.handles[string(sc.gifter)]; mine {
 			p.events = append(p.events, giftEvent{fan: i, count: sc.count, combo: sc.combo})
+		} else if b.run != "" && strings.HasPrefix(string(sc.gifter), prefix) {
+			p.events = append(p.events, giftEvent{fan: -1, count: sc.count, combo: sc.combo})
 		}
 	}
 	p.bad = sc.bad
@@ -735,13 +459,15 @@ func (b *liveBench) parse(data []byte) *parsedFrame {
 	return p
 }
 
+var seqKey = []byte(`"seq":`)
+
 // frameSeq reads the seq a room frame starts with ({"seq":N,...}).
 func frameSeq(data []byte) (int64, bool) {
 	const prefix = `{"seq":`
 	if !bytes.HasPrefix(data, []byte(prefix)) {
 		return 0, false
 	}
-	seq, _, ok := scanInt(data, 0, []byte(prefix))
+	seq, _, ok := scanInt(data, 0, seqKey)
 	return seq, ok
 }
 
@@ -751,13 +477,14 @@ func (b *liveBench) send(ctx context.Context, rate float64, d time.Duration) tim
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	start := time.Now()
+	end := start.Add(d)
 	u := b.base + "/v1/lives/" + b.liveID + "/gifts"
 	for i, f := range b.fans {
-		wg.Go(func() { b.sender(ctx, i, f, u, start, rate, stop) })
+		wg.Go(func() { b.sender(ctx, i, f, u, start, end, rate, stop) })
 	}
 	bar := newProgress(b.stderr, "gifts", b.quiet)
 	tick := time.NewTicker(100 * time.Millisecond)
-	end := time.NewTimer(d)
+	stopAt := time.NewTimer(d)
 loop:
 	for {
 		select {
@@ -771,13 +498,14 @@ loop:
 				total = int64(float64(acked) * d.Seconds() / max(time.Since(start).Seconds(), 0.001))
 			}
 			bar.set(acked, max(total, acked))
-		case <-end.C:
+		case <-stopAt.C:
 			break loop
 		case <-ctx.Done():
 			break loop
 		}
 	}
 	tick.Stop()
+	stopAt.Stop()
 	close(stop)
 	wg.Wait()
 	elapsed := time.Since(start)
@@ -785,19 +513,32 @@ loop:
 	return elapsed
 }
 
-// sender is fan i sending gifts until stop: at its share of rate, its
-// sends spread evenly among the other fans', or back to back at rate 0.
-func (b *liveBench) sender(ctx context.Context, i int, f *liveFan, u string, start time.Time, rate float64, stop <-chan struct{}) {
+// sender is fan i sending gifts until stop. At rate > 0 its gifts have a
+// schedule: its share of rate, spread evenly among the other fans' (the
+// k-th gift of all at start + k/rate); a gift late on its schedule is
+// sent at once, and its latencies count from when it was due, so a slow
+// answer that holds the next gifts back shows in theirs too. At rate 0
+// each gift is sent as soon as the last is answered, and is due when
+// sent.
+func (b *liveBench) sender(ctx context.Context, i int, f *liveFan, u string, start, end time.Time, rate float64, stop <-chan struct{}) {
 	var every time.Duration
 	if rate > 0 {
 		every = time.Duration(float64(len(b.fans)) / rate * float64(time.Second))
 		start = start.Add(every * time.Duration(i) / time.Duration(len(b.fans)))
+		defer func() {
+			// The gifts due before the end, sent or not.
+			if d := end.Sub(start); d > 0 {
+				f.due = int64((d + every - 1) / every)
+			}
+		}()
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for n := int64(0); ; n++ {
+		var due time.Duration
 		if every > 0 {
-			if wait := time.Until(start.Add(every * time.Duration(n))); wait > 0 {
+			at := start.Add(every * time.Duration(n))
+			if wait := time.Until(at); wait > 0 {
 				timer.Reset(wait)
 				select {
 				case <-timer.C:
@@ -805,18 +546,22 @@ func (b *liveBench) sender(ctx context.Context, i int, f *liveFan, u string, sta
 					return
 				}
 			}
+			due = at.Sub(b.t0)
 		}
 		select {
 		case <-stop:
 			return
 		default:
 		}
+		if every == 0 {
+			due = time.Since(b.t0)
+		}
 		place := f.acked.Load() + 1
-		if !f.sent.set(place, max(time.Since(b.t0), 1)) {
+		if !f.sent.set(place, max(due, 1)) {
 			return
 		}
 		f.attempts++
-		switch b.gift(ctx, f, u, fmt.Sprintf("%s-%d-%d", b.run, i, n)) {
+		switch b.gift(ctx, f, u, fmt.Sprintf("%s-%d-%d", b.run, i, n), due) {
 		case giftAcked:
 			f.acked.Add(1)
 		case giftUnknown:
@@ -836,10 +581,11 @@ const (
 	giftUnknown                    // no answer, or 5xx even when asked again
 )
 
-// gift sends one gift. A 5xx or no answer may hide a committed gift: it is
+// gift sends one gift, due at due (since t0), and records the time from
+// then to its 201. A 5xx or no answer may hide a committed gift: it is
 // asked again with the same key, which answers the first outcome (and
 // publishes nothing twice).
-func (b *liveBench) gift(ctx context.Context, f *liveFan, u, key string) giftOutcome {
+func (b *liveBench) gift(ctx context.Context, f *liveFan, u, key string, due time.Duration) giftOutcome {
 	for try := range 3 {
 		if try > 0 {
 			select {
@@ -855,7 +601,6 @@ func (b *liveBench) gift(ctx context.Context, f *liveFan, u, key string) giftOut
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+f.token)
 		req.Header.Set("Idempotency-Key", key)
-		t := time.Now()
 		resp, err := b.http.Do(req)
 		if err != nil {
 			f.errs["net"]++
@@ -866,10 +611,9 @@ func (b *liveBench) gift(ctx context.Context, f *liveFan, u, key string) giftOut
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		d := time.Since(t)
 		switch {
 		case resp.StatusCode == http.StatusCreated:
-			f.http.record(d)
+			f.http.record(time.Since(b.t0) - due)
 			return giftAcked
 		case resp.StatusCode < 500:
 			f.errs[strconv.Itoa(resp.StatusCode)]++
@@ -878,6 +622,15 @@ func (b *liveBench) gift(ctx context.Context, f *liveFan, u, key string) giftOut
 		f.errs[strconv.Itoa(resp.StatusCode)]++
 	}
 	return giftUnknown
+}
+
+// acked returns the gifts answered 201 so far, by all the fans.
+func (b *liveBench) acked() int64 {
+	var n int64
+	for _, f := range b.fans {
+		n += f.acked.Load()
+	}
+	return n
 }
 
 // drain gives the viewers up to liveBenchDrain to receive the acked gifts.
@@ -891,7 +644,7 @@ func (b *liveBench) drain(acked int64) {
 				continue
 			default:
 			}
-			if v.got.Load() < acked {
+			if v.seen.Load() < acked {
 				behind = true
 				break
 			}
@@ -918,27 +671,38 @@ func (b *liveBench) closeViewers() {
 	}
 }
 
-// droppedMetric reads fanfare_room_slow_viewers_dropped_total from
-// /metrics; ok is false when it cannot.
-func (b *liveBench) droppedMetric(ctx context.Context) (n int64, ok bool) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/metrics", nil)
-	if err != nil {
-		return 0, false
-	}
-	resp, err := b.http.Do(req)
-	if err != nil {
-		return 0, false
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, false
-	}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, found := strings.CutPrefix(sc.Text(), "fanfare_room_slow_viewers_dropped_total "); found {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return int64(f), err == nil
+// liveTally is what the viewers saw of the fans' gifts, once the readers
+// have ended.
+type liveTally struct {
+	missed  int64 // acked gifts a viewer connected to the end never received
+	over    int64 // gifts received again, or never acknowledged to a fan
+	dropped int64 // viewers the server closed as too slow (1008)
+	lost    int64 // viewers whose socket ended otherwise before the bench closed it
+	bad     int64 // events that could not be read or placed
+}
+
+// tally compares what each viewer saw with what the fans were told.
+func (b *liveBench) tally() liveTally {
+	var t liveTally
+	for _, v := range b.viewers {
+		t.bad += v.bad
+		t.over += v.again
+		stayed := false
+		switch {
+		case websocket.CloseStatus(v.err) == websocket.StatusPolicyViolation:
+			t.dropped++
+		case v.early:
+			t.lost++
+		default:
+			stayed = true
+		}
+		for i, f := range b.fans {
+			missed, over := v.fans[i].result(f.acked.Load(), f.unsure)
+			t.over += over
+			if stayed {
+				t.missed += missed
+			}
 		}
 	}
-	return 0, false
+	return t
 }

@@ -54,7 +54,7 @@ type liveBench struct {
 // the accounting catches it.
 type liveHooks struct {
 	dropOne bool // the first viewer discards one gift event of count 1
-	dupOne  bool // the first viewer takes one frame with one gift twice
+	dupOne  bool // the first viewer receives one gift event of count 1 twice
 }
 
 // newLiveBench returns the clients of a run against the server at base.

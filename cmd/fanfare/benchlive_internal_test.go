@@ -408,8 +408,9 @@ func TestBenchLiveCountsMissed(t *testing.T) {
 	require.Equal(t, "0", m[lineOver], "over")
 }
 
-// TestBenchLiveCountsOver has a viewer take a frame of one gift twice, as
-// a frame sent twice would be: the line says so.
+// TestBenchLiveCountsOver has a viewer receive one gift event of one gift
+// twice, in a frame of a seq it already had, as a frame sent twice would
+// bring it: the line says so.
 func TestBenchLiveCountsOver(t *testing.T) {
 	t.Parallel()
 	m := runBenchLive(t, liveHooks{dupOne: true})

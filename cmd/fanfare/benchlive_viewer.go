@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -103,9 +104,13 @@ func (b *liveBench) watch(ctx context.Context, v *liveViewer) {
 		at := time.Since(b.t0)
 		p := b.parse(data)
 		b.frame(v, p, at)
-		if v.hooks.dupOne && len(p.events) == 1 && p.events[0].count == 1 {
-			v.hooks.dupOne = false
-			b.frame(v, p, at)
+		if v.hooks.dupOne && p.hasSeq {
+			// One gift event of this frame comes again, in a frame of the
+			// same seq.
+			if i := slices.IndexFunc(p.events, func(e giftEvent) bool { return e.count == 1 }); i >= 0 {
+				v.hooks.dupOne = false
+				b.frame(v, &parsedFrame{seq: p.seq, hasSeq: true, events: p.events[i : i+1]}, at)
+			}
 		}
 		*bp = data[:0]
 		framePool.Put(bp)

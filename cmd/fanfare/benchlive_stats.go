@@ -1,23 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"io"
 	"math/bits"
-	"reflect"
-	"runtime"
-	"runtime/pprof"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// The bookkeeping of "bench live": latency histograms, the send times of
-// each fan's gifts, the combo streaks a viewer follows, the room frame
-// scanner and the attribution of memory to the server.
+// The bookkeeping of "bench live": latency histograms, the scheduled send
+// times of each fan's gifts, the combo streaks a viewer follows, what each
+// viewer saw of each fan (missed and over-delivered gifts) and the room
+// frame scanner.
 
 // histSubBits sets the histogram's precision: 2^histSubBits buckets per
 // power of two, so a value is known within 1/32 (about 3%).
@@ -97,8 +91,9 @@ func (h *histogram) quantile(q float64) time.Duration {
 	return time.Duration(histValue(histBuckets-1)) * time.Microsecond
 }
 
-// sendLog keeps when a fan sent each of its gifts, by the gift's place in
-// the fan's sequence (1-based), for the viewers to look up. One goroutine
+// sendLog keeps when each of a fan's gifts was scheduled to be sent (its
+// actual send in a closed loop), by the gift's place in the fan's sequence
+// (1-based), for the viewers to look up. One goroutine
 // (the fan's sender) writes; any number read, without locks.
 type sendLog struct {
 	chunks [sendLogChunks]atomic.Pointer[sendChunk]
@@ -111,7 +106,7 @@ const (
 
 type sendChunk [sendChunkSize]atomic.Int64
 
-// set records that gift i was sent at t (a duration since the run
+// set records that gift i was scheduled at t (a duration since the run
 // began, more than zero). It reports false when i is beyond the log's
 // capacity.
 func (l *sendLog) set(i int64, t time.Duration) bool {
@@ -129,7 +124,7 @@ func (l *sendLog) set(i int64, t time.Duration) bool {
 	return true
 }
 
-// at returns when gift i was sent, or 0 when it is not known.
+// at returns when gift i was scheduled, or 0 when it is not known.
 func (l *sendLog) at(i int64) time.Duration {
 	i--
 	c := i / sendChunkSize
@@ -191,6 +186,53 @@ func (s *streak) see(c, n int64) (from, to int64, odd bool) {
 	s.last = c
 	s.got += n
 	return from, from + n - 1, odd
+}
+
+// fanTally is what one viewer saw of one fan's gifts: the places it
+// received, so that a gift received twice, or one the fan never had
+// acknowledged, counts as over-delivered, and one never received as
+// missed. Events arrive in order on a socket, so the places seen are
+// followed by the highest one and a count.
+type fanTally struct {
+	streak streak
+	high   int64 // the highest place seen
+	seen   int64 // distinct places seen
+	again  int64 // places seen more than once
+}
+
+// take accounts a gift event of combo c standing for n gifts and returns
+// the places it brings that this viewer had not seen (none when to <
+// from). bad reports a malformed event.
+func (t *fanTally) take(c, n int64) (from, to int64, bad bool) {
+	if n <= 0 || c <= 0 {
+		return 0, -1, true
+	}
+	// A gap (see's odd) is not an error of the event: the gifts in
+	// between count as missed at the end.
+	from, to, _ = t.streak.see(c, n)
+	if from <= t.high {
+		t.again += min(t.high, to) - from + 1
+		from = t.high + 1
+	}
+	if to >= from {
+		t.seen += to - from + 1
+		t.high = to
+	}
+	return from, to, false
+}
+
+// result compares what the viewer saw with the fan's acked gifts. A fan
+// that stopped on a gift whose outcome it never learnt (unsure) may have
+// had one more gift committed and published: it is neither missed nor
+// over. Places beyond the acknowledged ones are over-delivered: no fan
+// was told they were sent.
+func (t *fanTally) result(acked int64, unsure bool) (missed, over int64) {
+	limit := acked
+	if unsure {
+		limit++
+	}
+	seenAcked := t.seen - max(0, t.high-acked) // places up to acked seen
+	return max(0, acked-seenAcked), t.again + max(0, t.high-limit)
 }
 
 // giftScanner walks the gift events of a room frame without decoding the
@@ -267,188 +309,6 @@ func scanInt(data []byte, p int, key []byte) (int64, int, bool) {
 		p++
 	}
 	return v, p, p > start
-}
-
-// memorySide splits what the process gained while the viewers connected
-// between the server and the bench's own client ends, from a heap profile
-// (exact while runtime.MemProfileRate is 1) and the goroutine profile.
-type memorySide struct {
-	// Live bytes allocated since the first snapshot: by the server, by
-	// the clients, and for goroutines (runtime.malg, whose stacks do not
-	// tell who started them).
-	serverHeap, clientHeap, gHeap int64
-	serverG, clientG              int // goroutines gained
-}
-
-// server returns the server's part of heap and stack bytes gained: the
-// heap in proportion to the live bytes each side allocated (so each bears
-// its share of the heap's fragmentation), the stacks and goroutine records
-// in proportion to each side's goroutines.
-func (m memorySide) server(heap, stack int64) float64 {
-	gs := 1.0
-	if g := m.serverG + m.clientG; g > 0 {
-		gs = float64(max(m.serverG, 0)) / float64(g)
-	}
-	live := float64(m.serverHeap + m.clientHeap + m.gHeap)
-	hs := 1.0
-	if live > 0 {
-		hs = (float64(m.serverHeap) + float64(m.gHeap)*gs) / live
-	}
-	return float64(heap)*hs + float64(stack)*gs
-}
-
-// Sides of a heap profile record.
-const (
-	sideServer = iota
-	sideClient
-	sideGoroutine // runtime.malg: a goroutine's record
-	sideIgnore    // the profiling itself
-)
-
-// clientFrames are the function-name prefixes that mark a stack as the
-// bench's client side: its own methods (the viewers' dialers and
-// readers), the HTTP client that dials, and the progress bar.
-func clientFrames() []string {
-	fn := runtime.FuncForPC(reflect.ValueOf((*liveBench).marker).Pointer()).Name()
-	own := strings.TrimSuffix(fn, "marker")
-	return []string{own, "net/http.(*Transport)", "net/http.(*persistConn)", "net/http.(*Client)",
-		"github.com/vbauerster/mpb"}
-}
-
-// profileSnapshot is the in-use bytes of the heap profile by stack and the
-// goroutines by side at one moment.
-type profileSnapshot struct {
-	heap      map[string]heapSite
-	serverG   int
-	clientG   int
-	clientPre []string
-}
-
-type heapSite struct {
-	bytes int64
-	side  int
-}
-
-// snapshotProfiles reads the heap (debug=1 text: raw, unscaled counts and
-// whole stacks) and goroutine profiles.
-func snapshotProfiles(client []string) (profileSnapshot, error) {
-	s := profileSnapshot{heap: map[string]heapSite{}, clientPre: client}
-	var buf bytes.Buffer
-	if err := pprof.Lookup("heap").WriteTo(&buf, 1); err != nil {
-		return s, err
-	}
-	parseProfile(&buf, func(n int64, stack string, side int) {
-		h := s.heap[stack]
-		h.bytes += n
-		h.side = side
-		s.heap[stack] = h
-	}, client, true)
-	buf.Reset()
-	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
-		return s, err
-	}
-	parseProfile(&buf, func(n int64, _ string, side int) {
-		switch side {
-		case sideClient:
-			s.clientG += int(n)
-		case sideServer:
-			s.serverG += int(n)
-		}
-	}, client, false)
-	return s, nil
-}
-
-// parseProfile reads the records of a debug=1 heap or goroutine profile:
-// a header line ("<inuse objects>: <inuse bytes> [...] @ 0x..." for the
-// heap, "<count> @ 0x..." for goroutines) followed by "#\t0x...\tfunc+0x..."
-// frame lines. fn gets the record's value (in-use bytes or goroutines),
-// its stack (the header's addresses) and its side: the client's when a
-// frame starts with one of the client prefixes, the profiler's own, a
-// goroutine's record, or else the server's.
-func parseProfile(r io.Reader, fn func(n int64, stack string, side int), client []string, heap bool) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var (
-		n     int64
-		stack string
-		side  int
-		open  bool
-	)
-	flush := func() {
-		if open {
-			fn(n, stack, side)
-		}
-		open = false
-	}
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "#\t"):
-			if !open || side != sideServer {
-				continue
-			}
-			f := strings.Split(line, "\t")
-			if len(f) < 3 {
-				continue
-			}
-			switch {
-			case strings.HasPrefix(f[2], "runtime/pprof."), strings.Contains(f[2], ".snapshotProfiles"), strings.Contains(f[2], ".parseProfile"):
-				side = sideIgnore
-			case strings.HasPrefix(f[2], "runtime.malg+"):
-				side = sideGoroutine
-			default:
-				for _, p := range client {
-					if strings.HasPrefix(f[2], p) {
-						side = sideClient
-						break
-					}
-				}
-			}
-		case strings.Contains(line, " @ 0x"):
-			flush()
-			head, addrs, _ := strings.Cut(line, " @ ")
-			var v string
-			if heap {
-				// "1: 4096 [2: 8192]"
-				_, rest, ok := strings.Cut(head, ": ")
-				if !ok {
-					continue
-				}
-				v, _, _ = strings.Cut(rest, " ")
-			} else {
-				v = strings.TrimSpace(head)
-			}
-			x, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				continue
-			}
-			n, stack, side, open = x, addrs, sideServer, true
-		case strings.HasPrefix(line, "# runtime.MemStats"):
-			flush()
-			return
-		}
-	}
-	flush()
-}
-
-// split compares two snapshots: the heap growth of each stack goes to the
-// client or the server side, and so do the goroutines.
-func (s profileSnapshot) split(after profileSnapshot) memorySide {
-	var m memorySide
-	for stack, h := range after.heap {
-		d := h.bytes - s.heap[stack].bytes
-		switch h.side {
-		case sideClient:
-			m.clientHeap += d
-		case sideServer:
-			m.serverHeap += d
-		case sideGoroutine:
-			m.gHeap += d
-		}
-	}
-	m.clientG = after.clientG - s.clientG
-	m.serverG = after.serverG - s.serverG
-	return m
 }
 
 // latencyShard is a histogram that a group of viewers share.

@@ -74,13 +74,7 @@ func (s *Service) spendState(ctx context.Context, userID string, now time.Time) 
 	var c spendState
 	var pendingAt sql.NullInt64
 	var spent fanfare.Amount
-	err := s.db.ReadRow(ctx, `SELECT COALESCE(l.daily, 0), COALESCE(l.pending, 0), l.pending_at, COALESCE(d.spent, 0),
-			COALESCE(a.frozen OR a.balance < 0, FALSE)
-		FROM users u
-		LEFT JOIN spend_limits l ON l.user_id = u.id
-		LEFT JOIN spend_days d ON d.user_id = u.id AND d.day = $2
-		LEFT JOIN accounts a ON a.id = $3
-		WHERE u.id = $1`, userID, day, int64(coinAcct)).Scan(&c.daily, &c.pending, &pendingAt, &spent, &c.frozen)
+	err := s.db.ReadRow(ctx, sqlSpendState, userID, day, int64(coinAcct)).Scan(&c.daily, &c.pending, &pendingAt, &spent, &c.frozen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return spendState{}, 0, fanfare.Errorf(fanfare.ENotFound, "user not found")
 	} else if err != nil {
@@ -91,6 +85,16 @@ func (s *Service) spendState(ctx context.Context, userID string, now time.Time) 
 	}
 	return c, spent, nil
 }
+
+// sqlSpendState reads user $1's limit choice, their spend on day $2 and
+// whether their coin account $3 is frozen: the wallet's state comes from
+// the ledger's own expression, the rest from the wallet's tables.
+var sqlSpendState = `SELECT COALESCE(l.daily, 0), COALESCE(l.pending, 0), l.pending_at, COALESCE(d.spent, 0),
+		` + ledger.FrozenSQL("$3") + `
+	FROM users u
+	LEFT JOIN spend_limits l ON l.user_id = u.id
+	LEFT JOIN spend_days d ON d.user_id = u.id AND d.day = $2
+	WHERE u.id = $1`
 
 // spendState is a user's own limit choice and their coin wallet's state.
 type spendState struct {

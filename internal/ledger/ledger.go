@@ -163,6 +163,12 @@ type Result struct {
 	// Balances after the operation of every user (non-system) account it
 	// touched.
 	Balances map[AccountID]fanfare.Amount `json:"balances,omitempty"`
+	// Amounts are the amounts the feature answered, by name (the coins and
+	// diamonds of a spend): its Writes or Effect sets them on the result
+	// they are given. They are stored with the result, so a replay answers
+	// them again instead of recomputing them from a price or a share that
+	// may have changed since.
+	Amounts map[string]fanfare.Amount `json:"amounts,omitempty"`
 	// Err is the business failure that the Op met in the committer, stored
 	// like a success so that a replay gives the same answer.
 	Err *fanfare.Error `json:"error,omitempty"`
@@ -203,6 +209,20 @@ func (r *Result) appendJSON(b, createdAt []byte) ([]byte, error) {
 			b = strconv.AppendInt(b, int64(id), 10)
 			b = append(b, `":`...)
 			b = strconv.AppendInt(b, int64(bal), 10)
+		}
+		b = append(b, '}')
+	}
+	if len(r.Amounts) > 0 {
+		b = append(b, `,"amounts":{`...)
+		first := true
+		for name, v := range r.Amounts {
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = appendString(b, name)
+			b = append(b, ':')
+			b = strconv.AppendInt(b, int64(v), 10)
 		}
 		b = append(b, '}')
 	}

@@ -303,12 +303,16 @@ func (s *Service) SendGift(ctx context.Context, actor fanfare.Actor, liveID, gif
 	if err := ledger.CheckKey(idemKey, "send a gift"); err != nil {
 		return nil, err
 	}
-	g, ok := s.gifts[giftID]
-	if !ok {
-		return nil, fanfare.Errorf(fanfare.EInvalid, "unknown gift_id %q: see GET /v1/gifts", giftID)
-	}
 	if count < 1 || count > MaxGiftCount {
 		return nil, fanfare.Errorf(fanfare.EInvalid, "count must be between 1 and %d", MaxGiftCount)
+	}
+	idem := &ledger.Idempotency{Scope: actor.ID(), Key: idemKey,
+		Hash: ledger.HashRequest([]byte(GiftOperation), []byte(liveID), []byte(giftID), fmt.Append(nil, count))}
+	g, ok := s.gifts[giftID]
+	if !ok {
+		// The gift may have left the catalog since a first request.
+		return s.replayOr(ctx, idem, Gift{ID: giftID}, count, liveID,
+			fanfare.Errorf(fanfare.EInvalid, "unknown gift_id %q: see GET /v1/gifts", giftID))
 	}
 	l, ok := s.onAir.Get(liveID)
 	if !ok {
@@ -320,10 +324,8 @@ func (s *Service) SendGift(ctx context.Context, actor fanfare.Actor, liveID, gif
 			s.onAir.Put(liveID, l)
 		}
 	}
-	idem := &ledger.Idempotency{Scope: actor.ID(), Key: idemKey,
-		Hash: ledger.HashRequest([]byte(GiftOperation), []byte(liveID), []byte(giftID), fmt.Append(nil, count))}
 	if l.Status != StatusLive {
-		return s.replayOr(ctx, idem, g, count, l, fanfare.Errorf(fanfare.EInvalidState, "this LIVE has ended"))
+		return s.replayOr(ctx, idem, g, count, liveID, fanfare.Errorf(fanfare.EInvalidState, "this LIVE has ended"))
 	}
 	if l.CreatorID == actor.UserID {
 		return nil, fanfare.Errorf(fanfare.EInvalid, "you cannot send gifts in your own LIVE")
@@ -339,7 +341,7 @@ func (s *Service) SendGift(ctx context.Context, actor fanfare.Actor, liveID, gif
 	if d, err := s.rules.Between(ctx, eligibility.Gifts, fan, creator); err != nil {
 		return nil, err
 	} else if err := d.Err(); err != nil {
-		return s.replayOr(ctx, idem, g, count, l, err)
+		return s.replayOr(ctx, idem, g, count, liveID, err)
 	}
 	coins := fanfare.Amount(g.Coins * count)
 	diamonds := fanfare.Share(coins, s.share)
@@ -374,8 +376,11 @@ func liveEnded(context.Context, *sql.Tx) error {
 	return fanfare.Errorf(fanfare.EInvalidState, "this LIVE has ended")
 }
 
-// replayOr answers a replay of idem, or fails with err.
-func (s *Service) replayOr(ctx context.Context, idem *ledger.Idempotency, g Gift, count int64, l *Live, err error) (*Sent, error) {
+// replayOr answers a replay of idem, or fails with err. The answer is the
+// one stored with the first request: its coins and diamonds are not
+// recomputed from the gift's price or the share now (g's price and the
+// share stand in only for a result stored before spends stored them).
+func (s *Service) replayOr(ctx context.Context, idem *ledger.Idempotency, g Gift, count int64, liveID string, err error) (*Sent, error) {
 	p, rerr := s.wallet.Replay(ctx, *idem, fanfare.Amount(g.Coins*count), s.share)
 	if rerr != nil {
 		return nil, rerr
@@ -383,7 +388,7 @@ func (s *Service) replayOr(ctx context.Context, idem *ledger.Idempotency, g Gift
 	if p == nil {
 		return nil, err
 	}
-	return &Sent{Payment: p, Gift: g, Count: count, LiveID: l.ID}, nil
+	return &Sent{Payment: p, Gift: g, Count: count, LiveID: liveID}, nil
 }
 
 func (s *Service) publishGift(ctx context.Context, actor fanfare.Actor, l *Live, g Gift, count int64, p *wallet.Payment) {

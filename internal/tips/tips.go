@@ -198,15 +198,19 @@ func (s *Service) Send(ctx context.Context, actor fanfare.Actor, creatorID strin
 	if err := ledger.CheckKey(idemKey, "send a tip"); err != nil {
 		return nil, err
 	}
-	if coins < s.opts.MinCoins || coins > s.opts.MaxCoins {
-		return nil, fanfare.Errorf(fanfare.EInvalid, "a tip is %d to %d coins", s.opts.MinCoins, s.opts.MaxCoins)
-	}
 	message = strings.TrimSpace(message)
 	if !utf8.ValidString(message) || utf8.RuneCountInString(message) > MaxMessage {
 		return nil, fanfare.Errorf(fanfare.EInvalid, "a tip message is at most %d characters", MaxMessage)
 	}
 	if creatorID == actor.UserID {
 		return nil, fanfare.Errorf(fanfare.EInvalid, "you cannot tip yourself")
+	}
+	idem := &ledger.Idempotency{Scope: actor.ID(), Key: idemKey,
+		Hash: ledger.HashRequest([]byte(Operation), []byte(creatorID), fmt.Append(nil, int64(coins)), []byte(message))}
+	if coins < s.opts.MinCoins || coins > s.opts.MaxCoins {
+		// The range may have changed since a first request.
+		return s.replayOr(ctx, idem, actor.UserID, creatorID, coins, message,
+			fanfare.Errorf(fanfare.EInvalid, "a tip is %d to %d coins", s.opts.MinCoins, s.opts.MaxCoins))
 	}
 	creator, err := s.users.ByID(ctx, creatorID)
 	if err != nil {
@@ -216,21 +220,13 @@ func (s *Service) Send(ctx context.Context, actor fanfare.Actor, creatorID strin
 	if err != nil {
 		return nil, err
 	}
-	idem := &ledger.Idempotency{Scope: actor.ID(), Key: idemKey,
-		Hash: ledger.HashRequest([]byte(Operation), []byte(creatorID), fmt.Append(nil, int64(coins)), []byte(message))}
 	d, err := s.Decide(ctx, fan, creator)
 	if err != nil {
 		return nil, err
 	}
 	if !d.Allowed {
 		// A replay is answered even if the rules now refuse.
-		if p, rerr := s.wallet.Replay(ctx, *idem, coins, s.opts.ShareBPS); rerr != nil || p != nil {
-			if rerr != nil {
-				return nil, rerr
-			}
-			return s.sent(ctx, p, fan, creator, coins, message, "")
-		}
-		return nil, d.Err()
+		return s.replayOr(ctx, idem, fan.ID, creator.ID, coins, message, d.Err())
 	}
 	liveID := ""
 	if s.opts.OnAir != nil {
@@ -262,6 +258,28 @@ func (s *Service) Send(ctx context.Context, actor fanfare.Actor, creatorID strin
 			Tip: &room.Tip{Handle: fan.Handle, DisplayName: fan.DisplayName, Coins: int64(coins), Message: message}})
 	}
 	return s.sent(ctx, p, fan, creator, coins, message, liveID)
+}
+
+// replayOr answers a replay of idem, a tip from fanID to creatorID, or
+// fails with err. The answer is the one stored with the first request,
+// whatever the share now.
+func (s *Service) replayOr(ctx context.Context, idem *ledger.Idempotency, fanID, creatorID string, coins fanfare.Amount, message string, err error) (*Sent, error) {
+	p, rerr := s.wallet.Replay(ctx, *idem, coins, s.opts.ShareBPS)
+	if rerr != nil {
+		return nil, rerr
+	}
+	if p == nil {
+		return nil, err
+	}
+	fan, ferr := s.users.ByID(ctx, fanID)
+	if ferr != nil {
+		return nil, ferr
+	}
+	creator, ferr := s.users.ByID(ctx, creatorID)
+	if ferr != nil {
+		return nil, ferr
+	}
+	return s.sent(ctx, p, fan, creator, coins, message, "")
 }
 
 func (s *Service) sent(ctx context.Context, p *wallet.Payment, fan, creator *fanfare.User, coins fanfare.Amount, message, liveID string) (*Sent, error) {

@@ -74,13 +74,7 @@ func (s *Service) spendState(ctx context.Context, userID string, now time.Time) 
 	var c spendState
 	var pendingAt sql.NullInt64
 	var spent fanfare.Amount
-	err := s.db.ReadRow(ctx, `SELECT COALESCE(l.daily, 0), COALESCE(l.pending, 0), l.pending_at, COALESCE(d.spent, 0),
-			COALESCE(a.frozen OR a.balance < 0, FALSE)
-		FROM users u
-		LEFT JOIN spend_limits l ON l.user_id = u.id
-		LEFT JOIN spend_days d ON d.user_id = u.id AND d.day = $2
-		LEFT JOIN accounts a ON a.id = $3
-		WHERE u.id = $1`, userID, day, int64(coinAcct)).Scan(&c.daily, &c.pending, &pendingAt, &spent, &c.frozen)
+	err := s.db.ReadRow(ctx, sqlSpendState, userID, day, int64(coinAcct)).Scan(&c.daily, &c.pending, &pendingAt, &spent, &c.frozen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return spendState{}, 0, fanfare.Errorf(fanfare.ENotFound, "user not found")
 	} else if err != nil {
@@ -91,6 +85,16 @@ func (s *Service) spendState(ctx context.Context, userID string, now time.Time) 
 	}
 	return c, spent, nil
 }
+
+// sqlSpendState reads user $1's limit choice, their spend on day $2 and
+// whether their coin account $3 is frozen: the wallet's state comes from
+// the ledger's own expression, the rest from the wallet's tables.
+var sqlSpendState = `SELECT COALESCE(l.daily, 0), COALESCE(l.pending, 0), l.pending_at, COALESCE(d.spent, 0),
+		` + ledger.FrozenSQL("$3") + `
+	FROM users u
+	LEFT JOIN spend_limits l ON l.user_id = u.id
+	LEFT JOIN spend_days d ON d.user_id = u.id AND d.day = $2
+	WHERE u.id = $1`
 
 // spendState is a user's own limit choice and their coin wallet's state.
 type spendState struct {
@@ -163,7 +167,8 @@ type Spend struct {
 	Idem           *ledger.Idempotency
 	// Writes are the feature's rows, written in the operation's
 	// transaction (see ledger.Op.Writes); Effect, for what Writes cannot
-	// say, runs after them.
+	// say, runs after them. r.Amounts holds the spend's "coins" and
+	// "diamonds" (what a replay answers); a feature may add its own.
 	Writes func(r *ledger.Result) []ledger.Write
 	Effect func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error
 }
@@ -226,7 +231,8 @@ func (s *Service) Pay(ctx context.Context, actor fanfare.Actor, sp Spend) (*Paym
 		return nil, fmt.Errorf("pay: %w", err)
 	}
 	legs := []ledger.Leg{{Debit: from, Credit: revenue, Amount: sp.Coins}}
-	if d := fanfare.Share(sp.Coins, sp.ShareBPS); d > 0 {
+	diamonds := fanfare.Share(sp.Coins, sp.ShareBPS)
+	if diamonds > 0 {
 		issue, err := s.ledger.SystemAccount(ctx, ledger.DiamondIssuance, fanfare.Diamond)
 		if err != nil {
 			return nil, fmt.Errorf("pay: %w", err)
@@ -235,7 +241,7 @@ func (s *Service) Pay(ctx context.Context, actor fanfare.Actor, sp Spend) (*Paym
 		if err != nil {
 			return nil, fmt.Errorf("pay: %w", err)
 		}
-		legs = append(legs, ledger.Leg{Debit: issue, Credit: to, Amount: d})
+		legs = append(legs, ledger.Leg{Debit: issue, Credit: to, Amount: diamonds})
 	}
 	res, err := s.ledger.Submit(ctx, ledger.Op{
 		Kind:   sp.Feature,
@@ -244,6 +250,9 @@ func (s *Service) Pay(ctx context.Context, actor fanfare.Actor, sp Spend) (*Paym
 		Legs:   legs,
 		Idem:   sp.Idem,
 		Writes: func(r *ledger.Result) []ledger.Write {
+			// Stored with the result: a replay answers them, whatever the
+			// price or the share then.
+			r.Amounts = map[string]fanfare.Amount{amountCoins: sp.Coins, amountDiamonds: diamonds}
 			ws := []ledger.Write{check.Write(r.CreatedAt)}
 			if sp.Writes != nil {
 				ws = append(ws, sp.Writes(r)...)
@@ -259,9 +268,12 @@ func (s *Service) Pay(ctx context.Context, actor fanfare.Actor, sp Spend) (*Paym
 	return p, err
 }
 
-// Replay answers a replay of a spend made with idem (of coins at share
-// bps), or nil, nil when the key is unused: a feature calls it when its own
-// checks refuse a request that may be a replay of one they let through.
+// Replay answers a replay of a spend made with idem, or nil, nil when the
+// key is unused: a feature calls it when its own checks refuse a request
+// that may be a replay of one they let through. The answer is the first
+// one, as stored: its coins and diamonds too, whatever the price or the
+// share now. coins and shareBPS (the request's at today's price and share)
+// answer only a result stored before spends stored their amounts.
 //
 // Codes: idempotency_conflict, and the first request's business failure.
 func (s *Service) Replay(ctx context.Context, idem ledger.Idempotency, coins fanfare.Amount, shareBPS int64) (*Payment, error) {
@@ -279,8 +291,15 @@ func (s *Service) Replay(ctx context.Context, idem ledger.Idempotency, coins fan
 	return paymentOf(Spend{Coins: coins, ShareBPS: shareBPS}, from, res, nil)
 }
 
+// Names of a spend's amounts in its stored result (ledger.Result.Amounts).
+const (
+	amountCoins    = "coins"
+	amountDiamonds = "diamonds"
+)
+
 // paymentOf turns a ledger answer into the Payment; from is the fan's coin
-// account.
+// account. The coins and diamonds are those stored with the result; sp's
+// stand in for a result stored before spends stored them.
 func paymentOf(sp Spend, from ledger.AccountID, res *ledger.Result, err error) (*Payment, error) {
 	if err != nil {
 		if fanfare.ErrorCode(err) == fanfare.EWalletFrozen {
@@ -288,10 +307,14 @@ func paymentOf(sp Spend, from ledger.AccountID, res *ledger.Result, err error) (
 		}
 		return nil, err
 	}
+	coins, diamonds := sp.Coins, fanfare.Share(sp.Coins, sp.ShareBPS)
+	if c, ok := res.Amounts[amountCoins]; ok {
+		coins, diamonds = c, res.Amounts[amountDiamonds]
+	}
 	return &Payment{
 		OpID:      res.OpID,
-		Coins:     sp.Coins,
-		Diamonds:  fanfare.Share(sp.Coins, sp.ShareBPS),
+		Coins:     coins,
+		Diamonds:  diamonds,
 		Balance:   res.Balance(from),
 		CreatedAt: res.CreatedAt.UTC().Truncate(time.Microsecond),
 		Replayed:  res.Replayed,

@@ -1,0 +1,29 @@
+package ledger
+
+import (
+	"fmt"
+	"regexp"
+)
+
+// The ledger's tables (accounts, transfers, holds, idempotency_keys) are
+// named in SQL only in this package: a feature's Writes and Effect run in
+// the ledger's transaction and must not touch them, and a feature that needs
+// a ledger fact in its own query takes the SQL for it from here. A test
+// (tables_test.go) fails on SQL naming them anywhere else.
+
+var queryParam = regexp.MustCompile(`^\$[1-9][0-9]*$`)
+
+// FrozenSQL returns an SQL boolean expression, for a feature's own query,
+// that is true when the account whose id is the query parameter param
+// ("$3") may not be debited because it is frozen or below zero, and false
+// when it may or when there is no such account (a wallet not opened yet).
+// It lets a feature read a wallet's state with its own rows in one query;
+// the committer refuses a frozen wallet's debits whatever the feature read,
+// so the expression serves early refusals only. It panics if param is not a
+// query parameter.
+func FrozenSQL(param string) string {
+	if !queryParam.MatchString(param) {
+		panic(fmt.Sprintf("ledger: FrozenSQL(%q): want a query parameter such as $1", param))
+	}
+	return `COALESCE((SELECT a.frozen OR a.balance < 0 FROM accounts a WHERE a.id = ` + param + `), FALSE)`
+}

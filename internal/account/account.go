@@ -155,7 +155,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*fanfare.User, er
 		return nil, err
 	}
 	u := &fanfare.User{
-		ID:          ledger.NewID(),
+		ID:          fanfare.NewID(s.clock),
 		Handle:      handle,
 		DisplayName: display,
 		Region:      region,
@@ -320,7 +320,7 @@ func (s *Service) Update(ctx context.Context, actor fanfare.Actor, id string, in
 		return nil, fmt.Errorf("update user: %w", err)
 	}
 	err = audit.Write(ctx, tx, audit.Entry{
-		ID:        ledger.NewID(),
+		ID:        fanfare.NewID(s.clock),
 		Actor:     actor.ID(),
 		Action:    "user.update",
 		Object:    "user:" + u.ID,

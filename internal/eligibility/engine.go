@@ -9,7 +9,6 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/audit"
-	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/store"
 )
 
@@ -163,7 +162,7 @@ func (e *Engine) SetRule(ctx context.Context, actor fanfare.Actor, r Rule) (Rule
 		return Rule{}, fmt.Errorf("set rule: %w", err)
 	}
 	details, _ := json.Marshal(map[string]any{"before": before, "after": r})
-	if err := audit.Write(ctx, tx, audit.Entry{ID: ledger.NewID(), Actor: actor.ID(), Action: "eligibility.update",
+	if err := audit.Write(ctx, tx, audit.Entry{ID: fanfare.NewID(e.clock), Actor: actor.ID(), Action: "eligibility.update",
 		Object: "eligibility:" + r.Feature, Details: details, CreatedAt: now}); err != nil {
 		return Rule{}, err
 	}

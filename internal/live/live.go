@@ -179,7 +179,7 @@ func (s *Service) Start(ctx context.Context, actor fanfare.Actor, title string) 
 	} else if err := d.Err(); err != nil {
 		return nil, err
 	}
-	id := ledger.NewID()
+	id := fanfare.NewID(s.clock)
 	_, err = s.db.Write.ExecContext(ctx, `INSERT INTO lives (id, creator_id, title, status, started_at) VALUES ($1, $2, $3, 'live', $4)`,
 		id, u.ID, title, now.UnixMicro())
 	if store.IsUniqueViolation(err) {

@@ -350,6 +350,9 @@ func TestCatalog(t *testing.T) {
 	}
 	_, err = live.New(nil, nil, nil, opts(nil, 10_001))
 	require.ErrorContains(t, err, "share")
+	require.PanicsWithValue(t, "live: New needs Options.Rules", func() {
+		_, _ = live.New(nil, nil, nil, live.Options{Clock: clock, Broker: room.NewLocal()})
+	}, "New builds no collaborator of its own")
 }
 
 func TestChat(t *testing.T) {

@@ -1,13 +1,10 @@
 // Package fanfare holds the domain vocabulary shared by every layer of Fanfare:
-// assets and amounts, users and actors, the error type and its codes, and the
-// clock. It imports only the standard library; storage, HTTP and features live
+// assets and amounts, users and actors, the error type and its codes, the
+// clock and the identifiers. It imports only the standard library; storage, HTTP and features live
 // under internal/ and depend on it, never the other way round.
 package fanfare
 
-import (
-	"fmt"
-	"time"
-)
+import "fmt"
 
 // Asset names a kind of value held in ledger accounts.
 type Asset string
@@ -49,21 +46,3 @@ func Share(a Amount, bps int64) Amount {
 	// a <= 2^53 and bps <= 2^14 so the product fits in int64.
 	return Amount(int64(a) * bps / 10000)
 }
-
-// Clock tells the time. Feature code takes a Clock instead of calling
-// time.Now so tests can place events to the nanosecond.
-type Clock interface {
-	Now() time.Time
-}
-
-// SystemClock is the wall clock, in UTC.
-type SystemClock struct{}
-
-// Now returns the current UTC time.
-func (SystemClock) Now() time.Time { return time.Now().UTC() }
-
-// ClockFunc adapts a function to the Clock interface.
-type ClockFunc func() time.Time
-
-// Now calls f.
-func (f ClockFunc) Now() time.Time { return f() }

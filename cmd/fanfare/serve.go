@@ -12,21 +12,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"github.com/fanfarehq/fanfare"
-	"github.com/fanfarehq/fanfare/internal/account"
-	"github.com/fanfarehq/fanfare/internal/eligibility"
-	"github.com/fanfarehq/fanfare/internal/httpapi"
-	"github.com/fanfarehq/fanfare/internal/ledger"
-	"github.com/fanfarehq/fanfare/internal/live"
+	"github.com/fanfarehq/fanfare/internal/app"
 	"github.com/fanfarehq/fanfare/internal/payment"
-	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
-	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
-	"github.com/fanfarehq/fanfare/internal/web"
 )
 
 var (
@@ -34,23 +24,18 @@ var (
 	_ wallet.WebhookProvider = (*payment.Stripe)(nil)
 )
 
-// Main is a running Fanfare server: the database, the ledger, the services
-// and the HTTP server. Tests build one, set Config.Addr to 127.0.0.1:0, call
-// Run and then Close.
+// Main is a running Fanfare server: the database, the graph internal/app
+// builds on it (the ledger, the services, the API and the web app: m.Ledger,
+// m.Accounts...) and the HTTP server. Tests build one, set Config.Addr to
+// 127.0.0.1:0, call Run and then Close.
 type Main struct {
 	Config Config
 	Logger *slog.Logger
 	Clock  fanfare.Clock
 
-	DB       *store.DB
-	Ledger   *ledger.Ledger
-	Accounts *account.Service
-	Wallet   *wallet.Service
-	Live     *live.Service
-	Rules    *eligibility.Engine
-	Tips     *tips.Service
-	Hub      *room.Hub
-	HTTP     *http.Server
+	DB *store.DB
+	*app.App
+	HTTP *http.Server
 
 	ln       net.Listener
 	served   chan error
@@ -97,12 +82,6 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := httpapi.NewMetrics(reg)
-	if m.Ledger, err = ledger.Open(ctx, m.DB, ledger.Options{Clock: m.Clock, MaxBatch: m.Config.MaxBatch, Observer: metrics}); err != nil {
-		return err
-	}
 	// Listen first: the public URL defaults to the address actually
 	// bound (a port 0 becomes a real one).
 	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
@@ -112,73 +91,37 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	m.Accounts = account.New(m.DB, m.Ledger, account.Options{Clock: m.Clock})
 	catalog := wallet.DefaultCatalog()
 	limits, err := m.Config.limits(catalog)
 	if err != nil {
 		return err
 	}
-	m.Wallet = wallet.New(m.DB, m.Ledger, m.Accounts, wallet.Options{
-		Clock:           m.Clock,
-		Catalog:         catalog,
-		Providers:       providers,
-		ChargebackDelay: m.Config.ChargebackDelay,
-		Limits:          limits,
-	})
 	rules, err := m.Config.eligibilityRules()
 	if err != nil {
 		return err
 	}
-	if m.Rules, err = eligibility.New(m.DB, m.Clock, rules); err != nil {
-		return err
-	}
-	broker := room.NewLocal()
-	if m.Live, err = live.New(m.DB, m.Accounts, m.Wallet, live.Options{Clock: m.Clock, Broker: broker, Rules: m.Rules}); err != nil {
-		return err
-	}
-	if m.Tips, err = tips.New(m.DB, m.Accounts, m.Wallet, m.Rules, tips.Options{
-		MinCoins: fanfare.Amount(m.Config.TipMinCoins), MaxCoins: fanfare.Amount(m.Config.TipMaxCoins), ShareBPS: m.Config.TipShareBPS,
-		Clock: m.Clock, Broker: broker, OnAir: m.Live,
-	}); err != nil {
-		return err
-	}
-	m.Hub = room.NewHub(broker, room.Options{Load: m.Live.RoomState, Dropped: metrics.ViewerDropped,
-		Viewers: func(id string, n int) {
-			if err := m.Live.NoteViewers(context.Background(), id, n); err != nil {
-				m.Logger.Warn("record peak viewers", "live", id, "err", err)
-			}
-		}})
 	if m.Config.APIKey == "" {
 		m.Logger.Warn("no API key configured: operator and host-app routes are disabled (set FANFARE_API_KEY)")
 	}
-	api := httpapi.New(httpapi.Options{
-		Accounts: m.Accounts,
-		Wallet:   m.Wallet,
-		Live:     m.Live,
-		Rules:    m.Rules,
-		Tips:     m.Tips,
-		Hub:      m.Hub,
-		DB:       m.DB,
-		APIKey:   m.Config.APIKey,
-		Logger:   m.Logger,
-		Registry: reg,
-		Metrics:  metrics,
-		Version:  Version,
-	})
-	app := web.New(web.Options{
-		Accounts:      m.Accounts,
-		Wallet:        m.Wallet,
-		Live:          m.Live,
-		Rules:         m.Rules,
-		Tips:          m.Tips,
-		API:           api,
-		Logger:        m.Logger,
-		Clock:         m.Clock,
-		SecureCookies: m.Config.SecureCookies,
-		Demo:          m.Config.Demo,
-	})
+	if m.App, err = app.Open(ctx, m.DB, m.Clock, m.Logger, app.Config{
+		APIKey:          m.Config.APIKey,
+		Version:         Version,
+		MaxBatch:        m.Config.MaxBatch,
+		Providers:       providers,
+		Catalog:         catalog,
+		Limits:          limits,
+		ChargebackDelay: m.Config.ChargebackDelay,
+		Rules:           rules,
+		TipMinCoins:     fanfare.Amount(m.Config.TipMinCoins),
+		TipMaxCoins:     fanfare.Amount(m.Config.TipMaxCoins),
+		TipShareBPS:     m.Config.TipShareBPS,
+		SecureCookies:   m.Config.SecureCookies,
+		Demo:            m.Config.Demo,
+	}); err != nil {
+		return err
+	}
 	m.HTTP = &http.Server{
-		Handler:           app,
+		Handler:           m.Web,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -256,20 +199,17 @@ func (m *Main) Close() error {
 		errs = append(errs, m.ln.Close())
 		m.ln = nil
 	}
-	if m.Hub != nil {
-		// Room feeds are hijacked connections, which Shutdown leaves
-		// open: closing the hub tells each viewer the server is going.
-		m.Hub.Close()
-		m.Hub = nil
-	}
 	if m.stopJobs != nil {
 		m.stopJobs()
 		m.jobs.Wait()
 		m.stopJobs = nil
 	}
-	if m.Ledger != nil {
-		errs = append(errs, m.Ledger.Close())
-		m.Ledger = nil
+	if m.App != nil {
+		// Room feeds are hijacked connections, which Shutdown leaves
+		// open: closing the app closes the hub, which tells each viewer
+		// the server is going, then commits what the ledger accepted.
+		errs = append(errs, m.App.Close())
+		m.App = nil
 	}
 	if m.DB != nil {
 		errs = append(errs, m.DB.Close())

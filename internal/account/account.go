@@ -22,7 +22,7 @@ const DefaultSessionTTL = 30 * 24 * time.Hour
 
 // Options configure a Service.
 type Options struct {
-	Clock      fanfare.Clock // default fanfare.SystemClock
+	Clock      fanfare.Clock // required
 	SessionTTL time.Duration // default DefaultSessionTTL
 }
 
@@ -58,10 +58,11 @@ const SessionCacheTTL = time.Second
 // once on this node, and within UserCacheTTL on the others.
 const UserCacheTTL = time.Second
 
-// New returns a Service on db that opens ledger accounts in l.
+// New returns a Service on db that opens ledger accounts in l. It panics
+// without opts.Clock.
 func New(db *store.DB, l *ledger.Ledger, opts Options) *Service {
 	if opts.Clock == nil {
-		opts.Clock = fanfare.SystemClock{}
+		panic("account: New needs Options.Clock")
 	}
 	if opts.SessionTTL <= 0 {
 		opts.SessionTTL = DefaultSessionTTL
@@ -72,8 +73,8 @@ func New(db *store.DB, l *ledger.Ledger, opts Options) *Service {
 		clock:    opts.Clock,
 		ttl:      opts.SessionTTL,
 		hashing:  make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
-		users:    cache.New[string, fanfare.User](UserCacheTTL, 100_000, nil),
-		sessions: cache.New[string, cachedSession](SessionCacheTTL, 100_000, nil),
+		users:    cache.New[string, fanfare.User](UserCacheTTL, 100_000, opts.Clock.Now),
+		sessions: cache.New[string, cachedSession](SessionCacheTTL, 100_000, opts.Clock.Now),
 	}
 }
 
@@ -155,7 +156,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*fanfare.User, er
 		return nil, err
 	}
 	u := &fanfare.User{
-		ID:          ledger.NewID(),
+		ID:          fanfare.NewID(s.clock),
 		Handle:      handle,
 		DisplayName: display,
 		Region:      region,
@@ -320,7 +321,7 @@ func (s *Service) Update(ctx context.Context, actor fanfare.Actor, id string, in
 		return nil, fmt.Errorf("update user: %w", err)
 	}
 	err = audit.Write(ctx, tx, audit.Entry{
-		ID:        ledger.NewID(),
+		ID:        fanfare.NewID(s.clock),
 		Actor:     actor.ID(),
 		Action:    "user.update",
 		Object:    "user:" + u.ID,

@@ -27,10 +27,10 @@ type entry[V any] struct {
 }
 
 // New returns a cache whose values live ttl, of at most max entries; now is
-// its clock (nil: time.Now).
+// its clock (the owner's fanfare.Clock's Now), required: it panics on nil.
 func New[K comparable, V any](ttl time.Duration, max int, now func() time.Time) *TTL[K, V] {
 	if now == nil {
-		now = time.Now
+		panic("cache: New needs a clock")
 	}
 	return &TTL[K, V]{ttl: ttl, max: max, now: now, m: map[K]entry[V]{}}
 }

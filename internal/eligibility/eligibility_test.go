@@ -3,6 +3,7 @@ package eligibility_test
 import (
 	"context"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -186,7 +187,7 @@ func TestRulesChangeAtRunTime(t *testing.T) {
 		require.True(t, d.Allowed, "in force at once: %v", d.Reasons)
 
 		// Another engine on the same database (another node) reads it too.
-		other, err := eligibility.New(db, nil, nil)
+		other, err := eligibility.New(db, fanfare.ClockFunc(func() time.Time { return now }), nil)
 		require.NoError(t, err)
 		r, err := other.Rule(ctx, eligibility.Tips)
 		require.NoError(t, err)
@@ -255,7 +256,7 @@ func TestChangeWinsOverConcurrentReads(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		e, err := eligibility.New(db, nil, nil)
+		e, err := eligibility.New(db, fanfare.SystemClock{}, nil)
 		require.NoError(t, err)
 		ops := fanfare.Actor{Role: fanfare.RoleOperator}
 		stop := make(chan struct{})
@@ -281,5 +282,37 @@ func TestChangeWinsOverConcurrentReads(t *testing.T) {
 		}
 		close(stop)
 		<-done
+	})
+}
+
+// A change made on another node shows here once RulesCacheTTL has passed on
+// this engine's clock, and not before: the cache ages by the clock it was
+// given, not the wall clock.
+func TestRulesCacheAgesByTheClock(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var ns atomic.Int64
+		ns.Store(now.UnixNano())
+		clock := fanfare.ClockFunc(func() time.Time { return time.Unix(0, ns.Load()).UTC() })
+		here, err := eligibility.New(db, clock, nil)
+		require.NoError(t, err)
+		elsewhere, err := eligibility.New(db, clock, nil)
+		require.NoError(t, err)
+		before, err := here.Rule(ctx, eligibility.Tips)
+		require.NoError(t, err)
+
+		_, err = elsewhere.SetRule(ctx, fanfare.Actor{Role: fanfare.RoleOperator},
+			rule(t, eligibility.Tips, func(r *eligibility.Rule) { r.MinFollowers = 12_345 }))
+		require.NoError(t, err)
+		ns.Add(int64(eligibility.RulesCacheTTL - time.Nanosecond))
+		r, err := here.Rule(ctx, eligibility.Tips)
+		require.NoError(t, err)
+		require.Equal(t, before.MinFollowers, r.MinFollowers, "Rule(tips) within RulesCacheTTL: the cached rule")
+
+		ns.Add(int64(time.Nanosecond))
+		r, err = here.Rule(ctx, eligibility.Tips)
+		require.NoError(t, err)
+		require.EqualValues(t, 12_345, r.MinFollowers, "Rule(tips) after RulesCacheTTL: the stored change")
 	})
 }

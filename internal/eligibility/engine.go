@@ -9,7 +9,6 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/audit"
-	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/store"
 )
 
@@ -31,12 +30,14 @@ type Engine struct {
 }
 
 // New returns an Engine whose rules start as base: DefaultRules() with the
-// given rules replacing theirs feature by feature (configuration).
+// given rules replacing theirs feature by feature (configuration). The
+// clock, required (New panics on nil), dates changes and ages the cached
+// rules.
 //
 // Codes: validation_failed (a bad configured rule).
 func New(db *store.DB, clock fanfare.Clock, configured []Rule) (*Engine, error) {
 	if clock == nil {
-		clock = fanfare.SystemClock{}
+		panic("eligibility: New needs a clock")
 	}
 	e := &Engine{db: db, clock: clock, defaults: map[string]Rule{}}
 	for _, r := range DefaultRules() {
@@ -87,7 +88,7 @@ func (e *Engine) Rule(ctx context.Context, feature string) (Rule, error) {
 
 func (e *Engine) current(ctx context.Context) (map[string]Rule, error) {
 	e.mu.Lock()
-	rules, fresh, gen := e.rules, time.Since(e.loaded) < RulesCacheTTL, e.gen
+	rules, fresh, gen := e.rules, e.clock.Now().Sub(e.loaded) < RulesCacheTTL, e.gen
 	e.mu.Unlock()
 	if rules != nil && fresh {
 		return rules, nil
@@ -100,7 +101,7 @@ func (e *Engine) current(ctx context.Context) (map[string]Rule, error) {
 	}
 	e.mu.Lock()
 	if e.gen == gen {
-		e.rules, e.loaded = m, time.Now()
+		e.rules, e.loaded = m, e.clock.Now()
 	}
 	e.mu.Unlock()
 	return m, nil
@@ -163,7 +164,7 @@ func (e *Engine) SetRule(ctx context.Context, actor fanfare.Actor, r Rule) (Rule
 		return Rule{}, fmt.Errorf("set rule: %w", err)
 	}
 	details, _ := json.Marshal(map[string]any{"before": before, "after": r})
-	if err := audit.Write(ctx, tx, audit.Entry{ID: ledger.NewID(), Actor: actor.ID(), Action: "eligibility.update",
+	if err := audit.Write(ctx, tx, audit.Entry{ID: fanfare.NewID(e.clock), Actor: actor.ID(), Action: "eligibility.update",
 		Object: "eligibility:" + r.Feature, Details: details, CreatedAt: now}); err != nil {
 		return Rule{}, err
 	}

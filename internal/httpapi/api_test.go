@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/app"
+	"github.com/fanfarehq/fanfare/internal/app/apptest"
 	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
@@ -349,9 +351,8 @@ func TestReadyzPendingMigrations(t *testing.T) {
 	db, err := store.Open(t.Context(), storetest.URL(t, store.SQLite))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
-	e := &env{handler: httpapi.New(httpapi.Options{DB: db})}
-	ts := newTestServer(t, e.handler)
-	e.url = ts
+	a := apptest.Open(t, db, nil, app.Config{})
+	e := &env{handler: a.API, url: apptest.Serve(t, a, a.API)}
 	requireProblem(t, e.do(t, request{method: "GET", path: "/readyz"}), 503, "unavailable")
 	res := e.do(t, request{method: "GET", path: "/healthz"})
 	require.Equal(t, http.StatusOK, res.status)

@@ -6,24 +6,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/app"
+	"github.com/fanfarehq/fanfare/internal/app/apptest"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
-	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/payment"
-	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
@@ -47,7 +44,8 @@ type env struct {
 	registry *prometheus.Registry
 }
 
-// newEnv serves the real handler over HTTP on db, wired as cmd wires it.
+// newEnv serves the API over HTTP on db, in the graph serve builds
+// (apptest).
 func newEnv(tb testing.TB, db *store.DB) *env {
 	tb.Helper()
 	return newEnvWith(tb, db, nil)
@@ -56,48 +54,14 @@ func newEnv(tb testing.TB, db *store.DB) *env {
 // newEnvWith is newEnv with payment providers besides the sandbox.
 func newEnvWith(tb testing.TB, db *store.DB, providers map[string]wallet.Provider) *env {
 	tb.Helper()
-	ctx := context.Background()
-	reg := prometheus.NewRegistry()
-	metrics := httpapi.NewMetrics(reg)
-	l, err := ledger.Open(ctx, db, ledger.Options{Observer: metrics})
-	require.NoError(tb, err)
-	tb.Cleanup(func() { l.Close() })
-	accounts := account.New(db, l, account.Options{})
 	all := map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()}
 	for name, p := range providers {
 		all[name] = p
 	}
-	w := wallet.New(db, l, accounts, wallet.Options{Providers: all})
-	broker := room.NewLocal()
-	rules, err := eligibility.New(db, nil, nil)
-	require.NoError(tb, err)
-	lv, err := live.New(db, accounts, w, live.Options{Broker: broker, Rules: rules})
-	require.NoError(tb, err)
-	tp, err := tips.New(db, accounts, w, rules, tips.Options{Broker: broker, OnAir: lv})
-	require.NoError(tb, err)
-	hub := room.NewHub(broker, room.Options{Tick: 20 * time.Millisecond, Load: lv.RoomState, Dropped: metrics.ViewerDropped,
-		Viewers: func(id string, n int) { _ = lv.NoteViewers(context.Background(), id, n) }})
-	tb.Cleanup(hub.Close)
-	srv := httpapi.New(httpapi.Options{
-		Accounts:     accounts,
-		Wallet:       w,
-		Live:         lv,
-		Rules:        rules,
-		Tips:         tp,
-		Hub:          hub,
-		DB:           db,
-		APIKey:       testAPIKey,
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Registry:     reg,
-		Metrics:      metrics,
-		Version:      "test",
-		MaxBodyBytes: testMaxBody,
-	})
-	e := &env{handler: srv, db: db, ledger: l, accounts: accounts, wallet: w, live: lv, rules: rules, tips: tp, registry: reg}
+	a := apptest.Open(tb, db, nil, app.Config{APIKey: testAPIKey, Version: "test", MaxBodyBytes: testMaxBody, Providers: all})
+	e := &env{handler: a.API, db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet, live: a.Live, rules: a.Rules, tips: a.Tips, registry: a.Registry}
 	if _, ok := tb.(*testing.T); ok {
-		ts := httptest.NewServer(srv)
-		tb.Cleanup(ts.Close)
-		e.url = ts.URL
+		e.url = apptest.Serve(tb, a, a.API)
 	}
 	return e
 }
@@ -293,11 +257,4 @@ func (e *env) requireVerified(t *testing.T) {
 	r, err := e.ledger.Verify(t.Context(), nil)
 	require.NoError(t, err)
 	require.True(t, r.OK(), "ledger.Verify: %v", r.Problems)
-}
-
-func newTestServer(t *testing.T, h http.Handler) string {
-	t.Helper()
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
-	return ts.URL
 }

@@ -137,10 +137,11 @@ type gifterWeekOutput struct {
 	}
 }
 
-// week reads a week parameter: any date of it, default today.
+// week reads a week parameter: any date of it, default today (by the
+// server's clock).
 func (s *Server) week(date string) (live.Week, error) {
 	if date == "" {
-		return live.WeekOf(time.Now()), nil
+		return live.WeekOf(s.clock.Now()), nil
 	}
 	t, err := time.Parse(time.DateOnly, date)
 	if err != nil {

@@ -11,6 +11,9 @@ import (
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/app"
+	"github.com/fanfarehq/fanfare/internal/app/apptest"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
 )
@@ -424,4 +427,21 @@ func TestGiftSpendingChecks(t *testing.T) {
 		require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
 		e.requireVerified(t)
 	})
+}
+
+// Without a week, the weekly leaderboard is the week of the server's clock.
+func TestWeeklyLeaderboardWeekComesFromTheClock(t *testing.T) {
+	t.Parallel()
+	wednesday := time.Date(2031, 5, 14, 23, 59, 0, 0, time.UTC)
+	a := apptest.Open(t, storetest.MustOpen(t, store.SQLite), fanfare.ClockFunc(func() time.Time { return wednesday }), app.Config{})
+	e := &env{url: apptest.Serve(t, a, a.API)}
+	var weekly struct {
+		WeekStart time.Time `json:"week_start"`
+		WeekEnd   time.Time `json:"week_end"`
+	}
+	res := e.do(t, request{method: "GET", path: "/v1/leaderboards/weekly"})
+	require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+	res.json(t, &weekly)
+	require.Equal(t, time.Date(2031, 5, 12, 0, 0, 0, 0, time.UTC), weekly.WeekStart.UTC(), "week_start")
+	require.Equal(t, time.Date(2031, 5, 19, 0, 0, 0, 0, time.UTC), weekly.WeekEnd.UTC(), "week_end")
 }

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -22,6 +21,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpx"
 	"github.com/fanfarehq/fanfare/internal/live"
+	"github.com/fanfarehq/fanfare/internal/profile"
 	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/tips"
@@ -32,28 +32,32 @@ import (
 // says otherwise.
 const DefaultMaxBodyBytes = 1 << 20
 
-// Options configure a Server.
+// Options configure a Server. The services, the clock, the logger and the
+// metrics are required (New panics without one); internal/app builds them.
 type Options struct {
 	Accounts *account.Service
 	Wallet   *wallet.Service
 	Live     *live.Service
 	// Rules are the eligibility rules (profiles, checklists, the
-	// operator's edits); Tips sends and lists tips.
-	Rules *eligibility.Engine
-	Tips  *tips.Service
+	// operator's edits); Tips sends and lists tips; Profiles assembles
+	// creators' profiles and checklists.
+	Rules    *eligibility.Engine
+	Tips     *tips.Service
+	Profiles *profile.Service
 	// Hub fans LIVE events out to this node's room feeds.
 	Hub *room.Hub
 	DB  *store.DB // readiness: ping and pending migrations
+	// Clock gives "this week" to the weekly leaderboards.
+	Clock fanfare.Clock
 	// APIKey authenticates the host app and the operator
 	// (Authorization: Bearer <key>). Empty disables it.
 	APIKey string
-	Logger *slog.Logger // default: discard
-	// Registry is where /metrics gathers from. Default: a new registry.
+	Logger *slog.Logger
+	// Registry is where /metrics gathers from.
 	Registry *prometheus.Registry
 	// Metrics are the server's collectors. Build them with NewMetrics on
 	// Registry before opening the ledger, so the ledger's committer can
-	// report to them too (ledger.Options.Observer). If nil, New builds them
-	// on Registry.
+	// report to them too (ledger.Options.Observer).
 	Metrics      *Metrics
 	Version      string // reported in the OpenAPI document
 	MaxBodyBytes int64  // default DefaultMaxBodyBytes
@@ -65,9 +69,11 @@ type Server struct {
 	wallet    *wallet.Service
 	rules     *eligibility.Engine
 	tips      *tips.Service
+	profiles  *profile.Service
 	live      *live.Service
 	hub       *room.Hub
 	db        *store.DB
+	clock     fanfare.Clock
 	log       *slog.Logger
 	registry  *prometheus.Registry
 	metrics   *Metrics
@@ -81,31 +87,44 @@ type Server struct {
 	spec []byte // the OpenAPI document, built once
 }
 
-// New returns a Server with every route registered.
+// New returns a Server with every route registered. It panics when a
+// required option is missing.
 func New(opts Options) *Server {
+	for _, o := range []struct {
+		name    string
+		missing bool
+	}{
+		{"Accounts", opts.Accounts == nil}, {"Wallet", opts.Wallet == nil}, {"Live", opts.Live == nil},
+		{"Rules", opts.Rules == nil}, {"Tips", opts.Tips == nil}, {"Profiles", opts.Profiles == nil},
+		{"Hub", opts.Hub == nil}, {"DB", opts.DB == nil}, {"Clock", opts.Clock == nil},
+		{"Logger", opts.Logger == nil}, {"Registry", opts.Registry == nil}, {"Metrics", opts.Metrics == nil},
+	} {
+		if o.missing {
+			panic("httpapi: New needs Options." + o.name)
+		}
+	}
+	return newServer(opts)
+}
+
+// newServer is New without the check of the options, for white-box tests
+// that exercise the middleware alone.
+func newServer(opts Options) *Server {
 	s := &Server{
 		accounts: opts.Accounts,
 		wallet:   opts.Wallet,
 		live:     opts.Live,
 		rules:    opts.Rules,
 		tips:     opts.Tips,
+		profiles: opts.Profiles,
 		hub:      opts.Hub,
 		db:       opts.DB,
+		clock:    opts.Clock,
 		log:      opts.Logger,
 		registry: opts.Registry,
 		metrics:  opts.Metrics,
 		maxBody:  opts.MaxBodyBytes,
 		cop:      http.NewCrossOriginProtection(),
 		mux:      http.NewServeMux(),
-	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.registry == nil {
-		s.registry = prometheus.NewRegistry()
-	}
-	if s.metrics == nil {
-		s.metrics = NewMetrics(s.registry)
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
@@ -151,12 +170,8 @@ func New(opts Options) *Server {
 	s.registerPurchases()
 	s.registerWebhooks()
 	s.registerHistory()
-	if s.live != nil && s.hub != nil {
-		s.registerLive()
-	}
-	if s.live != nil && s.rules != nil && s.tips != nil {
-		s.registerTips()
-	}
+	s.registerLive()
+	s.registerTips()
 	s.finishSpec()
 	return s
 }
@@ -164,7 +179,7 @@ func New(opts Options) *Server {
 // ServeHTTP runs the request through the server's middleware (request id,
 // access log, metrics, panic recovery, body limit) and its routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
+	sw := fanfare.StartStopwatch()
 	st := &requestState{id: requestID(r)}
 	st.log = s.log.With(slog.String("request_id", st.id))
 	ctx := context.WithValue(r.Context(), stateKey{}, st)
@@ -196,7 +211,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				rec.SetStatus(http.StatusInternalServerError)
 			}
 		}
-		d := time.Since(start)
+		d := sw.Elapsed()
 		status := rec.Status()
 		s.metrics.observeRequest(route, status, d)
 		level := slog.LevelInfo

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // syncBuffer is a log sink safe for concurrent writes.
@@ -36,7 +37,8 @@ func (s *syncBuffer) String() string {
 func TestInternalErrorsAreHidden(t *testing.T) {
 	t.Parallel()
 	var logs syncBuffer
-	s := New(Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	reg := prometheus.NewRegistry()
+	s := newServer(Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Registry: reg, Metrics: NewMetrics(reg)})
 	s.mux.HandleFunc("GET /boom", func(http.ResponseWriter, *http.Request) { panic("boom: secret state") })
 	huma.Register(s.api, huma.Operation{OperationID: "fail", Method: http.MethodGet, Path: "/fail"},
 		func(context.Context, *struct{}) (*struct{}, error) {

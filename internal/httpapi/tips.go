@@ -101,8 +101,6 @@ func (s *Server) creator(ctx context.Context, ref string) (*fanfare.User, error)
 }
 
 func (s *Server) registerTips() {
-	profiles := profile.New(s.rules, s.tips, s.live)
-
 	register(s, optional, huma.Operation{
 		OperationID: "creatorProfile",
 		Method:      http.MethodGet,
@@ -122,7 +120,7 @@ func (s *Server) registerTips() {
 				return nil, err
 			}
 		}
-		p, err := profiles.For(ctx, viewer, c)
+		p, err := s.profiles.For(ctx, viewer, c)
 		if err != nil {
 			return nil, err
 		}
@@ -142,7 +140,7 @@ func (s *Server) registerTips() {
 		if err != nil {
 			return nil, err
 		}
-		cl, err := profiles.Checklist(ctx, u)
+		cl, err := s.profiles.Checklist(ctx, u)
 		if err != nil {
 			return nil, err
 		}

@@ -537,7 +537,7 @@ func (c *committer) try(ctx context.Context, ops []*pending, savepoints bool) (c
 		}
 		p := ops[i]
 		p.stored = false
-		opID := NewID()
+		opID := fanfare.NewID(c.l.clock)
 		n := len(rows)
 		var undo func()
 		rows, undo, p.err = apply(p, opID, accts, holds, rows)

@@ -15,7 +15,6 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/store"
-	"github.com/google/uuid"
 )
 
 // AccountID identifies a ledger account.
@@ -420,7 +419,7 @@ func (l *Ledger) Account(ctx context.Context, id AccountID) (*Account, error) {
 // met in the committer (insufficient_funds, wallet_frozen, invalid_state,
 // not_found, validation_failed) are returned as *fanfare.Error.
 func (l *Ledger) Submit(ctx context.Context, op Op) (*Result, error) {
-	if err := checkOp(&op); err != nil {
+	if err := checkOp(&op, l.clock); err != nil {
 		return nil, err
 	}
 	// Replays are recognised in the committer, where the idempotency key's
@@ -430,7 +429,7 @@ func (l *Ledger) Submit(ctx context.Context, op Op) (*Result, error) {
 }
 
 // checkOp validates what can be checked without the database.
-func checkOp(op *Op) error {
+func checkOp(op *Op, clock fanfare.Clock) error {
 	if op.Kind == "" {
 		return fanfare.Errorf(fanfare.EInvalid, "operation kind is required")
 	}
@@ -457,7 +456,7 @@ func checkOp(op *Op) error {
 				return fanfare.Errorf(fanfare.EInvalid, "a hold cannot pay its own payer")
 			}
 			if h.ID == "" {
-				h.ID = NewID()
+				h.ID = fanfare.NewID(clock)
 			}
 		case HoldPost, HoldVoid:
 			if h.ID == "" {
@@ -535,9 +534,4 @@ func (l *Ledger) PurgeIdempotency(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("purge idempotency keys: %w", err)
 	}
 	return res.RowsAffected()
-}
-
-// NewID returns a new time-ordered identifier (UUIDv7).
-func NewID() string {
-	return uuid.Must(uuid.NewV7()).String()
 }

@@ -106,12 +106,9 @@ func (s *Service) Chat(ctx context.Context, actor fanfare.Actor, liveID, text st
 	if u.ID == l.CreatorID {
 		badges = append(badges, "creator")
 	}
-	if s.broker != nil {
-		return s.broker.Publish(ctx, liveID, room.Event{Type: room.TypeChat, At: now, Chat: &room.Chat{
-			AuthorID: u.ID, Handle: u.Handle, DisplayName: u.DisplayName, Text: text, Badges: badges,
-		}})
-	}
-	return nil
+	return s.broker.Publish(ctx, liveID, room.Event{Type: room.TypeChat, At: now, Chat: &room.Chat{
+		AuthorID: u.ID, Handle: u.Handle, DisplayName: u.DisplayName, Text: text, Badges: badges,
+	}})
 }
 
 // Mute stops a viewer from chatting in the actor's LIVE; muting twice is

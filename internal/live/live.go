@@ -36,17 +36,17 @@ const (
 
 // Options configure a Service.
 type Options struct {
-	Clock fanfare.Clock
+	Clock fanfare.Clock // required
 	// Gifts is the catalog (default DefaultGifts).
 	Gifts []Gift
 	// GiftShareBPS is the creator's share of a gift's coins, in diamonds
 	// (default DefaultGiftShareBPS).
 	GiftShareBPS int64
-	// Broker carries gifts and the end of a LIVE to the room feeds. Nil:
-	// nothing is published.
+	// Broker carries gifts, chat and the end of a LIVE to the room feeds
+	// (required).
 	Broker room.Broker
 	// Rules decide who may go LIVE and who may send and receive gifts (the
-	// features live and gifts). Nil: the built-in rules.
+	// features live and gifts); required.
 	Rules *eligibility.Engine
 }
 
@@ -73,20 +73,19 @@ type Service struct {
 // refuses the ended LIVE.
 const OnAirCacheTTL = time.Second
 
-// New returns a Service.
+// New returns a Service. It panics without opts.Clock, opts.Broker or
+// opts.Rules: collaborators are built by the caller (internal/app).
 func New(db *store.DB, users Users, w *wallet.Service, opts Options) (*Service, error) {
+	switch {
+	case opts.Clock == nil:
+		panic("live: New needs Options.Clock")
+	case opts.Broker == nil:
+		panic("live: New needs Options.Broker")
+	case opts.Rules == nil:
+		panic("live: New needs Options.Rules")
+	}
 	s := &Service{db: db, users: users, wallet: w, clock: opts.Clock, share: opts.GiftShareBPS, broker: opts.Broker,
-		gifts: map[string]Gift{}, onAir: cache.New[string, *Live](OnAirCacheTTL, 10_000, nil)}
-	if s.clock == nil {
-		s.clock = fanfare.SystemClock{}
-	}
-	s.rules = opts.Rules
-	if s.rules == nil {
-		var err error
-		if s.rules, err = eligibility.New(db, s.clock, nil); err != nil {
-			return nil, err
-		}
-	}
+		rules: opts.Rules, gifts: map[string]Gift{}, onAir: cache.New[string, *Live](OnAirCacheTTL, 10_000, opts.Clock.Now)}
 	if s.share == 0 {
 		s.share = DefaultGiftShareBPS
 	}
@@ -179,7 +178,7 @@ func (s *Service) Start(ctx context.Context, actor fanfare.Actor, title string) 
 	} else if err := d.Err(); err != nil {
 		return nil, err
 	}
-	id := ledger.NewID()
+	id := fanfare.NewID(s.clock)
 	_, err = s.db.Write.ExecContext(ctx, `INSERT INTO lives (id, creator_id, title, status, started_at) VALUES ($1, $2, $3, 'live', $4)`,
 		id, u.ID, title, now.UnixMicro())
 	if store.IsUniqueViolation(err) {
@@ -260,9 +259,7 @@ func (s *Service) End(ctx context.Context, actor fanfare.Actor, id string) (*Liv
 		return nil, fanfare.Errorf(fanfare.EInvalidState, "this LIVE has already ended")
 	}
 	s.onAir.Delete(id)
-	if s.broker != nil {
-		_ = s.broker.Publish(ctx, id, room.Event{Type: room.TypeLiveEnded, At: now})
-	}
+	_ = s.broker.Publish(ctx, id, room.Event{Type: room.TypeLiveEnded, At: now})
 	return s.Get(ctx, id)
 }
 
@@ -364,7 +361,7 @@ func (s *Service) SendGift(ctx context.Context, actor fanfare.Actor, liveID, gif
 	if err != nil {
 		return nil, err
 	}
-	if !p.Replayed && s.broker != nil {
+	if !p.Replayed {
 		s.publishGift(ctx, actor, l, g, count, p)
 	}
 	return &Sent{Payment: p, Gift: g, Count: count, LiveID: liveID}, nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/payment"
@@ -65,7 +66,9 @@ func setup(t *testing.T, db *store.DB) *fixture {
 	w := wallet.New(db, l, accounts, wallet.Options{Clock: clock,
 		Providers: map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()}})
 	b := room.NewLocal()
-	lv, err := live.New(db, accounts, w, live.Options{Clock: clock, Broker: b})
+	rules, err := eligibility.New(db, clock, nil)
+	require.NoError(t, err)
+	lv, err := live.New(db, accounts, w, live.Options{Clock: clock, Broker: b, Rules: rules})
 	require.NoError(t, err)
 	f := &fixture{db: db, ledger: l, accounts: accounts, wallet: w, live: lv, broker: b, users: map[string]fanfare.Actor{}}
 	for _, u := range []struct{ handle, birth string }{
@@ -329,16 +332,27 @@ func TestCatalog(t *testing.T) {
 	require.Len(t, gifts, 9)
 	require.Equal(t, live.Gift{ID: "rose", Name: "Rose", Coins: 1, Tier: 1}, gifts[0])
 	require.Equal(t, live.Gift{ID: "universe", Name: "Universe", Coins: 34999, Tier: 5}, gifts[8])
+	clock := fanfare.ClockFunc(func() time.Time { return now })
+	rules, err := eligibility.New(nil, clock, nil)
+	require.NoError(t, err)
+	opts := func(gifts []live.Gift, share int64) live.Options {
+		return live.Options{Clock: clock, Broker: room.NewLocal(), Rules: rules, Gifts: gifts, GiftShareBPS: share}
+	}
+	_, err = live.New(nil, nil, nil, opts(nil, 0))
+	require.NoError(t, err, "the default catalog")
 	for _, bad := range [][]live.Gift{
 		{{ID: "", Name: "x", Coins: 1}},
 		{{ID: "a", Name: "A", Coins: 0}},
 		{{ID: "a", Name: "A", Coins: 1}, {ID: "a", Name: "B", Coins: 2}},
 	} {
-		_, err := live.New(nil, nil, nil, live.Options{Gifts: bad})
-		require.Error(t, err)
+		_, err := live.New(nil, nil, nil, opts(bad, 0))
+		require.ErrorContains(t, err, "gift")
 	}
-	_, err := live.New(nil, nil, nil, live.Options{GiftShareBPS: 10_001})
-	require.Error(t, err)
+	_, err = live.New(nil, nil, nil, opts(nil, 10_001))
+	require.ErrorContains(t, err, "share")
+	require.PanicsWithValue(t, "live: New needs Options.Rules", func() {
+		_, _ = live.New(nil, nil, nil, live.Options{Clock: clock, Broker: room.NewLocal()})
+	}, "New builds no collaborator of its own")
 }
 
 func TestChat(t *testing.T) {

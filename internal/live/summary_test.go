@@ -10,6 +10,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/payment"
@@ -56,7 +57,9 @@ func TestSummaryAndWeeklyLeaderboards(t *testing.T) {
 		t.Cleanup(func() { l.Close() })
 		accounts := account.New(db, l, account.Options{Clock: clock})
 		w := wallet.New(db, l, accounts, wallet.Options{Clock: clock, Providers: map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()}})
-		lv, err := live.New(db, accounts, w, live.Options{Clock: clock, Broker: room.NewLocal()})
+		rules, err := eligibility.New(db, clock, nil)
+		require.NoError(t, err)
+		lv, err := live.New(db, accounts, w, live.Options{Clock: clock, Broker: room.NewLocal(), Rules: rules})
 		require.NoError(t, err)
 		actor := map[string]fanfare.Actor{}
 		for _, h := range []string{"ayla", "omar", "sam", "lea"} {

@@ -116,7 +116,10 @@ type Options struct {
 	Top    int
 	// Load gives a room's state when its first viewer on this node joins.
 	Load func(ctx context.Context, room string) (State, error)
-	// Now is the clock (default time.Now).
+	// Now is the clock (the owner's fanfare.Clock's Now), required: it
+	// dates frames and the end of a LIVE, ends combos and spaces the
+	// leaderboard and viewer-count updates. The tick that paces the frames
+	// is a real timer: it only decides when to write.
 	Now func() time.Time
 	// Dropped is called when a slow viewer is dropped (a metric).
 	Dropped func()
@@ -148,9 +151,6 @@ func (o *Options) defaults() {
 	if o.Top <= 0 {
 		o.Top = 10
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
 }
 
 // ErrClosed is returned by Join once the hub is closed.
@@ -167,8 +167,11 @@ type Hub struct {
 	wg     sync.WaitGroup
 }
 
-// NewHub returns a hub on broker.
+// NewHub returns a hub on broker. It panics without opts.Now.
 func NewHub(b Broker, opts Options) *Hub {
+	if opts.Now == nil {
+		panic("room: NewHub needs Options.Now")
+	}
 	opts.defaults()
 	return &Hub{broker: b, opts: opts, rooms: map[string]*Room{}}
 }

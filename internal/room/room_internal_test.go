@@ -14,10 +14,12 @@ import (
 
 var t0 = time.Date(2026, 3, 15, 20, 0, 0, 0, time.UTC)
 
-// manualHub is a hub whose rooms tick only when the test calls flush.
+// manualHub is a hub whose rooms tick only when the test calls flush, with
+// the time it gives.
 func manualHub(t *testing.T, opts Options) (*Hub, *Local) {
 	t.Helper()
 	opts.Tick = time.Hour
+	opts.Now = func() time.Time { return t0 }
 	b := NewLocal()
 	h := NewHub(b, opts)
 	t.Cleanup(h.Close)
@@ -266,7 +268,7 @@ func TestHubConcurrency(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := NewLocal()
-	h := NewHub(b, Options{Tick: 5 * time.Millisecond, Queue: 1024})
+	h := NewHub(b, Options{Tick: 5 * time.Millisecond, Queue: 1024, Now: time.Now})
 	var wg, viewers sync.WaitGroup
 	stop := make(chan struct{})
 	for i := range 4 {

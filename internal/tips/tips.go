@@ -49,9 +49,9 @@ type OnAir interface {
 type Options struct {
 	MinCoins, MaxCoins fanfare.Amount
 	ShareBPS           int64
-	Clock              fanfare.Clock
-	Broker             room.Broker // the room feeds; nil: none
-	OnAir              OnAir       // nil: tips never show in a room
+	Clock              fanfare.Clock // required
+	Broker             room.Broker   // the room feeds; required
+	OnAir              OnAir         // where a tip shows (the creator's LIVE); required
 }
 
 // Service sends and lists tips.
@@ -63,8 +63,19 @@ type Service struct {
 	opts   Options
 }
 
-// New returns a Service.
+// New returns a Service. It panics without rules, opts.Clock, opts.Broker or
+// opts.OnAir: collaborators are built by the caller (internal/app).
 func New(db *store.DB, users Users, w *wallet.Service, rules *eligibility.Engine, opts Options) (*Service, error) {
+	switch {
+	case rules == nil:
+		panic("tips: New needs the eligibility rules")
+	case opts.Clock == nil:
+		panic("tips: New needs Options.Clock")
+	case opts.Broker == nil:
+		panic("tips: New needs Options.Broker")
+	case opts.OnAir == nil:
+		panic("tips: New needs Options.OnAir")
+	}
 	if opts.MinCoins == 0 {
 		opts.MinCoins = DefaultMinCoins
 	}
@@ -79,9 +90,6 @@ func New(db *store.DB, users Users, w *wallet.Service, rules *eligibility.Engine
 	}
 	if opts.ShareBPS < 0 || opts.ShareBPS > 10_000 {
 		return nil, fmt.Errorf("tips: share %d bps out of range", opts.ShareBPS)
-	}
-	if opts.Clock == nil {
-		opts.Clock = fanfare.SystemClock{}
 	}
 	return &Service{db: db, users: users, wallet: w, rules: rules, opts: opts}, nil
 }
@@ -228,11 +236,9 @@ func (s *Service) Send(ctx context.Context, actor fanfare.Actor, creatorID strin
 		// A replay is answered even if the rules now refuse.
 		return s.replayOr(ctx, idem, fan.ID, creator.ID, coins, message, d.Err())
 	}
-	liveID := ""
-	if s.opts.OnAir != nil {
-		if liveID, err = s.opts.OnAir.OnAir(ctx, creator.ID); err != nil {
-			return nil, err
-		}
+	liveID, err := s.opts.OnAir.OnAir(ctx, creator.ID)
+	if err != nil {
+		return nil, err
 	}
 	diamonds := fanfare.Share(coins, s.opts.ShareBPS)
 	p, err := s.wallet.Pay(ctx, actor, wallet.Spend{
@@ -253,7 +259,7 @@ func (s *Service) Send(ctx context.Context, actor fanfare.Actor, creatorID strin
 	if err != nil {
 		return nil, err
 	}
-	if !p.Replayed && liveID != "" && s.opts.Broker != nil {
+	if !p.Replayed && liveID != "" {
 		_ = s.opts.Broker.Publish(ctx, liveID, room.Event{Type: room.TypeTip, At: p.CreatedAt,
 			Tip: &room.Tip{Handle: fan.Handle, DisplayName: fan.DisplayName, Coins: int64(coins), Message: message}})
 	}

@@ -542,7 +542,7 @@ func TestStripeEventRefused(t *testing.T) {
 		requireCode(t, err, fanfare.EInvalid)
 
 		// Without Stripe configured there is no endpoint.
-		plain := wallet.New(db, f.ledger, f.accounts, wallet.Options{Providers: map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()}})
+		plain := wallet.New(db, f.ledger, f.accounts, wallet.Options{Clock: fanfare.SystemClock{}, Providers: map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()}})
 		_, err = plain.ReceiveWebhook(ctx, "stripe", payload, stripetest.Sign(payload, time.Now()))
 		requireCode(t, err, fanfare.ENotFound)
 		_, err = plain.ReceiveWebhook(ctx, "sandbox", payload, stripetest.Sign(payload, time.Now()))

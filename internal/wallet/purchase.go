@@ -215,7 +215,7 @@ func (s *Service) recordPurchase(ctx context.Context, userID string, pack Pack, 
 	_, err = tx.ExecContext(ctx, `INSERT INTO purchases
 		(id, user_id, pack_id, coins, currency, amount, provider, status, idempotency_key, request_hash, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, $10)`,
-		ledger.NewID(), userID, pack.ID, int64(pack.Coins), pack.Currency, int64(pack.Price), provider,
+		fanfare.NewID(s.clock), userID, pack.ID, int64(pack.Coins), pack.Currency, int64(pack.Price), provider,
 		idemKey, hash, now.UnixMicro())
 	if err != nil {
 		return fmt.Errorf("buy: record purchase: %w", err)

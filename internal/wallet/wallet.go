@@ -23,7 +23,7 @@ type Users interface {
 
 // Options configure a Service.
 type Options struct {
-	Clock fanfare.Clock // default: the system clock
+	Clock fanfare.Clock // required
 	// Catalog is the coin packs on sale. Default: DefaultCatalog.
 	Catalog *Catalog
 	// Providers take payments, by the name a purchase request gives
@@ -53,13 +53,14 @@ type Service struct {
 }
 
 // New returns a Service on db and l. Ledger operations take their times
-// from the ledger's clock, purchase rows from opts.Clock.
+// from the ledger's clock, purchase rows from opts.Clock. It panics without
+// opts.Clock.
 func New(db *store.DB, l *ledger.Ledger, users Users, opts Options) *Service {
+	if opts.Clock == nil {
+		panic("wallet: New needs Options.Clock")
+	}
 	s := &Service{db: db, ledger: l, users: users, clock: opts.Clock, catalog: opts.Catalog, providers: opts.Providers,
 		chargebackDelay: opts.ChargebackDelay}
-	if s.clock == nil {
-		s.clock = fanfare.SystemClock{}
-	}
 	if s.chargebackDelay <= 0 {
 		s.chargebackDelay = DefaultChargebackDelay
 	}

@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -20,22 +18,20 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	fanapp "github.com/fanfarehq/fanfare/internal/app"
+	"github.com/fanfarehq/fanfare/internal/app/apptest"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
-	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
-	"github.com/fanfarehq/fanfare/internal/payment"
-	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
-	"github.com/fanfarehq/fanfare/internal/web"
 )
 
 const password = "fanfare-demo"
 
-// app is the web app served over HTTP on a real database, wired as
-// cmd/fanfare wires it: the pages in front of the real API.
+// app is the web app served over HTTP on a real database, in the graph
+// serve builds (apptest): the pages in front of the real API.
 type app struct {
 	url      string
 	db       *store.DB
@@ -60,45 +56,15 @@ func newApp(t *testing.T, db *store.DB) *app {
 
 func newAppWith(t *testing.T, db *store.DB, o appOptions) *app {
 	t.Helper()
-	ctx := context.Background()
-	if o.clock == nil {
-		o.clock = fanfare.SystemClock{}
-	}
-	l, err := ledger.Open(ctx, db, ledger.Options{Clock: o.clock})
-	require.NoError(t, err)
-	t.Cleanup(func() { l.Close() })
-	accounts := account.New(db, l, account.Options{Clock: o.clock})
-	w := wallet.New(db, l, accounts, wallet.Options{
-		Clock:           o.clock,
-		Providers:       map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()},
+	a := apptest.Open(t, db, o.clock, fanapp.Config{
+		APIKey:          "web-test-key",
+		Version:         "test",
 		ChargebackDelay: time.Nanosecond,
+		SecureCookies:   o.secure,
+		Demo:            o.demo,
 	})
-	rules, err := eligibility.New(db, o.clock, nil)
-	require.NoError(t, err)
-	broker := room.NewLocal()
-	lv, err := live.New(db, accounts, w, live.Options{Clock: o.clock, Broker: broker, Rules: rules})
-	require.NoError(t, err)
-	tp, err := tips.New(db, accounts, w, rules, tips.Options{Clock: o.clock, Broker: broker, OnAir: lv})
-	require.NoError(t, err)
-	hub := room.NewHub(broker, room.Options{Tick: 20 * time.Millisecond, Load: lv.RoomState,
-		Viewers: func(id string, n int) { _ = lv.NoteViewers(context.Background(), id, n) }})
-	api := httpapi.New(httpapi.Options{Accounts: accounts, Wallet: w, Live: lv, Rules: rules, Tips: tp, Hub: hub, DB: db, APIKey: "web-test-key", Version: "test"})
-	h := web.New(web.Options{
-		Accounts:      accounts,
-		Wallet:        w,
-		Live:          lv,
-		Rules:         rules,
-		Tips:          tp,
-		API:           api,
-		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Clock:         o.clock,
-		SecureCookies: o.secure,
-		Demo:          o.demo,
-	})
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
-	t.Cleanup(hub.Close) // runs first: the feeds' sockets end before the server
-	return &app{url: ts.URL, db: db, ledger: l, accounts: accounts, wallet: w, live: lv, rules: rules, tips: tp}
+	return &app{url: apptest.Serve(t, a, a.Web), db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet,
+		live: a.Live, rules: a.Rules, tips: a.Tips}
 }
 
 // browser is one visitor: a cookie jar and a client that does not follow

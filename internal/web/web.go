@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
-	"time"
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
@@ -26,23 +25,25 @@ const SessionCookie = "fanfare_session"
 // maxFormBytes bounds a form's body: the largest, sign-up, is far smaller.
 const maxFormBytes = 64 << 10
 
-// Options configure a Server.
+// Options configure a Server. The services, the API, the logger and the
+// clock are required (New panics without one); internal/app builds them.
 type Options struct {
 	Accounts *account.Service
 	Wallet   *wallet.Service
 	// Live runs the LIVE pages: who is on air, the rooms, the studio and
 	// the summaries. Their feeds and gifts go through the API (/v1/lives).
 	Live *live.Service
-	// Rules are the eligibility rules (profiles, the monetization
-	// checklist, the operator's page); Tips sends and lists tips. Both
-	// are required.
-	Rules *eligibility.Engine
-	Tips  *tips.Service
+	// Rules are the eligibility rules (the operator's page); Tips sends
+	// and lists tips; Profiles assembles creators' profiles and the
+	// monetization checklist.
+	Rules    *eligibility.Engine
+	Tips     *tips.Service
+	Profiles *profile.Service
 	// API serves the paths of the HTTP API: /v1/, /openapi.json, /docs,
-	// /healthz, /readyz and /metrics. Nil answers them with 404.
+	// /healthz, /readyz and /metrics.
 	API    http.Handler
-	Logger *slog.Logger  // default: discard
-	Clock  fanfare.Clock // default: the system clock
+	Logger *slog.Logger
+	Clock  fanfare.Clock
 	// SecureCookies marks cookies Secure: set it when the app is served
 	// over HTTPS (behind a TLS-terminating proxy, for one).
 	SecureCookies bool
@@ -75,15 +76,28 @@ type Server struct {
 	handler http.Handler // the pages, behind their middleware
 }
 
-// New returns a Server with every page registered.
+// New returns a Server with every page registered. It panics when a
+// required option is missing.
 func New(opts Options) *Server {
+	for _, o := range []struct {
+		name    string
+		missing bool
+	}{
+		{"Accounts", opts.Accounts == nil}, {"Wallet", opts.Wallet == nil}, {"Live", opts.Live == nil},
+		{"Rules", opts.Rules == nil}, {"Tips", opts.Tips == nil}, {"Profiles", opts.Profiles == nil},
+		{"API", opts.API == nil}, {"Logger", opts.Logger == nil}, {"Clock", opts.Clock == nil},
+	} {
+		if o.missing {
+			panic("web: New needs Options." + o.name)
+		}
+	}
 	s := &Server{
 		accounts: opts.Accounts,
 		wallet:   opts.Wallet,
 		live:     opts.Live,
 		rules:    opts.Rules,
 		tips:     opts.Tips,
-		profiles: profile.New(opts.Rules, opts.Tips, opts.Live),
+		profiles: opts.Profiles,
 		api:      opts.API,
 		log:      opts.Logger,
 		clock:    opts.Clock,
@@ -91,15 +105,6 @@ func New(opts Options) *Server {
 		csrfKey:  opts.CSRFKey,
 		demo:     opts.Demo,
 		pages:    parseTemplates(),
-	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.clock == nil {
-		s.clock = fanfare.SystemClock{}
-	}
-	if s.api == nil {
-		s.api = http.NotFoundHandler()
 	}
 	if len(s.csrfKey) == 0 {
 		s.csrfKey = make([]byte, 32)
@@ -185,7 +190,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.api.ServeHTTP(w, r)
 		return
 	}
-	start := time.Now()
+	sw := fanfare.StartStopwatch()
 	rec := httpx.NewRecorder(w)
 	h := rec.Header()
 	h.Set("Content-Security-Policy", contentSecurityPolicy(r.Host))
@@ -210,7 +215,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.Status()),
-			slog.Duration("duration", time.Since(start)),
+			slog.Duration("duration", sw.Elapsed()),
 		)
 	}()
 	if r.Method == http.MethodPost {

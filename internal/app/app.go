@@ -1,0 +1,190 @@
+// Package app builds Fanfare's object graph on an open database: the
+// ledger, the services, the room hub, the HTTP API and the web app in front
+// of it, each given its collaborators. It is the one place that builds
+// them: `fanfare serve` calls Open, and the tests of httpapi, web and
+// cmd/fanfare open the same graph (through apptest), so what they test is
+// what serves.
+//
+// app may import every package of the module except cmd/fanfare; nothing
+// but cmd/fanfare and tests imports app. Configuration is read in
+// cmd/fanfare and arrives here as plain values (Config), with the payment
+// providers already built.
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/eligibility"
+	"github.com/fanfarehq/fanfare/internal/httpapi"
+	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/live"
+	"github.com/fanfarehq/fanfare/internal/profile"
+	"github.com/fanfarehq/fanfare/internal/room"
+	"github.com/fanfarehq/fanfare/internal/store"
+	"github.com/fanfarehq/fanfare/internal/tips"
+	"github.com/fanfarehq/fanfare/internal/wallet"
+	"github.com/fanfarehq/fanfare/internal/web"
+)
+
+// Config is what the graph takes from the configuration. The zero value of
+// a setting is its package's default.
+type Config struct {
+	// APIKey authenticates the host app and the operator; empty disables
+	// the routes that need it.
+	APIKey string
+	// Version is reported in the OpenAPI document.
+	Version string
+	// MaxBatch bounds the operations the ledger commits in one
+	// transaction.
+	MaxBatch int
+	// Providers take payments, by name (the sandbox, Stripe when
+	// configured).
+	Providers map[string]wallet.Provider
+	// Catalog is the coin packs on sale; Limits the spending and purchase
+	// limits; ChargebackDelay the sandbox's delay before a flagged
+	// purchase is charged back.
+	Catalog         *wallet.Catalog
+	Limits          *wallet.Limits
+	ChargebackDelay time.Duration
+	// Rules replace the built-in eligibility rules, feature by feature.
+	Rules []eligibility.Rule
+	// TipMinCoins, TipMaxCoins and TipShareBPS bound tips and give the
+	// creator's share.
+	TipMinCoins, TipMaxCoins fanfare.Amount
+	TipShareBPS              int64
+	// SecureCookies marks the web app's cookies Secure; CSRFKey signs its
+	// forms; Demo shows the demo world's logins.
+	SecureCookies bool
+	CSRFKey       []byte
+	Demo          bool
+	// RoomTick is how often a room sends its viewers a frame.
+	RoomTick time.Duration
+	// MaxBodyBytes bounds an API request's body.
+	MaxBodyBytes int64
+}
+
+// App is the graph: every service, the room hub, the API and the web app.
+// Handler serves them all on one listener.
+type App struct {
+	Clock    fanfare.Clock
+	Registry *prometheus.Registry // what /metrics gathers
+	Metrics  *httpapi.Metrics
+
+	Ledger   *ledger.Ledger
+	Accounts *account.Service
+	Wallet   *wallet.Service
+	Rules    *eligibility.Engine
+	Live     *live.Service
+	Tips     *tips.Service
+	Profiles *profile.Service
+	Hub      *room.Hub
+
+	API *httpapi.Server // the HTTP API alone
+	Web *web.Server     // the web app, handing the API's paths to API
+}
+
+// Open builds the graph on db (migrated) with clock and log, and starts
+// the ledger's committer. Close stops what it started; db stays open, its
+// owner closes it after Close.
+func Open(ctx context.Context, db *store.DB, clock fanfare.Clock, log *slog.Logger, cfg Config) (*App, error) {
+	if db == nil || clock == nil || log == nil {
+		return nil, errors.New("app: Open needs a database, a clock and a logger")
+	}
+	a := &App{Clock: clock, Registry: prometheus.NewRegistry()}
+	if err := a.build(ctx, db, log, cfg); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// build builds the graph in the order of its dependencies.
+func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Config) (err error) {
+	clock := a.Clock
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.Metrics = httpapi.NewMetrics(a.Registry)
+	if a.Ledger, err = ledger.Open(ctx, db, ledger.Options{Clock: clock, MaxBatch: cfg.MaxBatch, Observer: a.Metrics}); err != nil {
+		return err
+	}
+	a.Accounts = account.New(db, a.Ledger, account.Options{Clock: clock})
+	a.Wallet = wallet.New(db, a.Ledger, a.Accounts, wallet.Options{
+		Clock:           clock,
+		Catalog:         cfg.Catalog,
+		Providers:       cfg.Providers,
+		ChargebackDelay: cfg.ChargebackDelay,
+		Limits:          cfg.Limits,
+	})
+	if a.Rules, err = eligibility.New(db, clock, cfg.Rules); err != nil {
+		return err
+	}
+	broker := room.NewLocal()
+	if a.Live, err = live.New(db, a.Accounts, a.Wallet, live.Options{Clock: clock, Broker: broker, Rules: a.Rules}); err != nil {
+		return err
+	}
+	if a.Tips, err = tips.New(db, a.Accounts, a.Wallet, a.Rules, tips.Options{
+		MinCoins: cfg.TipMinCoins, MaxCoins: cfg.TipMaxCoins, ShareBPS: cfg.TipShareBPS,
+		Clock: clock, Broker: broker, OnAir: a.Live,
+	}); err != nil {
+		return err
+	}
+	a.Profiles = profile.New(a.Rules, a.Tips, a.Live)
+	a.Hub = room.NewHub(broker, room.Options{Tick: cfg.RoomTick, Now: clock.Now, Load: a.Live.RoomState, Dropped: a.Metrics.ViewerDropped,
+		Viewers: func(id string, n int) {
+			if err := a.Live.NoteViewers(context.Background(), id, n); err != nil {
+				log.Warn("record peak viewers", "live", id, "err", err)
+			}
+		}})
+	a.API = httpapi.New(httpapi.Options{
+		Accounts:     a.Accounts,
+		Wallet:       a.Wallet,
+		Live:         a.Live,
+		Rules:        a.Rules,
+		Tips:         a.Tips,
+		Profiles:     a.Profiles,
+		Hub:          a.Hub,
+		DB:           db,
+		Clock:        clock,
+		APIKey:       cfg.APIKey,
+		Logger:       log,
+		Registry:     a.Registry,
+		Metrics:      a.Metrics,
+		Version:      cfg.Version,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+	})
+	a.Web = web.New(web.Options{
+		Accounts:      a.Accounts,
+		Wallet:        a.Wallet,
+		Live:          a.Live,
+		Rules:         a.Rules,
+		Tips:          a.Tips,
+		Profiles:      a.Profiles,
+		API:           a.API,
+		Logger:        log,
+		Clock:         clock,
+		SecureCookies: cfg.SecureCookies,
+		CSRFKey:       cfg.CSRFKey,
+		Demo:          cfg.Demo,
+	})
+	return nil
+}
+
+// Close disconnects the room feeds' viewers (their hijacked connections
+// outlive an HTTP server's shutdown), then commits what the ledger accepted
+// and stops its committer. Call it once the HTTP server has drained.
+func (a *App) Close() error {
+	if a.Hub != nil {
+		a.Hub.Close()
+	}
+	if a.Ledger != nil {
+		return a.Ledger.Close()
+	}
+	return nil
+}

@@ -52,6 +52,7 @@ type fixture struct {
 	wallet   *wallet.Service
 	live     *live.Service
 	broker   *room.Local
+	rules    *eligibility.Engine
 	users    map[string]fanfare.Actor
 }
 
@@ -70,7 +71,7 @@ func setup(t *testing.T, db *store.DB) *fixture {
 	require.NoError(t, err)
 	lv, err := live.New(db, accounts, w, live.Options{Clock: clock, Broker: b, Rules: rules})
 	require.NoError(t, err)
-	f := &fixture{db: db, ledger: l, accounts: accounts, wallet: w, live: lv, broker: b, users: map[string]fanfare.Actor{}}
+	f := &fixture{db: db, ledger: l, accounts: accounts, wallet: w, live: lv, broker: b, rules: rules, users: map[string]fanfare.Actor{}}
 	for _, u := range []struct{ handle, birth string }{
 		{"ayla", "1995-05-05"}, {"omar", "1990-01-01"}, {"sam", "1992-02-02"}, {"mia", "2010-06-01"}, {"zed", "1990-01-01"},
 	} {

@@ -18,7 +18,7 @@ import (
 func (f *fixture) relaunched(t *testing.T, gifts []live.Gift, shareBPS int64) *live.Service {
 	t.Helper()
 	s, err := live.New(f.db, f.accounts, f.wallet, live.Options{Clock: fanfare.ClockFunc(func() time.Time { return now }),
-		Broker: f.broker, Gifts: gifts, GiftShareBPS: shareBPS})
+		Broker: f.broker, Rules: f.rules, Gifts: gifts, GiftShareBPS: shareBPS})
 	require.NoError(t, err)
 	return s
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
 	"github.com/fanfarehq/fanfare/internal/tips"
@@ -63,10 +64,21 @@ func setup(t *testing.T, db *store.DB) *fixture {
 func (f *fixture) service(t *testing.T, opts tips.Options) *tips.Service {
 	t.Helper()
 	opts.Clock = fanfare.ClockFunc(func() time.Time { return now })
+	if opts.Broker == nil {
+		opts.Broker = room.NewLocal()
+	}
+	if opts.OnAir == nil {
+		opts.OnAir = offAir{}
+	}
 	s, err := tips.New(f.db, f.accounts, f.wallet, f.rules, opts)
 	require.NoError(t, err)
 	return s
 }
+
+// offAir is the LIVE lookup of a world where no creator is on air.
+type offAir struct{}
+
+func (offAir) OnAir(context.Context, string) (string, error) { return "", nil }
 
 func (f *fixture) grant(t *testing.T, coins fanfare.Amount, key string) {
 	t.Helper()

@@ -234,6 +234,14 @@ type Options struct {
 	IdempotencyTTL time.Duration
 	// Observer, if set, is told about every batch (for metrics).
 	Observer Observer
+	// OnSync, if set, is called each time the committer has made batches
+	// durable, with the sequence number of the last of them (batches are
+	// numbered from 1 in commit order), before any operation of those
+	// batches is answered. On SQLite it follows the fsync of the WAL (or,
+	// with MaxBatch 1, the commit at synchronous=FULL); on PostgreSQL the
+	// return of COMMIT. It runs on the committer's goroutines and must
+	// return quickly.
+	OnSync func(batch uint64)
 }
 
 // Observer receives committer measurements.

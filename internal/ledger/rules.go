@@ -144,7 +144,8 @@ func legsOf(op *Op, escrow AccountID, accts map[AccountID]*acct, holds map[strin
 }
 
 // changesOf adds up legs per account, in the order the accounts first
-// appear.
+// appear. A debit may go below zero only in a clawback (IsClawback): the
+// flag on any other kind spends like any debit.
 func changesOf(op *Op, legs []legRow, accts map[AccountID]*acct) ([]change, error) {
 	var changes []change
 	add := func(id AccountID, d int64, spends bool) error {
@@ -161,6 +162,7 @@ func changesOf(op *Op, legs []legRow, accts map[AccountID]*acct) ([]change, erro
 		changes[i].spends = changes[i].spends || spends
 		return nil
 	}
+	clawback := IsClawback(op.Kind)
 	for _, g := range legs {
 		da, ca := accts[g.Debit], accts[g.Credit]
 		if da == nil || ca == nil {
@@ -169,7 +171,7 @@ func changesOf(op *Op, legs []legRow, accts map[AccountID]*acct) ([]change, erro
 		if da.asset != ca.asset {
 			return nil, fanfare.Errorf(fanfare.EInvalid, "cannot move %s into a %s account", da.asset, ca.asset)
 		}
-		if err := add(g.Debit, -int64(g.Amount), !g.AllowNegative); err != nil {
+		if err := add(g.Debit, -int64(g.Amount), !(g.AllowNegative && clawback)); err != nil {
 			return nil, err
 		}
 		if err := add(g.Credit, int64(g.Amount), false); err != nil {

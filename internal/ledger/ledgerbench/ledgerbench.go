@@ -1,9 +1,6 @@
 // Package ledgerbench drives the ledger with the shape of a crowded LIVE: many
 // fans gifting one creator at once. Both `go test -bench` and
 // `fanfare bench ledger` run it, so their figures are the same workload.
-// It also reads what makes a run's answers durable from the database
-// (ReadSettings) and judges it (Judge), so that a figure says how durable
-// it was.
 package ledgerbench
 
 import (

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/fanfarehq/fanfare"
@@ -137,7 +138,10 @@ func (l *Ledger) Verify(ctx context.Context, progress func(done, total int64)) (
 	var after int64 = 0
 	var done int64
 	for {
-		rs, err := tx.QueryContext(ctx, `SELECT id, op_id, debit_account_id, credit_account_id, amount, flags, hold_id, kind
+		// The kind matters only where a debit is flagged to allow a
+		// negative balance (rule 3): it is read only there.
+		rs, err := tx.QueryContext(ctx, `SELECT id, op_id, debit_account_id, credit_account_id, amount, flags, hold_id,
+				CASE WHEN flags & `+strconv.Itoa(FlagAllowNegative)+` <> 0 THEN kind ELSE '' END
 			FROM transfers WHERE id > $1 ORDER BY id LIMIT $2`, after, VerifyChunk)
 		if err != nil {
 			return nil, fmt.Errorf("verify: read transfers: %w", err)

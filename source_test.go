@@ -21,9 +21,7 @@ var wallClock = map[string]struct {
 	why string
 }{
 	"clock.go": {3, "the clock's own definition: SystemClock.Now and the Stopwatch"},
-	// Measurements, not decisions. The ledger's code is being reorganized;
-	// these become fanfare.StartStopwatch with it.
-	"internal/ledger":             {2, "the committer times each batch for its Observer"},
+	// Measurements, not decisions.
 	"internal/ledger/ledgerbench": {4, "the ledger benchmark times its requests"},
 	// A fake of an outside system: Stripe dates its objects by its own
 	// (the real) clock, and Fanfare reads those dates as data.

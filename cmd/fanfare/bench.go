@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/fanfarehq/fanfare"
@@ -53,15 +55,21 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 const benchLedgerSynopsis = `Usage: fanfare bench ledger [flags]
 
 Sends --gifts gifts from --fans fans to one creator through the ledger's
-batching committer, from --concurrency goroutines, with durable commits. A
-gift has the ledger shape of a LIVE gift: the fan's coins go to gift revenue
-and the creator receives floor(coins x 5000 / 10000) diamonds, with an
-idempotency record. It runs on a fresh database (a temporary SQLite file, or
-a new schema in the PostgreSQL database given by --db, FANFARE_BENCH_POSTGRES
-or FANFARE_TEST_POSTGRES) that it removes afterwards, runs "verify" on the
+batching committer, from --concurrency goroutines. A gift has the ledger
+shape of a LIVE gift: the fan's coins go to gift revenue and the creator
+receives floor(coins x 5000 / 10000) diamonds, with an idempotency record.
+It runs on a fresh database (a temporary SQLite file, or a new schema in the
+PostgreSQL database given by --db, FANFARE_BENCH_POSTGRES or
+FANFARE_TEST_POSTGRES) that it removes afterwards, runs "verify" on the
 result, and ends with one summary line:
 
-  ledger sqlite: 61234 gifts/s, commit p50 1.2 ms p99 4.8 ms (200000 gifts, c=256, durable)
+  ledger sqlite: 61234 gifts/s, commit p50 1.2 ms p99 4.8 ms (200000 gifts, c=256, durable: WAL fsynced before answers in 812 fsyncs, journal_mode=wal, synchronous=FULL; verify ok)
+
+The line says what made the answers durable, as read from the database: on
+SQLite its journal_mode and synchronous setting and the WAL fsyncs the
+committer made before answering; on PostgreSQL the server's
+synchronous_commit and fsync. When they do not make every answer durable
+it says "NOT durable" and why (e.g. "NOT durable: fsync=off").
 
 --batch 1 commits every gift in its own transaction (no group commit), so the
 gain of batching shows as the ratio of two runs.`
@@ -99,7 +107,9 @@ func (c *BenchCommand) ledger(ctx context.Context, args []string) error {
 	if _, err := db.Migrate(ctx); err != nil {
 		return err
 	}
-	l, err := ledger.Open(ctx, db, ledger.Options{MaxBatch: *batch})
+	var syncs, batches atomic.Int64
+	l, err := ledger.Open(ctx, db, ledger.Options{MaxBatch: *batch,
+		OnSync: func(uint64) { syncs.Add(1) }, Observer: batchCounter{&batches}})
 	if err != nil {
 		return err
 	}
@@ -111,6 +121,13 @@ func (c *BenchCommand) ledger(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// What makes the answers durable is read from the database itself, on
+	// the connection the committer writes on (SQLite) or from the server.
+	settings, err := readDurabilitySettings(ctx, db)
+	if err != nil {
+		return err
+	}
+	syncs0, batches0 := syncs.Load(), batches.Load()
 	bar := newProgress(c.stderr, "gifts", *quiet)
 	cfg.Progress = func(done int) { bar.set(int64(done), int64(*gifts)) }
 	s, err := ledgerbench.Run(ctx, l, w, cfg, "bench-"+time.Now().UTC().Format("150405.000000"))
@@ -121,6 +138,9 @@ func (c *BenchCommand) ledger(ctx context.Context, args []string) error {
 	if err := l.Close(); err != nil {
 		return err
 	}
+	// The committer fsyncs the WAL itself on SQLite with group commit.
+	groupSync := db.Dialect == store.SQLite && *batch > 1
+	durability := judgeDurability(db.Dialect, settings, groupSync, syncs.Load()-syncs0, batches.Load()-batches0)
 	vr, err := verify(ctx, db, io.Discard, c.stderr, true)
 	if err != nil {
 		return err
@@ -137,13 +157,18 @@ func (c *BenchCommand) ledger(ctx context.Context, args []string) error {
 	if s.Failed > 0 {
 		failed = fmt.Sprintf(", %d failed", s.Failed)
 	}
-	fmt.Fprintf(c.stdout, "ledger %s: %.0f gifts/s, commit p50 %s p99 %s (%d gifts, c=%d%s%s, durable; %s)\n",
-		db.Dialect, s.GiftsPerSec, fmtMS(s.CommitP50), fmtMS(s.CommitP99), s.Gifts, *conc, mode, failed, verdict)
+	fmt.Fprintf(c.stdout, "ledger %s: %.0f gifts/s, commit p50 %s p99 %s (%d gifts, c=%d%s%s, %s; %s)\n",
+		db.Dialect, s.GiftsPerSec, fmtMS(s.CommitP50), fmtMS(s.CommitP99), s.Gifts, *conc, mode, failed, durability, verdict)
 	if !vr.OK() || s.Failed > 0 {
 		return exitError(1)
 	}
 	return nil
 }
+
+// batchCounter counts the committer's batches.
+type batchCounter struct{ n *atomic.Int64 }
+
+func (b batchCounter) BatchCommitted(int, int, time.Duration) { b.n.Add(1) }
 
 func fmtMS(d time.Duration) string {
 	return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
@@ -204,4 +229,159 @@ func benchDB(cmd, kind, given string, keep bool) (string, func(), error) {
 		return u.String(), cleanup, nil
 	}
 	return "", nil, fmt.Errorf("%s: --store must be sqlite or postgres, not %q", cmd, kind)
+}
+
+// benchSetting is a setting as read from the database.
+type benchSetting struct {
+	Name, Value string
+}
+
+func (s benchSetting) String() string { return s.Name + "=" + s.Value }
+
+// durability says whether a run's commits were durable when they were
+// answered, from the database's own settings and from the syncs the
+// committer reported (ledger.Options.OnSync).
+type durability struct {
+	Dialect  store.Dialect
+	Settings []benchSetting
+	// GroupSync: batches commit without waiting for the disk and the
+	// committer fsyncs the WAL before answering them (SQLite with group
+	// commit).
+	GroupSync bool
+	Syncs     int64 // syncs the committer reported during the run
+	Batches   int64 // batches it committed
+	Durable   bool
+	// Why lists what makes the run not durable, e.g. "fsync=off".
+	Why []string
+}
+
+// readDurabilitySettings reads the settings that decide the durability
+// of db's commits: on SQLite journal_mode and synchronous, from the write
+// connection the committer uses; on PostgreSQL synchronous_commit and
+// fsync, from the server.
+func readDurabilitySettings(ctx context.Context, db *store.DB) ([]benchSetting, error) {
+	var names []string
+	var query func(name string) string
+	switch db.Dialect {
+	case store.SQLite:
+		names = []string{"journal_mode", "synchronous"}
+		query = func(name string) string { return "PRAGMA " + name }
+	case store.Postgres:
+		names = []string{"synchronous_commit", "fsync"}
+		query = func(name string) string { return "SHOW " + name }
+	default:
+		return nil, fmt.Errorf("read durability settings: unknown dialect %q", db.Dialect)
+	}
+	conn, err := db.Write.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read durability settings: %w", err)
+	}
+	defer conn.Close()
+	var out []benchSetting
+	for _, n := range names {
+		var v string
+		if err := conn.QueryRowContext(ctx, query(n)).Scan(&v); err != nil {
+			return nil, fmt.Errorf("read %s: %w", n, err)
+		}
+		if db.Dialect == store.SQLite && n == "synchronous" {
+			v = sqliteSynchronous(v)
+		}
+		out = append(out, benchSetting{n, strings.ToLower(v)})
+	}
+	return out, nil
+}
+
+// sqliteSynchronous names PRAGMA synchronous's number.
+func sqliteSynchronous(v string) string {
+	switch v {
+	case "0":
+		return "off"
+	case "1":
+		return "normal"
+	case "2":
+		return "full"
+	case "3":
+		return "extra"
+	}
+	return v
+}
+
+// judgeDurability decides whether a run was durable from what was read
+// and counted:
+//   - SQLite: the journal is the WAL, synchronous is FULL (or EXTRA) for
+//     every commit that does not go through the committer's own sync, and
+//     the committer reported its syncs: with group commit (groupSync) it
+//     commits at NORMAL and fsyncs the WAL before answering; without, each
+//     commit waits for the disk itself;
+//   - PostgreSQL: fsync is on and synchronous_commit is not off (a COMMIT
+//     then returns once its WAL is flushed on the server).
+//
+// A run that committed batches but reported no sync is not durable.
+func judgeDurability(d store.Dialect, settings []benchSetting, groupSync bool, syncs, batches int64) durability {
+	r := durability{Dialect: d, Settings: settings, GroupSync: groupSync, Syncs: syncs, Batches: batches}
+	get := func(name string) string {
+		for _, s := range settings {
+			if s.Name == name {
+				return s.Value
+			}
+		}
+		return ""
+	}
+	want := func(name string, ok bool) {
+		if !ok {
+			r.Why = append(r.Why, benchSetting{name, cmp.Or(get(name), "unknown")}.display())
+		}
+	}
+	switch d {
+	case store.SQLite:
+		want("journal_mode", get("journal_mode") == "wal")
+		s := get("synchronous")
+		want("synchronous", s == "full" || s == "extra")
+	case store.Postgres:
+		want("fsync", get("fsync") == "on")
+		s := get("synchronous_commit")
+		want("synchronous_commit", s != "" && s != "off")
+	default:
+		r.Why = append(r.Why, "unknown store "+string(d))
+	}
+	if batches > 0 && syncs == 0 {
+		r.Why = append(r.Why, "no sync reported by the committer")
+	}
+	r.Durable = len(r.Why) == 0
+	return r
+}
+
+// String is the durability part of the summary line, e.g.
+// "durable: WAL fsynced before answers in 812 fsyncs, journal_mode=wal,
+// synchronous=FULL", "durable: synchronous_commit=on, fsync=on" or
+// "NOT durable: fsync=off" (only what makes it not durable).
+func (r durability) String() string {
+	if !r.Durable {
+		return "NOT durable: " + strings.Join(r.Why, ", ")
+	}
+	var b strings.Builder
+	b.WriteString("durable: ")
+	if r.Dialect == store.SQLite {
+		if r.GroupSync {
+			fmt.Fprintf(&b, "WAL fsynced before answers in %d fsyncs, ", r.Syncs)
+		} else {
+			b.WriteString("each commit fsynced before its answer, ")
+		}
+	}
+	for i, s := range r.Settings {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(s.display())
+	}
+	return b.String()
+}
+
+// display shows SQLite's synchronous level in capitals, as its
+// documentation names it.
+func (s benchSetting) display() string {
+	if s.Name == "synchronous" {
+		return s.Name + "=" + strings.ToUpper(s.Value)
+	}
+	return s.String()
 }

@@ -17,9 +17,8 @@ import (
 // holds for the length of the batch.
 type batchTx struct {
 	*sql.Tx
-	conn  *sql.Conn
-	cache *stmtCache
-	db    *store.DB
+	conn *sql.Conn
+	db   *store.DB
 }
 
 // stmtCache keeps the multi-row INSERT statements of the SQLite write
@@ -89,11 +88,11 @@ func bulkSQL(prefix string, cols, n int, suffix string) string {
 }
 
 // bulkExec runs a multi-row statement of n rows on the batch's connection,
-// inside its transaction.
-func (tx *batchTx) bulkExec(ctx context.Context, prefix string, cols, n int, suffix string, args []driver.NamedValue) error {
+// inside its transaction, prepared once in c.
+func (c *stmtCache) bulkExec(ctx context.Context, tx *batchTx, prefix string, cols, n int, suffix string, args []driver.NamedValue) error {
 	q := bulkSQL(prefix, cols, n, suffix)
 	return tx.conn.Raw(func(dc any) error {
-		st, err := tx.cache.get(dc.(driver.Conn), ctx, q)
+		st, err := c.get(dc.(driver.Conn), ctx, q)
 		if err != nil {
 			return err
 		}
@@ -104,10 +103,10 @@ func (tx *batchTx) bulkExec(ctx context.Context, prefix string, cols, n int, suf
 
 // bulkQuery is bulkExec for a statement that returns rows, passed to fn one
 // by one.
-func (tx *batchTx) bulkQuery(ctx context.Context, prefix string, cols, n int, suffix string, args []driver.NamedValue, fn func([]driver.Value)) error {
+func (c *stmtCache) bulkQuery(ctx context.Context, tx *batchTx, prefix string, cols, n int, suffix string, args []driver.NamedValue, fn func([]driver.Value)) error {
 	q := bulkSQL(prefix, cols, n, suffix)
 	return tx.conn.Raw(func(dc any) error {
-		st, err := tx.cache.get(dc.(driver.Conn), ctx, q)
+		st, err := c.get(dc.(driver.Conn), ctx, q)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"testing"
 
@@ -247,6 +248,11 @@ func (r *fuzzRun) run(data []byte) {
 			for range max(1, int(r.next())%5) {
 				op.Legs = append(op.Legs, ledger.Leg{Debit: r.account(), Credit: r.account(), Amount: fuzzAmount(r.next()), AllowNegative: r.next()&1 == 1})
 			}
+			// A bundle with an odd number of legs that allows a negative
+			// balance is a clawback; with an even number it is refused.
+			if len(op.Legs)%2 == 1 && slices.ContainsFunc(op.Legs, func(g ledger.Leg) bool { return g.AllowNegative }) {
+				op.Kind = ledger.KindChargeback
+			}
 		case fzHoldCreate:
 			op = ledger.Op{Kind: "shoutout_hold", Object: "fuzz", Actor: "fan", Hold: &ledger.HoldOp{Action: ledger.HoldCreate,
 				Debit: r.account(), Credit: r.account(), Amount: fuzzAmount(r.next()), ID: r.hold()}}
@@ -321,6 +327,13 @@ func (r *fuzzRun) submit(name string, op ledger.Op) {
 	t := r.t
 	t.Helper()
 	res, err := submit(r.ctx, r.f.l, op)
+	if !ledger.IsClawback(op.Kind) && slices.ContainsFunc(op.Legs, func(g ledger.Leg) bool { return g.AllowNegative }) {
+		// Refused before the committer: nothing moved, nothing stored.
+		if res != nil || !errors.Is(err, ledger.ErrNegativeNotAllowed) {
+			t.Fatalf("op %d: %s allows a negative balance: result %+v, error %v; want ErrNegativeNotAllowed", r.step, name, res, err)
+		}
+		return
+	}
 	r.checkErr(name, err)
 	code := fanfare.ErrorCode(err)
 	if i := op.Idem; i != nil {

@@ -49,10 +49,31 @@ type Leg struct {
 	Credit AccountID
 	Amount fanfare.Amount
 	// AllowNegative lets the debit take a user account below zero. Only
-	// clawbacks (refunds, chargebacks) set it; the wallet is then frozen
-	// until its balance is back at zero or above.
+	// clawbacks set it (an Op whose Kind is a clawback kind, IsClawback):
+	// Submit refuses it on any other kind. The wallet is then frozen until
+	// its balance is back at zero or above.
 	AllowNegative bool
 }
+
+// Kinds of the clawbacks: the operations that take coins back from a user
+// after a payment was reversed, and so may take a balance below zero
+// (Leg.AllowNegative).
+const (
+	KindChargeback = "chargeback" // the payment provider's dispute opened, or a chargeback found due
+	KindRefund     = "refund"     // a purchase refunded (by the fan's request or the provider)
+)
+
+// IsClawback reports whether kind is a clawback kind, the only kinds whose
+// legs may set AllowNegative.
+func IsClawback(kind string) bool {
+	return kind == KindChargeback || kind == KindRefund
+}
+
+// ErrNegativeNotAllowed is returned (wrapped) by Submit for an operation
+// that sets Leg.AllowNegative but is not a clawback. It is a programming
+// error, not a business answer: it carries no problem code of its own and
+// shows to clients as internal.
+var ErrNegativeNotAllowed = errors.New("only a clawback may take a balance below zero")
 
 // HoldAction says what an Op does to a hold.
 type HoldAction int
@@ -253,6 +274,14 @@ type Options struct {
 	IdempotencyTTL time.Duration
 	// Observer, if set, is told about every batch (for metrics).
 	Observer Observer
+	// OnSync, if set, is called each time the committer has made batches
+	// durable, with the sequence number of the last of them (batches are
+	// numbered from 1 in commit order), before any operation of those
+	// batches is answered. On SQLite it follows the fsync of the WAL (or,
+	// with MaxBatch 1, the commit at synchronous=FULL); on PostgreSQL the
+	// return of COMMIT. It runs on the committer's goroutines and must
+	// return quickly.
+	OnSync func(batch uint64)
 }
 
 // Observer receives committer measurements.
@@ -417,7 +446,10 @@ func (l *Ledger) Account(ctx context.Context, id AccountID) (*Account, error) {
 // returns the original result (Replayed set) and moves nothing; the same key
 // with another request fails with idempotency_conflict. Business failures
 // met in the committer (insufficient_funds, wallet_frozen, invalid_state,
-// not_found, validation_failed) are returned as *fanfare.Error.
+// not_found, validation_failed) are returned as *fanfare.Error. An
+// operation that sets Leg.AllowNegative without being a clawback
+// (IsClawback) is refused before it reaches the committer with an error
+// wrapping ErrNegativeNotAllowed, and moves nothing.
 func (l *Ledger) Submit(ctx context.Context, op Op) (*Result, error) {
 	if err := checkOp(&op, l.clock); err != nil {
 		return nil, err
@@ -435,6 +467,11 @@ func checkOp(op *Op, clock fanfare.Clock) error {
 	}
 	if len(op.Legs) == 0 && op.Hold == nil {
 		return fanfare.Errorf(fanfare.EInvalid, "operation moves nothing")
+	}
+	for _, g := range op.Legs {
+		if g.AllowNegative && !IsClawback(op.Kind) {
+			return fmt.Errorf("submit %s operation: %w", op.Kind, ErrNegativeNotAllowed)
+		}
 	}
 	for _, g := range op.Legs {
 		if err := fanfare.CheckAmount("amount", g.Amount); err != nil {

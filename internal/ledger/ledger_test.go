@@ -3,7 +3,9 @@ package ledger_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -484,6 +486,128 @@ func TestClawbackFreezes(t *testing.T) {
 			t.Fatalf("spend after settlement: %v", err)
 		}
 		mustVerify(t, f.l)
+	})
+}
+
+// TestAllowNegativeOnlyForClawbacks: a debit may take a balance below zero
+// in a clawback only. Any other operation that asks for it is a
+// programming error, refused before it moves anything.
+func TestAllowNegativeOnlyForClawbacks(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db, ledger.Options{})
+		f.grant(t, f.fanCoins, 10)
+		gift := f.gift(f.fanCoins, 50, "k1")
+		gift.Legs[0].AllowNegative = true
+		effects := 0
+		gift.Effect = func(context.Context, *sql.Tx, *ledger.Result) error { effects++; return nil }
+		res, err := f.l.Submit(ctx, gift)
+		if res != nil || !errors.Is(err, ledger.ErrNegativeNotAllowed) {
+			t.Fatalf("Submit(gift allowing a negative balance) = %+v, %v; want ErrNegativeNotAllowed", res, err)
+		}
+		if code := fanfare.ErrorCode(err); code != fanfare.EInternal {
+			t.Fatalf("error code = %q, want %q (a programming error, not a business answer)", code, fanfare.EInternal)
+		}
+		if got := balance(t, f.l, f.fanCoins); got != 10 {
+			t.Fatalf("Balance(fan) = %d, want 10", got)
+		}
+		if got := balance(t, f.l, f.creatorDiams); got != 0 {
+			t.Fatalf("Balance(creator) = %d, want 0", got)
+		}
+		if effects != 0 {
+			t.Fatalf("the refused operation's effect ran %d times", effects)
+		}
+		// Nothing was stored under its key: the key is still free.
+		if r, err := f.l.Replay(ctx, *gift.Idem); r != nil || err != nil {
+			t.Fatalf("Replay(k1) = %+v, %v; want an unused key", r, err)
+		}
+		if r := mustVerify(t, f.l); r.Transfers != 1 {
+			t.Fatalf("Verify counted %d transfers, want 1 (the grant)", r.Transfers)
+		}
+
+		// The clawback kinds may.
+		for i, kind := range []string{ledger.KindChargeback, ledger.KindRefund} {
+			if !ledger.IsClawback(kind) {
+				t.Fatalf("IsClawback(%q) = false", kind)
+			}
+			_, err := f.l.Submit(ctx, ledger.Op{Kind: kind, Object: "purchase:p", Actor: "psp",
+				Legs: []ledger.Leg{{Debit: f.fanCoins, Credit: f.promo, Amount: 20, AllowNegative: true}}})
+			if err != nil {
+				t.Fatalf("Submit(%s) = %v", kind, err)
+			}
+			if got, want := balance(t, f.l, f.fanCoins), fanfare.Amount(10-20*(i+1)); got != want {
+				t.Fatalf("Balance(fan) after %s = %d, want %d", kind, got, want)
+			}
+		}
+		for _, kind := range []string{"gift", "tip", "grant", "purchase", "chargeback_reversal", ""} {
+			if ledger.IsClawback(kind) {
+				t.Fatalf("IsClawback(%q) = true", kind)
+			}
+		}
+		mustVerify(t, f.l)
+	})
+}
+
+// TestVerifyNegativeOnlyForClawbacks writes transfers behind the ledger's
+// back that take a fan below zero with the flag that allows it: Verify
+// accepts it from a clawback kind only (rule 3).
+func TestVerifyNegativeOnlyForClawbacks(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		for _, tc := range []struct {
+			kind     string
+			problems int
+		}{
+			{ledger.KindChargeback, 0},
+			{ledger.KindRefund, 0},
+			{"gift", 1},
+		} {
+			ctx := context.Background()
+			f := setup(t, db, ledger.Options{})
+			fan := must(t)(f.l.UserAccount(ctx, "fan-"+tc.kind, fanfare.Coin))
+			f.grant(t, fan, 10)
+			// 50 coins out of a fan who has 10, flagged as allowed, with
+			// the balances kept in step so that only rule 3 can object.
+			if _, err := db.Write.ExecContext(ctx, `INSERT INTO transfers (op_id, debit_account_id, credit_account_id, amount, kind, object, actor, hold_id, flags, created_at)
+				VALUES ($1, $2, $3, 50, $4, 'test', 'test', NULL, $5, 0)`, "written-"+tc.kind, int64(fan), int64(f.promo), tc.kind, ledger.FlagAllowNegative); err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range []struct {
+				id    ledger.AccountID
+				delta int64
+			}{{fan, -50}, {f.promo, 50}} {
+				if _, err := db.Write.ExecContext(ctx, `UPDATE accounts SET balance = balance + $1 WHERE id = $2`, u.delta, int64(u.id)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r, err := f.l.Verify(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.ProblemCount != tc.problems {
+				t.Fatalf("%s: Verify = %d problems %v, want %d", tc.kind, r.ProblemCount, r.Problems, tc.problems)
+			}
+			if tc.problems > 0 {
+				p := r.Problems[0]
+				if !strings.HasPrefix(p, "rule 3:") || !strings.Contains(p, "below zero to -40") || !strings.Contains(p, `"gift" is not a clawback kind`) {
+					t.Fatalf("Verify problem = %q, want rule 3 naming the kind", p)
+				}
+				// Undo it, so the next kind starts from a ledger that verifies.
+				if _, err := db.Write.ExecContext(ctx, `DELETE FROM transfers WHERE op_id = $1`, "written-"+tc.kind); err != nil {
+					t.Fatal(err)
+				}
+				for _, u := range []struct {
+					id    ledger.AccountID
+					delta int64
+				}{{fan, 50}, {f.promo, -50}} {
+					if _, err := db.Write.ExecContext(ctx, `UPDATE accounts SET balance = balance + $1 WHERE id = $2`, u.delta, int64(u.id)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			f.l.Close()
+		}
 	})
 }
 

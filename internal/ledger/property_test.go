@@ -296,6 +296,9 @@ func (r *propRun) multi() genOp {
 		// Now and then a leg is a clawback, which may take its debit
 		// below zero while the other legs of the operation may not.
 		op.Legs = append(op.Legs, ledger.Leg{Debit: d, Credit: c, Amount: fanfare.Amount(1 + r.rng.Int64N(80)), AllowNegative: r.rng.IntN(8) == 0})
+		if op.Legs[len(op.Legs)-1].AllowNegative {
+			op.Kind = ledger.KindChargeback // only a clawback may set it
+		}
 	}
 	return genOp{name: "multi", op: op}
 }
@@ -1363,7 +1366,7 @@ func TestClawbackLegDoesNotCoverSpending(t *testing.T) {
 		ctx := context.Background()
 		f := setup(t, db, ledger.Options{})
 		f.grant(t, f.fanCoins, 10)
-		_, err := f.l.Submit(ctx, ledger.Op{Kind: "gift", Actor: "fan", Legs: []ledger.Leg{
+		_, err := f.l.Submit(ctx, ledger.Op{Kind: ledger.KindChargeback, Actor: "fan", Legs: []ledger.Leg{
 			{Debit: f.fanCoins, Credit: f.revenue, Amount: 100},
 			{Debit: f.fanCoins, Credit: f.promo, Amount: 1, AllowNegative: true},
 		}})

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/fanfarehq/fanfare"
@@ -45,8 +46,10 @@ const VerifyChunk = 50_000
 //   - rule 2: per asset, stored balances sum to zero, and every stored balance
 //     equals the one recomputed from the transfers;
 //   - rule 3: no operation took a user account below zero unless it was a
-//     clawback (flagged to allow it), and nothing but a clawback debited an
-//     account while it was below zero;
+//     clawback (a transfer flagged to allow it, of a clawback kind:
+//     IsClawback), and nothing but a clawback debited an account while it
+//     was below zero; the flag on a transfer of another kind counts as
+//     spending, and its problem says so;
 //   - rule 5: every hold has exactly one creating transfer of its amount, a
 //     pending hold has no resolution and a resolved one exactly one, and each
 //     escrow account holds exactly the sum of its pending holds.
@@ -70,7 +73,8 @@ func (l *Ledger) Verify(ctx context.Context, progress func(done, total int64)) (
 		// rule 3 bookkeeping: the operation being replayed on this account
 		op       string
 		opDelta  int64
-		opSpends bool // a debit of the op is not a clawback
+		opSpends bool   // a debit of the op is not a clawback
+		opKind   string // the op's kind when a debit of it is flagged but it is not a clawback
 	}
 	accts := map[AccountID]*account{}
 	rs, err := tx.QueryContext(ctx, `SELECT id, owner, asset, system, balance FROM accounts`)
@@ -108,13 +112,17 @@ func (l *Ledger) Verify(ctx context.Context, progress func(done, total int64)) (
 		before := a.recal
 		a.recal += a.opDelta
 		if a.opSpends && a.opDelta < 0 {
+			why := ""
+			if a.opKind != "" {
+				why = fmt.Sprintf(" (flagged to allow it, but %q is not a clawback kind)", a.opKind)
+			}
 			if before < 0 {
-				r.problem("rule 3: operation %s spent from account %d (%s %s) while it was frozen at %d", a.op, id, a.owner, a.asset, before)
+				r.problem("rule 3: operation %s spent from account %d (%s %s) while it was frozen at %d%s", a.op, id, a.owner, a.asset, before, why)
 			} else if a.recal < 0 {
-				r.problem("rule 3: operation %s took account %d (%s %s) below zero to %d", a.op, id, a.owner, a.asset, a.recal)
+				r.problem("rule 3: operation %s took account %d (%s %s) below zero to %d%s", a.op, id, a.owner, a.asset, a.recal, why)
 			}
 		}
-		a.op, a.opDelta, a.opSpends = "", 0, false
+		a.op, a.opDelta, a.opSpends, a.opKind = "", 0, false, ""
 	}
 
 	type holdSeen struct {
@@ -130,7 +138,10 @@ func (l *Ledger) Verify(ctx context.Context, progress func(done, total int64)) (
 	var after int64 = 0
 	var done int64
 	for {
-		rs, err := tx.QueryContext(ctx, `SELECT id, op_id, debit_account_id, credit_account_id, amount, flags, hold_id
+		// The kind matters only where a debit is flagged to allow a
+		// negative balance (rule 3): it is read only there.
+		rs, err := tx.QueryContext(ctx, `SELECT id, op_id, debit_account_id, credit_account_id, amount, flags, hold_id,
+				CASE WHEN flags & `+strconv.Itoa(FlagAllowNegative)+` <> 0 THEN kind ELSE '' END
 			FROM transfers WHERE id > $1 ORDER BY id LIMIT $2`, after, VerifyChunk)
 		if err != nil {
 			return nil, fmt.Errorf("verify: read transfers: %w", err)
@@ -138,10 +149,10 @@ func (l *Ledger) Verify(ctx context.Context, progress func(done, total int64)) (
 		n := 0
 		for rs.Next() {
 			var id, amount, flags int64
-			var opID string
+			var opID, kind string
 			var debit, credit AccountID
 			var holdID sql.NullString
-			if err := rs.Scan(&id, &opID, &debit, &credit, &amount, &flags, &holdID); err != nil {
+			if err := rs.Scan(&id, &opID, &debit, &credit, &amount, &flags, &holdID, &kind); err != nil {
 				rs.Close()
 				return nil, fmt.Errorf("verify: read transfers: %w", err)
 			}
@@ -174,8 +185,11 @@ func (l *Ledger) Verify(ctx context.Context, progress func(done, total int64)) (
 					a.op = opID
 				}
 				a.opDelta += side.delta
-				if side.delta < 0 && flags&FlagAllowNegative == 0 {
+				if side.delta < 0 && (flags&FlagAllowNegative == 0 || !IsClawback(kind)) {
 					a.opSpends = true
+					if flags&FlagAllowNegative != 0 {
+						a.opKind = kind
+					}
 				}
 			}
 			if holdID.Valid {

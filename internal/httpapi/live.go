@@ -422,9 +422,18 @@ const (
 // credentials, when sent, identify the viewer.
 func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	l, err := s.live.Get(ctx, r.PathValue("id"))
+	id := r.PathValue("id")
+	if err := fanfare.CheckText(id, fanfare.OneLine); err != nil {
+		writeProblem(w, humaError(ctx, http.StatusBadRequest, "validation failed", &huma.ErrorDetail{Location: "path.id", Message: err.Error()}))
+		return
+	}
+	l, err := s.live.Get(ctx, id)
 	if err != nil {
 		writeProblem(w, problemFor(ctx, err))
+		return
+	}
+	if p := upgradeProblem(w, r); p != nil {
+		writeProblem(w, p)
 		return
 	}
 	var actor fanfare.Actor

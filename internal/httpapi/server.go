@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -142,7 +143,7 @@ func New(opts Options) *Server {
 		DefaultFormat: "application/json",
 	}
 	s.api = humago.New(s.mux, cfg)
-	s.api.UseMiddleware(s.authenticate)
+	s.api.UseMiddleware(s.authenticate, s.checkBody)
 
 	s.registerHealth()
 	s.registerAccount()
@@ -317,6 +318,9 @@ const accessKey = "fanfare.access"
 // errors it documents.
 func register[I, O any](s *Server, a access, op huma.Operation, h func(context.Context, *I) (*O, error)) {
 	op.Metadata = map[string]any{accessKey: a}
+	if _, raw := reflect.TypeFor[I]().FieldByName("RawBody"); raw {
+		op.Metadata[rawBodyKey] = true
+	}
 	op.Security = a.security()
 	op.MaxBodyBytes = s.maxBody + 1
 	switch a {
@@ -325,7 +329,12 @@ func register[I, O any](s *Server, a access, op huma.Operation, h func(context.C
 	case optional:
 		op.Errors = append(op.Errors, http.StatusUnauthorized)
 	}
-	huma.Register(s.api, op, h)
+	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
+		if errs := checkInputText(in); len(errs) > 0 {
+			return nil, humaError(ctx, http.StatusBadRequest, "validation failed", errs...)
+		}
+		return h(ctx, in)
+	})
 }
 
 // finishSpec settles the OpenAPI document: validation failures are

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
 	"github.com/fanfarehq/fanfare/internal/store"
@@ -220,4 +222,32 @@ func TestOversizedHeaders(t *testing.T) {
 	require.NoError(t, err)
 	defer res.Body.Close()
 	require.Equal(t, http.StatusRequestHeaderFieldsTooLarge, res.StatusCode)
+}
+
+// TestRoomFramesAreText holds the room feed's frames to the bodies' rules:
+// a chat text that is not one line of text is refused on that socket, a
+// frame of invalid UTF-8 or with a member named twice closes it.
+func TestRoomFramesAreText(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.MustOpen(t, store.SQLite))
+	_, ayla := e.signUp(t, "ayla")
+	_, sam := e.signUp(t, "sam")
+	var l liveReply
+	e.do(t, request{method: "POST", path: "/v1/lives", token: ayla, body: map[string]any{"title": "Hello"}}).json(t, &l)
+	feed := e.watch(t, l.ID, http.Header{"Authorization": {"Bearer " + sam}})
+	feed.next("state")
+	ctx := context.Background()
+
+	for _, text := range []string{`a\u0000b`, `two\nlines`, `\u202eevil`} {
+		require.NoError(t, feed.conn.Write(ctx, websocket.MessageText, []byte(`{"type":"chat","text":"`+text+`"}`)))
+		ev := feed.next("error")
+		require.Equal(t, "validation_failed", ev["code"], "%s", text)
+		require.Contains(t, ev["detail"], "text must")
+	}
+	for _, frame := range []string{"{\"type\":\"chat\",\"text\":\"caf\xe9\"}", `{"type":"chat","text":"a","text":"b"}`} {
+		f := e.watch(t, l.ID, http.Header{"Authorization": {"Bearer " + sam}})
+		f.next("state")
+		require.NoError(t, f.conn.Write(ctx, websocket.MessageBinary, []byte(frame)))
+		require.Equal(t, websocket.StatusPolicyViolation, f.closed(), "%q", frame)
+	}
 }

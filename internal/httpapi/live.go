@@ -481,7 +481,9 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 				Type string `json:"type"`
 				Text string `json:"text"`
 			}
-			if err := json.Unmarshal(data, &msg); err != nil || msg.Type == "" {
+			// A frame is held to the bodies' rules: valid UTF-8, no
+			// member named twice.
+			if err := json.Unmarshal(data, &msg); err != nil || msg.Type == "" || scanJSON(data) != nil {
 				readErr <- errPolicy
 				return
 			}
@@ -489,7 +491,9 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 				continue // unknown types are ignored, for newer clients
 			}
 			err = fanfare.Errorf(fanfare.EUnauthorized, "log in to chat")
-			if actor.UserID != "" {
+			if terr := fanfare.CheckText(msg.Text, fanfare.OneLine); terr != nil {
+				err = fanfare.Errorf(fanfare.EInvalid, "text %s", terr)
+			} else if actor.UserID != "" {
 				err = s.live.Chat(ctx, actor, l.ID, msg.Text)
 			}
 			if err != nil {
@@ -552,7 +556,7 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 		case err := <-readErr:
 			switch {
 			case errors.Is(err, errPolicy):
-				conn.Close(websocket.StatusPolicyViolation, "frames must be JSON objects with a type")
+				conn.Close(websocket.StatusPolicyViolation, "frames must be JSON objects with a type, in UTF-8, each member once")
 			case websocket.CloseStatus(err) == websocket.StatusMessageTooBig:
 				// The library closed it with 1009 already.
 			}

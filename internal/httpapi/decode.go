@@ -100,6 +100,10 @@ func isJSON(contentType string) bool {
 	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }
 
+// maxJSONDepth is the nesting the standard decoder accepts; scanJSON
+// leaves deeper texts to its refusal, so its memory stays bounded.
+const maxJSONDepth = 10000
+
 // jsonFrame is one open object or array of scanJSON.
 type jsonFrame struct {
 	object bool
@@ -156,6 +160,9 @@ func scanJSON(b []byte) *huma.ErrorDetail {
 			return nil // complete, or truncated: the decoder says which
 		}
 		c := b[i]
+		if len(stack) > maxJSONDepth {
+			return nil
+		}
 		switch state {
 		case value, valueOrClose:
 			switch {

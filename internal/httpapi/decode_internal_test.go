@@ -240,3 +240,13 @@ func TestUpgradeProblem(t *testing.T) {
 		})
 	}
 }
+
+func TestScanJSONDepth(t *testing.T) {
+	t.Parallel()
+	deep := strings.Repeat(`[`, maxJSONDepth+5) + `"\ud800"` + strings.Repeat(`]`, maxJSONDepth+5)
+	require.Nil(t, scanJSON([]byte(deep)), "too deep: the decoder's to refuse")
+	var v any
+	require.Error(t, json.Unmarshal([]byte(deep), &v))
+	ok := strings.Repeat(`[`, 100) + `"\ud800"` + strings.Repeat(`]`, 100)
+	require.NotNil(t, scanJSON([]byte(ok)))
+}

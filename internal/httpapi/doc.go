@@ -25,6 +25,7 @@
 //	wallet_frozen                                 409
 //	payload_too_large                             413
 //	unsupported_media_type                        415
+//	upgrade_required                              426
 //	internal                                      500
 //	unavailable                                   503
 //
@@ -32,6 +33,14 @@
 // JSON, breaks the schema (huma's own 422 is folded into 400) or breaks a
 // business rule. Insufficient funds and a frozen wallet are 409: the request
 // is well formed but conflicts with the wallet's current state.
+//
+// Input rules (decode.go), for every route: a JSON body must be valid UTF-8
+// (no unpaired surrogate escapes either) and name each member once per
+// object, at any depth; every string of the input, parameters included,
+// must pass fanfare.CheckText (no control characters, one line unless the
+// field is tagged `text:"multiline"`). A refusal is 400 validation_failed
+// with the field's location in errors[], before the handler runs, so it
+// changes nothing. The room feed's frames follow the same rules.
 //
 // Importing the package replaces huma's global error constructors
 // (huma.NewError, huma.NewErrorWithContext) so that huma's own failures

@@ -423,9 +423,18 @@ const (
 // credentials, when sent, identify the viewer.
 func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	l, err := s.live.Get(ctx, r.PathValue("id"))
+	id := r.PathValue("id")
+	if err := fanfare.CheckText(id, fanfare.OneLine); err != nil {
+		writeProblem(w, humaError(ctx, http.StatusBadRequest, "validation failed", &huma.ErrorDetail{Location: "path.id", Message: err.Error()}))
+		return
+	}
+	l, err := s.live.Get(ctx, id)
 	if err != nil {
 		writeProblem(w, problemFor(ctx, err))
+		return
+	}
+	if p := upgradeProblem(w, r); p != nil {
+		writeProblem(w, p)
 		return
 	}
 	var actor fanfare.Actor
@@ -473,7 +482,9 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 				Type string `json:"type"`
 				Text string `json:"text"`
 			}
-			if err := json.Unmarshal(data, &msg); err != nil || msg.Type == "" {
+			// A frame is held to the bodies' rules: valid UTF-8, no
+			// member named twice.
+			if err := json.Unmarshal(data, &msg); err != nil || msg.Type == "" || scanJSON(data) != nil {
 				readErr <- errPolicy
 				return
 			}
@@ -481,7 +492,9 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 				continue // unknown types are ignored, for newer clients
 			}
 			err = fanfare.Errorf(fanfare.EUnauthorized, "log in to chat")
-			if actor.UserID != "" {
+			if terr := fanfare.CheckText(msg.Text, fanfare.OneLine); terr != nil {
+				err = fanfare.Errorf(fanfare.EInvalid, "text %s", terr)
+			} else if actor.UserID != "" {
 				err = s.live.Chat(ctx, actor, l.ID, msg.Text)
 			}
 			if err != nil {
@@ -544,7 +557,7 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 		case err := <-readErr:
 			switch {
 			case errors.Is(err, errPolicy):
-				conn.Close(websocket.StatusPolicyViolation, "frames must be JSON objects with a type")
+				conn.Close(websocket.StatusPolicyViolation, "frames must be JSON objects with a type, in UTF-8, each member once")
 			case websocket.CloseStatus(err) == websocket.StatusMessageTooBig:
 				// The library closed it with 1009 already.
 			}

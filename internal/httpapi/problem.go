@@ -20,6 +20,9 @@ const (
 	CodeUnsupportedMediaType = "unsupported_media_type"
 	CodeNotAcceptable        = "not_acceptable"
 	CodeRequestTimeout       = "request_timeout"
+	// CodeUpgradeRequired refuses a request without a WebSocket upgrade
+	// on a WebSocket route (426, with Upgrade: websocket).
+	CodeUpgradeRequired = "upgrade_required"
 )
 
 // statusByCode is the one table from error codes to HTTP statuses.
@@ -43,6 +46,7 @@ var statusByCode = map[string]int{
 	fanfare.EInsufficientFunds:      http.StatusConflict,
 	fanfare.EWalletFrozen:           http.StatusConflict,
 	fanfare.ESpendLimit:             http.StatusConflict,
+	CodeUpgradeRequired:             http.StatusUpgradeRequired,
 	fanfare.EPurchaseLimit:          http.StatusTooManyRequests,
 	fanfare.ERateLimited:            http.StatusTooManyRequests,
 	fanfare.ETooLarge:               http.StatusRequestEntityTooLarge,
@@ -84,6 +88,8 @@ func codeForStatus(status int) string {
 		return fanfare.ETooLarge
 	case http.StatusUnsupportedMediaType:
 		return CodeUnsupportedMediaType
+	case http.StatusUpgradeRequired:
+		return CodeUpgradeRequired
 	case http.StatusServiceUnavailable:
 		return fanfare.EUnavailable
 	}

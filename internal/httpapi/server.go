@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"runtime/debug"
 	"strings"
 
@@ -161,7 +162,7 @@ func newServer(opts Options) *Server {
 		DefaultFormat: "application/json",
 	}
 	s.api = humago.New(s.mux, cfg)
-	s.api.UseMiddleware(s.authenticate)
+	s.api.UseMiddleware(s.authenticate, s.checkBody)
 
 	s.registerHealth()
 	s.registerAccount()
@@ -328,10 +329,14 @@ const (
 const accessKey = "fanfare.access"
 
 // register adds an operation with the server's defaults: who may call it
-// (documented as its security requirement), the body size limit, and the
-// errors it documents.
+// (documented as its security requirement), the body size limit, the
+// errors it documents, and the input rules (see decode.go): its input's
+// text is checked before h runs.
 func register[I, O any](s *Server, a access, op huma.Operation, h func(context.Context, *I) (*O, error)) {
 	op.Metadata = map[string]any{accessKey: a}
+	if _, raw := reflect.TypeFor[I]().FieldByName("RawBody"); raw {
+		op.Metadata[rawBodyKey] = true
+	}
 	op.Security = a.security()
 	op.MaxBodyBytes = s.maxBody + 1
 	switch a {
@@ -340,7 +345,12 @@ func register[I, O any](s *Server, a access, op huma.Operation, h func(context.C
 	case optional:
 		op.Errors = append(op.Errors, http.StatusUnauthorized)
 	}
-	huma.Register(s.api, op, h)
+	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
+		if errs := checkInputText(in); len(errs) > 0 {
+			return nil, humaError(ctx, http.StatusBadRequest, "validation failed", errs...)
+		}
+		return h(ctx, in)
+	})
 }
 
 // finishSpec settles the OpenAPI document: validation failures are
@@ -391,7 +401,16 @@ func (s *Server) finishSpec() {
 			Security:   []map[string][]string{{}, {schemeSession: {}}, {schemeCookie: {}}},
 			Responses: map[string]*huma.Response{
 				"101": {Description: "Switching to the WebSocket protocol"},
+				"400": {Description: "A LIVE id that is not text, or a handshake without Sec-WebSocket-Version 13 or a valid Sec-WebSocket-Key", Content: map[string]*huma.MediaType{
+					"application/problem+json": {Schema: &huma.Schema{Ref: "#/components/schemas/Problem"}},
+				}},
+				"403": {Description: "An Origin other than this host", Content: map[string]*huma.MediaType{
+					"application/problem+json": {Schema: &huma.Schema{Ref: "#/components/schemas/Problem"}},
+				}},
 				"404": {Description: "No such LIVE", Content: map[string]*huma.MediaType{
+					"application/problem+json": {Schema: &huma.Schema{Ref: "#/components/schemas/Problem"}},
+				}},
+				"426": {Description: "Not a WebSocket handshake (upgrade_required)", Content: map[string]*huma.MediaType{
 					"application/problem+json": {Schema: &huma.Schema{Ref: "#/components/schemas/Problem"}},
 				}},
 			},

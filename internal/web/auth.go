@@ -63,6 +63,12 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *visitor) {
 	handle := strings.TrimSpace(r.PostForm.Get("handle"))
 	next := localPath(r.PostForm.Get("next"))
+	if err := formText(r.PostForm); err != nil {
+		d := loginPageData{Layout: Layout{Title: "Log in", Nav: "login", CSRF: s.anonymousToken(w, r)}, Next: next}
+		d.Error = sentence(fanfare.ErrorMessage(err))
+		s.render(w, r, statusOf(err), "login", &d)
+		return
+	}
 	sess, err := s.accounts.Login(r.Context(), strings.TrimPrefix(handle, "@"), r.PostForm.Get("password"))
 	if err != nil {
 		if fanfare.ErrorCode(err) == fanfare.EInternal {
@@ -131,14 +137,17 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request, _ *visitor) {
 		Regions:     suggestedRegions,
 	}
 	password := f.Get("password")
-	_, err := s.accounts.Create(r.Context(), account.CreateInput{
-		Handle:      d.Handle,
-		DisplayName: d.DisplayName,
-		Password:    password,
-		Region:      d.Region,
-		BirthDate:   d.BirthDate,
-		AccountType: fanfare.AccountType(d.AccountType),
-	})
+	err := formText(f)
+	if err == nil {
+		_, err = s.accounts.Create(r.Context(), account.CreateInput{
+			Handle:      d.Handle,
+			DisplayName: d.DisplayName,
+			Password:    password,
+			Region:      d.Region,
+			BirthDate:   d.BirthDate,
+			AccountType: fanfare.AccountType(d.AccountType),
+		})
+	}
 	var sess *account.Session
 	if err == nil {
 		sess, err = s.accounts.Login(r.Context(), d.Handle, password)

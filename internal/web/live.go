@@ -213,7 +213,11 @@ func (s *Server) studioData(r *http.Request, v *visitor, title string) (*studioP
 // goLive starts the visitor's LIVE.
 func (s *Server) goLive(w http.ResponseWriter, r *http.Request, v *visitor) {
 	title := r.PostForm.Get("title")
-	_, err := s.live.Start(r.Context(), v.actor(), title)
+	err := formText(r.PostForm)
+	textErr := err != nil
+	if err == nil {
+		_, err = s.live.Start(r.Context(), v.actor(), title)
+	}
 	switch code := fanfare.ErrorCode(err); code {
 	case "":
 		http.Redirect(w, r, "/studio?started=1", http.StatusSeeOther)
@@ -232,6 +236,9 @@ func (s *Server) goLive(w http.ResponseWriter, r *http.Request, v *visitor) {
 		return
 	}
 	d.Error = goLiveMessage(err)
+	if textErr {
+		d.Error = sentence(fanfare.ErrorMessage(err))
+	}
 	s.render(w, r, statusOf(err), "studio", d)
 }
 
@@ -249,6 +256,10 @@ func goLiveMessage(err error) string {
 // endLive ends the visitor's LIVE and shows its summary.
 func (s *Server) endLive(w http.ResponseWriter, r *http.Request, v *visitor) {
 	id := r.PostForm.Get("live_id")
+	if err := formText(r.PostForm); err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "Unreadable form", sentence(fanfare.ErrorMessage(err))+" Nothing was changed.")
+		return
+	}
 	_, err := s.live.End(r.Context(), v.actor(), id)
 	switch fanfare.ErrorCode(err) {
 	case "", fanfare.EInvalidState:

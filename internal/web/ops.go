@@ -160,6 +160,9 @@ func (s *Server) saveRule(w http.ResponseWriter, r *http.Request, v *visitor) {
 	}
 	typed, rule, err := ruleFromForm(current.Feature, r.PostForm)
 	if err == nil {
+		err = formText(r.PostForm)
+	}
+	if err == nil {
 		_, err = s.rules.SetRule(ctx, v.actor(), rule)
 	}
 	if err != nil {

@@ -239,7 +239,11 @@ func (s *Server) sendTip(w http.ResponseWriter, r *http.Request, v *visitor) {
 	}
 	f := r.PostForm
 	in := tipInput{preset: strings.TrimSpace(f.Get("coins")), custom: strings.TrimSpace(f.Get("custom_coins")), message: f.Get("message")}
-	coins, err := parseTip(cmp.Or(in.custom, in.preset))
+	err := formText(f)
+	var coins fanfare.Amount
+	if err == nil {
+		coins, err = parseTip(cmp.Or(in.custom, in.preset))
+	}
 	var sent *tips.Sent
 	if err == nil {
 		sent, err = s.tips.Send(r.Context(), v.actor(), creator.ID, coins, in.message, f.Get("idempotency_key"))

@@ -287,9 +287,10 @@ func refundOf(p *wallet.Purchase, w *wallet.Wallet, now time.Time) *refundView {
 func (s *Server) buy(w http.ResponseWriter, r *http.Request, v *visitor) {
 	f := r.PostForm
 	form := walletForm{currency: f.Get("currency"), pack: f.Get("pack_id"), card: strings.TrimSpace(f.Get("card_number"))}
-	var err error
+	err := formText(f)
 	var p *wallet.Purchase
 	switch {
+	case err != nil:
 	case form.pack == "":
 		err = fanfare.Errorf(fanfare.EInvalid, "choose a coin pack first")
 	case form.card == "":
@@ -329,7 +330,10 @@ func buyMessage(err error) string {
 func (s *Server) refund(w http.ResponseWriter, r *http.Request, v *visitor) {
 	f := r.PostForm
 	id := f.Get("purchase_id")
-	_, err := s.wallet.Refund(r.Context(), v.actor(), id, f.Get("idempotency_key"))
+	err := formText(f)
+	if err == nil {
+		_, err = s.wallet.Refund(r.Context(), v.actor(), id, f.Get("idempotency_key"))
+	}
 	if err != nil {
 		s.walletError(w, r, v, walletForm{currency: f.Get("currency")}, err, refundMessage)
 		return

@@ -218,6 +218,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.Duration("duration", sw.Elapsed()),
 		)
 	}()
+	if !addressText(r) {
+		s.errorPage(rec, r, http.StatusBadRequest, "Bad address",
+			"This address holds characters that are not text (control characters or invalid UTF-8), so it was refused. Nothing was changed. Check the link.")
+		return
+	}
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(rec, r.Body, maxFormBytes)
 	}

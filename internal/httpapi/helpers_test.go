@@ -23,6 +23,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/payment"
+	"github.com/fanfarehq/fanfare/internal/ratelimit"
 	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/tips"
@@ -56,13 +57,28 @@ func newEnv(tb testing.TB, db *store.DB) *env {
 // newEnvWith is newEnv with payment providers besides the sandbox.
 func newEnvWith(tb testing.TB, db *store.DB, providers map[string]wallet.Provider) *env {
 	tb.Helper()
+	return newEnvConfig(tb, db, envConfig{providers: providers})
+}
+
+// envConfig is what a test may set in its env beyond the defaults.
+type envConfig struct {
+	providers    map[string]wallet.Provider
+	guard        *ratelimit.Guard
+	hashes       *account.HashQueue
+	metricsToken string
+}
+
+// newEnvConfig is newEnv configured by c.
+func newEnvConfig(tb testing.TB, db *store.DB, c envConfig) *env {
+	tb.Helper()
+	providers := c.providers
 	ctx := context.Background()
 	reg := prometheus.NewRegistry()
 	metrics := httpapi.NewMetrics(reg)
 	l, err := ledger.Open(ctx, db, ledger.Options{Observer: metrics})
 	require.NoError(tb, err)
 	tb.Cleanup(func() { l.Close() })
-	accounts := account.New(db, l, account.Options{})
+	accounts := account.New(db, l, account.Options{Hashes: c.hashes})
 	all := map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()}
 	for name, p := range providers {
 		all[name] = p
@@ -92,6 +108,8 @@ func newEnvWith(tb testing.TB, db *store.DB, providers map[string]wallet.Provide
 		Metrics:      metrics,
 		Version:      "test",
 		MaxBodyBytes: testMaxBody,
+		Guard:        c.guard,
+		MetricsToken: c.metricsToken,
 	})
 	e := &env{handler: srv, db: db, ledger: l, accounts: accounts, wallet: w, live: lv, rules: rules, tips: tp, registry: reg}
 	if _, ok := tb.(*testing.T); ok {

@@ -25,6 +25,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/payment"
+	"github.com/fanfarehq/fanfare/internal/ratelimit"
 	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/tips"
@@ -48,9 +49,11 @@ type app struct {
 }
 
 type appOptions struct {
-	secure bool
-	demo   bool
-	clock  fanfare.Clock
+	secure  bool
+	demo    bool
+	clock   fanfare.Clock
+	guard   *ratelimit.Guard
+	csrfKey []byte
 }
 
 func newApp(t *testing.T, db *store.DB) *app {
@@ -94,6 +97,8 @@ func newAppWith(t *testing.T, db *store.DB, o appOptions) *app {
 		Clock:         o.clock,
 		SecureCookies: o.secure,
 		Demo:          o.demo,
+		Guard:         o.guard,
+		CSRFKey:       o.csrfKey,
 	})
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)

@@ -51,11 +51,16 @@ type Main struct {
 	Tips     *tips.Service
 	Hub      *room.Hub
 	HTTP     *http.Server
+	// MetricsHTTP serves /metrics on Config.MetricsAddr; nil when off.
+	MetricsHTTP *http.Server
 
-	ln       net.Listener
-	served   chan error
-	stopJobs context.CancelFunc
-	jobs     sync.WaitGroup
+	ln     net.Listener
+	served chan error
+
+	metricsLn     net.Listener
+	metricsServed chan error
+	stopJobs      context.CancelFunc
+	jobs          sync.WaitGroup
 }
 
 // NewMain returns a Main configured from the environment's defaults.
@@ -112,7 +117,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	m.Accounts = account.New(m.DB, m.Ledger, account.Options{Clock: m.Clock})
+	guard, err := m.Config.guard(m.Clock)
+	if err != nil {
+		return err
+	}
+	m.Accounts = account.New(m.DB, m.Ledger, account.Options{Clock: m.Clock,
+		Hashes: account.NewHashQueue(m.Config.PasswordHashes, m.Config.PasswordHashQueue)})
 	catalog := wallet.DefaultCatalog()
 	limits, err := m.Config.limits(catalog)
 	if err != nil {
@@ -164,7 +174,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Registry: reg,
 		Metrics:  metrics,
 		Version:  Version,
+
+		Guard:        guard,
+		MetricsToken: m.Config.MetricsToken,
 	})
+	csrfKey, err := m.Config.secretKey(m.Logger)
+	if err != nil {
+		return err
+	}
 	app := web.New(web.Options{
 		Accounts:      m.Accounts,
 		Wallet:        m.Wallet,
@@ -174,9 +191,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		API:           api,
 		Logger:        m.Logger,
 		Clock:         m.Clock,
-		SecureCookies: m.Config.SecureCookies,
+		SecureCookies: m.Config.secureCookies(),
+		CSRFKey:       csrfKey,
+		Guard:         guard,
 		Demo:          m.Config.Demo,
 	})
+	if err := m.serveMetrics(api.MetricsHandler()); err != nil {
+		return err
+	}
 	m.HTTP = &http.Server{
 		Handler:           app,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -246,15 +268,19 @@ func (m *Main) Close() error {
 		if err := m.HTTP.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("drain requests: %w", err))
 		}
-		cancel()
 		if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
 		}
 		m.ln = nil
-	} else if m.ln != nil {
-		// Run failed between listening and serving.
-		errs = append(errs, m.ln.Close())
-		m.ln = nil
+		errs = append(errs, m.closeMetrics(ctx))
+		cancel()
+	} else {
+		if m.ln != nil {
+			// Run failed between listening and serving.
+			errs = append(errs, m.ln.Close())
+			m.ln = nil
+		}
+		errs = append(errs, m.closeMetrics(context.Background()))
 	}
 	if m.Hub != nil {
 		// Room feeds are hijacked connections, which Shutdown leaves
@@ -339,9 +365,15 @@ type ServeCommand struct {
 
 const serveSynopsis = `Usage: fanfare serve [flags]
 
-Runs the web app, the HTTP API (with /openapi.json, /healthz, /readyz,
-/metrics) and the background jobs until SIGINT or SIGTERM, then drains in-flight requests and
-commits every accepted money operation before exiting.`
+Runs the web app, the HTTP API (with /openapi.json, /healthz, /readyz)
+and the background jobs until SIGINT or SIGTERM, then drains in-flight
+requests and commits every accepted money operation before exiting.
+
+Prometheus metrics are served on their own listener, --metrics-addr
+(loopback by default), and on the main listener only to requests bearing
+--metrics-token. Behind a reverse proxy, pass the Host header on, and name
+the proxy in --trusted-proxies so that the log-in limits count each client
+by its X-Forwarded-For address rather than all of them as the proxy.`
 
 // Run parses args and serves.
 func (c *ServeCommand) Run(ctx context.Context, args []string) error {
@@ -373,6 +405,9 @@ func (m *Main) wait(ctx context.Context) error {
 	case err := <-m.served:
 		m.served <- err
 		m.Logger.Error("server stopped", "err", err)
+	case err := <-m.metricsServed: // nil when off: never ready
+		m.metricsServed <- err
+		m.Logger.Error("metrics server stopped", "err", err)
 	}
 	if err := m.Close(); err != nil {
 		return err

@@ -54,13 +54,13 @@ type Main struct {
 	// MetricsHTTP serves /metrics on Config.MetricsAddr; nil when off.
 	MetricsHTTP *http.Server
 
-	ln     net.Listener
-	served chan error
+	ln       net.Listener
+	served   chan error
+	stopJobs context.CancelFunc
+	jobs     sync.WaitGroup
 
 	metricsLn     net.Listener
 	metricsServed chan error
-	stopJobs      context.CancelFunc
-	jobs          sync.WaitGroup
 }
 
 // NewMain returns a Main configured from the environment's defaults.

@@ -3,6 +3,7 @@ package fanfare
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. They are part of the public contract: problem+json bodies carry
@@ -40,6 +41,10 @@ type Error struct {
 	// Reasons, when set, are each rule a refusal comes from (an
 	// eligibility decision), for clients to show one by one.
 	Reasons []Reason
+	// RetryAfter, when set, is how long the client should wait before
+	// trying again (a rate_limited or unavailable refusal); the HTTP API
+	// sends it as Retry-After.
+	RetryAfter time.Duration
 }
 
 // Reason is one rule that refuses something: a stable code and a sentence

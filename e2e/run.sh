@@ -132,7 +132,7 @@ mkdir -p "$tmp/data"
 log "starting fanfare demo on $base"
 # The demo's own SQLite database, whatever FANFARE_DB the caller has.
 env -u FANFARE_DB -u FANFARE_ADDR -u FANFARE_DATA \
-	"$tmp/fanfare" demo --addr "127.0.0.1:$port" --data "$tmp/data" >"$tmp/server.log" 2>&1 &
+	"$tmp/fanfare" demo --addr "127.0.0.1:$port" --metrics-addr 127.0.0.1:0 --data "$tmp/data" >"$tmp/server.log" 2>&1 &
 server_pid=$!
 
 BASE_URL=$base SERVER_PID=$server_pid node -e '

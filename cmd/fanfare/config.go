@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/payment"
+	"github.com/fanfarehq/fanfare/internal/ratelimit"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
@@ -60,9 +62,30 @@ type Config struct {
 	// FANFARE_PUBLIC_URL: the server's public base URL, where Stripe
 	// Checkout sends the buyer back; default http:// and the listen address
 	PublicURL string
-	// FANFARE_SECURE_COOKIES: mark the web app's cookies Secure (serve it
-	// over HTTPS)
-	SecureCookies bool
+	// FANFARE_SECURE_COOKIES: mark the web app's cookies Secure; nil
+	// (the default, "auto") marks them when PublicURL is https
+	SecureCookies *bool
+	// FANFARE_METRICS_ADDR: the metrics listener's address ("off" or
+	// empty: none); FANFARE_METRICS_TOKEN: when set, /metrics is served on
+	// the main listener too, to requests bearing it
+	MetricsAddr  string
+	MetricsToken string
+	// FANFARE_SECRET_KEY: signs the web forms' anti-forgery tokens, hex or
+	// base64 of 32 bytes or more; default: generated once into
+	// <data>/secret.key
+	SecretKey string
+	// Log-in and sign-up limits: FANFARE_AUTH_ATTEMPTS_PER_MINUTE and
+	// FANFARE_AUTH_BURST per client address, FANFARE_LOGIN_FAILURES per
+	// handle in FANFARE_LOGIN_FAILURE_WINDOW, FANFARE_TRUSTED_PROXIES
+	// whose X-Forwarded-For names the client; FANFARE_PASSWORD_HASHES
+	// running at once and FANFARE_PASSWORD_HASH_QUEUE waiting.
+	AuthAttemptsPerMinute int
+	AuthBurst             int
+	LoginFailures         int
+	LoginFailureWindow    time.Duration
+	TrustedProxies        string
+	PasswordHashes        int
+	PasswordHashQueue     int
 	// Demo shows the demo world's logins on the web app's pages; set by
 	// the demo command.
 	Demo bool
@@ -70,6 +93,10 @@ type Config struct {
 
 // DefaultAddr is where Fanfare listens unless told otherwise.
 const DefaultAddr = "127.0.0.1:8080"
+
+// DefaultMetricsAddr is where Fanfare serves its metrics unless told
+// otherwise: loopback, for a scraper on the same machine.
+const DefaultMetricsAddr = "127.0.0.1:9464"
 
 // defaultData is the data directory unless told otherwise.
 const defaultData = "fanfare-data"
@@ -129,7 +156,23 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.TipMaxCoins, "tip-max-coins", int64(envInt("FANFARE_TIP_MAX_COINS", tips.DefaultMaxCoins)), "the largest tip, in coins (env FANFARE_TIP_MAX_COINS)")
 	fs.Int64Var(&c.TipShareBPS, "tip-share-bps", int64(envInt("FANFARE_TIP_SHARE_BPS", tips.DefaultShareBPS)), "the creator's share of a tip's coins, in diamonds, in basis points: 10000 keeps no cut (env FANFARE_TIP_SHARE_BPS)")
 	fs.StringVar(&c.EligibilityFile, "eligibility-file", env("FANFARE_ELIGIBILITY_FILE", ""), "JSON file of eligibility rules ({\"rules\": [{\"feature\": \"tips\", ...}]}) replacing the built-in ones per feature; the operator's changes at run time take precedence (env FANFARE_ELIGIBILITY_FILE)")
-	fs.BoolVar(&c.SecureCookies, "secure-cookies", envBool("FANFARE_SECURE_COOKIES", false), "mark the web app's cookies Secure: set it when browsers reach Fanfare over HTTPS (env FANFARE_SECURE_COOKIES)")
+	c.SecureCookies = nil
+	if v, err := strconv.ParseBool(os.Getenv("FANFARE_SECURE_COOKIES")); err == nil {
+		c.SecureCookies = &v
+	}
+	fs.Var(autoBool{&c.SecureCookies}, "secure-cookies", "mark the web app's cookies Secure, so browsers send them over HTTPS only: true, false, or auto, which marks them when --public-url is https (env FANFARE_SECURE_COOKIES)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("FANFARE_METRICS_ADDR", DefaultMetricsAddr), "listen address of the Prometheus metrics (GET /metrics, no authentication); off for none (env FANFARE_METRICS_ADDR)")
+	c.MetricsToken = env("FANFARE_METRICS_TOKEN", "")
+	fs.Var(secretFlag{&c.MetricsToken}, "metrics-token", "serve /metrics on the main listener too, to requests with \"Authorization: Bearer <token>\"; unset, it is not found there (env FANFARE_METRICS_TOKEN)")
+	c.SecretKey = env("FANFARE_SECRET_KEY", "")
+	fs.Var(secretFlag{&c.SecretKey}, "secret-key", "signs the web forms' anti-forgery tokens: 32 bytes or more, hex or base64 (openssl rand -hex 32); every node behind one load balancer needs the same; default: generated once into secret.key under the data directory (env FANFARE_SECRET_KEY)")
+	fs.IntVar(&c.AuthAttemptsPerMinute, "auth-attempts-per-minute", envInt("FANFARE_AUTH_ATTEMPTS_PER_MINUTE", ratelimit.DefaultAttemptsPerMinute), "log-ins and sign-ups one client address may try per minute, API and web forms together; 0 for no limit (env FANFARE_AUTH_ATTEMPTS_PER_MINUTE)")
+	fs.IntVar(&c.AuthBurst, "auth-burst", envInt("FANFARE_AUTH_BURST", ratelimit.DefaultBurst), "log-ins and sign-ups one client address may try at once before the per-minute rate applies (env FANFARE_AUTH_BURST)")
+	fs.IntVar(&c.LoginFailures, "login-failures", envInt("FANFARE_LOGIN_FAILURES", ratelimit.DefaultLoginFailures), "failed log-ins one handle may have in --login-failure-window, from any address; a success clears them; 0 for no limit (env FANFARE_LOGIN_FAILURES)")
+	fs.DurationVar(&c.LoginFailureWindow, "login-failure-window", envDuration("FANFARE_LOGIN_FAILURE_WINDOW", ratelimit.DefaultLoginFailureWindow), "the window of --login-failures (env FANFARE_LOGIN_FAILURE_WINDOW)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("FANFARE_TRUSTED_PROXIES", ""), "comma-separated addresses or networks (127.0.0.1,10.0.0.0/8) of the reverse proxies in front of Fanfare: the limits count their requests against the client X-Forwarded-For names; default none: the connection's address (env FANFARE_TRUSTED_PROXIES)")
+	fs.IntVar(&c.PasswordHashes, "password-hashes", envInt("FANFARE_PASSWORD_HASHES", account.DefaultHashes()), "password hashes (argon2id, 19 MiB each) computed at once (env FANFARE_PASSWORD_HASHES)")
+	fs.IntVar(&c.PasswordHashQueue, "password-hash-queue", envInt("FANFARE_PASSWORD_HASH_QUEUE", account.DefaultHashQueue), "log-ins and sign-ups that may wait for a password hash; beyond them the server answers 503 unavailable with Retry-After (env FANFARE_PASSWORD_HASH_QUEUE)")
 	fs.BoolVar(&c.Migrate, "migrate", envBool("FANFARE_MIGRATE", true), "apply pending migrations at start (env FANFARE_MIGRATE)")
 	c.StripeSecretKey = env("FANFARE_STRIPE_SECRET_KEY", "")
 	fs.Var(secretFlag{&c.StripeSecretKey}, "stripe-secret-key", "Stripe secret API key; turns the stripe payment provider on (env FANFARE_STRIPE_SECRET_KEY)")

@@ -201,6 +201,7 @@ Logins (password %[2]q):
   fans      sam (FR, adult, 27,000 coins: a grant and a 7,000 pack), mia (TR, 16 years old, 700 coins)
   operator  ops
 API key (operator and host app): %[3]s
+Metrics (Prometheus): %[4]s
 
 Try the API:
   curl -s %[1]s/v1/auth/login -H 'Content-Type: application/json' -d '{"handle":"sam","password":"%[2]s"}'
@@ -210,5 +211,16 @@ Try the API:
   curl -s %[1]s/openapi.json
 
 Press Ctrl-C to stop.
-`, url, DemoPassword, m.Config.APIKey)
+`, url, DemoPassword, m.Config.APIKey, metricsWhere(m))
+}
+
+// metricsWhere says where m serves its metrics.
+func metricsWhere(m *Main) string {
+	switch {
+	case m.MetricsURL() != "":
+		return m.MetricsURL()
+	case m.Config.MetricsToken != "":
+		return m.URL() + "/metrics, with the metrics token (--metrics-token)"
+	}
+	return "off (--metrics-addr)"
 }

@@ -20,10 +20,20 @@ import (
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
 
+// newTestMain returns a Main configured for a test: both listeners on
+// free loopback ports (tests run in parallel), and a data directory of
+// its own.
+func newTestMain(t *testing.T) *Main {
+	t.Helper()
+	m := NewMain()
+	m.Config.Addr, m.Config.MetricsAddr, m.Config.Data = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	return m
+}
+
 // mustRunMain starts a real server on 127.0.0.1:0 over dbURL.
 func mustRunMain(t *testing.T, dbURL string) *Main {
 	t.Helper()
-	m := NewMain()
+	m := newTestMain(t)
 	m.Config.DB, m.Config.Addr, m.Config.APIKey, m.Config.Migrate = dbURL, "127.0.0.1:0", "k", true
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
@@ -39,14 +49,14 @@ func TestMainServesAndSeedsDemo(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			m := mustRunMain(t, storetest.URL(t, d))
-			for _, path := range []string{"/healthz", "/readyz", "/openapi.json", "/metrics"} {
-				resp, err := http.Get(m.URL() + path)
+			for _, url := range []string{m.URL() + "/healthz", m.URL() + "/readyz", m.URL() + "/openapi.json", m.MetricsURL()} {
+				resp, err := http.Get(url)
 				if err != nil {
 					t.Fatal(err)
 				}
 				resp.Body.Close()
 				if resp.StatusCode != http.StatusOK {
-					t.Fatalf("GET %s = %d, want 200", path, resp.StatusCode)
+					t.Fatalf("GET %s = %d, want 200", url, resp.StatusCode)
 				}
 			}
 			// Seeding twice gives the same world and moves money once.
@@ -156,7 +166,7 @@ func TestMigrateAndVerifyCommands(t *testing.T) {
 
 func TestMainAppliesChargebacks(t *testing.T) {
 	t.Parallel()
-	m := NewMain()
+	m := newTestMain(t)
 	m.Config.DB = storetest.URL(t, store.SQLite)
 	m.Config.Addr, m.Config.Migrate, m.Config.ChargebackDelay = "127.0.0.1:0", true, time.Millisecond
 	if err := m.Run(context.Background()); err != nil {
@@ -281,7 +291,7 @@ func TestTipsAndEligibilityConfig(t *testing.T) {
 		if err := os.WriteFile(rules, []byte(bad), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		m := NewMain()
+		m := newTestMain(t)
 		m.Config.DB = "sqlite://" + filepath.Join(t.TempDir(), "f.db")
 		m.Config.Addr = "127.0.0.1:0"
 		m.Config.Migrate = true

@@ -77,7 +77,8 @@ func freeAddr(t *testing.T) string {
 func startServer(t *testing.T, dbURL string) *server {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(binary(t), "serve", "--db", dbURL, "--addr", addr, "--api-key", testAPIKey, "--log-level", "warn")
+	cmd := exec.Command(binary(t), "serve", "--db", dbURL, "--addr", addr, "--metrics-addr", "127.0.0.1:0", "--data", t.TempDir(),
+		"--api-key", testAPIKey, "--log-level", "warn")
 	s := &server{t: t, cmd: cmd, url: "http://" + addr, logs: &bytes.Buffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs
 	if err := cmd.Start(); err != nil {

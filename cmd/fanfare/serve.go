@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/app"
 	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/store"
@@ -36,11 +37,16 @@ type Main struct {
 	DB *store.DB
 	*app.App
 	HTTP *http.Server
+	// MetricsHTTP serves /metrics on Config.MetricsAddr; nil when off.
+	MetricsHTTP *http.Server
 
 	ln       net.Listener
 	served   chan error
 	stopJobs context.CancelFunc
 	jobs     sync.WaitGroup
+
+	metricsLn     net.Listener
+	metricsServed chan error
 }
 
 // NewMain returns a Main configured from the environment's defaults.
@@ -91,6 +97,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	guard, err := m.Config.guard(m.Clock)
+	if err != nil {
+		return err
+	}
 	catalog := wallet.DefaultCatalog()
 	limits, err := m.Config.limits(catalog)
 	if err != nil {
@@ -102,6 +112,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	if m.Config.APIKey == "" {
 		m.Logger.Warn("no API key configured: operator and host-app routes are disabled (set FANFARE_API_KEY)")
+	}
+	csrfKey, err := m.Config.secretKey(m.Logger)
+	if err != nil {
+		return err
 	}
 	if m.App, err = app.Open(ctx, m.DB, m.Clock, m.Logger, app.Config{
 		APIKey:          m.Config.APIKey,
@@ -115,9 +129,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		TipMinCoins:     fanfare.Amount(m.Config.TipMinCoins),
 		TipMaxCoins:     fanfare.Amount(m.Config.TipMaxCoins),
 		TipShareBPS:     m.Config.TipShareBPS,
-		SecureCookies:   m.Config.SecureCookies,
+		SecureCookies:   m.Config.secureCookies(),
+		CSRFKey:         csrfKey,
+		Guard:           guard,
+		Hashes:          account.NewHashQueue(m.Config.PasswordHashes, m.Config.PasswordHashQueue),
+		MetricsToken:    m.Config.MetricsToken,
 		Demo:            m.Config.Demo,
 	}); err != nil {
+		return err
+	}
+	if err := m.serveMetrics(m.API.MetricsHandler()); err != nil {
 		return err
 	}
 	m.HTTP = &http.Server{
@@ -189,15 +210,19 @@ func (m *Main) Close() error {
 		if err := m.HTTP.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("drain requests: %w", err))
 		}
-		cancel()
 		if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
 		}
 		m.ln = nil
-	} else if m.ln != nil {
-		// Run failed between listening and serving.
-		errs = append(errs, m.ln.Close())
-		m.ln = nil
+		errs = append(errs, m.closeMetrics(ctx))
+		cancel()
+	} else {
+		if m.ln != nil {
+			// Run failed between listening and serving.
+			errs = append(errs, m.ln.Close())
+			m.ln = nil
+		}
+		errs = append(errs, m.closeMetrics(context.Background()))
 	}
 	if m.stopJobs != nil {
 		m.stopJobs()
@@ -279,9 +304,15 @@ type ServeCommand struct {
 
 const serveSynopsis = `Usage: fanfare serve [flags]
 
-Runs the web app, the HTTP API (with /openapi.json, /healthz, /readyz,
-/metrics) and the background jobs until SIGINT or SIGTERM, then drains in-flight requests and
-commits every accepted money operation before exiting.`
+Runs the web app, the HTTP API (with /openapi.json, /healthz, /readyz)
+and the background jobs until SIGINT or SIGTERM, then drains in-flight
+requests and commits every accepted money operation before exiting.
+
+Prometheus metrics are served on their own listener, --metrics-addr
+(loopback by default), and on the main listener only to requests bearing
+--metrics-token. Behind a reverse proxy, pass the Host header on, and name
+the proxy in --trusted-proxies so that the log-in limits count each client
+by its X-Forwarded-For address rather than all of them as the proxy.`
 
 // Run parses args and serves.
 func (c *ServeCommand) Run(ctx context.Context, args []string) error {
@@ -313,6 +344,9 @@ func (m *Main) wait(ctx context.Context) error {
 	case err := <-m.served:
 		m.served <- err
 		m.Logger.Error("server stopped", "err", err)
+	case err := <-m.metricsServed: // nil when off: never ready
+		m.metricsServed <- err
+		m.Logger.Error("metrics server stopped", "err", err)
 	}
 	if err := m.Close(); err != nil {
 		return err

@@ -82,7 +82,7 @@ func TestStripeConfigRefused(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			m := NewMain()
+			m := newTestMain(t)
 			m.Config.DB, m.Config.Addr, m.Config.Migrate = storetest.URL(t, store.SQLite), "127.0.0.1:0", true
 			m.Config.StripeSecretKey, m.Config.StripeWebhookSecret, m.Config.PublicURL = c.StripeSecretKey, c.StripeWebhookSecret, c.PublicURL
 			if c.StripeAPIBase != "" {
@@ -112,7 +112,7 @@ func TestMainStripe(t *testing.T) {
 	t.Parallel()
 	fake := stripetest.New(t)
 	var logs bytes.Buffer
-	m := NewMain()
+	m := newTestMain(t)
 	m.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	m.Config.DB, m.Config.Addr, m.Config.Migrate = storetest.URL(t, store.SQLite), "127.0.0.1:0", true
 	m.Config.StripeSecretKey, m.Config.StripeWebhookSecret = stripetest.SecretKey, stripetest.WebhookSecret

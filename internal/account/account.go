@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"time"
 
@@ -24,6 +23,9 @@ const DefaultSessionTTL = 30 * 24 * time.Hour
 type Options struct {
 	Clock      fanfare.Clock // required
 	SessionTTL time.Duration // default DefaultSessionTTL
+	// Hashes bounds the password hashes of log-ins and sign-ups. Default:
+	// DefaultHashes running, DefaultHashQueue waiting.
+	Hashes *HashQueue
 }
 
 // Service manages users and sessions.
@@ -34,8 +36,9 @@ type Service struct {
 	ttl    time.Duration
 
 	// hashing bounds the password hashes computed at once: each takes
-	// 19 MiB, so a burst of logins must queue rather than exhaust memory.
-	hashing chan struct{}
+	// 19 MiB, so a burst of logins must queue rather than exhaust memory,
+	// and a flood beyond the queue is refused.
+	hashing *HashQueue
 
 	// dummyHash is checked against when a login names an unknown handle, so
 	// that the answer takes as long as for a known one.
@@ -67,27 +70,25 @@ func New(db *store.DB, l *ledger.Ledger, opts Options) *Service {
 	if opts.SessionTTL <= 0 {
 		opts.SessionTTL = DefaultSessionTTL
 	}
+	if opts.Hashes == nil {
+		opts.Hashes = NewHashQueue(DefaultHashes(), DefaultHashQueue)
+	}
 	return &Service{
 		db:       db,
 		ledger:   l,
 		clock:    opts.Clock,
 		ttl:      opts.SessionTTL,
-		hashing:  make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+		hashing:  opts.Hashes,
 		users:    cache.New[string, fanfare.User](UserCacheTTL, 100_000, opts.Clock.Now),
 		sessions: cache.New[string, cachedSession](SessionCacheTTL, 100_000, opts.Clock.Now),
 	}
 }
 
 // slowHash runs fn, a password hash or check, once a hashing slot is free.
+//
+// Codes: unavailable (too many hashes queued).
 func (s *Service) slowHash(ctx context.Context, fn func()) error {
-	select {
-	case s.hashing <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-s.hashing }()
-	fn()
-	return nil
+	return s.hashing.Do(ctx, fn)
 }
 
 // CreateInput is a sign-up.
@@ -105,7 +106,8 @@ type CreateInput struct {
 
 // Create signs a user up and opens their COIN and DIAMOND accounts.
 //
-// Codes: validation_failed (naming the field), conflict (handle taken).
+// Codes: validation_failed (naming the field), conflict (handle taken),
+// unavailable (too many password hashes queued; with RetryAfter).
 func (s *Service) Create(ctx context.Context, in CreateInput) (*fanfare.User, error) {
 	now := s.clock.Now().UTC()
 	handle, err := NormalizeHandle(in.Handle)

@@ -47,7 +47,8 @@ func wellFormed(token string) bool {
 // Login checks handle and password and opens a session. The password is
 // hashed even when the handle is unknown, so both failures take as long.
 //
-// Codes: unauthorized.
+// Codes: unauthorized, unavailable (too many password hashes queued; with
+// RetryAfter).
 func (s *Service) Login(ctx context.Context, handle, password string) (*Session, error) {
 	var hash string
 	u, err := scanUser(s.db.Read.QueryRowContext(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE handle = $1`,

@@ -27,6 +27,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/profile"
+	"github.com/fanfarehq/fanfare/internal/ratelimit"
 	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/tips"
@@ -65,6 +66,14 @@ type Config struct {
 	SecureCookies bool
 	CSRFKey       []byte
 	Demo          bool
+	// Guard limits log-ins and sign-ups (per client address and per
+	// handle); nil limits nothing. Hashes bounds the password hashes
+	// running and waiting; nil is the account package's default.
+	Guard  *ratelimit.Guard
+	Hashes *account.HashQueue
+	// MetricsToken, when set, also serves /metrics on the main listener
+	// to requests that bear it.
+	MetricsToken string
 	// RoomTick is how often a room sends its viewers a frame.
 	RoomTick time.Duration
 	// MaxBodyBytes bounds an API request's body.
@@ -114,7 +123,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 	if a.Ledger, err = ledger.Open(ctx, db, ledger.Options{Clock: clock, MaxBatch: cfg.MaxBatch, Observer: a.Metrics}); err != nil {
 		return err
 	}
-	a.Accounts = account.New(db, a.Ledger, account.Options{Clock: clock})
+	a.Accounts = account.New(db, a.Ledger, account.Options{Clock: clock, Hashes: cfg.Hashes})
 	a.Wallet = wallet.New(db, a.Ledger, a.Accounts, wallet.Options{
 		Clock:           clock,
 		Catalog:         cfg.Catalog,
@@ -158,6 +167,8 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Metrics:      a.Metrics,
 		Version:      cfg.Version,
 		MaxBodyBytes: cfg.MaxBodyBytes,
+		Guard:        cfg.Guard,
+		MetricsToken: cfg.MetricsToken,
 	})
 	a.Web = web.New(web.Options{
 		Accounts:      a.Accounts,
@@ -171,6 +182,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Clock:         clock,
 		SecureCookies: cfg.SecureCookies,
 		CSRFKey:       cfg.CSRFKey,
+		Guard:         cfg.Guard,
 		Demo:          cfg.Demo,
 	})
 	return nil

@@ -90,15 +90,22 @@ type patchUserInput struct {
 	}
 }
 
+// limitsDoc says how log-in and sign-up are limited.
+const limitsDoc = "Log-ins and sign-ups are limited per client address (429 rate_limited with Retry-After, in seconds; " +
+	"requests bearing the API key are not counted), and password checks queue in a bounded line: beyond it, " +
+	"503 unavailable with Retry-After."
+
 func (s *Server) registerAccount() {
 	register(s, public, huma.Operation{
 		OperationID:   "signUp",
 		Method:        http.MethodPost,
 		Path:          "/v1/users",
 		Summary:       "Sign up",
+		Description:   limitsDoc,
 		Tags:          []string{"users"},
 		DefaultStatus: http.StatusCreated,
-		Errors:        []int{http.StatusBadRequest, http.StatusConflict},
+		Errors:        []int{http.StatusBadRequest, http.StatusConflict, http.StatusTooManyRequests, http.StatusServiceUnavailable},
+		Middlewares:   huma.Middlewares{s.throttle},
 	}, func(ctx context.Context, in *signUpInput) (*userOutput, error) {
 		u, err := s.accounts.Create(ctx, account.CreateInput{
 			Handle:      in.Body.Handle,
@@ -109,7 +116,7 @@ func (s *Server) registerAccount() {
 			AccountType: fanfare.AccountType(in.Body.AccountType),
 		})
 		if err != nil {
-			return nil, err
+			return nil, withRetryAfter(err)
 		}
 		return &userOutput{Body: newUserBody(u)}, nil
 	})
@@ -119,12 +126,19 @@ func (s *Server) registerAccount() {
 		Method:      http.MethodPost,
 		Path:        "/v1/auth/login",
 		Summary:     "Log in: exchange a handle and password for a session token",
+		Description: limitsDoc + " Failed log-ins are limited per handle too: a successful log-in clears the count.",
 		Tags:        []string{"users"},
-		Errors:      []int{http.StatusBadRequest, http.StatusUnauthorized},
+		Errors:      []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusTooManyRequests, http.StatusServiceUnavailable},
+		Middlewares: huma.Middlewares{s.throttle},
 	}, func(ctx context.Context, in *loginInput) (*loginOutput, error) {
-		sess, err := s.accounts.Login(ctx, in.Body.Handle, in.Body.Password)
+		done, err := s.guard.Login(in.Body.Handle)
 		if err != nil {
-			return nil, err
+			return nil, withRetryAfter(err)
+		}
+		sess, err := s.accounts.Login(ctx, in.Body.Handle, in.Body.Password)
+		done(err)
+		if err != nil {
+			return nil, withRetryAfter(err)
 		}
 		if st := stateFrom(ctx); st != nil {
 			st.actor = sess.User.ID

@@ -371,7 +371,8 @@ func TestRequestID(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, storetest.MustOpen(t, store.SQLite))
+	const metricsToken = "metrics-token-0123456789"
+	e := newEnvConfig(t, storetest.MustOpen(t, store.SQLite), envConfig{metricsToken: metricsToken})
 	fanID, _ := e.signUp(t, "sam")
 	e.do(t, request{method: "GET", path: "/healthz"})
 	e.do(t, request{method: "GET", path: "/v1/users/" + fanID}) // 405, counted under its own label
@@ -381,7 +382,7 @@ func TestMetrics(t *testing.T) {
 	e.do(t, request{method: "PATCH", path: "/v1/users/" + fanID, token: testAPIKey, body: map[string]any{"followers": 3}})
 	e.do(t, request{method: "GET", path: "/v1//me/../" + fanID + "/../me"}) // redirected to /v1/me
 
-	res = e.do(t, request{method: "GET", path: "/metrics"})
+	res = e.do(t, request{method: "GET", path: "/metrics", token: metricsToken})
 	require.Equal(t, http.StatusOK, res.status)
 	text := string(res.body)
 	for _, want := range []string{

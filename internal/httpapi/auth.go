@@ -3,13 +3,16 @@ package httpapi
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/ratelimit"
 )
 
 // SessionCookie is the cookie the web app keeps the session token in. It
@@ -21,6 +24,7 @@ const (
 	schemeSession = "session"
 	schemeCookie  = "sessionCookie"
 	schemeAPIKey  = "apiKey"
+	schemeMetrics = "metricsToken"
 )
 
 func securitySchemes() map[string]*huma.SecurityScheme {
@@ -40,6 +44,11 @@ func securitySchemes() map[string]*huma.SecurityScheme {
 			Type:        "http",
 			Scheme:      "bearer",
 			Description: "The host app and operator API key (FANFARE_API_KEY): `Authorization: Bearer <key>`.",
+		},
+		schemeMetrics: {
+			Type:        "http",
+			Scheme:      "bearer",
+			Description: "The metrics token (FANFARE_METRICS_TOKEN), for /metrics on the main listener: `Authorization: Bearer <token>`.",
 		},
 	}
 }
@@ -168,4 +177,50 @@ func (a access) allows(actor fanfare.Actor) error {
 		}
 	}
 	return nil
+}
+
+// bearsAPIKey reports whether r carries the API key.
+func (s *Server) bearsAPIKey(r *http.Request) bool {
+	tok, fromCookie, err := credential(r)
+	if err != nil || fromCookie || !s.hasAPIKey {
+		return false
+	}
+	sum := sha256.Sum256([]byte(tok))
+	return subtle.ConstantTimeCompare(sum[:], s.apiKey[:]) == 1
+}
+
+// throttle is the middleware of log-in and sign-up: it counts the attempt
+// against the client's address and answers 429 rate_limited, with
+// Retry-After, once the address has tried too often. The host app's
+// backend, which acts for many users from one address, is not counted when
+// it sends the API key.
+func (s *Server) throttle(hc huma.Context, next func(huma.Context)) {
+	r, _ := humago.Unwrap(hc)
+	if !s.bearsAPIKey(r) {
+		if err := s.guard.Attempt(r); err != nil {
+			if d := retryAfter(err); d > 0 {
+				hc.SetHeader("Retry-After", ratelimit.RetryAfter(d))
+			}
+			huma.WriteErr(s.api, hc, http.StatusInternalServerError, "", err)
+			return
+		}
+	}
+	next(hc)
+}
+
+// retryAfter is how long err asks its client to wait; 0 when it does not.
+func retryAfter(err error) time.Duration {
+	if fe, ok := errors.AsType[*fanfare.Error](err); ok {
+		return fe.RetryAfter
+	}
+	return 0
+}
+
+// withRetryAfter makes err's answer carry a Retry-After header when err
+// says how long to wait.
+func withRetryAfter(err error) error {
+	if d := retryAfter(err); d > 0 {
+		return huma.ErrorWithHeaders(err, http.Header{"Retry-After": {ratelimit.RetryAfter(d)}})
+	}
+	return err
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/fanfarehq/fanfare"
 )
@@ -46,7 +45,7 @@ func (s *Server) registerHealth() {
 		return out, nil
 	})
 
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("GET /metrics", s.metricsRoute)
 }
 
 // ready checks the database within a short deadline.

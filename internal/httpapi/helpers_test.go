@@ -21,6 +21,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/payment"
+	"github.com/fanfarehq/fanfare/internal/ratelimit"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
@@ -54,11 +55,27 @@ func newEnv(tb testing.TB, db *store.DB) *env {
 // newEnvWith is newEnv with payment providers besides the sandbox.
 func newEnvWith(tb testing.TB, db *store.DB, providers map[string]wallet.Provider) *env {
 	tb.Helper()
+	return newEnvConfig(tb, db, envConfig{providers: providers})
+}
+
+// envConfig is what a test may set in its env beyond the defaults.
+type envConfig struct {
+	providers    map[string]wallet.Provider
+	guard        *ratelimit.Guard
+	hashes       *account.HashQueue
+	metricsToken string
+}
+
+// newEnvConfig is newEnv configured by c.
+func newEnvConfig(tb testing.TB, db *store.DB, c envConfig) *env {
+	tb.Helper()
+	providers := c.providers
 	all := map[string]wallet.Provider{payment.SandboxName: payment.NewSandbox()}
 	for name, p := range providers {
 		all[name] = p
 	}
-	a := apptest.Open(tb, db, nil, app.Config{APIKey: testAPIKey, Version: "test", MaxBodyBytes: testMaxBody, Providers: all})
+	a := apptest.Open(tb, db, nil, app.Config{APIKey: testAPIKey, Version: "test", MaxBodyBytes: testMaxBody, Providers: all,
+		Guard: c.guard, Hashes: c.hashes, MetricsToken: c.metricsToken})
 	e := &env{handler: a.API, db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet, live: a.Live, rules: a.Rules, tips: a.Tips, registry: a.Registry}
 	if _, ok := tb.(*testing.T); ok {
 		e.url = apptest.Serve(tb, a, a.API)

@@ -1,10 +1,16 @@
 package httpapi
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/fanfarehq/fanfare"
 
 	"github.com/fanfarehq/fanfare/internal/ledger"
 )
@@ -73,3 +79,27 @@ func (m *Metrics) observeRequest(route string, status int, d time.Duration) {
 // ViewerDropped counts a slow viewer dropped by its room
 // (room.Options.Dropped).
 func (m *Metrics) ViewerDropped() { m.slowViewers.Inc() }
+
+// MetricsHandler serves the registry's metrics in the Prometheus text
+// format, without authentication: serve it on a listener of its own
+// (FANFARE_METRICS_ADDR), which only the scraper reaches.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
+}
+
+// metricsRoute is /metrics on the main listener: not found unless a
+// metrics token is configured, and then only for requests bearing it.
+func (s *Server) metricsRoute(w http.ResponseWriter, r *http.Request) {
+	if !s.hasMetricsToken {
+		writeProblem(w, newProblem(http.StatusNotFound, fanfare.ENotFound, "no such route: metrics are served on the metrics listener (FANFARE_METRICS_ADDR)"))
+		return
+	}
+	tok, fromCookie, err := credential(r)
+	sum := sha256.Sum256([]byte(tok))
+	if err != nil || fromCookie || subtle.ConstantTimeCompare(sum[:], s.metricsToken[:]) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="fanfare metrics"`)
+		writeProblem(w, newProblem(http.StatusUnauthorized, fanfare.EUnauthorized, "send the metrics token: Authorization: Bearer <token>"))
+		return
+	}
+	s.MetricsHandler().ServeHTTP(w, r)
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/httpx"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/profile"
+	"github.com/fanfarehq/fanfare/internal/ratelimit"
 	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/tips"
@@ -62,6 +63,13 @@ type Options struct {
 	Metrics      *Metrics
 	Version      string // reported in the OpenAPI document
 	MaxBodyBytes int64  // default DefaultMaxBodyBytes
+	// Guard limits log-ins and sign-ups (POST /v1/auth/login, POST
+	// /v1/users). Nil limits nothing.
+	Guard *ratelimit.Guard
+	// MetricsToken, when set, serves /metrics on this handler to
+	// requests bearing it (Authorization: Bearer <token>). Empty: /metrics
+	// is not found here; serve MetricsHandler on a listener of its own.
+	MetricsToken string
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -82,6 +90,10 @@ type Server struct {
 	apiKey    [sha256.Size]byte
 	hasAPIKey bool
 	cop       *http.CrossOriginProtection
+	guard     *ratelimit.Guard
+
+	metricsToken    [sha256.Size]byte
+	hasMetricsToken bool
 
 	mux  *http.ServeMux
 	api  huma.API
@@ -125,6 +137,7 @@ func newServer(opts Options) *Server {
 		metrics:  opts.Metrics,
 		maxBody:  opts.MaxBodyBytes,
 		cop:      http.NewCrossOriginProtection(),
+		guard:    opts.Guard,
 		mux:      http.NewServeMux(),
 	}
 	if s.maxBody <= 0 {
@@ -132,6 +145,9 @@ func newServer(opts Options) *Server {
 	}
 	if opts.APIKey != "" {
 		s.apiKey, s.hasAPIKey = sha256.Sum256([]byte(opts.APIKey)), true
+	}
+	if opts.MetricsToken != "" {
+		s.metricsToken, s.hasMetricsToken = sha256.Sum256([]byte(opts.MetricsToken)), true
 	}
 	s.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, newProblem(http.StatusForbidden, fanfare.EForbidden, "cross-origin request refused"))
@@ -365,10 +381,19 @@ func (s *Server) finishSpec() {
 		Method:      http.MethodGet,
 		Path:        "/metrics",
 		Summary:     "Prometheus metrics",
-		Tags:        []string{"operations"},
+		Description: "Served without authentication on the metrics listener (FANFARE_METRICS_ADDR, loopback by default). " +
+			"On the main listener only when FANFARE_METRICS_TOKEN is set, to requests bearing it; otherwise 404.",
+		Tags:     []string{"operations"},
+		Security: []map[string][]string{{schemeMetrics: {}}},
 		Responses: map[string]*huma.Response{
 			"200": {Description: "Metrics in the Prometheus text format", Content: map[string]*huma.MediaType{
 				"text/plain": {Schema: &huma.Schema{Type: huma.TypeString}},
+			}},
+			"401": {Description: "The metrics token is missing or wrong", Content: map[string]*huma.MediaType{
+				"application/problem+json": {Schema: &huma.Schema{Ref: "#/components/schemas/Problem"}},
+			}},
+			"404": {Description: "No metrics token is configured: metrics are served on the metrics listener only", Content: map[string]*huma.MediaType{
+				"application/problem+json": {Schema: &huma.Schema{Ref: "#/components/schemas/Problem"}},
 			}},
 		},
 	})

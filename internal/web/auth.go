@@ -2,11 +2,13 @@ package web
 
 import (
 	"cmp"
+	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/ratelimit"
 )
 
 // homePage is the landing page of a logged-out visitor.
@@ -69,19 +71,57 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *visitor) {
 		s.render(w, r, statusOf(err), "login", &d)
 		return
 	}
-	sess, err := s.accounts.Login(r.Context(), strings.TrimPrefix(handle, "@"), r.PostForm.Get("password"))
+	sess, err := s.tryLogin(r, strings.TrimPrefix(handle, "@"), r.PostForm.Get("password"))
 	if err != nil {
 		if fanfare.ErrorCode(err) == fanfare.EInternal {
 			s.internalError(w, r, err)
 			return
 		}
 		d := loginPageData{Layout: Layout{Title: "Log in", Nav: "login", CSRF: s.anonymousToken(w, r)}, Handle: handle, Next: next}
-		d.Error = "Wrong handle or password. Check both and try again."
-		s.render(w, r, http.StatusUnauthorized, "login", &d)
+		status, limited := refusal(w, err)
+		if limited {
+			d.Error = sentence(fanfare.ErrorMessage(err))
+		} else {
+			status, d.Error = http.StatusUnauthorized, "Wrong handle or password. Check both and try again."
+		}
+		s.render(w, r, status, "login", &d)
 		return
 	}
 	s.setSession(w, sess.Token, sess.ExpiresAt)
 	http.Redirect(w, r, cmp.Or(next, "/wallet"), http.StatusSeeOther)
+}
+
+// tryLogin logs in through the guard: the attempt counts against the
+// visitor's address, and a failure against the handle.
+func (s *Server) tryLogin(r *http.Request, handle, password string) (*account.Session, error) {
+	if err := s.guard.Attempt(r); err != nil {
+		return nil, err
+	}
+	done, err := s.guard.Login(handle)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := s.accounts.Login(r.Context(), handle, password)
+	done(err)
+	return sess, err
+}
+
+// refusal returns the status of a log-in or sign-up refused for now (too
+// many attempts, or the server too busy checking passwords) and sets its
+// Retry-After header; limited is false for any other error.
+func refusal(w http.ResponseWriter, err error) (status int, limited bool) {
+	switch fanfare.ErrorCode(err) {
+	case fanfare.ERateLimited:
+		status = http.StatusTooManyRequests
+	case fanfare.EUnavailable:
+		status = http.StatusServiceUnavailable
+	default:
+		return 0, false
+	}
+	if fe, ok := errors.AsType[*fanfare.Error](err); ok && fe.RetryAfter > 0 {
+		w.Header().Set("Retry-After", ratelimit.RetryAfter(fe.RetryAfter))
+	}
+	return status, true
 }
 
 // signupPageData is the sign-up form, with what was typed so far.
@@ -139,6 +179,9 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request, _ *visitor) {
 	password := f.Get("password")
 	err := formText(f)
 	if err == nil {
+		err = s.guard.Attempt(r)
+	}
+	if err == nil {
 		_, err = s.accounts.Create(r.Context(), account.CreateInput{
 			Handle:      d.Handle,
 			DisplayName: d.DisplayName,
@@ -150,7 +193,12 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request, _ *visitor) {
 	}
 	var sess *account.Session
 	if err == nil {
-		sess, err = s.accounts.Login(r.Context(), d.Handle, password)
+		if sess, err = s.accounts.Login(r.Context(), d.Handle, password); err != nil && fanfare.ErrorCode(err) != fanfare.EInternal {
+			// The account exists; only the log-in was refused for now
+			// (the server busy checking passwords).
+			s.toLogin(w, r, "/wallet?welcome=1")
+			return
+		}
 	}
 	if err != nil {
 		if fanfare.ErrorCode(err) == fanfare.EInternal {
@@ -159,7 +207,11 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request, _ *visitor) {
 		}
 		d.CSRF = s.anonymousToken(w, r)
 		d.Error = fieldNames.Replace(sentence(fanfare.ErrorMessage(err)))
-		s.render(w, r, statusOf(err), "signup", &d)
+		status, limited := refusal(w, err)
+		if !limited {
+			status = statusOf(err)
+		}
+		s.render(w, r, status, "signup", &d)
 		return
 	}
 	s.setSession(w, sess.Token, sess.ExpiresAt)

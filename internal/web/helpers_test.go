@@ -23,6 +23,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
+	"github.com/fanfarehq/fanfare/internal/ratelimit"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
@@ -44,9 +45,11 @@ type app struct {
 }
 
 type appOptions struct {
-	secure bool
-	demo   bool
-	clock  fanfare.Clock
+	secure  bool
+	demo    bool
+	clock   fanfare.Clock
+	guard   *ratelimit.Guard
+	csrfKey []byte
 }
 
 func newApp(t *testing.T, db *store.DB) *app {
@@ -62,6 +65,8 @@ func newAppWith(t *testing.T, db *store.DB, o appOptions) *app {
 		ChargebackDelay: time.Nanosecond,
 		SecureCookies:   o.secure,
 		Demo:            o.demo,
+		Guard:           o.guard,
+		CSRFKey:         o.csrfKey,
 	})
 	return &app{url: apptest.Serve(t, a, a.Web), db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet,
 		live: a.Live, rules: a.Rules, tips: a.Tips}

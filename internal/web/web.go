@@ -13,6 +13,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/httpx"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/profile"
+	"github.com/fanfarehq/fanfare/internal/ratelimit"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
@@ -51,6 +52,9 @@ type Options struct {
 	// bytes drawn at start, so a restart asks open forms to be reloaded;
 	// nodes behind one load balancer must share a key.
 	CSRFKey []byte
+	// Guard limits the log-in and sign-up forms, with the same counts as
+	// the API's. Nil limits nothing.
+	Guard *ratelimit.Guard
 	// Demo shows the demo world's logins (sam / fanfare-demo) on the home
 	// and login pages.
 	Demo bool
@@ -70,6 +74,7 @@ type Server struct {
 	clock    fanfare.Clock
 	secure   bool
 	csrfKey  []byte
+	guard    *ratelimit.Guard
 	demo     bool
 
 	pages   *templates
@@ -103,6 +108,7 @@ func New(opts Options) *Server {
 		clock:    opts.Clock,
 		secure:   opts.SecureCookies,
 		csrfKey:  opts.CSRFKey,
+		guard:    opts.Guard,
 		demo:     opts.Demo,
 		pages:    parseTemplates(),
 	}

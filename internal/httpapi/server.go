@@ -147,6 +147,7 @@ func New(opts Options) *Server {
 	s.registerHealth()
 	s.registerAccount()
 	s.registerWallet()
+	s.registerFreeze()
 	s.registerPacks()
 	s.registerPurchases()
 	s.registerWebhooks()

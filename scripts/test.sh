@@ -7,7 +7,8 @@ usage() {
 Usage: scripts/test.sh [all|sqlite|help]
 
   all (default)
-        go vet, then the Go tests with the race detector against a private
+        go mod tidy -diff (fails when go.mod or go.sum is not tidy), go vet,
+        then the Go tests with the race detector against a private
         PostgreSQL cluster (scripts/pg-test-cluster.sh), then the browser
         tests if e2e/package.json exists: e2e/run.sh is run from the
         repository root, against the same cluster. Uses FANFARE_TEST_POSTGRES
@@ -50,6 +51,17 @@ ensure_cc() {
 	fi
 }
 
+# check_tidy fails when "go mod tidy" would change go.mod or go.sum, and
+# prints what it would change.
+check_tidy() {
+	local diff
+	if ! diff=$("$GO" mod tidy -diff 2>&1) || [ -n "$diff" ]; then
+		printf '%s\n' "$diff" >&2
+		log "error: go.mod or go.sum is not tidy: run 'go mod tidy' and commit the result"
+		exit 1
+	fi
+}
+
 # run_suites runs inside the PostgreSQL environment set up by
 # pg-test-cluster.sh.
 run_suites() {
@@ -69,6 +81,7 @@ run_suites() {
 
 case ${1:-all} in
 all)
+	check_tidy
 	ensure_cc
 	"$GO" vet ./...
 	exec bash scripts/pg-test-cluster.sh exec -- bash "$root/scripts/test.sh" _suites

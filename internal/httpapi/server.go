@@ -183,6 +183,7 @@ func newServer(opts Options) *Server {
 	s.registerHealth()
 	s.registerAccount()
 	s.registerWallet()
+	s.registerFreeze()
 	s.registerPacks()
 	s.registerPurchases()
 	s.registerWebhooks()

@@ -391,6 +391,8 @@ type Overview struct {
 	// when they can): under 18, or a frozen wallet.
 	CannotSpend     string
 	CannotSpendCode string
+	// Freeze is the operator's freeze of the wallet (nil: none).
+	Freeze *Freeze
 }
 
 // Overview returns user userID's wallet valued in currency (empty: the
@@ -426,6 +428,11 @@ func (s *Service) Overview(ctx context.Context, userID, currency string) (*Overv
 	case w.Frozen:
 		o.CannotSpendCode = fanfare.EWalletFrozen
 		o.CannotSpend = "Your wallet is frozen because a payment was reversed after its coins were spent; buy coins to settle the balance."
+		if o.Freeze, err = s.FreezeOf(ctx, userID); err != nil {
+			return nil, err
+		} else if o.Freeze != nil {
+			o.CannotSpend = operatorFrozen(o.Freeze)
+		}
 	}
 	return o, nil
 }

@@ -51,7 +51,7 @@ func (s *Service) CheckSpend(ctx context.Context, actor fanfare.Actor, coins fan
 		return nil, err
 	}
 	if c.frozen {
-		return nil, frozenError()
+		return nil, s.frozenBecause(ctx, u.ID)
 	}
 	limit := s.effective(c.current(now).daily)
 	if left := max(limit-spent, 0); limit > 0 && coins > left {

@@ -20,10 +20,13 @@ const historyPageSize = 10
 // card form, and the history.
 type walletPageData struct {
 	Layout
-	Coins      fanfare.Amount
-	Diamonds   fanfare.Amount
-	Frozen     bool
-	CoinsValue fanfare.Amount // the coins' reference value in Currency
+	Coins    fanfare.Amount
+	Diamonds fanfare.Amount
+	Frozen   bool
+	// FreezeReason is the operator's reason when an operator froze the
+	// wallet (empty: frozen, if at all, by a clawback).
+	FreezeReason string
+	CoinsValue   fanfare.Amount // the coins' reference value in Currency
 	// CannotSpend says why the visitor cannot spend on creators, when
 	// that is not a frozen wallet (which has its own banner).
 	CannotSpend  string
@@ -154,6 +157,9 @@ func (s *Server) walletData(r *http.Request, v *visitor, f walletForm, kind, cur
 		BuyKey:     newNonce(),
 		Kind:       kind,
 		Kinds:      historyKinds,
+	}
+	if o.Freeze != nil {
+		d.FreezeReason = strings.TrimRight(o.Freeze.Reason, ".")
 	}
 	if o.CannotSpendCode != "" && o.CannotSpendCode != fanfare.EWalletFrozen {
 		d.CannotSpend = o.CannotSpend

@@ -141,6 +141,8 @@ func New(opts Options) *Server {
 	mux.HandleFunc("POST /creators/{handle}/tip", s.userForm(s.sendTip))
 	mux.HandleFunc("GET /ops/eligibility", s.userPage(s.operator(s.eligibilityPage)))
 	mux.HandleFunc("POST /ops/eligibility/{feature}", s.userForm(s.operator(s.saveRule)))
+	mux.HandleFunc("GET /ops/wallets", s.userPage(s.operator(s.walletsPage)))
+	mux.HandleFunc("POST /ops/wallets/{handle}/{action}", s.userForm(s.operator(s.freezeWallet)))
 	mux.Handle("GET /static/", staticHandler())
 	mux.HandleFunc("GET /favicon.ico", favicon)
 	mux.HandleFunc("/", s.notFound)

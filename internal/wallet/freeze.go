@@ -63,7 +63,7 @@ func (s *Service) Freeze(ctx context.Context, actor fanfare.Actor, userID, reaso
 			userID, reason, f.Actor, now.UnixMicro()); err != nil {
 			return fmt.Errorf("freeze wallet: %w", err)
 		}
-		return writeFreezeAudit(ctx, tx, actor, AuditFreeze, userID, acct, reason, now)
+		return s.writeFreezeAudit(ctx, tx, actor, AuditFreeze, userID, acct, reason, now)
 	})
 	if err != nil {
 		return nil, err
@@ -99,7 +99,7 @@ func (s *Service) Unfreeze(ctx context.Context, actor fanfare.Actor, userID, rea
 		if _, err := tx.ExecContext(ctx, `DELETE FROM wallet_freezes WHERE user_id = $1`, userID); err != nil {
 			return fmt.Errorf("unfreeze wallet: %w", err)
 		}
-		return writeFreezeAudit(ctx, tx, actor, AuditUnfreeze, userID, acct, reason, now)
+		return s.writeFreezeAudit(ctx, tx, actor, AuditUnfreeze, userID, acct, reason, now)
 	})
 }
 
@@ -153,13 +153,13 @@ func (s *Service) freezeTx(ctx context.Context, userID string, fn func(tx *sql.T
 	return nil
 }
 
-func writeFreezeAudit(ctx context.Context, tx *sql.Tx, actor fanfare.Actor, action, userID string, acct ledger.AccountID, reason string, now time.Time) error {
+func (s *Service) writeFreezeAudit(ctx context.Context, tx *sql.Tx, actor fanfare.Actor, action, userID string, acct ledger.AccountID, reason string, now time.Time) error {
 	details, err := json.Marshal(map[string]any{"reason": reason, "account_id": int64(acct)})
 	if err != nil {
 		return fmt.Errorf("freeze wallet: %w", err)
 	}
 	return audit.Write(ctx, tx, audit.Entry{
-		ID:        ledger.NewID(),
+		ID:        fanfare.NewID(s.clock),
 		Actor:     actor.ID(),
 		Action:    action,
 		Object:    "user:" + userID,

@@ -111,7 +111,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	if m.Config.APIKey == "" {
-		m.Logger.Warn("no API key configured: operator and host-app routes are disabled (set FANFARE_API_KEY)")
+		m.Logger.Warn("no API key configured: host-app calls with a key are off; operators still reach operator routes with their own sessions (set FANFARE_API_KEY)")
 	}
 	csrfKey, err := m.Config.secretKey(m.Logger)
 	if err != nil {

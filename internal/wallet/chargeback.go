@@ -65,7 +65,7 @@ func (s *Service) ApplyDueChargebacks(ctx context.Context) (int, error) {
 			return n, fmt.Errorf("charge back %s: %w", d.id, err)
 		}
 		res, err := s.ledger.Submit(ctx, ledger.Op{
-			Kind:   "chargeback",
+			Kind:   ledger.KindChargeback,
 			Object: "purchase:" + d.id,
 			Actor:  ChargebackActor,
 			Legs:   []ledger.Leg{{Debit: from, Credit: to, Amount: d.coins, AllowNegative: true}},

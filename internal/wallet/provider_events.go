@@ -57,7 +57,7 @@ const (
 // Ledger kinds of the operations of provider events, besides "purchase"
 // and "refund".
 const (
-	KindChargeback         = "chargeback"
+	KindChargeback         = ledger.KindChargeback
 	KindChargebackReversal = "chargeback_reversal"
 )
 
@@ -513,7 +513,7 @@ func (s *Service) applyEvent(ctx context.Context, provider string, p *Purchase, 
 			return reinstate(ctx, tx, p.ID, r.CreatedAt)
 		}
 	case actRefund:
-		kind, outcome = "refund", OutcomeRefunded
+		kind, outcome = ledger.KindRefund, OutcomeRefunded
 		leg = ledger.Leg{Debit: user, Credit: issuance, Amount: p.Coins, AllowNegative: true}
 		change = func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error {
 			return reverse(ctx, tx, p.ID, PurchaseRefunded, r.CreatedAt)

@@ -95,7 +95,7 @@ func (s *Service) Refund(ctx context.Context, actor fanfare.Actor, purchaseID, i
 		return nil, fmt.Errorf("refund: %w", err)
 	}
 	res, err := s.ledger.Submit(ctx, ledger.Op{
-		Kind:   "refund",
+		Kind:   ledger.KindRefund,
 		Object: "purchase:" + p.ID,
 		Actor:  actor.ID(),
 		Legs:   []ledger.Leg{{Debit: from, Credit: to, Amount: p.Coins}},

@@ -216,7 +216,7 @@ func statusOf(err error) int {
 	case fanfare.EConflict, fanfare.EIdempotencyConflict, fanfare.EInvalidState, fanfare.EDeadlinePassed,
 		fanfare.EInsufficientFunds, fanfare.EWalletFrozen, fanfare.ESpendLimit:
 		return http.StatusConflict
-	case fanfare.EPurchaseLimit:
+	case fanfare.EPurchaseLimit, fanfare.ERateLimited:
 		return http.StatusTooManyRequests
 	case fanfare.EUnavailable:
 		return http.StatusServiceUnavailable

@@ -205,6 +205,26 @@ func TestPasswordQueueFull(t *testing.T) {
 	require.Equal(t, http.StatusCreated, e.do(t, signUpReq("mia")).status)
 }
 
+// TestSlowHandlerKeepsItsRequest: a sign-up whose password waits for its
+// hash longer than the body's read deadline (huma's 5 s) still succeeds:
+// the deadline is lifted once the body is read, so the server does not
+// take the expired deadline for a client gone and cancel the request.
+func TestSlowHandlerKeepsItsRequest(t *testing.T) {
+	t.Parallel()
+	q := account.NewHashQueue(1, 8)
+	e := newEnvConfig(t, storetest.MustOpen(t, store.SQLite), envConfig{hashes: q})
+
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- q.Do(context.Background(), func() { close(started); time.Sleep(6 * time.Second) })
+	}()
+	<-started
+	res := e.do(t, signUpReq("mia"))
+	require.Equal(t, http.StatusCreated, res.status, "sign-up behind a 6 s hash: %s", res.body)
+	require.NoError(t, <-done)
+}
+
 func TestMetricsNeedTheirToken(t *testing.T) {
 	t.Parallel()
 	db := storetest.MustOpen(t, store.SQLite)

@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -198,7 +199,7 @@ func newServer(opts Options) *Server {
 // access log, metrics, panic recovery, body limit) and its routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := fanfare.StartStopwatch()
-	st := &requestState{id: requestID(r)}
+	st := &requestState{id: requestID(r), conn: w}
 	st.log = s.log.With(slog.String("request_id", st.id))
 	ctx := context.WithValue(r.Context(), stateKey{}, st)
 	r = r.WithContext(ctx)
@@ -299,6 +300,9 @@ type requestState struct {
 	id    string
 	log   *slog.Logger
 	actor string // fanfare.Actor.ID(), once authenticated
+	// conn is the connection's own writer, whose read deadline the
+	// handler lifts once the body is read (see register).
+	conn http.ResponseWriter
 }
 
 type stateKey struct{}
@@ -363,6 +367,15 @@ func register[I, O any](s *Server, a access, op huma.Operation, h func(context.C
 		op.Errors = append(op.Errors, http.StatusUnauthorized)
 	}
 	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
+		// huma bounds the body's read with a deadline on the connection
+		// (BodyReadTimeout) and leaves it there. Once the body is read it
+		// must go: when it passes while the handler still works (a
+		// password waiting for its hash under load), the server's
+		// background read fails and cancels the request's context, and a
+		// sign-up that was going to succeed answers 500.
+		if st := stateFrom(ctx); st != nil && st.conn != nil {
+			_ = http.NewResponseController(st.conn).SetReadDeadline(time.Time{})
+		}
 		if errs := checkInputText(in); len(errs) > 0 {
 			return nil, humaError(ctx, http.StatusBadRequest, "validation failed", errs...)
 		}

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
@@ -218,15 +217,7 @@ func (m *Main) serveMetrics(h http.Handler) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", h)
 	m.metricsLn = ln
-	m.MetricsHTTP = &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
-	}
+	m.MetricsHTTP = m.httpServer(mux, 16<<10)
 	m.metricsServed = make(chan error, 1)
 	go func() { m.metricsServed <- m.MetricsHTTP.Serve(ln) }()
 	m.Logger.Info("metrics listening", "url", m.MetricsURL())

@@ -141,15 +141,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.serveMetrics(m.API.MetricsHandler()); err != nil {
 		return err
 	}
-	m.HTTP = &http.Server{
-		Handler:           m.Web,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
-	}
+	m.HTTP = m.httpServer(m.Web, 64<<10)
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.HTTP.Serve(m.ln) }()
 
@@ -159,6 +151,20 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.jobs.Go(func() { m.chargebacks(jobs) })
 	m.Logger.Info("fanfare listening", "url", m.URL(), "db", store.Redact(url), "dialect", m.DB.Dialect, "version", Version)
 	return nil
+}
+
+// httpServer returns a server of h with the timeouts every listener of
+// Fanfare uses, headers up to maxHeader bytes, and its errors in the log.
+func (m *Main) httpServer(h http.Handler, maxHeader int) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    maxHeader,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
 }
 
 // providers builds the payment providers: the sandbox always, Stripe when

@@ -258,9 +258,18 @@ func (r *Result) appendJSON(b, createdAt []byte) ([]byte, error) {
 }
 
 // appendString appends s as a JSON string.
+// Names and ids (plain ASCII) are appended as they are, without an
+// allocation: this runs in the committer's serial path for every spend.
 func appendString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s)
-	return append(b, q...)
+	for i := range len(s) {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // Options configure a Ledger.

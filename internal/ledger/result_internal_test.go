@@ -36,3 +36,17 @@ func TestResultJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendString: the quick path for plain names writes what
+// encoding/json writes, and anything else goes through it.
+func TestAppendString(t *testing.T) {
+	for _, s := range []string{"", "coins", "diamonds", "0190f4a2-7c1e-7b3a-9c2d-1a2b3c4d5e6f", `a"b`, `a\b`, "<tag>", "a&b", "é", "line\nbreak", "\x00", "\x7f"} {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Errorf("appendString(%q) = %s, want x%s", s, got, want)
+		}
+	}
+}

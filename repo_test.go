@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,6 +67,9 @@ func checkTracked(files []trackedFile, allow map[string]string) []string {
 		}
 		if f.Executable && !bytes.HasPrefix(f.Head, []byte("#!")) {
 			problems = append(problems, fmt.Sprintf("%s: has the executable bit but is not a script with a #! line", f.Path))
+		}
+		if base := path.Base(f.Path); base == "secret.key" || strings.HasPrefix(f.Path, "fanfare-data/") || strings.Contains(f.Path, "/fanfare-data/") {
+			problems = append(problems, fmt.Sprintf("%s: a data directory's file or a secret key (%s); generated at run time, never committed", f.Path, base))
 		}
 		if f.Size > maxTrackedSize {
 			problems = append(problems, fmt.Sprintf("%s: %d bytes, over %d without a reason in %s", f.Path, f.Size, maxTrackedSize, allowListPath))
@@ -202,6 +206,8 @@ func TestCheckTrackedRules(t *testing.T) {
 		{Path: "data.json", Size: big, Head: []byte("{}")},
 		{Path: "fixture.bin", Size: big, Head: []byte("xx")},
 		{Path: "empty", Size: 0},
+		{Path: "cmd/fanfare/fanfare-data/secret.key", Size: 65, Head: []byte("0123")},
+		{Path: "fanfare-data/fanfare.db", Size: 4096, Head: []byte("SQLite format 3")},
 	}
 	allow := map[string]string{"fixture.bin": "a large fixture", "gone.bin": "stale"}
 	got := checkTracked(files, allow)
@@ -214,6 +220,8 @@ func TestCheckTrackedRules(t *testing.T) {
 		"app.wasm: an executable binary (wasm)",
 		"notes.txt: has the executable bit",
 		"data.json: 1048577 bytes",
+		"cmd/fanfare/fanfare-data/secret.key: a data directory's file or a secret key",
+		"fanfare-data/fanfare.db: a data directory's file or a secret key",
 		"gone.bin: listed in",
 	}
 	if len(got) != len(want) {

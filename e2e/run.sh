@@ -4,10 +4,10 @@ set -euo pipefail
 
 usage() {
 	cat <<'EOF'
-Usage: e2e/run.sh
+Usage: e2e/run.sh [NAME...]
 
-Runs the browser tests (e2e/tests/*.test.mjs, Node's built-in test runner
-driving Debian's Chromium through playwright-core) against a real server:
+Runs the browser tests (e2e/tests/*.test.mjs, or tests/NAME.test.mjs for
+each NAME given; Node's built-in test runner driving Debian's Chromium through playwright-core) against a real server:
 
   1. installs what is missing: Chromium (/usr/bin/chromium, with apt-get
      when run as root) and the npm packages (npm ci, when e2e/node_modules
@@ -34,8 +34,7 @@ case ${1:-} in
 	usage
 	exit 0
 	;;
-"") ;;
-*)
+-*)
 	usage >&2
 	exit 2
 	;;
@@ -43,6 +42,17 @@ esac
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+tests=()
+for name in "$@"; do
+	[ -f "$here/tests/$name.test.mjs" ] || {
+		printf 'e2e: no test file tests/%s.test.mjs\n' "$name" >&2
+		exit 2
+	}
+	tests+=("tests/$name.test.mjs")
+done
+if [ ${#tests[@]} -eq 0 ]; then
+	for f in "$here"/tests/*.test.mjs; do tests+=("tests/${f##*/}"); done
+fi
 GO=${GO:-go}
 if ! command -v "$GO" >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
 	PATH=$PATH:/usr/local/go/bin
@@ -156,7 +166,7 @@ mkdir -p "$here/test-output"
 log "running the browser tests against $base (screenshots in e2e/test-output/)"
 status=0
 (cd "$here" && BASE_URL=$base timeout --kill-after=15 "$E2E_TIMEOUT" \
-	node --test --test-reporter=spec --test-concurrency=1 tests/*.test.mjs) || status=$?
+	node --test --test-reporter=spec --test-concurrency=1 "${tests[@]}") || status=$?
 if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
 	log "error: the browser tests took longer than E2E_TIMEOUT=${E2E_TIMEOUT}s"
 fi

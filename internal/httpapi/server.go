@@ -171,6 +171,9 @@ func newServer(opts Options) *Server {
 				Version:     version,
 				Description: "Creator monetization: coins, gifts, tips, shoutouts and subscriptions on one double-entry ledger.",
 			},
+			// Public by default: an operation that needs credentials says
+			// which (see access.security).
+			Security: []map[string][]string{{}},
 			Servers: []*huma.Server{{
 				URL: "/",
 				Description: "The host that serves this document. A client generated from it takes the server's base URL " +

@@ -5,6 +5,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -50,8 +51,8 @@ type sourceFile struct {
 	fset *token.FileSet
 }
 
-// sources parses every non-test Go file of the module outside e2e and
-// testdata.
+// sources parses every non-test Go file of the module outside e2e,
+// testdata and the modules of its own below it.
 func sources(t *testing.T) []sourceFile {
 	t.Helper()
 	var out []sourceFile
@@ -64,6 +65,9 @@ func sources(t *testing.T) []sourceFile {
 		if d.IsDir() {
 			if p != "." && (strings.HasPrefix(name, ".") || name == "e2e" || name == "testdata" || name == "node_modules") {
 				return filepath.SkipDir
+			}
+			if _, err := os.Stat(filepath.Join(p, "go.mod")); p != "." && err == nil {
+				return filepath.SkipDir // another module (examples/hostapp)
 			}
 			return nil
 		}

@@ -41,6 +41,12 @@ func newLiveBody(l *live.Live) liveBody {
 
 type liveOutput struct{ Body liveBody }
 
+type livesOutput struct {
+	Body struct {
+		Lives []liveBody `json:"lives"`
+	}
+}
+
 type liveIDInput struct {
 	ID string `path:"id" maxLength:"64"`
 }
@@ -175,20 +181,12 @@ func (s *Server) registerLive() {
 		Path:        "/v1/lives",
 		Summary:     "Who is LIVE now",
 		Tags:        []string{"live"},
-	}, func(ctx context.Context, _ *struct{}) (*struct {
-		Body struct {
-			Lives []liveBody `json:"lives"`
-		}
-	}, error) {
+	}, func(ctx context.Context, _ *struct{}) (*livesOutput, error) {
 		lives, err := s.live.Now(ctx)
 		if err != nil {
 			return nil, err
 		}
-		out := &struct {
-			Body struct {
-				Lives []liveBody `json:"lives"`
-			}
-		}{}
+		out := &livesOutput{}
 		out.Body.Lives = []liveBody{}
 		for _, l := range lives {
 			out.Body.Lives = append(out.Body.Lives, newLiveBody(l))

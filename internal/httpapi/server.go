@@ -99,6 +99,10 @@ type Server struct {
 	mux  *http.ServeMux
 	api  huma.API
 	spec []byte // the OpenAPI document, built once
+	// contract is what each route declares it answers, and breach is told
+	// of answers that break it (see contract.go).
+	contract contract
+	breach   func(op, what string)
 }
 
 // New returns a Server with every route registered. It panics when a
@@ -140,6 +144,7 @@ func newServer(opts Options) *Server {
 		cop:      http.NewCrossOriginProtection(),
 		guard:    opts.Guard,
 		mux:      http.NewServeMux(),
+		breach:   onBreach,
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
@@ -166,8 +171,16 @@ func newServer(opts Options) *Server {
 				Version:     version,
 				Description: "Creator monetization: coins, gifts, tips, shoutouts and subscriptions on one double-entry ledger.",
 			},
+			// Public by default: an operation that needs credentials says
+			// which (see access.security).
+			Security: []map[string][]string{{}},
+			Servers: []*huma.Server{{
+				URL: "/",
+				Description: "The host that serves this document. A client generated from it takes the server's base URL " +
+					"(e.g. https://fanfare.example.com); every path is absolute from there.",
+			}},
 			Components: &huma.Components{
-				Schemas:         huma.NewMapRegistry("#/components/schemas/", huma.DefaultSchemaNamer),
+				Schemas:         huma.NewMapRegistry("#/components/schemas/", schemaName),
 				SecuritySchemes: securitySchemes(),
 			},
 		},
@@ -205,6 +218,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(ctx)
 	rec := httpx.NewRecorder(w)
 	rec.Header().Set("X-Request-Id", st.id)
+	sniff := &problemSniffer{ResponseWriter: rec}
 
 	// The route pattern labels logs and metrics. Every route is registered
 	// with its method; a pattern without one is a path the router redirects
@@ -232,6 +246,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		d := sw.Elapsed()
 		status := rec.Status()
+		if status >= 400 {
+			s.checkProblem(ctx, pattern, status, sniff.code())
+		}
 		s.metrics.observeRequest(route, status, d)
 		level := slog.LevelInfo
 		if status >= 500 {
@@ -252,16 +269,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.ContentLength > s.maxBody {
-		writeProblem(rec, newProblem(http.StatusRequestEntityTooLarge, fanfare.ETooLarge,
+		writeProblem(sniff, newProblem(http.StatusRequestEntityTooLarge, fanfare.ETooLarge,
 			fmt.Sprintf("the request body is larger than %d bytes", s.maxBody)))
 		return
 	}
 	if r.Body != nil && r.Body != http.NoBody {
 		// One byte over the limit lets huma tell "too large" from "exactly
 		// the limit".
-		r.Body = http.MaxBytesReader(rec, r.Body, s.maxBody+1)
+		r.Body = http.MaxBytesReader(sniff, r.Body, s.maxBody+1)
 	}
-	s.mux.ServeHTTP(rec, r)
+	s.mux.ServeHTTP(sniff, r)
 }
 
 // miss answers a request that matches no route: 405 when the path exists
@@ -379,9 +396,39 @@ func register[I, O any](s *Server, a access, op huma.Operation, h func(context.C
 		if errs := checkInputText(in); len(errs) > 0 {
 			return nil, humaError(ctx, http.StatusBadRequest, "validation failed", errs...)
 		}
-		return h(ctx, in)
+		out, err := h(ctx, in)
+		if body := outputBody(out); body.IsValid() {
+			emptySlices(body)
+			// The deeper walk, for what emptySlices may not mend, is the
+			// tests' (see breach).
+			if s.breach != nil {
+				if p := nilSlicePath(body, "body", 0); p != "" {
+					s.reportBreach(ctx, op.OperationID, "null array at "+p)
+				}
+			}
+		}
+		return out, err
 	})
 }
+
+// liveEventsDoc describes the room feed (internal/room's events), which the
+// document cannot type: it is a WebSocket.
+const liveEventsDoc = "Upgrades to a WebSocket. Anyone may watch; a session token or cookie identifies the viewer, who may then chat.\n\n" +
+	"**Server frames** (text, JSON objects):\n\n" +
+	"- First the room's state: `{\"type\":\"state\", \"seq\", \"viewers\", \"leaderboard\": [gifter], \"recent\": [event], \"ended\"}`; " +
+	"`recent` holds the room's latest `gift`, `tip` and `chat` events, each with its `at`.\n" +
+	"- Then at most one frame per tick while something happens: `{\"seq\", \"at\", \"events\": [event]}`, with events:\n" +
+	"  - `{\"type\":\"gift\", \"gifter\", \"gifter_name\", \"gift_id\", \"count\", \"combo\"}`: `count` gifts sent since the last frame, " +
+	"`combo` the streak's total so far; the gift's name, tier and coins are in GET /v1/gifts, its time is the frame's `at`;\n" +
+	"  - `{\"type\":\"tip\", \"at\", \"tipper\", \"tipper_name\", \"coins\", \"message\"}`;\n" +
+	"  - `{\"type\":\"chat\", \"at\", \"author\", \"author_name\", \"text\", \"badges\"}` (`badges` absent when none);\n" +
+	"  - `{\"type\":\"viewers\", \"count\"}`;\n" +
+	"  - `{\"type\":\"leaderboard\", \"top\": [gifter]}`, a gifter being `{\"handle\", \"display_name\", \"coins\"}`;\n" +
+	"  - `{\"type\":\"live_ended\", \"at\"}`, after which the server closes the socket (1000).\n" +
+	"- `{\"type\":\"error\", \"code\", \"detail\"}`, on this socket only, refuses a chat frame (a problem code, as the API's).\n\n" +
+	"**Client frames**: `{\"type\":\"chat\", \"text\"}` posts a chat message; other types are ignored. " +
+	"A frame that is not a JSON object with a type closes the socket with 1008, one over 4 KiB with 1009; " +
+	"a viewer too slow to keep up is closed with 1008, and every viewer with 1001 when the server shuts down."
 
 // finishSpec settles the OpenAPI document: validation failures are
 // documented as 400 (see Status), every body may be refused as too large,
@@ -429,15 +476,10 @@ func (s *Server) finishSpec() {
 			Method:      http.MethodGet,
 			Path:        "/v1/lives/{id}/events",
 			Summary:     "The room feed of a LIVE (WebSocket)",
-			Description: "Upgrades to a WebSocket. Anyone may watch; a session token or cookie identifies the viewer. " +
-				"The first frame is the room's state {type: state, seq, viewers, leaderboard, recent, ended}; then at most one frame per tick " +
-				"{seq, events: [...]} with events of types gift (gifter, gifter_name, gift_id, gift, tier, count, coins, combo), chat, " +
-				"viewers (count), leaderboard (top) and live_ended, after which the server closes the socket (1000). " +
-				"A viewer too slow to keep up is closed with 1008; a client frame that is not a JSON object with a type, with 1008; " +
-				"one over 4 KiB, with 1009.",
-			Tags:       []string{"live"},
-			Parameters: []*huma.Param{{Name: "id", In: "path", Required: true, Schema: &huma.Schema{Type: huma.TypeString}}},
-			Security:   []map[string][]string{{}, {schemeSession: {}}, {schemeCookie: {}}},
+			Description: liveEventsDoc,
+			Tags:        []string{"live"},
+			Parameters:  []*huma.Param{{Name: "id", In: "path", Required: true, Schema: &huma.Schema{Type: huma.TypeString}}},
+			Security:    []map[string][]string{{}, {schemeSession: {}}, {schemeCookie: {}}},
 			Responses: map[string]*huma.Response{
 				"101": {Description: "Switching to the WebSocket protocol"},
 				"400": {Description: "A LIVE id that is not text, or a handshake without Sec-WebSocket-Version 13 or a valid Sec-WebSocket-Key", Content: map[string]*huma.MediaType{
@@ -482,6 +524,7 @@ func (s *Server) finishSpec() {
 			}
 		}
 	}
+	s.contract = buildContract(oapi)
 	b, err := json.Marshal(oapi)
 	if err != nil {
 		panic(fmt.Sprintf("httpapi: encode OpenAPI document: %v", err))

@@ -96,7 +96,7 @@ func TestBuy(t *testing.T) {
 		require.True(t, cb.ChargebackExpected)
 		require.Equal(t, fanfare.Amount(7070), cb.Balance)
 		require.Equal(t, "TRY", cb.Currency)
-		require.Equal(t, fanfare.Amount(3999), cb.Amount)
+		require.Equal(t, fanfare.Amount(4499), cb.Amount)
 		f.requireCoins(t, 7070)
 
 		got, err := f.wallet.Purchase(ctx, f.fan.ID, cb.ID)

@@ -52,7 +52,7 @@ type walletPageData struct {
 type packView struct {
 	wallet.Pack
 	PricePer100 fanfare.Amount
-	Best        bool // the lowest price per 100 coins
+	Best        bool // the lowest price per coin (PriceList.BestValue)
 	Selected    bool
 }
 
@@ -173,17 +173,12 @@ func (s *Server) walletData(r *http.Request, v *visitor, f walletForm, kind, cur
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range list.Packs {
-		d.Packs = append(d.Packs, packView{Pack: p, PricePer100: p.PricePer100(), Selected: p.ID == f.pack})
+	best := ""
+	if len(list.Packs) > 1 {
+		best = list.BestValue()
 	}
-	if len(d.Packs) > 1 {
-		best := 0
-		for i, p := range d.Packs {
-			if p.PricePer100 <= d.Packs[best].PricePer100 {
-				best = i
-			}
-		}
-		d.Packs[best].Best = true
+	for _, p := range list.Packs {
+		d.Packs = append(d.Packs, packView{Pack: p, PricePer100: p.PricePer100(), Best: p.ID == best, Selected: p.ID == f.pack})
 	}
 
 	if kind != "" && !slices.ContainsFunc(d.Kinds, func(o option) bool { return o.Value == kind }) {

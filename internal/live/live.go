@@ -345,7 +345,7 @@ func (s *Service) SendGift(ctx context.Context, actor fanfare.Actor, liveID, gif
 	p, err := s.wallet.Pay(ctx, actor, wallet.Spend{
 		Feature:        "gift",
 		What:           "send gifts",
-		Object:         "live:" + liveID,
+		Object:         wallet.GiftObject(liveID, g.ID, count),
 		CreatorID:      l.CreatorID,
 		CreatorChecked: true,
 		Coins:          coins,

@@ -109,38 +109,3 @@ func kindName(kind string) string {
 	k := strings.ReplaceAll(kind, "_", " ")
 	return strings.ToUpper(k[:1]) + k[1:]
 }
-
-// systemNames name the platform's accounts as the history shows them.
-var systemNames = map[string]string{
-	"coin_issuance": "Fanfare coin store",
-	"promotions":    "Fanfare promotions",
-}
-
-// counterpartyName names the other side of a transaction: a platform
-// account or a user's @handle.
-func counterpartyName(c string) string {
-	if n, ok := systemNames[c]; ok {
-		return n
-	}
-	if strings.HasPrefix(c, "revenue:") || strings.Contains(c, ":") {
-		return "Fanfare"
-	}
-	if c == "" {
-		return ""
-	}
-	return "@" + c
-}
-
-// objectName shortens an object reference ("purchase:0195...") for a table
-// cell: its kind and the last characters of its id (ids are time-ordered,
-// so their first characters are alike).
-func objectName(obj string) string {
-	kind, id, ok := strings.Cut(obj, ":")
-	if !ok {
-		return obj
-	}
-	if n := len(id); n > 8 {
-		id = "…" + id[n-6:]
-	}
-	return kindName(kind) + " " + id
-}

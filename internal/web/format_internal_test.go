@@ -76,15 +76,3 @@ func TestParseCoins(t *testing.T) {
 		}
 	}
 }
-
-func TestObjectAndCounterpartyNames(t *testing.T) {
-	t.Parallel()
-	if got := objectName("purchase:0197a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"); got != "Purchase …3f4a5b" {
-		t.Errorf("objectName = %q", got)
-	}
-	for in, want := range map[string]string{"coin_issuance": "Fanfare coin store", "revenue:gift": "Fanfare", "ayla": "@ayla"} {
-		if got := counterpartyName(in); got != want {
-			t.Errorf("counterpartyName(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

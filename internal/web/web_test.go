@@ -309,7 +309,7 @@ func TestBuyThroughForm(t *testing.T) {
 		require.Equal(t, http.StatusOK, w.status)
 		w.requireText(t, "Payment accepted: 70 coins added for €1.19. Your balance is now 70 coins.")
 		w.requireText(t, "Coin balance 70 coins", "Worth about €1.10")
-		w.requireText(t, "Purchase +70 coins +€1.10 Fanfare coin store Purchase")
+		w.requireText(t, "Coins bought Pack of 70 coins Fanfare +70 coins +€1.19")
 		require.Contains(t, w.body, `<span class="num">70</span>`, "the navigation shows the balance")
 		require.True(t, w.hasForm("/wallet/refund"), "a fresh purchase can be refunded")
 
@@ -318,7 +318,7 @@ func TestBuyThroughForm(t *testing.T) {
 		require.Equal(t, http.StatusSeeOther, res.status, res.text())
 		w = b.follow(res)
 		w.requireText(t, "Refund complete: 70 coins were taken back and €1.19 goes back to your card.")
-		w.requireText(t, "Coin balance 0 coins", "Refund −70 coins −€1.10", "Refunded")
+		w.requireText(t, "Coin balance 0 coins", "Refund Pack of 70 coins Fanfare −70 coins −€1.19", "Refunded")
 		require.False(t, w.hasForm("/wallet/refund"))
 		require.Equal(t, fanfare.Amount(0), a.coins(t, "buyer"))
 		a.requireVerified(t)
@@ -438,7 +438,7 @@ func TestHistoryFilterAndPaging(t *testing.T) {
 		require.NotContains(t, w.body, "Newest")
 		older := b.get(olderLink(t, w))
 		require.Equal(t, 3, strings.Count(older.body, "<tr data-kind="))
-		older.requireText(t, "← Newest", "Purchase +70 coins")
+		older.requireText(t, "← Newest", "Coins bought Pack of 70 coins Fanfare +70 coins +€1.19")
 		require.NotContains(t, older.body, `rel="next"`)
 
 		p := b.get("/wallet?kind=purchase")
@@ -524,7 +524,7 @@ func TestFrozenWallet(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
 		w = b.get("/wallet")
-		w.requireText(t, "Your wallet is frozen", "below zero", "Coin balance −300 coins", "Worth about −€4.71", "Chargeback −350 coins", "Charged back")
+		w.requireText(t, "Your wallet is frozen", "below zero", "Coin balance −300 coins", "Worth about −€4.71", "Chargeback Pack of 350 coins Fanfare −350 coins −€5.69", "Charged back")
 		require.Contains(t, w.body, `data-testid="frozen-banner"`)
 
 		// Buying settles it.

@@ -443,3 +443,21 @@ func TestPurchaseLimitsConcurrent(t *testing.T) {
 		f.requireCoins(t, 210)
 	})
 }
+
+// TestPurchaseLimitMessageGroupsThousands: the refusal writes its money
+// with thousands separators ("36,394.90 TRY").
+func TestPurchaseLimitMessageGroupsThousands(t *testing.T) {
+	t.Parallel()
+	db := storetest.MustOpen(t, store.SQLite)
+	f := setupWith(t, db, newTestClock(time.Date(2026, 3, 15, 8, 0, 0, 0, time.UTC)), wallet.Options{Limits: &wallet.Limits{
+		PurchaseDaily: wallet.Money{Amount: 100_000, Currency: "EUR"},
+	}})
+	ctx := context.Background()
+	for i := range 3 {
+		_, err := f.wallet.Buy(ctx, f.actor(), wallet.PurchaseInput{PackID: "try-17500", PaymentMethod: payment.CardSucceeds}, fmt.Sprintf("b%d", i))
+		require.NoError(t, err)
+	}
+	_, err := f.wallet.Buy(ctx, f.actor(), wallet.PurchaseInput{PackID: "try-17500", PaymentMethod: payment.CardSucceeds}, "b3")
+	requireCode(t, err, fanfare.EPurchaseLimit)
+	require.Equal(t, "coin purchases are limited to 36,394.90 TRY a day; 6,994.93 TRY is left in the last 24 hours", fanfare.ErrorMessage(err))
+}

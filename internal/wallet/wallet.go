@@ -178,7 +178,7 @@ func (s *Service) Grant(ctx context.Context, actor fanfare.Actor, in GrantInput,
 		return nil, err
 	}
 	if in.Coins > MaxGrant {
-		return nil, fanfare.Errorf(fanfare.EInvalid, "coins must be at most %d per grant, got %d", MaxGrant, in.Coins)
+		return nil, fanfare.Errorf(fanfare.EInvalid, "coins must be at most %s per grant, got %s", MaxGrant.Grouped(), in.Coins.Grouped())
 	}
 	if _, err := s.users.ByID(ctx, in.UserID); err != nil {
 		return nil, err

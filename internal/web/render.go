@@ -229,7 +229,7 @@ func sentence(msg string) string {
 	if msg == "" {
 		return msg
 	}
-	msg = strings.ToUpper(msg[:1]) + msg[1:]
+	msg = strings.ToUpper(msg[:1]) + moneyInText(msg[1:])
 	if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") && !strings.HasSuffix(msg, "!") {
 		msg += "."
 	}

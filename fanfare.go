@@ -4,7 +4,10 @@
 // under internal/ and depend on it, never the other way round.
 package fanfare
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+)
 
 // Asset names a kind of value held in ledger accounts.
 type Asset string
@@ -19,6 +22,21 @@ const (
 // Amount is a quantity of one asset in integer units (coins, diamonds or fiat
 // minor units). Amounts are never floats.
 type Amount int64
+
+// Grouped writes a in decimal with commas between thousands, as the
+// product's messages write amounts: "27,000", "-1,234".
+func (a Amount) Grouped() string {
+	s := strconv.FormatInt(int64(a), 10)
+	digits := len(s)
+	if a < 0 {
+		digits--
+	}
+	for i := len(s) - 3; digits > 3; i -= 3 {
+		s = s[:i] + "," + s[i:]
+		digits -= 3
+	}
+	return s
+}
 
 // MaxAmount is the largest amount a single request may move: 2^53-1, the
 // largest integer every JSON client represents exactly.

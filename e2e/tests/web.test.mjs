@@ -31,7 +31,7 @@ describe('Fanfare web app', { timeout: TEST_TIMEOUT * 6 }, () => {
     await buy(page, 'eur-70', SUCCEEDS);
     await page.waitForURL('**/wallet?bought=*');
     assert.equal(await page.getByTestId('notice').innerText(),
-      'Payment accepted: 70 coins added for €1.09. Your balance is now 70 coins.');
+      'Payment accepted: 70 coins added for €1.19. Your balance is now 70 coins.');
     assert.equal(await balance(page), 70);
     assert.equal(await page.getByTestId('balance-value').innerText(), '€1.10');
     assert.match(await page.getByTestId('nav-balance').innerText(), /^70\s+coins$/);
@@ -39,11 +39,12 @@ describe('Fanfare web app', { timeout: TEST_TIMEOUT * 6 }, () => {
     const rows = page.getByTestId('history').locator('tbody tr');
     assert.equal(await rows.count(), 1);
     const row = rows.first();
-    assert.equal(await row.locator('td[data-label="Kind"]').innerText(), 'Purchase');
+    // A statement's row: what it was, with whom, and the price paid (not
+    // the coins' reference value, €1.10).
+    assert.match(await row.locator('td[data-label="Transaction"]').innerText(), /^Coins bought\s+Pack of 70 coins$/);
     assert.equal(await row.locator('td[data-label="Amount"]').innerText(), '+70 coins');
-    assert.equal(await row.locator('td[data-label="Value"]').innerText(), '+€1.10');
-    assert.equal(await row.locator('td[data-label="With"]').innerText(), 'Fanfare coin store');
-    assert.match(await row.locator('td[data-label="Object"]').innerText(), /^Purchase …/);
+    assert.equal(await row.locator('td[data-label="Value"]').innerText(), '+€1.19');
+    assert.equal(await row.locator('td[data-label="With"]').innerText(), 'Fanfare');
     await assert.doesNotReject(row.getByRole('button', { name: 'Refund' }).waitFor());
     await shot(page, '04-wallet-bought');
     await finish();
@@ -117,7 +118,7 @@ describe('Fanfare web app', { timeout: TEST_TIMEOUT * 6 }, () => {
     const after = await balance(page);
     assert.equal(after, before + 350);
     assert.equal(parseCount((await page.getByTestId('nav-balance').innerText()).replace(/coins/, '')), after);
-    assert.match(await page.getByTestId('notice').innerText(), /350 coins added for €5\.49/);
+    assert.match(await page.getByTestId('notice').innerText(), /350 coins added for €5\.69/);
     await shot(page, '08-sam-wallet');
 
     await page.getByRole('button', { name: 'Log out' }).click();
@@ -146,7 +147,7 @@ describe('Fanfare web app', { timeout: TEST_TIMEOUT * 6 }, () => {
     assert.match(await question, /Refund this purchase\?/);
     await page.waitForURL('**/wallet?refunded=*');
     assert.equal(await page.getByTestId('notice').innerText(),
-      'Refund complete: 70 coins were taken back and €1.09 goes back to your card.');
+      'Refund complete: 70 coins were taken back and €1.19 goes back to your card.');
     assert.equal(await balance(page), 0);
     assert.equal(await page.getByTestId('history').locator('tbody tr').count(), 2);
     await finish();

@@ -130,6 +130,9 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Providers:       cfg.Providers,
 		ChargebackDelay: cfg.ChargebackDelay,
 		Limits:          cfg.Limits,
+		// The LIVE service is built next, on the wallet; the history asks
+		// it only once the graph is built.
+		GiftName: func(id string) (string, bool) { return a.Live.GiftName(id) },
 	})
 	if a.Rules, err = eligibility.New(db, clock, cfg.Rules); err != nil {
 		return err

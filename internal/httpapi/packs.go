@@ -19,6 +19,7 @@ type packBody struct {
 	Currency    string         `json:"currency"`
 	Price       fanfare.Amount `json:"price" doc:"Minor units of the currency (cents)"`
 	PricePer100 fanfare.Amount `json:"price_per_100" doc:"Price of 100 coins in this pack, minor units, rounded half up"`
+	BestValue   bool           `json:"best_value" doc:"The pack of this currency with the lowest price per coin (of equal ones, the larger pack)"`
 }
 
 type coinPacksOutput struct {
@@ -45,8 +46,10 @@ func (s *Server) registerPacks() {
 		out := &coinPacksOutput{}
 		out.Body.Currency, out.Body.ReferenceRatePer100 = l.Currency, l.ReferenceRate
 		out.Body.Packs = make([]packBody, 0, len(l.Packs))
+		best := l.BestValue()
 		for _, p := range l.Packs {
-			out.Body.Packs = append(out.Body.Packs, packBody{ID: p.ID, Coins: p.Coins, Currency: p.Currency, Price: p.Price, PricePer100: p.PricePer100()})
+			out.Body.Packs = append(out.Body.Packs, packBody{ID: p.ID, Coins: p.Coins, Currency: p.Currency, Price: p.Price,
+				PricePer100: p.PricePer100(), BestValue: p.ID == best})
 		}
 		return out, nil
 	})

@@ -25,11 +25,11 @@ func TestCoinPacks(t *testing.T) {
 			res := e.do(t, request{method: "GET", path: path})
 			require.Equal(t, http.StatusOK, res.status, "%s: %s", path, res.body)
 			require.JSONEq(t, `{"currency":"EUR","reference_rate_per_100":157,"packs":[
-				{"id":"eur-70","coins":70,"currency":"EUR","price":109,"price_per_100":156},
-				{"id":"eur-350","coins":350,"currency":"EUR","price":549,"price_per_100":157},
-				{"id":"eur-1400","coins":1400,"currency":"EUR","price":2199,"price_per_100":157},
-				{"id":"eur-7000","coins":7000,"currency":"EUR","price":10999,"price_per_100":157},
-				{"id":"eur-17500","coins":17500,"currency":"EUR","price":27499,"price_per_100":157}]}`, string(res.body), path)
+				{"id":"eur-70","coins":70,"currency":"EUR","price":119,"price_per_100":170,"best_value":false},
+				{"id":"eur-350","coins":350,"currency":"EUR","price":569,"price_per_100":163,"best_value":false},
+				{"id":"eur-1400","coins":1400,"currency":"EUR","price":2249,"price_per_100":161,"best_value":false},
+				{"id":"eur-7000","coins":7000,"currency":"EUR","price":10999,"price_per_100":157,"best_value":false},
+				{"id":"eur-17500","coins":17500,"currency":"EUR","price":26999,"price_per_100":154,"best_value":true}]}`, string(res.body), path)
 		}
 		for cur, rate := range map[string]float64{"USD": 157, "TRY": 5714, "AED": 571} {
 			res := e.do(t, request{method: "GET", path: "/v1/coin-packs?currency=" + cur})
@@ -120,8 +120,11 @@ func TestPurchase(t *testing.T) {
 		require.Equal(t, "purchase:"+p.ID, row["object"])
 		require.Equal(t, "COIN", row["asset"])
 		require.Equal(t, float64(7000), row["amount"])
-		require.Equal(t, map[string]any{"currency": "EUR", "amount": float64(10990)}, row["fiat_value"])
-		require.Equal(t, "coin_issuance", row["counterparty"])
+		require.Equal(t, map[string]any{"currency": "EUR", "amount": float64(10999), "basis": "paid"}, row["fiat_value"])
+		require.NotContains(t, row, "counterparty", "the platform is no counterparty")
+		require.Equal(t, "Coins bought", row["title"])
+		require.Equal(t, "Pack of 7,000 coins", row["description"])
+		require.Equal(t, "eur-7000", row["pack_id"])
 		require.NotEmpty(t, row["id"])
 		require.NotEmpty(t, row["created_at"])
 		e.requireVerified(t)

@@ -192,7 +192,8 @@ func checkChanges(changes []change, accts map[AccountID]*acct) error {
 				return fanfare.Errorf(fanfare.EWalletFrozen, "this wallet is frozen until its balance is settled")
 			}
 			if a.balance+ch.delta < 0 {
-				return fanfare.Errorf(fanfare.EInsufficientFunds, "not enough %s: %d available, %d needed", strings.ToLower(string(a.asset))+"s", a.balance, -ch.delta)
+				return fanfare.Errorf(fanfare.EInsufficientFunds, "not enough %s: %s available, %s needed", strings.ToLower(string(a.asset))+"s",
+					fanfare.Amount(a.balance).Grouped(), fanfare.Amount(-ch.delta).Grouped())
 			}
 		}
 		if nb := a.balance + ch.delta; (ch.delta > 0 && nb < a.balance) || (ch.delta < 0 && nb > a.balance) || nb > math.MaxInt64/2 || nb < math.MinInt64/2 {

@@ -46,3 +46,9 @@ func DefaultGifts() []Gift {
 
 // Gifts returns the catalog in its order.
 func (s *Service) Gifts() []Gift { return append([]Gift(nil), s.order...) }
+
+// GiftName returns the name of the catalog's gift id.
+func (s *Service) GiftName(id string) (string, bool) {
+	g, ok := s.gifts[id]
+	return g.Name, ok
+}

@@ -301,7 +301,7 @@ func (s *Service) SendGift(ctx context.Context, actor fanfare.Actor, liveID, gif
 		return nil, err
 	}
 	if count < 1 || count > MaxGiftCount {
-		return nil, fanfare.Errorf(fanfare.EInvalid, "count must be between 1 and %d", MaxGiftCount)
+		return nil, fanfare.Errorf(fanfare.EInvalid, "count must be between 1 and %s", fanfare.Amount(MaxGiftCount).Grouped())
 	}
 	idem := &ledger.Idempotency{Scope: actor.ID(), Key: idemKey,
 		Hash: ledger.HashRequest([]byte(GiftOperation), []byte(liveID), []byte(giftID), fmt.Append(nil, count))}
@@ -345,7 +345,7 @@ func (s *Service) SendGift(ctx context.Context, actor fanfare.Actor, liveID, gif
 	p, err := s.wallet.Pay(ctx, actor, wallet.Spend{
 		Feature:        "gift",
 		What:           "send gifts",
-		Object:         "live:" + liveID,
+		Object:         wallet.GiftObject(liveID, g.ID, count),
 		CreatorID:      l.CreatorID,
 		CreatorChecked: true,
 		Coins:          coins,

@@ -218,7 +218,7 @@ func (s *Service) Send(ctx context.Context, actor fanfare.Actor, creatorID strin
 	if coins < s.opts.MinCoins || coins > s.opts.MaxCoins {
 		// The range may have changed since a first request.
 		return s.replayOr(ctx, idem, actor.UserID, creatorID, coins, message,
-			fanfare.Errorf(fanfare.EInvalid, "a tip is %d to %d coins", s.opts.MinCoins, s.opts.MaxCoins))
+			fanfare.Errorf(fanfare.EInvalid, "a tip is %s to %s coins", s.opts.MinCoins.Grouped(), s.opts.MaxCoins.Grouped()))
 	}
 	creator, err := s.users.ByID(ctx, creatorID)
 	if err != nil {

@@ -97,11 +97,19 @@ func TestHistory(t *testing.T) {
 			byAsset[tx.Asset] = tx
 		}
 		require.Equal(t, fanfare.Amount(-100), byAsset[fanfare.Coin].Amount)
-		require.Equal(t, fanfare.Amount(-157), *byAsset[fanfare.Coin].FiatValue)
-		require.Equal(t, "revenue:gift", byAsset[fanfare.Coin].Counterparty)
+		// No money changed hands: the reference value in the page's
+		// currency.
+		require.Equal(t, wallet.Money{Amount: -157, Currency: "USD"}, *byAsset[fanfare.Coin].FiatValue)
+		require.False(t, byAsset[fanfare.Coin].FiatPaid)
+		require.Equal(t, "Gift sent", byAsset[fanfare.Coin].Title)
+		// A LIVE the history cannot find names nobody, never the
+		// platform's revenue account.
+		require.Empty(t, byAsset[fanfare.Coin].Counterparty)
 		require.Equal(t, fanfare.Amount(50), byAsset[fanfare.Diamond].Amount)
 		require.Nil(t, byAsset[fanfare.Diamond].FiatValue)
-		require.Equal(t, "diamond_issuance", byAsset[fanfare.Diamond].Counterparty)
+		require.Equal(t, "Earned from gifts", byAsset[fanfare.Diamond].Title)
+		// The diamonds came from the gift's sender (the operation's actor).
+		require.Equal(t, f.fan.Handle, byAsset[fanfare.Diamond].Counterparty)
 
 		// The kind filter, paged.
 		for kind, n := range map[string]int{"purchase": 7, "grant": 6, "gift": 2, "refund": 0} {
@@ -127,9 +135,10 @@ func TestHistory(t *testing.T) {
 		}
 		grants, err := f.wallet.History(ctx, f.fan.ID, wallet.HistoryQuery{Kind: "grant", Limit: 1})
 		require.NoError(t, err)
-		require.Equal(t, "promotions", grants.Transactions[0].Counterparty)
+		require.Empty(t, grants.Transactions[0].Counterparty)
+		require.Equal(t, "Granted by Fanfare", grants.Transactions[0].Title)
 		require.Equal(t, fanfare.Amount(10), grants.Transactions[0].Amount)
-		require.Equal(t, fanfare.Amount(16), *grants.Transactions[0].FiatValue)
+		require.Equal(t, wallet.Money{Amount: 16, Currency: "EUR"}, *grants.Transactions[0].FiatValue)
 
 		for _, q := range []wallet.HistoryQuery{
 			{Limit: -1}, {Limit: 101}, {Cursor: "!!"}, {Cursor: "MA"}, {Cursor: "LTE"},

@@ -91,6 +91,15 @@ func (m Money) String() string {
 	return fmt.Sprintf("%d.%02d %s", m.Amount/100, m.Amount%100, m.Currency)
 }
 
+// text writes m for a message: "1,000.00 EUR".
+func (m Money) text() string {
+	sign, a := "", m.Amount
+	if a < 0 {
+		sign, a = "-", -a
+	}
+	return fmt.Sprintf("%s%s.%02d %s", sign, (a / 100).Grouped(), a%100, m.Currency)
+}
+
 // Convert returns amount, in minor units of currency from, in minor units
 // of currency to, at the reference rates, rounded down.
 //
@@ -242,9 +251,9 @@ func (s *Service) SetSpendLimit(ctx context.Context, actor fanfare.Actor, daily 
 	}
 	switch def := s.limits.DailySpend; {
 	case daily < 0 || daily > fanfare.MaxAmount:
-		return nil, fanfare.Errorf(fanfare.EInvalid, "daily_coins must be between 0 (the platform's limit) and %d", fanfare.MaxAmount)
+		return nil, fanfare.Errorf(fanfare.EInvalid, "daily_coins must be between 0 (the platform's limit) and %s", fanfare.MaxAmount.Grouped())
 	case def > 0 && daily > def:
-		return nil, fanfare.Errorf(fanfare.EInvalid, "daily_coins can be at most %d, the platform's daily limit", def)
+		return nil, fanfare.Errorf(fanfare.EInvalid, "daily_coins can be at most %s, the platform's daily limit", def.Grouped())
 	}
 	tx, err := s.db.Write.BeginTx(ctx, nil)
 	if err != nil {
@@ -362,7 +371,7 @@ func (s *Service) checkPurchaseLimits(ctx context.Context, tx *sql.Tx, u *fanfar
 		left := max(limit-spent, 0)
 		return &fanfare.Error{Code: fanfare.EPurchaseLimit, Message: fmt.Sprintf(
 			"coin purchases are limited to %s %s; %s is left in the last 24 hours",
-			Money{Amount: limit, Currency: currency}, what, Money{Amount: left, Currency: currency})}
+			Money{Amount: limit, Currency: currency}.text(), what, Money{Amount: left, Currency: currency}.text())}
 	}
 	return nil
 }

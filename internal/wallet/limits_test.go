@@ -3,6 +3,7 @@ package wallet_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -357,7 +358,18 @@ func TestPurchaseDailyFiatLimit(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		t0 := time.Date(2026, 3, 15, 8, 0, 0, 0, time.UTC)
 		clock := newTestClock(t0)
-		f := setupWith(t, db, clock, wallet.Options{Limits: &wallet.Limits{
+		// The sums below are made of these prices, the SPEC's first
+		// ladder, whatever the default catalog's.
+		list := func(currency string, rate fanfare.Amount, prices ...fanfare.Amount) wallet.PriceList {
+			l := wallet.PriceList{Currency: currency, ReferenceRate: rate}
+			for i, coins := range []fanfare.Amount{70, 350, 1400} {
+				l.Packs = append(l.Packs, wallet.Pack{ID: fmt.Sprintf("%s-%d", strings.ToLower(currency), coins), Coins: coins, Currency: currency, Price: prices[i]})
+			}
+			return l
+		}
+		catalog, err := wallet.NewCatalog(list("EUR", 157, 109, 549, 2199), list("USD", 157, 109, 549, 2199), list("TRY", 5714, 3999, 19999, 79999))
+		require.NoError(t, err)
+		f := setupWith(t, db, clock, wallet.Options{Catalog: catalog, Limits: &wallet.Limits{
 			PurchaseDaily:      wallet.Money{Amount: 3000, Currency: "EUR"},
 			MinorPurchaseDaily: wallet.Money{Amount: 549, Currency: "EUR"},
 		}})
@@ -373,7 +385,7 @@ func TestPurchaseDailyFiatLimit(t *testing.T) {
 		require.NoError(t, buy(sam, "eur-350", payment.CardSucceeds, "b3")) // 27.48: a declined one does not count
 		require.NoError(t, buy(sam, "try-70", payment.CardSucceeds, "b4"))  // 39.99 TRY is 1.09 EUR at reference rates: 28.57
 		n := f.purchases(t)
-		err := buy(sam, "eur-350", payment.CardSucceeds, "b5") // 34.06
+		err = buy(sam, "eur-350", payment.CardSucceeds, "b5") // 34.06
 		requireCode(t, err, fanfare.EPurchaseLimit)
 		require.Contains(t, err.Error(), "30.00 EUR a day")
 		require.Contains(t, err.Error(), "1.43 EUR is left")
@@ -430,4 +442,22 @@ func TestPurchaseLimitsConcurrent(t *testing.T) {
 		require.Equal(t, 3, f.purchases(t))
 		f.requireCoins(t, 210)
 	})
+}
+
+// TestPurchaseLimitMessageGroupsThousands: the refusal writes its money
+// with thousands separators ("36,394.90 TRY").
+func TestPurchaseLimitMessageGroupsThousands(t *testing.T) {
+	t.Parallel()
+	db := storetest.MustOpen(t, store.SQLite)
+	f := setupWith(t, db, newTestClock(time.Date(2026, 3, 15, 8, 0, 0, 0, time.UTC)), wallet.Options{Limits: &wallet.Limits{
+		PurchaseDaily: wallet.Money{Amount: 100_000, Currency: "EUR"},
+	}})
+	ctx := context.Background()
+	for i := range 3 {
+		_, err := f.wallet.Buy(ctx, f.actor(), wallet.PurchaseInput{PackID: "try-17500", PaymentMethod: payment.CardSucceeds}, fmt.Sprintf("b%d", i))
+		require.NoError(t, err)
+	}
+	_, err := f.wallet.Buy(ctx, f.actor(), wallet.PurchaseInput{PackID: "try-17500", PaymentMethod: payment.CardSucceeds}, "b3")
+	requireCode(t, err, fanfare.EPurchaseLimit)
+	require.Equal(t, "coin purchases are limited to 36,394.90 TRY a day; 6,994.93 TRY is left in the last 24 hours", fanfare.ErrorMessage(err))
 }

@@ -2,6 +2,7 @@ package wallet
 
 import (
 	"fmt"
+	"math/bits"
 	"strings"
 
 	"github.com/fanfarehq/fanfare"
@@ -46,20 +47,23 @@ type Catalog struct {
 const DefaultCurrency = "EUR"
 
 // DefaultPriceLists are the packs on sale unless configuration says
-// otherwise. EUR and USD are the SPEC's figures (the seed figure is 7,000
-// coins for 109.99); TRY and AED keep the same ladder of coin counts, priced
-// so that 100 coins cost about the same as in EUR at market rates, with
-// local .99 endings:
+// otherwise. Every list is a ladder: the more coins a pack holds, the less
+// each coin costs, so the largest pack is the best value. EUR and USD keep
+// the SPEC's seed figure, 7,000 coins for 109.99, and price the other packs
+// around it (the SPEC's 1.09, 5.49, 21.99 and 274.99 made the smallest pack
+// the cheapest per coin); TRY and AED keep the same ladder of coin counts,
+// priced so that 100 coins cost about the same as in EUR at market rates,
+// with local .99 endings:
 //
-//	coins    EUR/USD    TRY       AED
-//	70       1.09       39.99     3.99
-//	350      5.49       199.99    19.99
-//	1,400    21.99      799.99    79.99
-//	7,000    109.99     3,999.99  399.99
-//	17,500   274.99     9,999.99  999.99
+//	coins    EUR/USD    TRY       AED      EUR per 100
+//	70       1.19       44.99     4.49     1.70
+//	350      5.69       219.99    21.99    1.63
+//	1,400    22.49      819.99    81.99    1.61
+//	7,000    109.99     3,999.99  399.99   1.57
+//	17,500   269.99     9,799.99  979.99   1.54
 //
 // Reference rates (per 100 coins): EUR 1.57, USD 1.57, TRY 57.14, AED 5.71,
-// the price per 100 coins of the larger packs.
+// the price per 100 coins of the 7,000-coin pack.
 func DefaultPriceLists() []PriceList {
 	coins := []fanfare.Amount{70, 350, 1_400, 7_000, 17_500}
 	list := func(currency string, rate fanfare.Amount, prices ...fanfare.Amount) PriceList {
@@ -75,11 +79,43 @@ func DefaultPriceLists() []PriceList {
 		return l
 	}
 	return []PriceList{
-		list("EUR", 157, 109, 549, 2_199, 10_999, 27_499),
-		list("USD", 157, 109, 549, 2_199, 10_999, 27_499),
-		list("TRY", 5_714, 3_999, 19_999, 79_999, 399_999, 999_999),
-		list("AED", 571, 399, 1_999, 7_999, 39_999, 99_999),
+		list("EUR", 157, 119, 569, 2_249, 10_999, 26_999),
+		list("USD", 157, 119, 569, 2_249, 10_999, 26_999),
+		list("TRY", 5_714, 4_499, 21_999, 81_999, 399_999, 979_999),
+		list("AED", 571, 449, 2_199, 8_199, 39_999, 97_999),
 	}
+}
+
+// BestValue returns the id of the pack with the lowest price per coin,
+// compared exactly (not at the rounded PricePer100); of packs with the
+// same price per coin, the larger one. It is "" for an empty list.
+func (l PriceList) BestValue() string {
+	best := -1
+	for i, p := range l.Packs {
+		if best < 0 || cheaperPerCoin(p, l.Packs[best]) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return ""
+	}
+	return l.Packs[best].ID
+}
+
+// cheaperPerCoin reports whether a is the better value than b: a lower
+// price per coin, or the same price per coin for more coins. It compares
+// a.Price/a.Coins with b.Price/b.Coins as the 128-bit products
+// a.Price×b.Coins and b.Price×a.Coins (NewCatalog keeps both positive).
+func cheaperPerCoin(a, b Pack) bool {
+	xh, xl := bits.Mul64(uint64(a.Price), uint64(b.Coins))
+	yh, yl := bits.Mul64(uint64(b.Price), uint64(a.Coins))
+	switch {
+	case xh != yh:
+		return xh < yh
+	case xl != yl:
+		return xl < yl
+	}
+	return a.Coins > b.Coins
 }
 
 // DefaultCatalog returns the catalog of DefaultPriceLists.

@@ -1,6 +1,7 @@
 package wallet_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -23,10 +24,10 @@ func TestDefaultCatalog(t *testing.T) {
 		rate  fanfare.Amount
 		packs []row
 	}{
-		"EUR": {157, []row{{"eur-70", 70, 109, 156}, {"eur-350", 350, 549, 157}, {"eur-1400", 1400, 2199, 157}, {"eur-7000", 7000, 10999, 157}, {"eur-17500", 17500, 27499, 157}}},
-		"USD": {157, []row{{"usd-70", 70, 109, 156}, {"usd-350", 350, 549, 157}, {"usd-1400", 1400, 2199, 157}, {"usd-7000", 7000, 10999, 157}, {"usd-17500", 17500, 27499, 157}}},
-		"TRY": {5714, []row{{"try-70", 70, 3999, 5713}, {"try-350", 350, 19999, 5714}, {"try-1400", 1400, 79999, 5714}, {"try-7000", 7000, 399999, 5714}, {"try-17500", 17500, 999999, 5714}}},
-		"AED": {571, []row{{"aed-70", 70, 399, 570}, {"aed-350", 350, 1999, 571}, {"aed-1400", 1400, 7999, 571}, {"aed-7000", 7000, 39999, 571}, {"aed-17500", 17500, 99999, 571}}},
+		"EUR": {157, []row{{"eur-70", 70, 119, 170}, {"eur-350", 350, 569, 163}, {"eur-1400", 1400, 2249, 161}, {"eur-7000", 7000, 10999, 157}, {"eur-17500", 17500, 26999, 154}}},
+		"USD": {157, []row{{"usd-70", 70, 119, 170}, {"usd-350", 350, 569, 163}, {"usd-1400", 1400, 2249, 161}, {"usd-7000", 7000, 10999, 157}, {"usd-17500", 17500, 26999, 154}}},
+		"TRY": {5714, []row{{"try-70", 70, 4499, 6427}, {"try-350", 350, 21999, 6285}, {"try-1400", 1400, 81999, 5857}, {"try-7000", 7000, 399999, 5714}, {"try-17500", 17500, 979999, 5600}}},
+		"AED": {571, []row{{"aed-70", 70, 449, 641}, {"aed-350", 350, 2199, 628}, {"aed-1400", 1400, 8199, 586}, {"aed-7000", 7000, 39999, 571}, {"aed-17500", 17500, 97999, 560}}},
 	}
 	for cur, w := range want {
 		l, err := c.List(cur)
@@ -65,7 +66,64 @@ func TestDefaultCatalog(t *testing.T) {
 	l, _ = c.List("EUR")
 	l.Packs[0].Price = 1
 	l, _ = c.List("EUR")
-	require.Equal(t, fanfare.Amount(109), l.Packs[0].Price)
+	require.Equal(t, fanfare.Amount(119), l.Packs[0].Price)
+}
+
+// TestDefaultLaddersGetCheaperPerCoin: in every default list a larger pack
+// costs strictly less per coin, so the largest is the best value; the
+// seed figure stays 7,000 coins for 109.99 EUR.
+func TestDefaultLaddersGetCheaperPerCoin(t *testing.T) {
+	t.Parallel()
+	c := wallet.DefaultCatalog()
+	eur, err := c.Pack("eur-7000")
+	require.NoError(t, err)
+	require.Equal(t, fanfare.Amount(10999), eur.Price)
+	for _, cur := range c.Currencies() {
+		l, err := c.List(cur)
+		require.NoError(t, err)
+		for i := 1; i < len(l.Packs); i++ {
+			a, b := l.Packs[i-1], l.Packs[i]
+			require.Greater(t, b.Coins, a.Coins, "%s packs are listed smallest first", cur)
+			// a.Price/a.Coins > b.Price/b.Coins, exactly.
+			require.Greater(t, int64(a.Price)*int64(b.Coins), int64(b.Price)*int64(a.Coins),
+				"%s costs less per coin than %s", a.ID, b.ID)
+			require.Greater(t, a.PricePer100(), b.PricePer100(), "%s shows a higher price per 100 coins than %s", a.ID, b.ID)
+		}
+		require.Equal(t, l.Packs[len(l.Packs)-1].ID, l.BestValue(), "%s best value", cur)
+	}
+}
+
+// TestBestValue: the badge goes to the lowest price per coin, compared
+// exactly, whatever the order or size of the packs; a tie goes to the
+// larger pack.
+func TestBestValue(t *testing.T) {
+	t.Parallel()
+	pack := func(coins, price fanfare.Amount) wallet.Pack {
+		return wallet.Pack{ID: fmt.Sprintf("gbp-%d", coins), Coins: coins, Currency: "GBP", Price: price}
+	}
+	for _, tc := range []struct {
+		name  string
+		packs []wallet.Pack
+		want  string
+	}{
+		{"one pack", []wallet.Pack{pack(100, 99)}, "gbp-100"},
+		{"smallest is cheapest", []wallet.Pack{pack(70, 100), pack(350, 549), pack(1400, 2199)}, "gbp-70"},
+		{"middle is cheapest", []wallet.Pack{pack(70, 109), pack(350, 499), pack(1400, 2199)}, "gbp-350"},
+		{"listed out of order", []wallet.Pack{pack(1400, 1999), pack(70, 109), pack(350, 549)}, "gbp-1400"},
+		{"a tie goes to the larger pack", []wallet.Pack{pack(100, 150), pack(200, 300), pack(50, 75)}, "gbp-200"},
+		// 1.5700 and 1.5699 per coin both round to 157 per 100.
+		{"closer than the rounded price per 100", []wallet.Pack{pack(10000, 15700), pack(20000, 31398)}, "gbp-20000"},
+		{"closer the other way", []wallet.Pack{pack(10000, 15699), pack(20000, 31400)}, "gbp-10000"},
+		{"largest amounts", []wallet.Pack{pack(fanfare.MaxAmount/200, fanfare.MaxAmount/200), pack(fanfare.MaxAmount/200-1, fanfare.MaxAmount/200-2)}, fmt.Sprintf("gbp-%d", fanfare.MaxAmount/200-1)},
+	} {
+		eur := wallet.PriceList{Currency: "EUR", ReferenceRate: 157, Packs: []wallet.Pack{{ID: "eur-70", Coins: 70, Currency: "EUR", Price: 109}}}
+		c, err := wallet.NewCatalog(eur, wallet.PriceList{Currency: "GBP", ReferenceRate: 130, Packs: tc.packs})
+		require.NoError(t, err, tc.name)
+		l, err := c.List("GBP")
+		require.NoError(t, err)
+		require.Equal(t, tc.want, l.BestValue(), tc.name)
+	}
+	require.Equal(t, "", wallet.PriceList{}.BestValue())
 }
 
 func TestFiatValue(t *testing.T) {

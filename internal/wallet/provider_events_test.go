@@ -560,7 +560,7 @@ func TestStripeEventHeals(t *testing.T) {
 		paid := f.fake.Pay(p.ProviderRef)
 		_, err := db.Write.Exec(`INSERT INTO payment_events
 			(provider, event_id, type, provider_type, purchase_id, session_ref, payment_ref, amount, currency, created_at, received_at)
-			VALUES ('stripe', 'evt_completed', 'completed', 'checkout.session.completed', $1, $2, $3, 2199, 'EUR', 0, 0)`,
+			VALUES ('stripe', 'evt_completed', 'completed', 'checkout.session.completed', $1, $2, $3, 2249, 'EUR', 0, 0)`,
 			p.ID, paid.Session, paid.PaymentIntent)
 		require.NoError(t, err)
 		f.requireCoins(t, 0)

@@ -84,8 +84,14 @@ func TestBuy(t *testing.T) {
 		require.Equal(t, "purchase:"+p.ID, tx.Object)
 		require.Equal(t, fanfare.Coin, tx.Asset)
 		require.Equal(t, fanfare.Amount(7000), tx.Amount)
-		require.Equal(t, fanfare.Amount(10990), *tx.FiatValue)
-		require.Equal(t, "coin_issuance", tx.Counterparty)
+		// Its value is the price paid, not the coins' reference value
+		// (109.90), and no internal account is named.
+		require.Equal(t, wallet.Money{Amount: 10999, Currency: "EUR"}, *tx.FiatValue)
+		require.True(t, tx.FiatPaid)
+		require.Empty(t, tx.Counterparty)
+		require.Equal(t, "Coins bought", tx.Title)
+		require.Equal(t, "Pack of 7,000 coins", tx.Description)
+		require.Equal(t, p.ID, tx.Purchase.ID)
 		require.Equal(t, "EUR", h.Currency)
 		require.Empty(t, h.NextCursor)
 
@@ -96,7 +102,7 @@ func TestBuy(t *testing.T) {
 		require.True(t, cb.ChargebackExpected)
 		require.Equal(t, fanfare.Amount(7070), cb.Balance)
 		require.Equal(t, "TRY", cb.Currency)
-		require.Equal(t, fanfare.Amount(3999), cb.Amount)
+		require.Equal(t, fanfare.Amount(4499), cb.Amount)
 		f.requireCoins(t, 7070)
 
 		got, err := f.wallet.Purchase(ctx, f.fan.ID, cb.ID)

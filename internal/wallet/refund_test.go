@@ -106,7 +106,14 @@ func TestRefund(t *testing.T) {
 		require.Equal(t, "refund", row.Kind)
 		require.Equal(t, "purchase:"+p.ID, row.Object)
 		require.Equal(t, fanfare.Amount(-350), row.Amount)
-		require.Equal(t, "coin_issuance", row.Counterparty)
+		require.Empty(t, row.Counterparty)
+		require.Equal(t, "Refund", row.Title)
+		// The money given back, as paid, whatever the page's currency.
+		require.Equal(t, wallet.Money{Amount: -p.Amount, Currency: p.Currency}, *row.FiatValue)
+		require.True(t, row.FiatPaid)
+		h, err = f.wallet.History(ctx, f.fan.ID, wallet.HistoryQuery{Currency: "TRY"})
+		require.NoError(t, err)
+		require.Equal(t, wallet.Money{Amount: -p.Amount, Currency: p.Currency}, *h.Transactions[0].FiatValue)
 
 		// A replay answers the same and moves nothing.
 		again, err := f.wallet.Refund(ctx, f.actor(), p.ID, "refund-1")
@@ -260,6 +267,8 @@ func TestChargeback(t *testing.T) {
 		require.Equal(t, "chargeback", h.Transactions[0].Kind)
 		require.Equal(t, "purchase:"+p.ID, h.Transactions[0].Object)
 		require.Equal(t, fanfare.Amount(-350), h.Transactions[0].Amount)
+		require.Equal(t, "Chargeback", h.Transactions[0].Title)
+		require.Equal(t, wallet.Money{Amount: -p.Amount, Currency: p.Currency}, *h.Transactions[0].FiatValue)
 
 		// A frozen wallet cannot spend, and its purchase cannot be refunded.
 		requireCode(t, f.spend(t, 1, "spend-2"), fanfare.EWalletFrozen)

@@ -109,8 +109,8 @@ func frozenError() error {
 
 func spendLimitError(limit, left fanfare.Amount) error {
 	return fanfare.Errorf(fanfare.ESpendLimit,
-		"your daily spend limit is %d coins and %d are left today; it resets at 00:00 UTC, or change it in your settings",
-		limit, left)
+		"your daily spend limit is %s coins and %s are left today; it resets at 00:00 UTC, or change it in your settings",
+		limit.Grouped(), left.Grouped())
 }
 
 // The statements that count a spend, prepared once (New): without a limit,

@@ -37,6 +37,10 @@ type Options struct {
 	// Limits are the spending and purchase limits. Default (nil):
 	// DefaultLimits.
 	Limits *Limits
+	// GiftName names a gift of the LIVE catalog by its id, for the
+	// history's gift rows; without it (or for a gift no longer sold) they
+	// show the id.
+	GiftName func(id string) (string, bool)
 }
 
 // Service runs wallets on the ledger.
@@ -48,6 +52,7 @@ type Service struct {
 	catalog   *Catalog
 	providers map[string]Provider
 	limits    Limits
+	giftName  func(id string) (string, bool)
 
 	chargebackDelay time.Duration
 }
@@ -60,7 +65,7 @@ func New(db *store.DB, l *ledger.Ledger, users Users, opts Options) *Service {
 		panic("wallet: New needs Options.Clock")
 	}
 	s := &Service{db: db, ledger: l, users: users, clock: opts.Clock, catalog: opts.Catalog, providers: opts.Providers,
-		chargebackDelay: opts.ChargebackDelay}
+		giftName: opts.GiftName, chargebackDelay: opts.ChargebackDelay}
 	if s.chargebackDelay <= 0 {
 		s.chargebackDelay = DefaultChargebackDelay
 	}
@@ -173,7 +178,7 @@ func (s *Service) Grant(ctx context.Context, actor fanfare.Actor, in GrantInput,
 		return nil, err
 	}
 	if in.Coins > MaxGrant {
-		return nil, fanfare.Errorf(fanfare.EInvalid, "coins must be at most %d per grant, got %d", MaxGrant, in.Coins)
+		return nil, fanfare.Errorf(fanfare.EInvalid, "coins must be at most %s per grant, got %s", MaxGrant.Grouped(), in.Coins.Grouped())
 	}
 	if _, err := s.users.ByID(ctx, in.UserID); err != nil {
 		return nil, err

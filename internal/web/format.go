@@ -1,6 +1,7 @@
 package web
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,28 @@ func formatMoney(minor fanfare.Amount, currency string) string {
 		return sign + sym + num
 	}
 	return sign + currency + "\u00a0" + num
+}
+
+// moneyText matches money as the services write it in messages:
+// "1,819.74 TRY", "30.00 EUR".
+var moneyText = regexp.MustCompile(`(-?)\b(\d{1,3}(?:,\d{3})*|\d+)\.(\d\d) ([A-Z]{3})\b`)
+
+// moneyInText writes the money of a service's message as the pages do:
+// "limited to 1,819.74 TRY a day" reads "limited to ₺1,819.74 a day".
+func moneyInText(msg string) string {
+	return moneyText.ReplaceAllStringFunc(msg, func(m string) string {
+		p := moneyText.FindStringSubmatch(m)
+		units, err := strconv.ParseInt(strings.ReplaceAll(p[2], ",", ""), 10, 64)
+		if err != nil || units > int64(fanfare.MaxAmount/100) {
+			return m
+		}
+		cents, _ := strconv.ParseInt(p[3], 10, 64)
+		minor := fanfare.Amount(units*100 + cents)
+		if p[1] == "-" {
+			minor = -minor
+		}
+		return formatMoney(minor, p[4])
+	})
 }
 
 // formatSignedMoney is formatMoney with a "+" on positive amounts.
@@ -108,39 +131,4 @@ func kindName(kind string) string {
 	}
 	k := strings.ReplaceAll(kind, "_", " ")
 	return strings.ToUpper(k[:1]) + k[1:]
-}
-
-// systemNames name the platform's accounts as the history shows them.
-var systemNames = map[string]string{
-	"coin_issuance": "Fanfare coin store",
-	"promotions":    "Fanfare promotions",
-}
-
-// counterpartyName names the other side of a transaction: a platform
-// account or a user's @handle.
-func counterpartyName(c string) string {
-	if n, ok := systemNames[c]; ok {
-		return n
-	}
-	if strings.HasPrefix(c, "revenue:") || strings.Contains(c, ":") {
-		return "Fanfare"
-	}
-	if c == "" {
-		return ""
-	}
-	return "@" + c
-}
-
-// objectName shortens an object reference ("purchase:0195...") for a table
-// cell: its kind and the last characters of its id (ids are time-ordered,
-// so their first characters are alike).
-func objectName(obj string) string {
-	kind, id, ok := strings.Cut(obj, ":")
-	if !ok {
-		return obj
-	}
-	if n := len(id); n > 8 {
-		id = "…" + id[n-6:]
-	}
-	return kindName(kind) + " " + id
 }

@@ -77,14 +77,39 @@ func TestParseCoins(t *testing.T) {
 	}
 }
 
-func TestObjectAndCounterpartyNames(t *testing.T) {
+// TestNumbersInMessages: a service's message reads with the pages'
+// figures: grouped coins stay, money takes its symbol.
+func TestNumbersInMessages(t *testing.T) {
 	t.Parallel()
-	if got := objectName("purchase:0197a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"); got != "Purchase …3f4a5b" {
-		t.Errorf("objectName = %q", got)
-	}
-	for in, want := range map[string]string{"coin_issuance": "Fanfare coin store", "revenue:gift": "Fanfare", "ayla": "@ayla"} {
-		if got := counterpartyName(in); got != want {
-			t.Errorf("counterpartyName(%q) = %q, want %q", in, got, want)
+	for in, want := range map[string]string{
+		"coin purchases are limited to 1,819.74 TRY a day; 3.99 TRY is left in the last 24 hours": "Coin purchases are limited to ₺1,819.74 a day; ₺3.99 is left in the last 24 hours.",
+		"coin purchases are limited to 30.00 EUR a day for users under 18":                        "Coin purchases are limited to €30.00 a day for users under 18.",
+		"limited to 1,000.00 AED":                              "Limited to AED\u00a01,000.00.",
+		"a balance of -1,234.50 USD":                           "A balance of −$1,234.50.",
+		"your daily spend limit is 5,000 coins and 3,505 left": "Your daily spend limit is 5,000 coins and 3,505 left.",
+		"version 1.10 EURO and 2.5 EUR and x1.00 EUR stay":     "Version 1.10 EURO and 2.5 EUR and x1.00 EUR stay.",
+	} {
+		if got := sentence(in); got != want {
+			t.Errorf("sentence(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestFormatCoinsAboveAThousand: counts and money are grouped by
+// thousands, negative ones with a true minus sign.
+func TestFormatCoinsAboveAThousand(t *testing.T) {
+	t.Parallel()
+	for n, want := range map[fanfare.Amount]string{
+		999: "999", 1000: "1,000", 3505: "3,505", 27000: "27,000", 1234567: "1,234,567", -1495: "−1,495",
+	} {
+		if got := formatCoins(n); got != want {
+			t.Errorf("formatCoins(%d) = %q, want %q", n, got, want)
+		}
+	}
+	if got := formatSigned(1400); got != "+1,400" {
+		t.Errorf("formatSigned(1400) = %q", got)
+	}
+	if got := formatSignedMoney(-181974, "TRY"); got != "−₺1,819.74" {
+		t.Errorf("formatSignedMoney(-181974, TRY) = %q", got)
 	}
 }

@@ -78,18 +78,16 @@ var funcs = template.FuncMap{
 	"signed": func(n fanfare.Amount) string {
 		return formatSigned(n)
 	},
-	"money":        formatMoney,
-	"signedMoney":  formatSignedMoney,
-	"when":         formatTime,
-	"machineTime":  machineTime,
-	"kindName":     kindName,
-	"counterparty": counterpartyName,
-	"objectName":   objectName,
-	"negative":     func(n fanfare.Amount) bool { return n < 0 },
-	"count":        func(n int64) string { return formatCoins(fanfare.Amount(n)) },
-	"duration":     durationName,
-	"giftIcon":     giftIcon,
-	"giftIcons":    func() string { return strings.Join(giftSymbols, " ") },
+	"money":       formatMoney,
+	"signedMoney": formatSignedMoney,
+	"when":        formatTime,
+	"machineTime": machineTime,
+	"kindName":    kindName,
+	"negative":    func(n fanfare.Amount) bool { return n < 0 },
+	"count":       func(n int64) string { return formatCoins(fanfare.Amount(n)) },
+	"duration":    durationName,
+	"giftIcon":    giftIcon,
+	"giftIcons":   func() string { return strings.Join(giftSymbols, " ") },
 }
 
 // templates holds one parsed template set per page, each the layout, the
@@ -231,7 +229,7 @@ func sentence(msg string) string {
 	if msg == "" {
 		return msg
 	}
-	msg = strings.ToUpper(msg[:1]) + msg[1:]
+	msg = strings.ToUpper(msg[:1]) + moneyInText(msg[1:])
 	if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") && !strings.HasSuffix(msg, "!") {
 		msg += "."
 	}

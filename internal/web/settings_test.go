@@ -72,7 +72,7 @@ func TestSpendLimitSettings(t *testing.T) {
 		// Refusals read as sentences and change nothing.
 		before := a.state(t)
 		for _, tc := range []struct{ value, want string }{
-			{"200000", "The daily limit can be at most 100000, the platform's daily limit."},
+			{"200000", "The daily limit can be at most 100,000, the platform's daily limit."},
 			{"lots", "Enter the daily limit as a whole number of coins, such as 5000."},
 			{"-5", "Enter the daily limit as a whole number of coins"},
 		} {

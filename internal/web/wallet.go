@@ -52,7 +52,7 @@ type walletPageData struct {
 type packView struct {
 	wallet.Pack
 	PricePer100 fanfare.Amount
-	Best        bool // the lowest price per 100 coins
+	Best        bool // the lowest price per coin (PriceList.BestValue)
 	Selected    bool
 }
 
@@ -173,17 +173,12 @@ func (s *Server) walletData(r *http.Request, v *visitor, f walletForm, kind, cur
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range list.Packs {
-		d.Packs = append(d.Packs, packView{Pack: p, PricePer100: p.PricePer100(), Selected: p.ID == f.pack})
+	best := ""
+	if len(list.Packs) > 1 {
+		best = list.BestValue()
 	}
-	if len(d.Packs) > 1 {
-		best := 0
-		for i, p := range d.Packs {
-			if p.PricePer100 <= d.Packs[best].PricePer100 {
-				best = i
-			}
-		}
-		d.Packs[best].Best = true
+	for _, p := range list.Packs {
+		d.Packs = append(d.Packs, packView{Pack: p, PricePer100: p.PricePer100(), Best: p.ID == best, Selected: p.ID == f.pack})
 	}
 
 	if kind != "" && !slices.ContainsFunc(d.Kinds, func(o option) bool { return o.Value == kind }) {
@@ -199,9 +194,7 @@ func (s *Server) walletData(r *http.Request, v *visitor, f walletForm, kind, cur
 	if err != nil {
 		return nil, err
 	}
-	if err := s.historyRows(r, v, d, h); err != nil {
-		return nil, err
-	}
+	s.historyRows(v, d, h)
 	link := func(cursor string) string {
 		q := url.Values{}
 		if d.Kind != "" {
@@ -230,28 +223,15 @@ func (s *Server) walletData(r *http.Request, v *visitor, f walletForm, kind, cur
 
 // historyRows turns a page of history into rows, with a refund button on
 // the purchases that can still be refunded.
-func (s *Server) historyRows(r *http.Request, v *visitor, d *walletPageData, h *wallet.History) error {
-	var ids []string
-	for _, t := range h.Transactions {
-		if id, ok := purchaseOf(t); ok {
-			ids = append(ids, id)
-		}
-	}
-	purchases, err := s.wallet.PurchasesByID(r.Context(), v.User.ID, ids)
-	if err != nil {
-		return err
-	}
+func (s *Server) historyRows(v *visitor, d *walletPageData, h *wallet.History) {
 	now := s.clock.Now()
 	for _, t := range h.Transactions {
 		row := txView{Transaction: t}
-		if id, ok := purchaseOf(t); ok {
-			if p := purchases[id]; p != nil {
-				row.Refund = refundOf(p, v.Wallet, now)
-			}
+		if _, ok := purchaseOf(t); ok && t.Purchase != nil {
+			row.Refund = refundOf(t.Purchase, v.Wallet, now)
 		}
 		d.History = append(d.History, row)
 	}
-	return nil
 }
 
 // purchaseOf returns the purchase id of a purchase's credit.

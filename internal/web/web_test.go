@@ -297,7 +297,7 @@ func TestBuyThroughForm(t *testing.T) {
 		b := a.browser(t)
 		w := b.signUp("buyer", "FR")
 		w.requireText(t, "Coin balance 0 coins", "Worth about €0.00", "No activity yet")
-		w.requireText(t, "70 coins €1.09 €1.56 per 100 coins", "17,500 coins €274.99 €1.57 per 100 coins", "Best value")
+		w.requireText(t, "70 coins €1.19 €1.70 per 100 coins", "€1.57 per 100 coins Best value 17,500 coins €269.99 €1.54 per 100 coins")
 		w.requireText(t, "4242 4242 4242 4242 Success", "4000 0000 0000 0002 Declined", "4000 0000 0000 0259 Chargeback")
 
 		res := b.buy(w, "eur-70", "4242 4242 4242 4242")
@@ -307,9 +307,9 @@ func TestBuyThroughForm(t *testing.T) {
 
 		w = b.follow(res)
 		require.Equal(t, http.StatusOK, w.status)
-		w.requireText(t, "Payment accepted: 70 coins added for €1.09. Your balance is now 70 coins.")
+		w.requireText(t, "Payment accepted: 70 coins added for €1.19. Your balance is now 70 coins.")
 		w.requireText(t, "Coin balance 70 coins", "Worth about €1.10")
-		w.requireText(t, "Purchase +70 coins +€1.10 Fanfare coin store Purchase")
+		w.requireText(t, "Coins bought Pack of 70 coins Fanfare +70 coins +€1.19")
 		require.Contains(t, w.body, `<span class="num">70</span>`, "the navigation shows the balance")
 		require.True(t, w.hasForm("/wallet/refund"), "a fresh purchase can be refunded")
 
@@ -317,8 +317,8 @@ func TestBuyThroughForm(t *testing.T) {
 		res = b.post("/wallet/refund", w.form(t, "/wallet/refund", 0))
 		require.Equal(t, http.StatusSeeOther, res.status, res.text())
 		w = b.follow(res)
-		w.requireText(t, "Refund complete: 70 coins were taken back and €1.09 goes back to your card.")
-		w.requireText(t, "Coin balance 0 coins", "Refund −70 coins −€1.10", "Refunded")
+		w.requireText(t, "Refund complete: 70 coins were taken back and €1.19 goes back to your card.")
+		w.requireText(t, "Coin balance 0 coins", "Refund Pack of 70 coins Fanfare −70 coins −€1.19", "Refunded")
 		require.False(t, w.hasForm("/wallet/refund"))
 		require.Equal(t, fanfare.Amount(0), a.coins(t, "buyer"))
 		a.requireVerified(t)
@@ -438,7 +438,7 @@ func TestHistoryFilterAndPaging(t *testing.T) {
 		require.NotContains(t, w.body, "Newest")
 		older := b.get(olderLink(t, w))
 		require.Equal(t, 3, strings.Count(older.body, "<tr data-kind="))
-		older.requireText(t, "← Newest", "Purchase +70 coins")
+		older.requireText(t, "← Newest", "Coins bought Pack of 70 coins Fanfare +70 coins +€1.19")
 		require.NotContains(t, older.body, `rel="next"`)
 
 		p := b.get("/wallet?kind=purchase")
@@ -471,10 +471,10 @@ func TestWalletCurrencyByRegion(t *testing.T) {
 	t.Parallel()
 	a := newApp(t, storetest.MustOpen(t, store.SQLite))
 	for _, tc := range []struct{ region, balance, pack string }{
-		{"TR", "Worth about ₺0.00", "70 coins ₺39.99"},
-		{"AE", "Worth about AED 0.00", "70 coins AED 3.99"},
-		{"US", "Worth about $0.00", "70 coins $1.09"},
-		{"DE", "Worth about €0.00", "70 coins €1.09"},
+		{"TR", "Worth about ₺0.00", "70 coins ₺44.99"},
+		{"AE", "Worth about AED 0.00", "70 coins AED 4.49"},
+		{"US", "Worth about $0.00", "70 coins $1.19"},
+		{"DE", "Worth about €0.00", "70 coins €1.19"},
 	} {
 		w := a.browser(t).signUp("fan_"+strings.ToLower(tc.region), tc.region)
 		w.requireText(t, tc.balance, tc.pack)
@@ -482,15 +482,15 @@ func TestWalletCurrencyByRegion(t *testing.T) {
 	b := a.browser(t)
 	b.logIn("fan_tr")
 	w := b.get("/wallet?currency=usd")
-	w.requireText(t, "70 coins $1.09", "Worth about ₺0.00")
+	w.requireText(t, "70 coins $1.19", "Worth about ₺0.00")
 	require.Contains(t, w.body, `<option value="USD" selected>`)
 	res := b.buy(w, "usd-70", payment.CardSucceeds)
 	require.Equal(t, http.StatusSeeOther, res.status)
 	require.Contains(t, res.location, "currency=USD")
 	w = b.follow(res)
-	w.requireText(t, "70 coins added for $1.09", "Worth about ₺40.00")
+	w.requireText(t, "70 coins added for $1.19", "Worth about ₺40.00")
 	// An unknown currency shows the region's.
-	b.get("/wallet?currency=XYZ").requireText(t, "70 coins ₺39.99")
+	b.get("/wallet?currency=XYZ").requireText(t, "70 coins ₺44.99")
 }
 
 func TestFrozenWallet(t *testing.T) {
@@ -524,7 +524,7 @@ func TestFrozenWallet(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
 		w = b.get("/wallet")
-		w.requireText(t, "Your wallet is frozen", "below zero", "Coin balance −300 coins", "Worth about −€4.71", "Chargeback −350 coins", "Charged back")
+		w.requireText(t, "Your wallet is frozen", "below zero", "Coin balance −300 coins", "Worth about −€4.71", "Chargeback Pack of 350 coins Fanfare −350 coins −€5.69", "Charged back")
 		require.Contains(t, w.body, `data-testid="frozen-banner"`)
 
 		// Buying settles it.

@@ -33,7 +33,7 @@
 
   // --- Small helpers ----------------------------------------------------------
 
-  var numbers = new Intl.NumberFormat('en-US');
+  var numbers = new Intl.NumberFormat(document.documentElement.lang || 'en');
   function num(n) { return numbers.format(n); }
   function coinsText(n) { return num(n) + (n === 1 ? ' coin' : ' coins'); }
 

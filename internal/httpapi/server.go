@@ -383,6 +383,10 @@ func register[I, O any](s *Server, a access, op huma.Operation, h func(context.C
 	})
 }
 
+// Spec returns the OpenAPI document the server serves at /openapi.json.
+// The caller must not change it.
+func (s *Server) Spec() []byte { return s.spec }
+
 // finishSpec settles the OpenAPI document: validation failures are
 // documented as 400 (see Status), every body may be refused as too large,
 // the Idempotency-Key header is marked

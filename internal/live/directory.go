@@ -33,14 +33,17 @@ func (s *Service) Directory(ctx context.Context, query string, limit, offset int
 	if r := []rune(query); len(r) > MaxDirectoryQuery {
 		query = string(r[:MaxDirectoryQuery])
 	}
+	// SQLite lower-cases ASCII letters only: the name is matched as typed
+	// too, so "Ñame" finds "Mid Ñame" on both databases.
 	pattern := "%" + likeEscaper.Replace(strings.ToLower(query)) + "%"
+	typed := "%" + likeEscaper.Replace(query) + "%"
 	rows, err := s.db.Read.QueryContext(ctx, `SELECT u.handle, u.display_name, u.followers, l.id, l.title FROM users u
 		LEFT JOIN lives l ON l.creator_id = u.id AND l.status = 'live'
 		WHERE u.role <> 'operator'
 		AND (u.followers > 0 OR EXISTS (SELECT 1 FROM lives p WHERE p.creator_id = u.id))
-		AND (LOWER(u.handle) LIKE $1 ESCAPE '\' OR LOWER(u.display_name) LIKE $1 ESCAPE '\')
+		AND (LOWER(u.handle) LIKE $1 ESCAPE '\' OR LOWER(u.display_name) LIKE $1 ESCAPE '\' OR u.display_name LIKE $4 ESCAPE '\')
 		ORDER BY CASE WHEN l.id IS NULL THEN 1 ELSE 0 END, u.followers DESC, u.handle
-		LIMIT $2 OFFSET $3`, pattern, limit+1, offset)
+		LIMIT $2 OFFSET $3`, pattern, limit+1, offset, typed)
 	if err != nil {
 		return nil, false, fmt.Errorf("creators directory: %w", err)
 	}

@@ -22,11 +22,19 @@
     document.addEventListener('keydown', function (event) {
       if (event.key === 'Escape' && menu.open && !wide.matches) {
         menu.open = false;
+        sync();
         summary.focus();
       }
     });
     document.addEventListener('click', function (event) {
-      if (menu.open && !wide.matches && !menu.contains(event.target)) menu.open = false;
+      if (menu.open && !wide.matches && !menu.contains(event.target)) {
+        menu.open = false;
+        sync();
+      }
+    });
+    // The summary's own click toggles the menu after this tick.
+    summary.addEventListener('click', function () {
+      window.setTimeout(sync, 0);
     });
   }
 

@@ -160,7 +160,7 @@ describe('Every page, on a phone and a desktop', { timeout: TEST_TIMEOUT * 12 },
     // A click outside closes the menu.
     await button.click();
     await nav.getByRole('link', { name: 'Creators' }).waitFor();
-    await page.locator('main').click({ position: { x: 10, y: 400 } });
+    await page.mouse.click(PHONE.width / 2, PHONE.height - 40);
     await nav.getByRole('link', { name: 'Creators' }).waitFor({ state: 'hidden' });
     await finish();
   });

@@ -249,7 +249,7 @@ func TestSignUpShowsEveryProblemAtOnce(t *testing.T) {
 	require.Equal(t, "TR", a.user(t, "named").Region)
 }
 
-func TestRoomFeedbackAndEndDialog(t *testing.T) {
+func TestRoomFeedback(t *testing.T) {
 	t.Parallel()
 	a := newApp(t, storetest.MustOpen(t, store.SQLite))
 	ctx := context.Background()

@@ -223,7 +223,13 @@ describe('Every page, on a phone and a desktop', { timeout: TEST_TIMEOUT * 12 },
     });
   }
 
-  test('without JavaScript, End LIVE still ends the LIVE', { timeout: TEST_TIMEOUT }, async () => {
+  test('without JavaScript, the navigation shows on a desktop and End LIVE still ends the LIVE', { timeout: TEST_TIMEOUT }, async () => {
+    const desktop = await openPage(browser, { javaScriptEnabled: false });
+    await desktop.page.goto('/live');
+    assert.ok(await desktop.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Creators' }).isVisible());
+    assert.equal(await desktop.page.getByTestId('menu-button').isVisible(), false);
+    await desktop.finish();
+
     const setup = await openPage(browser);
     const handle = uniqueHandle('nojs');
     await signUp(setup.page, handle);

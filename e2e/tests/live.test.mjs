@@ -194,15 +194,16 @@ describe('Fanfare LIVE pages', { timeout: TEST_TIMEOUT * 4 }, () => {
     assert.equal(await roomBalance(fan.page), 350 - 299);
     await shot(viewer.page, '16-room-overlay');
 
-    // Dismissing the question ends nothing.
-    lea.page.once('dialog', (d) => d.dismiss());
+    // The page's own dialog asks; keeping on ends nothing.
+    const dialog = lea.page.getByRole('dialog', { name: 'End your LIVE now?' });
     await lea.page.getByTestId('end-live').click();
-    await lea.page.waitForTimeout(300);
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Keep going' }).click();
+    await dialog.waitFor({ state: 'hidden' });
     assert.match(lea.page.url(), /\/studio/);
 
-    const question = new Promise((resolve) => lea.page.once('dialog', (d) => { resolve(d.message()); d.accept(); }));
     await lea.page.getByTestId('end-live').click();
-    assert.match(await question, /End your LIVE now\?/);
+    await dialog.getByRole('button', { name: 'End LIVE' }).click();
     await lea.page.waitForURL(`**${room}/summary`);
     assert.equal(await lea.page.getByRole('heading', { level: 1 }).innerText(), 'Your LIVE has ended');
     assert.equal(await lea.page.getByTestId('summary-gifts').innerText(), '1');

@@ -130,3 +130,35 @@ func truncate(s string, n int) string {
 	}
 	return string([]rune(s)[:n]) + "…"
 }
+
+// Check returns every rule in breaks, field by field (handle,
+// display_name, password, region, birth_date, account_type), as Create
+// would refuse them one at a time; nil when it breaks none. A form can
+// then show each field's problem at once. Whether the handle is taken is
+// left to Create.
+func Check(in CreateInput, now time.Time) map[string]error {
+	out := map[string]error{}
+	handle, err := NormalizeHandle(in.Handle)
+	if err != nil {
+		out["handle"] = err
+	}
+	if _, err := normalizeDisplayName(in.DisplayName, handle); err != nil {
+		out["display_name"] = err
+	}
+	if err := checkPasswordRules(in.Password); err != nil {
+		out["password"] = err
+	}
+	if _, err := NormalizeRegion("region", in.Region); err != nil {
+		out["region"] = err
+	}
+	if err := checkBirthDate(in.BirthDate, now.UTC()); err != nil {
+		out["birth_date"] = err
+	}
+	if in.AccountType != "" && !in.AccountType.Valid() {
+		out["account_type"] = invalidf("account_type must be %q or %q", fanfare.AccountPersonal, fanfare.AccountBusiness)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}

@@ -181,6 +181,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Tips:          a.Tips,
 		Profiles:      a.Profiles,
 		API:           a.API,
+		APISpec:       a.API.Spec(),
 		Logger:        log,
 		Clock:         clock,
 		SecureCookies: cfg.SecureCookies,

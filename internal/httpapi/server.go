@@ -430,6 +430,10 @@ const liveEventsDoc = "Upgrades to a WebSocket. Anyone may watch; a session toke
 	"A frame that is not a JSON object with a type closes the socket with 1008, one over 4 KiB with 1009; " +
 	"a viewer too slow to keep up is closed with 1008, and every viewer with 1001 when the server shuts down."
 
+// Spec returns the OpenAPI document the server serves at /openapi.json.
+// The caller must not change it.
+func (s *Server) Spec() []byte { return s.spec }
+
 // finishSpec settles the OpenAPI document: validation failures are
 // documented as 400 (see Status), every body may be refused as too large,
 // the Idempotency-Key header is marked

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/fanfarehq/fanfare"
@@ -124,27 +125,36 @@ func refusal(w http.ResponseWriter, err error) (status int, limited bool) {
 	return status, true
 }
 
-// signupPageData is the sign-up form, with what was typed so far.
+// signupPageData is the sign-up form, with what was typed so far and each
+// field's problem.
 type signupPageData struct {
 	Layout
 	Handle      string
 	DisplayName string
+	// Password is typed again into the form after a refusal, unless it
+	// was the problem.
+	Password    string
 	Region      string
 	BirthDate   string
 	AccountType string
 	Regions     []regionOption
+	// Problems are the fields' problems, by field name.
+	Problems map[string]string
 }
 
-// regionOption is a suggestion of the region field.
+// regionOption is a country or region of the sign-up form.
 type regionOption struct{ Code, Name string }
 
-// suggestedRegions are offered first in the region field; any ISO 3166-1
-// alpha-2 code is accepted.
-var suggestedRegions = []regionOption{
-	{"FR", "France"}, {"TR", "Türkiye"}, {"AE", "United Arab Emirates"}, {"US", "United States"},
-	{"GB", "United Kingdom"}, {"DE", "Germany"}, {"ES", "Spain"}, {"IT", "Italy"}, {"NL", "Netherlands"},
-	{"BE", "Belgium"}, {"CH", "Switzerland"}, {"SA", "Saudi Arabia"}, {"EG", "Egypt"}, {"MA", "Morocco"},
-	{"CA", "Canada"}, {"BR", "Brazil"}, {"IN", "India"}, {"JP", "Japan"},
+// regionCode returns the code of the country typed into the region field:
+// its ISO 3166-1 alpha-2 code or its name, in any case.
+func regionCode(typed string) (string, bool) {
+	typed = strings.TrimSpace(typed)
+	for _, c := range countries {
+		if strings.EqualFold(typed, c.Code) || strings.EqualFold(typed, c.Name) || strings.EqualFold(typed, c.Name+" ("+c.Code+")") {
+			return c.Code, true
+		}
+	}
+	return "", false
 }
 
 func (s *Server) signupPage(w http.ResponseWriter, r *http.Request) {
@@ -160,11 +170,12 @@ func (s *Server) signupPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "signup", &signupPageData{
 		Layout:      Layout{Title: "Create your account", Nav: "signup", CSRF: s.anonymousToken(w, r)},
 		AccountType: string(fanfare.AccountPersonal),
-		Regions:     suggestedRegions,
+		Regions:     countries,
 	})
 }
 
-// signup creates the account, logs it in and opens the wallet.
+// signup creates the account, logs it in and opens the wallet. A refused
+// form comes back with every field's problem at once.
 func (s *Server) signup(w http.ResponseWriter, r *http.Request, _ *visitor) {
 	f := r.PostForm
 	d := signupPageData{
@@ -174,26 +185,41 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request, _ *visitor) {
 		Region:      strings.TrimSpace(f.Get("region")),
 		BirthDate:   strings.TrimSpace(f.Get("birth_date")),
 		AccountType: f.Get("account_type"),
-		Regions:     suggestedRegions,
+		Regions:     countries,
 	}
 	password := f.Get("password")
 	err := formText(f)
+	var in account.CreateInput
+	if err == nil {
+		region, known := regionCode(d.Region)
+		in = account.CreateInput{
+			Handle:      d.Handle,
+			DisplayName: d.DisplayName,
+			Password:    password,
+			Region:      region,
+			BirthDate:   d.BirthDate,
+			AccountType: fanfare.AccountType(d.AccountType),
+		}
+		var taken bool
+		if taken, err = s.signupProblems(r, &d, in, known); err == nil && d.Problems != nil {
+			d.CSRF = s.anonymousToken(w, r)
+			status := http.StatusUnprocessableEntity
+			if taken && len(d.Problems) == 1 {
+				status = http.StatusConflict
+			}
+			s.refuseSignup(w, r, &d, password, status)
+			return
+		}
+	}
 	if err == nil {
 		err = s.guard.Attempt(r)
 	}
 	if err == nil {
-		_, err = s.accounts.Create(r.Context(), account.CreateInput{
-			Handle:      d.Handle,
-			DisplayName: d.DisplayName,
-			Password:    password,
-			Region:      d.Region,
-			BirthDate:   d.BirthDate,
-			AccountType: fanfare.AccountType(d.AccountType),
-		})
+		_, err = s.accounts.Create(r.Context(), in)
 	}
 	var sess *account.Session
 	if err == nil {
-		if sess, err = s.accounts.Login(r.Context(), d.Handle, password); err != nil && fanfare.ErrorCode(err) != fanfare.EInternal {
+		if sess, err = s.accounts.Login(r.Context(), in.Handle, password); err != nil && fanfare.ErrorCode(err) != fanfare.EInternal {
 			// The account exists; only the log-in was refused for now
 			// (the server busy checking passwords).
 			s.toLogin(w, r, "/wallet?welcome=1")
@@ -206,16 +232,80 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request, _ *visitor) {
 			return
 		}
 		d.CSRF = s.anonymousToken(w, r)
-		d.Error = fieldNames.Replace(sentence(fanfare.ErrorMessage(err)))
 		status, limited := refusal(w, err)
 		if !limited {
 			status = statusOf(err)
 		}
-		s.render(w, r, status, "signup", &d)
+		msg := fieldNames.Replace(sentence(fanfare.ErrorMessage(err)))
+		if fanfare.ErrorCode(err) == fanfare.EConflict {
+			d.Problems = map[string]string{"handle": msg}
+		} else {
+			d.Error = msg
+		}
+		s.refuseSignup(w, r, &d, password, status)
 		return
 	}
 	s.setSession(w, sess.Token, sess.ExpiresAt)
 	http.Redirect(w, r, "/wallet?welcome=1", http.StatusSeeOther)
+}
+
+// signupProblems fills d.Problems with every field's problem: the
+// accounts' rules, a region not in the list (known false) and a handle
+// already taken (taken).
+func (s *Server) signupProblems(r *http.Request, d *signupPageData, in account.CreateInput, known bool) (taken bool, err error) {
+	problems := map[string]string{}
+	for field, err := range account.Check(in, s.clock.Now()) {
+		problems[field] = fieldNames.Replace(sentence(fanfare.ErrorMessage(err)))
+	}
+	if !known {
+		if d.Region == "" {
+			problems["region"] = "Choose your country or region from the list."
+		} else {
+			problems["region"] = "“" + truncateText(d.Region, 40) + "” is not a country or region of the list: choose one from the list, or type its two-letter code (FR, TR, AE…)."
+		}
+	}
+	if _, bad := problems["handle"]; !bad {
+		if h, err := account.NormalizeHandle(in.Handle); err == nil {
+			_, err := s.accounts.ByHandle(r.Context(), h)
+			switch fanfare.ErrorCode(err) {
+			case "":
+				problems["handle"] = "The handle @" + h + " is taken. Choose another one."
+				taken = true
+			case fanfare.ENotFound:
+			default:
+				return false, err
+			}
+		}
+	}
+	if len(problems) > 0 {
+		d.Problems = problems
+	}
+	return taken, nil
+}
+
+// refuseSignup shows the sign-up form again with its problems: a summary
+// at the top, each problem next to its field, and the password typed
+// again unless it was one of them.
+func (s *Server) refuseSignup(w http.ResponseWriter, r *http.Request, d *signupPageData, password string, status int) {
+	if _, bad := d.Problems["password"]; !bad {
+		d.Password = password
+	}
+	if n := len(d.Problems); n > 0 && d.Error == "" {
+		if n == 1 {
+			d.Error = "Your account was not created: one field needs a change. It is marked below."
+		} else {
+			d.Error = "Your account was not created: " + strconv.Itoa(n) + " fields need a change. They are marked below."
+		}
+	}
+	s.render(w, r, status, "signup", d)
+}
+
+// truncateText shortens s to n characters for a message.
+func truncateText(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
 }
 
 // fieldNames turns the services' field names into words.

@@ -197,7 +197,7 @@ func (s *Server) studioPage(w http.ResponseWriter, r *http.Request, v *visitor) 
 }
 
 func (s *Server) studioData(r *http.Request, v *visitor, title string) (*studioPage, error) {
-	d := &studioPage{Layout: Layout{Title: "Studio", Nav: "live", Visitor: v, CSRF: s.sessionToken(v)}, TitleText: title, MaxTitle: live.MaxTitle}
+	d := &studioPage{Layout: Layout{Title: "Studio", Nav: "studio", Visitor: v, CSRF: s.sessionToken(v)}, TitleText: title, MaxTitle: live.MaxTitle}
 	l, err := s.live.Current(r.Context(), v.User.ID)
 	if err != nil || l == nil {
 		return d, err

@@ -284,7 +284,9 @@ func TestGoLiveAndEndThroughForms(t *testing.T) {
 		require.Contains(t, s.body, `data-mode="studio"`)
 		require.Contains(t, s.body, `data-events="/v1/lives/`+l.ID+`/events"`)
 		require.Contains(t, s.body, "/static/live.js")
-		require.Contains(t, s.body, `data-confirm="End your LIVE now?`)
+		require.Contains(t, s.body, `data-dialog="end-dialog"`, "End LIVE asks in the page's own dialog")
+		require.Contains(t, s.body, `<dialog class="confirm-dialog" id="end-dialog"`)
+		require.NotContains(t, s.body, `data-confirm=`, "no window.confirm")
 		require.False(t, s.hasForm("/studio/start"))
 
 		// The form sent again (a double click) changes nothing.

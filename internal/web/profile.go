@@ -318,9 +318,9 @@ func avatarHue(handle string) int {
 }
 
 // regionName names a region for people: "Türkiye", or its code when it
-// is not among the suggested ones.
+// is not in the list of countries.
 func regionName(code string) string {
-	for _, r := range suggestedRegions {
+	for _, r := range countries {
 		if r.Code == code {
 			return r.Name
 		}

@@ -12,6 +12,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/fanfarehq/fanfare"
 )
@@ -88,6 +89,9 @@ var funcs = template.FuncMap{
 	"duration":    durationName,
 	"giftIcon":    giftIcon,
 	"giftIcons":   func() string { return strings.Join(giftSymbols, " ") },
+	"day":         func(t time.Time) string { return t.UTC().Format("Mon 2 Jan 2006") },
+	"inc":         func(n int) int { return n + 1 },
+	"lower":       strings.ToLower,
 }
 
 // templates holds one parsed template set per page, each the layout, the

@@ -28,6 +28,10 @@ type visitor struct {
 	User   *fanfare.User
 	Token  string
 	Wallet *wallet.Wallet
+	// Studio and Monetization say whether the navigation links the studio
+	// and the monetization page: see canQualify.
+	Studio       bool
+	Monetization bool
 }
 
 // actor is who the visitor acts as in the services.
@@ -56,7 +60,11 @@ func (s *Server) visitor(r *http.Request) (*visitor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &visitor{User: u, Token: c.Value, Wallet: w}, nil
+	v := &visitor{User: u, Token: c.Value, Wallet: w}
+	if err := s.creatorLinks(r.Context(), v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // handlerFunc is a page or form handler for a known visitor (nil when

@@ -42,9 +42,12 @@ type Options struct {
 	Profiles *profile.Service
 	// API serves the paths of the HTTP API: /v1/, /openapi.json, /docs,
 	// /healthz, /readyz and /metrics.
-	API    http.Handler
-	Logger *slog.Logger
-	Clock  fanfare.Clock
+	API http.Handler
+	// APISpec is the API's OpenAPI document (JSON), which the API
+	// reference page (/api) shows. Nil: no reference page.
+	APISpec []byte
+	Logger  *slog.Logger
+	Clock   fanfare.Clock
 	// SecureCookies marks cookies Secure: set it when the app is served
 	// over HTTPS (behind a TLS-terminating proxy, for one).
 	SecureCookies bool
@@ -76,6 +79,7 @@ type Server struct {
 	csrfKey  []byte
 	guard    *ratelimit.Guard
 	demo     bool
+	apiDoc   *apiDoc // nil without a document
 
 	pages   *templates
 	handler http.Handler // the pages, behind their middleware
@@ -112,6 +116,13 @@ func New(opts Options) *Server {
 		demo:     opts.Demo,
 		pages:    parseTemplates(),
 	}
+	if opts.APISpec != nil {
+		d, err := parseAPIDoc(opts.APISpec)
+		if err != nil {
+			panic("web: " + err.Error())
+		}
+		s.apiDoc = d
+	}
 	if len(s.csrfKey) == 0 {
 		s.csrfKey = make([]byte, 32)
 		rand.Read(s.csrfKey)
@@ -137,6 +148,9 @@ func New(opts Options) *Server {
 	mux.HandleFunc("POST /studio/end", s.userForm(s.endLive))
 	mux.HandleFunc("GET /studio/monetization", s.userPage(s.monetizationPage))
 	mux.HandleFunc("POST /studio/monetization/tips", s.userForm(s.setTips))
+	mux.HandleFunc("GET /creators", s.creatorsPage)
+	mux.HandleFunc("GET /leaderboard", s.leaderboardPage)
+	mux.HandleFunc("GET /api", s.apiPage)
 	mux.HandleFunc("GET /creators/{handle}", s.creatorPage)
 	mux.HandleFunc("POST /creators/{handle}/tip", s.userForm(s.sendTip))
 	mux.HandleFunc("GET /ops/eligibility", s.userPage(s.operator(s.eligibilityPage)))

@@ -142,7 +142,7 @@ func TestSignUpErrors(t *testing.T) {
 		}{
 			{"handle", "taken", http.StatusConflict, "The handle @taken is taken."},
 			{"birth_date", "17/05/1990", http.StatusUnprocessableEntity, "Birth date must be a real date"},
-			{"region", "XX", http.StatusUnprocessableEntity, "Region must be an ISO 3166-1 alpha-2 country code"},
+			{"region", "XX", http.StatusUnprocessableEntity, "“XX” is not a country or region of the list"},
 			{"password", "short", http.StatusUnprocessableEntity, "Password must be at least 10 characters long."},
 		} {
 			form := b.get("/signup").form(t, "/signup", 0)
@@ -156,7 +156,11 @@ func TestSignUpErrors(t *testing.T) {
 			require.Equal(t, tc.status, res.status, "%s=%q: %s", tc.field, tc.value, res.text())
 			res.requireText(t, tc.want)
 			require.Contains(t, res.body, `value="New &lt;b&gt;comer&lt;/b&gt;"`, "what was typed stays, escaped")
-			require.NotContains(t, res.body, password, "the password is never sent back")
+			if tc.field == "password" {
+				require.NotContains(t, res.body, `value="short"`, "a refused password is not sent back")
+			} else {
+				require.Contains(t, res.body, `value="`+password+`"`, "the password stays in the form unless it was the problem")
+			}
 		}
 		require.Equal(t, before, a.state(t))
 	})

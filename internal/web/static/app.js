@@ -1,5 +1,5 @@
 // Fanfare's pages work without this script; it only makes them nicer:
-// confirmations, no double submissions, auto-submitting filters, test card
+// the small screens' menu, confirmations, no double submissions, auto-submitting filters, test card
 // shortcuts, the tip form's amount fields, character counters and times in
 // the reader's time zone.
 (function () {
@@ -7,10 +7,67 @@
   var root = document.documentElement;
   root.classList.add('js');
 
+  // The menu: a <details> that opens on its own; here it says whether it
+  // is open (aria-expanded), closes on Escape and on a click elsewhere, and
+  // stays open on wide screens, where it is the navigation bar.
+  var menu = document.querySelector('details[data-menu]');
+  if (menu) {
+    var summary = menu.querySelector('summary');
+    var wide = window.matchMedia('(min-width: 60rem)');
+    var sync = function () { summary.setAttribute('aria-expanded', menu.open ? 'true' : 'false'); };
+    var fit = function () { menu.open = wide.matches; sync(); };
+    menu.addEventListener('toggle', sync);
+    if (wide.addEventListener) wide.addEventListener('change', fit);
+    fit();
+    document.addEventListener('keydown', function (event) {
+      if (event.key === 'Escape' && menu.open && !wide.matches) {
+        menu.open = false;
+        sync();
+        summary.focus();
+      }
+    });
+    document.addEventListener('click', function (event) {
+      if (menu.open && !wide.matches && !menu.contains(event.target)) {
+        menu.open = false;
+        sync();
+      }
+    });
+    // The summary's own click toggles the menu after this tick.
+    summary.addEventListener('click', function () {
+      window.setTimeout(sync, 0);
+    });
+  }
+
+  // Forms that ask in the page's own dialog first (data-dialog names the
+  // <dialog>): its confirm button sends the form; Cancel or Escape does
+  // not. Without this script the form is sent as it is.
+  document.querySelectorAll('form[data-dialog]').forEach(function (form) {
+    var dialog = document.getElementById(form.getAttribute('data-dialog'));
+    if (!dialog || typeof dialog.showModal !== 'function') return;
+    var opener = null;
+    form.addEventListener('submit', function (event) {
+      if (form.dataset.confirmed === 'yes') return;
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      opener = document.activeElement;
+      dialog.showModal();
+    }, true);
+    dialog.addEventListener('close', function () {
+      if (dialog.returnValue === 'confirm') {
+        form.dataset.confirmed = 'yes';
+        if (form.requestSubmit) form.requestSubmit(); else form.submit();
+      } else if (opener && opener.focus) {
+        opener.focus();
+      }
+      dialog.returnValue = '';
+    });
+  });
+
   // Forms: ask first where a form says so, and send a form only once.
   document.addEventListener('submit', function (event) {
     var form = event.target;
     if (!(form instanceof HTMLFormElement)) return;
+    if (event.defaultPrevented) return;
     var question = form.getAttribute('data-confirm');
     if (question && !window.confirm(question)) {
       event.preventDefault();

@@ -554,6 +554,47 @@
       error.textContent = '';
       error.appendChild(p);
       error.hidden = false;
+      toast(p.cloneNode(true), true);
+    };
+
+    // Toasts: the result of a send at the bottom of the screen, wherever
+    // the page is scrolled; successes go after a few seconds, a refusal
+    // stays until closed or the next send. The inline lines under the
+    // button say the same for whoever looks there.
+    var toasts = app.querySelector('[data-toasts]');
+    var toastTimer = 0;
+    var clearToasts = function () {
+      window.clearTimeout(toastTimer);
+      if (!toasts) return;
+      toasts.querySelectorAll('[data-toast-status], [data-toast-alert]').forEach(function (r) { r.textContent = ''; });
+    };
+    var toast = function (content, failed) {
+      if (!toasts) return;
+      clearToasts();
+      var t = el('div', 'toast ' + (failed ? 'toast-error' : 'toast-success'));
+      t.setAttribute('data-testid', failed ? 'toast-error' : 'toast-success');
+      var body = el('div', 'toast-body');
+      if (typeof content === 'string') body.appendChild(el('p', '', content)); else body.appendChild(content);
+      t.appendChild(body);
+      var close = el('button', 'toast-close', '\u00d7');
+      close.type = 'button';
+      close.setAttribute('aria-label', 'Dismiss');
+      close.addEventListener('click', clearToasts);
+      t.appendChild(close);
+      toasts.querySelector(failed ? '[data-toast-alert]' : '[data-toast-status]').appendChild(t);
+      if (!failed) toastTimer = window.setTimeout(clearToasts, 5000);
+    };
+    // stageInView brings the stage back on screen after a send, when it is
+    // scrolled out of sight, so the sender sees their gift play.
+    var stageInView = function () {
+      var screen = app.querySelector('.stage-screen');
+      if (!screen) return;
+      var r = screen.getBoundingClientRect();
+      var header = document.querySelector('.site-header');
+      var top = header ? header.getBoundingClientRect().bottom : 0;
+      if (r.bottom - r.height / 3 < top || r.top + r.height / 3 > window.innerHeight) {
+        screen.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+      }
     };
 
     if (send) send.disabled = over;
@@ -566,6 +607,7 @@
       send.disabled = true;
       send.classList.add('is-busy');
       error.hidden = true;
+      clearToasts();
       status.textContent = 'Sending ' + c.name + ' ×' + num(c.count) + '…';
       fetch(form.getAttribute('data-gifts-url'), {
         method: 'POST',
@@ -578,6 +620,8 @@
           if (res.ok && body) {
             setBalance(body.balance);
             status.textContent = 'You sent ' + c.name + ' ×' + num(c.count) + ' (' + coinsText(body.coins) + ').';
+            toast(status.textContent, false);
+            stageInView();
           } else {
             status.textContent = '';
             showError(body, res.status, c);

@@ -20,8 +20,8 @@ import (
 // Version is the build's version, set with -ldflags "-X main.Version=...".
 var Version = "dev"
 
-const usage = `Fanfare is a self-hostable creator-monetization engine: coins, LIVE gifts,
-tips, shoutouts and subscriptions on one double-entry ledger.
+const usage = `Fanfare is a self-hostable creator-monetization engine: coins, LIVE gifts
+and tips on one double-entry ledger.
 
 Usage:
   fanfare <command> [flags]

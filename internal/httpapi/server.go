@@ -169,7 +169,7 @@ func newServer(opts Options) *Server {
 			Info: &huma.Info{
 				Title:       "Fanfare API",
 				Version:     version,
-				Description: "Creator monetization: coins, gifts, tips, shoutouts and subscriptions on one double-entry ledger.",
+				Description: "Creator monetization: coins, LIVE gifts and tips on one double-entry ledger.",
 			},
 			// Public by default: an operation that needs credentials says
 			// which (see access.security).

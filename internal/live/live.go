@@ -337,7 +337,8 @@ func (s *Service) SendGift(ctx context.Context, actor fanfare.Actor, liveID, gif
 	}
 	if d, err := s.rules.Between(ctx, eligibility.Gifts, fan, creator); err != nil {
 		return nil, err
-	} else if err := d.Err(); err != nil {
+	} else if err := d.Public(creator.Handle).Err(); err != nil {
+		// The fan does not read the creator's private reasons.
 		return s.replayOr(ctx, idem, g, count, liveID, err)
 	}
 	coins := fanfare.Amount(g.Coins * count)

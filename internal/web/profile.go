@@ -78,7 +78,8 @@ type tipForm struct {
 	// form, so a form sent twice tips once.
 	Key string
 	// Coins is the visitor's balance; CannotSpend why they may not spend
-	// (a frozen wallet), when they may not.
+	// (a frozen wallet), when they may not: the Send button is disabled
+	// and says so.
 	Coins       fanfare.Amount
 	CannotSpend string
 }
@@ -182,9 +183,9 @@ func (s *Server) creatorData(w http.ResponseWriter, r *http.Request, v *visitor,
 		// The page's figures all come from this one reading.
 		v.Wallet = &o.Wallet
 		d.Currency = o.Currency
-		if o.CannotSpendCode == fanfare.EWalletFrozen {
-			cannotSpend = o.CannotSpend
-		}
+		// Why they cannot spend (a frozen wallet; under 18, though the
+		// rules of Tips refuse a minor before the form shows).
+		cannotSpend = o.CannotSpend
 	}
 	for _, a := range p.Actions {
 		if a.State == profile.Hidden {

@@ -136,7 +136,7 @@ describe('Fanfare LIVE pages', { timeout: TEST_TIMEOUT * 4 }, () => {
     await Promise.all([ayla.finish(), viewer.finish(), sam.finish()]);
   });
 
-  test('mia, 16, tries to send a gift and reads why she cannot', { timeout: TEST_TIMEOUT }, async () => {
+  test('mia, 16, reads why she cannot send a gift before pressing Send', { timeout: TEST_TIMEOUT }, async () => {
     const mia = await openPage(browser, { viewport: { width: 390, height: 844 }, colorScheme: 'dark' });
     await logIn(mia.page, 'mia');
     await mia.page.goto('/live');
@@ -146,11 +146,14 @@ describe('Fanfare LIVE pages', { timeout: TEST_TIMEOUT * 4 }, () => {
     // Her gift panel shows lira.
     assert.match(await mia.page.getByTestId('gift-rose').innerText(), /₺0\.57/);
 
+    // She reads why before pressing anything: Send stays disabled by the
+    // reason.
+    await connected(mia.page);
     await mia.page.getByTestId('gift-doughnut').click();
-    await mia.page.getByTestId('send-gift').click();
-    const error = mia.page.getByTestId('gift-error');
-    await error.waitFor();
-    assert.match(await error.innerText(), /You must be 18 or older to spend coins on creators/);
+    const send = mia.page.getByTestId('send-gift');
+    assert.equal(await send.isDisabled(), true);
+    const reason = mia.page.locator(`#${await send.getAttribute('aria-describedby')}`);
+    assert.match(await reason.innerText(), /spending them on creators needs you to be 18 or older/);
     assert.equal(await roomBalance(mia.page), before);
     assert.equal(await mia.page.getByTestId('gift-status').innerText(), '');
     await shot(mia.page, '14-room-minor-mobile-dark');

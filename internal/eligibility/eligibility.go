@@ -33,6 +33,21 @@ const (
 // Features lists every feature, in the order pages show them.
 var Features = []string{Live, Gifts, Tips, Shoutouts, Subscriptions}
 
+// released are the features this release lets people use. The others
+// keep their rules, for the releases that build them, but nobody can use
+// them yet: checklists show them as coming soon rather than a verdict, and
+// profiles offer no button for them. A feature opens by being added here,
+// and nowhere else.
+var released = map[string]bool{Live: true, Gifts: true, Tips: true}
+
+// Released reports whether this release lets people use feature.
+func Released(feature string) bool { return released[feature] }
+
+// NotReleased is the reason a feature not in this release gives.
+func NotReleased(feature string) fanfare.Reason {
+	return fanfare.Reason{Code: RNotReleased, Message: fmt.Sprintf("%s %s not available in this release yet.", Name(feature), verb(feature, "are", "is"))}
+}
+
 // names are the features as sentences name them; plural ones take "need"
 // and "are", the others "needs" and "is".
 var names = map[string]struct {
@@ -76,7 +91,41 @@ const (
 	RFanStanding   = "fan_standing"   // a banned fan
 	RSelf          = "self"           // one's own profile
 	RNotOffered    = "not_offered"    // the creator has not turned the feature on
+	RNotReleased   = "not_released"   // the feature is not in this release
+	RUnavailable   = "unavailable"    // stands for the creator's private reasons (Public)
 )
+
+// private are the reasons about a creator that only the creator and the
+// operator read: the standing is the operator's judgement of the account,
+// and the age (a minor creator, say) comes from a birth date that is the
+// creator's own to share. Followers, the account type and the region are
+// on the public profile already.
+var private = map[string]bool{RStanding: true, RAge: true}
+
+// Private reports whether a reason of code is the creator's private
+// business (see Public).
+func Private(code string) bool { return private[code] }
+
+// Public returns d as someone other than the creator and the operator reads
+// it: the creator's private reasons (standing, age) become one neutral
+// reason, RUnavailable, that does not say which; every other reason stays.
+// handle names the creator.
+func (d Decision) Public(handle string) Decision {
+	out := Decision{Feature: d.Feature, Allowed: d.Allowed, Reasons: make([]fanfare.Reason, 0, len(d.Reasons))}
+	hidden := false
+	for _, r := range d.Reasons {
+		if !private[r.Code] {
+			out.Reasons = append(out.Reasons, r)
+			continue
+		}
+		if !hidden {
+			hidden = true
+			out.Reasons = append(out.Reasons, fanfare.Reason{Code: RUnavailable,
+				Message: fmt.Sprintf("%s %s not available from @%s right now.", Name(d.Feature), verb(d.Feature, "are", "is"), handle)})
+		}
+	}
+	return out
+}
 
 // regional reasons make a refusal region_blocked rather than not_eligible.
 var regional = map[string]bool{ROffInRegion: true, RCreatorRegion: true, RFanRegion: true}

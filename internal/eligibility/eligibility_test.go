@@ -316,3 +316,46 @@ func TestRulesCacheAgesByTheClock(t *testing.T) {
 		require.EqualValues(t, 12_345, r.MinFollowers, "Rule(tips) after RulesCacheTTL: the stored change")
 	})
 }
+
+// Public keeps the creator's standing and age to themselves: one neutral
+// reason stands for them, the public reasons stay, and an allowed
+// decision is unchanged.
+func TestPublic(t *testing.T) {
+	t.Parallel()
+	tips := rule(t, eligibility.Tips, nil)
+	bannedTeen := user("kid", "FR", 16, 5_000, fanfare.StandingBanned, fanfare.AccountPersonal)
+	d := tips.Creator(bannedTeen, now, false)
+	var codes []string
+	for _, r := range d.Reasons {
+		codes = append(codes, r.Code)
+	}
+	require.Equal(t, []string{eligibility.RFollowers, eligibility.RAge, eligibility.RStanding}, codes)
+	p := d.Public("kid")
+	require.False(t, p.Allowed)
+	require.Equal(t, []fanfare.Reason{d.Reasons[0], {Code: eligibility.RUnavailable, Message: "Tips are not available from @kid right now."}}, p.Reasons)
+	require.Len(t, d.Reasons, 3, "d itself is unchanged")
+	live := rule(t, eligibility.Live, nil)
+	require.Equal(t, "Going LIVE is not available from @zed right now.", live.Creator(zed, now, false).Public("zed").Reasons[0].Message)
+	require.Equal(t, tips.Creator(ayla, now, false), tips.Creator(ayla, now, false).Public("ayla"))
+	for _, c := range []string{eligibility.RStanding, eligibility.RAge} {
+		require.True(t, eligibility.Private(c), c)
+	}
+	for _, c := range []string{eligibility.RFollowers, eligibility.RAccountType, eligibility.RCreatorRegion, eligibility.RFanAge} {
+		require.False(t, eligibility.Private(c), c)
+	}
+}
+
+// Only the features this release builds are released; the others name
+// themselves as not available yet.
+func TestReleased(t *testing.T) {
+	t.Parallel()
+	var open []string
+	for _, f := range eligibility.Features {
+		if eligibility.Released(f) {
+			open = append(open, f)
+		}
+	}
+	require.Equal(t, []string{eligibility.Live, eligibility.Gifts, eligibility.Tips}, open)
+	require.Equal(t, fanfare.Reason{Code: eligibility.RNotReleased, Message: "LIVE Subscription is not available in this release yet."},
+		eligibility.NotReleased(eligibility.Subscriptions))
+}

@@ -245,10 +245,13 @@ func (e *Engine) Between(ctx context.Context, feature string, fan, creator *fanf
 
 // FeatureChecklist is one feature's checklist for a creator.
 type FeatureChecklist struct {
-	Feature string  `json:"feature"`
-	Name    string  `json:"name"`
-	Allowed bool    `json:"eligible"`
-	Checks  []Check `json:"checks"`
+	Feature string `json:"feature"`
+	Name    string `json:"name"`
+	// Released: the feature is in this release. One that is not is never
+	// eligible; its checks say what it will need.
+	Released bool    `json:"released" doc:"The feature is in this release; false: coming in a later one, never eligible until then"`
+	Allowed  bool    `json:"eligible" doc:"The creator may use the feature now: released, and every check met"`
+	Checks   []Check `json:"checks"`
 }
 
 // Checklist returns, for every feature, what creator meets and misses.
@@ -265,7 +268,8 @@ func (e *Engine) Checklist(ctx context.Context, creator *fanfare.User) ([]Featur
 		for _, c := range cs {
 			ok = ok && c.Met
 		}
-		out = append(out, FeatureChecklist{Feature: r.Feature, Name: Name(r.Feature), Allowed: ok, Checks: cs})
+		rel := Released(r.Feature)
+		out = append(out, FeatureChecklist{Feature: r.Feature, Name: Name(r.Feature), Released: rel, Allowed: ok && rel, Checks: cs})
 	}
 	return out, nil
 }

@@ -106,7 +106,7 @@ func (s *Server) registerTips() {
 		Method:      http.MethodGet,
 		Path:        "/v1/creators/{id}",
 		Summary:     "A creator's public profile, and what the caller may do there",
-		Description: "`id` is the creator's id or handle. `actions` lists tip, shoutout, subscribe and join_live for the caller (logged in or not): `available`, `unavailable` with the reasons (each a code and a sentence), or `hidden` (one's own profile, a feature the creator does not offer, no LIVE).",
+		Description: "`id` is the creator's id or handle. `actions` lists tip, shoutout, subscribe and join_live for the caller (logged in or not): `available`, `unavailable` with the reasons (each a code and a sentence), or `hidden` (one's own profile, a feature the creator does not offer, a feature not in this release: reason `not_released`, no LIVE). The creator's standing and age are private: other callers read one reason `unavailable` in their place; the creator and the operator read them.",
 		Tags:        []string{"creators"},
 		Errors:      []int{http.StatusNotFound},
 	}, func(ctx context.Context, in *creatorRefInput) (*profileOutput, error) {
@@ -114,10 +114,13 @@ func (s *Server) registerTips() {
 		if err != nil {
 			return nil, err
 		}
-		var viewer *fanfare.User
-		if a, ok := fanfare.ActorFromContext(ctx); ok && a.UserID != "" {
-			if viewer, err = s.accounts.ByID(ctx, a.UserID); err != nil {
-				return nil, err
+		var viewer profile.Viewer
+		if a, ok := fanfare.ActorFromContext(ctx); ok {
+			viewer.Operator = a.IsOperator()
+			if a.UserID != "" {
+				if viewer.User, err = s.accounts.ByID(ctx, a.UserID); err != nil {
+					return nil, err
+				}
 			}
 		}
 		p, err := s.profiles.For(ctx, viewer, c)
@@ -132,7 +135,7 @@ func (s *Server) registerTips() {
 		Method:      http.MethodGet,
 		Path:        "/v1/me/eligibility",
 		Summary:     "The logged-in creator's monetization checklist",
-		Description: "Every feature (live, gifts, tips, shoutouts, subscriptions) with each requirement, met or not, and where the creator stands when not.",
+		Description: "Every feature (live, gifts, tips, shoutouts, subscriptions) with each requirement, met or not, and where the creator stands when not. A feature not in this release has `released: false` and is never `eligible`.",
 		Tags:        []string{"creators"},
 	}, func(ctx context.Context, _ *struct{}) (*checklistOutput, error) {
 		a, _ := fanfare.ActorFromContext(ctx)

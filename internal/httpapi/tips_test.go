@@ -223,8 +223,10 @@ func TestTipRefusals(t *testing.T) {
 			{"not logged in", "", "ayla", map[string]any{"coins": 100}, "k", 401, "unauthorized", nil},
 			{"oneself", ayla, "ayla", map[string]any{"coins": 100}, "k", 400, "validation_failed", nil},
 			{"followers", sam, "omar", map[string]any{"coins": 100}, "k", 403, "not_eligible", []string{"followers"}},
-			{"standing", sam, "zed", map[string]any{"coins": 100}, "k", 403, "not_eligible", []string{"standing"}},
-			{"creator's age", sam, "teen", map[string]any{"coins": 100}, "k", 403, "not_eligible", []string{"age"}},
+			// The creator's standing and age are theirs: the fan reads that
+			// Tips are unavailable, not why.
+			{"standing", sam, "zed", map[string]any{"coins": 100}, "k", 403, "not_eligible", []string{"unavailable"}},
+			{"creator's age", sam, "teen", map[string]any{"coins": 100}, "k", 403, "not_eligible", []string{"unavailable"}},
 			{"tips off", sam, "quiet", map[string]any{"coins": 100}, "k", 403, "not_eligible", []string{"not_offered"}},
 			{"a minor tipping", miaTok, "ayla", map[string]any{"coins": 100}, "k", 403, "not_eligible", []string{"fan_age"}},
 			{"not enough coins", poor, "ayla", map[string]any{"coins": 100}, "k", 409, "insufficient_funds", nil},
@@ -457,5 +459,80 @@ func TestGiftRulesAtRunTime(t *testing.T) {
 		_, lea := e.creatorWith(t, "lea", "FR", 5_000, "", "")
 		p = requireProblem(t, e.do(t, request{method: "POST", path: "/v1/lives", token: lea, body: map[string]any{"title": "Hi"}}), 403, "not_eligible")
 		require.Equal(t, "Going LIVE needs 50,000 followers; you have 5,000.", p.Detail)
+	})
+}
+
+// A banned creator's profile keeps the standing to the creator and the
+// operator: anyone else reads that Tips are unavailable, not why. A
+// restricted one likewise. Shoutouts and LIVE Subscription are not in
+// this release: hidden for everyone, with the reason not_released.
+func TestProfileStandingIsPrivate(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		zedID, zed := e.creatorWith(t, "zed", "TR", 180_000, "", "")
+		require.Equal(t, http.StatusOK, e.do(t, request{method: "PUT", path: "/v1/me/tip-settings", token: zed, body: map[string]any{"enabled": true}}).status)
+		_, sam := e.signUp(t, "sam")
+		_, opsTok := e.operatorUser(t)
+		for _, standing := range []string{"banned", "restricted"} {
+			res := e.do(t, request{method: "PATCH", path: "/v1/users/" + zedID, token: testAPIKey, body: map[string]any{"standing": standing}})
+			require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+			for _, tc := range []struct {
+				viewer, token string
+				state         string
+				codes, msgs   []string
+			}{
+				{"anonymous", "", "unavailable", []string{"unavailable"}, []string{"Tips are not available from @zed right now."}},
+				{"another fan", sam, "unavailable", []string{"unavailable"}, []string{"Tips are not available from @zed right now."}},
+				{"the operator", opsTok, "unavailable", []string{"standing"}, []string{"Tips need an account in good standing; @zed's account is " + standing + "."}},
+				{"the API key", testAPIKey, "unavailable", []string{"standing"}, []string{"Tips need an account in good standing; @zed's account is " + standing + "."}},
+				{"zed", zed, "hidden", []string{"standing", "self"}, []string{"Tips need an account in good standing; your account is " + standing + ".", "You cannot tip yourself."}},
+			} {
+				t.Run(standing+"/"+tc.viewer, func(t *testing.T) {
+					res := e.do(t, request{method: "GET", path: "/v1/creators/zed", token: tc.token})
+					require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+					if tc.codes[0] == "unavailable" {
+						require.NotContains(t, res.body, standing, "the standing leaks")
+					}
+					var p profileBody
+					res.json(t, &p)
+					state, codes, msgs := p.action("tip")
+					require.Equal(t, tc.state, state)
+					require.Equal(t, tc.codes, codes)
+					require.Equal(t, tc.msgs, msgs)
+					for _, a := range []string{"shoutout", "subscribe"} {
+						state, codes, _ := p.action(a)
+						require.Equal(t, "hidden", state, a)
+						require.Equal(t, []string{"not_released"}, codes, a)
+					}
+				})
+			}
+		}
+		// A tip sent anyway reads the same neutral reason.
+		p := requireProblem(t, e.do(t, tip(sam, "zed", "k1", map[string]any{"coins": 100})), 403, "not_eligible")
+		require.Equal(t, "Tips are not available from @zed right now.", p.Detail)
+	})
+}
+
+// The checklist says Shoutouts and LIVE Subscription are not in this
+// release: never eligible, whatever the creator meets.
+func TestChecklistComingSoon(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		_, ayla := e.creatorWith(t, "ayla", "TR", 250_000, "", "")
+		var checklist struct {
+			Features []struct {
+				Feature            string
+				Released, Eligible bool
+			}
+		}
+		e.do(t, request{method: "GET", path: "/v1/me/eligibility", token: ayla}).json(t, &checklist)
+		got := map[string][2]bool{}
+		for _, f := range checklist.Features {
+			got[f.Feature] = [2]bool{f.Released, f.Eligible}
+		}
+		require.Equal(t, map[string][2]bool{"live": {true, true}, "gifts": {true, true}, "tips": {true, false},
+			"shoutouts": {false, false}, "subscriptions": {false, false}}, got)
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -337,7 +338,8 @@ func (s *Service) SendGift(ctx context.Context, actor fanfare.Actor, liveID, gif
 	}
 	if d, err := s.rules.Between(ctx, eligibility.Gifts, fan, creator); err != nil {
 		return nil, err
-	} else if err := d.Err(); err != nil {
+	} else if err := d.Public(creator.Handle).Err(); err != nil {
+		// The fan does not read the creator's private reasons.
 		return s.replayOr(ctx, idem, g, count, liveID, err)
 	}
 	coins := fanfare.Amount(g.Coins * count)
@@ -429,7 +431,14 @@ func (s *Service) gifters(ctx context.Context, what, query string, args ...any) 
 	return out, nil
 }
 
-// RoomState loads a room's state for the hub (room.Options.Load).
+// RecentTips is how many of a LIVE's last tips a room that starts again
+// reads from the database.
+const RecentTips = 20
+
+// RoomState loads a room's state for the hub (room.Options.Load): the top
+// gifters, whether the LIVE ended, and its last tips. (Chat messages are
+// not stored, and a gift's row does not name the gift: the hub keeps
+// both while the LIVE is on air.)
 func (s *Service) RoomState(ctx context.Context, liveID string) (room.State, error) {
 	l, err := s.Get(ctx, liveID)
 	if err != nil {
@@ -439,5 +448,35 @@ func (s *Service) RoomState(ctx context.Context, liveID string) (room.State, err
 	if err != nil {
 		return room.State{}, err
 	}
-	return room.State{Top: top, Ended: l.Status == StatusEnded}, nil
+	recent, err := s.recentTips(ctx, l, RecentTips)
+	if err != nil {
+		return room.State{}, err
+	}
+	return room.State{Top: top, Ended: l.Status == StatusEnded, Recent: recent}, nil
+}
+
+// recentTips returns the last n tips sent to l's creator during l, oldest
+// first, as the room showed them.
+func (s *Service) recentTips(ctx context.Context, l *Live, n int) ([]room.Event, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT u.handle, u.display_name, t.coins, t.message, t.created_at
+		FROM tips t JOIN users u ON u.id = t.fan_id
+		WHERE t.creator_id = $1 AND t.live_id = $2 ORDER BY t.created_at DESC, t.id DESC LIMIT $3`, l.CreatorID, l.ID, n)
+	if err != nil {
+		return nil, fmt.Errorf("recent tips: %w", err)
+	}
+	defer rows.Close()
+	var out []room.Event
+	for rows.Next() {
+		var tip room.Tip
+		var at int64
+		if err := rows.Scan(&tip.Handle, &tip.DisplayName, &tip.Coins, &tip.Message, &at); err != nil {
+			return nil, fmt.Errorf("recent tips: %w", err)
+		}
+		out = append(out, room.Event{Type: room.TypeTip, At: time.UnixMicro(at).UTC(), Tip: &tip})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("recent tips: %w", err)
+	}
+	slices.Reverse(out)
+	return out, nil
 }

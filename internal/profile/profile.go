@@ -25,7 +25,8 @@ const (
 
 // Action states: available (a button), unavailable (a greyed button with
 // the reasons) or hidden (nothing to show: one's own profile, a feature
-// the creator does not offer, no LIVE to join).
+// the creator does not offer or that is not in this release, no LIVE to
+// join).
 const (
 	Available   = "available"
 	Unavailable = "unavailable"
@@ -83,29 +84,61 @@ func New(rules *eligibility.Engine, t *tips.Service, l *live.Service) *Service {
 	return &Service{rules: rules, tips: t, live: l}
 }
 
-// For returns creator's profile as viewer sees it (nil: not logged in).
-func (s *Service) For(ctx context.Context, viewer, creator *fanfare.User) (*Profile, error) {
+// Viewer is who looks at a profile: a user (nil: not logged in), and
+// whether they act as the operator.
+type Viewer struct {
+	User     *fanfare.User
+	Operator bool
+}
+
+// For returns creator's profile as v sees it. The reasons about the
+// creator's standing and age are private (eligibility.Public): the public
+// reads that a feature is not available, the creator and the operator read
+// why. Features not in this release are hidden, with the reason
+// not_released.
+func (s *Service) For(ctx context.Context, v Viewer, creator *fanfare.User) (*Profile, error) {
 	p := &Profile{ID: creator.ID, Handle: creator.Handle, DisplayName: creator.DisplayName, Followers: creator.Followers,
 		Region: creator.Region, AccountType: creator.AccountType}
 	p.TipMin, p.TipMax = s.tips.Limits()
+	viewer := v.User
 	self := viewer != nil && viewer.ID == creator.ID
+	// seen is d as this viewer may read it.
+	seen := func(d eligibility.Decision) eligibility.Decision {
+		if self || v.Operator {
+			return d
+		}
+		return d.Public(creator.Handle)
+	}
 
 	d, err := s.tips.Decide(ctx, viewer, creator)
 	if err != nil {
 		return nil, err
 	}
-	p.Actions = append(p.Actions, action(ActionTip, d, self))
+	if self {
+		// Tips.Decide only says one cannot tip oneself: the creator reads
+		// what fans meet too.
+		own, err := s.rules.Creator(ctx, eligibility.Tips, creator, true)
+		if err != nil {
+			return nil, err
+		}
+		d.Reasons = append(own.Reasons, d.Reasons...)
+	}
+	p.Actions = append(p.Actions, action(ActionTip, seen(d), self))
 	for _, f := range []struct{ action, feature, offer string }{
 		{ActionShoutout, eligibility.Shoutouts, "does not take shoutout requests yet"},
 		{ActionSubscribe, eligibility.Subscriptions, "has no LIVE Subscription plan yet"},
 	} {
+		if !eligibility.Released(f.feature) {
+			p.Actions = append(p.Actions, Action{Action: f.action, State: Hidden, Reasons: []fanfare.Reason{eligibility.NotReleased(f.feature)}})
+			continue
+		}
 		d, err := s.rules.Between(ctx, f.feature, viewer, creator)
 		if err != nil {
 			return nil, err
 		}
 		// Neither is open to fans yet: no creator offers them.
 		d.Add(eligibility.RNotOffered, fmt.Sprintf("@%s %s.", creator.Handle, f.offer))
-		p.Actions = append(p.Actions, action(f.action, d, self))
+		p.Actions = append(p.Actions, action(f.action, seen(d), self))
 	}
 
 	join := Action{Action: ActionJoinLive, State: Hidden, Reasons: []fanfare.Reason{}}

@@ -78,10 +78,12 @@ type Gifter struct {
 }
 
 // State is what a room knows when its first viewer on a node joins: the
-// LIVE's top gifters so far (from the database).
+// LIVE's top gifters so far and its recent events, oldest first (from the
+// database: what it keeps of them), for a room this node knows nothing of.
 type State struct {
-	Top   []Gifter
-	Ended bool
+	Top    []Gifter
+	Ended  bool
+	Recent []Event
 }
 
 // Broker carries every room's events to every node's hub.
@@ -114,6 +116,14 @@ type Options struct {
 	// how many gifters the leaderboard shows (default 10).
 	Recent int
 	Top    int
+	// Once nobody on this node watches a room whose LIVE is on air, the
+	// hub keeps following it (its recent events, chat included, which
+	// nothing else stores) until the LIVE ends, for at most KeepFor
+	// (default 12 h) and KeepRooms such rooms (default 1,000; the longest
+	// unwatched go first). A room the hub no longer follows starts again
+	// from Load.
+	KeepFor   time.Duration
+	KeepRooms int
 	// Load gives a room's state when its first viewer on this node joins.
 	Load func(ctx context.Context, room string) (State, error)
 	// Now is the clock (the owner's fanfare.Clock's Now), required: it
@@ -151,6 +161,10 @@ func (o *Options) defaults() {
 	if o.Top <= 0 {
 		o.Top = 10
 	}
+	def(&o.KeepFor, 12*time.Hour)
+	if o.KeepRooms <= 0 {
+		o.KeepRooms = 1000
+	}
 }
 
 // ErrClosed is returned by Join once the hub is closed.
@@ -163,8 +177,44 @@ type Hub struct {
 
 	mu     sync.Mutex
 	rooms  map[string]*Room
+	feeds  map[string]*feed // every room followed: watched (in rooms) or kept
 	closed bool
 	wg     sync.WaitGroup
+}
+
+// feed is a room's subscription to the broker on this node. While the
+// room has viewers it hands every event to the room; while it has none it
+// keeps the recent ones, until the LIVE ends, for the next viewer.
+type feed struct {
+	cancel func()
+
+	mu    sync.Mutex
+	room  *Room // nil while nobody watches
+	prev  *Room // the room stopped when its last viewer left
+	kept  []Event
+	ended bool
+	idle  time.Time // since when nobody watches
+}
+
+// deliver hands e to the room, or keeps it. It must not block.
+func (f *feed) deliver(e Event, max int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.room != nil {
+		f.room.deliver(e)
+		return
+	}
+	switch e.Type {
+	case TypeLiveEnded:
+		f.ended, f.kept = true, nil
+	case TypeGift, TypeChat, TypeTip:
+		if !f.ended {
+			f.kept = append(f.kept, e)
+			if n := len(f.kept) - max; n > 0 {
+				f.kept = append(f.kept[:0], f.kept[n:]...)
+			}
+		}
+	}
 }
 
 // NewHub returns a hub on broker. It panics without opts.Now.
@@ -173,7 +223,7 @@ func NewHub(b Broker, opts Options) *Hub {
 		panic("room: NewHub needs Options.Now")
 	}
 	opts.defaults()
-	return &Hub{broker: b, opts: opts, rooms: map[string]*Room{}}
+	return &Hub{broker: b, opts: opts, rooms: map[string]*Room{}, feeds: map[string]*feed{}}
 }
 
 // Close ends every room's goroutine and disconnects every viewer.
@@ -183,6 +233,10 @@ func (h *Hub) Close() {
 	rooms := make([]*Room, 0, len(h.rooms))
 	for _, r := range h.rooms {
 		rooms = append(rooms, r)
+	}
+	for id, f := range h.feeds {
+		f.cancel()
+		delete(h.feeds, id)
 	}
 	h.mu.Unlock()
 	for _, r := range rooms {
@@ -214,8 +268,11 @@ func (h *Hub) Join(ctx context.Context, id string) (*Viewer, error) {
 	return v, nil
 }
 
-// open builds a room and subscribes it; h.mu is held.
+// open builds a room: its state from Load, its recent events from the
+// feed the hub kept following since the room last closed on this node, or
+// else from Load. h.mu is held.
 func (h *Hub) open(ctx context.Context, id string) (*Room, error) {
+	h.sweep()
 	var st State
 	if h.opts.Load != nil {
 		var err error
@@ -223,26 +280,110 @@ func (h *Hub) open(ctx context.Context, id string) (*Room, error) {
 			return nil, err
 		}
 	}
-	r := newRoom(h, id, st)
-	cancel, err := h.broker.Subscribe(id, r.deliver)
-	if err != nil {
-		return nil, err
+	f := h.feeds[id]
+	if f == nil {
+		f = &feed{}
+		max := h.opts.Recent
+		cancel, err := h.broker.Subscribe(id, func(e Event) { f.deliver(e, max) })
+		if err != nil {
+			return nil, err
+		}
+		f.cancel = cancel
+		h.feeds[id] = f
+		f.mu.Lock()
+		// What arrived since Load comes after what Load read.
+		f.kept = append(st.Recent, f.kept...)
+		f.mu.Unlock()
 	}
-	r.unsubscribe = cancel
+	// The room stopped when its last viewer left is done with its last
+	// tick soon: what it sent and what it had not are the new room's
+	// first recent events, then what the feed kept since.
+	f.mu.Lock()
+	prev := f.prev
+	f.mu.Unlock()
+	if prev != nil {
+		<-prev.done
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := newRoom(h, id, st)
+	if prev != nil {
+		prev.mu.Lock()
+		r.recent = slices.Clone(prev.recent)
+		r.combos = prev.combos // prev is done: its streaks go on here
+		r.ended = r.ended || prev.ended
+		pending := prev.pending
+		prev.mu.Unlock()
+		r.seed(pending)
+	}
+	r.seed(f.kept)
+	r.ended = r.ended || f.ended
+	f.room, f.prev, f.kept = r, nil, nil
 	return r, nil
 }
 
 // release removes room r from the hub, and stops it, once it has no viewer.
+// Its feed keeps following the LIVE unless it ended.
 func (h *Hub) release(r *Room) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r.mu.Lock()
 	empty := len(r.viewers) == 0
 	r.mu.Unlock()
-	if empty && h.rooms[r.id] == r {
-		delete(h.rooms, r.id)
-		r.stop()
+	if !empty || h.rooms[r.id] != r {
+		return
 	}
+	delete(h.rooms, r.id)
+	r.stop()
+	if f := h.feeds[r.id]; f != nil {
+		r.mu.Lock()
+		ended := r.ended
+		r.mu.Unlock()
+		// From now on the feed keeps the events: the room has those
+		// delivered before (sent or pending) until the next one opens.
+		f.mu.Lock()
+		f.room, f.prev, f.idle = nil, r, h.opts.Now()
+		f.ended = f.ended || ended
+		f.mu.Unlock()
+	}
+	h.sweep()
+}
+
+// sweep stops following the rooms nobody watches whose LIVE ended, those
+// unwatched for longer than KeepFor, and the longest unwatched beyond
+// KeepRooms. h.mu is held.
+func (h *Hub) sweep() {
+	now := h.opts.Now()
+	type idle struct {
+		id    string
+		since time.Time
+	}
+	var kept []idle
+	for id, f := range h.feeds {
+		f.mu.Lock()
+		watched, ended, since := f.room != nil, f.ended, f.idle
+		f.mu.Unlock()
+		switch {
+		case watched:
+		case ended || now.Sub(since) > h.opts.KeepFor:
+			h.unfollow(id, f)
+		default:
+			kept = append(kept, idle{id, since})
+		}
+	}
+	if n := len(kept) - h.opts.KeepRooms; n > 0 {
+		slices.SortFunc(kept, func(a, b idle) int { return a.since.Compare(b.since) })
+		for _, k := range kept[:n] {
+			h.unfollow(k.id, h.feeds[k.id])
+		}
+	}
+}
+
+// unfollow cancels a feed's subscription; h.mu is held, f.mu is not (a
+// broker may be delivering to it).
+func (h *Hub) unfollow(id string, f *feed) {
+	delete(h.feeds, id)
+	f.cancel()
 }
 
 // Viewer is one connection's place in a room.
@@ -299,11 +440,11 @@ type comboKey struct{ gifter, gift string }
 
 // Room is one LIVE's fan-out on this node.
 type Room struct {
-	id          string
-	hub         *Hub
-	unsubscribe func()
-	quit        chan struct{}
-	stopOnce    sync.Once
+	id       string
+	hub      *Hub
+	quit     chan struct{}
+	done     chan struct{} // closed when run returns
+	stopOnce sync.Once
 
 	mu      sync.Mutex
 	viewers map[*Viewer]struct{}
@@ -327,6 +468,7 @@ func newRoom(h *Hub, id string, st State) *Room {
 		id:      id,
 		hub:     h,
 		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
 		viewers: map[*Viewer]struct{}{},
 		combos:  map[comboKey]*combo{},
 		board:   map[string]*Gifter{},
@@ -340,12 +482,7 @@ func newRoom(h *Hub, id string, st State) *Room {
 }
 
 func (r *Room) stop() {
-	r.stopOnce.Do(func() {
-		if r.unsubscribe != nil {
-			r.unsubscribe()
-		}
-		close(r.quit)
-	})
+	r.stopOnce.Do(func() { close(r.quit) })
 }
 
 // deliver queues an event from the broker for the next tick.
@@ -371,10 +508,14 @@ func (r *Room) join() *Viewer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.viewers[v] = struct{}{}
+	watching := len(r.viewers)
+	if r.ended {
+		watching = 0 // nobody watches a LIVE that is over
+	}
 	frame, _ := json.Marshal(stateFrame{
 		Type:        TypeState,
 		Seq:         r.seq,
-		Viewers:     len(r.viewers),
+		Viewers:     watching,
 		Leaderboard: nonNil(r.top),
 		Recent:      nonNil(r.recent),
 		Ended:       r.ended,
@@ -394,6 +535,7 @@ func nonNil[T any](s []T) []T {
 }
 
 func (r *Room) run() {
+	defer close(r.done)
 	t := time.NewTimer(r.hub.opts.Tick)
 	defer t.Stop()
 	for {
@@ -490,13 +632,7 @@ func (r *Room) flush(now time.Time) {
 		case e.Type == TypeGift && e.Gift != nil:
 			g := e.Gift
 			k := comboKey{g.GifterID, g.GiftID}
-			c := r.combos[k]
-			if c == nil || e.At.Sub(c.last) > opts.ComboWindow {
-				c = &combo{}
-				r.combos[k] = c
-			}
-			c.total += g.Count
-			c.last = e.At
+			c := r.combo(k, g.Count, e.At)
 			if o := gifts[k]; o != nil {
 				o.Count += g.Count
 				o.Combo = c.total
@@ -527,7 +663,10 @@ func (r *Room) flush(now time.Time) {
 			delete(r.combos, k)
 		}
 	}
-	if viewers != r.viewersShown && now.Sub(r.viewersSent) >= opts.ViewersEvery || (ended && viewers != r.viewersShown) {
+	if ended {
+		viewers = 0 // nobody watches a LIVE that is over
+	}
+	if ended || viewers != r.viewersShown && now.Sub(r.viewersSent) >= opts.ViewersEvery {
 		out = append(out, &viewersOut{Type: TypeViewers, Count: viewers})
 		r.viewersShown, r.viewersSent = viewers, now
 		if opts.Viewers != nil {
@@ -596,6 +735,49 @@ func (r *Room) flush(now time.Time) {
 		if v.finish("slow") && opts.Dropped != nil {
 			opts.Dropped()
 		}
+	}
+}
+
+// combo counts count more of a gifter's gift at at: the streak's total,
+// a new streak once ComboWindow passed since the last.
+func (r *Room) combo(k comboKey, count int64, at time.Time) *combo {
+	c := r.combos[k]
+	if c == nil || at.Sub(c.last) > r.hub.opts.ComboWindow {
+		c = &combo{}
+		r.combos[k] = c
+	}
+	c.total += count
+	c.last = at
+	return c
+}
+
+// seed adds events, oldest first, to a new room's recent events as a
+// joining viewer reads them: each with its time, gifts with their combo.
+// Streaks go on with the next gifts; the leaderboard is the State's. The
+// room is not running yet.
+func (r *Room) seed(events []Event) {
+	for _, e := range events {
+		var out any
+		switch {
+		case e.Type == TypeGift && e.Gift != nil:
+			g := e.Gift
+			c := r.combo(comboKey{g.GifterID, g.GiftID}, g.Count, e.At)
+			out = &giftOut{Type: TypeGift, At: e.At, Gifter: g.Handle, GifterName: g.DisplayName, GiftID: g.GiftID, Count: g.Count, Combo: c.total}
+		case e.Type == TypeChat && e.Chat != nil:
+			out = &chatOut{Type: TypeChat, At: e.At, Chat: *e.Chat}
+		case e.Type == TypeTip && e.Tip != nil:
+			out = &tipOut{Type: TypeTip, At: e.At, Tip: *e.Tip}
+		case e.Type == TypeLiveEnded:
+			r.ended = true
+			continue
+		default:
+			continue
+		}
+		b, _ := json.Marshal(out)
+		r.recent = append(r.recent, b)
+	}
+	if n := len(r.recent) - r.hub.opts.Recent; n > 0 {
+		r.recent = append([]json.RawMessage(nil), r.recent[n:]...)
 	}
 }
 

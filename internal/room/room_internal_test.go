@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -330,4 +331,124 @@ func TestTickGrowsWithTheRoom(t *testing.T) {
 			t.Errorf("tickFor(%d) = %v, want %v", n, got, want)
 		}
 	}
+}
+
+func (h *Hub) followed() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var ids []string
+	for id := range h.feeds {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func recentTypes(st decoded) []string {
+	var out []string
+	for _, e := range st.Recent {
+		s := e["type"].(string)
+		if t, ok := e["text"].(string); ok {
+			s += ":" + t
+		}
+		if c, ok := e["combo"].(float64); ok {
+			s += fmt.Sprintf(":%s×%v", e["gift_id"], c)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// Once its last viewer leaves, a room's recent events stay for the next
+// one while the LIVE is on air: those sent, those the room had not sent
+// yet, and those published while nobody watched, chat included.
+func TestRecentEventsOutliveTheViewers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h, b := manualHub(t, Options{Recent: 5, Load: func(context.Context, string) (State, error) {
+		return State{Recent: []Event{{Type: TypeChat, At: t0, Chat: &Chat{Handle: "db", Text: "stored"}}}}, nil
+	}})
+	v, err := h.Join(ctx, "live1")
+	require.NoError(t, err)
+	require.Equal(t, []string{"chat:stored"}, recentTypes(next(t, v)), "a room the hub did not follow starts from Load")
+	r := h.room("live1")
+	require.NoError(t, b.Publish(ctx, "live1", gift("sam", "rose", 2, t0)))
+	r.flush(t0)
+	next(t, v)
+	require.NoError(t, b.Publish(ctx, "live1", Event{Type: TypeChat, At: t0, Chat: &Chat{Handle: "sam", Text: "unsent"}}))
+	v.Leave()
+	require.Equal(t, []string{"live1"}, h.followed())
+
+	require.NoError(t, b.Publish(ctx, "live1", Event{Type: TypeChat, At: t0, Chat: &Chat{Handle: "omar", Text: "anyone?"}}))
+	require.NoError(t, b.Publish(ctx, "live1", gift("sam", "rose", 3, t0.Add(time.Second))))
+	w, err := h.Join(ctx, "live1")
+	require.NoError(t, err)
+	st := next(t, w)
+	require.Equal(t, []string{"chat:stored", "gift:rose×2", "chat:unsent", "chat:anyone?", "gift:rose×5"}, recentTypes(st),
+		"the combo goes on; Load's recent events are not added twice")
+	require.Equal(t, 1, st.Viewers)
+
+	// The LIVE ends while nobody watches: the hub stops following it, and
+	// a late viewer reads that it is over, with nobody watching.
+	w.Leave()
+	require.NoError(t, b.Publish(ctx, "live1", Event{Type: TypeLiveEnded, At: t0}))
+	h.mu.Lock()
+	h.sweep()
+	h.mu.Unlock()
+	require.Empty(t, h.followed())
+	h.opts.Load = func(context.Context, string) (State, error) { return State{Ended: true}, nil }
+	x, err := h.Join(ctx, "live1")
+	require.NoError(t, err)
+	st = next(t, x)
+	require.True(t, st.Ended)
+	require.Equal(t, 0, st.Viewers)
+	require.Equal(t, "ended", x.Reason())
+	x.Leave()
+}
+
+// The frame that ends a LIVE counts nobody watching.
+func TestEndedRoomCountsNobody(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h, b := manualHub(t, Options{ViewersEvery: time.Nanosecond})
+	v, err := h.Join(ctx, "live1")
+	require.NoError(t, err)
+	defer v.Leave()
+	next(t, v)
+	r := h.room("live1")
+	require.NoError(t, b.Publish(ctx, "live1", Event{Type: TypeLiveEnded, At: t0}))
+	r.flush(t0)
+	f := next(t, v)
+	require.Equal(t, []map[string]any{{"type": "viewers", "count": float64(0)}, {"type": "live_ended", "at": t0.Format(time.RFC3339)}}, f.Events)
+}
+
+// The hub follows unwatched rooms for KeepFor at most, and KeepRooms of
+// them, the longest unwatched going first.
+func TestFollowingIsBounded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var clock atomic.Int64
+	clock.Store(t0.UnixNano())
+	b := NewLocal()
+	h := NewHub(b, Options{Tick: time.Hour, KeepRooms: 2, KeepFor: time.Hour, Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	t.Cleanup(h.Close)
+	for _, id := range []string{"a", "b", "c"} {
+		v, err := h.Join(ctx, id)
+		require.NoError(t, err)
+		v.Leave()
+		clock.Add(int64(time.Minute))
+	}
+	require.Equal(t, []string{"b", "c"}, h.followed())
+	b.mu.RLock()
+	require.Len(t, b.subs, 2, "a's subscription is cancelled")
+	b.mu.RUnlock()
+	clock.Add(int64(time.Hour))
+	v, err := h.Join(ctx, "d")
+	require.NoError(t, err)
+	require.Equal(t, []string{"d"}, h.followed())
+	v.Leave()
+	h.Close()
+	b.mu.RLock()
+	require.Empty(t, b.subs, "closing the hub cancels every subscription")
+	b.mu.RUnlock()
 }

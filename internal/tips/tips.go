@@ -197,7 +197,8 @@ type Sent struct {
 // Codes: forbidden, idempotency_key_required, validation_failed (coins
 // out of the configured range, a message over MaxMessage characters,
 // tipping oneself), not_found (no such creator), not_eligible and
-// region_blocked (with the reasons), wallet_frozen, spend_limit_exceeded,
+// region_blocked (with the reasons; the creator's standing and age read
+// as one reason, unavailable), wallet_frozen, spend_limit_exceeded,
 // insufficient_funds, idempotency_conflict.
 func (s *Service) Send(ctx context.Context, actor fanfare.Actor, creatorID string, coins fanfare.Amount, message, idemKey string) (*Sent, error) {
 	if actor.UserID == "" {
@@ -233,8 +234,9 @@ func (s *Service) Send(ctx context.Context, actor fanfare.Actor, creatorID strin
 		return nil, err
 	}
 	if !d.Allowed {
-		// A replay is answered even if the rules now refuse.
-		return s.replayOr(ctx, idem, fan.ID, creator.ID, coins, message, d.Err())
+		// A replay is answered even if the rules now refuse. The fan does
+		// not read the creator's private reasons.
+		return s.replayOr(ctx, idem, fan.ID, creator.ID, coins, message, d.Public(creator.Handle).Err())
 	}
 	liveID, err := s.opts.OnAir.OnAir(ctx, creator.ID)
 	if err != nil {

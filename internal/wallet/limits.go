@@ -49,6 +49,11 @@ const SpendLimitRaiseDelay = 24 * time.Hour
 // AdultAge is the age from which a user may spend coins on creators.
 const AdultAge = 18
 
+// Adult reports whether u may spend coins on creators at t: the one age
+// rule of spending, which CheckSpend enforces and Overview announces
+// (CannotSpend) so that pages say it before anything is sent.
+func Adult(u *fanfare.User, t time.Time) bool { return u.Age(t) >= AdultAge }
+
 // Money is an amount of fiat in minor units of its currency. Every currency
 // Fanfare sells coins in has two decimals.
 type Money struct {
@@ -332,7 +337,7 @@ func (s *Service) checkPurchaseLimits(ctx context.Context, tx *sql.Tx, u *fanfar
 		}
 		limit = v
 	}
-	if m := lim.MinorPurchaseDaily; m.Amount > 0 && u.Age(now) < AdultAge {
+	if m := lim.MinorPurchaseDaily; m.Amount > 0 && !Adult(u, now) {
 		v, err := s.catalog.Convert(m.Amount, m.Currency, currency)
 		if err != nil {
 			return err
@@ -431,7 +436,7 @@ func (s *Service) Overview(ctx context.Context, userID, currency string) (*Overv
 	}
 	o := &Overview{Wallet: *w, Currency: list.Currency, FiatValue: fiatValue(list.ReferenceRate, w.Coins), Limit: l}
 	switch {
-	case u.Age(s.clock.Now()) < AdultAge:
+	case !Adult(u, s.clock.Now()):
 		o.CannotSpendCode = fanfare.ENotEligible
 		o.CannotSpend = fmt.Sprintf("You can buy and keep coins, but spending them on creators needs you to be %d or older.", AdultAge)
 	case w.Frozen:

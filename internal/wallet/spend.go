@@ -41,7 +41,7 @@ func (s *Service) CheckSpend(ctx context.Context, actor fanfare.Actor, coins fan
 		return nil, err
 	}
 	now := s.clock.Now().UTC()
-	if age := u.Age(now); age < AdultAge {
+	if !Adult(u, now) {
 		return nil, fanfare.Errorf(fanfare.ENotEligible,
 			"you must be %d or older to %s: you can keep coins in your wallet, but spending them on creators opens on your %dth birthday",
 			AdultAge, what, AdultAge)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/room"
 )
@@ -162,6 +164,12 @@ func (s *Server) livePage(w http.ResponseWriter, r *http.Request) {
 		v.Wallet = &o.Wallet
 		d.Currency, d.Coins, d.CannotSpend = o.Currency, o.Coins, o.CannotSpend
 		d.Own = l.CreatorID == v.User.ID
+		if d.CannotSpend == "" && !d.Own && l.Status == live.StatusLive {
+			if d.CannotSpend, err = s.giftRefusal(ctx, v.User, l.CreatorID); err != nil {
+				s.internalError(w, r, err)
+				return
+			}
+		}
 	}
 	for _, g := range s.live.Gifts() {
 		fiat, err := cat.FiatValue(d.Currency, fanfare.Amount(g.Coins))
@@ -172,6 +180,26 @@ func (s *Server) livePage(w http.ResponseWriter, r *http.Request) {
 		d.Gifts = append(d.Gifts, giftView{Gift: g, Fiat: fiat})
 	}
 	s.render(w, r, http.StatusOK, "live_room", d)
+}
+
+// giftRefusal says why fan may not send gifts to creatorID's LIVE under
+// the rules of LIVE gifts (their region, their standing, the creator's),
+// as the refusal of a gift would; "" when the rules allow. The creator's
+// private reasons read as the public one.
+func (s *Server) giftRefusal(ctx context.Context, fan *fanfare.User, creatorID string) (string, error) {
+	creator, err := s.accounts.ByID(ctx, creatorID)
+	if err != nil {
+		return "", err
+	}
+	d, err := s.rules.Between(ctx, eligibility.Gifts, fan, creator)
+	if err != nil || d.Allowed {
+		return "", err
+	}
+	msgs := make([]string, 0, len(d.Reasons))
+	for _, r := range d.Public(creator.Handle).Reasons {
+		msgs = append(msgs, r.Message)
+	}
+	return strings.Join(msgs, " "), nil
 }
 
 // studioPage is a creator's studio: the go-LIVE form, or the running LIVE

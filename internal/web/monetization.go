@@ -20,6 +20,9 @@ const receivedPageSize = 10
 type monetizationPageData struct {
 	Layout
 	Checklist []eligibility.FeatureChecklist
+	// Coming says, for each feature not in this release, that it is not
+	// available yet (it shows no checklist: nobody can be eligible).
+	Coming map[string]string
 	// TipsOn: the creator turned Tips on; TipsOpen: fans can tip them now
 	// (on, and every rule met).
 	TipsOn     bool
@@ -67,8 +70,12 @@ func (s *Server) monetizationData(r *http.Request, v *visitor, cursor string) (*
 		Checklist:  list,
 		TipsOn:     on,
 		ProfileURL: "/creators/" + url.PathEscape(v.User.Handle),
+		Coming:     map[string]string{},
 	}
 	for _, f := range list {
+		if !f.Released {
+			d.Coming[f.Feature] = eligibility.NotReleased(f.Feature).Message
+		}
 		if f.Feature == eligibility.Tips {
 			d.TipsOpen = f.Allowed
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/profile"
 	"github.com/fanfarehq/fanfare/internal/tips"
 )
@@ -42,6 +43,11 @@ type creatorPageData struct {
 	Region   string // the region's name
 	URL      string // the profile's path
 	Own      bool   // the visitor's own profile
+	// Private are, on the creator's own profile, the reasons fans do not
+	// read (standing, age): fans see the features unavailable, without why.
+	Private []fanfare.Reason
+	// Operator: the visitor is the operator, who reads every reason.
+	Operator bool
 	// Actions are the buttons, available or greyed with their reasons;
 	// hidden ones are left out.
 	Actions []actionView
@@ -72,7 +78,8 @@ type tipForm struct {
 	// form, so a form sent twice tips once.
 	Key string
 	// Coins is the visitor's balance; CannotSpend why they may not spend
-	// (a frozen wallet), when they may not.
+	// (a frozen wallet), when they may not: the Send button is disabled
+	// and says so.
 	Coins       fanfare.Amount
 	CannotSpend string
 }
@@ -139,7 +146,8 @@ func (s *Server) creatorData(w http.ResponseWriter, r *http.Request, v *visitor,
 	if v != nil {
 		viewer = v.User
 	}
-	p, err := s.profiles.For(ctx, viewer, creator)
+	operator := viewer != nil && viewer.Role == fanfare.RoleOperator
+	p, err := s.profiles.For(ctx, profile.Viewer{User: viewer, Operator: operator}, creator)
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +162,18 @@ func (s *Server) creatorData(w http.ResponseWriter, r *http.Request, v *visitor,
 		URL:      "/creators/" + url.PathEscape(p.Handle),
 		Own:      viewer != nil && viewer.ID == p.ID,
 	}
+	d.Operator = operator && !d.Own
+	if d.Own {
+		seen := map[string]bool{}
+		for _, a := range p.Actions {
+			for _, r := range a.Reasons {
+				if eligibility.Private(r.Code) && !seen[r.Message] {
+					seen[r.Message] = true
+					d.Private = append(d.Private, r)
+				}
+			}
+		}
+	}
 	var cannotSpend string
 	if v != nil {
 		o, err := s.wallet.Overview(ctx, v.User.ID, "")
@@ -163,9 +183,9 @@ func (s *Server) creatorData(w http.ResponseWriter, r *http.Request, v *visitor,
 		// The page's figures all come from this one reading.
 		v.Wallet = &o.Wallet
 		d.Currency = o.Currency
-		if o.CannotSpendCode == fanfare.EWalletFrozen {
-			cannotSpend = o.CannotSpend
-		}
+		// Why they cannot spend (a frozen wallet; under 18, though the
+		// rules of Tips refuse a minor before the form shows).
+		cannotSpend = o.CannotSpend
 	}
 	for _, a := range p.Actions {
 		if a.State == profile.Hidden {

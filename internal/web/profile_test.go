@@ -120,18 +120,15 @@ func TestCreatorProfile(t *testing.T) {
 		require.False(t, p.hasForm("/creators/omar/tip"))
 		require.NotContains(t, p.body, "LIVE now")
 
-		// brandco is a business: no shoutouts, no LIVE Subscription.
+		// Shoutouts and LIVE Subscription are not in this release: no
+		// button, not even a greyed one (brandco, a business, could not
+		// offer them anyway).
 		p = sam.get("/creators/brandco")
 		p.requireText(t, "Account Business")
-		for action, want := range map[string]string{
-			"shoutout":  "Shoutouts are for personal accounts; @brandco's is a business account.",
-			"subscribe": "LIVE Subscription is for personal accounts; @brandco's is a business account.",
-		} {
-			got := p.action(t, action)
-			require.True(t, strings.HasPrefix(got, "unavailable:"), "%s action: %s", action, got)
-			require.Contains(t, got, `disabled`)
-			require.Contains(t, got, `<li data-testid="reason-account_type">`+strings.ReplaceAll(want, "'", "&#39;")+`</li>`)
-		}
+		require.Empty(t, p.action(t, "shoutout"))
+		require.Empty(t, p.action(t, "subscribe"))
+		require.NotContains(t, p.body, "Request a shoutout")
+		require.NotContains(t, p.body, ">Subscribe<")
 
 		// mia, 16, cannot tip ayla and reads why.
 		mia := a.browser(t)
@@ -300,5 +297,72 @@ func TestTipFromProfile(t *testing.T) {
 		require.Equal(t, "/login", res.location)
 		require.Equal(t, before, a.state(t))
 		a.requireVerified(t)
+	})
+}
+
+// A banned creator's profile: visitors and fans see Tips unavailable
+// without the reason, the creator reads it on their own profile, the
+// operator reads everything.
+func TestProfileStandingIsPrivate(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		a := newApp(t, db)
+		w := a.seedWorld(t)
+		ctx := context.Background()
+		zed, err := a.accounts.Create(ctx, account.CreateInput{Handle: "zed", DisplayName: "Zed Kaya", Password: password,
+			Region: "TR", BirthDate: "1990-01-01"})
+		require.NoError(t, err)
+		followers, banned := int64(180_000), fanfare.StandingBanned
+		_, err = a.accounts.Update(ctx, w.ops, zed.ID, account.UpdateInput{Followers: &followers, Standing: &banned})
+		require.NoError(t, err)
+		_, err = a.tips.SetEnabled(ctx, fanfare.Actor{UserID: zed.ID, Handle: "zed"}, true)
+		require.NoError(t, err)
+
+		const public = `<li data-testid="reason-unavailable">Tips are not available from @zed right now.</li>`
+		for _, who := range []string{"", "sam"} {
+			b := a.browser(t)
+			if who != "" {
+				b.logIn(who)
+			}
+			p := b.get("/creators/zed")
+			require.Equal(t, http.StatusOK, p.status)
+			tip := p.action(t, "tip")
+			require.True(t, strings.HasPrefix(tip, "unavailable:"), "%q sees tip action: %s", who, tip)
+			require.Contains(t, tip, `disabled`)
+			require.Contains(t, tip, public)
+			require.NotContains(t, p.body, "banned", "%q reads the standing", who)
+			require.NotContains(t, p.body, "standing")
+			require.NotContains(t, p.body, `data-testid="private-reasons"`)
+			require.False(t, p.hasForm("/creators/zed/tip"))
+		}
+
+		// The operator reads why.
+		ops := a.browser(t)
+		ops.logIn("ops")
+		p := ops.get("/creators/zed")
+		tip := p.action(t, "tip")
+		require.True(t, strings.HasPrefix(tip, "unavailable:"), "tip action: %s", tip)
+		require.Contains(t, tip, `<li data-testid="reason-standing">Tips need an account in good standing; @zed&#39;s account is banned.</li>`)
+		require.NotContains(t, tip, "reason-unavailable")
+		require.Contains(t, p.body, `data-testid="operator-view"`)
+
+		// zed reads it on his own profile, as what fans do not read.
+		own := a.browser(t)
+		own.logIn("zed")
+		p = own.get("/creators/zed")
+		require.Empty(t, p.action(t, "tip"))
+		p.requireText(t, "Fans see what follows as not available right now, without the reason; only you and the operator read it:",
+			"Tips need an account in good standing; your account is banned.")
+		require.NotContains(t, p.body, `data-testid="operator-view"`)
+
+		// A fan who sends the form anyway reads the neutral reason too.
+		sam := a.browser(t)
+		sam.logIn("sam")
+		form := sam.get("/creators/ayla").form(t, "/creators/ayla/tip", 0)
+		form.Set("coins", "100")
+		res := sam.post("/creators/zed/tip", form)
+		require.Equal(t, http.StatusForbidden, res.status)
+		res.requireText(t, "Tips are not available from @zed right now.")
+		require.NotContains(t, res.body, "banned")
 	})
 }

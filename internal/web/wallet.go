@@ -29,7 +29,9 @@ type walletPageData struct {
 	CoinsValue   fanfare.Amount // the coins' reference value in Currency
 	// CannotSpend says why the visitor cannot spend on creators, when
 	// that is not a frozen wallet (which has its own banner).
-	CannotSpend  string
+	CannotSpend string
+	// Limit is the daily spending limit; nil for a minor, who has no
+	// spending to limit.
 	Limit        *wallet.SpendLimit
 	PackCurrency string // the currency of the pack grid
 	Currencies   []string
@@ -163,6 +165,9 @@ func (s *Server) walletData(r *http.Request, v *visitor, f walletForm, kind, cur
 	}
 	if o.CannotSpendCode != "" && o.CannotSpendCode != fanfare.EWalletFrozen {
 		d.CannotSpend = o.CannotSpend
+	}
+	if o.CannotSpendCode == fanfare.ENotEligible {
+		d.Limit = nil // an allowance they cannot use
 	}
 
 	d.PackCurrency = cur

@@ -370,6 +370,7 @@
 
   function ended() {
     over = true;
+    setViewers(0);
     window.clearTimeout(retryTimer);
     app.classList.add('is-ended');
     if (els.ended) els.ended.hidden = false;
@@ -487,6 +488,9 @@
   var form = els.giftForm;
   if (form) {
     var send = form.querySelector('button[type="submit"]');
+    // The page says why the visitor cannot spend (under 18, a frozen
+    // wallet, the rules of gifts): Send stays disabled next to the reason.
+    var blocked = !!(send && send.hasAttribute('data-cannot-spend'));
     var total = form.querySelector('[data-gift-total]');
     var status = form.querySelector('[data-gift-status]');
     var error = form.querySelector('[data-gift-error]');
@@ -597,11 +601,11 @@
       }
     };
 
-    if (send) send.disabled = over;
+    if (send) send.disabled = over || blocked;
     form.addEventListener('submit', function (e) {
       e.preventDefault();
       var c = choice();
-      if (!send || busy || over || !c) return;
+      if (!send || busy || over || blocked || !c) return;
       var key = unanswered && unanswered.id === c.id && unanswered.count === c.count ? unanswered.key : uuid();
       busy = true;
       send.disabled = true;
@@ -633,7 +637,7 @@
         showError(null, 0, c);
       }).then(function () {
         busy = false;
-        send.disabled = over;
+        send.disabled = over || blocked;
         send.classList.remove('is-busy');
       });
     });

@@ -55,7 +55,9 @@ ensure_cc() {
 # prints what it would change.
 check_tidy() {
 	local diff
-	if ! diff=$("$GO" mod tidy -diff 2>&1) || [ -n "$diff" ]; then
+	# Only the diff goes to stdout: stderr also carries the "go: downloading"
+	# lines of a fresh module cache, which are no sign of an untidy module.
+	if ! diff=$("$GO" mod tidy -diff) || [ -n "$diff" ]; then
 		printf '%s\n' "$diff" >&2
 		log "error: go.mod or go.sum is not tidy: run 'go mod tidy' and commit the result"
 		exit 1

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -244,6 +245,21 @@ func (s *Service) ByHandle(ctx context.Context, handle string) (*fanfare.User, e
 		return nil, fmt.Errorf("read user: %w", err)
 	}
 	return u, nil
+}
+
+// Resolve returns the user that ref names: an id, or a handle with or
+// without its leading '@', in any case. Ids hold '-' and handles never do,
+// so one lookup decides.
+//
+// Codes: not_found.
+func (s *Service) Resolve(ctx context.Context, ref string) (*fanfare.User, error) {
+	if h, ok := strings.CutPrefix(ref, "@"); ok {
+		return s.ByHandle(ctx, h)
+	}
+	if strings.Contains(ref, "-") {
+		return s.ByID(ctx, ref)
+	}
+	return s.ByHandle(ctx, ref)
 }
 
 // UpdateInput is an operator's change to a user. Nil fields are left alone.

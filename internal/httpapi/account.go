@@ -82,7 +82,7 @@ type logoutOutput struct {
 }
 
 type patchUserInput struct {
-	ID   string `path:"id" maxLength:"64"`
+	ID   string `path:"id" maxLength:"64" doc:"The user's id or handle"`
 	Body struct {
 		Followers *int64  `json:"followers,omitempty" minimum:"0" maximum:"1000000000000"`
 		Standing  *string `json:"standing,omitempty" enum:"good,warned,restricted,banned"`
@@ -203,7 +203,11 @@ func (s *Server) registerAccount() {
 			st := fanfare.Standing(*in.Body.Standing)
 			up.Standing = &st
 		}
-		u, err := s.accounts.Update(ctx, a, in.ID, up)
+		u, err := s.accounts.Resolve(ctx, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		u, err = s.accounts.Update(ctx, a, u.ID, up)
 		if err != nil {
 			return nil, err
 		}

@@ -11,7 +11,7 @@ import (
 )
 
 type freezeInput struct {
-	ID   string `path:"id" maxLength:"64" doc:"The user's id"`
+	ID   string `path:"id" maxLength:"64" doc:"The user's id or handle"`
 	Body struct {
 		Reason string `json:"reason" minLength:"1" maxLength:"200" doc:"Why; the user reads it on a freeze, and it is written to the audit log"`
 	}
@@ -41,7 +41,11 @@ func (s *Server) registerFreeze() {
 		Errors: []int{http.StatusBadRequest, http.StatusNotFound, http.StatusConflict},
 	}, func(ctx context.Context, in *freezeInput) (*freezeOutput, error) {
 		a, _ := fanfare.ActorFromContext(ctx)
-		f, err := s.wallet.Freeze(ctx, a, in.ID, in.Body.Reason)
+		u, err := s.accounts.Resolve(ctx, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		f, err := s.wallet.Freeze(ctx, a, u.ID, in.Body.Reason)
 		if err != nil {
 			return nil, err
 		}
@@ -60,9 +64,13 @@ func (s *Server) registerFreeze() {
 		Errors: []int{http.StatusBadRequest, http.StatusNotFound, http.StatusConflict},
 	}, func(ctx context.Context, in *freezeInput) (*freezeOutput, error) {
 		a, _ := fanfare.ActorFromContext(ctx)
-		if err := s.wallet.Unfreeze(ctx, a, in.ID, in.Body.Reason); err != nil {
+		u, err := s.accounts.Resolve(ctx, in.ID)
+		if err != nil {
 			return nil, err
 		}
-		return &freezeOutput{Body: freezeBody{UserID: in.ID, Frozen: false}}, nil
+		if err := s.wallet.Unfreeze(ctx, a, u.ID, in.Body.Reason); err != nil {
+			return nil, err
+		}
+		return &freezeOutput{Body: freezeBody{UserID: u.ID, Frozen: false}}, nil
 	})
 }

@@ -102,7 +102,7 @@ type chatInput struct {
 type muteInput struct {
 	ID   string `path:"id" maxLength:"64"`
 	Body struct {
-		UserID string `json:"user_id,omitempty" maxLength:"64" doc:"The viewer to mute; or give their handle"`
+		UserID string `json:"user_id,omitempty" maxLength:"64" doc:"The viewer to mute: their id or handle"`
 		Handle string `json:"handle,omitempty" maxLength:"64" doc:"The viewer's handle, instead of user_id (as chat events name them)"`
 	}
 }
@@ -330,13 +330,13 @@ func (s *Server) registerLive() {
 		case id == "" && in.Body.Handle == "":
 			return nil, fanfare.Errorf(fanfare.EInvalid, "give the viewer's user_id or handle")
 		case id == "":
-			u, err := s.accounts.ByHandle(ctx, in.Body.Handle)
-			if err != nil {
-				return nil, err
-			}
-			id = u.ID
+			id = in.Body.Handle
 		}
-		return nil, s.live.Mute(ctx, a, in.ID, id)
+		u, err := s.accounts.Resolve(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return nil, s.live.Mute(ctx, a, in.ID, u.ID)
 	})
 
 	register(s, public, huma.Operation{
@@ -392,7 +392,7 @@ func (s *Server) registerLive() {
 		if err != nil {
 			return nil, err
 		}
-		u, err := s.creator(ctx, in.ID)
+		u, err := s.accounts.Resolve(ctx, in.ID)
 		if err != nil {
 			return nil, err
 		}

@@ -46,10 +46,23 @@ type refundInput struct {
 }
 
 type refundBody struct {
-	Purchase purchaseBody   `json:"purchase" doc:"The purchase, now refunded"`
-	OpID     string         `json:"op_id" doc:"The ledger operation that took the coins back"`
-	Balance  fanfare.Amount `json:"balance" doc:"The buyer's coins right after the refund"`
-	Cash     cashRefundBody `json:"cash_refund" doc:"Where the money stands"`
+	Purchase refundedPurchaseBody `json:"purchase" doc:"The purchase, now refunded"`
+	OpID     string               `json:"op_id" doc:"The ledger operation that took the coins back"`
+	Balance  fanfare.Amount       `json:"balance" doc:"The buyer's coins right after the refund"`
+	Cash     cashRefundBody       `json:"cash_refund" doc:"Where the money stands"`
+}
+
+// refundedPurchaseBody is a purchase as a refund's answer shows it: without
+// the balance it left, which the refund's own balance replaces.
+type refundedPurchaseBody struct {
+	ID        string                `json:"id"`
+	PackID    string                `json:"pack_id"`
+	Coins     fanfare.Amount        `json:"coins"`
+	Currency  string                `json:"currency"`
+	Amount    fanfare.Amount        `json:"amount" doc:"The price, in minor units of the currency"`
+	Provider  string                `json:"provider"`
+	Status    wallet.PurchaseStatus `json:"status" enum:"pending,paid,failed,refunded,charged_back"`
+	CreatedAt time.Time             `json:"created_at"`
 }
 
 type cashRefundBody struct {
@@ -60,6 +73,11 @@ type cashRefundBody struct {
 type refundOutput struct {
 	Replayed string `header:"Idempotent-Replayed" doc:"true when this answers an earlier request with the same Idempotency-Key"`
 	Body     refundBody
+}
+
+func newRefundedPurchaseBody(p *wallet.Purchase) refundedPurchaseBody {
+	return refundedPurchaseBody{ID: p.ID, PackID: p.PackID, Coins: p.Coins, Currency: p.Currency, Amount: p.Amount,
+		Provider: p.Provider, Status: p.Status, CreatedAt: p.CreatedAt}
 }
 
 func newPurchaseBody(p *wallet.Purchase) purchaseBody {
@@ -130,7 +148,7 @@ func (s *Server) registerPurchases() {
 		if err != nil {
 			return nil, err
 		}
-		out := &refundOutput{Body: refundBody{Purchase: newPurchaseBody(r.Purchase), OpID: r.OpID, Balance: r.Balance}}
+		out := &refundOutput{Body: refundBody{Purchase: newRefundedPurchaseBody(r.Purchase), OpID: r.OpID, Balance: r.Balance}}
 		if r.Cash != nil {
 			out.Body.Cash = cashRefundBody{Status: r.Cash.Status, ProviderRef: r.Cash.ProviderRef}
 		}

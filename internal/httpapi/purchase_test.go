@@ -374,6 +374,10 @@ func TestRefund(t *testing.T) {
 		require.Equal(t, p.ID, r.Purchase.ID)
 		require.NotEmpty(t, r.OpID)
 		require.Equal(t, int64(0), r.Balance)
+		// One balance: the purchase inside carries none of its own.
+		var raw struct{ Purchase map[string]any }
+		first.json(t, &raw)
+		require.NotContains(t, raw.Purchase, "balance")
 		require.Equal(t, walletBody{Coins: 0}, e.walletOf(t, token))
 		require.Equal(t, "refunded", e.purchaseStatus(t, p.ID))
 

@@ -91,15 +91,6 @@ func (s *Server) fiatValue(fan *fanfare.User, coins fanfare.Amount) (moneyBody, 
 	return moneyBody{Currency: cur, Amount: v}, nil
 }
 
-// creator resolves a creator by id or handle.
-func (s *Server) creator(ctx context.Context, ref string) (*fanfare.User, error) {
-	u, err := s.accounts.ByID(ctx, ref)
-	if fanfare.ErrorCode(err) == fanfare.ENotFound {
-		u, err = s.accounts.ByHandle(ctx, ref)
-	}
-	return u, err
-}
-
 func (s *Server) registerTips() {
 	register(s, optional, huma.Operation{
 		OperationID: "creatorProfile",
@@ -110,7 +101,7 @@ func (s *Server) registerTips() {
 		Tags:        []string{"creators"},
 		Errors:      []int{http.StatusNotFound},
 	}, func(ctx context.Context, in *creatorRefInput) (*profileOutput, error) {
-		c, err := s.creator(ctx, in.ID)
+		c, err := s.accounts.Resolve(ctx, in.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -195,7 +186,7 @@ func (s *Server) registerTips() {
 		Errors:        []int{http.StatusBadRequest, http.StatusNotFound, http.StatusConflict},
 	}, func(ctx context.Context, in *sendTipInput) (*sendTipOutput, error) {
 		a, _ := fanfare.ActorFromContext(ctx)
-		c, err := s.creator(ctx, in.ID)
+		c, err := s.accounts.Resolve(ctx, in.ID)
 		if err != nil {
 			return nil, err
 		}

@@ -14,7 +14,7 @@ import (
 type grantInput struct {
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Required. A replay with the same key and body returns the first answer and moves nothing; the same key with another body is refused (409 idempotency_conflict)."`
 	Body           struct {
-		UserID string `json:"user_id" minLength:"1" maxLength:"64"`
+		UserID string `json:"user_id" minLength:"1" maxLength:"64" doc:"The user's id or handle"`
 		// The schema bound is fanfare.MaxAmount (2^53-1): huma checks
 		// numbers as float64, which hold every integer up to 2^53 exactly,
 		// so anything larger, or with a fraction, fails validation.
@@ -108,8 +108,14 @@ func (s *Server) registerWallet() {
 		Errors:        []int{http.StatusBadRequest, http.StatusNotFound, http.StatusConflict},
 	}, func(ctx context.Context, in *grantInput) (*grantOutput, error) {
 		a, _ := fanfare.ActorFromContext(ctx)
+		// The handle is resolved first, so that a replay naming the user
+		// by id or by handle is the same request.
+		u, err := s.accounts.Resolve(ctx, in.Body.UserID)
+		if err != nil {
+			return nil, err
+		}
 		g, err := s.wallet.Grant(ctx, a, wallet.GrantInput{
-			UserID: in.Body.UserID,
+			UserID: u.ID,
 			Coins:  in.Body.Coins,
 			Reason: in.Body.Reason,
 		}, in.IdempotencyKey)

@@ -345,10 +345,10 @@ func (s *Service) SentTip(ctx context.Context, fanID, id string) (*Tip, error) {
 }
 
 // Page is a page of tips, newest first; Next is the cursor of the next
-// page ("" on the last).
+// page ("" on the last, and then absent from the JSON).
 type Page struct {
 	Tips []Tip  `json:"tips"`
-	Next string `json:"next_cursor"`
+	Next string `json:"next_cursor,omitempty" doc:"Absent on the last page"`
 }
 
 // MaxPage is the largest page.

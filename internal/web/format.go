@@ -121,6 +121,15 @@ var kindNames = map[string]string{
 	"tip":        "Tip",
 }
 
+// unitName is word for an amount of n of them: "coin" for 1 (or -1),
+// "coins" otherwise.
+func unitName(n fanfare.Amount, word string) string {
+	if n == 1 || n == -1 {
+		return word
+	}
+	return word + "s"
+}
+
 // kindName returns the name of a transaction kind.
 func kindName(kind string) string {
 	if n, ok := kindNames[kind]; ok {

@@ -45,6 +45,15 @@ func TestFormatCoins(t *testing.T) {
 	}
 }
 
+func TestUnitName(t *testing.T) {
+	t.Parallel()
+	for n, want := range map[fanfare.Amount]string{1: "coin", -1: "coin", 0: "coins", 2: "coins", -5: "coins", 1000: "coins"} {
+		if got := unitName(n, "coin"); got != want {
+			t.Errorf("unitName(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
 func TestLocalPath(t *testing.T) {
 	t.Parallel()
 	for p, want := range map[string]string{

@@ -94,7 +94,7 @@ func TestLivePagesAnonymous(t *testing.T) {
 			"No gifts yet", "Chat", "Log in to chat", "Log in to send gifts")
 		require.Contains(t, r.body, `data-testid="live-ended" hidden>`, "the ended banner waits for the feed")
 		// Anonymous visitors see the default currency's values.
-		r.requireText(t, "Rose 1 coins €0.02", "Finger Heart 5 coins €0.08", "Corgi 299 coins €4.69", "Universe 34,999 coins €549.48")
+		r.requireText(t, "Rose 1 coin €0.02", "Finger Heart 5 coins €0.08", "Corgi 299 coins €4.69", "Universe 34,999 coins €549.48")
 		require.Contains(t, r.body, `href="/login?next=%2Flive%2F`+l.ID+`"`)
 		require.NotContains(t, r.body, `data-testid="send-gift"`)
 		require.NotContains(t, r.body, `data-chat-form`)
@@ -130,7 +130,7 @@ func TestLiveRoomLoggedIn(t *testing.T) {
 		fan.logIn("sam")
 		r := fan.get(roomPath)
 		require.Equal(t, http.StatusOK, r.status)
-		r.requireText(t, "You have 1,000 coins", "Buy coins", "Rose 1 coins €0.02", "Galaxy 1,000 coins €15.70",
+		r.requireText(t, "You have 1,000 coins", "Buy coins", "Rose 1 coin €0.02", "Galaxy 1,000 coins €15.70",
 			"How many", "×1", "×5", "×10", "Send")
 		require.Contains(t, r.body, `data-testid="send-gift"`)
 		require.Contains(t, r.body, `data-chat-form`)
@@ -142,7 +142,7 @@ func TestLiveRoomLoggedIn(t *testing.T) {
 		minor := a.browser(t)
 		minor.logIn("mia")
 		m := minor.get(roomPath)
-		m.requireText(t, "You have 700 coins", "Rose 1 coins ₺0.57", "Universe 34,999 coins ₺19,998.43",
+		m.requireText(t, "You have 700 coins", "Rose 1 coin ₺0.57", "Universe 34,999 coins ₺19,998.43",
 			"spending them on creators needs you to be 18 or older")
 
 		// The creator in her own room is sent to her studio.

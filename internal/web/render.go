@@ -83,7 +83,7 @@ var funcs = template.FuncMap{
 	"signedMoney": formatSignedMoney,
 	"when":        formatTime,
 	"machineTime": machineTime,
-	"kindName":    kindName,
+	"unit":        unitName,
 	"negative":    func(n fanfare.Amount) bool { return n < 0 },
 	"count":       func(n int64) string { return formatCoins(fanfare.Amount(n)) },
 	"duration":    durationName,

@@ -522,6 +522,9 @@
       document.querySelectorAll('[data-balance], .balance-pill .num').forEach(function (e) {
         e.textContent = (n < 0 ? '\u2212' : '') + num(Math.abs(n));
       });
+      document.querySelectorAll('[data-balance-unit]').forEach(function (e) {
+        e.textContent = Math.abs(n) === 1 ? 'coin' : 'coins';
+      });
     };
 
     var showError = function (body, httpStatus, c) {

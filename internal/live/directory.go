@@ -23,7 +23,7 @@ const MaxDirectoryQuery = 50
 // Directory returns a page of the creators whose handle or display name
 // contains query (any case; empty: everyone): those LIVE first, then by
 // followers. A creator is a user with followers or a LIVE of their own;
-// operators are not listed. more reports whether another page follows.
+// operators and banned accounts are not listed. more reports whether another page follows.
 func (s *Service) Directory(ctx context.Context, query string, limit, offset int) (out []DirectoryEntry, more bool, err error) {
 	if limit <= 0 {
 		limit = 20
@@ -39,7 +39,7 @@ func (s *Service) Directory(ctx context.Context, query string, limit, offset int
 	typed := "%" + likeEscaper.Replace(query) + "%"
 	rows, err := s.db.Read.QueryContext(ctx, `SELECT u.handle, u.display_name, u.followers, l.id, l.title FROM users u
 		LEFT JOIN lives l ON l.creator_id = u.id AND l.status = 'live'
-		WHERE u.role <> 'operator'
+		WHERE u.role <> 'operator' AND u.standing <> 'banned'
 		AND (u.followers > 0 OR EXISTS (SELECT 1 FROM lives p WHERE p.creator_id = u.id))
 		AND (LOWER(u.handle) LIKE $1 ESCAPE '\' OR LOWER(u.display_name) LIKE $1 ESCAPE '\' OR u.display_name LIKE $4 ESCAPE '\')
 		ORDER BY CASE WHEN l.id IS NULL THEN 1 ELSE 0 END, u.followers DESC, u.handle

@@ -8,7 +8,7 @@
 //
 // The pages call the feature services directly (account, wallet, live,
 // tips, eligibility, and profile, which assembles a creator's profile) and
-// hand the API's paths (/v1/, /openapi.json, /docs, /healthz, /readyz,
+// hand the API's paths (/v1/, /openapi.json, /healthz, /readyz,
 // /metrics) to the API handler, so one listener serves both. A browser
 // session is the fanfare_session cookie the API also accepts; every form
 // carries an anti-forgery token and every unsafe request must come from the

@@ -95,7 +95,11 @@ func TestCreatorsDirectory(t *testing.T) {
 		a.makeCreator(t, "big", "Big Name", 900_000)
 		a.makeCreator(t, "mid", "Mid Ñame", 50_000)
 		onAir := a.makeCreator(t, "small", "Small 100%", 10)
-		_, err := a.accounts.Create(ctx, accountInput("justafan"))
+		banned := a.makeCreator(t, "gone", "Gone Name", 70_000)
+		st := fanfare.StandingBanned
+		_, err := a.accounts.Update(ctx, fanfare.Actor{Role: fanfare.RoleOperator, UserID: "ops"}, banned.ID, account.UpdateInput{Standing: &st})
+		require.NoError(t, err)
+		_, err = a.accounts.Create(ctx, accountInput("justafan"))
 		require.NoError(t, err)
 		_, err = a.live.Start(ctx, fanfare.Actor{UserID: onAir.ID, Handle: onAir.Handle, Role: fanfare.RoleFan}, "Hello <b>all</b>")
 		require.NoError(t, err)
@@ -113,7 +117,7 @@ func TestCreatorsDirectory(t *testing.T) {
 		}
 		p := b.get("/creators")
 		require.Equal(t, http.StatusOK, p.status)
-		require.Equal(t, []string{"small", "big", "mid"}, order(p), "LIVE first, then by followers; fans are not listed")
+		require.Equal(t, []string{"small", "big", "mid"}, order(p), "LIVE first, then by followers; fans and banned accounts are not listed")
 		p.requireText(t, "Small 100%", "@small · 10 followers", "LIVE Hello <b>all</b>", "@big · 900,000 followers")
 		require.Contains(t, p.body, `<form method="get" action="/creators"`)
 

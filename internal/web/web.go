@@ -40,7 +40,7 @@ type Options struct {
 	Rules    *eligibility.Engine
 	Tips     *tips.Service
 	Profiles *profile.Service
-	// API serves the paths of the HTTP API: /v1/, /openapi.json, /docs,
+	// API serves the paths of the HTTP API: /v1/, /openapi.json,
 	// /healthz, /readyz and /metrics.
 	API http.Handler
 	// APISpec is the API's OpenAPI document (JSON), which the API
@@ -151,6 +151,8 @@ func New(opts Options) *Server {
 	mux.HandleFunc("GET /creators", s.creatorsPage)
 	mux.HandleFunc("GET /leaderboard", s.leaderboardPage)
 	mux.HandleFunc("GET /api", s.apiPage)
+	// /docs is where many APIs keep their reference: send readers to ours.
+	mux.Handle("GET /docs", http.RedirectHandler("/api", http.StatusMovedPermanently))
 	mux.HandleFunc("GET /creators/{handle}", s.creatorPage)
 	mux.HandleFunc("POST /creators/{handle}/tip", s.userForm(s.sendTip))
 	mux.HandleFunc("GET /ops/eligibility", s.userPage(s.operator(s.eligibilityPage)))
@@ -173,10 +175,10 @@ func New(opts Options) *Server {
 // the pages.
 func isAPIPath(path string) bool {
 	switch path {
-	case "/v1", "/openapi.json", "/docs", "/healthz", "/readyz", "/metrics":
+	case "/v1", "/openapi.json", "/healthz", "/readyz", "/metrics":
 		return true
 	}
-	return strings.HasPrefix(path, "/v1/") || strings.HasPrefix(path, "/docs/")
+	return strings.HasPrefix(path, "/v1/")
 }
 
 // contentSecurityPolicy is the pages' policy: everything from this site

@@ -577,12 +577,16 @@ func TestAPIPathsGoToTheAPI(t *testing.T) {
 	}
 	// /metrics is the API's too: without a metrics token it is not found
 	// on this listener.
-	for _, path := range []string{"/v1/nope", "/docs", "/metrics"} {
+	for _, path := range []string{"/v1/nope", "/metrics"} {
 		res := b.do("GET", path, nil)
 		require.Equal(t, http.StatusNotFound, res.status, path)
 		require.Equal(t, "application/problem+json", res.header.Get("Content-Type"), path)
 	}
-	res := b.do("GET", "/nope", nil)
+	// /docs, where many APIs keep their reference, leads to ours.
+	res := b.do("GET", "/docs", nil)
+	require.Equal(t, http.StatusMovedPermanently, res.status)
+	require.Equal(t, "/api", res.header.Get("Location"))
+	res = b.do("GET", "/nope", nil)
 	require.Equal(t, http.StatusNotFound, res.status)
 	require.Contains(t, res.header.Get("Content-Type"), "text/html")
 	res.requireText(t, "Page not found")

@@ -14,12 +14,12 @@ import (
 // with prefix, newest first: at most limit of them, and none from before
 // since. It walks the account's credits from the newest down the transfers'
 // (credit account, id) index and stops at the first credit dated before
-// since, whatever its object, so that it reads only what the account
-// received since then, never the account's whole history. (Ids grow with
-// time: a credit dated before since is taken as the end even if an older id
-// bears a later date, as a node's clock running behind another's can give.)
-// Each Movement's Amount is positive and its Counterparty is the debited
-// account's owner.
+// since, whatever its object, so that it reads what the account received
+// since then, never its whole history. Ids grow with time, so that credit
+// ends the walk even if an older id bears a later date (a node whose clock
+// runs behind another's could stamp one so): a caller that allows for
+// clocks apart passes an earlier since. Each Movement's Amount is positive
+// and its Counterparty is the debited account's owner.
 func (l *Ledger) RecentCredits(ctx context.Context, id AccountID, prefix string, since time.Time, limit int) ([]Movement, error) {
 	if limit <= 0 {
 		return nil, nil

@@ -33,7 +33,9 @@
 //     locking reads, bulk writes), and its two implementations;
 //   - bulk.go: SQLite's multi-row statements, kept prepared across batches;
 //   - verify.go: Verify, from the transfers alone;
-//   - history.go: the movements of an account.
+//   - history.go: the movements of an account;
+//   - credits.go: an account's recent credits of one object prefix (a
+//     LIVE's gifts to its creator).
 //
 // It imports the fanfare root package and internal/store only.
 package ledger

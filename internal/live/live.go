@@ -431,14 +431,17 @@ func (s *Service) gifters(ctx context.Context, what, query string, args ...any) 
 	return out, nil
 }
 
-// RecentTips is how many of a LIVE's last tips a room that starts again
-// reads from the database.
-const RecentTips = 20
+// RecentEvents is how many of a LIVE's last gifts and tips a room that
+// starts again reads from the database.
+const RecentEvents = 20
 
 // RoomState loads a room's state for the hub (room.Options.Load): the top
-// gifters, whether the LIVE ended, and its last tips. (Chat messages are
-// not stored, and a gift's row does not name the gift: the hub keeps
-// both while the LIVE is on air.)
+// gifters, whether the LIVE ended, and, while it is on air, its last
+// RecentEvents gifts and tips, oldest first, as the room showed them.
+// Gifts are read from their ledger transfers (wallet.LiveGifts), so a gift
+// worth less than one diamond, which credits the creator nothing, is not
+// among them; chat messages are not stored at all. The hub keeps both
+// while it follows the LIVE.
 func (s *Service) RoomState(ctx context.Context, liveID string) (room.State, error) {
 	l, err := s.Get(ctx, liveID)
 	if err != nil {
@@ -448,35 +451,87 @@ func (s *Service) RoomState(ctx context.Context, liveID string) (room.State, err
 	if err != nil {
 		return room.State{}, err
 	}
-	recent, err := s.recentTips(ctx, l, RecentTips)
+	recent, err := s.recentTips(ctx, l, RecentEvents)
 	if err != nil {
 		return room.State{}, err
 	}
-	return room.State{Top: top, Ended: l.Status == StatusEnded, Recent: recent}, nil
+	if l.Status == StatusLive {
+		// An ended LIVE's gifts are no longer the creator's last credits:
+		// reading them back would walk everything received since.
+		gifts, err := s.recentGifts(ctx, l, RecentEvents)
+		if err != nil {
+			return room.State{}, err
+		}
+		recent = append(recent, gifts...)
+	}
+	slices.SortStableFunc(recent, func(a, b stored) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		return strings.Compare(a.opID, b.opID)
+	})
+	recent = recent[max(len(recent)-RecentEvents, 0):]
+	st := room.State{Top: top, Ended: l.Status == StatusEnded}
+	for _, e := range recent {
+		st.Recent = append(st.Recent, e.Event)
+	}
+	return st, nil
 }
 
-// recentTips returns the last n tips sent to l's creator during l, oldest
+// stored is an event read back from the database with the id of the
+// ledger operation that recorded it: ids grow with time, so they order the
+// events of one microsecond.
+type stored struct {
+	room.Event
+	opID string
+}
+
+// recentTips returns the last n tips sent to l's creator during l, newest
 // first, as the room showed them.
-func (s *Service) recentTips(ctx context.Context, l *Live, n int) ([]room.Event, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT u.handle, u.display_name, t.coins, t.message, t.created_at
+func (s *Service) recentTips(ctx context.Context, l *Live, n int) ([]stored, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT t.id, u.handle, u.display_name, t.coins, t.message, t.created_at
 		FROM tips t JOIN users u ON u.id = t.fan_id
 		WHERE t.creator_id = $1 AND t.live_id = $2 ORDER BY t.created_at DESC, t.id DESC LIMIT $3`, l.CreatorID, l.ID, n)
 	if err != nil {
 		return nil, fmt.Errorf("recent tips: %w", err)
 	}
 	defer rows.Close()
-	var out []room.Event
+	var out []stored
 	for rows.Next() {
 		var tip room.Tip
+		var id string
 		var at int64
-		if err := rows.Scan(&tip.Handle, &tip.DisplayName, &tip.Coins, &tip.Message, &at); err != nil {
+		if err := rows.Scan(&id, &tip.Handle, &tip.DisplayName, &tip.Coins, &tip.Message, &at); err != nil {
 			return nil, fmt.Errorf("recent tips: %w", err)
 		}
-		out = append(out, room.Event{Type: room.TypeTip, At: time.UnixMicro(at).UTC(), Tip: &tip})
+		out = append(out, stored{Event: room.Event{Type: room.TypeTip, At: time.UnixMicro(at).UTC(), Tip: &tip}, opID: id})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("recent tips: %w", err)
 	}
-	slices.Reverse(out)
+	return out, nil
+}
+
+// recentGifts returns the last n gifts sent in l, newest first, as the
+// room showed them (publishGift): the gift's name and tier from the
+// catalog, its coins at the catalog's price (the room's events show the
+// count; what was paid is in the ledger's other leg). A gift that left the
+// catalog since keeps its id for a name.
+func (s *Service) recentGifts(ctx context.Context, l *Live, n int) ([]stored, error) {
+	gifts, err := s.wallet.LiveGifts(ctx, l.CreatorID, l.ID, l.StartedAt, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]stored, 0, len(gifts))
+	for _, g := range gifts {
+		c, ok := s.gifts[g.GiftID]
+		if !ok {
+			c = Gift{ID: g.GiftID, Name: g.GiftID, Tier: tierOf(0)}
+		}
+		out = append(out, stored{opID: g.OpID, Event: room.Event{Type: room.TypeGift, At: g.SentAt, Gift: &room.Gift{
+			GifterID: g.FanID, Handle: g.Handle, DisplayName: g.DisplayName,
+			GiftID: g.GiftID, Name: c.Name, Tier: c.Tier, Count: g.Count, Coins: c.Coins * g.Count,
+		}}})
+	}
 	return out, nil
 }

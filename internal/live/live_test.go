@@ -58,8 +58,13 @@ type fixture struct {
 
 func setup(t *testing.T, db *store.DB) *fixture {
 	t.Helper()
+	return setupClock(t, db, fanfare.ClockFunc(func() time.Time { return now }))
+}
+
+// setupClock is setup on clock.
+func setupClock(t *testing.T, db *store.DB, clock fanfare.Clock) *fixture {
+	t.Helper()
 	ctx := context.Background()
-	clock := fanfare.ClockFunc(func() time.Time { return now })
 	l, err := ledger.Open(ctx, db, ledger.Options{Clock: clock})
 	require.NoError(t, err)
 	t.Cleanup(func() { l.Close() })

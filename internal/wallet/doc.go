@@ -2,8 +2,9 @@
 // view (coins, diamonds, frozen), the coin pack catalog, purchases through a
 // payment provider, the provider's events (completions, refunds and
 // disputes, each applied exactly once whatever their order), the
-// operator's promotional grants and the transaction history. It grows with
-// refunds, chargebacks and spending limits.
+// operator's promotional grants, the transaction history and a LIVE's last
+// gifts as their transfers record them (LiveGifts). It grows with refunds,
+// chargebacks and spending limits.
 //
 // Every balance change goes through the ledger. The package imports the
 // fanfare root package, internal/store, internal/ledger, internal/audit and

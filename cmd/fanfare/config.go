@@ -86,6 +86,10 @@ type Config struct {
 	TrustedProxies        string
 	PasswordHashes        int
 	PasswordHashQueue     int
+	// FANFARE_CORS_ORIGINS: comma-separated web origins
+	// (https://app.example.com) whose pages may call the API from a
+	// browser with a token; default none
+	CORSOrigins string
 	// Demo shows the demo world's logins on the web app's pages; set by
 	// the demo command.
 	Demo bool
@@ -179,6 +183,7 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	c.StripeWebhookSecret = env("FANFARE_STRIPE_WEBHOOK_SECRET", "")
 	fs.Var(secretFlag{&c.StripeWebhookSecret}, "stripe-webhook-secret", "signing secret of the Stripe webhook endpoint POST /v1/webhooks/stripe, required with the secret key (env FANFARE_STRIPE_WEBHOOK_SECRET)")
 	fs.StringVar(&c.StripeAPIBase, "stripe-api-base", env("FANFARE_STRIPE_API_BASE", payment.DefaultStripeAPIBase), "base URL of the Stripe API (env FANFARE_STRIPE_API_BASE)")
+	fs.StringVar(&c.CORSOrigins, "cors-origins", env("FANFARE_CORS_ORIGINS", ""), "comma-separated web origins (https://app.example.com, scheme and host only, no wildcard) whose pages may call the /v1/ API from a browser with a token in Authorization; the session cookie stays same-origin only; default none (env FANFARE_CORS_ORIGINS)")
 	fs.StringVar(&c.PublicURL, "public-url", env("FANFARE_PUBLIC_URL", ""), "public base URL of this server, where Stripe Checkout sends buyers back (env FANFARE_PUBLIC_URL; default http:// and the listen address)")
 }
 

@@ -25,7 +25,8 @@ Creates (or reuses) an embedded SQLite database under the data directory
 (demo.db), seeds the demo world — creators ayla, omar, lea, brandco and zed,
 fans sam and mia, operator ops, all with the password "fanfare-demo" — and
 serves it until SIGINT or SIGTERM. Seeding is deterministic and idempotent:
-running the demo again reuses the same world. --reset starts from scratch.`
+running the demo again reuses the same world. --reset starts from scratch.
+/readyz answers 503 until the world is seeded, then 200.`
 
 // DemoPassword is the password of every demo user.
 const DemoPassword = "fanfare-demo"
@@ -76,10 +77,13 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	if err := m.Run(ctx); err != nil {
 		return err
 	}
+	// /readyz answers 503 until the world is seeded, so that a script
+	// waiting for it finds the demo's users there.
 	if err := seedDemo(ctx, m); err != nil {
 		m.Close()
 		return fmt.Errorf("seed demo world: %w", err)
 	}
+	m.API.Ready()
 	printDemo(c.stdout, m)
 	return m.wait(ctx)
 }

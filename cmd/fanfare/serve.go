@@ -15,6 +15,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/app"
+	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/wallet"
@@ -117,6 +118,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	origins, err := httpapi.ParseOrigins(m.Config.CORSOrigins)
+	if err != nil {
+		return fmt.Errorf("--cors-origins (FANFARE_CORS_ORIGINS): %w", err)
+	}
+	if len(origins) > 0 {
+		m.Logger.Info("cross-origin API calls allowed", "origins", strings.Join(origins, ","))
+	}
+	warmingUp := ""
+	if m.Config.Demo {
+		warmingUp = "seeding the demo world"
+	}
 	if m.App, err = app.Open(ctx, m.DB, m.Clock, m.Logger, app.Config{
 		APIKey:          m.Config.APIKey,
 		Version:         Version,
@@ -135,6 +147,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Hashes:          account.NewHashQueue(m.Config.PasswordHashes, m.Config.PasswordHashQueue),
 		MetricsToken:    m.Config.MetricsToken,
 		Demo:            m.Config.Demo,
+		CORSOrigins:     origins,
+		WarmingUp:       warmingUp,
 	}); err != nil {
 		return err
 	}

@@ -78,6 +78,12 @@ type Config struct {
 	RoomTick time.Duration
 	// MaxBodyBytes bounds an API request's body.
 	MaxBodyBytes int64
+	// CORSOrigins are the web origins whose pages may call the API from a
+	// browser with a token (httpapi.ParseOrigins); none by default.
+	CORSOrigins []string
+	// WarmingUp, when set, keeps /readyz at 503 with this reason until
+	// API.Ready is called (the demo seeds its world first).
+	WarmingUp string
 }
 
 // App is the graph: every service, the room hub, the API and the web app.
@@ -172,6 +178,8 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Guard:        cfg.Guard,
 		MetricsToken: cfg.MetricsToken,
+		CORSOrigins:  cfg.CORSOrigins,
+		WarmingUp:    cfg.WarmingUp,
 	})
 	a.Web = web.New(web.Options{
 		Accounts:      a.Accounts,

@@ -358,6 +358,23 @@ func TestReadyzPendingMigrations(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.status)
 }
 
+func TestReadyzWarmingUp(t *testing.T) {
+	t.Parallel()
+	e := newEnvConfig(t, storetest.MustOpen(t, store.SQLite), envConfig{warmingUp: "seeding the demo world"})
+	for range 2 {
+		p := requireProblem(t, e.do(t, request{method: "GET", path: "/readyz"}), 503, "unavailable")
+		require.Contains(t, p.Detail, "seeding the demo world")
+	}
+	// The process is alive and the API answers meanwhile.
+	require.Equal(t, http.StatusOK, e.do(t, request{method: "GET", path: "/healthz"}).status)
+	e.signUp(t, "sam")
+
+	e.api.Ready()
+	res := e.do(t, request{method: "GET", path: "/readyz"})
+	require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+	require.JSONEq(t, `{"status":"ready"}`, string(res.body))
+}
+
 func TestRequestID(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, storetest.MustOpen(t, store.SQLite))

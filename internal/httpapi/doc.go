@@ -42,6 +42,14 @@
 // with the field's location in errors[], before the handler runs, so it
 // changes nothing. The room feed's frames follow the same rules.
 //
+// Cross-origin calls (cors.go): pages of the origins the operator lists
+// (Options.CORSOrigins, none by default) may call the /v1/ API from a
+// browser with a token in Authorization; their preflights are answered
+// 204, and every answer names the origin. Credentials are never allowed:
+// the session cookie stays same-origin (requestActor refuses unsafe
+// cross-origin calls that carry it). Readiness: a server built with
+// Options.WarmingUp answers /readyz 503 unavailable until Ready is called.
+//
 // Importing the package replaces huma's global error constructors
 // (huma.NewError, huma.NewErrorWithContext) so that huma's own failures
 // carry codes too, and makes huma match JSON field names case-sensitively.

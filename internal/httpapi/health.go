@@ -33,11 +33,13 @@ func (s *Server) registerHealth() {
 		OperationID: "readyz",
 		Method:      http.MethodGet,
 		Path:        "/readyz",
-		Summary:     "Readiness: the database answers and its schema is current",
+		Summary:     "Readiness: the server has warmed up, the database answers and its schema is current",
 		Tags:        []string{"operations"},
 		Errors:      []int{http.StatusServiceUnavailable},
+		Description: "503 unavailable until the server is ready to serve: while it warms up (`fanfare demo` seeds its world first), " +
+			"when the database does not answer, or while migrations are pending.",
 	}, func(ctx context.Context, _ *struct{}) (*statusOutput, error) {
-		if err := s.ready(ctx); err != nil {
+		if err := s.readiness(ctx); err != nil {
 			return nil, err
 		}
 		out := &statusOutput{}
@@ -48,8 +50,16 @@ func (s *Server) registerHealth() {
 	s.mux.HandleFunc("GET /metrics", s.metricsRoute)
 }
 
-// ready checks the database within a short deadline.
-func (s *Server) ready(ctx context.Context) error {
+// Ready tells a server built with Options.WarmingUp that it has warmed
+// up: /readyz answers 200 from now on, as long as the database does.
+func (s *Server) Ready() { s.warm.Store(true) }
+
+// readiness checks that the server has warmed up, then the database within
+// a short deadline.
+func (s *Server) readiness(ctx context.Context) error {
+	if !s.warm.Load() {
+		return fanfare.Errorf(fanfare.EUnavailable, "not ready yet: %s", s.warmingUp)
+	}
 	if s.db == nil {
 		return fanfare.Errorf(fanfare.EUnavailable, "no database configured")
 	}

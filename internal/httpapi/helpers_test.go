@@ -18,6 +18,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/app"
 	"github.com/fanfarehq/fanfare/internal/app/apptest"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
+	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/payment"
@@ -34,6 +35,7 @@ const testMaxBody = 4096
 
 type env struct {
 	url      string
+	api      *httpapi.Server
 	handler  http.Handler
 	db       *store.DB
 	ledger   *ledger.Ledger
@@ -64,6 +66,8 @@ type envConfig struct {
 	guard        *ratelimit.Guard
 	hashes       *account.HashQueue
 	metricsToken string
+	corsOrigins  []string
+	warmingUp    string
 }
 
 // newEnvConfig is newEnv configured by c.
@@ -75,8 +79,8 @@ func newEnvConfig(tb testing.TB, db *store.DB, c envConfig) *env {
 		all[name] = p
 	}
 	a := apptest.Open(tb, db, nil, app.Config{APIKey: testAPIKey, Version: "test", MaxBodyBytes: testMaxBody, Providers: all,
-		Guard: c.guard, Hashes: c.hashes, MetricsToken: c.metricsToken})
-	e := &env{handler: a.API, db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet, live: a.Live, rules: a.Rules, tips: a.Tips, registry: a.Registry}
+		Guard: c.guard, Hashes: c.hashes, MetricsToken: c.metricsToken, CORSOrigins: c.corsOrigins, WarmingUp: c.warmingUp})
+	e := &env{api: a.API, handler: a.API, db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet, live: a.Live, rules: a.Rules, tips: a.Tips, registry: a.Registry}
 	if _, ok := tb.(*testing.T); ok {
 		e.url = apptest.Serve(tb, a, a.API)
 	}

@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -71,6 +72,16 @@ type Options struct {
 	// requests bearing it (Authorization: Bearer <token>). Empty: /metrics
 	// is not found here; serve MetricsHandler on a listener of its own.
 	MetricsToken string
+	// CORSOrigins are the web origins (https://app.example.com, see
+	// ParseOrigins) whose pages may call the /v1/ API from a browser with
+	// a token in Authorization: their preflights are answered and the
+	// answers name them (see cors.go). None by default. New panics on one
+	// that ParseOrigins refuses.
+	CORSOrigins []string
+	// WarmingUp, when set, says why the server is not ready yet: /readyz
+	// answers 503 unavailable with it until Ready is called. Empty: ready
+	// as soon as the database is.
+	WarmingUp string
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -92,6 +103,12 @@ type Server struct {
 	hasAPIKey bool
 	cop       *http.CrossOriginProtection
 	guard     *ratelimit.Guard
+	cors      *cors // nil: no cross-origin calls
+
+	// warmingUp is why the server is not ready yet (Options.WarmingUp),
+	// until warm is set.
+	warmingUp string
+	warm      atomic.Bool
 
 	metricsToken    [sha256.Size]byte
 	hasMetricsToken bool
@@ -145,7 +162,10 @@ func newServer(opts Options) *Server {
 		guard:    opts.Guard,
 		mux:      http.NewServeMux(),
 		breach:   onBreach,
+
+		warmingUp: opts.WarmingUp,
 	}
+	s.warm.Store(opts.WarmingUp == "")
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
@@ -205,11 +225,12 @@ func newServer(opts Options) *Server {
 	s.registerLive()
 	s.registerTips()
 	s.finishSpec()
+	s.cors = newCORS(opts.CORSOrigins, apiMethods(s.contract))
 	return s
 }
 
 // ServeHTTP runs the request through the server's middleware (request id,
-// access log, metrics, panic recovery, body limit) and its routes.
+// access log, metrics, panic recovery, CORS, body limit) and its routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := fanfare.StartStopwatch()
 	st := &requestState{id: requestID(r), conn: w}
@@ -226,7 +247,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// to a cleaned path that matches nothing is a miss (404).
 	h, pattern := s.mux.Handler(r)
 	route := pattern
+	underCORS := s.cors.applies(r)
+	preflight := underCORS && isPreflight(r)
 	switch {
+	case preflight:
+		route = "preflight"
 	case pattern == "":
 		route = "unmatched"
 	case !strings.Contains(pattern, " "):
@@ -264,6 +289,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		)
 	}()
 
+	if underCORS {
+		s.cors.annotate(rec.Header(), r)
+	}
+	if preflight {
+		s.cors.preflight(sniff, r)
+		return
+	}
 	if pattern == "" {
 		s.miss(rec, r, h)
 		return

@@ -273,15 +273,12 @@ func (h *Hub) Join(ctx context.Context, id string) (*Viewer, error) {
 // else from Load. h.mu is held.
 func (h *Hub) open(ctx context.Context, id string) (*Room, error) {
 	h.sweep()
-	var st State
-	if h.opts.Load != nil {
-		var err error
-		if st, err = h.opts.Load(ctx, id); err != nil {
-			return nil, err
-		}
-	}
 	f := h.feeds[id]
-	if f == nil {
+	fresh := f == nil
+	if fresh {
+		// Subscribe before Load reads, so that no event falls between
+		// the two: one published meanwhile is either in what Load read,
+		// or delivered to the feed, or both (then shown once).
 		f = &feed{}
 		max := h.opts.Recent
 		cancel, err := h.broker.Subscribe(id, func(e Event) { f.deliver(e, max) })
@@ -289,10 +286,25 @@ func (h *Hub) open(ctx context.Context, id string) (*Room, error) {
 			return nil, err
 		}
 		f.cancel = cancel
+	}
+	var st State
+	if h.opts.Load != nil {
+		var err error
+		if st, err = h.opts.Load(ctx, id); err != nil {
+			if fresh {
+				f.cancel()
+			}
+			return nil, err
+		}
+	}
+	if fresh {
 		h.feeds[id] = f
 		f.mu.Lock()
-		// What arrived since Load comes after what Load read.
-		f.kept = append(st.Recent, f.kept...)
+		// What arrived since the subscription comes after what Load
+		// read, but for what Load read already.
+		f.kept = append(st.Recent, slices.DeleteFunc(f.kept, func(e Event) bool {
+			return slices.ContainsFunc(st.Recent, func(l Event) bool { return sameEvent(l, e) })
+		})...)
 		f.mu.Unlock()
 	}
 	// The room stopped when its last viewer left is done with its last
@@ -320,6 +332,21 @@ func (h *Hub) open(ctx context.Context, id string) (*Room, error) {
 	r.ended = r.ended || f.ended
 	f.room, f.prev, f.kept = r, nil, nil
 	return r, nil
+}
+
+// sameEvent reports whether a and b are one event: a gift or tip that
+// Load read from the database and that the broker delivered too.
+func sameEvent(a, b Event) bool {
+	if a.Type != b.Type || !a.At.Equal(b.At) {
+		return false
+	}
+	switch {
+	case a.Gift != nil && b.Gift != nil:
+		return *a.Gift == *b.Gift
+	case a.Tip != nil && b.Tip != nil:
+		return *a.Tip == *b.Tip
+	}
+	return false
 }
 
 // release removes room r from the hub, and stops it, once it has no viewer.

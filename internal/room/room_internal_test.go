@@ -452,3 +452,28 @@ func TestFollowingIsBounded(t *testing.T) {
 	require.Empty(t, b.subs, "closing the hub cancels every subscription")
 	b.mu.RUnlock()
 }
+
+// A hub that opens a room subscribes before Load reads: an event published
+// while Load runs is shown once, whether Load read it too (it committed
+// before the read) or not (after).
+func TestNoEventLostWhileLoading(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var b *Local
+	read := gift("ayla", "rose", 2, t0)
+	late := gift("omar", "corgi", 1, t0.Add(time.Second))
+	h, b := manualHub(t, Options{Recent: 10, Load: func(ctx context.Context, room string) (State, error) {
+		require.NoError(t, b.Publish(ctx, room, read))
+		require.NoError(t, b.Publish(ctx, room, late))
+		return State{Recent: []Event{gift("lea", "rose", 1, t0.Add(-time.Second)), read}}, nil
+	}})
+	v, err := h.Join(ctx, "live1")
+	require.NoError(t, err)
+	defer v.Leave()
+	st := next(t, v)
+	var gifters []string
+	for _, e := range st.Recent {
+		gifters = append(gifters, e["gifter"].(string))
+	}
+	require.Equal(t, []string{"lea", "ayla", "omar"}, gifters)
+}

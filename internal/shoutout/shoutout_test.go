@@ -1,0 +1,430 @@
+package shoutout_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/audit"
+	"github.com/fanfarehq/fanfare/internal/eligibility"
+	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/shoutout"
+	"github.com/fanfarehq/fanfare/internal/store"
+	"github.com/fanfarehq/fanfare/internal/store/storetest"
+	"github.com/fanfarehq/fanfare/internal/wallet"
+)
+
+var start = time.Date(2026, 3, 15, 20, 0, 0, 0, time.UTC)
+
+var operator = fanfare.Actor{Role: fanfare.RoleOperator}
+
+// clock is a settable test clock.
+type clock struct{ t atomic.Pointer[time.Time] }
+
+func newClock(t time.Time) *clock { c := &clock{}; c.set(t); return c }
+func (c *clock) Now() time.Time   { return *c.t.Load() }
+func (c *clock) set(t time.Time)  { c.t.Store(&t) }
+func (c *clock) add(d time.Duration) {
+	c.set(c.Now().Add(d))
+}
+
+// job is a job the fake scheduler recorded.
+type job struct {
+	kind string
+	args json.RawMessage
+	at   time.Time
+}
+
+// scheduler records the jobs inserted, in transactions that committed or
+// not (the tests look at the last of a kind).
+type scheduler struct {
+	mu   sync.Mutex
+	jobs []job
+}
+
+func (s *scheduler) InsertTx(ctx context.Context, tx *sql.Tx, kind string, args any, at time.Time) error {
+	b, err := json.Marshal(args)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.jobs = append(s.jobs, job{kind, b, at})
+	return nil
+}
+
+func (s *scheduler) last(t *testing.T, kind string) job {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.jobs) - 1; i >= 0; i-- {
+		if s.jobs[i].kind == kind {
+			return s.jobs[i]
+		}
+	}
+	t.Fatalf("no %s job", kind)
+	return job{}
+}
+
+type fixture struct {
+	db       *store.DB
+	clock    *clock
+	ledger   *ledger.Ledger
+	accounts *account.Service
+	wallet   *wallet.Service
+	rules    *eligibility.Engine
+	sched    *scheduler
+	s        *shoutout.Service
+	creator  fanfare.Actor // offers shoutouts at 1,000 coins
+	fan      fanfare.Actor // holds 10,000 coins
+}
+
+const price = 1000
+
+func setup(t *testing.T, db *store.DB, opts shoutout.Options) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	f := &fixture{db: db, clock: newClock(start), sched: &scheduler{}}
+	l, err := ledger.Open(ctx, db, ledger.Options{Clock: f.clock})
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	f.ledger = l
+	f.accounts = account.New(db, l, account.Options{Clock: f.clock})
+	f.wallet = wallet.New(db, l, f.accounts, wallet.Options{Clock: f.clock, Limits: &wallet.Limits{}})
+	f.rules, err = eligibility.New(db, f.clock, nil)
+	require.NoError(t, err)
+	f.s = f.service(t, f.clock, opts)
+	f.creator = f.user(t, "ayla", "TR", "1995-05-05", 50_000)
+	f.fan = f.user(t, "sam", "FR", "1990-01-01", 0)
+	_, err = f.s.SetSettings(ctx, f.creator, shoutout.SettingsInput{Enabled: true, Price: price, Capacity: 5})
+	require.NoError(t, err)
+	f.grant(t, f.fan, 10_000)
+	return f
+}
+
+func (f *fixture) service(t *testing.T, c fanfare.Clock, opts shoutout.Options) *shoutout.Service {
+	t.Helper()
+	opts.Clock = c
+	opts.Scheduler = f.sched
+	s, err := shoutout.New(f.db, f.ledger, f.accounts, f.wallet, f.rules, opts)
+	require.NoError(t, err)
+	return s
+}
+
+func (f *fixture) user(t *testing.T, handle, region, birth string, followers int64) fanfare.Actor {
+	t.Helper()
+	ctx := context.Background()
+	u, err := f.accounts.Create(ctx, account.CreateInput{Handle: handle, Password: "fanfare-demo", Region: region, BirthDate: birth})
+	require.NoError(t, err)
+	if followers > 0 {
+		_, err = f.accounts.Update(ctx, operator, u.ID, account.UpdateInput{Followers: &followers})
+		require.NoError(t, err)
+	}
+	return fanfare.Actor{UserID: u.ID, Handle: u.Handle, Role: fanfare.RoleFan}
+}
+
+func (f *fixture) grant(t *testing.T, to fanfare.Actor, coins fanfare.Amount) {
+	t.Helper()
+	_, err := f.wallet.Grant(context.Background(), operator, wallet.GrantInput{UserID: to.UserID, Coins: coins, Reason: "test"}, fanfare.NewID(f.clock))
+	require.NoError(t, err)
+}
+
+var keys atomic.Int64
+
+func input() shoutout.RequestInput {
+	return shoutout.RequestInput{Recipient: "Lea", Occasion: shoutout.Birthday, Instructions: "Wish her a happy 30th!"}
+}
+
+func (f *fixture) request(t *testing.T) *shoutout.Request {
+	t.Helper()
+	p, err := f.s.Request(context.Background(), f.fan, f.creator.UserID, input(), fmt.Sprint("k", keys.Add(1)))
+	require.NoError(t, err)
+	return p.Request
+}
+
+// balances returns the fan's coins and the creator's diamonds, after
+// checking that the ledger verifies.
+func (f *fixture) balances(t *testing.T) (coins, diamonds fanfare.Amount) {
+	t.Helper()
+	ctx := context.Background()
+	r, err := f.ledger.Verify(ctx, nil)
+	require.NoError(t, err)
+	require.True(t, r.OK(), "verify: %v", r.Problems)
+	fw, err := f.wallet.Wallet(ctx, f.fan.UserID)
+	require.NoError(t, err)
+	cw, err := f.wallet.Wallet(ctx, f.creator.UserID)
+	require.NoError(t, err)
+	return fw.Coins, cw.Diamonds
+}
+
+func (f *fixture) requireBalances(t *testing.T, coins, diamonds fanfare.Amount) {
+	t.Helper()
+	c, d := f.balances(t)
+	require.Equal(t, coins, c, "the fan's coins")
+	require.Equal(t, diamonds, d, "the creator's diamonds")
+}
+
+// snapshot is what a refused action must leave unchanged.
+func (f *fixture) snapshot(t *testing.T) string {
+	t.Helper()
+	var n, states, sum int64
+	require.NoError(t, f.db.Read.QueryRow(`SELECT COUNT(*) FROM transfers`).Scan(&n))
+	require.NoError(t, f.db.Read.QueryRow(`SELECT COUNT(*), COALESCE(SUM(updated_at), 0) FROM shoutout_requests`).Scan(&states, &sum))
+	var reviews int64
+	require.NoError(t, f.db.Read.QueryRow(`SELECT COUNT(*) FROM shoutout_reviews`).Scan(&reviews))
+	return fmt.Sprint(n, "/", states, "/", sum, "/", reviews)
+}
+
+func (f *fixture) run(t *testing.T, kind string, j job) {
+	t.Helper()
+	require.NoError(t, f.s.Handlers()[kind](context.Background(), j.args))
+}
+
+func requireCode(t *testing.T, err error, code string) {
+	t.Helper()
+	require.Error(t, err)
+	require.Equal(t, code, fanfare.ErrorCode(err), "error: %v", err)
+}
+
+var video = shoutout.VideoInfo{Key: "shoutouts/v1.mp4", Size: 4096, ContentType: "video/mp4"}
+
+// TestLifecycle walks a request from the fan's ask to completion, with a
+// review, on both stores.
+func TestLifecycle(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db, shoutout.Options{})
+		r := f.request(t)
+		require.Equal(t, shoutout.Requested, r.State)
+		require.Equal(t, fanfare.Amount(price), r.Price)
+		require.Equal(t, fanfare.Amount(800), r.Diamonds)
+		require.True(t, r.AcceptBy.Equal(start.Add(72*time.Hour)))
+		require.True(t, r.Deadline.At.Equal(r.AcceptBy))
+		require.True(t, r.Public)
+		f.requireBalances(t, 9000, 0)
+		require.Equal(t, shoutout.JobAcceptDeadline, f.sched.last(t, shoutout.JobAcceptDeadline).kind)
+
+		f.clock.add(5 * time.Hour)
+		r, err := f.s.Accept(ctx, f.creator, r.ID)
+		require.NoError(t, err)
+		require.Equal(t, shoutout.Accepted, r.State)
+		require.True(t, r.DeliverBy.Equal(f.clock.Now().Add(168*time.Hour)))
+		j := f.sched.last(t, shoutout.JobDeliveryDeadline)
+		require.True(t, j.at.Equal(*r.DeliverBy))
+		// The accept deadline's job, run late, does nothing now.
+		f.clock.add(72 * time.Hour)
+		f.run(t, shoutout.JobAcceptDeadline, f.sched.last(t, shoutout.JobAcceptDeadline))
+		f.requireBalances(t, 9000, 0)
+
+		// The creator asks for 2 more days; the fan agrees: the deadline
+		// moves and a new job comes with it; the old one does nothing.
+		r, err = f.s.AskExtension(ctx, f.creator, r.ID, 2)
+		require.NoError(t, err)
+		_, err = f.s.AskExtension(ctx, f.creator, r.ID, 1)
+		requireCode(t, err, fanfare.EInvalidState)
+		old := *r.DeliverBy
+		r, err = f.s.AnswerExtension(ctx, f.fan, r.ID, true)
+		require.NoError(t, err)
+		require.True(t, r.DeliverBy.Equal(old.Add(48*time.Hour)))
+		require.True(t, f.sched.last(t, shoutout.JobDeliveryDeadline).at.Equal(*r.DeliverBy))
+		f.clock.set(old)
+		f.run(t, shoutout.JobDeliveryDeadline, j)
+		got, err := f.s.Get(ctx, f.fan, r.ID)
+		require.NoError(t, err)
+		require.Equal(t, shoutout.Accepted, got.State, "the moved deadline's old job does nothing")
+
+		_, err = f.s.CanDeliver(ctx, f.creator, r.ID)
+		require.NoError(t, err)
+		_, err = f.s.Video(ctx, f.fan, r.ID)
+		requireCode(t, err, fanfare.ENotFound)
+		r, err = f.s.Deliver(ctx, f.creator, r.ID, video)
+		require.NoError(t, err)
+		require.Equal(t, shoutout.Delivered, r.State)
+		require.True(t, r.DisputeBy.Equal(f.clock.Now().Add(7*24*time.Hour)))
+		f.requireBalances(t, 9000, 800)
+		v, err := f.s.Video(ctx, f.fan, r.ID)
+		require.NoError(t, err)
+		require.Equal(t, video, *v)
+		typical, err := f.s.TypicalDelivery(ctx, f.creator.UserID)
+		require.NoError(t, err)
+		require.Equal(t, r.DeliveredAt.Sub(*r.AcceptedAt), *typical)
+
+		// The fan reviews it, once, and edits the review within 7 days.
+		rv, err := f.s.Review(ctx, f.fan, r.ID, 4, "Lovely!")
+		require.NoError(t, err)
+		require.Equal(t, 4, rv.Rating)
+		rv, err = f.s.EditReview(ctx, f.fan, r.ID, 5, "Lovely, thank you!")
+		require.NoError(t, err)
+		require.Equal(t, 5, rv.Rating)
+		require.NotNil(t, rv.EditedAt)
+		list, err := f.s.CreatorReviews(ctx, f.creator.UserID, "", 0)
+		require.NoError(t, err)
+		require.Equal(t, 1, list.Count)
+		require.InDelta(t, 5.0, list.Average, 0.001)
+		require.Len(t, list.Reviews, 1)
+		require.Equal(t, "sam", list.Reviews[0].Fan)
+
+		// Public on the creator's profile, until the fan takes it back.
+		pub, err := f.s.PublicVideos(ctx, f.creator.UserID, "", 0)
+		require.NoError(t, err)
+		require.Len(t, pub.Requests, 1)
+		_, err = f.s.SetPublic(ctx, f.fan, r.ID, false)
+		require.NoError(t, err)
+		pub, err = f.s.PublicVideos(ctx, f.creator.UserID, "", 0)
+		require.NoError(t, err)
+		require.Empty(t, pub.Requests)
+
+		// The lists, by role and state.
+		for _, q := range []struct {
+			actor fanfare.Actor
+			role  string
+		}{{f.fan, "fan"}, {f.creator, "creator"}, {operator, "all"}} {
+			p, err := f.s.List(ctx, q.actor, shoutout.ListQuery{Role: q.role, State: shoutout.Delivered})
+			require.NoError(t, err)
+			require.Len(t, p.Requests, 1, q.role)
+		}
+
+		// Completed when the dispute window passes (the job, then nothing
+		// more from a second run or the sweep).
+		f.clock.set(*r.DisputeBy)
+		j = f.sched.last(t, shoutout.JobComplete)
+		f.run(t, shoutout.JobComplete, j)
+		f.run(t, shoutout.JobComplete, j)
+		n, err := f.s.Sweep(ctx)
+		require.NoError(t, err)
+		require.Zero(t, n)
+		r, err = f.s.Get(ctx, f.creator, r.ID)
+		require.NoError(t, err)
+		require.Equal(t, shoutout.Completed, r.State)
+		require.Nil(t, r.Deadline)
+		f.requireBalances(t, 9000, 800)
+		_, err = f.s.Dispute(ctx, f.fan, r.ID, "too late")
+		requireCode(t, err, fanfare.EDeadlinePassed)
+		f.clock.add(7 * 24 * time.Hour)
+		_, err = f.s.EditReview(ctx, f.fan, r.ID, 1, "")
+		requireCode(t, err, fanfare.EDeadlinePassed)
+	})
+}
+
+// TestRefunds takes each refund path and checks that the fan gets every
+// coin back at once, the creator keeps nothing, and the ledger verifies.
+func TestRefunds(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db, shoutout.Options{})
+
+		// Declined.
+		r := f.request(t)
+		f.requireBalances(t, 9000, 0)
+		r, err := f.s.Decline(ctx, f.creator, r.ID, "Not this week, sorry")
+		require.NoError(t, err)
+		require.Equal(t, shoutout.Declined, r.State)
+		require.Equal(t, "Not this week, sorry", r.DeclineNote)
+		f.requireBalances(t, 10_000, 0)
+
+		// Cancelled by the fan before acceptance.
+		r = f.request(t)
+		r, err = f.s.Cancel(ctx, f.fan, r.ID)
+		require.NoError(t, err)
+		require.Equal(t, shoutout.Cancelled, r.State)
+		f.requireBalances(t, 10_000, 0)
+
+		// Not answered: the accept deadline's job, at the deadline.
+		r = f.request(t)
+		j := f.sched.last(t, shoutout.JobAcceptDeadline)
+		f.clock.set(r.AcceptBy.Add(-time.Microsecond))
+		f.run(t, shoutout.JobAcceptDeadline, j) // not due yet: nothing
+		f.requireBalances(t, 9000, 0)
+		f.clock.set(r.AcceptBy)
+		f.run(t, shoutout.JobAcceptDeadline, j)
+		f.run(t, shoutout.JobAcceptDeadline, j) // twice: once
+		r, err = f.s.Get(ctx, f.fan, r.ID)
+		require.NoError(t, err)
+		require.Equal(t, shoutout.Expired, r.State)
+		f.requireBalances(t, 10_000, 0)
+
+		// Accepted, not delivered: the sweep (the job was missed).
+		r = f.request(t)
+		_, err = f.s.Accept(ctx, f.creator, r.ID)
+		require.NoError(t, err)
+		f.clock.add(168 * time.Hour)
+		n, err := f.s.Sweep(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		r, err = f.s.Get(ctx, f.fan, r.ID)
+		require.NoError(t, err)
+		require.Equal(t, shoutout.Expired, r.State)
+		f.requireBalances(t, 10_000, 0)
+
+		// Delivered, disputed, refunded after the creator cashed out:
+		// the creator goes below zero, audited.
+		r = f.request(t)
+		_, err = f.s.Accept(ctx, f.creator, r.ID)
+		require.NoError(t, err)
+		_, err = f.s.Deliver(ctx, f.creator, r.ID, video)
+		require.NoError(t, err)
+		f.requireBalances(t, 9000, 800)
+		diamonds, err := f.ledger.UserAccount(ctx, f.creator.UserID, fanfare.Diamond)
+		require.NoError(t, err)
+		out, err := f.ledger.SystemAccount(ctx, "payouts", fanfare.Diamond)
+		require.NoError(t, err)
+		_, err = f.ledger.Submit(ctx, ledger.Op{Kind: "payout", Object: "payout:1", Actor: "test",
+			Legs: []ledger.Leg{{Debit: diamonds, Credit: out, Amount: 500}}})
+		require.NoError(t, err)
+		r, err = f.s.Dispute(ctx, f.fan, r.ID, "It is not my sister's name")
+		require.NoError(t, err)
+		require.Equal(t, shoutout.Disputed, r.State)
+		// Disputed, it does not complete.
+		f.clock.add(8 * 24 * time.Hour)
+		_, err = f.s.Sweep(ctx)
+		require.NoError(t, err)
+		_, err = f.s.Resolve(ctx, f.creator, r.ID, shoutout.OutcomeRefund, "")
+		requireCode(t, err, fanfare.EForbidden)
+		r, err = f.s.Resolve(ctx, operator, r.ID, shoutout.OutcomeRefund, "wrong name")
+		require.NoError(t, err)
+		require.Equal(t, shoutout.Refunded, r.State)
+		f.requireBalances(t, 10_000, -500)
+		entries, err := audit.List(ctx, db, "shoutout:"+r.ID)
+		require.NoError(t, err)
+		require.Len(t, entries, 1)
+		require.Equal(t, "shoutout.resolve", entries[0].Action)
+		_, err = f.s.Resolve(ctx, operator, r.ID, shoutout.OutcomeRefund, "again")
+		requireCode(t, err, fanfare.EInvalidState)
+		f.requireBalances(t, 10_000, -500)
+
+		// The creator banned: every open request refunded (the job, then
+		// the sweep finds nothing).
+		_, err = f.ledger.Submit(ctx, ledger.Op{Kind: "grant", Object: "test", Actor: "test",
+			Legs: []ledger.Leg{{Debit: out, Credit: diamonds, Amount: 500}}})
+		require.NoError(t, err)
+		a, b := f.request(t), f.request(t)
+		_, err = f.s.Accept(ctx, f.creator, b.ID)
+		require.NoError(t, err)
+		f.requireBalances(t, 8000, 0)
+		banned := fanfare.StandingBanned
+		_, err = f.accounts.Update(ctx, operator, f.creator.UserID, account.UpdateInput{Standing: &banned})
+		require.NoError(t, err)
+		require.NoError(t, f.s.Handlers()[shoutout.JobCreatorStanding](ctx, json.RawMessage(`{"creator_id":"`+f.creator.UserID+`"}`)))
+		for _, id := range []string{a.ID, b.ID} {
+			r, err := f.s.Get(ctx, f.fan, id)
+			require.NoError(t, err)
+			require.Equal(t, shoutout.Cancelled, r.State)
+			require.Equal(t, "creator_standing", r.Resolution)
+		}
+		n, err = f.s.Sweep(ctx)
+		require.NoError(t, err)
+		require.Zero(t, n)
+		f.requireBalances(t, 10_000, 0)
+	})
+}

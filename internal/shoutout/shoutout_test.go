@@ -428,3 +428,169 @@ func TestRefunds(t *testing.T) {
 		f.requireBalances(t, 10_000, 0)
 	})
 }
+
+// TestRefusals: each bad input is refused with its code and changes
+// nothing.
+func TestRefusals(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db, shoutout.Options{})
+		other := f.user(t, "omar", "AE", "1990-02-02", 20_000)
+		stranger := f.user(t, "lea", "FR", "1990-03-03", 0)
+		f.grant(t, stranger, 5000)
+		_, err := f.s.SetSettings(ctx, other, shoutout.SettingsInput{Enabled: true, Price: 500, Capacity: 1})
+		require.NoError(t, err)
+		r := f.request(t)
+		before := f.snapshot(t)
+		refused := func(code string, err error) {
+			t.Helper()
+			requireCode(t, err, code)
+			require.Equal(t, before, f.snapshot(t), "a refusal changed something")
+		}
+		ask := func(actor fanfare.Actor, creatorID string, in shoutout.RequestInput) error {
+			_, err := f.s.Request(ctx, actor, creatorID, in, fanfare.NewID(f.clock))
+			return err
+		}
+
+		// Ineligible creators, each with its reason.
+		minor := f.user(t, "kid", "FR", "2015-01-01", 0)
+		f.grant(t, minor, 5000)
+		small := f.user(t, "small", "TR", "1990-01-01", 10)
+		frCreator := f.user(t, "pierre", "FR", "1990-01-01", 50_000)
+		for _, c := range []fanfare.Actor{small, frCreator} {
+			_, err := f.s.SetSettings(ctx, c, shoutout.SettingsInput{Enabled: true, Price: 500})
+			require.NoError(t, err)
+		}
+		before = f.snapshot(t)
+		err = ask(f.fan, small.UserID, input())
+		refused(fanfare.ENotEligible, err)
+		require.Equal(t, eligibility.RFollowers, err.(*fanfare.Error).Reasons[0].Code)
+		err = ask(f.fan, frCreator.UserID, input())
+		refused(fanfare.ERegionBlocked, err)
+		require.Equal(t, eligibility.RCreatorRegion, err.(*fanfare.Error).Reasons[0].Code)
+		// An ineligible fan: a minor; a blocked region.
+		err = ask(minor, f.creator.UserID, input())
+		refused(fanfare.ENotEligible, err)
+		require.Equal(t, eligibility.RFanAge, err.(*fanfare.Error).Reasons[0].Code)
+		rule, err := f.rules.Rule(ctx, eligibility.Shoutouts)
+		require.NoError(t, err)
+		rule.FanRegionsBlocked = []string{"FR"}
+		_, err = f.rules.SetRule(ctx, operator, rule)
+		require.NoError(t, err)
+		before = f.snapshot(t)
+		err = ask(f.fan, f.creator.UserID, input())
+		refused(fanfare.ERegionBlocked, err)
+		require.Equal(t, eligibility.RFanRegion, err.(*fanfare.Error).Reasons[0].Code)
+		rule.FanRegionsBlocked = nil
+		_, err = f.rules.SetRule(ctx, operator, rule)
+		require.NoError(t, err)
+		before = f.snapshot(t)
+
+		// Capacity full, paused, a price outside today's bounds.
+		_, err = f.s.Request(ctx, f.fan, other.UserID, input(), "cap1")
+		require.NoError(t, err)
+		before = f.snapshot(t)
+		refused(fanfare.ECapacityFull, ask(stranger, other.UserID, input()))
+		_, err = f.s.SetSettings(ctx, f.creator, shoutout.SettingsInput{Enabled: true, Price: price, Capacity: 5, Paused: true})
+		require.NoError(t, err)
+		refused(fanfare.EPaused, ask(stranger, f.creator.UserID, input()))
+		_, err = f.s.SetSettings(ctx, f.creator, shoutout.SettingsInput{Enabled: true, Price: price, Capacity: 5})
+		require.NoError(t, err)
+		strict := f.service(t, f.clock, shoutout.Options{MinPrice: 2000})
+		refused(fanfare.EInvalid, func() error {
+			_, err := strict.Request(ctx, stranger, f.creator.UserID, input(), "strict")
+			return err
+		}())
+		// Prices: zero, negative, below and above the bounds, overflowing.
+		for _, p := range []fanfare.Amount{0, -1, 99, 1_000_001, fanfare.MaxAmount + 1, -fanfare.MaxAmount} {
+			_, err := f.s.SetSettings(ctx, f.creator, shoutout.SettingsInput{Enabled: true, Price: p})
+			refused(fanfare.EInvalid, err)
+		}
+		// Bad fields.
+		long := input()
+		long.Instructions = fmt.Sprintf("%0501d", 0)
+		refused(fanfare.EInvalid, ask(stranger, f.creator.UserID, long))
+		bad := input()
+		bad.Occasion = "pep talk"
+		refused(fanfare.EInvalid, ask(stranger, f.creator.UserID, bad))
+		bad = input()
+		bad.Recipient = " "
+		refused(fanfare.EInvalid, ask(stranger, f.creator.UserID, bad))
+		refused(fanfare.EInvalid, ask(f.creator, f.creator.UserID, input()))
+		refused(fanfare.EIdempotencyKeyRequired, func() error {
+			_, err := f.s.Request(ctx, stranger, f.creator.UserID, input(), "")
+			return err
+		}())
+
+		// Another fan's, another creator's request: not found.
+		_, err = f.s.Get(ctx, stranger, r.ID)
+		refused(fanfare.ENotFound, err)
+		_, err = f.s.Accept(ctx, other, r.ID)
+		refused(fanfare.ENotFound, err)
+		_, err = f.s.Cancel(ctx, stranger, r.ID)
+		refused(fanfare.ENotFound, err)
+		_, err = f.s.Decline(ctx, stranger, r.ID, "")
+		refused(fanfare.ENotFound, err)
+		_, err = f.s.Accept(ctx, f.fan, r.ID)
+		refused(fanfare.EForbidden, err)
+		// Reviewing, disputing, delivering before their time.
+		_, err = f.s.Review(ctx, f.fan, r.ID, 5, "")
+		refused(fanfare.EInvalidState, err)
+		_, err = f.s.Dispute(ctx, f.fan, r.ID, "nothing yet")
+		refused(fanfare.EInvalidState, err)
+		_, err = f.s.CanDeliver(ctx, f.creator, r.ID)
+		refused(fanfare.EInvalidState, err)
+		_, err = f.s.Deliver(ctx, f.creator, r.ID, video)
+		refused(fanfare.EInvalidState, err)
+
+		// Accept twice; decline an accepted one; the fan cancels after.
+		_, err = f.s.Accept(ctx, f.creator, r.ID)
+		require.NoError(t, err)
+		before = f.snapshot(t)
+		_, err = f.s.Accept(ctx, f.creator, r.ID)
+		refused(fanfare.EInvalidState, err)
+		_, err = f.s.Decline(ctx, f.creator, r.ID, "")
+		refused(fanfare.EInvalidState, err)
+		_, err = f.s.Cancel(ctx, f.fan, r.ID)
+		refused(fanfare.EInvalidState, err)
+		_, err = f.s.Deliver(ctx, other, r.ID, video)
+		refused(fanfare.ENotFound, err)
+		_, err = f.s.Deliver(ctx, f.creator, r.ID, shoutout.VideoInfo{Key: "x", Size: 1, ContentType: "text/plain"})
+		refused(fanfare.EInvalid, err)
+		_, err = f.s.AskExtension(ctx, f.creator, r.ID, 4)
+		refused(fanfare.EInvalid, err)
+
+		// Accept after the deadline.
+		late := f.request(t)
+		f.clock.set(late.AcceptBy)
+		before = f.snapshot(t)
+		_, err = f.s.Accept(ctx, f.creator, late.ID)
+		refused(fanfare.EDeadlinePassed, err)
+		_, err = f.s.Decline(ctx, f.creator, late.ID, "")
+		refused(fanfare.EDeadlinePassed, err)
+		// Deliver after the deadline.
+		f.clock.set(r.AcceptBy.Add(168 * time.Hour))
+		_, err = f.s.Deliver(ctx, f.creator, r.ID, video)
+		refused(fanfare.EDeadlinePassed, err)
+
+		// Review twice; dispute after 7 days.
+		f.clock.set(start)
+		d := f.request(t)
+		_, err = f.s.Accept(ctx, f.creator, d.ID)
+		require.NoError(t, err)
+		d, err = f.s.Deliver(ctx, f.creator, d.ID, video)
+		require.NoError(t, err)
+		_, err = f.s.Review(ctx, f.fan, d.ID, 5, "")
+		require.NoError(t, err)
+		before = f.snapshot(t)
+		_, err = f.s.Review(ctx, f.fan, d.ID, 4, "")
+		refused(fanfare.EConflict, err)
+		_, err = f.s.Review(ctx, f.fan, d.ID, 6, "")
+		refused(fanfare.EInvalid, err)
+		f.clock.set(*d.DisputeBy)
+		_, err = f.s.Dispute(ctx, f.fan, d.ID, "too late")
+		refused(fanfare.EDeadlinePassed, err)
+		f.balances(t)
+	})
+}

@@ -594,3 +594,220 @@ func TestRefusals(t *testing.T) {
 		f.balances(t)
 	})
 }
+
+// TestReplays: the same key answers the same request and moves nothing
+// again, even once the capacity is full; another body is a conflict.
+func TestReplays(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db, shoutout.Options{})
+		_, err := f.s.SetSettings(ctx, f.creator, shoutout.SettingsInput{Enabled: true, Price: price, Capacity: 1})
+		require.NoError(t, err)
+		first, err := f.s.Request(ctx, f.fan, f.creator.UserID, input(), "same")
+		require.NoError(t, err)
+		before := f.snapshot(t)
+		again, err := f.s.Request(ctx, f.fan, f.creator.UserID, input(), "same")
+		require.NoError(t, err)
+		require.True(t, again.Replayed)
+		require.Equal(t, first.Request.ID, again.Request.ID)
+		require.Equal(t, first.Balance, again.Balance)
+		require.Equal(t, before, f.snapshot(t))
+		other := input()
+		other.Recipient = "Someone else"
+		_, err = f.s.Request(ctx, f.fan, f.creator.UserID, other, "same")
+		requireCode(t, err, fanfare.EIdempotencyConflict)
+		require.Equal(t, before, f.snapshot(t))
+		f.requireBalances(t, 9000, 0)
+	})
+}
+
+// TestDoubleSpend: two requests race for the fan's last coins: one holds
+// them, the other is refused with insufficient_funds.
+func TestDoubleSpend(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db, shoutout.Options{})
+		poor := f.user(t, "poor", "FR", "1990-01-01", 0)
+		f.grant(t, poor, 1500)
+		for range 20 {
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			for i := range 2 {
+				wg.Go(func() {
+					_, errs[i] = f.s.Request(ctx, poor, f.creator.UserID, input(), fanfare.NewID(f.clock))
+				})
+			}
+			wg.Wait()
+			ok := 0
+			for _, err := range errs {
+				if err == nil {
+					ok++
+				} else {
+					requireCode(t, err, fanfare.EInsufficientFunds)
+				}
+			}
+			require.Equal(t, 1, ok)
+			w, err := f.wallet.Wallet(ctx, poor.UserID)
+			require.NoError(t, err)
+			require.Equal(t, fanfare.Amount(500), w.Coins)
+			// Cancel it to race again.
+			p, err := f.s.List(ctx, poor, shoutout.ListQuery{Role: "fan", State: shoutout.Requested})
+			require.NoError(t, err)
+			require.Len(t, p.Requests, 1)
+			_, err = f.s.Cancel(ctx, poor, p.Requests[0].ID)
+			require.NoError(t, err)
+		}
+		f.balances(t)
+	})
+}
+
+// TestCapacityRace: requests from many fans race for a creator's last
+// places: exactly capacity of them hold coins.
+func TestCapacityRace(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db, shoutout.Options{})
+		_, err := f.s.SetSettings(ctx, f.creator, shoutout.SettingsInput{Enabled: true, Price: price, Capacity: 3})
+		require.NoError(t, err)
+		var fans []fanfare.Actor
+		for i := range 10 {
+			a := f.user(t, fmt.Sprint("fan", i), "FR", "1990-01-01", 0)
+			f.grant(t, a, price)
+			fans = append(fans, a)
+		}
+		var wg sync.WaitGroup
+		var ok, full atomic.Int32
+		for _, a := range fans {
+			wg.Go(func() {
+				_, err := f.s.Request(ctx, a, f.creator.UserID, input(), "k")
+				switch fanfare.ErrorCode(err) {
+				case "":
+					ok.Add(1)
+				case fanfare.ECapacityFull:
+					full.Add(1)
+				default:
+					t.Errorf("Request: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		require.Equal(t, int32(3), ok.Load())
+		require.Equal(t, int32(7), full.Load())
+		f.balances(t)
+	})
+}
+
+// TestAcceptAgainstExpiry races, on each of many requests, the creator's
+// accept against the accept deadline's job: exactly one wins each time and
+// the money moves once. The accept reads the clock one microsecond before
+// the deadline (both are valid by time: the state decides); at the exact
+// deadline, the expiry always wins (the tie rule).
+func TestAcceptAgainstExpiry(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		n := 1000
+		if db.Dialect == store.Postgres {
+			n = 300
+		}
+		ctx := context.Background()
+		f := setup(t, db, shoutout.Options{})
+		_, err := f.s.SetSettings(ctx, f.creator, shoutout.SettingsInput{Enabled: true, Price: 100, Capacity: shoutout.MaxCapacity})
+		require.NoError(t, err)
+		f.grant(t, f.fan, fanfare.Amount(100*n))
+		began := time.Now()
+		ids := make([]string, n)
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 64)
+		for i := range n {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				p, err := f.s.Request(ctx, f.fan, f.creator.UserID, input(), fmt.Sprint("race", i))
+				if err != nil {
+					t.Errorf("Request: %v", err)
+					return
+				}
+				ids[i] = p.Request.ID
+			})
+		}
+		wg.Wait()
+		require.False(t, t.Failed())
+		t.Logf("%d requests in %s", n, time.Since(began))
+		deadline := start.Add(72 * time.Hour)
+		expiry := func(svc *shoutout.Service, id string) error {
+			return svc.Handlers()[shoutout.JobAcceptDeadline](ctx, json.RawMessage(fmt.Sprintf(`{"id":%q,"at":%d}`, id, deadline.UnixMicro())))
+		}
+		creator := f.service(t, fanfare.ClockFunc(func() time.Time { return deadline.Add(-time.Microsecond) }), shoutout.Options{})
+		exact := f.service(t, fanfare.ClockFunc(func() time.Time { return deadline }), shoutout.Options{})
+		f.clock.set(deadline)
+		began = time.Now()
+		var accepted, refused atomic.Int32
+		for i, id := range ids {
+			acceptor := creator
+			if i%2 == 1 {
+				acceptor = exact // at the exact instant
+			}
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				var inner sync.WaitGroup
+				var aerr, eerr error
+				inner.Go(func() { _, aerr = acceptor.Accept(ctx, f.creator, id) })
+				inner.Go(func() { eerr = expiry(exact, id) })
+				inner.Wait()
+				if eerr != nil {
+					t.Errorf("expiry: %v", eerr)
+				}
+				switch fanfare.ErrorCode(aerr) {
+				case "":
+					accepted.Add(1)
+				case fanfare.EInvalidState, fanfare.EDeadlinePassed:
+					refused.Add(1)
+				default:
+					t.Errorf("Accept: %v", aerr)
+				}
+			})
+		}
+		wg.Wait()
+		t.Logf("%d races in %s: %d accepted", n, time.Since(began), accepted.Load())
+		require.Equal(t, int32(n), accepted.Load()+refused.Load())
+		var acc, exp, other int
+		rows, err := db.Read.Query(`SELECT state FROM shoutout_requests`)
+		require.NoError(t, err)
+		for rows.Next() {
+			var s string
+			require.NoError(t, rows.Scan(&s))
+			switch shoutout.State(s) {
+			case shoutout.Accepted:
+				acc++
+			case shoutout.Expired:
+				exp++
+			default:
+				other++
+			}
+		}
+		require.NoError(t, rows.Err())
+		rows.Close()
+		require.Zero(t, other)
+		require.Equal(t, int(accepted.Load()), acc, "every accept that answered ok is accepted")
+		require.Equal(t, n, acc+exp)
+		// The exact-instant half never accepts.
+		for i, id := range ids {
+			if i%2 == 1 {
+				r, err := f.s.Get(ctx, f.fan, id)
+				require.NoError(t, err)
+				require.Equal(t, shoutout.Expired, r.State)
+			}
+		}
+		// Money moved once: each expired request's hold voided once, the
+		// accepted ones still held.
+		var voids int
+		require.NoError(t, db.Read.QueryRow(`SELECT COUNT(*) FROM transfers WHERE kind = 'shoutout_void'`).Scan(&voids))
+		require.Equal(t, exp, voids)
+		coins, _ := f.balances(t)
+		require.Equal(t, fanfare.Amount(10_000+100*exp), coins)
+	})
+}

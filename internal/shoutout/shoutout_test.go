@@ -709,9 +709,6 @@ func TestAcceptAgainstExpiry(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		n := 1000
-		if db.Dialect == store.Postgres {
-			n = 300
-		}
 		ctx := context.Background()
 		f := setup(t, db, shoutout.Options{})
 		_, err := f.s.SetSettings(ctx, f.creator, shoutout.SettingsInput{Enabled: true, Price: 100, Capacity: shoutout.MaxCapacity})
@@ -809,5 +806,56 @@ func TestAcceptAgainstExpiry(t *testing.T) {
 		require.Equal(t, exp, voids)
 		coins, _ := f.balances(t)
 		require.Equal(t, fanfare.Amount(10_000+100*exp), coins)
+	})
+}
+
+// TestModeration: with Options.Review a delivered video waits for the
+// operator and no money moves; rejected in time, the creator delivers
+// again; the window passing without a decision releases it and pays.
+func TestModeration(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db, shoutout.Options{Review: true, ModerationWindow: time.Hour})
+		r := f.request(t)
+		_, err := f.s.Accept(ctx, f.creator, r.ID)
+		require.NoError(t, err)
+		r, err = f.s.Deliver(ctx, f.creator, r.ID, video)
+		require.NoError(t, err)
+		require.Equal(t, shoutout.InReview, r.State)
+		f.requireBalances(t, 9000, 0)
+		_, err = f.s.Video(ctx, f.fan, r.ID)
+		requireCode(t, err, fanfare.ENotFound)
+		_, err = f.s.Approve(ctx, f.creator, r.ID)
+		requireCode(t, err, fanfare.EForbidden)
+		r, old, err := f.s.Reject(ctx, operator, r.ID, "blurry")
+		require.NoError(t, err)
+		require.Equal(t, shoutout.Accepted, r.State)
+		require.Equal(t, video, *old)
+		require.Nil(t, r.Video)
+		r, err = f.s.Deliver(ctx, f.creator, r.ID, video)
+		require.NoError(t, err)
+		f.clock.set(*r.ReviewBy)
+		f.run(t, shoutout.JobModerationDeadline, f.sched.last(t, shoutout.JobModerationDeadline))
+		r, err = f.s.Get(ctx, f.fan, r.ID)
+		require.NoError(t, err)
+		require.Equal(t, shoutout.Delivered, r.State)
+		require.True(t, r.Visible())
+		f.requireBalances(t, 9000, 800)
+
+		// Rejected after the delivery deadline: refunded.
+		r = f.request(t)
+		_, err = f.s.Accept(ctx, f.creator, r.ID)
+		require.NoError(t, err)
+		r, err = f.s.Deliver(ctx, f.creator, r.ID, video)
+		require.NoError(t, err)
+		f.clock.set(*r.DeliverBy)
+		r, _, err = f.s.Reject(ctx, operator, r.ID, "not a shoutout")
+		require.NoError(t, err)
+		require.Equal(t, shoutout.Rejected, r.State)
+		f.requireBalances(t, 9000, 800)
+		entries, err := audit.List(ctx, db, "shoutout:"+r.ID)
+		require.NoError(t, err)
+		require.Len(t, entries, 1)
 	})
 }

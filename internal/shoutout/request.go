@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
@@ -287,7 +288,7 @@ func (s *Service) Request(ctx context.Context, actor fanfare.Actor, creatorID st
 	if err != nil {
 		return nil, err
 	}
-	d, err := s.rules.Between(ctx, "shoutouts", fan, creator)
+	d, err := s.rules.Between(ctx, eligibility.Shoutouts, fan, creator)
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,7 @@ var allowed = map[string][]string{
 	"internal/eligibility":        {"", "internal/store", "internal/audit"}, // ids come from the root: the rules need no ledger
 	"internal/live":               {"", "internal/store", "internal/ledger", "internal/wallet", "internal/room", "internal/cache", "internal/eligibility"},
 	"internal/tips":               {"", "internal/store", "internal/ledger", "internal/wallet", "internal/room", "internal/eligibility"},
+	"internal/shoutout":           {"", "internal/store", "internal/ledger", "internal/wallet", "internal/eligibility", "internal/audit"},
 	"internal/profile":            {"", "internal/eligibility", "internal/tips", "internal/live"},
 	"internal/httpx":              {},
 	"internal/httpapi":            {"", "internal/store", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/audit", "internal/httpx", "internal/live", "internal/room", "internal/eligibility", "internal/tips", "internal/profile"},

@@ -19,6 +19,8 @@ const (
 	ERegionBlocked          = "region_blocked"
 	EDeadlinePassed         = "deadline_passed"
 	EInvalidState           = "invalid_state"
+	ECapacityFull           = "capacity_full" // a creator's open requests reached their capacity
+	EPaused                 = "paused"        // a creator paused requests
 	EIdempotencyConflict    = "idempotency_conflict"
 	EIdempotencyKeyRequired = "idempotency_key_required"
 	EInvalid                = "validation_failed"

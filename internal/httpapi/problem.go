@@ -42,6 +42,8 @@ var statusByCode = map[string]int{
 	fanfare.EConflict:               http.StatusConflict,
 	fanfare.EIdempotencyConflict:    http.StatusConflict,
 	fanfare.EInvalidState:           http.StatusConflict,
+	fanfare.ECapacityFull:           http.StatusConflict,
+	fanfare.EPaused:                 http.StatusConflict,
 	fanfare.EDeadlinePassed:         http.StatusConflict,
 	fanfare.EInsufficientFunds:      http.StatusConflict,
 	fanfare.EWalletFrozen:           http.StatusConflict,

@@ -9,7 +9,7 @@
 // commit: debits are checked one operation at a time against the balances of
 // the batch, so one failing request fails alone while the rest of its batch
 // commits. A debit may take a user balance below zero only in a clawback
-// (IsClawback: chargeback, refund); Submit refuses Leg.AllowNegative on any
+// (IsClawback: chargeback, refund, shoutout_refund); Submit refuses Leg.AllowNegative on any
 // other kind, and Verify reports such a transfer whatever its flag says.
 //
 // An answer is given only once its batch is durable: on SQLite after the

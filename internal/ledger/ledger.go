@@ -61,12 +61,17 @@ type Leg struct {
 const (
 	KindChargeback = "chargeback" // the payment provider's dispute opened, or a chargeback found due
 	KindRefund     = "refund"     // a purchase refunded (by the fan's request or the provider)
+	// KindShoutoutRefund reverses a delivered shoutout after a dispute: the
+	// creator's diamonds go back to issuance even if they were spent or
+	// paid out (the creator's balance then goes below zero, which freezes
+	// their withdrawals), and the fan's coins come back from revenue.
+	KindShoutoutRefund = "shoutout_refund"
 )
 
 // IsClawback reports whether kind is a clawback kind, the only kinds whose
 // legs may set AllowNegative.
 func IsClawback(kind string) bool {
-	return kind == KindChargeback || kind == KindRefund
+	return kind == KindChargeback || kind == KindRefund || kind == KindShoutoutRefund
 }
 
 // ErrNegativeNotAllowed is returned (wrapped) by Submit for an operation

@@ -527,7 +527,7 @@ func TestAllowNegativeOnlyForClawbacks(t *testing.T) {
 		}
 
 		// The clawback kinds may.
-		for i, kind := range []string{ledger.KindChargeback, ledger.KindRefund} {
+		for i, kind := range []string{ledger.KindChargeback, ledger.KindRefund, ledger.KindShoutoutRefund} {
 			if !ledger.IsClawback(kind) {
 				t.Fatalf("IsClawback(%q) = false", kind)
 			}
@@ -540,7 +540,7 @@ func TestAllowNegativeOnlyForClawbacks(t *testing.T) {
 				t.Fatalf("Balance(fan) after %s = %d, want %d", kind, got, want)
 			}
 		}
-		for _, kind := range []string{"gift", "tip", "grant", "purchase", "chargeback_reversal", ""} {
+		for _, kind := range []string{"gift", "tip", "grant", "purchase", "chargeback_reversal", "shoutout", "shoutout_hold", ""} {
 			if ledger.IsClawback(kind) {
 				t.Fatalf("IsClawback(%q) = true", kind)
 			}
@@ -561,6 +561,7 @@ func TestVerifyNegativeOnlyForClawbacks(t *testing.T) {
 		}{
 			{ledger.KindChargeback, 0},
 			{ledger.KindRefund, 0},
+			{ledger.KindShoutoutRefund, 0},
 			{"gift", 1},
 		} {
 			ctx := context.Background()
@@ -810,6 +811,57 @@ func TestWrites(t *testing.T) {
 		wantCode(t, err, fanfare.EInvalidState)
 		if got := balance(t, f.l, f.fanCoins); got != 1 {
 			t.Fatalf("Balance(fan) = %d after a refused write, want 1", got)
+		}
+		mustVerify(t, f.l)
+	})
+}
+
+// TestHoldPostWithLegs posts a hold and issues diamonds in one operation (a
+// delivered shoutout), then reverses it with a shoutout_refund after the
+// creator spent the diamonds: the creator goes below zero, the fan gets
+// every coin back, and Verify finds nothing wrong.
+func TestHoldPostWithLegs(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db, ledger.Options{})
+		f.grant(t, f.fanCoins, 1000)
+		held, err := f.l.Submit(ctx, ledger.Op{Kind: "shoutout_hold", Object: "shoutout:s1", Actor: "fan",
+			Hold: &ledger.HoldOp{Action: ledger.HoldCreate, Debit: f.fanCoins, Credit: f.revenue, Amount: 600}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.l.Submit(ctx, ledger.Op{Kind: "shoutout", Object: "shoutout:s1", Actor: "creator",
+			Hold: &ledger.HoldOp{Action: ledger.HoldPost, ID: held.HoldID},
+			Legs: []ledger.Leg{{Debit: f.issue, Credit: f.creatorDiams, Amount: 480}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := balance(t, f.l, f.fanCoins); got != 400 {
+			t.Fatalf("Balance(fan) = %d, want 400", got)
+		}
+		if got := balance(t, f.l, f.creatorDiams); got != 480 {
+			t.Fatalf("Balance(creator) = %d, want 480", got)
+		}
+		mustVerify(t, f.l)
+		// The creator cashes out 300 of them.
+		out := must(t)(f.l.SystemAccount(ctx, "payouts", fanfare.Diamond))
+		if _, err := f.l.Submit(ctx, ledger.Op{Kind: "payout", Object: "payout:1", Actor: "creator",
+			Legs: []ledger.Leg{{Debit: f.creatorDiams, Credit: out, Amount: 300}}}); err != nil {
+			t.Fatal(err)
+		}
+		refund := ledger.Op{Kind: ledger.KindShoutoutRefund, Object: "shoutout:s1", Actor: "ops", Legs: []ledger.Leg{
+			{Debit: f.creatorDiams, Credit: f.issue, Amount: 480, AllowNegative: true},
+			{Debit: f.revenue, Credit: f.fanCoins, Amount: 600},
+		}}
+		if _, err := f.l.Submit(ctx, refund); err != nil {
+			t.Fatal(err)
+		}
+		if got := balance(t, f.l, f.fanCoins); got != 1000 {
+			t.Fatalf("Balance(fan) after the refund = %d, want 1000", got)
+		}
+		if got := balance(t, f.l, f.creatorDiams); got != -300 {
+			t.Fatalf("Balance(creator) after the refund = %d, want -300", got)
 		}
 		mustVerify(t, f.l)
 	})

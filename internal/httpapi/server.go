@@ -27,6 +27,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/profile"
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
 	"github.com/fanfarehq/fanfare/internal/room"
+	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
@@ -48,6 +49,10 @@ type Options struct {
 	Rules    *eligibility.Engine
 	Tips     *tips.Service
 	Profiles *profile.Service
+	// Shoutouts runs the paid personalized videos; Blobs stores their
+	// videos.
+	Shoutouts *shoutout.Service
+	Blobs     Blobs
 	// Hub fans LIVE events out to this node's room feeds.
 	Hub *room.Hub
 	DB  *store.DB // readiness: ping and pending migrations
@@ -84,6 +89,11 @@ type Options struct {
 	WarmingUp string
 }
 
+// Blobs is the blob store the API keeps videos in.
+type Blobs interface {
+	Delete(ctx context.Context, key string) error
+}
+
 // Server is the HTTP API. It is an http.Handler.
 type Server struct {
 	accounts  *account.Service
@@ -91,6 +101,8 @@ type Server struct {
 	rules     *eligibility.Engine
 	tips      *tips.Service
 	profiles  *profile.Service
+	shoutouts *shoutout.Service
+	blobs     Blobs
 	live      *live.Service
 	hub       *room.Hub
 	db        *store.DB
@@ -145,23 +157,25 @@ func New(opts Options) *Server {
 // that exercise the middleware alone.
 func newServer(opts Options) *Server {
 	s := &Server{
-		accounts: opts.Accounts,
-		wallet:   opts.Wallet,
-		live:     opts.Live,
-		rules:    opts.Rules,
-		tips:     opts.Tips,
-		profiles: opts.Profiles,
-		hub:      opts.Hub,
-		db:       opts.DB,
-		clock:    opts.Clock,
-		log:      opts.Logger,
-		registry: opts.Registry,
-		metrics:  opts.Metrics,
-		maxBody:  opts.MaxBodyBytes,
-		cop:      http.NewCrossOriginProtection(),
-		guard:    opts.Guard,
-		mux:      http.NewServeMux(),
-		breach:   onBreach,
+		accounts:  opts.Accounts,
+		wallet:    opts.Wallet,
+		live:      opts.Live,
+		rules:     opts.Rules,
+		tips:      opts.Tips,
+		shoutouts: opts.Shoutouts,
+		blobs:     opts.Blobs,
+		profiles:  opts.Profiles,
+		hub:       opts.Hub,
+		db:        opts.DB,
+		clock:     opts.Clock,
+		log:       opts.Logger,
+		registry:  opts.Registry,
+		metrics:   opts.Metrics,
+		maxBody:   opts.MaxBodyBytes,
+		cop:       http.NewCrossOriginProtection(),
+		guard:     opts.Guard,
+		mux:       http.NewServeMux(),
+		breach:    onBreach,
 
 		warmingUp: opts.WarmingUp,
 	}
@@ -224,6 +238,7 @@ func newServer(opts Options) *Server {
 	s.registerHistory()
 	s.registerLive()
 	s.registerTips()
+	s.registerShoutouts()
 	s.finishSpec()
 	s.cors = newCORS(opts.CORSOrigins, apiMethods(s.contract))
 	return s

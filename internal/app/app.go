@@ -24,11 +24,13 @@ import (
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpapi"
+	"github.com/fanfarehq/fanfare/internal/jobs"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/profile"
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
 	"github.com/fanfarehq/fanfare/internal/room"
+	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
@@ -84,6 +86,9 @@ type Config struct {
 	// WarmingUp, when set, keeps /readyz at 503 with this reason until
 	// API.Ready is called (the demo seeds its world first).
 	WarmingUp string
+	// Shoutouts are the Shoutouts' windows, share and bounds (Clock and
+	// Scheduler are the graph's own).
+	Shoutouts shoutout.Options
 }
 
 // App is the graph: every service, the room hub, the API and the web app.
@@ -101,6 +106,10 @@ type App struct {
 	Tips     *tips.Service
 	Profiles *profile.Service
 	Hub      *room.Hub
+
+	// Jobs is the durable job queue: every deadline is a job on it.
+	Jobs      *jobs.Queue
+	Shoutouts *shoutout.Service
 
 	API *httpapi.Server // the HTTP API alone
 	Web *web.Server     // the web app, handing the API's paths to API
@@ -153,6 +162,15 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 	}); err != nil {
 		return err
 	}
+	if a.Jobs, err = jobs.New(db, jobs.Options{Logger: log}); err != nil {
+		return err
+	}
+	so := cfg.Shoutouts
+	so.Clock, so.Scheduler = clock, a.Jobs
+	if a.Shoutouts, err = shoutout.New(db, a.Ledger, a.Accounts, a.Wallet, a.Rules, so); err != nil {
+		return err
+	}
+	a.Shoutouts.Register(a.Jobs)
 	a.Profiles = profile.New(a.Rules, a.Tips, a.Live)
 	a.Hub = room.NewHub(broker, room.Options{Tick: cfg.RoomTick, Now: clock.Now, Load: a.Live.RoomState, Dropped: a.Metrics.ViewerDropped,
 		Viewers: func(id string, n int) {
@@ -167,6 +185,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Rules:        a.Rules,
 		Tips:         a.Tips,
 		Profiles:     a.Profiles,
+		Shoutouts:    a.Shoutouts,
 		Hub:          a.Hub,
 		DB:           db,
 		Clock:        clock,

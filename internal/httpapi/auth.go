@@ -61,7 +61,7 @@ func (a access) security() []map[string][]string {
 	switch a {
 	case user:
 		return []map[string][]string{session, cookie}
-	case operator:
+	case operator, party:
 		return []map[string][]string{key, session, cookie}
 	case apiKey:
 		return []map[string][]string{key}

@@ -238,7 +238,7 @@ func commonCodes(op *huma.Operation) []string {
 		}
 	}
 	switch a, _ := op.Metadata[accessKey].(access); a {
-	case user, operator, apiKey:
+	case user, operator, apiKey, party:
 		codes = append(codes, fanfare.EUnauthorized, fanfare.EForbidden)
 	case optional:
 		codes = append(codes, fanfare.EUnauthorized)

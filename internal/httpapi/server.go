@@ -409,6 +409,7 @@ const (
 	operator        // the API key, or a logged-in user with role operator
 	apiKey          // the API key only
 	optional        // anyone; a logged-in user is known (answers for them)
+	party           // a logged-in user or the API key: the parties to an object and the operator
 )
 
 const accessKey = "fanfare.access"

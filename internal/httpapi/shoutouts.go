@@ -173,10 +173,20 @@ type shoutoutPageOutput struct {
 }
 
 type noteInput struct {
-	ID   string `path:"id" maxLength:"64" doc:"The request's id"`
-	Body struct {
-		Note string `json:"note,omitempty" maxLength:"2000" doc:"At most 300 characters, shown to the fan"`
+	ID   string    `path:"id" maxLength:"64" doc:"The request's id"`
+	Body *noteBody // optional
+}
+
+type noteBody struct {
+	Note string `json:"note,omitempty" maxLength:"2000" doc:"At most 300 characters"`
+}
+
+// note is the body's note, if any.
+func (in *noteInput) note() string {
+	if in.Body == nil {
+		return ""
 	}
+	return in.Body.Note
 }
 
 type extensionInput struct {
@@ -393,7 +403,7 @@ func (s *Server) registerShoutouts() {
 		return page(p, a), nil
 	})
 
-	register(s, user, huma.Operation{
+	register(s, party, huma.Operation{
 		OperationID: "getShoutout",
 		Method:      http.MethodGet,
 		Path:        "/v1/shoutouts/{id}",
@@ -446,7 +456,7 @@ func (s *Server) registerShoutouts() {
 		Tags:        []string{"shoutouts"},
 	}, func(ctx context.Context, in *noteInput) (*shoutoutOutput, error) {
 		a, _ := fanfare.ActorFromContext(ctx)
-		r, err := s.shoutouts.Decline(ctx, a, in.ID, in.Body.Note)
+		r, err := s.shoutouts.Decline(ctx, a, in.ID, in.note())
 		if err != nil {
 			return nil, err
 		}
@@ -462,7 +472,7 @@ func (s *Server) registerShoutouts() {
 		Tags:        []string{"shoutouts", "operator"},
 	}, func(ctx context.Context, in *noteInput) (*shoutoutOutput, error) {
 		a, _ := fanfare.ActorFromContext(ctx)
-		r, video, err := s.shoutouts.Reject(ctx, a, in.ID, in.Body.Note)
+		r, video, err := s.shoutouts.Reject(ctx, a, in.ID, in.note())
 		if err != nil {
 			return nil, err
 		}

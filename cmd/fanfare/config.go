@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
+	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
@@ -51,6 +53,18 @@ type Config struct {
 	// FANFARE_TIP_SHARE_BPS (the creator's share, in diamonds).
 	TipMinCoins, TipMaxCoins int64
 	TipShareBPS              int64
+	// Shoutouts: FANFARE_SHOUTOUT_ACCEPT_WINDOW, _DELIVERY_WINDOW,
+	// _SHARE_BPS, _MIN_PRICE, _MAX_PRICE, _MAX_VIDEO (a size such as
+	// "200MB"), _BLOCKED_FAN_REGIONS (comma-separated ISO codes) and
+	// _REVIEW (the operator approves each video before the fan sees it).
+	ShoutoutAcceptWindow      time.Duration
+	ShoutoutDeliveryWindow    time.Duration
+	ShoutoutShareBPS          int64
+	ShoutoutMinPrice          int64
+	ShoutoutMaxPrice          int64
+	ShoutoutMaxVideo          string
+	ShoutoutBlockedFanRegions string
+	ShoutoutReview            bool
 	// FANFARE_ELIGIBILITY_FILE: a JSON file of eligibility rules replacing
 	// the built-in ones feature by feature (the operator's changes at run
 	// time take precedence).
@@ -159,6 +173,14 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.TipMinCoins, "tip-min-coins", int64(envInt("FANFARE_TIP_MIN_COINS", tips.DefaultMinCoins)), "the smallest tip, in coins (env FANFARE_TIP_MIN_COINS)")
 	fs.Int64Var(&c.TipMaxCoins, "tip-max-coins", int64(envInt("FANFARE_TIP_MAX_COINS", tips.DefaultMaxCoins)), "the largest tip, in coins (env FANFARE_TIP_MAX_COINS)")
 	fs.Int64Var(&c.TipShareBPS, "tip-share-bps", int64(envInt("FANFARE_TIP_SHARE_BPS", tips.DefaultShareBPS)), "the creator's share of a tip's coins, in diamonds, in basis points: 10000 keeps no cut (env FANFARE_TIP_SHARE_BPS)")
+	fs.DurationVar(&c.ShoutoutAcceptWindow, "shoutout-accept-window", envDuration("FANFARE_SHOUTOUT_ACCEPT_WINDOW", shoutout.DefaultAcceptWindow), "how long a creator has to accept or decline a shoutout request before the fan is refunded (env FANFARE_SHOUTOUT_ACCEPT_WINDOW)")
+	fs.DurationVar(&c.ShoutoutDeliveryWindow, "shoutout-delivery-window", envDuration("FANFARE_SHOUTOUT_DELIVERY_WINDOW", shoutout.DefaultDeliveryWindow), "how long a creator has to deliver an accepted shoutout before the fan is refunded (env FANFARE_SHOUTOUT_DELIVERY_WINDOW)")
+	fs.Int64Var(&c.ShoutoutShareBPS, "shoutout-share-bps", int64(envInt("FANFARE_SHOUTOUT_SHARE_BPS", shoutout.DefaultShareBPS)), "the creator's share of a shoutout's price, in diamonds, in basis points (env FANFARE_SHOUTOUT_SHARE_BPS)")
+	fs.Int64Var(&c.ShoutoutMinPrice, "shoutout-min-price", int64(envInt("FANFARE_SHOUTOUT_MIN_PRICE", shoutout.DefaultMinPrice)), "the lowest price in coins a creator may set for a shoutout (env FANFARE_SHOUTOUT_MIN_PRICE)")
+	fs.Int64Var(&c.ShoutoutMaxPrice, "shoutout-max-price", int64(envInt("FANFARE_SHOUTOUT_MAX_PRICE", shoutout.DefaultMaxPrice)), "the highest price in coins a creator may set for a shoutout (env FANFARE_SHOUTOUT_MAX_PRICE)")
+	fs.StringVar(&c.ShoutoutMaxVideo, "shoutout-max-video", env("FANFARE_SHOUTOUT_MAX_VIDEO", "200MB"), "the largest shoutout video a creator may upload: bytes, or with a unit (KB, MB, GB; KiB, MiB, GiB) (env FANFARE_SHOUTOUT_MAX_VIDEO)")
+	fs.StringVar(&c.ShoutoutBlockedFanRegions, "shoutout-blocked-fan-regions", env("FANFARE_SHOUTOUT_BLOCKED_FAN_REGIONS", ""), "comma-separated regions (ISO 3166-1 alpha-2) whose fans cannot request shoutouts; default none (env FANFARE_SHOUTOUT_BLOCKED_FAN_REGIONS)")
+	fs.BoolVar(&c.ShoutoutReview, "shoutout-review", envBool("FANFARE_SHOUTOUT_REVIEW", false), "hold each delivered shoutout video for the operator's approval before the fan sees it (env FANFARE_SHOUTOUT_REVIEW)")
 	fs.StringVar(&c.EligibilityFile, "eligibility-file", env("FANFARE_ELIGIBILITY_FILE", ""), "JSON file of eligibility rules ({\"rules\": [{\"feature\": \"tips\", ...}]}) replacing the built-in ones per feature; the operator's changes at run time take precedence (env FANFARE_ELIGIBILITY_FILE)")
 	c.SecureCookies = nil
 	if v, err := strconv.ParseBool(os.Getenv("FANFARE_SECURE_COOKIES")); err == nil {
@@ -305,8 +327,72 @@ func noArgs(fs *flag.FlagSet) error {
 	return nil
 }
 
-// eligibilityRules reads the rules of --eligibility-file, if any.
+// eligibilityRules reads the rules of --eligibility-file, if any, with
+// the fan regions --shoutout-blocked-fan-regions blocks from Shoutouts.
 func (c *Config) eligibilityRules() ([]eligibility.Rule, error) {
+	rules, err := c.fileRules()
+	if err != nil || strings.TrimSpace(c.ShoutoutBlockedFanRegions) == "" {
+		return rules, err
+	}
+	var blocked []string
+	for r := range strings.SplitSeq(c.ShoutoutBlockedFanRegions, ",") {
+		if r = strings.ToUpper(strings.TrimSpace(r)); r != "" {
+			blocked = append(blocked, r)
+		}
+	}
+	i := slices.IndexFunc(rules, func(r eligibility.Rule) bool { return r.Feature == eligibility.Shoutouts })
+	if i < 0 {
+		for _, r := range eligibility.DefaultRules() {
+			if r.Feature == eligibility.Shoutouts {
+				rules, i = append(rules, r), len(rules)
+			}
+		}
+	}
+	rules[i].FanRegionsBlocked = append(rules[i].FanRegionsBlocked, blocked...)
+	if err := rules[i].Normalize(); err != nil {
+		return nil, fmt.Errorf("--shoutout-blocked-fan-regions (FANFARE_SHOUTOUT_BLOCKED_FAN_REGIONS): %w", err)
+	}
+	return rules, nil
+}
+
+// shoutoutMaxVideo is --shoutout-max-video in bytes (0 when unset: the
+// default).
+func (c *Config) shoutoutMaxVideo() (int64, error) {
+	if c.ShoutoutMaxVideo == "" {
+		return 0, nil
+	}
+	n, err := parseSize(c.ShoutoutMaxVideo)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("--shoutout-max-video (FANFARE_SHOUTOUT_MAX_VIDEO) %q: want a size such as 200MB", c.ShoutoutMaxVideo)
+	}
+	return n, nil
+}
+
+// sizeUnits are the units parseSize knows, in bytes.
+var sizeUnits = map[string]int64{"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30}
+
+// parseSize reads a size: a whole number of bytes, or with a unit ("200MB",
+// "1.5 GB", "64 MiB").
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := s, ""
+	if i >= 0 {
+		num, unit = s[:i], strings.ToUpper(strings.TrimSpace(s[i:]))
+	}
+	mult, ok := sizeUnits[unit]
+	if !ok || num == "" {
+		return 0, fmt.Errorf("unknown size %q", s)
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || v < 0 || v*float64(mult) > float64(fanfare.MaxAmount) {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return int64(v * float64(mult)), nil
+}
+
+// fileRules reads the rules of --eligibility-file, if any.
+func (c *Config) fileRules() ([]eligibility.Rule, error) {
 	if c.EligibilityFile == "" {
 		return nil, nil
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/app"
 	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/payment"
+	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
@@ -125,6 +126,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if len(origins) > 0 {
 		m.Logger.Info("cross-origin API calls allowed", "origins", strings.Join(origins, ","))
 	}
+	maxVideo, err := m.Config.shoutoutMaxVideo()
+	if err != nil {
+		return err
+	}
 	warmingUp := ""
 	if m.Config.Demo {
 		warmingUp = "seeding the demo world"
@@ -149,6 +154,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Demo:            m.Config.Demo,
 		CORSOrigins:     origins,
 		WarmingUp:       warmingUp,
+		Shoutouts: shoutout.Options{
+			AcceptWindow:   m.Config.ShoutoutAcceptWindow,
+			DeliveryWindow: m.Config.ShoutoutDeliveryWindow,
+			ShareBPS:       m.Config.ShoutoutShareBPS,
+			MinPrice:       fanfare.Amount(m.Config.ShoutoutMinPrice),
+			MaxPrice:       fanfare.Amount(m.Config.ShoutoutMaxPrice),
+			Review:         m.Config.ShoutoutReview,
+		},
+		MaxVideoBytes: maxVideo,
 	}); err != nil {
 		return err
 	}

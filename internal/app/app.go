@@ -12,6 +12,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -87,9 +88,15 @@ type Config struct {
 	// API.Ready is called (the demo seeds its world first).
 	WarmingUp string
 	// Shoutouts are the Shoutouts' windows, share and bounds (Clock and
-	// Scheduler are the graph's own).
-	Shoutouts shoutout.Options
+	// Scheduler are the graph's own); MaxVideoBytes bounds a delivered
+	// video (0: DefaultMaxVideoBytes).
+	Shoutouts     shoutout.Options
+	MaxVideoBytes int64
 }
+
+// DefaultMaxVideoBytes is the largest shoutout video unless configured:
+// 200 MB.
+const DefaultMaxVideoBytes = 200_000_000
 
 // App is the graph: every service, the room hub, the API and the web app.
 // Handler serves them all on one listener.
@@ -186,6 +193,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Tips:         a.Tips,
 		Profiles:     a.Profiles,
 		Shoutouts:    a.Shoutouts,
+		MaxVideo:     cmp.Or(cfg.MaxVideoBytes, DefaultMaxVideoBytes),
 		Hub:          a.Hub,
 		DB:           db,
 		Clock:        clock,

@@ -53,6 +53,7 @@ type Options struct {
 	// videos.
 	Shoutouts *shoutout.Service
 	Blobs     Blobs
+	MaxVideo  int64 // bytes; a larger upload is refused (413)
 	// Hub fans LIVE events out to this node's room feeds.
 	Hub *room.Hub
 	DB  *store.DB // readiness: ping and pending migrations
@@ -103,6 +104,7 @@ type Server struct {
 	profiles  *profile.Service
 	shoutouts *shoutout.Service
 	blobs     Blobs
+	maxVideo  int64
 	live      *live.Service
 	hub       *room.Hub
 	db        *store.DB
@@ -164,6 +166,7 @@ func newServer(opts Options) *Server {
 		tips:      opts.Tips,
 		shoutouts: opts.Shoutouts,
 		blobs:     opts.Blobs,
+		maxVideo:  opts.MaxVideo,
 		profiles:  opts.Profiles,
 		hub:       opts.Hub,
 		db:        opts.DB,

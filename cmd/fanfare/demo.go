@@ -11,6 +11,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/payment"
+	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
 
@@ -173,6 +174,9 @@ func seedDemo(ctx context.Context, m *Main) error {
 			return fmt.Errorf("ayla's tips: %w", err)
 		}
 	}
+	if err := seedShoutouts(ctx, m, users, operator); err != nil {
+		return err
+	}
 	// ayla is LIVE, so that the room has someone to gift.
 	_, err := m.Live.Start(ctx, fanfare.Actor{UserID: ayla.ID, Handle: ayla.Handle, Role: fanfare.RoleFan}, DemoLiveTitle)
 	if err != nil && fanfare.ErrorCode(err) != fanfare.EConflict {
@@ -180,6 +184,59 @@ func seedDemo(ctx context.Context, m *Main) error {
 	}
 	m.Logger.Info("demo world ready", "users", len(demoWorld))
 	return nil
+}
+
+// demoOffers are the creators' Shoutouts offers: ayla and omar meet the
+// rules; lea (FR, 5,000 followers) and brandco (a business) offer them too,
+// so that fans read why they cannot ask.
+var demoOffers = []struct {
+	handle   string
+	price    fanfare.Amount
+	capacity int
+	note     string
+}{
+	{"ayla", 1_000, 5, "Tell me who it is for and what to say: I answer within a day or two."},
+	{"omar", 2_500, 10, "Birthdays and pep talks are my favourite."},
+	{"lea", 800, 3, ""},
+	{"brandco", 5_000, 20, ""},
+}
+
+// seedShoutouts sets the creators' offers and sam's request to ayla that
+// waits for her answer. The sam's coins it holds are granted first, so
+// that sam keeps the balance the README promises.
+func seedShoutouts(ctx context.Context, m *Main, users map[string]*fanfare.User, operator fanfare.Actor) error {
+	for _, o := range demoOffers {
+		u := users[o.handle]
+		st, err := m.Shoutouts.Settings(ctx, u.ID)
+		if err != nil {
+			return fmt.Errorf("%s's shoutouts: %w", o.handle, err)
+		}
+		if st.Enabled {
+			continue
+		}
+		_, err = m.Shoutouts.SetSettings(ctx, actorOf(u), shoutout.SettingsInput{Enabled: true, Price: o.price, Capacity: o.capacity, AcceptNote: o.note})
+		if err != nil {
+			return fmt.Errorf("%s's shoutouts: %w", o.handle, err)
+		}
+	}
+	sam, ayla := users["sam"], users["ayla"]
+	_, err := m.Wallet.Grant(ctx, operator, wallet.GrantInput{UserID: sam.ID, Coins: 1_000, Reason: "demo world: a shoutout waiting for ayla"}, "demo-seed-sam-shoutouts")
+	if err != nil {
+		return fmt.Errorf("grant sam's shoutouts: %w", err)
+	}
+	_, err = m.Shoutouts.Request(ctx, actorOf(sam), ayla.ID, shoutout.RequestInput{
+		Recipient: "Lina", Occasion: shoutout.Birthday,
+		Instructions: "It's my sister Lina's birthday on Saturday: she watches all your LIVEs from Lyon. Could you wish her a happy birthday?",
+	}, "demo-shoutout-waiting")
+	if err != nil {
+		return fmt.Errorf("sam's shoutout request: %w", err)
+	}
+	return nil
+}
+
+// actorOf is u acting for themselves.
+func actorOf(u *fanfare.User) fanfare.Actor {
+	return fanfare.Actor{UserID: u.ID, Handle: u.Handle, Role: u.Role}
 }
 
 func cmpOr[T comparable](v, def T) T {

@@ -15,6 +15,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/payment"
+	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
 	"github.com/fanfarehq/fanfare/internal/wallet"
@@ -102,6 +103,22 @@ func TestMainServesAndSeedsDemo(t *testing.T) {
 			}
 			if len(lives) != 1 || lives[0].CreatorHandle != "ayla" || lives[0].Title != DemoLiveTitle {
 				t.Errorf("LIVEs after two seedings = %+v, want ayla's", lives)
+			}
+			// Shoutouts: the offers, and sam's one request waiting for ayla.
+			for _, o := range demoOffers {
+				u, _ := m.Accounts.ByHandle(ctx, o.handle)
+				st, err := m.Shoutouts.Settings(ctx, u.ID)
+				if err != nil || !st.Enabled || st.Price != o.price {
+					t.Errorf("%s's shoutout settings = %+v, %v", o.handle, st, err)
+				}
+				if eligible := o.handle == "ayla" || o.handle == "omar"; st.Eligible != eligible {
+					t.Errorf("%s eligible for shoutouts = %v, want %v", o.handle, st.Eligible, eligible)
+				}
+			}
+			sam, _ := m.Accounts.ByHandle(ctx, "sam")
+			p, err := m.Shoutouts.List(ctx, actorOf(sam), shoutout.ListQuery{Role: "fan"})
+			if err != nil || len(p.Requests) != 1 || p.Requests[0].Creator != "ayla" || p.Requests[0].State != shoutout.Requested {
+				t.Errorf("sam's shoutouts after two seedings = %+v, %v", p, err)
 			}
 			r, err := m.Ledger.Verify(ctx, nil)
 			if err != nil || !r.OK() {

@@ -27,6 +27,11 @@ type Options struct {
 	// Hashes bounds the password hashes of log-ins and sign-ups. Default:
 	// DefaultHashes running, DefaultHashQueue waiting.
 	Hashes *HashQueue
+	// StandingChanged, if set, runs in the transaction that changes a
+	// user's standing, with the new one: what other features do about it
+	// (Shoutouts refund a restricted or banned creator's open requests)
+	// commits with the change, or not at all.
+	StandingChanged func(ctx context.Context, tx *sql.Tx, userID string, to fanfare.Standing) error
 }
 
 // Service manages users and sessions.
@@ -35,6 +40,8 @@ type Service struct {
 	ledger *ledger.Ledger
 	clock  fanfare.Clock
 	ttl    time.Duration
+	// onStanding is Options.StandingChanged.
+	onStanding func(ctx context.Context, tx *sql.Tx, userID string, to fanfare.Standing) error
 
 	// hashing bounds the password hashes computed at once: each takes
 	// 19 MiB, so a burst of logins must queue rather than exhaust memory,
@@ -75,13 +82,14 @@ func New(db *store.DB, l *ledger.Ledger, opts Options) *Service {
 		opts.Hashes = NewHashQueue(DefaultHashes(), DefaultHashQueue)
 	}
 	return &Service{
-		db:       db,
-		ledger:   l,
-		clock:    opts.Clock,
-		ttl:      opts.SessionTTL,
-		hashing:  opts.Hashes,
-		users:    cache.New[string, fanfare.User](UserCacheTTL, 100_000, opts.Clock.Now),
-		sessions: cache.New[string, cachedSession](SessionCacheTTL, 100_000, opts.Clock.Now),
+		db:         db,
+		ledger:     l,
+		clock:      opts.Clock,
+		ttl:        opts.SessionTTL,
+		hashing:    opts.Hashes,
+		onStanding: opts.StandingChanged,
+		users:      cache.New[string, fanfare.User](UserCacheTTL, 100_000, opts.Clock.Now),
+		sessions:   cache.New[string, cachedSession](SessionCacheTTL, 100_000, opts.Clock.Now),
 	}
 }
 
@@ -321,8 +329,10 @@ func (s *Service) Update(ctx context.Context, actor fanfare.Actor, id string, in
 		changes["followers"] = change{u.Followers, *in.Followers}
 		u.Followers = *in.Followers
 	}
+	standingChanged := false
 	if in.Standing != nil {
 		changes["standing"] = change{u.Standing, *in.Standing}
+		standingChanged = u.Standing != *in.Standing
 		u.Standing = *in.Standing
 	}
 	if in.Region != nil {
@@ -348,6 +358,11 @@ func (s *Service) Update(ctx context.Context, actor fanfare.Actor, id string, in
 	})
 	if err != nil {
 		return nil, err
+	}
+	if standingChanged && s.onStanding != nil {
+		if err := s.onStanding(ctx, tx, u.ID, u.Standing); err != nil {
+			return nil, fmt.Errorf("update user: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("update user: %w", err)

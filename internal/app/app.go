@@ -14,6 +14,7 @@ package app
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"log/slog"
 	"time"
@@ -145,7 +146,15 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 	if a.Ledger, err = ledger.Open(ctx, db, ledger.Options{Clock: clock, MaxBatch: cfg.MaxBatch, Observer: a.Metrics}); err != nil {
 		return err
 	}
-	a.Accounts = account.New(db, a.Ledger, account.Options{Clock: clock, Hashes: cfg.Hashes})
+	a.Accounts = account.New(db, a.Ledger, account.Options{Clock: clock, Hashes: cfg.Hashes,
+		// Shoutouts are built later; a creator restricted or banned gets
+		// their open requests refunded by a job inserted with the change.
+		StandingChanged: func(ctx context.Context, tx *sql.Tx, userID string, to fanfare.Standing) error {
+			if to != fanfare.StandingRestricted && to != fanfare.StandingBanned {
+				return nil
+			}
+			return a.Shoutouts.StandingChanged(ctx, tx, userID)
+		}})
 	a.Wallet = wallet.New(db, a.Ledger, a.Accounts, wallet.Options{
 		Clock:           clock,
 		Catalog:         cfg.Catalog,

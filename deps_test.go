@@ -41,7 +41,7 @@ var allowed = map[string][]string{
 	// app builds the graph: every service, the API and the web app. Only
 	// cmd/fanfare (and tests, through apptest) import it.
 	"internal/app":         {"", "internal/store", "internal/jobs", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/room", "internal/eligibility", "internal/live", "internal/tips", "internal/profile", "internal/shoutout", "internal/httpapi", "internal/web", "internal/blob"},
-	"internal/app/apptest": {"", "internal/app", "internal/store", "internal/wallet", "internal/payment"},
+	"internal/app/apptest": {"", "internal/app", "internal/store", "internal/wallet", "internal/payment", "internal/blob/blobtest"},
 	"cmd/fanfare":          {"*"},
 }
 

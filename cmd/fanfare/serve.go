@@ -130,6 +130,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	blobURL, err := m.Config.blobURL()
+	if err != nil {
+		return err
+	}
 	warmingUp := ""
 	if m.Config.Demo {
 		warmingUp = "seeding the demo world"
@@ -163,6 +167,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			Review:         m.Config.ShoutoutReview,
 		},
 		MaxVideoBytes: maxVideo,
+		BlobURL:       blobURL,
 	}); err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/blob"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/jobs"
@@ -93,6 +94,9 @@ type Config struct {
 	// video (0: DefaultMaxVideoBytes).
 	Shoutouts     shoutout.Options
 	MaxVideoBytes int64
+	// BlobURL is the blob store (internal/blob.Open): where delivered
+	// videos are kept. Required.
+	BlobURL string
 }
 
 // DefaultMaxVideoBytes is the largest shoutout video unless configured:
@@ -115,8 +119,10 @@ type App struct {
 	Profiles *profile.Service
 	Hub      *room.Hub
 
-	// Jobs is the durable job queue: every deadline is a job on it.
+	// Jobs is the durable job queue: every deadline is a job on it. Blobs
+	// keeps the videos.
 	Jobs      *jobs.Queue
+	Blobs     *blob.Store
 	Shoutouts *shoutout.Service
 
 	API *httpapi.Server // the HTTP API alone
@@ -178,6 +184,12 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 	}); err != nil {
 		return err
 	}
+	if cfg.BlobURL == "" {
+		return errors.New("app: no blob store URL")
+	}
+	if a.Blobs, err = blob.Open(ctx, cfg.BlobURL); err != nil {
+		return err
+	}
 	if a.Jobs, err = jobs.New(db, jobs.Options{Logger: log}); err != nil {
 		return err
 	}
@@ -202,6 +214,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Tips:         a.Tips,
 		Profiles:     a.Profiles,
 		Shoutouts:    a.Shoutouts,
+		Blobs:        a.Blobs,
 		MaxVideo:     cmp.Or(cfg.MaxVideoBytes, DefaultMaxVideoBytes),
 		Hub:          a.Hub,
 		DB:           db,
@@ -243,8 +256,12 @@ func (a *App) Close() error {
 	if a.Hub != nil {
 		a.Hub.Close()
 	}
+	var errs []error
 	if a.Ledger != nil {
-		return a.Ledger.Close()
+		errs = append(errs, a.Ledger.Close())
 	}
-	return nil
+	if a.Blobs != nil {
+		errs = append(errs, a.Blobs.Close())
+	}
+	return errors.Join(errs...)
 }

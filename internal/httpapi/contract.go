@@ -216,6 +216,9 @@ var problemCodes = map[string][]string{
 	"metrics":    {fanfare.EUnauthorized, fanfare.ENotFound},
 	"openapi":    {},
 	"liveEvents": {fanfare.EInvalid, fanfare.EForbidden, fanfare.ENotFound, CodeUpgradeRequired},
+	"uploadShoutoutVideo": {fanfare.EInvalid, fanfare.EUnauthorized, fanfare.EForbidden, fanfare.ENotFound, fanfare.EInvalidState,
+		fanfare.EDeadlinePassed, fanfare.ETooLarge, fanfare.EUnsupportedMedia, fanfare.EUnavailable},
+	"shoutoutVideo": {fanfare.EInvalid, fanfare.EUnauthorized, fanfare.EForbidden, fanfare.ENotFound},
 }
 
 // commonCodes returns the codes every operation like op may answer with,

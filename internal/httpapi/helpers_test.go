@@ -17,6 +17,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/app"
 	"github.com/fanfarehq/fanfare/internal/app/apptest"
+	"github.com/fanfarehq/fanfare/internal/blob/blobtest"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/ledger"
@@ -45,6 +46,7 @@ type env struct {
 	rules    *eligibility.Engine
 	tips     *tips.Service
 	registry *prometheus.Registry
+	blobDir  string // the blob store's folder
 }
 
 // newEnv serves the API over HTTP on db, in the graph serve builds
@@ -68,6 +70,7 @@ type envConfig struct {
 	metricsToken string
 	corsOrigins  []string
 	warmingUp    string
+	maxVideo     int64
 }
 
 // newEnvConfig is newEnv configured by c.
@@ -78,9 +81,12 @@ func newEnvConfig(tb testing.TB, db *store.DB, c envConfig) *env {
 	for name, p := range providers {
 		all[name] = p
 	}
+	blobURL, blobDir := blobtest.File(tb)
 	a := apptest.Open(tb, db, nil, app.Config{APIKey: testAPIKey, Version: "test", MaxBodyBytes: testMaxBody, Providers: all,
-		Guard: c.guard, Hashes: c.hashes, MetricsToken: c.metricsToken, CORSOrigins: c.corsOrigins, WarmingUp: c.warmingUp})
-	e := &env{api: a.API, handler: a.API, db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet, live: a.Live, rules: a.Rules, tips: a.Tips, registry: a.Registry}
+		Guard: c.guard, Hashes: c.hashes, MetricsToken: c.metricsToken, CORSOrigins: c.corsOrigins, WarmingUp: c.warmingUp,
+		MaxVideoBytes: c.maxVideo, BlobURL: blobURL})
+	e := &env{api: a.API, handler: a.API, db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet, live: a.Live, rules: a.Rules, tips: a.Tips,
+		registry: a.Registry, blobDir: blobDir}
 	if _, ok := tb.(*testing.T); ok {
 		e.url = apptest.Serve(tb, a, a.API)
 	}

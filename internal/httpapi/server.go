@@ -21,6 +21,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/blob"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpx"
 	"github.com/fanfarehq/fanfare/internal/live"
@@ -52,7 +53,7 @@ type Options struct {
 	// Shoutouts runs the paid personalized videos; Blobs stores their
 	// videos.
 	Shoutouts *shoutout.Service
-	Blobs     Blobs
+	Blobs     *blob.Store
 	MaxVideo  int64 // bytes; a larger upload is refused (413)
 	// Hub fans LIVE events out to this node's room feeds.
 	Hub *room.Hub
@@ -90,11 +91,6 @@ type Options struct {
 	WarmingUp string
 }
 
-// Blobs is the blob store the API keeps videos in.
-type Blobs interface {
-	Delete(ctx context.Context, key string) error
-}
-
 // Server is the HTTP API. It is an http.Handler.
 type Server struct {
 	accounts  *account.Service
@@ -103,7 +99,7 @@ type Server struct {
 	tips      *tips.Service
 	profiles  *profile.Service
 	shoutouts *shoutout.Service
-	blobs     Blobs
+	blobs     *blob.Store
 	maxVideo  int64
 	live      *live.Service
 	hub       *room.Hub
@@ -318,13 +314,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.miss(rec, r, h)
 		return
 	}
-	if r.ContentLength > s.maxBody {
+	if video := pattern == "PUT /v1/shoutouts/{id}/video"; !video && r.ContentLength > s.maxBody {
 		writeProblem(sniff, newProblem(http.StatusRequestEntityTooLarge, fanfare.ETooLarge,
 			fmt.Sprintf("the request body is larger than %d bytes", s.maxBody)))
 		return
 	}
-	if r.Body != nil && r.Body != http.NoBody {
-		// One byte over the limit lets huma tell "too large" from "exactly
+	if r.Body != nil && r.Body != http.NoBody && pattern != "PUT /v1/shoutouts/{id}/video" {
+		// A video's size is the upload's own limit (s.maxVideo). One byte over the limit lets huma tell "too large" from "exactly
 		// the limit".
 		r.Body = http.MaxBytesReader(sniff, r.Body, s.maxBody+1)
 	}
@@ -523,6 +519,47 @@ func (s *Server) finishSpec() {
 			"200": {Description: "The OpenAPI document", Content: map[string]*huma.MediaType{
 				"application/openapi+json": {Schema: &huma.Schema{Type: huma.TypeObject}},
 			}},
+		},
+	})
+	idParam := []*huma.Param{{Name: "id", In: "path", Required: true, Description: "The request's id", Schema: &huma.Schema{Type: huma.TypeString}}}
+	oapi.AddOperation(&huma.Operation{
+		OperationID: "uploadShoutoutVideo",
+		Method:      http.MethodPut,
+		Path:        "/v1/shoutouts/{id}/video",
+		Summary:     "The creator delivers the video of an accepted request",
+		Description: "The body is the video itself (MP4, QuickTime or WebM, decided from its content, never from a name or header), streamed to storage up to FANFARE_SHOUTOUT_MAX_VIDEO (200 MB by default). " +
+			"Only while the request is `accepted` and before `deliver_by`. The request becomes `delivered` (or `in_review` with operator review on) only once the video is stored whole; " +
+			"a refused or cut-short upload keeps nothing and changes nothing. Delivery pays the creator their share in diamonds.",
+		Tags:       []string{"shoutouts"},
+		Parameters: idParam,
+		Security:   []map[string][]string{{schemeSession: {}}, {schemeCookie: {}}},
+		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
+			"video/mp4":       {Schema: &huma.Schema{Type: huma.TypeString, Format: "binary"}},
+			"video/webm":      {Schema: &huma.Schema{Type: huma.TypeString, Format: "binary"}},
+			"video/quicktime": {Schema: &huma.Schema{Type: huma.TypeString, Format: "binary"}},
+		}},
+		Responses: map[string]*huma.Response{
+			"200": {Description: "The request, delivered", Content: map[string]*huma.MediaType{
+				"application/json": {Schema: &huma.Schema{Ref: "#/components/schemas/Shoutout"}},
+			}},
+		},
+	})
+	oapi.AddOperation(&huma.Operation{
+		OperationID: "shoutoutVideo",
+		Method:      http.MethodGet,
+		Path:        "/v1/shoutouts/{id}/video",
+		Summary:     "Watch or download a shoutout video",
+		Description: "To the request's fan (once delivered to them), its creator and the operator; to anyone when the fan made it public. " +
+			"HTTP Range requests are answered 206 (416 outside the file), with ETag and Last-Modified; `?download=1` answers it as a file to save.",
+		Tags: []string{"shoutouts"},
+		Parameters: append(idParam, &huma.Param{Name: "download", In: "query", Description: "1: Content-Disposition attachment",
+			Schema: &huma.Schema{Type: huma.TypeString, Enum: []any{"1"}}}),
+		Security: []map[string][]string{{}, {schemeSession: {}}, {schemeCookie: {}}, {schemeAPIKey: {}}},
+		Responses: map[string]*huma.Response{
+			"200": {Description: "The whole video", Content: map[string]*huma.MediaType{"video/mp4": {Schema: &huma.Schema{Type: huma.TypeString, Format: "binary"}}}},
+			"206": {Description: "The range asked", Content: map[string]*huma.MediaType{"video/mp4": {Schema: &huma.Schema{Type: huma.TypeString, Format: "binary"}}}},
+			"304": {Description: "Not modified (If-None-Match, If-Modified-Since)"},
+			"416": {Description: "The range lies outside the video"},
 		},
 	})
 	if s.live != nil && s.hub != nil {

@@ -296,6 +296,9 @@ func (s *Server) registerShoutouts() {
 		}
 		return out, nil
 	}
+	s.mux.HandleFunc("PUT /v1/shoutouts/{id}/video", s.uploadVideo)
+	s.mux.HandleFunc("GET /v1/shoutouts/{id}/video", s.serveVideo)
+
 	register(s, user, huma.Operation{
 		OperationID: "myShoutoutSettings",
 		Method:      http.MethodGet,
@@ -632,15 +635,4 @@ func (s *Server) registerShoutouts() {
 		out.Body.NextCursor = p.Next
 		return out, nil
 	})
-}
-
-// deleteVideo removes a video the request no longer holds (a rejected
-// delivery), logging what it cannot remove.
-func (s *Server) deleteVideo(ctx context.Context, v *shoutout.VideoInfo) {
-	if v == nil || v.Key == "" || s.blobs == nil {
-		return
-	}
-	if err := s.blobs.Delete(context.WithoutCancel(ctx), v.Key); err != nil {
-		s.log.Warn("delete a rejected shoutout video", "key", v.Key, "err", err)
-	}
 }

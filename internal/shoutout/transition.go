@@ -596,6 +596,21 @@ func (s *Service) SetPublic(ctx context.Context, actor fanfare.Actor, id string,
 	return s.load(ctx, s.db.Read, id)
 }
 
+// PublicVideo returns request id's video if its fan made it public: anyone
+// may watch it on the creator's profile once delivered.
+//
+// Codes: not_found (no such request, not public, or no video to show).
+func (s *Service) PublicVideo(ctx context.Context, id string) (*VideoInfo, error) {
+	r, err := s.load(ctx, s.db.Read, id)
+	if err != nil {
+		return nil, err
+	}
+	if !r.Public || !r.Visible() || r.State == Refunded {
+		return nil, notFound()
+	}
+	return r.Video, nil
+}
+
 // Video returns request id's video to the actor: its creator and the
 // operator once delivered, its fan once visible (not while in review).
 //

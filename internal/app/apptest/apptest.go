@@ -16,6 +16,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/app"
+	"github.com/fanfarehq/fanfare/internal/blob/blobtest"
 	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/wallet"
@@ -27,7 +28,7 @@ const RoomTick = 20 * time.Millisecond
 
 // Open opens the graph on db (migrated) with cfg and clock, closed when tb
 // ends. A nil clock is the system clock; no providers means the sandbox
-// alone; a zero RoomTick is RoomTick. The log is discarded.
+// alone; a zero RoomTick is RoomTick; no blob store a fresh folder. The log is discarded.
 func Open(tb testing.TB, db *store.DB, clock fanfare.Clock, cfg app.Config) *app.App {
 	tb.Helper()
 	if clock == nil {
@@ -38,6 +39,9 @@ func Open(tb testing.TB, db *store.DB, clock fanfare.Clock, cfg app.Config) *app
 	}
 	if cfg.RoomTick == 0 {
 		cfg.RoomTick = RoomTick
+	}
+	if cfg.BlobURL == "" {
+		cfg.BlobURL, _ = blobtest.File(tb)
 	}
 	a, err := app.Open(context.Background(), db, clock, slog.New(slog.DiscardHandler), cfg)
 	if err != nil {

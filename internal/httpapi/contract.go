@@ -218,7 +218,7 @@ var problemCodes = map[string][]string{
 	"liveEvents": {fanfare.EInvalid, fanfare.EForbidden, fanfare.ENotFound, CodeUpgradeRequired},
 	"uploadShoutoutVideo": {fanfare.EInvalid, fanfare.EUnauthorized, fanfare.EForbidden, fanfare.ENotFound, fanfare.EInvalidState,
 		fanfare.EDeadlinePassed, fanfare.ETooLarge, fanfare.EUnsupportedMedia, fanfare.EUnavailable},
-	"shoutoutVideo": {fanfare.EInvalid, fanfare.EUnauthorized, fanfare.EForbidden, fanfare.ENotFound},
+	"shoutoutVideo": {fanfare.EInvalid, fanfare.EUnauthorized, fanfare.EForbidden, fanfare.ENotFound, CodeRangeNotSatisfiable},
 }
 
 // commonCodes returns the codes every operation like op may answer with,

@@ -26,6 +26,9 @@ const (
 	// CodeUpgradeRequired refuses a request without a WebSocket upgrade
 	// on a WebSocket route (426, with Upgrade: websocket).
 	CodeUpgradeRequired = "upgrade_required"
+	// CodeRangeNotSatisfiable refuses a Range outside a video (416, with
+	// Content-Range: bytes */size).
+	CodeRangeNotSatisfiable = "range_not_satisfiable"
 )
 
 // statusByCode is the one table from error codes to HTTP statuses.
@@ -52,6 +55,7 @@ var statusByCode = map[string]int{
 	fanfare.EWalletFrozen:           http.StatusConflict,
 	fanfare.ESpendLimit:             http.StatusConflict,
 	CodeUpgradeRequired:             http.StatusUpgradeRequired,
+	CodeRangeNotSatisfiable:         http.StatusRequestedRangeNotSatisfiable,
 	fanfare.EPurchaseLimit:          http.StatusTooManyRequests,
 	fanfare.ERateLimited:            http.StatusTooManyRequests,
 	fanfare.ETooLarge:               http.StatusRequestEntityTooLarge,

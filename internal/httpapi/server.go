@@ -559,7 +559,6 @@ func (s *Server) finishSpec() {
 			"200": {Description: "The whole video", Content: map[string]*huma.MediaType{"video/mp4": {Schema: &huma.Schema{Type: huma.TypeString, Format: "binary"}}}},
 			"206": {Description: "The range asked", Content: map[string]*huma.MediaType{"video/mp4": {Schema: &huma.Schema{Type: huma.TypeString, Format: "binary"}}}},
 			"304": {Description: "Not modified (If-None-Match, If-Modified-Since)"},
-			"416": {Description: "The range lies outside the video"},
 		},
 	})
 	if s.live != nil && s.hub != nil {

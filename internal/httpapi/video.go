@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -109,10 +110,42 @@ func (s *Server) serveVideo(w http.ResponseWriter, r *http.Request) {
 	}
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(videoTransferTime))
 	name := "shoutout-" + id + extension(v.ContentType)
-	if err := s.blobs.Serve(w, r, v.Key, blob.ServeOptions{Filename: name, Download: r.URL.Query().Get("download") == "1"}); err != nil {
+	rw := &rangeProblem{ResponseWriter: w}
+	if err := s.blobs.Serve(rw, r, v.Key, blob.ServeOptions{Filename: name, Download: r.URL.Query().Get("download") == "1"}); err != nil {
 		writeProblem(w, problemFor(ctx, err))
 	}
 }
+
+// rangeProblem answers a 416 that http.ServeContent writes as the API's
+// problem (range_not_satisfiable), keeping its Content-Range.
+type rangeProblem struct {
+	http.ResponseWriter
+	refused bool
+}
+
+func (w *rangeProblem) WriteHeader(status int) {
+	if status != http.StatusRequestedRangeNotSatisfiable {
+		w.ResponseWriter.WriteHeader(status)
+		return
+	}
+	w.refused = true
+	h := w.Header()
+	for _, k := range []string{"Content-Length", "Content-Disposition", "ETag"} {
+		h.Del(k)
+	}
+	writeProblem(w.ResponseWriter, newProblem(status, CodeRangeNotSatisfiable,
+		"the range asked lies outside the video ("+strings.TrimPrefix(h.Get("Content-Range"), "bytes */")+" bytes)"))
+}
+
+func (w *rangeProblem) Write(b []byte) (int, error) {
+	if w.refused {
+		return len(b), nil // http.ServeContent's own text
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *rangeProblem) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // extension is the file extension of a video's content type.
 func extension(contentType string) string {

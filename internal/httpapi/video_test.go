@@ -133,7 +133,8 @@ func TestShoutoutVideo(t *testing.T) {
 		require.Equal(t, http.StatusPartialContent, res.status)
 		require.Equal(t, mp4[len(mp4)-10:], res.body)
 		res = e.do(t, request{method: "GET", path: d.Video.URL, token: sam, header: map[string]string{"Range": fmt.Sprintf("bytes=%d-", len(mp4)+10)}})
-		require.Equal(t, http.StatusRequestedRangeNotSatisfiable, res.status)
+		requireProblem(t, res, http.StatusRequestedRangeNotSatisfiable, "range_not_satisfiable")
+		require.Equal(t, fmt.Sprintf("bytes */%d", len(mp4)), res.header.Get("Content-Range"))
 		res = e.do(t, request{method: "GET", path: d.Video.URL + "?download=1", token: sam})
 		require.Equal(t, http.StatusOK, res.status)
 		require.Contains(t, res.header.Get("Content-Disposition"), "attachment")
@@ -213,4 +214,3 @@ func rawPut(t *testing.T, e *env, token, id string, body []byte, length int) int
 	res.Body.Close()
 	return res.StatusCode
 }
-

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	_ "embed"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/blob"
 	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/wallet"
@@ -201,9 +204,14 @@ var demoOffers = []struct {
 	{"brandco", 5_000, 20, ""},
 }
 
-// seedShoutouts sets the creators' offers and sam's request to ayla that
-// waits for her answer. The sam's coins it holds are granted first, so
-// that sam keeps the balance the README promises.
+// demoVideo is the video ayla delivered to sam (demodata/README.md).
+//
+//go:embed demodata/shoutout.mp4
+var demoVideo []byte
+
+// seedShoutouts sets the creators' offers, sam's request to ayla that
+// waits for her answer and one she delivered. The coins they hold are
+// granted first, so that sam keeps the balance the README promises.
 func seedShoutouts(ctx context.Context, m *Main, users map[string]*fanfare.User, operator fanfare.Actor) error {
 	for _, o := range demoOffers {
 		u := users[o.handle]
@@ -220,18 +228,48 @@ func seedShoutouts(ctx context.Context, m *Main, users map[string]*fanfare.User,
 		}
 	}
 	sam, ayla := users["sam"], users["ayla"]
-	_, err := m.Wallet.Grant(ctx, operator, wallet.GrantInput{UserID: sam.ID, Coins: 1_000, Reason: "demo world: a shoutout waiting for ayla"}, "demo-seed-sam-shoutouts")
+	_, err := m.Wallet.Grant(ctx, operator, wallet.GrantInput{UserID: sam.ID, Coins: 2_000, Reason: "demo world: two shoutouts from ayla"}, "demo-seed-sam-shoutouts")
 	if err != nil {
 		return fmt.Errorf("grant sam's shoutouts: %w", err)
 	}
-	_, err = m.Shoutouts.Request(ctx, actorOf(sam), ayla.ID, shoutout.RequestInput{
-		Recipient: "Lina", Occasion: shoutout.Birthday,
+	delivered, err := m.Shoutouts.Request(ctx, actorOf(sam), ayla.ID, shoutout.RequestInput{
+		Recipient: "Lina", Occasion: shoutout.Birthday, Private: true,
 		Instructions: "It's my sister Lina's birthday on Saturday: she watches all your LIVEs from Lyon. Could you wish her a happy birthday?",
+	}, "demo-shoutout-delivered")
+	if err != nil {
+		return fmt.Errorf("sam's delivered shoutout: %w", err)
+	}
+	if err := deliverDemo(ctx, m, actorOf(ayla), delivered.Request); err != nil {
+		return fmt.Errorf("ayla's delivery: %w", err)
+	}
+	_, err = m.Shoutouts.Request(ctx, actorOf(sam), ayla.ID, shoutout.RequestInput{
+		Recipient: "Sam", Occasion: shoutout.PepTalk, Private: true,
+		Instructions: "I run my first marathon in Paris next month. A few words to keep me going at kilometre 30?",
 	}, "demo-shoutout-waiting")
 	if err != nil {
 		return fmt.Errorf("sam's shoutout request: %w", err)
 	}
 	return nil
+}
+
+// deliverDemo has ayla accept request r and deliver the demo video, as far
+// as an earlier seeding did not.
+func deliverDemo(ctx context.Context, m *Main, ayla fanfare.Actor, r *shoutout.Request) error {
+	if r.State == shoutout.Requested {
+		var err error
+		if r, err = m.Shoutouts.Accept(ctx, ayla, r.ID); err != nil {
+			return err
+		}
+	}
+	if r.State != shoutout.Accepted {
+		return nil // delivered already (or gone on, in an old demo database)
+	}
+	info, err := m.Blobs.Put(ctx, "shoutouts/"+r.ID+"/demo", bytes.NewReader(demoVideo), blob.PutOptions{Accept: shoutout.VideoTypes})
+	if err != nil {
+		return err
+	}
+	_, err = m.Shoutouts.Deliver(ctx, ayla, r.ID, shoutout.VideoInfo{Key: info.Key, Size: info.Size, ContentType: info.ContentType})
+	return err
 }
 
 // actorOf is u acting for themselves.

@@ -117,8 +117,19 @@ func TestMainServesAndSeedsDemo(t *testing.T) {
 			}
 			sam, _ := m.Accounts.ByHandle(ctx, "sam")
 			p, err := m.Shoutouts.List(ctx, actorOf(sam), shoutout.ListQuery{Role: "fan"})
-			if err != nil || len(p.Requests) != 1 || p.Requests[0].Creator != "ayla" || p.Requests[0].State != shoutout.Requested {
-				t.Errorf("sam's shoutouts after two seedings = %+v, %v", p, err)
+			if err != nil || len(p.Requests) != 2 || p.Requests[0].State != shoutout.Requested || p.Requests[1].State != shoutout.Delivered {
+				t.Fatalf("sam's shoutouts after two seedings = %+v, %v", p, err)
+			}
+			v, err := m.Shoutouts.Video(ctx, actorOf(sam), p.Requests[1].ID)
+			if err != nil || v.ContentType != "video/mp4" || v.Size != int64(len(demoVideo)) {
+				t.Errorf("the delivered video = %+v, %v", v, err)
+			}
+			if ok, err := m.Blobs.Exists(ctx, v.Key); !ok || err != nil {
+				t.Errorf("the delivered video's blob: %v, %v", ok, err)
+			}
+			ayla, _ := m.Accounts.ByHandle(ctx, "ayla")
+			if w, _ := m.Wallet.Wallet(ctx, ayla.ID); w.Diamonds != 800 {
+				t.Errorf("ayla's diamonds = %d, want 800 for one delivery", w.Diamonds)
 			}
 			r, err := m.Ledger.Verify(ctx, nil)
 			if err != nil || !r.OK() {

@@ -293,11 +293,12 @@ Fanfare demo is running at %[1]s
 Web app: open %[1]s/ in a browser and log in as sam / %[2]s
 ayla is LIVE: open %[1]s/live to watch her room and send her gifts as sam
 ayla has Tips on: open %[1]s/creators/ayla to tip her (and /creators/omar to see why omar cannot be tipped)
+Shoutouts: sam's inbox at %[1]s/shoutouts holds a video ayla delivered; ayla answers requests at /studio/shoutouts
 
 Logins (password %[2]q):
   creators  ayla (TR, 250,000 followers), omar (AE, 40,000), lea (FR, 5,000),
             brandco (business, TR, 500,000), zed (TR, 180,000, banned)
-  fans      sam (FR, adult, 27,000 coins: a grant and a 7,000 pack), mia (TR, 16 years old, 700 coins)
+  fans      sam (FR, adult, 27,000 coins: grants and a 7,000 pack; two shoutouts from ayla), mia (TR, 16 years old, 700 coins)
   operator  ops
 API key (operator and host app): %[3]s
 Metrics (Prometheus): %[4]s

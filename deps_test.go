@@ -20,6 +20,7 @@ var allowed = map[string][]string{
 	"internal/ledger":             {"", "internal/store"},
 	"internal/ledger/ledgerbench": {"", "internal/ledger"},
 	"internal/audit":              {"", "internal/store"},
+	"internal/jobs":               {"", "internal/store"},
 	"internal/cache":              {},
 	"internal/ratelimit":          {""},
 	"internal/account":            {"", "internal/store", "internal/ledger", "internal/audit", "internal/cache"},
@@ -36,7 +37,7 @@ var allowed = map[string][]string{
 	"internal/web":                {"", "internal/account", "internal/ratelimit", "internal/wallet", "internal/payment", "internal/httpx", "internal/live", "internal/room", "internal/eligibility", "internal/tips", "internal/profile"},
 	// app builds the graph: every service, the API and the web app. Only
 	// cmd/fanfare (and tests, through apptest) import it.
-	"internal/app":         {"", "internal/store", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/room", "internal/eligibility", "internal/live", "internal/tips", "internal/profile", "internal/httpapi", "internal/web"},
+	"internal/app":         {"", "internal/store", "internal/jobs", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/room", "internal/eligibility", "internal/live", "internal/tips", "internal/profile", "internal/httpapi", "internal/web"},
 	"internal/app/apptest": {"", "internal/app", "internal/store", "internal/wallet", "internal/payment"},
 	"cmd/fanfare":          {"*"},
 }

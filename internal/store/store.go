@@ -2,6 +2,12 @@
 // a PostgreSQL database from a URL, runs the embedded migrations of its
 // dialect, and isolates the few places where the two SQL dialects differ.
 //
+// Another package may keep a line of migrations of its own (internal/jobs
+// keeps River's) and register it with RegisterMigrations, as database/sql
+// drivers register: Migrate then applies it after the store's,
+// MigrationsPending counts it (so /readyz does) and MigrationStatus lists
+// it, in every program that links that package.
+//
 // Queries are written once, with $1-style placeholders that both drivers
 // accept; business rules never live here. It imports only the drivers, goose
 // and the fanfare root package.
@@ -18,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -259,7 +266,41 @@ func (db *DB) provider() (*goose.Provider, error) {
 	return goose.NewProvider(d, db.Write, sub)
 }
 
-// Migrate applies every pending migration and returns how many it applied.
+// Migrations is a line of migrations kept by another package (River's, by
+// internal/jobs), applied after the store's own.
+type Migrations interface {
+	// Up applies every pending migration of the line and returns how many
+	// it applied.
+	Up(ctx context.Context, db *DB) (int, error)
+	// Pending reports whether migrations of the line remain to be applied.
+	Pending(ctx context.Context, db *DB) (bool, error)
+	// Status lists the line's migrations, one line each, with whether each
+	// is applied.
+	Status(ctx context.Context, db *DB) ([]string, error)
+}
+
+var extra struct {
+	sync.Mutex
+	lines []Migrations
+}
+
+// RegisterMigrations adds a line of migrations that Migrate,
+// MigrationsPending and MigrationStatus handle after the store's own. A
+// package registers its line once, from its init function.
+func RegisterMigrations(m Migrations) {
+	extra.Lock()
+	defer extra.Unlock()
+	extra.lines = append(extra.lines, m)
+}
+
+func extraMigrations() []Migrations {
+	extra.Lock()
+	defer extra.Unlock()
+	return slices.Clone(extra.lines)
+}
+
+// Migrate applies every pending migration, the store's and then the
+// registered lines', and returns how many it applied.
 func (db *DB) Migrate(ctx context.Context) (int, error) {
 	p, err := db.provider()
 	if err != nil {
@@ -269,10 +310,19 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("migrate: %w", err)
 	}
-	return len(res), nil
+	n := len(res)
+	for _, m := range extraMigrations() {
+		k, err := m.Up(ctx, db)
+		n += k
+		if err != nil {
+			return n, fmt.Errorf("migrate: %w", err)
+		}
+	}
+	return n, nil
 }
 
-// MigrationsPending reports whether migrations remain to be applied.
+// MigrationsPending reports whether migrations remain to be applied, of the
+// store or of a registered line.
 func (db *DB) MigrationsPending(ctx context.Context) (bool, error) {
 	p, err := db.provider()
 	if err != nil {
@@ -281,6 +331,14 @@ func (db *DB) MigrationsPending(ctx context.Context) (bool, error) {
 	pending, err := p.HasPending(ctx)
 	if err != nil {
 		return false, fmt.Errorf("check migrations: %w", err)
+	}
+	for _, m := range extraMigrations() {
+		if pending {
+			break
+		}
+		if pending, err = m.Pending(ctx, db); err != nil {
+			return false, fmt.Errorf("check migrations: %w", err)
+		}
 	}
 	return pending, nil
 }
@@ -298,6 +356,13 @@ func (db *DB) MigrationStatus(ctx context.Context) ([]string, error) {
 	var out []string
 	for _, s := range st {
 		out = append(out, fmt.Sprintf("%05d %-30s %s", s.Source.Version, filepath.Base(s.Source.Path), s.State))
+	}
+	for _, m := range extraMigrations() {
+		lines, err := m.Status(ctx, db)
+		if err != nil {
+			return nil, fmt.Errorf("migration status: %w", err)
+		}
+		out = append(out, lines...)
 	}
 	return out, nil
 }

@@ -1,0 +1,269 @@
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/fanfarehq/fanfare/internal/store"
+)
+
+// Options configure a Queue. The zero value of a field is its default.
+type Options struct {
+	// Logger receives River's log; the default discards it.
+	Logger *slog.Logger
+	// Workers is the most jobs this process runs at once: 4 on
+	// PostgreSQL, 2 on SQLite (whose one writer every job shares).
+	Workers int
+	// SweepEvery is the interval of a periodic task registered with a zero
+	// interval. Default 1 minute.
+	SweepEvery time.Duration
+	// PollInterval is how often a worker looks for due jobs: a job
+	// inserted now, or scheduled for now, starts within about that long.
+	// Default 1 second.
+	PollInterval time.Duration
+	// JobTimeout is the longest a handler may run before its context is
+	// cancelled (and the job retried). Default 1 minute.
+	JobTimeout time.Duration
+	// RescueAfter is how long a job may stay running before another worker
+	// takes it for dead (its process was killed) and runs it again.
+	// Default 5 minutes; at least JobTimeout.
+	RescueAfter time.Duration
+	// MaxAttempts is how many times a failing job is tried before it is
+	// discarded. Default 25 (River's: about three weeks of backoff).
+	MaxAttempts int
+}
+
+// Handler works one job of a kind, given its arguments as inserted. It
+// must be idempotent: a job may run more than once.
+type Handler func(ctx context.Context, args json.RawMessage) error
+
+// Queue is the durable job queue on one database. It can insert jobs as
+// soon as New returns; its workers run between Start and Stop.
+type Queue struct {
+	db     *store.DB
+	opts   Options
+	client *river.Client[*sql.Tx]
+	// workers is the client's registry of handlers, filled by Handle
+	// before Start.
+	workers *river.Workers
+
+	mu      sync.Mutex
+	started bool
+	stopped bool
+}
+
+// New builds the queue on db (migrated, with River's migrations: see
+// store.RegisterMigrations), choosing River's driver by db.Dialect.
+func New(db *store.DB, opts Options) (*Queue, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 4
+		if db.Dialect == store.SQLite {
+			opts.Workers = 2
+		}
+	}
+	if opts.SweepEvery <= 0 {
+		opts.SweepEvery = time.Minute
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	opts.PollInterval = max(opts.PollInterval, river.FetchPollIntervalMin)
+	if opts.JobTimeout <= 0 {
+		opts.JobTimeout = time.Minute
+	}
+	if opts.RescueAfter <= 0 {
+		opts.RescueAfter = 5 * time.Minute
+	}
+	opts.RescueAfter = max(opts.RescueAfter, opts.JobTimeout)
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 25
+	}
+	q := &Queue{db: db, opts: opts, workers: river.NewWorkers()}
+	client, err := river.NewClient(driver(db), &river.Config{
+		Logger:               opts.Logger,
+		Workers:              q.workers,
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
+		PollOnly:             true,
+		FetchPollInterval:    opts.PollInterval,
+		FetchCooldown:        min(100*time.Millisecond, opts.PollInterval),
+		JobTimeout:           opts.JobTimeout,
+		RescueStuckJobsAfter: opts.RescueAfter,
+		MaxAttempts:          opts.MaxAttempts,
+		ErrorHandler:         errorLogger{opts.Logger},
+		// A kind may be handled by another server, or registered after
+		// New: the queue inserts any kind.
+		SkipUnknownJobCheck: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
+	q.client = client
+	return q, nil
+}
+
+// InsertTx schedules a job of kind with JSON-encodable args to run at at
+// (now if zero), in tx: the job exists only if tx commits.
+func (q *Queue) InsertTx(ctx context.Context, tx *sql.Tx, kind string, args any, at time.Time) error {
+	a, opts, err := q.params(kind, args, at)
+	if err != nil {
+		return err
+	}
+	if _, err := q.client.InsertTx(ctx, tx, a, opts); err != nil {
+		return fmt.Errorf("insert job %s: %w", kind, err)
+	}
+	return nil
+}
+
+// Insert is InsertTx in a transaction of its own.
+func (q *Queue) Insert(ctx context.Context, kind string, args any, at time.Time) error {
+	a, opts, err := q.params(kind, args, at)
+	if err != nil {
+		return err
+	}
+	if _, err := q.client.Insert(ctx, a, opts); err != nil {
+		return fmt.Errorf("insert job %s: %w", kind, err)
+	}
+	return nil
+}
+
+func (q *Queue) params(kind string, args any, at time.Time) (rawArgs, *river.InsertOpts, error) {
+	b, err := json.Marshal(args)
+	if err != nil {
+		return rawArgs{}, nil, fmt.Errorf("insert job %s: encode args: %w", kind, err)
+	}
+	opts := &river.InsertOpts{}
+	if !at.IsZero() {
+		opts.ScheduledAt = at.UTC()
+	}
+	return rawArgs{kind: kind, raw: b}, opts, nil
+}
+
+// Handle registers fn as the handler of kind. Call it before Start; it
+// panics when kind already has a handler. A handler's error retries the
+// job with River's backoff, up to Options.MaxAttempts.
+func (q *Queue) Handle(kind string, fn func(ctx context.Context, args json.RawMessage) error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.started {
+		panic("jobs: Handle(" + kind + ") after Start")
+	}
+	river.AddWorkerArgs(q.workers, rawArgs{kind: kind}, &worker{fn: fn})
+}
+
+// everyPrefix prefixes the kind of a periodic task's jobs.
+const everyPrefix = "every."
+
+// Every registers fn as a periodic task named name, run every interval
+// (Options.SweepEvery if zero) and once at Start, so that a deadline that
+// passed while no server ran is applied when one starts. Only the leader
+// among the servers sharing the database schedules it, so it runs on one
+// node at a time (as long as each run ends within the interval). A run
+// that fails is not retried: the next one does its work. Call it before
+// Start.
+func (q *Queue) Every(name string, interval time.Duration, fn func(ctx context.Context) error) {
+	if interval <= 0 {
+		interval = q.opts.SweepEvery
+	}
+	kind := everyPrefix + name
+	q.Handle(kind, func(ctx context.Context, _ json.RawMessage) error { return fn(ctx) })
+	q.client.PeriodicJobs().Add(river.NewPeriodicJob(
+		river.PeriodicInterval(interval),
+		func() (river.JobArgs, *river.InsertOpts) {
+			return rawArgs{kind: kind, raw: json.RawMessage(`{}`)}, &river.InsertOpts{MaxAttempts: 1}
+		},
+		&river.PeriodicJobOpts{ID: name, RunOnStart: true},
+	))
+}
+
+// Start starts the workers and the periodic tasks. They run until Stop,
+// whatever becomes of ctx after Start returns.
+func (q *Queue) Start(ctx context.Context) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.started {
+		return errors.New("jobs: started twice")
+	}
+	q.started = true
+	if err := q.client.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start jobs: %w", err)
+	}
+	return nil
+}
+
+// stopGrace bounds how long Stop waits for cancelled jobs to end.
+const stopGrace = 10 * time.Second
+
+// Stop stops fetching jobs and waits for the running ones until ctx ends
+// (the drain on SIGTERM), then cancels those still running, which River
+// marks to be retried, and waits for them to end. It does nothing if the
+// queue never started.
+func (q *Queue) Stop(ctx context.Context) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.started || q.stopped {
+		return nil
+	}
+	q.stopped = true
+	err := q.client.Stop(ctx)
+	if err == nil || ctx.Err() == nil {
+		if err != nil {
+			return fmt.Errorf("stop jobs: %w", err)
+		}
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(context.Background(), stopGrace)
+	defer cancel()
+	if err := q.client.StopAndCancel(cctx); err != nil {
+		return fmt.Errorf("stop jobs: cancel the running ones: %w", err)
+	}
+	return nil
+}
+
+// rawArgs are a job's arguments as JSON, of a kind named at run time:
+// River encodes them as they are and decodes them back into raw.
+type rawArgs struct {
+	kind string
+	raw  json.RawMessage
+}
+
+func (a rawArgs) Kind() string                 { return a.kind }
+func (a rawArgs) MarshalJSON() ([]byte, error) { return a.raw, nil }
+func (a *rawArgs) UnmarshalJSON(b []byte) error {
+	a.raw = append(json.RawMessage(nil), b...)
+	return nil
+}
+
+// worker runs a kind's handler.
+type worker struct {
+	river.WorkerDefaults[rawArgs]
+	fn Handler
+}
+
+func (w *worker) Work(ctx context.Context, job *river.Job[rawArgs]) error {
+	return w.fn(ctx, job.Args.raw)
+}
+
+// errorLogger logs the jobs that fail or panic; River retries them.
+type errorLogger struct{ log *slog.Logger }
+
+func (e errorLogger) HandleError(ctx context.Context, job *rivertype.JobRow, err error) *river.ErrorHandlerResult {
+	e.log.WarnContext(ctx, "job failed", "kind", job.Kind, "id", job.ID, "attempt", job.Attempt, "err", err)
+	return nil
+}
+
+func (e errorLogger) HandlePanic(ctx context.Context, job *rivertype.JobRow, v any, trace string) *river.ErrorHandlerResult {
+	e.log.ErrorContext(ctx, "job panicked", "kind", job.Kind, "id", job.ID, "attempt", job.Attempt, "panic", v, "trace", trace)
+	return nil
+}

@@ -56,9 +56,11 @@ type Queue struct {
 	// before Start.
 	workers *river.Workers
 
-	mu      sync.Mutex
-	started bool
-	stopped bool
+	mu       sync.Mutex
+	handlers int
+	started  bool
+	running  bool // River's client was started
+	stopped  bool
 }
 
 // New builds the queue on db (migrated, with River's migrations: see
@@ -160,6 +162,7 @@ func (q *Queue) Handle(kind string, fn func(ctx context.Context, args json.RawMe
 		panic("jobs: Handle(" + kind + ") after Start")
 	}
 	river.AddWorkerArgs(q.workers, rawArgs{kind: kind}, &worker{fn: fn})
+	q.handlers++
 }
 
 // everyPrefix prefixes the kind of a periodic task's jobs.
@@ -188,7 +191,8 @@ func (q *Queue) Every(name string, interval time.Duration, fn func(ctx context.C
 }
 
 // Start starts the workers and the periodic tasks. They run until Stop,
-// whatever becomes of ctx after Start returns.
+// whatever becomes of ctx after Start returns. A queue without any handler
+// has nothing to run and starts nothing.
 func (q *Queue) Start(ctx context.Context) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -196,9 +200,13 @@ func (q *Queue) Start(ctx context.Context) error {
 		return errors.New("jobs: started twice")
 	}
 	q.started = true
+	if q.handlers == 0 {
+		return nil
+	}
 	if err := q.client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start jobs: %w", err)
 	}
+	q.running = true
 	return nil
 }
 
@@ -212,7 +220,7 @@ const stopGrace = 10 * time.Second
 func (q *Queue) Stop(ctx context.Context) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if !q.started || q.stopped {
+	if !q.running || q.stopped {
 		return nil
 	}
 	q.stopped = true

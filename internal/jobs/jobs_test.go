@@ -337,3 +337,16 @@ func TestTwoQueuesRunEachJobOnce(t *testing.T) {
 	t.Logf("jobs run by each queue: %d, %d", ran[0].Load(), ran[1].Load())
 	require.EqualValues(t, n, ran[0].Load()+ran[1].Load())
 }
+
+// A queue without handlers starts and stops (a server with no feature that
+// needs jobs), and still inserts.
+func TestStartWithoutHandlers(t *testing.T) {
+	t.Parallel()
+	db := storetest.MustOpen(t, store.SQLite)
+	ctx := context.Background()
+	q := setup(t, db)
+	require.NoError(t, q.Start(ctx))
+	require.NoError(t, q.Insert(ctx, "test.nobody", struct{}{}, time.Time{}))
+	require.Equal(t, 1, jobCount(t, db, "test.nobody"))
+	require.Error(t, q.Start(ctx), "started twice")
+}

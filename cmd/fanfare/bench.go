@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/jobs"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/ledger/ledgerbench"
 	"github.com/fanfarehq/fanfare/internal/store"
@@ -85,6 +86,7 @@ func (c *BenchCommand) ledger(ctx context.Context, args []string) error {
 	coins := fs.Int64("coins", 5, "coins per gift")
 	keep := fs.Bool("keep", false, "keep the database afterwards")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	withJobs := fs.Bool("jobs", true, "run the background job queue on the same database while sending, as serve does (false: no queue, to measure what it costs)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -114,6 +116,13 @@ func (c *BenchCommand) ledger(ctx context.Context, args []string) error {
 		return err
 	}
 	defer l.Close()
+	if *withJobs {
+		stop, err := startBenchJobs(ctx, db)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	cfg := ledgerbench.Config{Fans: *fans, Gifts: *gifts, Concurrency: *conc, Coins: fanfare.Amount(*coins)}
 	fmt.Fprintf(c.stderr, "setting up %d funded fans on %s...\n", *fans, db.Dialect)
@@ -153,6 +162,9 @@ func (c *BenchCommand) ledger(ctx context.Context, args []string) error {
 	if *batch == 1 {
 		mode = ", batch=1"
 	}
+	if !*withJobs {
+		mode += ", no jobs"
+	}
 	failed := ""
 	if s.Failed > 0 {
 		failed = fmt.Sprintf(", %d failed", s.Failed)
@@ -163,6 +175,27 @@ func (c *BenchCommand) ledger(ctx context.Context, args []string) error {
 		return exitError(1)
 	}
 	return nil
+}
+
+// startBenchJobs starts a job queue on db as serve runs one, with a
+// periodic sweep that reads the database, and returns its stop.
+func startBenchJobs(ctx context.Context, db *store.DB) (stop func(), err error) {
+	q, err := jobs.New(db, jobs.Options{})
+	if err != nil {
+		return nil, err
+	}
+	q.Every("bench.sweep", 0, func(ctx context.Context) error {
+		var n int
+		return db.Read.QueryRowContext(ctx, `SELECT count(*) FROM holds`).Scan(&n)
+	})
+	if err := q.Start(ctx); err != nil {
+		return nil, err
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		q.Stop(ctx)
+	}, nil
 }
 
 // batchCounter counts the committer's batches.

@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -119,6 +120,7 @@ type liveOptions struct {
 	timeout          time.Duration
 	cpuprofile       string
 	keep, quiet      bool
+	jobs             bool
 }
 
 func (c *BenchCommand) live(ctx context.Context, args []string) error {
@@ -144,6 +146,7 @@ func parseLiveFlags(args []string, stderr io.Writer) (liveOptions, error) {
 	fs.DurationVar(&o.timeout, "timeout", 0, "hard limit on the whole run (default --duration plus 3 minutes)")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the bench's clients (not the server: another process) while sending to this file")
 	fs.BoolVar(&o.keep, "keep", false, "keep the started server's database afterwards")
+	fs.BoolVar(&o.jobs, "jobs", true, "the started server runs its background jobs, as serve does by default (false: --jobs=false, to measure what they cost)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress bars")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -199,7 +202,7 @@ func benchLive(ctx context.Context, args []string, stdout, stderr io.Writer, hoo
 			return err
 		}
 		defer cleanup()
-		if srv, err = startLiveServer(ctx, u); err != nil {
+		if srv, err = startLiveServer(ctx, u, "--jobs="+strconv.FormatBool(o.jobs)); err != nil {
 			return fmt.Errorf("bench live: start the server: %w", err)
 		}
 		defer srv.stop()

@@ -37,13 +37,13 @@ type liveServer struct {
 }
 
 // startLiveServer starts this executable's serve command on dbURL (migrated
-// at start), listening on a free loopback port with a new API key, no
+// at start), with flags added to its own, listening on a free loopback port with a new API key, no
 // daily spend limit and no purchase limits, and waits until it is ready.
 // Its /metrics is asked for on another free loopback port
 // (FANFARE_METRICS_ADDR) and behind a new token on the main listener
 // (FANFARE_METRICS_TOKEN). No other FANFARE_* variable of this process
 // reaches it.
-func startLiveServer(ctx context.Context, dbURL string) (*liveServer, error) {
+func startLiveServer(ctx context.Context, dbURL string, flags ...string) (*liveServer, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find this executable: %w", err)
@@ -66,6 +66,7 @@ func startLiveServer(ctx context.Context, dbURL string) (*liveServer, error) {
 	s.cmd = exec.Command(exe, "serve", "--db", dbURL, "--addr", addr, "--migrate=true", "--log-level", "warn",
 		"--daily-spend-limit", "0", "--purchases-per-hour", "0", "--purchase-daily-limit", "0", "--minor-purchase-daily-limit", "0",
 		"--shutdown-timeout", "10s")
+	s.cmd.Args = append(s.cmd.Args, flags...)
 	s.cmd.Env = append(withoutFanfareEnv(os.Environ()),
 		"FANFARE_API_KEY="+s.apiKey, "FANFARE_METRICS_ADDR="+metricsAddr, "FANFARE_METRICS_TOKEN="+token)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log

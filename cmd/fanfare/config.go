@@ -40,6 +40,8 @@ type Config struct {
 	MaxBatch        int           // FANFARE_LEDGER_MAX_BATCH: operations per ledger transaction
 	ShutdownTimeout time.Duration // FANFARE_SHUTDOWN_TIMEOUT: how long to drain on SIGTERM
 	Migrate         bool          // FANFARE_MIGRATE: apply migrations when serving
+	JobWorkers      int           // FANFARE_JOB_WORKERS: background jobs run at once (0: the default)
+	Jobs            bool          // FANFARE_JOBS: run the background jobs on this server
 	// FANFARE_SANDBOX_CHARGEBACK_DELAY: how long after payment the sandbox
 	// charges back a purchase paid with its chargeback card
 	ChargebackDelay time.Duration
@@ -205,6 +207,8 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.PasswordHashes, "password-hashes", envInt("FANFARE_PASSWORD_HASHES", account.DefaultHashes()), "password hashes (argon2id, 19 MiB each) computed at once (env FANFARE_PASSWORD_HASHES)")
 	fs.IntVar(&c.PasswordHashQueue, "password-hash-queue", envInt("FANFARE_PASSWORD_HASH_QUEUE", account.DefaultHashQueue), "log-ins and sign-ups that may wait for a password hash; beyond them the server answers 503 unavailable with Retry-After (env FANFARE_PASSWORD_HASH_QUEUE)")
 	fs.BoolVar(&c.Migrate, "migrate", envBool("FANFARE_MIGRATE", true), "apply pending migrations at start (env FANFARE_MIGRATE)")
+	fs.BoolVar(&c.Jobs, "jobs", envBool("FANFARE_JOBS", true), "run the background jobs (deadlines and their sweeps) on this server; with false it still schedules them, for another server sharing the PostgreSQL database to run (env FANFARE_JOBS)")
+	fs.IntVar(&c.JobWorkers, "job-workers", envInt("FANFARE_JOB_WORKERS", 0), "background jobs (deadlines, sweeps) this server runs at once; 0 for the default: 4 on PostgreSQL, 2 on SQLite (env FANFARE_JOB_WORKERS)")
 	c.StripeSecretKey = env("FANFARE_STRIPE_SECRET_KEY", "")
 	fs.Var(secretFlag{&c.StripeSecretKey}, "stripe-secret-key", "Stripe secret API key; turns the stripe payment provider on (env FANFARE_STRIPE_SECRET_KEY)")
 	c.StripeWebhookSecret = env("FANFARE_STRIPE_WEBHOOK_SECRET", "")

@@ -42,10 +42,10 @@ type Main struct {
 	// MetricsHTTP serves /metrics on Config.MetricsAddr; nil when off.
 	MetricsHTTP *http.Server
 
-	ln       net.Listener
-	served   chan error
-	stopJobs context.CancelFunc
-	jobs     sync.WaitGroup
+	ln        net.Listener
+	served    chan error
+	stopLoops context.CancelFunc
+	loops     sync.WaitGroup
 
 	metricsLn     net.Listener
 	metricsServed chan error
@@ -168,6 +168,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		},
 		MaxVideoBytes: maxVideo,
 		BlobURL:       blobURL,
+		JobWorkers:    m.Config.JobWorkers,
 	}); err != nil {
 		return err
 	}
@@ -178,10 +179,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.HTTP.Serve(m.ln) }()
 
-	jobs, stop := context.WithCancel(context.Background())
-	m.stopJobs = stop
-	m.jobs.Go(func() { m.janitor(jobs) })
-	m.jobs.Go(func() { m.chargebacks(jobs) })
+	if m.Config.Jobs {
+		if err := m.App.Start(ctx); err != nil {
+			return err
+		}
+	} else {
+		m.Logger.Warn("background jobs are off on this server (--jobs=false): deadlines wait for a server that runs them")
+	}
+	loops, stop := context.WithCancel(context.Background())
+	m.stopLoops = stop
+	m.loops.Go(func() { m.chargebacks(loops) })
 	m.Logger.Info("fanfare listening", "url", m.URL(), "db", store.Redact(url), "dialect", m.DB.Dialect, "version", Version)
 	return nil
 }
@@ -235,9 +242,11 @@ func (m *Main) URL() string {
 }
 
 // Close shuts down gracefully: it stops accepting connections, lets
-// in-flight requests finish (within Config.ShutdownTimeout), commits
-// whatever the ledger accepted, then closes the database. Every request
-// answered before or during shutdown is durable.
+// in-flight requests finish, then lets the running background jobs finish
+// (all within Config.ShutdownTimeout; jobs still running then are
+// cancelled and run again after a restart), commits whatever the ledger
+// accepted, then closes the database. Every request answered before or
+// during shutdown is durable.
 func (m *Main) Close() error {
 	var errs []error
 	if m.HTTP != nil && m.ln != nil {
@@ -254,6 +263,9 @@ func (m *Main) Close() error {
 		}
 		m.ln = nil
 		errs = append(errs, m.closeMetrics(ctx))
+		if m.App != nil {
+			errs = append(errs, m.App.StopJobs(ctx))
+		}
 		cancel()
 	} else {
 		if m.ln != nil {
@@ -263,10 +275,10 @@ func (m *Main) Close() error {
 		}
 		errs = append(errs, m.closeMetrics(context.Background()))
 	}
-	if m.stopJobs != nil {
-		m.stopJobs()
-		m.jobs.Wait()
-		m.stopJobs = nil
+	if m.stopLoops != nil {
+		m.stopLoops()
+		m.loops.Wait()
+		m.stopLoops = nil
 	}
 	if m.App != nil {
 		// Room feeds are hijacked connections, which Shutdown leaves
@@ -280,33 +292,6 @@ func (m *Main) Close() error {
 		m.DB = nil
 	}
 	return errors.Join(errs...)
-}
-
-// janitorInterval is how often expired sessions and idempotency records are
-// deleted.
-const janitorInterval = time.Hour
-
-// janitor deletes what has expired until ctx ends.
-func (m *Main) janitor(ctx context.Context) {
-	t := time.NewTicker(janitorInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if n, err := m.Ledger.PurgeIdempotency(ctx); err != nil {
-			m.Logger.Error("purge idempotency keys", "err", err)
-		} else if n > 0 {
-			m.Logger.Info("purged idempotency keys", "count", n)
-		}
-		if n, err := m.Accounts.PurgeSessions(ctx); err != nil {
-			m.Logger.Error("purge sessions", "err", err)
-		} else if n > 0 {
-			m.Logger.Info("purged expired sessions", "count", n)
-		}
-	}
 }
 
 // chargebackInterval is how often purchases due for a sandbox chargeback

@@ -97,6 +97,9 @@ type Config struct {
 	// BlobURL is the blob store (internal/blob.Open): where delivered
 	// videos are kept. Required.
 	BlobURL string
+	// JobWorkers is the most background jobs run at once; 0 is the jobs
+	// package's default.
+	JobWorkers int
 }
 
 // DefaultMaxVideoBytes is the largest shoutout video unless configured:
@@ -110,7 +113,11 @@ type App struct {
 	Registry *prometheus.Registry // what /metrics gathers
 	Metrics  *httpapi.Metrics
 
-	Ledger   *ledger.Ledger
+	Ledger *ledger.Ledger
+	// Jobs is the durable job queue: features insert their deadlines
+	// into it and register their handlers and sweeps while the graph is
+	// built; Start starts its workers.
+	Jobs     *jobs.Queue
 	Accounts *account.Service
 	Wallet   *wallet.Service
 	Rules    *eligibility.Engine
@@ -119,9 +126,7 @@ type App struct {
 	Profiles *profile.Service
 	Hub      *room.Hub
 
-	// Jobs is the durable job queue: every deadline is a job on it. Blobs
-	// keeps the videos.
-	Jobs      *jobs.Queue
+	// Blobs keeps the videos of Shoutouts.
 	Blobs     *blob.Store
 	Shoutouts *shoutout.Service
 
@@ -130,8 +135,8 @@ type App struct {
 }
 
 // Open builds the graph on db (migrated) with clock and log, and starts
-// the ledger's committer. Close stops what it started; db stays open, its
-// owner closes it after Close.
+// the ledger's committer. Start starts the background jobs. Close stops
+// what they started; db stays open, its owner closes it after Close.
 func Open(ctx context.Context, db *store.DB, clock fanfare.Clock, log *slog.Logger, cfg Config) (*App, error) {
 	if db == nil || clock == nil || log == nil {
 		return nil, errors.New("app: Open needs a database, a clock and a logger")
@@ -152,6 +157,10 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 	if a.Ledger, err = ledger.Open(ctx, db, ledger.Options{Clock: clock, MaxBatch: cfg.MaxBatch, Observer: a.Metrics}); err != nil {
 		return err
 	}
+	if a.Jobs, err = jobs.New(db, jobs.Options{Logger: log.With("component", "jobs"), Workers: cfg.JobWorkers}); err != nil {
+		return err
+	}
+	a.Jobs.Every("janitor", janitorInterval, a.janitor(log))
 	a.Accounts = account.New(db, a.Ledger, account.Options{Clock: clock, Hashes: cfg.Hashes,
 		// Shoutouts are built later; a creator restricted or banned gets
 		// their open requests refunded by a job inserted with the change.
@@ -188,9 +197,6 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		return errors.New("app: no blob store URL")
 	}
 	if a.Blobs, err = blob.Open(ctx, cfg.BlobURL); err != nil {
-		return err
-	}
-	if a.Jobs, err = jobs.New(db, jobs.Options{Logger: log}); err != nil {
 		return err
 	}
 	so := cfg.Shoutouts
@@ -249,19 +255,69 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 	return nil
 }
 
-// Close disconnects the room feeds' viewers (their hijacked connections
-// outlive an HTTP server's shutdown), then commits what the ledger accepted
-// and stops its committer. Call it once the HTTP server has drained.
+// janitorInterval is how often expired sessions and idempotency records are
+// deleted.
+const janitorInterval = time.Hour
+
+// janitor returns the periodic task that deletes expired idempotency
+// records and sessions (on one server of those sharing the database).
+func (a *App) janitor(log *slog.Logger) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		n, err := a.Ledger.PurgeIdempotency(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			log.Info("purged idempotency keys", "count", n)
+		}
+		if n, err = a.Accounts.PurgeSessions(ctx); err != nil {
+			return err
+		}
+		if n > 0 {
+			log.Info("purged expired sessions", "count", n)
+		}
+		return nil
+	}
+}
+
+// Start starts the background jobs' workers and periodic sweeps (a sweep
+// runs once at Start, applying any deadline that passed while no server
+// ran).
+func (a *App) Start(ctx context.Context) error {
+	return a.Jobs.Start(ctx)
+}
+
+// StopJobs stops the background jobs: no new job starts, the running ones
+// may finish until ctx ends, then they are cancelled (and run again
+// later). The server calls it once the HTTP server has drained, before
+// Close.
+func (a *App) StopJobs(ctx context.Context) error {
+	if a.Jobs == nil {
+		return nil
+	}
+	return a.Jobs.Stop(ctx)
+}
+
+// closeJobsTimeout bounds the drain of the jobs when Close stops them
+// itself (StopJobs was not called).
+const closeJobsTimeout = 10 * time.Second
+
+// Close stops the background jobs if StopJobs has not, disconnects the
+// room feeds' viewers (their hijacked connections outlive an HTTP server's
+// shutdown), then commits what the ledger accepted and stops its
+// committer. Call it once the HTTP server has drained.
 func (a *App) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), closeJobsTimeout)
+	defer cancel()
+	err := a.StopJobs(ctx)
 	if a.Hub != nil {
 		a.Hub.Close()
 	}
-	var errs []error
 	if a.Ledger != nil {
-		errs = append(errs, a.Ledger.Close())
+		err = errors.Join(err, a.Ledger.Close())
 	}
 	if a.Blobs != nil {
-		errs = append(errs, a.Blobs.Close())
+		err = errors.Join(err, a.Blobs.Close())
 	}
-	return errors.Join(errs...)
+	return err
 }

@@ -337,3 +337,75 @@ func TestTwoQueuesRunEachJobOnce(t *testing.T) {
 	t.Logf("jobs run by each queue: %d, %d", ran[0].Load(), ran[1].Load())
 	require.EqualValues(t, n, ran[0].Load()+ran[1].Load())
 }
+
+// A queue without handlers starts and stops (a server with no feature that
+// needs jobs), and still inserts.
+func TestStartWithoutHandlers(t *testing.T) {
+	t.Parallel()
+	db := storetest.MustOpen(t, store.SQLite)
+	ctx := context.Background()
+	q := setup(t, db)
+	require.NoError(t, q.Start(ctx))
+	require.NoError(t, q.Insert(ctx, "test.nobody", struct{}{}, time.Time{}))
+	require.Equal(t, 1, jobCount(t, db, "test.nobody"))
+	require.Error(t, q.Start(ctx), "started twice")
+}
+
+// A job left running by a process that died (its row still "running",
+// attempted long ago) is rescued and run again.
+func TestRescueJobOfDeadProcess(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		q, err := jobs.New(db, fast)
+		require.NoError(t, err)
+		require.NoError(t, q.Insert(ctx, "test.orphan", nameArgs{"orphan"}, time.Time{}))
+		past := `now() - interval '1 hour'`
+		if db.Dialect == store.SQLite {
+			past = `datetime('now', '-1 hours', 'subsec')`
+		}
+		_, err = db.Write.Exec(`UPDATE river_job SET state = 'running', attempt = 1, attempted_at = ` + past + ` WHERE kind = 'test.orphan'`)
+		require.NoError(t, err)
+
+		opts := fast
+		opts.JobTimeout, opts.RescueAfter = time.Second, 2*time.Second
+		next, err := jobs.New(db, opts)
+		require.NoError(t, err)
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			require.NoError(t, next.Stop(ctx))
+		})
+		var rec recorder
+		next.Handle("test.orphan", rec.handle)
+		require.NoError(t, next.Start(ctx))
+		eventually(t, 30*time.Second, "the orphaned job was rescued and ran", func() bool { return len(rec.names()) == 1 })
+	})
+}
+
+// RunDue runs the jobs due at the time it is given, and only those, once.
+func TestRunDue(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		q, err := jobs.New(db, fast)
+		require.NoError(t, err)
+		var rec recorder
+		q.Handle("test.due", rec.handle)
+		t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+		for i, name := range []string{"first", "second", "third"} {
+			require.NoError(t, q.Insert(ctx, "test.due", nameArgs{name}, t0.Add(time.Duration(i)*time.Hour)))
+		}
+		n, err := q.RunDue(ctx, t0.Add(90*time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+		require.Equal(t, []string{"first", "second"}, rec.names())
+		n, err = q.RunDue(ctx, t0.Add(90*time.Minute))
+		require.NoError(t, err)
+		require.Zero(t, n, "jobs run again")
+		n, err = q.RunDue(ctx, t0.Add(3*time.Hour))
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.Equal(t, []string{"first", "second", "third"}, rec.names())
+	})
+}

@@ -18,19 +18,23 @@ func init() { store.RegisterMigrations(riverMigrations{}) }
 
 // driver returns the River driver for db: riversqlite on SQLite's one write
 // connection, riverdatabasesql on PostgreSQL's pool.
-func driver(db *store.DB) riverdriver.Driver[*sql.Tx] {
+func driver(db *store.DB) riverdriver.Driver[*sql.Tx] { return driverOn(db, db.Write) }
+
+// driverOn returns the River driver of db's dialect on pool (db.Write, or
+// db.Read for what only reads).
+func driverOn(db *store.DB, pool *sql.DB) riverdriver.Driver[*sql.Tx] {
 	if db.Dialect == store.SQLite {
-		return riversqlite.New(db.Write)
+		return riversqlite.New(pool)
 	}
-	return riverdatabasesql.New(db.Write)
+	return riverdatabasesql.New(pool)
 }
 
 // riverMigrations is River's line of migrations, applied by store.Migrate
 // after the store's own.
 type riverMigrations struct{}
 
-func (riverMigrations) migrator(db *store.DB) (*rivermigrate.Migrator[*sql.Tx], error) {
-	m, err := rivermigrate.New(driver(db), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+func (riverMigrations) migrator(db *store.DB, pool *sql.DB) (*rivermigrate.Migrator[*sql.Tx], error) {
+	m, err := rivermigrate.New(driverOn(db, pool), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, fmt.Errorf("river migrations: %w", err)
 	}
@@ -39,7 +43,7 @@ func (riverMigrations) migrator(db *store.DB) (*rivermigrate.Migrator[*sql.Tx], 
 
 // Up applies River's pending migrations.
 func (r riverMigrations) Up(ctx context.Context, db *store.DB) (int, error) {
-	m, err := r.migrator(db)
+	m, err := r.migrator(db, db.Write)
 	if err != nil {
 		return 0, err
 	}
@@ -50,9 +54,11 @@ func (r riverMigrations) Up(ctx context.Context, db *store.DB) (int, error) {
 	return len(res.Versions), nil
 }
 
-// applied returns the versions of River's migrations applied to db.
+// applied returns the versions of River's migrations applied to db. It
+// reads on the read pool: /readyz asks, and on SQLite the write connection
+// belongs to the writers.
 func (r riverMigrations) applied(ctx context.Context, db *store.DB) (*rivermigrate.Migrator[*sql.Tx], map[int]bool, error) {
-	m, err := r.migrator(db)
+	m, err := r.migrator(db, db.Read)
 	if err != nil {
 		return nil, nil, err
 	}

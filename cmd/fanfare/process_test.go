@@ -73,12 +73,14 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startServer starts fanfare serve on dbURL and waits until it is ready.
-func startServer(t *testing.T, dbURL string) *server {
+// startServer starts fanfare serve on dbURL, with extra flags, and waits
+// until it is ready.
+func startServer(t *testing.T, dbURL string, extra ...string) *server {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(binary(t), "serve", "--db", dbURL, "--addr", addr, "--metrics-addr", "127.0.0.1:0", "--data", t.TempDir(),
-		"--api-key", testAPIKey, "--log-level", "warn")
+	args := append([]string{"serve", "--db", dbURL, "--addr", addr, "--metrics-addr", "127.0.0.1:0", "--data", t.TempDir(),
+		"--api-key", testAPIKey, "--log-level", "warn"}, extra...)
+	cmd := exec.Command(binary(t), args...)
 	s := &server{t: t, cmd: cmd, url: "http://" + addr, logs: &bytes.Buffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs
 	if err := cmd.Start(); err != nil {

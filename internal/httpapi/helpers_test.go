@@ -20,6 +20,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/blob/blobtest"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpapi"
+	"github.com/fanfarehq/fanfare/internal/jobs"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/payment"
@@ -47,6 +48,7 @@ type env struct {
 	tips     *tips.Service
 	registry *prometheus.Registry
 	blobDir  string // the blob store's folder
+	jobs     *jobs.Queue
 }
 
 // newEnv serves the API over HTTP on db, in the graph serve builds
@@ -86,7 +88,7 @@ func newEnvConfig(tb testing.TB, db *store.DB, c envConfig) *env {
 		Guard: c.guard, Hashes: c.hashes, MetricsToken: c.metricsToken, CORSOrigins: c.corsOrigins, WarmingUp: c.warmingUp,
 		MaxVideoBytes: c.maxVideo, BlobURL: blobURL})
 	e := &env{api: a.API, handler: a.API, db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet, live: a.Live, rules: a.Rules, tips: a.Tips,
-		registry: a.Registry, blobDir: blobDir}
+		registry: a.Registry, blobDir: blobDir, jobs: a.Jobs}
 	if _, ok := tb.(*testing.T); ok {
 		e.url = apptest.Serve(tb, a, a.API)
 	}

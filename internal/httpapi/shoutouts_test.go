@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -293,6 +294,39 @@ func TestShoutoutRefusals(t *testing.T) {
 		before.State = e.snapshot(t).State
 		requireProblem(t, e.do(t, askShoutout(sam, "ayla", "c4", shoutoutAsk("Lina"))), 409, "paused")
 		require.Equal(t, before, e.snapshot(t))
+		e.requireVerified(t)
+	})
+}
+
+// A creator the host app bans gets their open requests refunded by a job
+// inserted with the change: the fan has every coin back.
+func TestShoutoutsOfABannedCreator(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		aylaID, ayla, _, sam := shoutoutWorld(t, e)
+		var s1, s2 shoutoutReply
+		e.do(t, askShoutout(sam, "ayla", "b1", shoutoutAsk("Lina"))).json(t, &s1)
+		e.do(t, askShoutout(sam, "ayla", "b2", shoutoutAsk("Deniz"))).json(t, &s2)
+		res := e.do(t, request{method: "POST", path: "/v1/shoutouts/" + s2.ID + "/accept", token: ayla})
+		require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+		require.EqualValues(t, 3000, e.walletOf(t, sam).Coins)
+
+		res = e.do(t, request{method: "PATCH", path: "/v1/users/" + aylaID, token: testAPIKey, body: map[string]any{"standing": "banned"}})
+		require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+		n, err := e.jobs.RunDue(context.Background(), time.Now())
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, n, 1)
+		require.EqualValues(t, 5000, e.walletOf(t, sam).Coins)
+		for _, id := range []string{s1.ID, s2.ID} {
+			var s shoutoutReply
+			e.do(t, request{method: "GET", path: "/v1/shoutouts/" + id, token: sam}).json(t, &s)
+			require.Equal(t, "cancelled", s.State)
+		}
+		// Run again: nothing moves twice.
+		_, err = e.jobs.RunDue(context.Background(), time.Now())
+		require.NoError(t, err)
+		require.EqualValues(t, 5000, e.walletOf(t, sam).Coins)
 		e.requireVerified(t)
 	})
 }

@@ -32,11 +32,13 @@ var allowed = map[string][]string{
 	"internal/tips":               {"", "internal/store", "internal/ledger", "internal/wallet", "internal/room", "internal/eligibility"},
 	"internal/profile":            {"", "internal/eligibility", "internal/tips", "internal/live"},
 	"internal/httpx":              {},
+	"internal/blob":               {""},
+	"internal/blob/blobtest":      {},
 	"internal/httpapi":            {"", "internal/store", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/audit", "internal/httpx", "internal/live", "internal/room", "internal/eligibility", "internal/tips", "internal/profile"},
 	"internal/web":                {"", "internal/account", "internal/ratelimit", "internal/wallet", "internal/payment", "internal/httpx", "internal/live", "internal/room", "internal/eligibility", "internal/tips", "internal/profile"},
 	// app builds the graph: every service, the API and the web app. Only
 	// cmd/fanfare (and tests, through apptest) import it.
-	"internal/app":         {"", "internal/store", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/room", "internal/eligibility", "internal/live", "internal/tips", "internal/profile", "internal/httpapi", "internal/web"},
+	"internal/app":         {"", "internal/store", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/room", "internal/eligibility", "internal/live", "internal/tips", "internal/profile", "internal/httpapi", "internal/web", "internal/blob"},
 	"internal/app/apptest": {"", "internal/app", "internal/store", "internal/wallet", "internal/payment"},
 	"cmd/fanfare":          {"*"},
 }

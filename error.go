@@ -28,6 +28,7 @@ const (
 	ENotFound               = "not_found"
 	EConflict               = "conflict"
 	ETooLarge               = "payload_too_large"
+	EUnsupportedMedia       = "unsupported_media_type"
 	EUnavailable            = "unavailable"
 	EInternal               = "internal"
 )

@@ -16,8 +16,11 @@ import (
 // Codes of failures that only the HTTP layer meets. Business codes are
 // declared in the fanfare package.
 const (
-	CodeMethodNotAllowed     = "method_not_allowed"
-	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeMethodNotAllowed = "method_not_allowed"
+	// CodeUnsupportedMediaType is the business code: a request body the
+	// API cannot read and an upload whose content is not of an accepted
+	// type answer the same.
+	CodeUnsupportedMediaType = fanfare.EUnsupportedMedia
 	CodeNotAcceptable        = "not_acceptable"
 	CodeRequestTimeout       = "request_timeout"
 	// CodeUpgradeRequired refuses a request without a WebSocket upgrade

@@ -15,6 +15,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/app"
+	"github.com/fanfarehq/fanfare/internal/blob"
 	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/store"
@@ -125,6 +126,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if len(origins) > 0 {
 		m.Logger.Info("cross-origin API calls allowed", "origins", strings.Join(origins, ","))
 	}
+	blobURL, err := m.Config.blobURL()
+	if err != nil {
+		return err
+	}
 	warmingUp := ""
 	if m.Config.Demo {
 		warmingUp = "seeding the demo world"
@@ -149,6 +154,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Demo:            m.Config.Demo,
 		CORSOrigins:     origins,
 		WarmingUp:       warmingUp,
+		BlobURL:         blobURL,
 	}); err != nil {
 		return err
 	}
@@ -163,7 +169,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.stopJobs = stop
 	m.jobs.Go(func() { m.janitor(jobs) })
 	m.jobs.Go(func() { m.chargebacks(jobs) })
-	m.Logger.Info("fanfare listening", "url", m.URL(), "db", store.Redact(url), "dialect", m.DB.Dialect, "version", Version)
+	m.Logger.Info("fanfare listening", "url", m.URL(), "db", store.Redact(url), "dialect", m.DB.Dialect, "blobs", blob.Redact(blobURL), "version", Version)
 	return nil
 }
 

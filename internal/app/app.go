@@ -14,6 +14,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/blob"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/ledger"
@@ -81,6 +83,9 @@ type Config struct {
 	// CORSOrigins are the web origins whose pages may call the API from a
 	// browser with a token (httpapi.ParseOrigins); none by default.
 	CORSOrigins []string
+	// BlobURL is the blob store's URL (blob.Open): file:///folder,
+	// s3://bucket?... or mem://; required.
+	BlobURL string
 	// WarmingUp, when set, keeps /readyz at 503 with this reason until
 	// API.Ready is called (the demo seeds its world first).
 	WarmingUp string
@@ -101,6 +106,7 @@ type App struct {
 	Tips     *tips.Service
 	Profiles *profile.Service
 	Hub      *room.Hub
+	Blobs    *blob.Store // files too large for the database (videos)
 
 	API *httpapi.Server // the HTTP API alone
 	Web *web.Server     // the web app, handing the API's paths to API
@@ -126,6 +132,12 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 	clock := a.Clock
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Metrics = httpapi.NewMetrics(a.Registry)
+	if cfg.BlobURL == "" {
+		return errors.New("app: Open needs a blob store URL")
+	}
+	if a.Blobs, err = blob.Open(ctx, cfg.BlobURL); err != nil {
+		return fmt.Errorf("blob store %s: %w", blob.Redact(cfg.BlobURL), err)
+	}
 	if a.Ledger, err = ledger.Open(ctx, db, ledger.Options{Clock: clock, MaxBatch: cfg.MaxBatch, Observer: a.Metrics}); err != nil {
 		return err
 	}
@@ -202,13 +214,19 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 
 // Close disconnects the room feeds' viewers (their hijacked connections
 // outlive an HTTP server's shutdown), then commits what the ledger accepted
-// and stops its committer. Call it once the HTTP server has drained.
+// and stops its committer, and closes the blob store. Call it once the HTTP
+// server has drained.
 func (a *App) Close() error {
 	if a.Hub != nil {
 		a.Hub.Close()
 	}
+	var errs []error
 	if a.Ledger != nil {
-		return a.Ledger.Close()
+		errs = append(errs, a.Ledger.Close())
 	}
-	return nil
+	if a.Blobs != nil {
+		errs = append(errs, a.Blobs.Close())
+		a.Blobs = nil
+	}
+	return errors.Join(errs...)
 }

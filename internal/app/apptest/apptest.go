@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -27,7 +29,8 @@ const RoomTick = 20 * time.Millisecond
 
 // Open opens the graph on db (migrated) with cfg and clock, closed when tb
 // ends. A nil clock is the system clock; no providers means the sandbox
-// alone; a zero RoomTick is RoomTick. The log is discarded.
+// alone; a zero RoomTick is RoomTick; no BlobURL is a fresh folder removed
+// after the test. The log is discarded.
 func Open(tb testing.TB, db *store.DB, clock fanfare.Clock, cfg app.Config) *app.App {
 	tb.Helper()
 	if clock == nil {
@@ -38,6 +41,9 @@ func Open(tb testing.TB, db *store.DB, clock fanfare.Clock, cfg app.Config) *app
 	}
 	if cfg.RoomTick == 0 {
 		cfg.RoomTick = RoomTick
+	}
+	if cfg.BlobURL == "" {
+		cfg.BlobURL = (&url.URL{Scheme: "file", Path: filepath.ToSlash(tb.TempDir())}).String()
 	}
 	a, err := app.Open(context.Background(), db, clock, slog.New(slog.DiscardHandler), cfg)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -89,4 +90,32 @@ func TestBlobURLConfig(t *testing.T) {
 	require.True(t, errors.Is(err, flag.ErrHelp), "%v", err)
 	require.Contains(t, help.String(), "-blob-url")
 	require.Contains(t, help.String(), "FANFARE_BLOB_URL")
+}
+
+var uploadLine = regexp.MustCompile(`^upload (file|s3): \d+ MB/s, memory [+-][\d.]+ MiB heap( [+-][\d.]+ MiB RSS)? at peak \(2 MB streamed PUT -> Put, target <= 32 MiB\); range read first byte p50 [\d.]+ ms \(3 reads of 64 KiB\)$`)
+
+// TestBenchUpload runs "bench upload" small, on a folder and on an S3
+// fake in this process, and checks its one summary line.
+func TestBenchUpload(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{"", blobtest.S3(t)} {
+		var out, errOut bytes.Buffer
+		args := []string{"bench", "upload", "--size", "2000000", "--reads", "3", "--quiet"}
+		if u != "" {
+			args = append(args, "--blob-url", u)
+		}
+		require.NoError(t, run(context.Background(), args, &out, &errOut), errOut.String())
+		line := strings.TrimSpace(out.String())
+		require.Regexp(t, uploadLine, line)
+		t.Log(line)
+	}
+	// The object does not outlive the run.
+	u := blobtest.S3(t)
+	require.NoError(t, run(context.Background(), []string{"bench", "upload", "--size", "2000000", "--reads", "1", "--quiet", "--blob-url", u}, io.Discard, io.Discard))
+	s, err := blob.Open(context.Background(), u)
+	require.NoError(t, err)
+	defer s.Close()
+	keys, err := s.Keys(context.Background(), "")
+	require.NoError(t, err)
+	require.Empty(t, keys)
 }

@@ -32,6 +32,7 @@ const benchSynopsis = `Usage: fanfare bench <workload> [flags]
 Workloads:
   ledger   gifts from many fans to one creator, straight into the ledger
   live     viewers watching one LIVE room while fans send it gifts over HTTP
+  upload   a 200 MB video upload into the blob store over HTTP, and ranged reads
 
 Run "fanfare bench <workload> --help" for its flags.`
 
@@ -49,8 +50,13 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 		return c.ledger(ctx, args[1:])
 	case "live":
 		return c.live(ctx, args[1:])
+	case "upload":
+		return c.upload(ctx, args[1:])
+	case "s3-fake":
+		// The S3 server of "bench upload --s3-fake", run as its child.
+		return c.s3Fake(ctx, args[1:])
 	}
-	return fmt.Errorf("bench: unknown workload %q (want ledger or live)", args[0])
+	return fmt.Errorf("bench: unknown workload %q (want ledger, live or upload)", args[0])
 }
 
 const benchLedgerSynopsis = `Usage: fanfare bench ledger [flags]

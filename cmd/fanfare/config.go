@@ -107,8 +107,8 @@ type Config struct {
 	// (https://app.example.com) whose pages may call the API from a
 	// browser with a token; default none
 	CORSOrigins string
-	// FANFARE_BLOB_URL: where delivered videos are kept, a gocloud.dev
-	// URL (file:///var/lib/fanfare/blobs, s3://bucket?region=...); default
+	// FANFARE_BLOB_URL: where uploaded files (videos) are stored: a
+	// gocloud.dev URL, file:///folder or s3://bucket?region=...; default
 	// the folder blobs under the data directory
 	BlobURL string
 	// Demo shows the demo world's logins on the web app's pages; set by
@@ -215,7 +215,7 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.Var(secretFlag{&c.StripeWebhookSecret}, "stripe-webhook-secret", "signing secret of the Stripe webhook endpoint POST /v1/webhooks/stripe, required with the secret key (env FANFARE_STRIPE_WEBHOOK_SECRET)")
 	fs.StringVar(&c.StripeAPIBase, "stripe-api-base", env("FANFARE_STRIPE_API_BASE", payment.DefaultStripeAPIBase), "base URL of the Stripe API (env FANFARE_STRIPE_API_BASE)")
 	fs.StringVar(&c.CORSOrigins, "cors-origins", env("FANFARE_CORS_ORIGINS", ""), "comma-separated web origins (https://app.example.com, scheme and host only, no wildcard) whose pages may call the /v1/ API from a browser with a token in Authorization; the session cookie stays same-origin only; default none (env FANFARE_CORS_ORIGINS)")
-	fs.StringVar(&c.BlobURL, "blob-url", env("FANFARE_BLOB_URL", ""), "where delivered videos are kept: file:///path/to/folder, or s3://bucket?region=...&endpoint=https://...&use_path_style=true for S3-compatible stores; default the folder blobs under the data directory (env FANFARE_BLOB_URL)")
+	fs.StringVar(&c.BlobURL, "blob-url", env("FANFARE_BLOB_URL", ""), "where uploaded files (videos) are stored: file:///var/lib/fanfare/blobs, or an S3-compatible bucket such as s3://fanfare-media?region=eu-central-1&endpoint=https://s3.example.com&use_path_style=true (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or the AWS shared files); default: the folder blobs under the data directory, created if missing (env FANFARE_BLOB_URL)")
 	fs.StringVar(&c.PublicURL, "public-url", env("FANFARE_PUBLIC_URL", ""), "public base URL of this server, where Stripe Checkout sends buyers back (env FANFARE_PUBLIC_URL; default http:// and the listen address)")
 }
 
@@ -301,6 +301,27 @@ func (c *Config) dbURL(name string) (string, error) {
 	return "sqlite://" + abs, nil
 }
 
+// blobURL returns the blob store's URL: --blob-url, checked, or the folder
+// blobs under the data directory, which it creates. Temporary files of
+// uploads in progress stay in that folder (no_tmp_dir), so that finishing
+// an upload is a rename on one file system.
+func (c *Config) blobURL() (string, error) {
+	if c.BlobURL != "" {
+		if err := blob.CheckURL(c.BlobURL); err != nil {
+			return "", fmt.Errorf("--blob-url (FANFARE_BLOB_URL): %w", err)
+		}
+		return c.BlobURL, nil
+	}
+	dir, err := filepath.Abs(filepath.Join(c.Data, "blobs"))
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", fmt.Errorf("create the blob folder: %w", err)
+	}
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir), RawQuery: "no_tmp_dir=true"}).String(), nil
+}
+
 // logger builds the process logger on w.
 func (c *Config) logger(w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
@@ -363,24 +384,6 @@ func (c *Config) eligibilityRules() ([]eligibility.Rule, error) {
 		return nil, fmt.Errorf("--shoutout-blocked-fan-regions (FANFARE_SHOUTOUT_BLOCKED_FAN_REGIONS): %w", err)
 	}
 	return rules, nil
-}
-
-// blobURL is --blob-url, or the folder blobs under the data directory.
-func (c *Config) blobURL() (string, error) {
-	if c.BlobURL != "" {
-		if err := blob.CheckURL(c.BlobURL); err != nil {
-			return "", fmt.Errorf("--blob-url (FANFARE_BLOB_URL): %w", err)
-		}
-		return c.BlobURL, nil
-	}
-	dir, err := filepath.Abs(filepath.Join(cmpOr(c.Data, defaultData), "blobs"))
-	if err != nil {
-		return "", err
-	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return "", fmt.Errorf("blob store: %w", err)
-	}
-	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir)}).String(), nil
 }
 
 // shoutoutMaxVideo is --shoutout-max-video in bytes (0 when unset: the

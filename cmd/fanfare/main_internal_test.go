@@ -141,7 +141,7 @@ func TestMainServesAndSeedsDemo(t *testing.T) {
 
 func TestCommandsHelp(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{"serve", "--help"}, {"demo", "--help"}, {"migrate", "--help"}, {"verify", "--help"}, {"bench", "ledger", "--help"}, {"bench", "live", "--help"}} {
+	for _, args := range [][]string{{"serve", "--help"}, {"demo", "--help"}, {"migrate", "--help"}, {"verify", "--help"}, {"bench", "ledger", "--help"}, {"bench", "live", "--help"}, {"bench", "upload", "--help"}} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), args, &out, &errOut)
 		if !errors.Is(err, flag.ErrHelp) {

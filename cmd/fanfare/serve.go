@@ -15,6 +15,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/app"
+	"github.com/fanfarehq/fanfare/internal/blob"
 	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/shoutout"
@@ -189,7 +190,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	loops, stop := context.WithCancel(context.Background())
 	m.stopLoops = stop
 	m.loops.Go(func() { m.chargebacks(loops) })
-	m.Logger.Info("fanfare listening", "url", m.URL(), "db", store.Redact(url), "dialect", m.DB.Dialect, "version", Version)
+	m.Logger.Info("fanfare listening", "url", m.URL(), "db", store.Redact(url), "dialect", m.DB.Dialect, "blobs", blob.Redact(blobURL), "version", Version)
 	return nil
 }
 

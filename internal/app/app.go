@@ -16,6 +16,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -86,6 +87,9 @@ type Config struct {
 	// CORSOrigins are the web origins whose pages may call the API from a
 	// browser with a token (httpapi.ParseOrigins); none by default.
 	CORSOrigins []string
+	// BlobURL is the blob store's URL (blob.Open): file:///folder,
+	// s3://bucket?... or mem://; required.
+	BlobURL string
 	// WarmingUp, when set, keeps /readyz at 503 with this reason until
 	// API.Ready is called (the demo seeds its world first).
 	WarmingUp string
@@ -94,9 +98,6 @@ type Config struct {
 	// video (0: DefaultMaxVideoBytes).
 	Shoutouts     shoutout.Options
 	MaxVideoBytes int64
-	// BlobURL is the blob store (internal/blob.Open): where delivered
-	// videos are kept. Required.
-	BlobURL string
 	// JobWorkers is the most background jobs run at once; 0 is the jobs
 	// package's default.
 	JobWorkers int
@@ -154,6 +155,12 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 	clock := a.Clock
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Metrics = httpapi.NewMetrics(a.Registry)
+	if cfg.BlobURL == "" {
+		return errors.New("app: Open needs a blob store URL")
+	}
+	if a.Blobs, err = blob.Open(ctx, cfg.BlobURL); err != nil {
+		return fmt.Errorf("blob store %s: %w", blob.Redact(cfg.BlobURL), err)
+	}
 	if a.Ledger, err = ledger.Open(ctx, db, ledger.Options{Clock: clock, MaxBatch: cfg.MaxBatch, Observer: a.Metrics}); err != nil {
 		return err
 	}
@@ -191,12 +198,6 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		MinCoins: cfg.TipMinCoins, MaxCoins: cfg.TipMaxCoins, ShareBPS: cfg.TipShareBPS,
 		Clock: clock, Broker: broker, OnAir: a.Live,
 	}); err != nil {
-		return err
-	}
-	if cfg.BlobURL == "" {
-		return errors.New("app: no blob store URL")
-	}
-	if a.Blobs, err = blob.Open(ctx, cfg.BlobURL); err != nil {
 		return err
 	}
 	so := cfg.Shoutouts
@@ -318,6 +319,7 @@ func (a *App) Close() error {
 	}
 	if a.Blobs != nil {
 		err = errors.Join(err, a.Blobs.Close())
+		a.Blobs = nil
 	}
 	return err
 }

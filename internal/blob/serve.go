@@ -10,6 +10,8 @@ import (
 	"path"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	gcblob "gocloud.dev/blob"
 )
 
@@ -134,7 +136,7 @@ func (rs *rangeSeeker) Read(p []byte) (int, error) {
 		rs.rd = nil
 	}
 	if rs.rd == nil {
-		rd, err := rs.bucket.NewRangeReader(rs.ctx, rs.key, rs.off, rs.size-rs.off, nil)
+		rd, err := rs.bucket.NewRangeReader(rs.ctx, rs.key, rs.off, rs.size-rs.off, &gcblob.ReaderOptions{BeforeRead: rangeRead})
 		if err != nil {
 			return 0, fmt.Errorf("read blob %s: %w", rs.key, err)
 		}
@@ -147,6 +149,19 @@ func (rs *rangeSeeker) Read(p []byte) (int, error) {
 		err = io.ErrUnexpectedEOF // the object shrank under us
 	}
 	return n, err
+}
+
+// rangeRead tells the S3 client to validate a response's checksum only
+// when asked to: a range has no checksum of its own, and the client would
+// log each one it cannot check.
+func rangeRead(as func(any) bool) error {
+	var opts *[]func(*s3.Options)
+	if as(&opts) {
+		*opts = append(*opts, func(o *s3.Options) {
+			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		})
+	}
+	return nil
 }
 
 // Close closes the open reader, if any.

@@ -28,7 +28,8 @@ const RoomTick = 20 * time.Millisecond
 
 // Open opens the graph on db (migrated) with cfg and clock, closed when tb
 // ends. A nil clock is the system clock; no providers means the sandbox
-// alone; a zero RoomTick is RoomTick; no blob store a fresh folder. The log is discarded.
+// alone; a zero RoomTick is RoomTick; no BlobURL is a fresh folder removed
+// after the test. The log is discarded.
 func Open(tb testing.TB, db *store.DB, clock fanfare.Clock, cfg app.Config) *app.App {
 	tb.Helper()
 	if clock == nil {

@@ -54,8 +54,8 @@ func (s *Server) uploadVideo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Now().Add(videoTransferTime))
-	rc.SetWriteDeadline(time.Now().Add(videoTransferTime))
+	rc.SetReadDeadline(s.clock.Now().Add(videoTransferTime))
+	rc.SetWriteDeadline(s.clock.Now().Add(videoTransferTime))
 
 	key := "shoutouts/" + id + "/" + fanfare.NewID(s.clock)
 	info, err := s.blobs.Put(ctx, key, r.Body, blob.PutOptions{MaxBytes: s.maxVideo, Accept: shoutout.VideoTypes, Length: r.ContentLength})
@@ -108,7 +108,7 @@ func (s *Server) serveVideo(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problemFor(ctx, err))
 		return
 	}
-	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(videoTransferTime))
+	http.NewResponseController(w).SetWriteDeadline(s.clock.Now().Add(videoTransferTime))
 	name := "shoutout-" + id + extension(v.ContentType)
 	rw := &rangeProblem{ResponseWriter: w}
 	if err := s.blobs.Serve(rw, r, v.Key, blob.ServeOptions{Filename: name, Download: r.URL.Query().Get("download") == "1"}); err != nil {

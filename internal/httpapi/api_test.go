@@ -358,6 +358,18 @@ func TestReadyzPendingMigrations(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.status)
 }
 
+// River's migrations count too: the database misses the last one.
+func TestReadyzPendingRiverMigrations(t *testing.T) {
+	t.Parallel()
+	db := storetest.MustOpen(t, store.SQLite)
+	_, err := db.Write.Exec(`DELETE FROM river_migration WHERE version = (SELECT max(version) FROM river_migration)`)
+	require.NoError(t, err)
+	a := apptest.Open(t, db, nil, app.Config{})
+	e := &env{handler: a.API, url: apptest.Serve(t, a, a.API)}
+	p := requireProblem(t, e.do(t, request{method: "GET", path: "/readyz"}), 503, "unavailable")
+	require.Contains(t, p.Detail, "migrations are pending")
+}
+
 func TestReadyzWarmingUp(t *testing.T) {
 	t.Parallel()
 	e := newEnvConfig(t, storetest.MustOpen(t, store.SQLite), envConfig{warmingUp: "seeding the demo world"})

@@ -207,6 +207,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Rules:         a.Rules,
 		Tips:          a.Tips,
 		Profiles:      a.Profiles,
+		Shoutouts:     a.Shoutouts,
 		API:           a.API,
 		APISpec:       a.API.Spec(),
 		Logger:        log,

@@ -24,6 +24,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
+	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
@@ -42,6 +43,7 @@ type app struct {
 	live     *live.Service
 	rules    *eligibility.Engine
 	tips     *tips.Service
+	shout    *shoutout.Service
 }
 
 type appOptions struct {
@@ -50,6 +52,9 @@ type appOptions struct {
 	clock   fanfare.Clock
 	guard   *ratelimit.Guard
 	csrfKey []byte
+	// shoutouts are the Shoutouts' options (Review: the operator's
+	// moderation).
+	shoutouts shoutout.Options
 }
 
 func newApp(t *testing.T, db *store.DB) *app {
@@ -67,9 +72,10 @@ func newAppWith(t *testing.T, db *store.DB, o appOptions) *app {
 		Demo:            o.demo,
 		Guard:           o.guard,
 		CSRFKey:         o.csrfKey,
+		Shoutouts:       o.shoutouts,
 	})
 	return &app{url: apptest.Serve(t, a, a.Web), db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet,
-		live: a.Live, rules: a.Rules, tips: a.Tips}
+		live: a.Live, rules: a.Rules, tips: a.Tips, shout: a.Shoutouts}
 }
 
 // browser is one visitor: a cookie jar and a client that does not follow

@@ -2,12 +2,16 @@
 // whether they are LIVE, and for the person looking which actions they may
 // take (tip, shoutout, subscribe, join the LIVE) and, for each one they may
 // not, why. It also gives a creator their monetization checklist. The API
-// and the web app show the same answers.
+// and the web app show the same answers. The shoutout action comes from
+// the Shoutouts offer (shoutout.Service.Decide): hidden when the creator
+// does not offer them, else available with the price or unavailable with
+// the reasons (paused, a full capacity, the rules).
 package profile
 
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/fanfarehq/fanfare"
@@ -139,7 +143,7 @@ func (s *Service) For(ctx context.Context, v Viewer, creator *fanfare.User) (*Pr
 		d.Reasons = append(own.Reasons, d.Reasons...)
 	}
 	p.Actions = append(p.Actions, action(ActionTip, seen(d), self))
-	sh, offer, err := s.shoutout(ctx, viewer, creator, self, seen)
+	sh, offer, err := s.shoutout(ctx, viewer, creator, self, v.Operator, seen)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +178,7 @@ func (s *Service) For(ctx context.Context, v Viewer, creator *fanfare.User) (*Pr
 // they make one: hidden when the feature is not released or the creator
 // does not offer it, else available or unavailable with the reasons (the
 // standing and age private, as for tips).
-func (s *Service) shoutout(ctx context.Context, viewer, creator *fanfare.User, self bool, seen func(eligibility.Decision) eligibility.Decision) (Action, *ShoutoutOffer, error) {
+func (s *Service) shoutout(ctx context.Context, viewer, creator *fanfare.User, self, operator bool, seen func(eligibility.Decision) eligibility.Decision) (Action, *ShoutoutOffer, error) {
 	if !eligibility.Released(eligibility.Shoutouts) || s.shoutouts == nil {
 		return Action{Action: ActionShoutout, State: Hidden, Reasons: []fanfare.Reason{eligibility.NotReleased(eligibility.Shoutouts)}}, nil, nil
 	}
@@ -183,6 +187,21 @@ func (s *Service) shoutout(ctx context.Context, viewer, creator *fanfare.User, s
 		return Action{}, nil, err
 	}
 	d := o.Decision
+	if operator && !self {
+		// Decide reads as the public does: the operator reads the rules'
+		// every reason, then the offer's own (paused, capacity...).
+		full, err := s.rules.Between(ctx, eligibility.Shoutouts, viewer, creator)
+		if err != nil {
+			return Action{}, nil, err
+		}
+		for _, r := range d.Reasons {
+			if r.Code != eligibility.RUnavailable && !slices.ContainsFunc(full.Reasons, func(x fanfare.Reason) bool { return x.Code == r.Code }) {
+				full.Reasons = append(full.Reasons, r)
+			}
+		}
+		full.Allowed = d.Allowed
+		d = full
+	}
 	if self {
 		// Decide only says one cannot ask oneself: the creator reads what
 		// fans meet too.

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
@@ -323,6 +324,20 @@ func TestShoutoutsRefusals(t *testing.T) {
 		p = ayla.get("/creators/ayla")
 		require.Empty(t, p.action(t, "shoutout"))
 		a.requireVerified(t)
+
+		// Restricted, ayla's standing is hers and the operator's business:
+		// sam reads that Shoutouts are not available, the operator why.
+		restricted := fanfare.StandingRestricted
+		_, err := a.accounts.Update(context.Background(), fanfare.Actor{Role: fanfare.RoleOperator}, a.user(t, "ayla").ID, account.UpdateInput{Standing: &restricted})
+		require.NoError(t, err)
+		p = sam.get("/creators/ayla")
+		require.Contains(t, p.action(t, "shoutout"), `data-testid="reason-unavailable"`)
+		require.NotContains(t, p.action(t, "shoutout"), "restricted")
+		ops := a.browser(t)
+		ops.logIn("ops")
+		p = ops.get("/creators/ayla")
+		require.Contains(t, p.action(t, "shoutout"), `data-testid="reason-standing"`)
+		require.NotContains(t, p.action(t, "shoutout"), `data-testid="reason-unavailable"`)
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -341,12 +342,26 @@ func TestShoutoutsRefusals(t *testing.T) {
 	})
 }
 
-// With moderation on, the operator approves or rejects a delivered video
-// (without a blob store wired, a rejection still succeeds).
+// deletedBlobs records the keys the pages delete.
+type deletedBlobs struct {
+	mu   sync.Mutex
+	keys []string
+}
+
+func (b *deletedBlobs) Delete(_ context.Context, key string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.keys = append(b.keys, key)
+	return nil
+}
+
+// With moderation on, the operator approves or rejects a delivered video;
+// the rejected video's blob is deleted.
 func TestShoutoutsModeration(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		a := newAppWith(t, db, appOptions{shoutouts: shoutout.Options{Review: true}})
+		blobs := &deletedBlobs{}
+		a := newAppWith(t, db, appOptions{shoutouts: shoutout.Options{Review: true}, blobs: blobs})
 		w := a.seedWorld(t)
 		ctx := context.Background()
 		ayla := a.browser(t)
@@ -381,6 +396,7 @@ func TestShoutoutsModeration(t *testing.T) {
 		form.Set("note", "Offensive content.")
 		p = ops.follow(ops.post("/ops/shoutouts/"+ids[1]+"/reject", form))
 		p.requireText(t, "Rejected: the video is removed.", "No video is waiting for review.")
+		require.Equal(t, []string{"v/" + ids[1]}, blobs.keys, "only the rejected video's blob is deleted")
 		a.requireVerified(t)
 	})
 }

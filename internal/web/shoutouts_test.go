@@ -288,8 +288,17 @@ func TestShoutoutsRefusals(t *testing.T) {
 		p.requireText(t, "Nothing was changed.")
 		require.Equal(t, fanfare.Amount(26_000), a.coins(t, "sam"))
 
-		// Paused: greyed, with the reason, and the form says so too.
+		// Paused: a form opened before is refused in place, nothing taken;
+		// the button is greyed, with the reason, and the form says so too.
+		stale := sam.get("/creators/ayla/shoutout").form(t, "/creators/ayla/shoutout", 0)
+		stale.Set("recipient_type", "me")
+		stale.Set("occasion", "roast")
 		require.Equal(t, http.StatusSeeOther, ayla.offerShoutouts("1000", true).status)
+		before := a.state(t)
+		p = sam.post("/creators/ayla/shoutout", stale)
+		require.Equal(t, http.StatusConflict, p.status)
+		p.requireText(t, "@ayla paused shoutout requests for now; try again later. No coins were taken.")
+		require.Equal(t, withoutKeys(before), withoutKeys(a.state(t)))
 		p = sam.get("/creators/ayla")
 		require.Contains(t, p.action(t, "shoutout"), "unavailable:")
 		p.requireText(t, "@ayla paused shoutout requests for now.")
@@ -305,7 +314,7 @@ func TestShoutoutsRefusals(t *testing.T) {
 		p = mia.get("/creators/ayla")
 		require.Contains(t, p.action(t, "shoutout"), "unavailable:")
 		require.Contains(t, p.action(t, "shoutout"), `data-testid="reason-fan_age"`)
-		before := a.state(t)
+		before = a.state(t)
 		form = sam.get("/creators/ayla/shoutout").form(t, "/creators/ayla/shoutout", 0)
 		form.Set("csrf_token", mia.csrf())
 		form.Set("recipient_type", "me")

@@ -99,7 +99,8 @@ describe('Fanfare standing, minors and late joiners', { timeout: TEST_TIMEOUT * 
     assert.equal(await visitor.page.getByTestId('button-tip').isDisabled(), true);
     assert.match(await visitor.page.getByTestId('reason-unavailable').innerText(), /Tips are not available from @zed right now\./);
     assert.doesNotMatch(await visitor.page.locator('body').innerText(), /banned|standing/i);
-    // Features this release does not have show no button at all.
+    // zed offers no shoutouts, and LIVE Subscription is not in this
+    // release: neither shows a button at all.
     assert.equal(await visitor.page.getByTestId('action-shoutout').count(), 0);
     assert.equal(await visitor.page.getByTestId('action-subscribe').count(), 0);
     await shot(visitor.page, 'standing-zed-public');

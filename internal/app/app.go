@@ -206,7 +206,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		return err
 	}
 	a.Shoutouts.Register(a.Jobs)
-	a.Profiles = profile.New(a.Rules, a.Tips, a.Live)
+	a.Profiles = profile.New(a.Rules, a.Tips, a.Live, a.Shoutouts)
 	a.Hub = room.NewHub(broker, room.Options{Tick: cfg.RoomTick, Now: clock.Now, Load: a.Live.RoomState, Dropped: a.Metrics.ViewerDropped,
 		Viewers: func(id string, n int) {
 			if err := a.Live.NoteViewers(context.Background(), id, n); err != nil {
@@ -244,6 +244,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Rules:         a.Rules,
 		Tips:          a.Tips,
 		Profiles:      a.Profiles,
+		Shoutouts:     a.Shoutouts,
 		API:           a.API,
 		APISpec:       a.API.Spec(),
 		Logger:        log,

@@ -468,8 +468,9 @@ func TestGiftRulesAtRunTime(t *testing.T) {
 
 // A banned creator's profile keeps the standing to the creator and the
 // operator: anyone else reads that Tips are unavailable, not why. A
-// restricted one likewise. Shoutouts and LIVE Subscription are not in
-// this release: hidden for everyone, with the reason not_released.
+// restricted one likewise. zed offers no shoutouts: hidden for everyone.
+// LIVE Subscription is not in this release: hidden for everyone, with the
+// reason not_released.
 func TestProfileStandingIsPrivate(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
@@ -504,11 +505,15 @@ func TestProfileStandingIsPrivate(t *testing.T) {
 					require.Equal(t, tc.state, state)
 					require.Equal(t, tc.codes, codes)
 					require.Equal(t, tc.msgs, msgs)
-					for _, a := range []string{"shoutout", "subscribe"} {
-						state, codes, _ := p.action(a)
-						require.Equal(t, "hidden", state, a)
-						require.Equal(t, []string{"not_released"}, codes, a)
+					state, codes, _ = p.action("shoutout")
+					require.Equal(t, "hidden", state)
+					require.Contains(t, codes, "not_offered")
+					if tc.codes[0] == "unavailable" {
+						require.NotContains(t, codes, "standing", "the standing leaks")
 					}
+					state, codes, _ = p.action("subscribe")
+					require.Equal(t, "hidden", state)
+					require.Equal(t, []string{"not_released"}, codes)
 				})
 			}
 		}
@@ -518,8 +523,8 @@ func TestProfileStandingIsPrivate(t *testing.T) {
 	})
 }
 
-// The checklist says Shoutouts and LIVE Subscription are not in this
-// release: never eligible, whatever the creator meets.
+// The checklist says LIVE Subscription is not in this release: never
+// eligible, whatever the creator meets. Shoutouts are.
 func TestChecklistComingSoon(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
@@ -537,6 +542,6 @@ func TestChecklistComingSoon(t *testing.T) {
 			got[f.Feature] = [2]bool{f.Released, f.Eligible}
 		}
 		require.Equal(t, map[string][2]bool{"live": {true, true}, "gifts": {true, true}, "tips": {true, false},
-			"shoutouts": {false, false}, "subscriptions": {false, false}}, got)
+			"shoutouts": {true, true}, "subscriptions": {false, false}}, got)
 	})
 }

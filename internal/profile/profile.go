@@ -2,16 +2,22 @@
 // whether they are LIVE, and for the person looking which actions they may
 // take (tip, shoutout, subscribe, join the LIVE) and, for each one they may
 // not, why. It also gives a creator their monetization checklist. The API
-// and the web app show the same answers.
+// and the web app show the same answers. The shoutout action comes from
+// the Shoutouts offer (shoutout.Service.Decide): hidden when the creator
+// does not offer them, else available with the price or unavailable with
+// the reasons (paused, a full capacity, the rules).
 package profile
 
 import (
 	"context"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/live"
+	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/tips"
 )
 
@@ -60,6 +66,17 @@ type Profile struct {
 	// Tips are between these amounts (coins).
 	TipMin fanfare.Amount `json:"tip_min_coins"`
 	TipMax fanfare.Amount `json:"tip_max_coins"`
+	// Shoutout is the creator's Shoutouts offer (price, note, typical
+	// delivery) when they offer them; nil otherwise.
+	Shoutout *ShoutoutOffer `json:"-"`
+}
+
+// ShoutoutOffer is what a profile shows of a creator's Shoutouts.
+type ShoutoutOffer struct {
+	Price      fanfare.Amount
+	AcceptNote string
+	// Typical is the typical delivery time, nil before the first delivery.
+	Typical *time.Duration
 }
 
 // Action returns the profile's action a.
@@ -74,14 +91,16 @@ func (p *Profile) Action(a string) Action {
 
 // Service builds profiles.
 type Service struct {
-	rules *eligibility.Engine
-	tips  *tips.Service
-	live  *live.Service
+	rules     *eligibility.Engine
+	tips      *tips.Service
+	live      *live.Service
+	shoutouts *shoutout.Service
 }
 
-// New returns a Service.
-func New(rules *eligibility.Engine, t *tips.Service, l *live.Service) *Service {
-	return &Service{rules: rules, tips: t, live: l}
+// New returns a Service. Shoutouts decides the shoutout action (nil: it is
+// hidden, as for a feature not in this release).
+func New(rules *eligibility.Engine, t *tips.Service, l *live.Service, shoutouts *shoutout.Service) *Service {
+	return &Service{rules: rules, tips: t, live: l, shoutouts: shoutouts}
 }
 
 // Viewer is who looks at a profile: a user (nil: not logged in), and
@@ -124,21 +143,22 @@ func (s *Service) For(ctx context.Context, v Viewer, creator *fanfare.User) (*Pr
 		d.Reasons = append(own.Reasons, d.Reasons...)
 	}
 	p.Actions = append(p.Actions, action(ActionTip, seen(d), self))
-	for _, f := range []struct{ action, feature, offer string }{
-		{ActionShoutout, eligibility.Shoutouts, "does not take shoutout requests yet"},
-		{ActionSubscribe, eligibility.Subscriptions, "has no LIVE Subscription plan yet"},
-	} {
-		if !eligibility.Released(f.feature) {
-			p.Actions = append(p.Actions, Action{Action: f.action, State: Hidden, Reasons: []fanfare.Reason{eligibility.NotReleased(f.feature)}})
-			continue
-		}
-		d, err := s.rules.Between(ctx, f.feature, viewer, creator)
+	sh, offer, err := s.shoutout(ctx, viewer, creator, self, v.Operator, seen)
+	if err != nil {
+		return nil, err
+	}
+	p.Actions = append(p.Actions, sh)
+	p.Shoutout = offer
+	if !eligibility.Released(eligibility.Subscriptions) {
+		p.Actions = append(p.Actions, Action{Action: ActionSubscribe, State: Hidden, Reasons: []fanfare.Reason{eligibility.NotReleased(eligibility.Subscriptions)}})
+	} else {
+		d, err := s.rules.Between(ctx, eligibility.Subscriptions, viewer, creator)
 		if err != nil {
 			return nil, err
 		}
-		// Neither is open to fans yet: no creator offers them.
-		d.Add(eligibility.RNotOffered, fmt.Sprintf("@%s %s.", creator.Handle, f.offer))
-		p.Actions = append(p.Actions, action(f.action, seen(d), self))
+		// Not open to fans yet: no creator offers it.
+		d.Add(eligibility.RNotOffered, fmt.Sprintf("@%s has no LIVE Subscription plan yet.", creator.Handle))
+		p.Actions = append(p.Actions, action(ActionSubscribe, seen(d), self))
 	}
 
 	join := Action{Action: ActionJoinLive, State: Hidden, Reasons: []fanfare.Reason{}}
@@ -152,6 +172,59 @@ func (s *Service) For(ctx context.Context, v Viewer, creator *fanfare.User) (*Pr
 	}
 	p.Actions = append(p.Actions, join)
 	return p, nil
+}
+
+// shoutout is the shoutout action for viewer, and the creator's offer when
+// they make one: hidden when the feature is not released or the creator
+// does not offer it, else available or unavailable with the reasons (the
+// standing and age private, as for tips).
+func (s *Service) shoutout(ctx context.Context, viewer, creator *fanfare.User, self, operator bool, seen func(eligibility.Decision) eligibility.Decision) (Action, *ShoutoutOffer, error) {
+	if !eligibility.Released(eligibility.Shoutouts) || s.shoutouts == nil {
+		return Action{Action: ActionShoutout, State: Hidden, Reasons: []fanfare.Reason{eligibility.NotReleased(eligibility.Shoutouts)}}, nil, nil
+	}
+	o, err := s.shoutouts.Decide(ctx, viewer, creator)
+	if err != nil {
+		return Action{}, nil, err
+	}
+	d := o.Decision
+	if operator && !self {
+		// Decide reads as the public does: the operator reads the rules'
+		// every reason, then the offer's own (paused, capacity...).
+		full, err := s.rules.Between(ctx, eligibility.Shoutouts, viewer, creator)
+		if err != nil {
+			return Action{}, nil, err
+		}
+		for _, r := range d.Reasons {
+			if r.Code != eligibility.RUnavailable && !slices.ContainsFunc(full.Reasons, func(x fanfare.Reason) bool { return x.Code == r.Code }) {
+				full.Reasons = append(full.Reasons, r)
+			}
+		}
+		full.Allowed = d.Allowed
+		d = full
+	}
+	if self {
+		// Decide only says one cannot ask oneself: the creator reads what
+		// fans meet too.
+		own, err := s.rules.Creator(ctx, eligibility.Shoutouts, creator, true)
+		if err != nil {
+			return Action{}, nil, err
+		}
+		d.Reasons = append(own.Reasons, d.Reasons...)
+	}
+	a := action(ActionShoutout, seen(d), self)
+	offered := true
+	for _, r := range d.Reasons {
+		if r.Code == eligibility.RNotOffered {
+			offered = false
+		}
+	}
+	if !offered {
+		// A creator who does not offer shoutouts shows no button, whatever
+		// else is missing.
+		a.State = Hidden
+		return a, nil, nil
+	}
+	return a, &ShoutoutOffer{Price: o.Price, AcceptNote: o.AcceptNote, Typical: o.Typical}, nil
 }
 
 // action turns a decision into an action: available, or hidden when it is

@@ -212,3 +212,18 @@ func (s *Service) TypicalDelivery(ctx context.Context, creatorID string) (*time.
 	d := time.Duration(m) * time.Microsecond
 	return &d, nil
 }
+
+// ReviewOf returns the fan's review of request id to its fan, its creator
+// or the operator; nil when there is none yet.
+//
+// Codes: not_found (no such request, or not theirs).
+func (s *Service) ReviewOf(ctx context.Context, actor fanfare.Actor, id string) (*Review, error) {
+	if _, err := s.get(ctx, actor, id, anyone); err != nil {
+		return nil, err
+	}
+	v, err := s.review(ctx, id)
+	if fanfare.ErrorCode(err) == fanfare.ENotFound {
+		return nil, nil
+	}
+	return v, err
+}

@@ -1,10 +1,12 @@
 package web_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"html"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -24,9 +26,11 @@ import (
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
+	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
+	"github.com/fanfarehq/fanfare/internal/web"
 )
 
 const password = "fanfare-demo"
@@ -42,6 +46,7 @@ type app struct {
 	live     *live.Service
 	rules    *eligibility.Engine
 	tips     *tips.Service
+	shout    *shoutout.Service
 }
 
 type appOptions struct {
@@ -50,6 +55,12 @@ type appOptions struct {
 	clock   fanfare.Clock
 	guard   *ratelimit.Guard
 	csrfKey []byte
+	// shoutouts are the Shoutouts' options (Review: the operator's
+	// moderation).
+	shoutouts shoutout.Options
+	// blobs, when set, serves the pages of a web server built here with
+	// it (the app does not wire a blob store into the pages yet).
+	blobs web.Blobs
 }
 
 func newApp(t *testing.T, db *store.DB) *app {
@@ -67,9 +78,16 @@ func newAppWith(t *testing.T, db *store.DB, o appOptions) *app {
 		Demo:            o.demo,
 		Guard:           o.guard,
 		CSRFKey:         o.csrfKey,
+		Shoutouts:       o.shoutouts,
 	})
-	return &app{url: apptest.Serve(t, a, a.Web), db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet,
-		live: a.Live, rules: a.Rules, tips: a.Tips}
+	var pages http.Handler = a.Web
+	if o.blobs != nil {
+		pages = web.New(web.Options{Accounts: a.Accounts, Wallet: a.Wallet, Live: a.Live, Rules: a.Rules, Tips: a.Tips,
+			Profiles: a.Profiles, Shoutouts: a.Shoutouts, Blobs: o.blobs, API: a.API, Logger: slog.New(slog.DiscardHandler),
+			Clock: cmp.Or[fanfare.Clock](o.clock, fanfare.SystemClock{}), CSRFKey: o.csrfKey})
+	}
+	return &app{url: apptest.Serve(t, a, pages), db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet,
+		live: a.Live, rules: a.Rules, tips: a.Tips, shout: a.Shoutouts}
 }
 
 // browser is one visitor: a cookie jar and a client that does not follow

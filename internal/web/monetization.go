@@ -32,6 +32,8 @@ type monetizationPageData struct {
 	Paged      bool   // showing an older page
 	MoreURL    string // the next, older page; empty on the last one
 	NewestURL  string
+	// Shoutouts is the Shoutouts settings form.
+	Shoutouts *shoutoutSettingsView
 }
 
 func (s *Server) monetizationPage(w http.ResponseWriter, r *http.Request, v *visitor) {
@@ -49,6 +51,18 @@ func (s *Server) monetizationPage(w http.ResponseWriter, r *http.Request, v *vis
 		}
 	case "off":
 		d.Notice = "Tips are off: fans no longer see a Tip button on your profile."
+	}
+	if r.URL.Query().Get("shoutouts") == "saved" && d.Shoutouts != nil {
+		switch st := d.Shoutouts; {
+		case !st.Enabled:
+			d.Notice = "Shoutouts are off: fans see no Request button on your profile."
+		case st.Paused:
+			d.Notice = "Shoutouts are paused: fans read that you paused requests."
+		case !st.Eligible:
+			d.Notice = "Shoutouts are on. Fans can request them once you meet every requirement of Shoutouts below."
+		default:
+			d.Notice = "Shoutouts are on at " + coinsName(st.Price) + ": fans can request them from your profile."
+		}
 	}
 	s.render(w, r, http.StatusOK, "monetization", d)
 }
@@ -79,6 +93,9 @@ func (s *Server) monetizationData(r *http.Request, v *visitor, cursor string) (*
 		if f.Feature == eligibility.Tips {
 			d.TipsOpen = f.Allowed
 		}
+	}
+	if d.Shoutouts, err = s.shoutoutSettings(ctx, v); err != nil {
+		return nil, err
 	}
 	page, err := s.tips.Received(ctx, v.User.ID, cursor, receivedPageSize)
 	if fanfare.ErrorCode(err) == fanfare.EInvalid {

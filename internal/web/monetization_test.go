@@ -57,17 +57,18 @@ func TestMonetizationSettings(t *testing.T) {
 			"No tips yet.")
 		require.Contains(t, p.body, `data-testid="tips-switch">off<`)
 		for feature, verdict := range map[string]string{"live": "Eligible", "gifts": "Eligible", "tips": "Not eligible",
-			"shoutouts": "Coming soon", "subscriptions": "Coming soon"} {
+			"shoutouts": "Eligible", "subscriptions": "Coming soon"} {
 			require.Contains(t, p.body, `data-testid="eligible-`+feature+`">`+verdict+`<`, feature)
 		}
 		require.Equal(t, "✓ Met: Going LIVE needs a creator of 18 or older", p.check(t, "live", "age"))
 		require.Equal(t, "✗ Not met: Tips need 100,000 followers : you have 40,000", p.check(t, "tips", "followers"))
 		require.Equal(t, "✓ Met: Tips need an account in good standing", p.check(t, "tips", "standing"))
 		require.Equal(t, "✗ Not met: You turned Tips on : turn them on in your monetization settings", p.check(t, "tips", "not_offered"))
-		// Shoutouts and LIVE Subscription are not in this release: no
-		// verdict on what he meets, no checklist.
-		p.requireText(t, "Shoutouts are not available in this release yet.", "LIVE Subscription is not available in this release yet.")
-		require.NotContains(t, p.body, `data-testid="check-shoutouts-`)
+		// LIVE Subscription is not in this release: no verdict on what he
+		// meets, no checklist. Shoutouts are, with their checklist.
+		p.requireText(t, "LIVE Subscription is not available in this release yet.")
+		require.NotContains(t, p.body, "Shoutouts are not available in this release yet.")
+		require.Equal(t, "✓ Met: Shoutouts need 10,000 followers", p.check(t, "shoutouts", "followers"))
 		require.NotContains(t, p.body, `data-testid="check-subscriptions-`)
 
 		// Turning Tips on: the switch is on, fans still need him to meet the rules.

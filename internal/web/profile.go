@@ -53,6 +53,8 @@ type creatorPageData struct {
 	Actions []actionView
 	// Tip is the tip form, when the visitor may tip.
 	Tip *tipForm
+	// Shoutout is the creator's Shoutouts offer, when they make one.
+	Shoutout *shoutoutOffer
 }
 
 // actionView is one button of the profile.
@@ -199,11 +201,19 @@ func (s *Server) creatorData(w http.ResponseWriter, r *http.Request, v *visitor,
 				if v == nil {
 					av.Label, av.Href = "Log in to tip", "/login?next="+url.QueryEscape(d.URL)
 				}
+			case profile.ActionShoutout:
+				av.Href = d.URL + "/shoutout"
+				if v == nil {
+					av.Label, av.Href = "Log in to request a shoutout", "/login?next="+url.QueryEscape(d.URL+"/shoutout")
+				}
 			case profile.ActionJoinLive:
 				av.Href = "/live/" + url.PathEscape(a.LiveID)
 			}
 		}
 		d.Actions = append(d.Actions, av)
+	}
+	if err := s.profileShoutouts(ctx, d, v); err != nil {
+		return nil, err
 	}
 	if v == nil || p.Action(profile.ActionTip).State != profile.Available {
 		return d, nil

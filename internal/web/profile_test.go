@@ -120,9 +120,9 @@ func TestCreatorProfile(t *testing.T) {
 		require.False(t, p.hasForm("/creators/omar/tip"))
 		require.NotContains(t, p.body, "LIVE now")
 
-		// Shoutouts and LIVE Subscription are not in this release: no
-		// button, not even a greyed one (brandco, a business, could not
-		// offer them anyway).
+		// brandco offers no shoutouts (a business could not), and LIVE
+		// Subscription is not in this release: no button, not even a
+		// greyed one.
 		p = sam.get("/creators/brandco")
 		p.requireText(t, "Account Business")
 		require.Empty(t, p.action(t, "shoutout"))

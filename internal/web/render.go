@@ -216,7 +216,7 @@ func statusOf(err error) int {
 	case fanfare.ENotFound:
 		return http.StatusNotFound
 	case fanfare.EConflict, fanfare.EIdempotencyConflict, fanfare.EInvalidState, fanfare.EDeadlinePassed,
-		fanfare.EInsufficientFunds, fanfare.EWalletFrozen, fanfare.ESpendLimit:
+		fanfare.EInsufficientFunds, fanfare.EWalletFrozen, fanfare.ESpendLimit, fanfare.EPaused, fanfare.ECapacityFull:
 		return http.StatusConflict
 	case fanfare.EPurchaseLimit, fanfare.ERateLimited:
 		return http.StatusTooManyRequests

@@ -103,20 +103,20 @@ func TestEndedLiveShowsNoViewers(t *testing.T) {
 }
 
 // The landing page and the spending limit claim only what this release
-// does: no Shoutouts, no LIVE Subscription.
+// does: Shoutouts, but no LIVE Subscription.
 func TestPagesClaimOnlyThisRelease(t *testing.T) {
 	t.Parallel()
 	a := newApp(t, storetest.MustOpen(t, store.SQLite))
 	b := a.browser(t)
 	home := b.get("/")
 	require.Equal(t, http.StatusOK, home.status)
-	home.requireText(t, "Coins · LIVE gifts · Tips", "send gifts during LIVEs and tip your favourite creators")
+	home.requireText(t, "Coins · LIVE gifts · Tips · Shoutouts", "send gifts during LIVEs, tip your favourite creators and ask them for a personalized video shoutout")
 	a.createUser(t, "sam", "Sam Bernard", "FR", "1990-02-02")
 	b.logIn("sam")
 	settings := b.get("/settings")
-	settings.requireText(t, "How many coins you may spend on creators each day: LIVE gifts and tips.")
+	settings.requireText(t, "How many coins you may spend on creators each day: LIVE gifts, tips and shoutouts.")
 	for _, p := range []*page{home, settings} {
-		for _, claim := range []string{"shoutout", "Shoutout", "subscri", "Subscri"} {
+		for _, claim := range []string{"subscri", "Subscri"} {
 			require.NotContains(t, p.text(), claim, p.path)
 		}
 	}

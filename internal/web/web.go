@@ -14,6 +14,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/profile"
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
+	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
@@ -40,6 +41,13 @@ type Options struct {
 	Rules    *eligibility.Engine
 	Tips     *tips.Service
 	Profiles *profile.Service
+	// Shoutouts runs the Shoutouts pages: the request form, the fan's
+	// inbox, the creator's queue and settings, the operator's queue. The
+	// video's upload and playback go through the API
+	// (/v1/shoutouts/{id}/video).
+	Shoutouts *shoutout.Service
+	// Blobs deletes a video the operator rejects. Nil: the blob stays.
+	Blobs Blobs
 	// API serves the paths of the HTTP API: /v1/, /openapi.json,
 	// /healthz, /readyz and /metrics.
 	API http.Handler
@@ -72,14 +80,17 @@ type Server struct {
 	tips     *tips.Service
 	profiles *profile.Service
 	live     *live.Service
-	api      http.Handler
-	log      *slog.Logger
-	clock    fanfare.Clock
-	secure   bool
-	csrfKey  []byte
-	guard    *ratelimit.Guard
-	demo     bool
-	apiDoc   *apiDoc // nil without a document
+	// shoutouts and blobs: see Options.
+	shoutouts *shoutout.Service
+	blobs     Blobs
+	api       http.Handler
+	log       *slog.Logger
+	clock     fanfare.Clock
+	secure    bool
+	csrfKey   []byte
+	guard     *ratelimit.Guard
+	demo      bool
+	apiDoc    *apiDoc // nil without a document
 
 	pages   *templates
 	handler http.Handler // the pages, behind their middleware
@@ -93,7 +104,7 @@ func New(opts Options) *Server {
 		missing bool
 	}{
 		{"Accounts", opts.Accounts == nil}, {"Wallet", opts.Wallet == nil}, {"Live", opts.Live == nil},
-		{"Rules", opts.Rules == nil}, {"Tips", opts.Tips == nil}, {"Profiles", opts.Profiles == nil},
+		{"Rules", opts.Rules == nil}, {"Tips", opts.Tips == nil}, {"Profiles", opts.Profiles == nil}, {"Shoutouts", opts.Shoutouts == nil},
 		{"API", opts.API == nil}, {"Logger", opts.Logger == nil}, {"Clock", opts.Clock == nil},
 	} {
 		if o.missing {
@@ -101,20 +112,22 @@ func New(opts Options) *Server {
 		}
 	}
 	s := &Server{
-		accounts: opts.Accounts,
-		wallet:   opts.Wallet,
-		live:     opts.Live,
-		rules:    opts.Rules,
-		tips:     opts.Tips,
-		profiles: opts.Profiles,
-		api:      opts.API,
-		log:      opts.Logger,
-		clock:    opts.Clock,
-		secure:   opts.SecureCookies,
-		csrfKey:  opts.CSRFKey,
-		guard:    opts.Guard,
-		demo:     opts.Demo,
-		pages:    parseTemplates(),
+		accounts:  opts.Accounts,
+		wallet:    opts.Wallet,
+		live:      opts.Live,
+		rules:     opts.Rules,
+		tips:      opts.Tips,
+		profiles:  opts.Profiles,
+		shoutouts: opts.Shoutouts,
+		blobs:     opts.Blobs,
+		api:       opts.API,
+		log:       opts.Logger,
+		clock:     opts.Clock,
+		secure:    opts.SecureCookies,
+		csrfKey:   opts.CSRFKey,
+		guard:     opts.Guard,
+		demo:      opts.Demo,
+		pages:     parseTemplates(),
 	}
 	if opts.APISpec != nil {
 		d, err := parseAPIDoc(opts.APISpec)
@@ -155,6 +168,16 @@ func New(opts Options) *Server {
 	mux.Handle("GET /docs", http.RedirectHandler("/api", http.StatusMovedPermanently))
 	mux.HandleFunc("GET /creators/{handle}", s.creatorPage)
 	mux.HandleFunc("POST /creators/{handle}/tip", s.userForm(s.sendTip))
+	mux.HandleFunc("GET /creators/{handle}/shoutout", s.userPage(s.requestPage))
+	mux.HandleFunc("POST /creators/{handle}/shoutout", s.userForm(s.sendRequest))
+	mux.HandleFunc("POST /studio/monetization/shoutouts", s.userForm(s.setShoutouts))
+	mux.HandleFunc("GET /shoutouts", s.userPage(s.inboxPage))
+	mux.HandleFunc("GET /shoutouts/{id}", s.userPage(s.detailPage))
+	mux.HandleFunc("POST /shoutouts/{id}/{action}", s.userForm(s.fanAction))
+	mux.HandleFunc("GET /studio/shoutouts", s.userPage(s.queuePage))
+	mux.HandleFunc("POST /studio/shoutouts/{id}/{action}", s.userForm(s.creatorAction))
+	mux.HandleFunc("GET /ops/shoutouts", s.userPage(s.operator(s.opsShoutoutsPage)))
+	mux.HandleFunc("POST /ops/shoutouts/{id}/{action}", s.userForm(s.operator(s.opsShoutoutAction)))
 	mux.HandleFunc("GET /ops/eligibility", s.userPage(s.operator(s.eligibilityPage)))
 	mux.HandleFunc("POST /ops/eligibility/{feature}", s.userForm(s.operator(s.saveRule)))
 	mux.HandleFunc("GET /ops/wallets", s.userPage(s.operator(s.walletsPage)))

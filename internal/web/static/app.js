@@ -156,6 +156,79 @@
     update();
   });
 
+  // Countdowns to a shoutout's deadline ("in 2 days 4 hours"), kept
+  // current every 30 seconds.
+  var countdowns = document.querySelectorAll('[data-countdown]');
+  if (countdowns.length) {
+    var plural = function (n, word) { return n + ' ' + word + (n === 1 ? '' : 's'); };
+    var left = function (ms) {
+      if (ms <= 0) return 'now';
+      var days = Math.floor(ms / 86400000), hours = Math.floor(ms % 86400000 / 3600000), minutes = Math.floor(ms % 3600000 / 60000);
+      if (days > 0) return 'in ' + plural(days, 'day') + (hours > 0 ? ' ' + plural(hours, 'hour') : '');
+      if (hours > 0) return 'in ' + plural(hours, 'hour') + (minutes > 0 ? ' ' + plural(minutes, 'minute') : '');
+      if (minutes > 0) return 'in ' + plural(minutes, 'minute');
+      return 'in less than a minute';
+    };
+    var tick = function () {
+      countdowns.forEach(function (el) {
+        var at = new Date(el.getAttribute('data-countdown')).getTime();
+        if (!isNaN(at)) el.textContent = left(at - Date.now());
+      });
+    };
+    tick();
+    setInterval(tick, 30000);
+  }
+
+  // A shoutout's video upload: the chosen file goes to the API as the body
+  // of a PUT, with a progress bar; on success the page reloads, a refusal
+  // shows its problem's detail.
+  document.querySelectorAll('[data-upload]').forEach(function (box) {
+    var form = box.querySelector('[data-upload-form]');
+    var input = box.querySelector('input[type=file]');
+    var send = box.querySelector('[data-upload-send]');
+    var bar = box.querySelector('[data-upload-progress]');
+    var status = box.querySelector('[data-upload-status]');
+    var nojs = box.querySelector('[data-upload-nojs]');
+    if (!form || !input || !send || !window.XMLHttpRequest) return;
+    if (nojs) nojs.hidden = true;
+    form.hidden = false;
+    send.addEventListener('click', function () {
+      var file = input.files && input.files[0];
+      if (!file) { status.textContent = 'Choose a video first.'; return; }
+      var xhr = new XMLHttpRequest();
+      xhr.open('PUT', box.getAttribute('data-upload'));
+      xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
+      send.disabled = true;
+      bar.hidden = false;
+      bar.value = 0;
+      status.textContent = 'Uploading…';
+      xhr.upload.onprogress = function (e) {
+        if (e.lengthComputable) bar.value = Math.round(e.loaded / e.total * 100);
+      };
+      xhr.onload = function () {
+        if (xhr.status >= 200 && xhr.status < 300) {
+          bar.value = 100;
+          status.textContent = 'Delivered.';
+          window.location.reload();
+          return;
+        }
+        var detail = '';
+        try { detail = JSON.parse(xhr.responseText).detail || ''; } catch (e) { /* not JSON */ }
+        if (!detail && xhr.status === 413) detail = 'This video is too large.';
+        if (!detail && xhr.status === 415) detail = 'This file is not a video we accept (MP4, WebM or QuickTime).';
+        status.textContent = (detail || 'The upload failed (' + xhr.status + ').') + ' Nothing was delivered.';
+        send.disabled = false;
+        bar.hidden = true;
+      };
+      xhr.onerror = function () {
+        status.textContent = 'The upload was cut short. Nothing was delivered; try again.';
+        send.disabled = false;
+        bar.hidden = true;
+      };
+      xhr.send(file);
+    });
+  });
+
   // Times in the reader's own time zone; the UTC time stays in the title.
   if (window.Intl && Intl.DateTimeFormat) {
     var fmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });

@@ -245,6 +245,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Tips:          a.Tips,
 		Profiles:      a.Profiles,
 		Shoutouts:     a.Shoutouts,
+		Blobs:         a.Blobs,
 		API:           a.API,
 		APISpec:       a.API.Spec(),
 		Logger:        log,

@@ -192,7 +192,7 @@ func startBenchJobs(ctx context.Context, db *store.DB) (stop func(), err error) 
 	}
 	q.Every("bench.sweep", 0, func(ctx context.Context) error {
 		var n int
-		return db.Read.QueryRowContext(ctx, `SELECT count(*) FROM holds`).Scan(&n)
+		return db.Read.QueryRowContext(ctx, `SELECT count(*) FROM sessions`).Scan(&n)
 	})
 	if err := q.Start(ctx); err != nil {
 		return nil, err

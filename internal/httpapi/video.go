@@ -154,6 +154,10 @@ func extension(contentType string) string {
 		return ".webm"
 	case "video/quicktime":
 		return ".mov"
+	case "video/matroska":
+		return ".mkv"
+	case "video/x-m4v":
+		return ".m4v"
 	}
 	return ".mp4"
 }

@@ -26,7 +26,7 @@ type VideoInfo struct {
 
 // VideoTypes are the content types a delivery may have (decided from the
 // content by the caller).
-var VideoTypes = []string{"video/mp4", "video/webm", "video/quicktime"}
+var VideoTypes = []string{"video/mp4", "video/x-m4v", "video/quicktime", "video/webm", "video/matroska"}
 
 // Extension is the creator's request for more days to deliver.
 type Extension struct {

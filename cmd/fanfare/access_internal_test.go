@@ -200,7 +200,8 @@ func TestSecretKey(t *testing.T) {
 	t.Run("generated once, shared by nodes", func(t *testing.T) {
 		t.Parallel()
 		data := t.TempDir()
-		var logs bytes.Buffer
+		// Background jobs log while the test reads.
+		var logs lockedBuffer
 		start := func() *Main {
 			m := newTestMain(t)
 			m.Config.DB, m.Config.Migrate, m.Config.Data = storetest.URL(t, store.SQLite), true, data

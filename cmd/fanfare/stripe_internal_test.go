@@ -111,7 +111,7 @@ func TestStripeConfigRefused(t *testing.T) {
 func TestMainStripe(t *testing.T) {
 	t.Parallel()
 	fake := stripetest.New(t)
-	var logs bytes.Buffer
+	var logs lockedBuffer
 	m := newTestMain(t)
 	m.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	m.Config.DB, m.Config.Addr, m.Config.Migrate = storetest.URL(t, store.SQLite), "127.0.0.1:0", true

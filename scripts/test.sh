@@ -68,7 +68,7 @@ check_tidy() {
 # pg-test-cluster.sh.
 run_suites() {
 	# shellcheck disable=SC2086 # GOTESTFLAGS is a list of flags.
-	"$GO" test -race -count=1 -timeout 15m ${GOTESTFLAGS:-} ./...
+	"$GO" test -race -count=1 -timeout 25m ${GOTESTFLAGS:-} ./...
 
 	# Browser tests, once the e2e/ package exists.
 	if [ -f e2e/package.json ]; then

@@ -50,8 +50,12 @@ export async function openPage(browser, options = {}) {
   };
 }
 
-/** A full-page screenshot in e2e/test-output/NAME.png. */
+/**
+ * A full-page screenshot in e2e/test-output/NAME.png, taken from the top of
+ * the page so the sticky header sits where a reader sees it first.
+ */
 export async function shot(page, name) {
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(OUTPUT, `${name}.png`), fullPage: true });
 }
 

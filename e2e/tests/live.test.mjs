@@ -72,7 +72,7 @@ describe('Fanfare LIVE pages', { timeout: TEST_TIMEOUT * 4 }, () => {
     await sam.page.goto(room);
     await connected(sam.page);
     const before = await roomBalance(sam.page);
-    assert.ok(before >= 27_000, `sam starts with at least 27,000 coins, has ${before}`);
+    assert.ok(before >= 5, `sam can send Rose ×5, has ${before}`);
     await viewer.page.waitForFunction(() => Number(document.querySelector('[data-viewers]').textContent) >= 2);
 
     // Rose ×5.

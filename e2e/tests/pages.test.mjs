@@ -118,7 +118,24 @@ describe('Every page, on a phone and a desktop', { timeout: TEST_TIMEOUT * 12 },
         ['settings', '/settings'],
         ['studio', '/studio'],
         ['monetization', '/studio/monetization'],
+        ['shoutout-queue', '/studio/shoutouts'],
         ['live-room-own', room],
+      ], size);
+      await finish();
+    });
+
+    test(`a fan's pages at ${size} size`, { timeout: TEST_TIMEOUT * 2 }, async () => {
+      const { page, finish } = await openPage(browser, { viewport });
+      await logIn(page, 'sam');
+      // The demo gives sam a delivered shoutout from ayla.
+      await page.goto('/shoutouts');
+      const delivered = page.getByTestId('inbox').getByRole('listitem').filter({ hasText: 'Delivered' }).first();
+      const path = await delivered.getByRole('link').first().getAttribute('href');
+      assert.match(path, /^\/shoutouts\/[^/]+$/);
+      await visitAll(page, [
+        ['shoutout-request', '/creators/ayla/shoutout'],
+        ['shoutouts-inbox', '/shoutouts'],
+        ['shoutout-delivered', path],
       ], size);
       await finish();
     });
@@ -129,6 +146,7 @@ describe('Every page, on a phone and a desktop', { timeout: TEST_TIMEOUT * 12 },
       await visitAll(page, [
         ['ops-eligibility', '/ops/eligibility'],
         ['ops-wallets', '/ops/wallets'],
+        ['ops-shoutouts', '/ops/shoutouts'],
         ['wallet-operator', '/wallet'],
       ], size);
       await finish();

@@ -1,12 +1,18 @@
 // Shoutouts in a real browser, against `fanfare demo` (see e2e/run.sh): ayla
 // offers shoutouts from her monetization page, sam requests one from her
 // profile on a phone-sized screen, finds it in his inbox with its deadline,
-// ayla accepts it from her queue, and sam cancels a second request through
+// ayla accepts it from her queue and uploads a real video with the progress
+// bar, sam plays it, downloads it and reviews it, and sam cancels a second request through
 // the page's own dialog. The demo world is shared by every browser test:
 // balances are compared before and after, never assumed.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { TEST_TIMEOUT, launch, logIn, openPage, parseCount, shot } from '../lib.mjs';
+
+/** A 1-second 64×64 H.264 video in MP4 (see internal/blob/testdata/README.md). */
+const TINY_MP4 = fileURLToPath(new URL('../../internal/blob/testdata/tiny.mp4', import.meta.url));
 
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
 
@@ -78,6 +84,58 @@ describe('Fanfare shoutouts', { timeout: TEST_TIMEOUT * 4 }, () => {
     await page.goto(`/shoutouts/${id}`);
     assert.match(await page.getByTestId('state').innerText(), /Accepted/);
     assert.equal(await page.getByTestId('cancel').count(), 0, 'no cancel once accepted');
+
+    // ayla uploads a real video (H.264 in MP4) with the progress bar; the
+    // page reloads once the API has the whole file and the request is delivered.
+    await accepted.getByTestId('video-file').setInputFiles(TINY_MP4);
+    await accepted.getByTestId('upload-send').click();
+    await ayla.page.waitForFunction((rowID) => {
+      const row = [...document.querySelectorAll('a')].find((a) => a.getAttribute('href') === `/shoutouts/${rowID}`);
+      return row && /Delivered/.test(row.closest('li').textContent);
+    }, id);
+    await shot(ayla.page, '34-shoutout-queue-delivered');
+
+    // sam finds it in his inbox and plays it.
+    await page.goto('/shoutouts');
+    assert.match(await page.getByTestId(`shoutout-${id}`).innerText(), /Delivered/);
+    await page.goto(`/shoutouts/${id}`);
+    assert.match(await page.getByTestId('state').innerText(), /Delivered/);
+    const player = page.getByTestId('player');
+    await player.scrollIntoViewIfNeeded();
+    const played = await player.evaluate(async (video) => {
+      video.muted = true;
+      await video.play();
+      await new Promise((resolve) => {
+        const done = () => { if (video.currentTime > 0.2) resolve(); };
+        video.addEventListener('timeupdate', done);
+        done();
+      });
+      return { duration: video.duration, width: video.videoWidth, height: video.videoHeight, time: video.currentTime };
+    });
+    assert.ok(played.duration > 0.9 && played.duration < 1.5, `the 1-second video, got ${played.duration} s`);
+    assert.deepEqual([played.width, played.height], [64, 64]);
+    assert.ok(played.time > 0.2, `the video plays, at ${played.time} s`);
+    await shot(page, '35-shoutout-delivered-mobile');
+
+    // The download is the same bytes as an attachment.
+    const href = await page.getByTestId('download').getAttribute('href');
+    const download = await page.request.get(href);
+    assert.equal(download.status(), 200);
+    assert.match(download.headers()['content-disposition'], /^attachment/);
+    assert.equal(download.headers()['content-type'], 'video/mp4');
+    assert.deepEqual(Buffer.from(await download.body()), await readFile(TINY_MP4));
+
+    // sam rates it; the review shows on ayla's profile.
+    await page.getByTestId('star-5').check();
+    await page.getByTestId('review-text').fill('Lina cried. Thank you Ayla!');
+    await page.getByTestId('send-review').click();
+    await page.waitForURL(`**/shoutouts/${id}?done=review`);
+    assert.match(await page.getByTestId('review-form').innerText(), /Edit your review/);
+    assert.equal(await page.getByTestId('review-text').inputValue(), 'Lina cried. Thank you Ayla!');
+    await page.goto('/creators/ayla');
+    assert.match(await page.getByTestId('rating').innerText(), /★ \(\d+ reviews?\)/);
+    assert.match(await page.getByTestId('reviews').innerText(), /Lina cried\. Thank you Ayla!/);
+    assert.doesNotMatch(await page.getByTestId('typical-delivery').innerText(), /No deliveries yet/);
     await sam.finish();
     await ayla.finish();
   });

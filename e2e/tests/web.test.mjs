@@ -110,8 +110,10 @@ describe('Fanfare web app', { timeout: TEST_TIMEOUT * 6 }, () => {
     await shot(page, '07-login');
     await logIn(page, 'sam');
     assert.match(await page.getByRole('navigation', { name: 'Main' }).innerText(), /@sam/);
+    // A fresh demo gives sam 27,000 coins (checked on a fresh demo by the Go
+    // tests in cmd/fanfare); the files before this one spend some of them.
     const before = await balance(page);
-    assert.ok(before >= 27_000, `sam starts with at least 27,000 coins, has ${before}`);
+    assert.ok(before > 0, `sam has demo coins, has ${before}`);
 
     await buy(page, 'eur-350', SUCCEEDS);
     await page.waitForURL('**/wallet?bought=*');

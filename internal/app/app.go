@@ -36,6 +36,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/store"
+	"github.com/fanfarehq/fanfare/internal/subscription"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 	"github.com/fanfarehq/fanfare/internal/web"
@@ -98,6 +99,9 @@ type Config struct {
 	// video (0: DefaultMaxVideoBytes).
 	Shoutouts     shoutout.Options
 	MaxVideoBytes int64
+	// Subscriptions are LIVE Subscription's period, grace, notice, share
+	// and bounds (Clock and Scheduler are the graph's own).
+	Subscriptions subscription.Options
 	// JobWorkers is the most background jobs run at once; 0 is the jobs
 	// package's default.
 	JobWorkers int
@@ -128,8 +132,9 @@ type App struct {
 	Hub      *room.Hub
 
 	// Blobs keeps the videos of Shoutouts.
-	Blobs     *blob.Store
-	Shoutouts *shoutout.Service
+	Blobs         *blob.Store
+	Shoutouts     *shoutout.Service
+	Subscriptions *subscription.Service
 
 	API *httpapi.Server // the HTTP API alone
 	Web *web.Server     // the web app, handing the API's paths to API
@@ -206,7 +211,13 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		return err
 	}
 	a.Shoutouts.Register(a.Jobs)
-	a.Profiles = profile.New(a.Rules, a.Tips, a.Live, a.Shoutouts)
+	sc := cfg.Subscriptions
+	sc.Clock, sc.Scheduler = clock, a.Jobs
+	if a.Subscriptions, err = subscription.New(db, a.Ledger, a.Accounts, a.Wallet, a.Rules, sc); err != nil {
+		return err
+	}
+	a.Subscriptions.Register(a.Jobs)
+	a.Profiles = profile.New(a.Rules, a.Tips, a.Live, a.Shoutouts, a.Subscriptions)
 	a.Hub = room.NewHub(broker, room.Options{Tick: cfg.RoomTick, Now: clock.Now, Load: a.Live.RoomState, Dropped: a.Metrics.ViewerDropped,
 		Viewers: func(id string, n int) {
 			if err := a.Live.NoteViewers(context.Background(), id, n); err != nil {
@@ -214,28 +225,29 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 			}
 		}})
 	a.API = httpapi.New(httpapi.Options{
-		Accounts:     a.Accounts,
-		Wallet:       a.Wallet,
-		Live:         a.Live,
-		Rules:        a.Rules,
-		Tips:         a.Tips,
-		Profiles:     a.Profiles,
-		Shoutouts:    a.Shoutouts,
-		Blobs:        a.Blobs,
-		MaxVideo:     cmp.Or(cfg.MaxVideoBytes, DefaultMaxVideoBytes),
-		Hub:          a.Hub,
-		DB:           db,
-		Clock:        clock,
-		APIKey:       cfg.APIKey,
-		Logger:       log,
-		Registry:     a.Registry,
-		Metrics:      a.Metrics,
-		Version:      cfg.Version,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		Guard:        cfg.Guard,
-		MetricsToken: cfg.MetricsToken,
-		CORSOrigins:  cfg.CORSOrigins,
-		WarmingUp:    cfg.WarmingUp,
+		Accounts:      a.Accounts,
+		Wallet:        a.Wallet,
+		Live:          a.Live,
+		Rules:         a.Rules,
+		Tips:          a.Tips,
+		Profiles:      a.Profiles,
+		Shoutouts:     a.Shoutouts,
+		Blobs:         a.Blobs,
+		MaxVideo:      cmp.Or(cfg.MaxVideoBytes, DefaultMaxVideoBytes),
+		Subscriptions: a.Subscriptions,
+		Hub:           a.Hub,
+		DB:            db,
+		Clock:         clock,
+		APIKey:        cfg.APIKey,
+		Logger:        log,
+		Registry:      a.Registry,
+		Metrics:       a.Metrics,
+		Version:       cfg.Version,
+		MaxBodyBytes:  cfg.MaxBodyBytes,
+		Guard:         cfg.Guard,
+		MetricsToken:  cfg.MetricsToken,
+		CORSOrigins:   cfg.CORSOrigins,
+		WarmingUp:     cfg.WarmingUp,
 	})
 	a.Web = web.New(web.Options{
 		Accounts:      a.Accounts,

@@ -38,7 +38,7 @@ var Features = []string{Live, Gifts, Tips, Shoutouts, Subscriptions}
 // them yet: checklists show them as coming soon rather than a verdict, and
 // profiles offer no button for them. A feature opens by being added here,
 // and nowhere else.
-var released = map[string]bool{Live: true, Gifts: true, Tips: true, Shoutouts: true}
+var released = map[string]bool{Live: true, Gifts: true, Tips: true, Shoutouts: true, Subscriptions: true}
 
 // Released reports whether this release lets people use feature.
 func Released(feature string) bool { return released[feature] }

@@ -355,7 +355,7 @@ func TestReleased(t *testing.T) {
 			open = append(open, f)
 		}
 	}
-	require.Equal(t, []string{eligibility.Live, eligibility.Gifts, eligibility.Tips, eligibility.Shoutouts}, open)
+	require.Equal(t, []string{eligibility.Live, eligibility.Gifts, eligibility.Tips, eligibility.Shoutouts, eligibility.Subscriptions}, open)
 	require.Equal(t, fanfare.Reason{Code: eligibility.RNotReleased, Message: "LIVE Subscription is not available in this release yet."},
 		eligibility.NotReleased(eligibility.Subscriptions))
 }

@@ -223,7 +223,7 @@ func TestProblemCodesDeclared(t *testing.T) {
 // parties are the operations open to any logged-in user and to the API
 // key, whose objects say who may read them (their parties and the
 // operator): no credential is refused before the handler.
-var parties = map[string]bool{"getShoutout": true}
+var parties = map[string]bool{"getShoutout": true, "getSubscription": true}
 
 // TestMiddlewareProblemsDeclared sends each operation what the middleware
 // refuses before its handler runs — a body that is not JSON, one too

@@ -58,7 +58,7 @@ func TestCORSPreflight(t *testing.T) {
 		require.Equal(t, http.StatusNoContent, res.status, "%s %s: %s", r.method, r.path, res.body)
 		require.Empty(t, res.body)
 		require.Equal(t, r.header["Origin"], res.header.Get("Access-Control-Allow-Origin"))
-		require.Equal(t, "GET, PATCH, POST, PUT", res.header.Get("Access-Control-Allow-Methods"))
+		require.Equal(t, "DELETE, GET, PATCH, POST, PUT", res.header.Get("Access-Control-Allow-Methods"))
 		allowHeaders := strings.ToLower(res.header.Get("Access-Control-Allow-Headers"))
 		for _, h := range []string{"authorization", "content-type", "idempotency-key", "x-request-id"} {
 			require.Contains(t, allowHeaders, h)

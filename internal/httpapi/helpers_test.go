@@ -238,6 +238,7 @@ func (e *env) walletOf(t *testing.T, token string) walletBody {
 // every balance and every user's operator-set fields.
 type snapshot struct {
 	Users, Transfers, Audit, IdempotencyKeys, Purchases, Tips int
+	Subscriptions, Periods, Plans                             int
 	State                                                     string
 }
 
@@ -245,12 +246,15 @@ func (e *env) snapshot(t *testing.T) snapshot {
 	t.Helper()
 	var s snapshot
 	for q, dst := range map[string]*int{
-		`SELECT COUNT(*) FROM users`:            &s.Users,
-		`SELECT COUNT(*) FROM transfers`:        &s.Transfers,
-		`SELECT COUNT(*) FROM audit_log`:        &s.Audit,
-		`SELECT COUNT(*) FROM idempotency_keys`: &s.IdempotencyKeys,
-		`SELECT COUNT(*) FROM purchases`:        &s.Purchases,
-		`SELECT COUNT(*) FROM tips`:             &s.Tips,
+		`SELECT COUNT(*) FROM users`:                &s.Users,
+		`SELECT COUNT(*) FROM transfers`:            &s.Transfers,
+		`SELECT COUNT(*) FROM audit_log`:            &s.Audit,
+		`SELECT COUNT(*) FROM idempotency_keys`:     &s.IdempotencyKeys,
+		`SELECT COUNT(*) FROM purchases`:            &s.Purchases,
+		`SELECT COUNT(*) FROM tips`:                 &s.Tips,
+		`SELECT COUNT(*) FROM subscriptions`:        &s.Subscriptions,
+		`SELECT COUNT(*) FROM subscription_periods`: &s.Periods,
+		`SELECT COUNT(*) FROM subscription_tiers`:   &s.Plans,
 	} {
 		require.NoError(t, e.db.Read.QueryRow(q).Scan(dst))
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/store"
+	"github.com/fanfarehq/fanfare/internal/subscription"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
@@ -55,6 +56,8 @@ type Options struct {
 	Shoutouts *shoutout.Service
 	Blobs     *blob.Store
 	MaxVideo  int64 // bytes; a larger upload is refused (413)
+	// Subscriptions runs LIVE Subscription.
+	Subscriptions *subscription.Service
 	// Hub fans LIVE events out to this node's room feeds.
 	Hub *room.Hub
 	DB  *store.DB // readiness: ping and pending migrations
@@ -99,6 +102,7 @@ type Server struct {
 	tips      *tips.Service
 	profiles  *profile.Service
 	shoutouts *shoutout.Service
+	subs      *subscription.Service
 	blobs     *blob.Store
 	maxVideo  int64
 	live      *live.Service
@@ -161,6 +165,7 @@ func newServer(opts Options) *Server {
 		rules:     opts.Rules,
 		tips:      opts.Tips,
 		shoutouts: opts.Shoutouts,
+		subs:      opts.Subscriptions,
 		blobs:     opts.Blobs,
 		maxVideo:  opts.MaxVideo,
 		profiles:  opts.Profiles,
@@ -238,6 +243,7 @@ func newServer(opts Options) *Server {
 	s.registerLive()
 	s.registerTips()
 	s.registerShoutouts()
+	s.registerSubscriptions()
 	s.finishSpec()
 	s.cors = newCORS(opts.CORSOrigins, apiMethods(s.contract))
 	return s

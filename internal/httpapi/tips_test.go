@@ -468,9 +468,8 @@ func TestGiftRulesAtRunTime(t *testing.T) {
 
 // A banned creator's profile keeps the standing to the creator and the
 // operator: anyone else reads that Tips are unavailable, not why. A
-// restricted one likewise. zed offers no shoutouts: hidden for everyone.
-// LIVE Subscription is not in this release: hidden for everyone, with the
-// reason not_released.
+// restricted one likewise. zed offers no shoutouts and no subscription:
+// both hidden for everyone.
 func TestProfileStandingIsPrivate(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
@@ -513,7 +512,10 @@ func TestProfileStandingIsPrivate(t *testing.T) {
 					}
 					state, codes, _ = p.action("subscribe")
 					require.Equal(t, "hidden", state)
-					require.Equal(t, []string{"not_released"}, codes)
+					require.Contains(t, codes, "not_offered")
+					if tc.codes[0] == "unavailable" {
+						require.NotContains(t, codes, "standing", "the standing leaks")
+					}
 				})
 			}
 		}
@@ -523,9 +525,9 @@ func TestProfileStandingIsPrivate(t *testing.T) {
 	})
 }
 
-// The checklist says LIVE Subscription is not in this release: never
-// eligible, whatever the creator meets. Shoutouts are.
-func TestChecklistComingSoon(t *testing.T) {
+// The checklist of every feature, all in this release: ayla meets the
+// rules of all but Tips (250,000 followers: enough; her tips are off).
+func TestChecklistReleased(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
@@ -542,6 +544,6 @@ func TestChecklistComingSoon(t *testing.T) {
 			got[f.Feature] = [2]bool{f.Released, f.Eligible}
 		}
 		require.Equal(t, map[string][2]bool{"live": {true, true}, "gifts": {true, true}, "tips": {true, false},
-			"shoutouts": {true, true}, "subscriptions": {false, false}}, got)
+			"shoutouts": {true, true}, "subscriptions": {true, true}}, got)
 	})
 }

@@ -3,9 +3,10 @@
 // take (tip, shoutout, subscribe, join the LIVE) and, for each one they may
 // not, why. It also gives a creator their monetization checklist. The API
 // and the web app show the same answers. The shoutout action comes from
-// the Shoutouts offer (shoutout.Service.Decide): hidden when the creator
-// does not offer them, else available with the price or unavailable with
-// the reasons (paused, a full capacity, the rules).
+// the Shoutouts offer (shoutout.Service.Decide), the subscribe action from
+// the creator's plan (subscription.Service.Decide): hidden when the creator
+// does not offer the feature, else available or unavailable with the
+// reasons (paused, a full capacity, subscribed already, the rules).
 package profile
 
 import (
@@ -18,6 +19,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/shoutout"
+	"github.com/fanfarehq/fanfare/internal/subscription"
 	"github.com/fanfarehq/fanfare/internal/tips"
 )
 
@@ -69,6 +71,16 @@ type Profile struct {
 	// Shoutout is the creator's Shoutouts offer (price, note, typical
 	// delivery) when they offer them; nil otherwise.
 	Shoutout *ShoutoutOffer `json:"-"`
+	// Subscription is the creator's LIVE Subscription plan when they
+	// offer one; nil otherwise.
+	Subscription *SubscriptionOffer `json:"-"`
+}
+
+// SubscriptionOffer is what a profile shows of a creator's plan: its
+// tiers, and the viewer's open subscription if they have one.
+type SubscriptionOffer struct {
+	Tiers        []subscription.Tier
+	Subscription *subscription.Subscription
 }
 
 // ShoutoutOffer is what a profile shows of a creator's Shoutouts.
@@ -95,12 +107,15 @@ type Service struct {
 	tips      *tips.Service
 	live      *live.Service
 	shoutouts *shoutout.Service
+	// subscriptions decides the subscribe action.
+	subscriptions *subscription.Service
 }
 
-// New returns a Service. Shoutouts decides the shoutout action (nil: it is
-// hidden, as for a feature not in this release).
-func New(rules *eligibility.Engine, t *tips.Service, l *live.Service, shoutouts *shoutout.Service) *Service {
-	return &Service{rules: rules, tips: t, live: l, shoutouts: shoutouts}
+// New returns a Service. Shoutouts decides the shoutout action and
+// subscriptions the subscribe action (nil: hidden, as for a feature not in
+// this release).
+func New(rules *eligibility.Engine, t *tips.Service, l *live.Service, shoutouts *shoutout.Service, subscriptions *subscription.Service) *Service {
+	return &Service{rules: rules, tips: t, live: l, shoutouts: shoutouts, subscriptions: subscriptions}
 }
 
 // Viewer is who looks at a profile: a user (nil: not logged in), and
@@ -149,17 +164,12 @@ func (s *Service) For(ctx context.Context, v Viewer, creator *fanfare.User) (*Pr
 	}
 	p.Actions = append(p.Actions, sh)
 	p.Shoutout = offer
-	if !eligibility.Released(eligibility.Subscriptions) {
-		p.Actions = append(p.Actions, Action{Action: ActionSubscribe, State: Hidden, Reasons: []fanfare.Reason{eligibility.NotReleased(eligibility.Subscriptions)}})
-	} else {
-		d, err := s.rules.Between(ctx, eligibility.Subscriptions, viewer, creator)
-		if err != nil {
-			return nil, err
-		}
-		// Not open to fans yet: no creator offers it.
-		d.Add(eligibility.RNotOffered, fmt.Sprintf("@%s has no LIVE Subscription plan yet.", creator.Handle))
-		p.Actions = append(p.Actions, action(ActionSubscribe, seen(d), self))
+	sub, plan, err := s.subscribe(ctx, viewer, creator, self, v.Operator, seen)
+	if err != nil {
+		return nil, err
 	}
+	p.Actions = append(p.Actions, sub)
+	p.Subscription = plan
 
 	join := Action{Action: ActionJoinLive, State: Hidden, Reasons: []fanfare.Reason{}}
 	if l, err := s.live.Current(ctx, creator.ID); err != nil {
@@ -186,13 +196,42 @@ func (s *Service) shoutout(ctx context.Context, viewer, creator *fanfare.User, s
 	if err != nil {
 		return Action{}, nil, err
 	}
-	d := o.Decision
+	a, offered, err := s.offered(ctx, eligibility.Shoutouts, ActionShoutout, o.Decision, viewer, creator, self, operator, seen)
+	if err != nil || !offered {
+		return a, nil, err
+	}
+	return a, &ShoutoutOffer{Price: o.Price, AcceptNote: o.AcceptNote, Typical: o.Typical}, nil
+}
+
+// subscribe is the subscribe action for viewer, and the creator's plan when
+// they offer one, as shoutout does for Shoutouts. A fan who subscribes
+// already reads the reason "subscribed", with their subscription.
+func (s *Service) subscribe(ctx context.Context, viewer, creator *fanfare.User, self, operator bool, seen func(eligibility.Decision) eligibility.Decision) (Action, *SubscriptionOffer, error) {
+	if !eligibility.Released(eligibility.Subscriptions) || s.subscriptions == nil {
+		return Action{Action: ActionSubscribe, State: Hidden, Reasons: []fanfare.Reason{eligibility.NotReleased(eligibility.Subscriptions)}}, nil, nil
+	}
+	o, err := s.subscriptions.Decide(ctx, viewer, creator)
+	if err != nil {
+		return Action{}, nil, err
+	}
+	a, offered, err := s.offered(ctx, eligibility.Subscriptions, ActionSubscribe, o.Decision, viewer, creator, self, operator, seen)
+	if err != nil || !offered {
+		return a, nil, err
+	}
+	return a, &SubscriptionOffer{Tiers: o.Tiers, Subscription: o.Subscription}, nil
+}
+
+// offered turns a feature's offer decision d into its action, and reports
+// whether the creator offers the feature at all. The operator reads every
+// reason of the rules, then the offer's own; the creator reads what fans
+// meet too.
+func (s *Service) offered(ctx context.Context, feature, name string, d eligibility.Decision, viewer, creator *fanfare.User, self, operator bool, seen func(eligibility.Decision) eligibility.Decision) (Action, bool, error) {
 	if operator && !self {
-		// Decide reads as the public does: the operator reads the rules'
-		// every reason, then the offer's own (paused, capacity...).
-		full, err := s.rules.Between(ctx, eligibility.Shoutouts, viewer, creator)
+		// The offer reads as the public does: the operator reads the
+		// rules' every reason, then the offer's own (paused, capacity...).
+		full, err := s.rules.Between(ctx, feature, viewer, creator)
 		if err != nil {
-			return Action{}, nil, err
+			return Action{}, false, err
 		}
 		for _, r := range d.Reasons {
 			if r.Code != eligibility.RUnavailable && !slices.ContainsFunc(full.Reasons, func(x fanfare.Reason) bool { return x.Code == r.Code }) {
@@ -203,28 +242,24 @@ func (s *Service) shoutout(ctx context.Context, viewer, creator *fanfare.User, s
 		d = full
 	}
 	if self {
-		// Decide only says one cannot ask oneself: the creator reads what
-		// fans meet too.
-		own, err := s.rules.Creator(ctx, eligibility.Shoutouts, creator, true)
+		// The offer only says one cannot use it on oneself: the creator
+		// reads what fans meet too.
+		own, err := s.rules.Creator(ctx, feature, creator, true)
 		if err != nil {
-			return Action{}, nil, err
+			return Action{}, false, err
 		}
 		d.Reasons = append(own.Reasons, d.Reasons...)
 	}
-	a := action(ActionShoutout, seen(d), self)
-	offered := true
+	a := action(name, seen(d), self)
 	for _, r := range d.Reasons {
 		if r.Code == eligibility.RNotOffered {
-			offered = false
+			// A creator who does not offer the feature shows no button,
+			// whatever else is missing.
+			a.State = Hidden
+			return a, false, nil
 		}
 	}
-	if !offered {
-		// A creator who does not offer shoutouts shows no button, whatever
-		// else is missing.
-		a.State = Hidden
-		return a, nil, nil
-	}
-	return a, &ShoutoutOffer{Price: o.Price, AcceptNote: o.AcceptNote, Typical: o.Typical}, nil
+	return a, true, nil
 }
 
 // action turns a decision into an action: available, or hidden when it is

@@ -57,19 +57,17 @@ func TestMonetizationSettings(t *testing.T) {
 			"No tips yet.")
 		require.Contains(t, p.body, `data-testid="tips-switch">off<`)
 		for feature, verdict := range map[string]string{"live": "Eligible", "gifts": "Eligible", "tips": "Not eligible",
-			"shoutouts": "Eligible", "subscriptions": "Coming soon"} {
+			"shoutouts": "Eligible", "subscriptions": "Eligible"} {
 			require.Contains(t, p.body, `data-testid="eligible-`+feature+`">`+verdict+`<`, feature)
 		}
 		require.Equal(t, "✓ Met: Going LIVE needs a creator of 18 or older", p.check(t, "live", "age"))
 		require.Equal(t, "✗ Not met: Tips need 100,000 followers : you have 40,000", p.check(t, "tips", "followers"))
 		require.Equal(t, "✓ Met: Tips need an account in good standing", p.check(t, "tips", "standing"))
 		require.Equal(t, "✗ Not met: You turned Tips on : turn them on in your monetization settings", p.check(t, "tips", "not_offered"))
-		// LIVE Subscription is not in this release: no verdict on what he
-		// meets, no checklist. Shoutouts are, with their checklist.
-		p.requireText(t, "LIVE Subscription is not available in this release yet.")
-		require.NotContains(t, p.body, "Shoutouts are not available in this release yet.")
+		// Every feature is in this release, each with its checklist.
+		require.NotContains(t, p.body, "not available in this release yet.")
 		require.Equal(t, "✓ Met: Shoutouts need 10,000 followers", p.check(t, "shoutouts", "followers"))
-		require.NotContains(t, p.body, `data-testid="check-subscriptions-`)
+		require.Equal(t, "✓ Met: LIVE Subscription needs 1,000 followers", p.check(t, "subscriptions", "followers"))
 
 		// Turning Tips on: the switch is on, fans still need him to meet the rules.
 		form := p.form(t, "/studio/monetization/tips", 0)

@@ -1,0 +1,307 @@
+package subscription
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/eligibility"
+	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/wallet"
+)
+
+// JobRenew is the job kind that renews a subscription at its period's end
+// (or retries a renewal in grace, or ends a subscription that does not
+// renew). It is inserted in the transaction that paid the period before,
+// or that put the subscription in grace.
+const JobRenew = "subscription.renew"
+
+// renewArgs are JobRenew's arguments: the subscription and the periods it
+// had paid when the job was made. A job whose subscription has paid more
+// since does nothing.
+type renewArgs struct {
+	ID      string `json:"id"`
+	Periods int    `json:"periods"`
+}
+
+// Queue runs jobs: the jobs package's queue implements it.
+type Queue interface {
+	Handle(kind string, fn func(ctx context.Context, args json.RawMessage) error)
+	Every(name string, interval time.Duration, fn func(ctx context.Context) error)
+}
+
+// Register wires the renewal handler, and the sweep every
+// Options.SweepInterval, into q.
+func (s *Service) Register(q Queue) {
+	for kind, fn := range s.Handlers() {
+		q.Handle(kind, fn)
+	}
+	q.Every("subscription.sweep", s.opts.SweepInterval, func(ctx context.Context) error {
+		_, err := s.Sweep(ctx)
+		return err
+	})
+}
+
+// Handlers returns the handler of each job kind. A handler decides with
+// the service's Clock and is idempotent: it does nothing when the
+// subscription paid more periods since, ended, or is not due yet by the
+// Clock (the sweep renews it then).
+func (s *Service) Handlers() map[string]func(ctx context.Context, args json.RawMessage) error {
+	return map[string]func(context.Context, json.RawMessage) error{
+		JobRenew: func(ctx context.Context, raw json.RawMessage) error {
+			var a renewArgs
+			if err := json.Unmarshal(raw, &a); err != nil || a.ID == "" {
+				return fmt.Errorf("subscription job: bad arguments %s", raw)
+			}
+			r, err := s.load(ctx, s.db.Read, a.ID)
+			if fanfare.ErrorCode(err) == fanfare.ENotFound {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			if r.Periods != a.Periods {
+				return nil
+			}
+			_, err = s.renew(ctx, r, s.clock.Now().UTC())
+			return err
+		},
+	}
+}
+
+// Outcome is what a renewal did.
+type Outcome string
+
+// Outcomes of a renewal.
+const (
+	NotDue  Outcome = ""        // nothing to do yet (or any more)
+	Renewed Outcome = "renewed" // the next period is paid
+	InGrace Outcome = "grace"   // it could not be paid: retried later, access kept
+	Lapsed  Outcome = "lapsed"  // it could not be paid within the grace period
+	Stopped Outcome = "ended"   // not renewing: cancelled, gifted, or the creator cannot offer it
+)
+
+// renew renews r if it is due at now: it pays the next period, or puts r
+// in grace, or ends it. A renewal that lost a race (another paid it first)
+// is no error.
+func (s *Service) renew(ctx context.Context, r *Subscription, now time.Time) (Outcome, error) {
+	switch {
+	case r.State == Active && !now.Before(r.PeriodEnd):
+	case r.State == Grace && r.RetryAt != nil && !now.Before(*r.RetryAt):
+	default:
+		return NotDue, nil
+	}
+	if !r.AutoRenew {
+		reason := EndCancelled
+		if r.GiftedBy != "" && r.cancelledAt == nil {
+			reason = EndGift
+		}
+		return s.end(ctx, r, now, reason)
+	}
+	creator, err := s.users.ByID(ctx, r.CreatorID)
+	if err != nil {
+		return NotDue, err
+	}
+	d, err := s.rules.Creator(ctx, eligibility.Subscriptions, creator, false)
+	if err != nil {
+		return NotDue, err
+	}
+	on, err := s.enabled(ctx, s.db.Read, r.CreatorID)
+	if err != nil {
+		return NotDue, err
+	}
+	if !d.Allowed || !on {
+		return s.end(ctx, r, now, EndCreator)
+	}
+	// The price and tier of the next period.
+	tierID, price := r.TierID, r.Price
+	if r.nextTierID != "" {
+		var p fanfare.Amount
+		var retired bool
+		err := s.db.Read.QueryRowContext(ctx, `SELECT price, retired FROM subscription_tiers WHERE id = $1`, r.nextTierID).Scan(&p, &retired)
+		if err != nil {
+			return NotDue, fmt.Errorf("read tier: %w", err)
+		}
+		if !retired {
+			tierID, price = r.nextTierID, p
+		}
+	} else if r.renewPrice != nil && !r.PeriodEnd.Before(*r.renewFrom) {
+		price = *r.renewPrice
+	}
+	// The next period runs from the paid one's end; paid late, in grace,
+	// from now, and the periods count from there.
+	n := r.Periods + 1
+	anchor, anchorN := r.anchor, r.anchorN
+	start := r.PeriodEnd
+	if r.State == Grace {
+		anchor, anchorN, start = now, r.Periods, now
+	}
+	end := s.periodEnd(anchor, n-anchorN)
+	fan := fanfare.Actor{UserID: r.FanID, Handle: r.Fan, Role: fanfare.RoleFan}
+	key := "renewal-" + strconv.Itoa(n) + "-" + strconv.Itoa(r.attempts+1)
+	idem := ledger.Idempotency{Scope: "subscription:" + r.ID, Key: key,
+		Hash: ledger.HashRequest([]byte(JobRenew), []byte(r.ID), []byte(strconv.Itoa(n)), []byte(strconv.Itoa(r.attempts+1)))}
+	at := now.UnixMicro()
+	_, err = s.wallet.Pay(ctx, fan, wallet.Spend{
+		Feature:        Feature,
+		What:           "renew subscriptions",
+		Object:         "subscription:" + r.ID,
+		CreatorID:      r.CreatorID,
+		CreatorChecked: true,
+		Coins:          price,
+		ShareBPS:       r.shareBPS,
+		Idem:           &idem,
+		Writes: func(res *ledger.Result) []ledger.Write {
+			return []ledger.Write{
+				{SQL: `UPDATE subscriptions SET periods = $2, tier_id = $3, price = $4, anchor = $5, anchor_n = $6, period_start = $7,
+						period_end = $8, state = 'active', grace_until = NULL, retry_at = NULL, attempts = 0, failure = '',
+						next_tier_id = NULL,
+						renew_price = CASE WHEN renew_price = $4 OR tier_id <> $3 THEN NULL ELSE renew_price END,
+						renew_price_from = CASE WHEN renew_price = $4 OR tier_id <> $3 THEN NULL ELSE renew_price_from END,
+						updated_at = $9
+					WHERE id = $1 AND periods = $10 AND state <> 'ended' AND auto_renew`,
+					Args: []any{r.ID, n, tierID, int64(price), anchor.UnixMicro(), anchorN, start.UnixMicro(), end.UnixMicro(), at, r.Periods},
+					Fail: func(ctx context.Context, tx *sql.Tx) error { return errRaced }},
+				insertPeriod(r.ID, n, r.FanID, r.CreatorID, tierID, price, res.OpID, "", start, end),
+			}
+		},
+		Effect: func(ctx context.Context, tx *sql.Tx, res *ledger.Result) error {
+			return s.sched.InsertTx(ctx, tx, JobRenew, renewArgs{ID: r.ID, Periods: n}, end)
+		},
+	})
+	switch code := fanfare.ErrorCode(err); {
+	case err == nil:
+		return Renewed, nil
+	case err == errRaced || code == fanfare.EConflict:
+		return NotDue, nil
+	case code == fanfare.EInsufficientFunds || code == fanfare.EWalletFrozen || code == fanfare.ESpendLimit ||
+		code == fanfare.ENotEligible || code == fanfare.ERegionBlocked:
+		return s.fail(ctx, r, now, err)
+	default:
+		return NotDue, err
+	}
+}
+
+// errRaced is a renewal's answer when its row moved on meanwhile.
+var errRaced = fanfare.Errorf(fanfare.EConflict, "the subscription was renewed or ended meanwhile")
+
+// fail records a renewal that could not be paid: the subscription enters
+// (or stays in) grace with a retry scheduled, or lapses when the grace
+// period is over.
+func (s *Service) fail(ctx context.Context, r *Subscription, now time.Time, cause error) (Outcome, error) {
+	graceUntil := r.PeriodEnd.Add(s.opts.Grace)
+	if r.GraceUntil != nil {
+		graceUntil = *r.GraceUntil
+	}
+	if !now.Before(graceUntil) {
+		return s.end(ctx, r, now, EndLapsed)
+	}
+	retry := now.Add(s.opts.RetryEvery)
+	if retry.After(graceUntil) {
+		retry = graceUntil
+	}
+	msg := cause.Error()
+	if e, ok := cause.(*fanfare.Error); ok {
+		msg = e.Message
+	}
+	at := now.UnixMicro()
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE subscriptions SET state = 'grace', grace_until = $3, retry_at = $4, attempts = attempts + 1,
+			failure = $5, updated_at = $6 WHERE id = $1 AND periods = $2 AND state IN ('active', 'grace') AND attempts = $7`,
+			r.ID, r.Periods, graceUntil.UnixMicro(), retry.UnixMicro(), msg, at, r.attempts)
+		if err != nil {
+			return fmt.Errorf("renewal failed: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("renewal failed: %w", err)
+		} else if n == 0 {
+			return errRaced
+		}
+		return s.sched.InsertTx(ctx, tx, JobRenew, renewArgs{ID: r.ID, Periods: r.Periods}, retry)
+	})
+	if err == errRaced {
+		return NotDue, nil
+	} else if err != nil {
+		return NotDue, err
+	}
+	return InGrace, nil
+}
+
+// end ends r at now for reason.
+func (s *Service) end(ctx context.Context, r *Subscription, now time.Time, reason string) (Outcome, error) {
+	res, err := s.db.Write.ExecContext(ctx, `UPDATE subscriptions SET state = 'ended', end_reason = $3, ended_at = $4, retry_at = NULL,
+		updated_at = $4 WHERE id = $1 AND periods = $2 AND state <> 'ended'`, r.ID, r.Periods, reason, now.UnixMicro())
+	if err != nil {
+		return NotDue, fmt.Errorf("end subscription: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return NotDue, fmt.Errorf("end subscription: %w", err)
+	} else if n == 0 {
+		return NotDue, nil
+	}
+	if reason == EndLapsed {
+		return Lapsed, nil
+	}
+	return Stopped, nil
+}
+
+// sweepBatch is how many subscriptions the sweep reads at once.
+const sweepBatch = 200
+
+// Sweep renews every subscription due by the Clock that its job has not
+// (a job lost, or the server down at the time): it returns how many it
+// renewed, put in grace or ended.
+func (s *Service) Sweep(ctx context.Context) (int, error) {
+	now := s.clock.Now().UTC()
+	done := 0
+	for _, q := range []string{
+		`SELECT id FROM subscriptions WHERE state = 'active' AND period_end <= $1 ORDER BY period_end LIMIT $2`,
+		`SELECT id FROM subscriptions WHERE state = 'grace' AND retry_at <= $1 ORDER BY retry_at LIMIT $2`,
+	} {
+		for {
+			ids, err := s.ids(ctx, q, now.UnixMicro(), sweepBatch)
+			if err != nil {
+				return done, err
+			}
+			changed := 0
+			for _, id := range ids {
+				r, err := s.load(ctx, s.db.Read, id)
+				if err != nil {
+					return done, err
+				}
+				out, err := s.renew(ctx, r, now)
+				if err != nil {
+					return done, err
+				}
+				if out != NotDue {
+					changed++
+				}
+			}
+			done += changed
+			if len(ids) < sweepBatch || changed == 0 {
+				break
+			}
+		}
+	}
+	return done, nil
+}
+
+func (s *Service) ids(ctx context.Context, q string, args ...any) ([]string, error) {
+	rs, err := s.db.Read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sweep subscriptions: %w", err)
+	}
+	defer rs.Close()
+	var out []string
+	for rs.Next() {
+		var id string
+		if err := rs.Scan(&id); err != nil {
+			return nil, fmt.Errorf("sweep subscriptions: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rs.Err()
+}

@@ -79,7 +79,9 @@ func TestSubscriptionPlan(t *testing.T) {
 		require.Equal(t, "subscriptions", p.Checklist.Feature)
 
 		before := e.snapshot(t)
-		tier := func(price int) map[string]any { return map[string]any{"name": "T" + strings.Repeat("x", price%7), "price": price} }
+		tier := func(price int) map[string]any {
+			return map[string]any{"name": "T" + strings.Repeat("x", price%7), "price": price}
+		}
 		for name, body := range map[string]map[string]any{
 			"no tier":      {"enabled": true, "tiers": []any{}},
 			"four tiers":   {"enabled": true, "tiers": []any{tier(100), tier(101), tier(102), tier(103)}},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fanfarehq/fanfare/internal/app/apptest"
 	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
@@ -262,6 +263,10 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Setenv("GO_WANT_FANFARE_MAIN", "1") // inherited by the servers bench live starts
+	// The servers these tests run, in process or started, hash passwords
+	// at the tests' cost (apptest.TestHashCost), unless a test sets its own.
+	os.Setenv("FANFARE_PASSWORD_HASH_MEMORY", strconv.Itoa(int(apptest.TestHashCost.Memory)))
+	os.Setenv("FANFARE_PASSWORD_HASH_TIME", strconv.Itoa(int(apptest.TestHashCost.Time)))
 	os.Exit(m.Run())
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
 	"github.com/fanfarehq/fanfare/internal/shoutout"
+	"github.com/fanfarehq/fanfare/internal/subscription"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
@@ -68,6 +69,16 @@ type Config struct {
 	ShoutoutMaxVideo          string
 	ShoutoutBlockedFanRegions string
 	ShoutoutReview            bool
+	// LIVE Subscription: FANFARE_SUBSCRIPTION_PERIOD ("month": a calendar
+	// month; or a duration such as 30s, for tests and demos),
+	// _GRACE, _NOTICE (before a price change reaches subscribers),
+	// _SHARE_BPS, _MIN_PRICE and _MAX_PRICE (a tier's monthly price).
+	SubscriptionPeriod   string
+	SubscriptionGrace    time.Duration
+	SubscriptionNotice   time.Duration
+	SubscriptionShareBPS int64
+	SubscriptionMinPrice int64
+	SubscriptionMaxPrice int64
 	// FANFARE_ELIGIBILITY_FILE: a JSON file of eligibility rules replacing
 	// the built-in ones feature by feature (the operator's changes at run
 	// time take precedence).
@@ -103,6 +114,11 @@ type Config struct {
 	TrustedProxies        string
 	PasswordHashes        int
 	PasswordHashQueue     int
+	// FANFARE_PASSWORD_HASH_MEMORY (KiB) and FANFARE_PASSWORD_HASH_TIME
+	// (passes): the cost of new password hashes (argon2id), the OWASP
+	// baseline by default; cheaper only for tests and load tests.
+	PasswordHashMemory int
+	PasswordHashTime   int
 	// FANFARE_CORS_ORIGINS: comma-separated web origins
 	// (https://app.example.com) whose pages may call the API from a
 	// browser with a token; default none
@@ -187,6 +203,12 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.ShoutoutMaxPrice, "shoutout-max-price", int64(envInt("FANFARE_SHOUTOUT_MAX_PRICE", shoutout.DefaultMaxPrice)), "the highest price in coins a creator may set for a shoutout (env FANFARE_SHOUTOUT_MAX_PRICE)")
 	fs.StringVar(&c.ShoutoutMaxVideo, "shoutout-max-video", env("FANFARE_SHOUTOUT_MAX_VIDEO", "200MB"), "the largest shoutout video a creator may upload: bytes, or with a unit (KB, MB, GB; KiB, MiB, GiB) (env FANFARE_SHOUTOUT_MAX_VIDEO)")
 	fs.StringVar(&c.ShoutoutBlockedFanRegions, "shoutout-blocked-fan-regions", env("FANFARE_SHOUTOUT_BLOCKED_FAN_REGIONS", ""), "comma-separated regions (ISO 3166-1 alpha-2) whose fans cannot request shoutouts; default none (env FANFARE_SHOUTOUT_BLOCKED_FAN_REGIONS)")
+	fs.StringVar(&c.SubscriptionPeriod, "subscription-period", env("FANFARE_SUBSCRIPTION_PERIOD", "month"), "a subscription period: month (a calendar month; the 31st renews on the last day of shorter months) or a fixed duration such as 30s for tests and demos (env FANFARE_SUBSCRIPTION_PERIOD)")
+	fs.DurationVar(&c.SubscriptionGrace, "subscription-grace", envDuration("FANFARE_SUBSCRIPTION_GRACE", subscription.DefaultGrace), "how long a renewal that could not be paid is retried (daily, access kept) before the subscription lapses (env FANFARE_SUBSCRIPTION_GRACE)")
+	fs.DurationVar(&c.SubscriptionNotice, "subscription-notice", envDuration("FANFARE_SUBSCRIPTION_NOTICE", subscription.DefaultNotice), "how long before a new price reaches existing subscribers: their first renewal at least this long after the change (env FANFARE_SUBSCRIPTION_NOTICE)")
+	fs.Int64Var(&c.SubscriptionShareBPS, "subscription-share-bps", int64(envInt("FANFARE_SUBSCRIPTION_SHARE_BPS", subscription.DefaultShareBPS)), "the creator's share of each subscription period's price, in diamonds, in basis points (env FANFARE_SUBSCRIPTION_SHARE_BPS)")
+	fs.Int64Var(&c.SubscriptionMinPrice, "subscription-min-price", int64(envInt("FANFARE_SUBSCRIPTION_MIN_PRICE", subscription.DefaultMinPrice)), "the lowest monthly price in coins of a subscription tier (env FANFARE_SUBSCRIPTION_MIN_PRICE)")
+	fs.Int64Var(&c.SubscriptionMaxPrice, "subscription-max-price", int64(envInt("FANFARE_SUBSCRIPTION_MAX_PRICE", subscription.DefaultMaxPrice)), "the highest monthly price in coins of a subscription tier (env FANFARE_SUBSCRIPTION_MAX_PRICE)")
 	fs.BoolVar(&c.ShoutoutReview, "shoutout-review", envBool("FANFARE_SHOUTOUT_REVIEW", false), "hold each delivered shoutout video for the operator's approval before the fan sees it (env FANFARE_SHOUTOUT_REVIEW)")
 	fs.StringVar(&c.EligibilityFile, "eligibility-file", env("FANFARE_ELIGIBILITY_FILE", ""), "JSON file of eligibility rules ({\"rules\": [{\"feature\": \"tips\", ...}]}) replacing the built-in ones per feature; the operator's changes at run time take precedence (env FANFARE_ELIGIBILITY_FILE)")
 	c.SecureCookies = nil
@@ -205,6 +227,8 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.LoginFailureWindow, "login-failure-window", envDuration("FANFARE_LOGIN_FAILURE_WINDOW", ratelimit.DefaultLoginFailureWindow), "the window of --login-failures (env FANFARE_LOGIN_FAILURE_WINDOW)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("FANFARE_TRUSTED_PROXIES", ""), "comma-separated addresses or networks (127.0.0.1,10.0.0.0/8) of the reverse proxies in front of Fanfare: the limits count their requests against the client X-Forwarded-For names; default none: the connection's address (env FANFARE_TRUSTED_PROXIES)")
 	fs.IntVar(&c.PasswordHashes, "password-hashes", envInt("FANFARE_PASSWORD_HASHES", account.DefaultHashes()), "password hashes (argon2id, 19 MiB each) computed at once (env FANFARE_PASSWORD_HASHES)")
+	fs.IntVar(&c.PasswordHashMemory, "password-hash-memory", envInt("FANFARE_PASSWORD_HASH_MEMORY", int(account.DefaultHashCost.Memory)), "memory of a new password hash (argon2id), in KiB; below the default (the OWASP baseline) only for tests and load tests (env FANFARE_PASSWORD_HASH_MEMORY)")
+	fs.IntVar(&c.PasswordHashTime, "password-hash-time", envInt("FANFARE_PASSWORD_HASH_TIME", int(account.DefaultHashCost.Time)), "passes of a new password hash (argon2id); below the default only for tests and load tests (env FANFARE_PASSWORD_HASH_TIME)")
 	fs.IntVar(&c.PasswordHashQueue, "password-hash-queue", envInt("FANFARE_PASSWORD_HASH_QUEUE", account.DefaultHashQueue), "log-ins and sign-ups that may wait for a password hash; beyond them the server answers 503 unavailable with Retry-After (env FANFARE_PASSWORD_HASH_QUEUE)")
 	fs.BoolVar(&c.Migrate, "migrate", envBool("FANFARE_MIGRATE", true), "apply pending migrations at start (env FANFARE_MIGRATE)")
 	fs.BoolVar(&c.Jobs, "jobs", envBool("FANFARE_JOBS", true), "run the background jobs (deadlines and their sweeps) on this server; with false it still schedules them, for another server sharing the PostgreSQL database to run (env FANFARE_JOBS)")
@@ -440,4 +464,29 @@ func (c *Config) fileRules() ([]eligibility.Rule, error) {
 		return nil, fmt.Errorf("--eligibility-file (FANFARE_ELIGIBILITY_FILE) %s: %w", c.EligibilityFile, err)
 	}
 	return f.Rules, nil
+}
+
+// subscriptionPeriod is --subscription-period as subscription.Options
+// takes it: 0 for a calendar month, else the fixed duration.
+func (c *Config) subscriptionPeriod() (time.Duration, error) {
+	switch p := strings.TrimSpace(strings.ToLower(c.SubscriptionPeriod)); p {
+	case "", "month":
+		return 0, nil
+	default:
+		d, err := time.ParseDuration(p)
+		if err != nil || d <= 0 {
+			return 0, fmt.Errorf("--subscription-period (FANFARE_SUBSCRIPTION_PERIOD) %q: want month or a duration such as 30s", c.SubscriptionPeriod)
+		}
+		return d, nil
+	}
+}
+
+// hashCost is the cost of new password hashes, checked.
+func (c *Config) hashCost() (account.HashCost, error) {
+	cost := account.HashCost{Memory: uint32(max(c.PasswordHashMemory, 0)), Time: uint32(max(c.PasswordHashTime, 0))}
+	if !cost.Valid() {
+		return cost, fmt.Errorf("--password-hash-memory %d and --password-hash-time %d: want at least %d KiB and %d pass, at most 4 GiB",
+			c.PasswordHashMemory, c.PasswordHashTime, account.MinHashCost.Memory, account.MinHashCost.Time)
+	}
+	return cost, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/store"
+	"github.com/fanfarehq/fanfare/internal/subscription"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
 
@@ -135,6 +136,21 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	period, err := m.Config.subscriptionPeriod()
+	if err != nil {
+		return err
+	}
+	if period > 0 {
+		m.Logger.Warn("subscription periods are a fixed duration, not a calendar month", "period", period)
+	}
+	hashCost, err := m.Config.hashCost()
+	if err != nil {
+		return err
+	}
+	if hashCost.Below() {
+		m.Logger.Warn("password hashes are cheaper than the OWASP baseline: fine for tests, not for production",
+			"memory_kib", hashCost.Memory, "passes", hashCost.Time)
+	}
 	warmingUp := ""
 	if m.Config.Demo {
 		warmingUp = "seeding the demo world"
@@ -168,8 +184,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			Review:         m.Config.ShoutoutReview,
 		},
 		MaxVideoBytes: maxVideo,
-		BlobURL:       blobURL,
-		JobWorkers:    m.Config.JobWorkers,
+		Subscriptions: subscription.Options{
+			Period:   period,
+			Grace:    m.Config.SubscriptionGrace,
+			Notice:   m.Config.SubscriptionNotice,
+			ShareBPS: m.Config.SubscriptionShareBPS,
+			MinPrice: fanfare.Amount(m.Config.SubscriptionMinPrice),
+			MaxPrice: fanfare.Amount(m.Config.SubscriptionMaxPrice),
+		},
+		PasswordHashCost: hashCost,
+		BlobURL:          blobURL,
+		JobWorkers:       m.Config.JobWorkers,
 	}); err != nil {
 		return err
 	}

@@ -32,6 +32,9 @@ type Options struct {
 	// (Shoutouts refund a restricted or banned creator's open requests)
 	// commits with the change, or not at all.
 	StandingChanged func(ctx context.Context, tx *sql.Tx, userID string, to fanfare.Standing) error
+	// HashCost is the cost of new password hashes; zero is
+	// DefaultHashCost. New panics on a cost that is not Valid.
+	HashCost HashCost
 }
 
 // Service manages users and sessions.
@@ -47,6 +50,8 @@ type Service struct {
 	// 19 MiB, so a burst of logins must queue rather than exhaust memory,
 	// and a flood beyond the queue is refused.
 	hashing *HashQueue
+	// cost is the cost of new password hashes.
+	cost HashCost
 
 	// dummyHash is checked against when a login names an unknown handle, so
 	// that the answer takes as long as for a known one.
@@ -81,12 +86,19 @@ func New(db *store.DB, l *ledger.Ledger, opts Options) *Service {
 	if opts.Hashes == nil {
 		opts.Hashes = NewHashQueue(DefaultHashes(), DefaultHashQueue)
 	}
+	if opts.HashCost == (HashCost{}) {
+		opts.HashCost = DefaultHashCost
+	}
+	if !opts.HashCost.Valid() {
+		panic(fmt.Sprintf("account: password hash cost %+v out of range", opts.HashCost))
+	}
 	return &Service{
 		db:         db,
 		ledger:     l,
 		clock:      opts.Clock,
 		ttl:        opts.SessionTTL,
 		hashing:    opts.Hashes,
+		cost:       opts.HashCost,
 		onStanding: opts.StandingChanged,
 		users:      cache.New[string, fanfare.User](UserCacheTTL, 100_000, opts.Clock.Now),
 		sessions:   cache.New[string, cachedSession](SessionCacheTTL, 100_000, opts.Clock.Now),
@@ -160,7 +172,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*fanfare.User, er
 		return nil, err
 	}
 	var hash string
-	if herr := s.slowHash(ctx, func() { hash, err = hashPassword(in.Password) }); herr != nil {
+	if herr := s.slowHash(ctx, func() { hash, err = hashPassword(in.Password, s.cost) }); herr != nil {
 		return nil, herr
 	}
 	if err != nil {

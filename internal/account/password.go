@@ -11,12 +11,32 @@ import (
 	"golang.org/x/crypto/argon2"
 )
 
-// Argon2id parameters for new password hashes: the OWASP baseline of
-// 19 MiB of memory, two passes and one lane. Hashes store their own
-// parameters, so changing these never locks anyone out.
+// HashCost is the cost of new password hashes (argon2id, one lane).
+// Hashes store their own parameters, so changing it never locks anyone
+// out: a hash made at another cost is checked at that cost.
+type HashCost struct {
+	Memory uint32 // KiB
+	Time   uint32 // passes
+}
+
+// DefaultHashCost is the OWASP baseline: 19 MiB of memory, two passes.
+var DefaultHashCost = HashCost{Memory: 19456, Time: 2}
+
+// MinHashCost is the cheapest cost accepted: argon2's own floor. Anything
+// under DefaultHashCost is for tests and load tests, never production.
+var MinHashCost = HashCost{Memory: 8, Time: 1}
+
+// Valid reports whether c is at least MinHashCost and at most 4 GiB.
+func (c HashCost) Valid() bool {
+	return c.Memory >= MinHashCost.Memory && c.Time >= MinHashCost.Time && c.Memory <= 4<<20 && c.Time <= 100
+}
+
+// Below reports whether c is cheaper than the OWASP baseline.
+func (c HashCost) Below() bool {
+	return c.Memory < DefaultHashCost.Memory || c.Time < DefaultHashCost.Time
+}
+
 const (
-	argonMemory  = 19456 // KiB
-	argonTime    = 2
 	argonThreads = 1
 	argonSaltLen = 16
 	argonKeyLen  = 32
@@ -26,16 +46,16 @@ const (
 // padding.
 var b64 = base64.RawStdEncoding
 
-// hashPassword returns the argon2id hash of password in PHC string format:
-// $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>.
-func hashPassword(password string) (string, error) {
+// hashPassword returns the argon2id hash of password at cost in PHC string
+// format: $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash> at the default cost.
+func hashPassword(password string, cost HashCost) (string, error) {
 	salt := make([]byte, argonSaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := argon2.IDKey([]byte(password), salt, cost.Time, cost.Memory, argonThreads, argonKeyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+		argon2.Version, cost.Memory, cost.Time, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
 var errBadHash = errors.New("malformed argon2id hash")

@@ -55,7 +55,7 @@ func (s *Service) Login(ctx context.Context, handle, password string) (*Session,
 		lowerASCII(handle)), &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		herr := s.slowHash(ctx, func() {
-			s.dummyOnce.Do(func() { s.dummyHash, _ = hashPassword("not the password of anyone") })
+			s.dummyOnce.Do(func() { s.dummyHash, _ = hashPassword("not the password of anyone", s.cost) })
 			checkPassword(s.dummyHash, password)
 		})
 		if herr != nil {

@@ -78,6 +78,9 @@ type Config struct {
 	// running and waiting; nil is the account package's default.
 	Guard  *ratelimit.Guard
 	Hashes *account.HashQueue
+	// PasswordHashCost is the cost of new password hashes; zero is the
+	// account package's default (the OWASP baseline).
+	PasswordHashCost account.HashCost
 	// MetricsToken, when set, also serves /metrics on the main listener
 	// to requests that bear it.
 	MetricsToken string
@@ -173,7 +176,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		return err
 	}
 	a.Jobs.Every("janitor", janitorInterval, a.janitor(log))
-	a.Accounts = account.New(db, a.Ledger, account.Options{Clock: clock, Hashes: cfg.Hashes,
+	a.Accounts = account.New(db, a.Ledger, account.Options{Clock: clock, Hashes: cfg.Hashes, HashCost: cfg.PasswordHashCost,
 		// Shoutouts are built later; a creator restricted or banned gets
 		// their open requests refunded by a job inserted with the change.
 		StandingChanged: func(ctx context.Context, tx *sql.Tx, userID string, to fanfare.Standing) error {

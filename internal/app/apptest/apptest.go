@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/app"
 	"github.com/fanfarehq/fanfare/internal/blob/blobtest"
 	"github.com/fanfarehq/fanfare/internal/payment"
@@ -26,10 +27,18 @@ import (
 // feeds answer quickly.
 const RoomTick = 20 * time.Millisecond
 
+// TestHashCost is the password hash cost of a test's graph: argon2id at
+// 64 KiB and one pass, so that the tests' many sign-ups and log-ins do not
+// spend their time hashing (the production cost takes over a second per
+// hash under the race detector). The hashing code path is the same;
+// account's own tests check the production cost.
+var TestHashCost = account.HashCost{Memory: 64, Time: 1}
+
 // Open opens the graph on db (migrated) with cfg and clock, closed when tb
 // ends. A nil clock is the system clock; no providers means the sandbox
 // alone; a zero RoomTick is RoomTick; no BlobURL is a fresh folder removed
-// after the test. The log is discarded.
+// after the test; no PasswordHashCost is TestHashCost. The log is
+// discarded.
 func Open(tb testing.TB, db *store.DB, clock fanfare.Clock, cfg app.Config) *app.App {
 	tb.Helper()
 	if clock == nil {
@@ -43,6 +52,9 @@ func Open(tb testing.TB, db *store.DB, clock fanfare.Clock, cfg app.Config) *app
 	}
 	if cfg.BlobURL == "" {
 		cfg.BlobURL, _ = blobtest.File(tb)
+	}
+	if cfg.PasswordHashCost == (account.HashCost{}) {
+		cfg.PasswordHashCost = TestHashCost
 	}
 	a, err := app.Open(context.Background(), db, clock, slog.New(slog.DiscardHandler), cfg)
 	if err != nil {

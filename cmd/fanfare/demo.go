@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/fanfarehq/fanfare"
@@ -15,6 +16,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/blob"
 	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/shoutout"
+	"github.com/fanfarehq/fanfare/internal/subscription"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
 
@@ -180,6 +182,9 @@ func seedDemo(ctx context.Context, m *Main) error {
 	if err := seedShoutouts(ctx, m, users, operator); err != nil {
 		return err
 	}
+	if err := seedSubscriptions(ctx, m, users, operator); err != nil {
+		return err
+	}
 	// ayla is LIVE, so that the room has someone to gift.
 	_, err := m.Live.Start(ctx, fanfare.Actor{UserID: ayla.ID, Handle: ayla.Handle, Role: fanfare.RoleFan}, DemoLiveTitle)
 	if err != nil && fanfare.ErrorCode(err) != fanfare.EConflict {
@@ -272,6 +277,109 @@ func deliverDemo(ctx context.Context, m *Main, ayla fanfare.Actor, r *shoutout.R
 	return err
 }
 
+// demoPlans are the creators' LIVE Subscription plans: ayla's two tiers;
+// brandco's, so that fans read why a business cannot offer one.
+var demoPlans = []struct {
+	handle string
+	tiers  []subscription.TierInput
+}{
+	{"ayla", []subscription.TierInput{
+		{Name: "Fan club", Price: 300, Perks: []string{"A badge next to your name in her chat", "Her emotes in her chat", "Subscriber-only chat and posts"}},
+		{Name: "Inner circle", Price: 1_500, Perks: []string{"Everything in Fan club", "A monthly subscriber-only LIVE"}},
+	}},
+	{"brandco", []subscription.TierInput{{Name: "Members", Price: 500, Perks: []string{"Early access to our drops"}}}},
+}
+
+// demoTenure is how many periods sam has paid to ayla's fan club: his badge
+// shows 3 months.
+const demoTenure = 3
+
+// seedSubscriptions sets the plans and subscribes sam to ayla's fan club
+// for demoTenure periods: the first paid demoTenure-1 periods ago (a
+// service whose clock runs that far back pays it and the renewals up to
+// now; the last period runs from now on, renewed by the server's jobs).
+func seedSubscriptions(ctx context.Context, m *Main, users map[string]*fanfare.User, operator fanfare.Actor) error {
+	for _, p := range demoPlans {
+		u := users[p.handle]
+		plan, err := m.Subscriptions.Plan(ctx, u.ID)
+		if err != nil {
+			return fmt.Errorf("%s's plan: %w", p.handle, err)
+		}
+		if len(plan.Tiers) > 0 {
+			continue
+		}
+		if _, err := m.Subscriptions.SetPlan(ctx, actorOf(u), subscription.PlanInput{Enabled: true, Tiers: p.tiers}); err != nil {
+			return fmt.Errorf("%s's plan: %w", p.handle, err)
+		}
+	}
+	sam, ayla := users["sam"], users["ayla"]
+	if mb, err := m.Subscriptions.Membership(ctx, sam.ID, ayla.ID); err != nil {
+		return fmt.Errorf("sam's subscription: %w", err)
+	} else if mb.Active {
+		return nil
+	}
+	plan, err := m.Subscriptions.Plan(ctx, ayla.ID)
+	if err != nil {
+		return fmt.Errorf("ayla's plan: %w", err)
+	}
+	fanClub := plan.Tiers[0]
+	_, err = m.Wallet.Grant(ctx, operator, wallet.GrantInput{UserID: sam.ID, Coins: demoTenure * fanClub.Price,
+		Reason: "demo world: three months of ayla's fan club"}, "demo-seed-sam-subscription")
+	if err != nil {
+		return fmt.Errorf("grant sam's subscription: %w", err)
+	}
+	opts := m.Subscriptions.Options()
+	now := m.Clock.Now().UTC()
+	start := subscription.AddMonths(now, -(demoTenure - 1))
+	if opts.Period > 0 {
+		start = now.Add(-time.Duration(demoTenure-1) * opts.Period)
+	}
+	back := &demoClock{}
+	back.set(start)
+	opts.Clock = back
+	past, err := subscription.New(m.DB, m.Ledger, m.Accounts, m.Wallet, m.Rules, opts)
+	if err != nil {
+		return err
+	}
+	sub, err := past.Subscribe(ctx, actorOf(sam), ayla.ID, subscription.SubscribeInput{Tier: fanClub.ID}, "demo-subscription-sam")
+	if err != nil {
+		return fmt.Errorf("sam's subscription: %w", err)
+	}
+	for end := sub.Subscription.PeriodEnd; !end.After(now); {
+		back.set(end)
+		if _, err := past.Sweep(ctx); err != nil {
+			return fmt.Errorf("sam's renewals: %w", err)
+		}
+		r, err := past.Get(ctx, operator, sub.Subscription.ID)
+		if err != nil {
+			return err
+		}
+		if !r.PeriodEnd.After(end) {
+			return fmt.Errorf("sam's renewal at %s did not renew (%s)", end, r.State)
+		}
+		end = r.PeriodEnd
+	}
+	return nil
+}
+
+// demoClock is a settable clock for the demo's past.
+type demoClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *demoClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *demoClock) set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
 // actorOf is u acting for themselves.
 func actorOf(u *fanfare.User) fanfare.Actor {
 	return fanfare.Actor{UserID: u.ID, Handle: u.Handle, Role: u.Role}
@@ -294,11 +402,12 @@ Web app: open %[1]s/ in a browser and log in as sam / %[2]s
 ayla is LIVE: open %[1]s/live to watch her room and send her gifts as sam
 ayla has Tips on: open %[1]s/creators/ayla to tip her (and /creators/omar to see why omar cannot be tipped)
 Shoutouts: sam's inbox at %[1]s/shoutouts holds a video ayla delivered; ayla answers requests at /studio/shoutouts
+LIVE Subscription: sam subscribes to ayla's fan club (3 months: his badge shows in her chat); brandco's plan is refused (a business)
 
 Logins (password %[2]q):
   creators  ayla (TR, 250,000 followers), omar (AE, 40,000), lea (FR, 5,000),
             brandco (business, TR, 500,000), zed (TR, 180,000, banned)
-  fans      sam (FR, adult, 27,000 coins: grants and a 7,000 pack; two shoutouts from ayla), mia (TR, 16 years old, 700 coins)
+  fans      sam (FR, adult, 27,000 coins: grants and a 7,000 pack; two shoutouts from ayla; 3 months of ayla's fan club), mia (TR, 16 years old, 700 coins)
   operator  ops
 API key (operator and host app): %[3]s
 Metrics (Prometheus): %[4]s

@@ -146,7 +146,7 @@ func (q *Queue) params(kind string, args any, at time.Time) (rawArgs, *river.Ins
 	if err != nil {
 		return rawArgs{}, nil, fmt.Errorf("insert job %s: encode args: %w", kind, err)
 	}
-	opts := &river.InsertOpts{}
+	opts := &river.InsertOpts{Priority: priorityDeadline}
 	if !at.IsZero() {
 		opts.ScheduledAt = at.UTC()
 	}
@@ -165,6 +165,15 @@ func (q *Queue) Handle(kind string, fn func(ctx context.Context, args json.RawMe
 	river.AddWorkerArgs(q.workers, rawArgs{kind: kind}, &worker{fn: fn})
 	q.handlers[kind] = fn
 }
+
+// Job priorities (River's: 1 runs first). A periodic sweep goes before
+// the deadlines due at the same time: when many fall due at once (100,000
+// renewals at a month's start), the sweep applies them in bulk, many at a
+// time, instead of waiting behind them for a worker.
+const (
+	prioritySweep    = 1
+	priorityDeadline = 2
+)
 
 // everyPrefix prefixes the kind of a periodic task's jobs.
 const everyPrefix = "every."
@@ -185,7 +194,7 @@ func (q *Queue) Every(name string, interval time.Duration, fn func(ctx context.C
 	q.client.PeriodicJobs().Add(river.NewPeriodicJob(
 		river.PeriodicInterval(interval),
 		func() (river.JobArgs, *river.InsertOpts) {
-			return rawArgs{kind: kind, raw: json.RawMessage(`{}`)}, &river.InsertOpts{MaxAttempts: 1}
+			return rawArgs{kind: kind, raw: json.RawMessage(`{}`)}, &river.InsertOpts{MaxAttempts: 1, Priority: prioritySweep}
 		},
 		&river.PeriodicJobOpts{ID: name, RunOnStart: true},
 	))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/fanfarehq/fanfare"
@@ -70,6 +71,13 @@ func (s *Service) Handlers() map[string]func(ctx context.Context, args json.RawM
 			return err
 		},
 	}
+}
+
+// Schedule inserts, in tx, the renewal job of subscription id after it
+// paid periods periods, to run at at: for what writes subscriptions in
+// bulk (fanfare bench renewals); the service schedules its own.
+func (s *Service) Schedule(ctx context.Context, tx *sql.Tx, id string, periods int, at time.Time) error {
+	return s.sched.InsertTx(ctx, tx, JobRenew, renewArgs{ID: id, Periods: periods}, at)
 }
 
 // Outcome is what a renewal did.
@@ -249,7 +257,7 @@ func (s *Service) end(ctx context.Context, r *Subscription, now time.Time, reaso
 }
 
 // sweepBatch is how many subscriptions the sweep reads at once.
-const sweepBatch = 200
+const sweepBatch = 1000
 
 // Sweep renews every subscription due by the Clock that its job has not
 // (a job lost, or the server down at the time): it returns how many it
@@ -266,27 +274,56 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 			if err != nil {
 				return done, err
 			}
-			changed := 0
-			for _, id := range ids {
-				r, err := s.load(ctx, s.db.Read, id)
-				if err != nil {
-					return done, err
-				}
-				out, err := s.renew(ctx, r, now)
-				if err != nil {
-					return done, err
-				}
-				if out != NotDue {
-					changed++
-				}
-			}
+			changed, err := s.renewAll(ctx, ids, now)
 			done += changed
+			if err != nil {
+				return done, err
+			}
 			if len(ids) < sweepBatch || changed == 0 {
 				break
 			}
 		}
 	}
 	return done, nil
+}
+
+// renewAll renews ids, SweepWorkers at once so that their payments share
+// the ledger's batches, and returns how many changed.
+func (s *Service) renewAll(ctx context.Context, ids []string, now time.Time) (int, error) {
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		changed int
+		first   error
+	)
+	next := make(chan string)
+	for range min(s.opts.SweepWorkers, len(ids)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range next {
+				r, err := s.load(ctx, s.db.Read, id)
+				var out Outcome
+				if err == nil {
+					out, err = s.renew(ctx, r, now)
+				}
+				mu.Lock()
+				if err != nil && first == nil {
+					first = err
+				}
+				if out != NotDue {
+					changed++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, id := range ids {
+		next <- id
+	}
+	close(next)
+	wg.Wait()
+	return changed, first
 }
 
 func (s *Service) ids(ctx context.Context, q string, args ...any) ([]string, error) {

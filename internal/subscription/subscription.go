@@ -25,7 +25,8 @@ const (
 	DefaultShareBPS      = 5000
 	DefaultMinPrice      = 50
 	DefaultMaxPrice      = 100_000
-	DefaultSweepInterval = time.Minute
+	DefaultSweepInterval = 10 * time.Second
+	DefaultSweepWorkers  = 64
 )
 
 // Fixed bounds.
@@ -76,8 +77,10 @@ type Options struct {
 	ShareBPS int64 // the creator's share of each period's price, in diamonds
 	MinPrice fanfare.Amount
 	MaxPrice fanfare.Amount
-	// SweepInterval is how often Register's sweep runs.
+	// SweepInterval is how often Register's sweep runs; SweepWorkers how
+	// many renewals it runs at once.
 	SweepInterval time.Duration
+	SweepWorkers  int
 }
 
 // Service runs LIVE Subscription.
@@ -114,6 +117,9 @@ func New(db *store.DB, l *ledger.Ledger, users Users, w *wallet.Service, rules *
 	def(&opts.SweepInterval, DefaultSweepInterval)
 	if opts.ShareBPS == 0 {
 		opts.ShareBPS = DefaultShareBPS
+	}
+	if opts.SweepWorkers <= 0 {
+		opts.SweepWorkers = DefaultSweepWorkers
 	}
 	if opts.MinPrice == 0 {
 		opts.MinPrice = DefaultMinPrice

@@ -521,7 +521,7 @@ func TestStatusTable(t *testing.T) {
 		fanfare.ENotFound: 404,
 		fanfare.EConflict: 409, fanfare.EIdempotencyConflict: 409, fanfare.EInvalidState: 409,
 		fanfare.EDeadlinePassed: 409, fanfare.EInsufficientFunds: 409, fanfare.EWalletFrozen: 409,
-		fanfare.ESpendLimit: 409, fanfare.ECapacityFull: 409, fanfare.EPaused: 409, fanfare.EPurchaseLimit: 429,
+		fanfare.ESpendLimit: 409, fanfare.ECapacityFull: 409, fanfare.EPaused: 409, fanfare.ENotEnoughRecipients: 409, fanfare.EPurchaseLimit: 429,
 		fanfare.ETooLarge:                413,
 		fanfare.EInternal:                500,
 		fanfare.EUnavailable:             503,

@@ -50,6 +50,7 @@ var statusByCode = map[string]int{
 	fanfare.EInvalidState:           http.StatusConflict,
 	fanfare.ECapacityFull:           http.StatusConflict,
 	fanfare.EPaused:                 http.StatusConflict,
+	fanfare.ENotEnoughRecipients:    http.StatusConflict,
 	fanfare.EDeadlinePassed:         http.StatusConflict,
 	fanfare.EInsufficientFunds:      http.StatusConflict,
 	fanfare.EWalletFrozen:           http.StatusConflict,

@@ -3,6 +3,7 @@ package fanfare
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -69,4 +70,22 @@ func CheckText(s string, m TextMode) error {
 		}
 	}
 	return nil
+}
+
+// TextField trims v and checks it as a field named field of mode m (see
+// CheckText) with min to max characters. It returns the trimmed text, or
+// a validation_failed error that names the field.
+func TextField(field, v string, min, max int, m TextMode) (string, error) {
+	v = strings.TrimSpace(v)
+	if err := CheckText(v, m); err != nil {
+		return "", Errorf(EInvalid, "%s %s", field, err)
+	}
+	n := utf8.RuneCountInString(v)
+	if n < min || n > max {
+		if min > 0 {
+			return "", Errorf(EInvalid, "%s must be %d to %d characters, got %d", field, min, max, n)
+		}
+		return "", Errorf(EInvalid, "%s must be at most %d characters, got %d", field, max, n)
+	}
+	return v, nil
 }

@@ -58,3 +58,26 @@ func TestCheckText(t *testing.T) {
 		})
 	}
 }
+
+func TestTextField(t *testing.T) {
+	t.Parallel()
+	if v, err := fanfare.TextField("name", "  Fan club \n", 1, 40, fanfare.OneLine); err != nil || v != "Fan club" {
+		t.Fatalf("TextField = %q, %v", v, err)
+	}
+	if v, err := fanfare.TextField("note", "a\nb", 0, 10, fanfare.MultiLine); err != nil || v != "a\nb" {
+		t.Fatalf("TextField(multiline) = %q, %v", v, err)
+	}
+	for _, c := range []struct {
+		v        string
+		min, max int
+		m        fanfare.TextMode
+	}{
+		{"", 1, 5, fanfare.OneLine}, {"   ", 1, 5, fanfare.OneLine}, {"toolong", 0, 5, fanfare.OneLine},
+		{"a\nb", 0, 5, fanfare.OneLine}, {"a\x00b", 0, 5, fanfare.MultiLine}, {"\xff", 0, 5, fanfare.OneLine},
+		{"évè", 4, 5, fanfare.OneLine},
+	} {
+		if _, err := fanfare.TextField("f", c.v, c.min, c.max, c.m); fanfare.ErrorCode(err) != fanfare.EInvalid {
+			t.Errorf("TextField(%q, %d, %d) = %v, want validation_failed", c.v, c.min, c.max, err)
+		}
+	}
+}

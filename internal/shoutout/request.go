@@ -3,7 +3,6 @@ package shoutout
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/paging"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
 
@@ -447,7 +447,7 @@ func (s *Service) page(ctx context.Context, where []string, args []any, cursor s
 		return nil, fanfare.Errorf(fanfare.EInvalid, "limit must be between 1 and %d", MaxPage)
 	}
 	if cursor != "" {
-		at, id, err := decodeCursor(cursor)
+		at, id, err := paging.Decode(cursor)
 		if err != nil {
 			return nil, err
 		}
@@ -478,7 +478,7 @@ func (s *Service) page(ctx context.Context, where []string, args []any, cursor s
 	if len(p.Requests) > limit {
 		p.Requests = p.Requests[:limit]
 		last := p.Requests[limit-1]
-		p.Next = encodeCursor(last.CreatedAt.UnixMicro(), last.ID)
+		p.Next = paging.Encode(last.CreatedAt.UnixMicro(), last.ID)
 	}
 	return p, nil
 }
@@ -490,25 +490,4 @@ func (s *Service) page(ctx context.Context, where []string, args []any, cursor s
 func (s *Service) PublicVideos(ctx context.Context, creatorID, cursor string, limit int) (*Page, error) {
 	return s.page(ctx, []string{"r.creator_id = $1", "r.public", "r.state IN ('delivered', 'completed', 'disputed', 'upheld')"},
 		[]any{creatorID}, cursor, limit)
-}
-
-func encodeCursor(at int64, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at, 10) + "/" + id))
-}
-
-func decodeCursor(c string) (int64, string, error) {
-	bad := fanfare.Errorf(fanfare.EInvalid, "invalid cursor")
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return 0, "", bad
-	}
-	at, id, ok := strings.Cut(string(b), "/")
-	if !ok {
-		return 0, "", bad
-	}
-	n, err := strconv.ParseInt(at, 10, 64)
-	if err != nil {
-		return 0, "", bad
-	}
-	return n, id, nil
 }

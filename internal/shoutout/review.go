@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/paging"
 	"github.com/fanfarehq/fanfare/internal/store"
 )
 
@@ -148,7 +149,7 @@ func (s *Service) CreatorReviews(ctx context.Context, creatorID, cursor string, 
 	where := []string{"v.creator_id = $1"}
 	args := []any{creatorID}
 	if cursor != "" {
-		at, id, err := decodeCursor(cursor)
+		at, id, err := paging.Decode(cursor)
 		if err != nil {
 			return nil, err
 		}
@@ -174,7 +175,7 @@ func (s *Service) CreatorReviews(ctx context.Context, creatorID, cursor string, 
 	if len(out.Reviews) > limit {
 		out.Reviews = out.Reviews[:limit]
 		last := out.Reviews[limit-1]
-		out.Next = encodeCursor(last.CreatedAt.UnixMicro(), last.RequestID)
+		out.Next = paging.Encode(last.CreatedAt.UnixMicro(), last.RequestID)
 	}
 	return out, nil
 }

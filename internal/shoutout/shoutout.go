@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
@@ -380,28 +378,14 @@ func (s *Service) Decide(ctx context.Context, fan, creator *fanfare.User) (*Offe
 	return out, nil
 }
 
-// text checks a free text field: trimmed, valid UTF-8, between min and max
-// characters, without control characters but new lines.
-func text(field, v string, min, max int) (string, error) {
-	v = strings.TrimSpace(v)
-	if !utf8.ValidString(v) {
-		return "", fanfare.Errorf(fanfare.EInvalid, "%s must be valid UTF-8", field)
-	}
-	n := utf8.RuneCountInString(v)
-	if n < min || n > max {
-		if min > 0 {
-			return "", fanfare.Errorf(fanfare.EInvalid, "%s must be %d to %d characters, got %d", field, min, max, n)
-		}
-		return "", fanfare.Errorf(fanfare.EInvalid, "%s must be at most %d characters, got %d", field, max, n)
-	}
-	if i := strings.IndexFunc(v, func(r rune) bool { return (r < 0x20 && r != '\n') || r == 0x7f }); i >= 0 {
-		return "", fanfare.Errorf(fanfare.EInvalid, "%s must not contain control characters", field)
-	}
-	return v, nil
-}
-
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 func validOccasion(o Occasion) bool { return slices.Contains(Occasions, o) }
+
+// text checks a free text field as the package's fields take it: trimmed,
+// new lines allowed (see fanfare.TextField).
+func text(field, v string, min, max int) (string, error) {
+	return fanfare.TextField(field, v, min, max, fanfare.MultiLine)
+}

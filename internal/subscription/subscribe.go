@@ -3,16 +3,15 @@ package subscription
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/paging"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
 
@@ -529,7 +528,7 @@ func (s *Service) page(ctx context.Context, col, userID string, openOnly bool, c
 		where = append(where, "s.state <> 'ended'")
 	}
 	if cursor != "" {
-		at, id, err := decodeCursor(cursor)
+		at, id, err := paging.Decode(cursor)
 		if err != nil {
 			return nil, err
 		}
@@ -556,28 +555,7 @@ func (s *Service) page(ctx context.Context, col, userID string, openOnly bool, c
 	if len(p.Subscriptions) > limit {
 		p.Subscriptions = p.Subscriptions[:limit]
 		last := p.Subscriptions[limit-1]
-		p.Next = encodeCursor(last.CreatedAt.UnixMicro(), last.ID)
+		p.Next = paging.Encode(last.CreatedAt.UnixMicro(), last.ID)
 	}
 	return p, nil
-}
-
-func encodeCursor(at int64, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at, 10) + "/" + id))
-}
-
-func decodeCursor(c string) (int64, string, error) {
-	bad := fanfare.Errorf(fanfare.EInvalid, "invalid cursor")
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return 0, "", bad
-	}
-	at, id, ok := strings.Cut(string(b), "/")
-	if !ok {
-		return 0, "", bad
-	}
-	n, err := strconv.ParseInt(at, 10, 64)
-	if err != nil {
-		return 0, "", bad
-	}
-	return n, id, nil
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
@@ -290,7 +289,7 @@ func (s *Service) SetPlan(ctx context.Context, actor fanfare.Actor, in PlanInput
 	seen := map[string]bool{}
 	tiers := make([]TierInput, len(in.Tiers))
 	for i, t := range in.Tiers {
-		name, err := text(fmt.Sprintf("tiers[%d].name", i), t.Name, 1, MaxTierName)
+		name, err := fanfare.TextField(fmt.Sprintf("tiers[%d].name", i), t.Name, 1, MaxTierName, fanfare.OneLine)
 		if err != nil {
 			return nil, err
 		}
@@ -306,7 +305,7 @@ func (s *Service) SetPlan(ctx context.Context, actor fanfare.Actor, in PlanInput
 		}
 		perks := make([]string, 0, len(t.Perks))
 		for j, p := range t.Perks {
-			p, err := text(fmt.Sprintf("tiers[%d].perks[%d]", i, j), p, 1, MaxPerk)
+			p, err := fanfare.TextField(fmt.Sprintf("tiers[%d].perks[%d]", i, j), p, 1, MaxPerk, fanfare.OneLine)
 			if err != nil {
 				return nil, err
 			}
@@ -449,28 +448,6 @@ func (s *Service) Decide(ctx context.Context, fan, creator *fanfare.User) (*Offe
 
 // RSubscribed is Decide's reason when the fan subscribes already.
 const RSubscribed = "subscribed"
-
-// text checks a free text field: trimmed, valid UTF-8, between min and max
-// characters, without control characters.
-func text(field, v string, min, max int) (string, error) {
-	v = strings.TrimSpace(v)
-	if !utf8.ValidString(v) {
-		return "", fanfare.Errorf(fanfare.EInvalid, "%s is not valid text", field)
-	}
-	for _, r := range v {
-		if r < 0x20 || r == 0x7f {
-			return "", fanfare.Errorf(fanfare.EInvalid, "%s may not contain control characters", field)
-		}
-	}
-	n := utf8.RuneCountInString(v)
-	if n < min {
-		return "", fanfare.Errorf(fanfare.EInvalid, "%s is required", field)
-	}
-	if n > max {
-		return "", fanfare.Errorf(fanfare.EInvalid, "%s has at most %d characters; this one has %d", field, max, n)
-	}
-	return v, nil
-}
 
 func (s *Service) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.db.Write.BeginTx(ctx, nil)

@@ -6,10 +6,8 @@ package tips
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -17,6 +15,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/paging"
 	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/wallet"
@@ -375,7 +374,7 @@ func (s *Service) list(ctx context.Context, col, userID, cursor string, limit in
 	if limit < 1 || limit > MaxPage {
 		return nil, fanfare.Errorf(fanfare.EInvalid, "limit must be between 1 and %d", MaxPage)
 	}
-	at, id, err := decodeCursor(cursor)
+	at, id, err := paging.Decode(cursor)
 	if err != nil {
 		return nil, err
 	}
@@ -405,26 +404,7 @@ func (s *Service) list(ctx context.Context, col, userID, cursor string, limit in
 	if len(p.Tips) > limit {
 		p.Tips = p.Tips[:limit]
 		last := p.Tips[limit-1]
-		p.Next = encodeCursor(last.CreatedAt.UnixMicro(), last.ID)
+		p.Next = paging.Encode(last.CreatedAt.UnixMicro(), last.ID)
 	}
 	return p, nil
-}
-
-// Cursors are opaque to clients: the time and id of a page's last tip.
-func encodeCursor(at int64, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at, 10) + "/" + id))
-}
-
-func decodeCursor(c string) (int64, string, error) {
-	if c == "" {
-		return 0, "", nil
-	}
-	if b, err := base64.RawURLEncoding.DecodeString(c); err == nil {
-		if at, id, ok := strings.Cut(string(b), "/"); ok && id != "" {
-			if n, err := strconv.ParseInt(at, 10, 64); err == nil && n > 0 {
-				return n, id, nil
-			}
-		}
-	}
-	return 0, "", fanfare.Errorf(fanfare.EInvalid, "cursor is not one this API returned")
 }

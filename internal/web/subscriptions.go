@@ -1,7 +1,6 @@
 package web
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -408,6 +407,9 @@ type subscribePageData struct {
 	URL     string
 	Action  profile.Action
 	Offer   *subscribeOffer
+	// Subscribed: the visitor subscribes already (the page says so and
+	// links their subscriptions, without the reasons).
+	Subscribed bool
 }
 
 func (s *Server) subscribePage(w http.ResponseWriter, r *http.Request, v *visitor) {
@@ -437,6 +439,7 @@ func (s *Server) subscribeData(w http.ResponseWriter, r *http.Request, v *visito
 	if d.Offer, err = s.subscribeOfferFor(cd, v, tier); err != nil {
 		return nil, err
 	}
+	d.Subscribed = d.Offer != nil && d.Offer.Subscription != nil
 	if d.Offer != nil && cd.Subscribe != nil {
 		d.Offer.CannotSpend = cd.Subscribe.CannotSpend
 	}
@@ -649,5 +652,9 @@ func (s *Server) setPreferences(w http.ResponseWriter, r *http.Request, v *visit
 		s.internalError(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/settings?preferences="+cmp.Or(map[bool]string{true: "gifts-on"}[on], "gifts-off")+"#preferences", http.StatusSeeOther)
+	state := "gifts-off"
+	if on {
+		state = "gifts-on"
+	}
+	http.Redirect(w, r, "/settings?preferences="+state+"#preferences", http.StatusSeeOther)
 }

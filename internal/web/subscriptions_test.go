@@ -198,6 +198,10 @@ func TestSubscribeFromProfile(t *testing.T) {
 		p.requireText(t, "You subscribe · renews on", "Manage")
 		require.Contains(t, p.body, `data-testid="manage-subscription"`)
 		require.False(t, p.hasForm("/creators/ayla/subscribe"))
+		p = sam.get("/creators/ayla/subscribe")
+		p.requireText(t, "You subscribe to @ayla's Fan club · renews on", "Manage your subscription")
+		require.NotContains(t, p.text(), "You cannot subscribe")
+		require.False(t, p.hasForm("/creators/ayla/subscribe"))
 
 		// Twice: a new form is refused, nothing taken.
 		before := withoutKeys(a.state(t))

@@ -119,6 +119,7 @@ describe('Every page, on a phone and a desktop', { timeout: TEST_TIMEOUT * 12 },
         ['studio', '/studio'],
         ['monetization', '/studio/monetization'],
         ['shoutout-queue', '/studio/shoutouts'],
+        ['subscribers', '/studio/subscribers'],
         ['live-room-own', room],
       ], size);
       await finish();
@@ -136,6 +137,9 @@ describe('Every page, on a phone and a desktop', { timeout: TEST_TIMEOUT * 12 },
         ['shoutout-request', '/creators/ayla/shoutout'],
         ['shoutouts-inbox', '/shoutouts'],
         ['shoutout-delivered', path],
+        ['subscribe', '/creators/ayla/subscribe'],
+        ['subscriptions', '/subscriptions'],
+        ['creator-subscribed', '/creators/ayla'],
       ], size);
       await finish();
     });

@@ -260,6 +260,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Tips:          a.Tips,
 		Profiles:      a.Profiles,
 		Shoutouts:     a.Shoutouts,
+		Subscriptions: a.Subscriptions,
 		Blobs:         a.Blobs,
 		API:           a.API,
 		APISpec:       a.API.Spec(),

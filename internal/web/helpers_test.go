@@ -28,6 +28,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
 	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/store"
+	"github.com/fanfarehq/fanfare/internal/subscription"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 	"github.com/fanfarehq/fanfare/internal/web"
@@ -47,6 +48,7 @@ type app struct {
 	rules    *eligibility.Engine
 	tips     *tips.Service
 	shout    *shoutout.Service
+	subs     *subscription.Service
 }
 
 type appOptions struct {
@@ -58,6 +60,9 @@ type appOptions struct {
 	// shoutouts are the Shoutouts' options (Review: the operator's
 	// moderation).
 	shoutouts shoutout.Options
+	// subscriptions are LIVE Subscription's options (Period: a fixed
+	// period, so tests reach a renewal by moving the clock).
+	subscriptions subscription.Options
 	// blobs, when set, serves the pages of a web server built here with
 	// it (the app does not wire a blob store into the pages yet).
 	blobs web.Blobs
@@ -79,15 +84,16 @@ func newAppWith(t *testing.T, db *store.DB, o appOptions) *app {
 		Guard:           o.guard,
 		CSRFKey:         o.csrfKey,
 		Shoutouts:       o.shoutouts,
+		Subscriptions:   o.subscriptions,
 	})
 	var pages http.Handler = a.Web
 	if o.blobs != nil {
 		pages = web.New(web.Options{Accounts: a.Accounts, Wallet: a.Wallet, Live: a.Live, Rules: a.Rules, Tips: a.Tips,
-			Profiles: a.Profiles, Shoutouts: a.Shoutouts, Blobs: o.blobs, API: a.API, Logger: slog.New(slog.DiscardHandler),
+			Profiles: a.Profiles, Shoutouts: a.Shoutouts, Subscriptions: a.Subscriptions, Blobs: o.blobs, API: a.API, Logger: slog.New(slog.DiscardHandler),
 			Clock: cmp.Or[fanfare.Clock](o.clock, fanfare.SystemClock{}), CSRFKey: o.csrfKey})
 	}
 	return &app{url: apptest.Serve(t, a, pages), db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet,
-		live: a.Live, rules: a.Rules, tips: a.Tips, shout: a.Shoutouts}
+		live: a.Live, rules: a.Rules, tips: a.Tips, shout: a.Shoutouts, subs: a.Subscriptions}
 }
 
 // browser is one visitor: a cookie jar and a client that does not follow

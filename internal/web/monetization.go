@@ -34,6 +34,8 @@ type monetizationPageData struct {
 	NewestURL  string
 	// Shoutouts is the Shoutouts settings form.
 	Shoutouts *shoutoutSettingsView
+	// Plan is the LIVE Subscription plan editor.
+	Plan *planView
 }
 
 func (s *Server) monetizationPage(w http.ResponseWriter, r *http.Request, v *visitor) {
@@ -63,6 +65,9 @@ func (s *Server) monetizationPage(w http.ResponseWriter, r *http.Request, v *vis
 		default:
 			d.Notice = "Shoutouts are on at " + coinsName(st.Price) + ": fans can request them from your profile."
 		}
+	}
+	if r.URL.Query().Get("subscription") == "saved" && d.Plan != nil {
+		d.Notice = planNotice(d.Plan, r.URL.Query().Get("price") == "changed")
 	}
 	s.render(w, r, http.StatusOK, "monetization", d)
 }
@@ -95,6 +100,9 @@ func (s *Server) monetizationData(r *http.Request, v *visitor, cursor string) (*
 		}
 	}
 	if d.Shoutouts, err = s.shoutoutSettings(ctx, v); err != nil {
+		return nil, err
+	}
+	if d.Plan, err = s.planSection(ctx, v, nil, nil); err != nil {
 		return nil, err
 	}
 	page, err := s.tips.Received(ctx, v.User.ID, cursor, receivedPageSize)

@@ -11,6 +11,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/profile"
+	"github.com/fanfarehq/fanfare/internal/subscription"
 	"github.com/fanfarehq/fanfare/internal/tips"
 )
 
@@ -55,6 +56,8 @@ type creatorPageData struct {
 	Tip *tipForm
 	// Shoutout is the creator's Shoutouts offer, when they make one.
 	Shoutout *shoutoutOffer
+	// Subscribe is the Subscribe dialog, when the visitor may subscribe.
+	Subscribe *subscribeOffer
 }
 
 // actionView is one button of the profile.
@@ -65,6 +68,11 @@ type actionView struct {
 	Label   string
 	// Href is where an available action leads; empty, it is a button.
 	Href string
+	// Dialog is the <dialog> an available action opens with script.
+	Dialog string
+	// Subscribed is the visitor's subscription to the creator, shown
+	// instead of the Subscribe button.
+	Subscribed *subscription.Subscription
 }
 
 // tipForm is the tip form with what it holds.
@@ -206,14 +214,32 @@ func (s *Server) creatorData(w http.ResponseWriter, r *http.Request, v *visitor,
 				if v == nil {
 					av.Label, av.Href = "Log in to request a shoutout", "/login?next="+url.QueryEscape(d.URL+"/shoutout")
 				}
+			case profile.ActionSubscribe:
+				av.Href, av.Dialog = d.URL+"/subscribe", "subscribe-dialog"
+				if v == nil {
+					av.Label, av.Href, av.Dialog = "Log in to subscribe", "/login?next="+url.QueryEscape(d.URL+"/subscribe"), ""
+				}
 			case profile.ActionJoinLive:
 				av.Href = "/live/" + url.PathEscape(a.LiveID)
 			}
+		}
+		if a.Action == profile.ActionSubscribe && p.Subscription != nil && p.Subscription.Subscription != nil {
+			av.Subscribed = p.Subscription.Subscription
 		}
 		d.Actions = append(d.Actions, av)
 	}
 	if err := s.profileShoutouts(ctx, d, v); err != nil {
 		return nil, err
+	}
+	if v != nil && p.Action(profile.ActionSubscribe).State == profile.Available {
+		o, err := s.subscribeOfferFor(d, v, "")
+		if err != nil {
+			return nil, err
+		}
+		if o != nil {
+			o.CannotSpend = cannotSpend
+		}
+		d.Subscribe = o
 	}
 	if v == nil || p.Action(profile.ActionTip).State != profile.Available {
 		return d, nil

@@ -12,7 +12,6 @@ import (
 	"path"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/fanfarehq/fanfare"
 )
@@ -89,9 +88,12 @@ var funcs = template.FuncMap{
 	"duration":    durationName,
 	"giftIcon":    giftIcon,
 	"giftIcons":   func() string { return strings.Join(giftSymbols, " ") },
-	"day":         func(t time.Time) string { return t.UTC().Format("Mon 2 Jan 2006") },
+	"day":         dayName,
 	"inc":         func(n int) int { return n + 1 },
 	"lower":       strings.ToLower,
+	"subscribeForm": func(o *subscribeOffer, csrf string) subscribeFormData {
+		return subscribeFormData{Offer: o, CSRF: csrf}
+	},
 }
 
 // templates holds one parsed template set per page, each the layout, the

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/subscription"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
 
@@ -22,6 +23,10 @@ type settingsPageData struct {
 	SpentPercent int
 	ResetsAt     time.Time
 	RaiseDelay   string // "24 hours"
+	// Preferences are the choices others' actions depend on (nil without
+	// LIVE Subscription): whether others may gift the visitor a
+	// subscription.
+	Preferences *subscription.Preferences
 }
 
 func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request, v *visitor) {
@@ -39,6 +44,12 @@ func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request, v *visitor
 		default:
 			d.Notice = "Saved. Your daily spend limit is now " + limitName(l.Daily, 0) + ", in force at once."
 		}
+	}
+	switch r.URL.Query().Get("preferences") {
+	case "gifts-on":
+		d.Notice = "Saved. Viewers in a LIVE may now gift you a subscription to its creator."
+	case "gifts-off":
+		d.Notice = "Saved. Nobody can gift you a subscription."
 	}
 	s.render(w, r, http.StatusOK, "settings", d)
 }
@@ -59,6 +70,11 @@ func (s *Server) settingsData(r *http.Request, v *visitor, value string) (*setti
 	}
 	if value == "" && l.Self {
 		d.Value = strconv.FormatInt(int64(l.Daily), 10)
+	}
+	if s.subs != nil {
+		if d.Preferences, err = s.subs.Preferences(r.Context(), v.User.ID); err != nil {
+			return nil, err
+		}
 	}
 	if l.Daily > 0 {
 		d.SpentPercent = int(min(100, l.SpentToday*100/l.Daily))

@@ -52,7 +52,7 @@ func TestNavigationCreatorLinks(t *testing.T) {
 	// An adult fan could go LIVE at once, and earn more with followers.
 	fan := a.browser(t)
 	p := fan.signUp("adult", "FR")
-	require.Equal(t, []string{"/live", "/creators", "/leaderboard", "/studio", "/wallet", "/shoutouts", "/studio/monetization", "/settings"}, navLinks(p))
+	require.Equal(t, []string{"/live", "/creators", "/leaderboard", "/studio", "/wallet", "/shoutouts", "/subscriptions", "/studio/monetization", "/settings"}, navLinks(p))
 	require.NotContains(t, p.body, `data-testid="nav-diamonds"`, "a fan without followers or diamonds sees only coins")
 	require.Contains(t, p.body, `data-testid="nav-balance"`)
 
@@ -63,7 +63,7 @@ func TestNavigationCreatorLinks(t *testing.T) {
 	require.NoError(t, err)
 	minor := a.browser(t)
 	p = minor.logIn("young")
-	require.Equal(t, []string{"/live", "/creators", "/leaderboard", "/wallet", "/shoutouts", "/settings"}, navLinks(p))
+	require.Equal(t, []string{"/live", "/creators", "/leaderboard", "/wallet", "/shoutouts", "/subscriptions", "/settings"}, navLinks(p))
 
 	// A creator with followers sees their diamonds next to their coins.
 	a.makeCreator(t, "star", "Star", 5000)

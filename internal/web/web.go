@@ -15,6 +15,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/profile"
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
 	"github.com/fanfarehq/fanfare/internal/shoutout"
+	"github.com/fanfarehq/fanfare/internal/subscription"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
@@ -46,6 +47,10 @@ type Options struct {
 	// video's upload and playback go through the API
 	// (/v1/shoutouts/{id}/video).
 	Shoutouts *shoutout.Service
+	// Subscriptions runs the LIVE Subscription pages: the plan editor and
+	// subscriber list, the Subscribe dialog, the fan's subscriptions and
+	// the gifted-subscriptions consent in settings. Nil: none of them.
+	Subscriptions *subscription.Service
 	// Blobs deletes a video the operator rejects. Nil: the blob stays.
 	Blobs Blobs
 	// API serves the paths of the HTTP API: /v1/, /openapi.json,
@@ -82,6 +87,7 @@ type Server struct {
 	live     *live.Service
 	// shoutouts and blobs: see Options.
 	shoutouts *shoutout.Service
+	subs      *subscription.Service
 	blobs     Blobs
 	api       http.Handler
 	log       *slog.Logger
@@ -119,6 +125,7 @@ func New(opts Options) *Server {
 		tips:      opts.Tips,
 		profiles:  opts.Profiles,
 		shoutouts: opts.Shoutouts,
+		subs:      opts.Subscriptions,
 		blobs:     opts.Blobs,
 		api:       opts.API,
 		log:       opts.Logger,
@@ -176,6 +183,15 @@ func New(opts Options) *Server {
 	mux.HandleFunc("POST /shoutouts/{id}/{action}", s.userForm(s.fanAction))
 	mux.HandleFunc("GET /studio/shoutouts", s.userPage(s.queuePage))
 	mux.HandleFunc("POST /studio/shoutouts/{id}/{action}", s.userForm(s.creatorAction))
+	if s.subs != nil {
+		mux.HandleFunc("POST /studio/monetization/subscription", s.userForm(s.setPlan))
+		mux.HandleFunc("GET /studio/subscribers", s.userPage(s.subscribersPage))
+		mux.HandleFunc("GET /creators/{handle}/subscribe", s.userPage(s.subscribePage))
+		mux.HandleFunc("POST /creators/{handle}/subscribe", s.userForm(s.subscribe))
+		mux.HandleFunc("GET /subscriptions", s.userPage(s.subscriptionsPage))
+		mux.HandleFunc("POST /subscriptions/{id}/{action}", s.userForm(s.subscriptionAction))
+		mux.HandleFunc("POST /settings/preferences", s.userForm(s.setPreferences))
+	}
 	mux.HandleFunc("GET /ops/shoutouts", s.userPage(s.operator(s.opsShoutoutsPage)))
 	mux.HandleFunc("POST /ops/shoutouts/{id}/{action}", s.userForm(s.operator(s.opsShoutoutAction)))
 	mux.HandleFunc("GET /ops/eligibility", s.userPage(s.operator(s.eligibilityPage)))

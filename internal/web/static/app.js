@@ -63,6 +63,19 @@
     });
   });
 
+  // Links that open a dialog of the page (data-open-dialog names it): the
+  // Subscribe button opens its dialog instead of the Subscribe page, which
+  // the link leads to without this script.
+  document.querySelectorAll('a[data-open-dialog]').forEach(function (link) {
+    var dialog = document.getElementById(link.getAttribute('data-open-dialog'));
+    if (!dialog || typeof dialog.showModal !== 'function') return;
+    link.addEventListener('click', function (event) {
+      event.preventDefault();
+      dialog.showModal();
+    });
+    dialog.addEventListener('close', function () { link.focus(); });
+  });
+
   // Forms: ask first where a form says so, and send a form only once.
   document.addEventListener('submit', function (event) {
     var form = event.target;

@@ -32,15 +32,16 @@ var allowed = map[string][]string{
 	"internal/live":               {"", "internal/store", "internal/ledger", "internal/wallet", "internal/room", "internal/cache", "internal/eligibility"},
 	"internal/tips":               {"", "internal/store", "internal/ledger", "internal/wallet", "internal/room", "internal/eligibility"},
 	"internal/shoutout":           {"", "internal/store", "internal/ledger", "internal/wallet", "internal/eligibility", "internal/audit"},
+	"internal/content":            {"", "internal/store", "internal/eligibility", "internal/blob", "internal/cache"},
 	"internal/profile":            {"", "internal/eligibility", "internal/tips", "internal/live", "internal/shoutout"},
 	"internal/httpx":              {},
 	"internal/blob":               {""},
 	"internal/blob/blobtest":      {},
-	"internal/httpapi":            {"", "internal/store", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/audit", "internal/httpx", "internal/live", "internal/room", "internal/eligibility", "internal/tips", "internal/profile", "internal/shoutout", "internal/blob"},
+	"internal/httpapi":            {"", "internal/store", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/audit", "internal/httpx", "internal/live", "internal/room", "internal/eligibility", "internal/tips", "internal/profile", "internal/shoutout", "internal/blob", "internal/content"},
 	"internal/web":                {"", "internal/account", "internal/ratelimit", "internal/wallet", "internal/payment", "internal/httpx", "internal/live", "internal/room", "internal/eligibility", "internal/tips", "internal/profile", "internal/shoutout"},
 	// app builds the graph: every service, the API and the web app. Only
 	// cmd/fanfare (and tests, through apptest) import it.
-	"internal/app":         {"", "internal/store", "internal/jobs", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/room", "internal/eligibility", "internal/live", "internal/tips", "internal/profile", "internal/shoutout", "internal/httpapi", "internal/web", "internal/blob"},
+	"internal/app":         {"", "internal/store", "internal/jobs", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/room", "internal/eligibility", "internal/live", "internal/tips", "internal/profile", "internal/shoutout", "internal/content", "internal/httpapi", "internal/web", "internal/blob"},
 	"internal/app/apptest": {"", "internal/app", "internal/store", "internal/wallet", "internal/payment", "internal/blob/blobtest"},
 	"cmd/fanfare":          {"*"},
 }

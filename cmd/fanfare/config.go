@@ -68,6 +68,9 @@ type Config struct {
 	ShoutoutMaxVideo          string
 	ShoutoutBlockedFanRegions string
 	ShoutoutReview            bool
+	// FANFARE_POST_MAX_MEDIA: the largest media file of a subscriber-only
+	// post (a size such as "200MB").
+	PostMaxMedia string
 	// FANFARE_ELIGIBILITY_FILE: a JSON file of eligibility rules replacing
 	// the built-in ones feature by feature (the operator's changes at run
 	// time take precedence).
@@ -186,6 +189,7 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.ShoutoutMinPrice, "shoutout-min-price", int64(envInt("FANFARE_SHOUTOUT_MIN_PRICE", shoutout.DefaultMinPrice)), "the lowest price in coins a creator may set for a shoutout (env FANFARE_SHOUTOUT_MIN_PRICE)")
 	fs.Int64Var(&c.ShoutoutMaxPrice, "shoutout-max-price", int64(envInt("FANFARE_SHOUTOUT_MAX_PRICE", shoutout.DefaultMaxPrice)), "the highest price in coins a creator may set for a shoutout (env FANFARE_SHOUTOUT_MAX_PRICE)")
 	fs.StringVar(&c.ShoutoutMaxVideo, "shoutout-max-video", env("FANFARE_SHOUTOUT_MAX_VIDEO", "200MB"), "the largest shoutout video a creator may upload: bytes, or with a unit (KB, MB, GB; KiB, MiB, GiB) (env FANFARE_SHOUTOUT_MAX_VIDEO)")
+	fs.StringVar(&c.PostMaxMedia, "post-max-media", env("FANFARE_POST_MAX_MEDIA", "200MB"), "the largest image or video a creator may attach to a subscriber-only post: bytes, or with a unit (KB, MB, GB; KiB, MiB, GiB) (env FANFARE_POST_MAX_MEDIA)")
 	fs.StringVar(&c.ShoutoutBlockedFanRegions, "shoutout-blocked-fan-regions", env("FANFARE_SHOUTOUT_BLOCKED_FAN_REGIONS", ""), "comma-separated regions (ISO 3166-1 alpha-2) whose fans cannot request shoutouts; default none (env FANFARE_SHOUTOUT_BLOCKED_FAN_REGIONS)")
 	fs.BoolVar(&c.ShoutoutReview, "shoutout-review", envBool("FANFARE_SHOUTOUT_REVIEW", false), "hold each delivered shoutout video for the operator's approval before the fan sees it (env FANFARE_SHOUTOUT_REVIEW)")
 	fs.StringVar(&c.EligibilityFile, "eligibility-file", env("FANFARE_ELIGIBILITY_FILE", ""), "JSON file of eligibility rules ({\"rules\": [{\"feature\": \"tips\", ...}]}) replacing the built-in ones per feature; the operator's changes at run time take precedence (env FANFARE_ELIGIBILITY_FILE)")
@@ -395,6 +399,18 @@ func (c *Config) shoutoutMaxVideo() (int64, error) {
 	n, err := parseSize(c.ShoutoutMaxVideo)
 	if err != nil || n < 1 {
 		return 0, fmt.Errorf("--shoutout-max-video (FANFARE_SHOUTOUT_MAX_VIDEO) %q: want a size such as 200MB", c.ShoutoutMaxVideo)
+	}
+	return n, nil
+}
+
+// postMaxMedia is --post-max-media in bytes (0 when unset: the default).
+func (c *Config) postMaxMedia() (int64, error) {
+	if c.PostMaxMedia == "" {
+		return 0, nil
+	}
+	n, err := parseSize(c.PostMaxMedia)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("--post-max-media (FANFARE_POST_MAX_MEDIA) %q: want a size such as 200MB", c.PostMaxMedia)
 	}
 	return n, nil
 }

@@ -131,6 +131,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	maxPostMedia, err := m.Config.postMaxMedia()
+	if err != nil {
+		return err
+	}
 	blobURL, err := m.Config.blobURL()
 	if err != nil {
 		return err
@@ -167,9 +171,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			MaxPrice:       fanfare.Amount(m.Config.ShoutoutMaxPrice),
 			Review:         m.Config.ShoutoutReview,
 		},
-		MaxVideoBytes: maxVideo,
-		BlobURL:       blobURL,
-		JobWorkers:    m.Config.JobWorkers,
+		MaxVideoBytes:     maxVideo,
+		PostMaxMediaBytes: maxPostMedia,
+		BlobURL:           blobURL,
+		JobWorkers:        m.Config.JobWorkers,
 	}); err != nil {
 		return err
 	}

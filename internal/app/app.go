@@ -26,6 +26,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/blob"
+	"github.com/fanfarehq/fanfare/internal/content"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/jobs"
@@ -101,6 +102,12 @@ type Config struct {
 	// JobWorkers is the most background jobs run at once; 0 is the jobs
 	// package's default.
 	JobWorkers int
+	// PostMaxMediaBytes bounds a subscriber-only post's media (0:
+	// content.DefaultMaxMedia).
+	PostMaxMediaBytes int64
+	// Members, when set, says who subscribes to whom in place of the
+	// graph's own (tests give their own subscribers).
+	Members content.Members
 }
 
 // DefaultMaxVideoBytes is the largest shoutout video unless configured:
@@ -127,9 +134,13 @@ type App struct {
 	Profiles *profile.Service
 	Hub      *room.Hub
 
-	// Blobs keeps the videos of Shoutouts.
+	// Blobs keeps the videos of Shoutouts, and the emotes and post media
+	// of Content.
 	Blobs     *blob.Store
 	Shoutouts *shoutout.Service
+	// Content is LIVE Subscription's subscriber content: exclusive emotes
+	// and subscriber-only posts.
+	Content *content.Service
 
 	API *httpapi.Server // the HTTP API alone
 	Web *web.Server     // the web app, handing the API's paths to API
@@ -206,6 +217,13 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		return err
 	}
 	a.Shoutouts.Register(a.Jobs)
+	members := cfg.Members
+	if members == nil {
+		members = nobody{} // replaced by subscription.Service
+	}
+	if a.Content, err = content.New(db, a.Accounts, a.Rules, a.Blobs, content.Options{Clock: clock, Members: members, MaxMedia: cfg.PostMaxMediaBytes}); err != nil {
+		return err
+	}
 	a.Profiles = profile.New(a.Rules, a.Tips, a.Live, a.Shoutouts)
 	a.Hub = room.NewHub(broker, room.Options{Tick: cfg.RoomTick, Now: clock.Now, Load: a.Live.RoomState, Dropped: a.Metrics.ViewerDropped,
 		Viewers: func(id string, n int) {
@@ -221,6 +239,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Tips:         a.Tips,
 		Profiles:     a.Profiles,
 		Shoutouts:    a.Shoutouts,
+		Content:      a.Content,
 		Blobs:        a.Blobs,
 		MaxVideo:     cmp.Or(cfg.MaxVideoBytes, DefaultMaxVideoBytes),
 		Hub:          a.Hub,
@@ -256,6 +275,16 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Demo:          cfg.Demo,
 	})
 	return nil
+}
+
+// nobody stands for the subscription domain until it lands: nobody
+// subscribes to anyone, so subscriber content opens to its creator and the
+// operator only.
+type nobody struct{}
+
+// Membership returns no membership.
+func (nobody) Membership(context.Context, string, string) (fanfare.Membership, error) {
+	return fanfare.Membership{}, nil
 }
 
 // janitorInterval is how often expired sessions and idempotency records are

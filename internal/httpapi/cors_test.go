@@ -53,12 +53,13 @@ func TestCORSPreflight(t *testing.T) {
 		preflight(hostOrigin, "PATCH", "/v1/users/some-user", "authorization, content-type"),
 		preflight("http://localhost:3000", "PUT", "/v1/me/tip-settings", "authorization, content-type"),
 		preflight(hostOrigin, "POST", "/v1/auth/login", "content-type"),
+		preflight(hostOrigin, "DELETE", "/v1/posts/some-post", "authorization"),
 	} {
 		res := e.do(t, r)
 		require.Equal(t, http.StatusNoContent, res.status, "%s %s: %s", r.method, r.path, res.body)
 		require.Empty(t, res.body)
 		require.Equal(t, r.header["Origin"], res.header.Get("Access-Control-Allow-Origin"))
-		require.Equal(t, "GET, PATCH, POST, PUT", res.header.Get("Access-Control-Allow-Methods"))
+		require.Equal(t, "DELETE, GET, PATCH, POST, PUT", res.header.Get("Access-Control-Allow-Methods"))
 		allowHeaders := strings.ToLower(res.header.Get("Access-Control-Allow-Headers"))
 		for _, h := range []string{"authorization", "content-type", "idempotency-key", "x-request-id"} {
 			require.Contains(t, allowHeaders, h)

@@ -19,7 +19,7 @@ const (
 	ERegionBlocked          = "region_blocked"
 	EDeadlinePassed         = "deadline_passed"
 	EInvalidState           = "invalid_state"
-	ECapacityFull           = "capacity_full"         // a creator's open requests reached their capacity
+	ECapacityFull           = "capacity_full"         // a creator's open requests, or emotes, reached their capacity
 	EPaused                 = "paused"                // a creator paused requests
 	ENotEnoughRecipients    = "not_enough_recipients" // fewer viewers can receive gifted subscriptions than asked
 	EIdempotencyConflict    = "idempotency_conflict"
@@ -28,6 +28,7 @@ const (
 	EUnauthorized           = "unauthorized"
 	ESignatureInvalid       = "signature_invalid"
 	EForbidden              = "forbidden"
+	ESubscribersOnly        = "subscribers_only" // a perk of a creator's active subscribers
 	ENotFound               = "not_found"
 	EConflict               = "conflict"
 	ETooLarge               = "payload_too_large"

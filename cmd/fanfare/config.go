@@ -79,6 +79,9 @@ type Config struct {
 	SubscriptionShareBPS int64
 	SubscriptionMinPrice int64
 	SubscriptionMaxPrice int64
+	// FANFARE_POST_MAX_MEDIA: the largest media file of a subscriber-only
+	// post (a size such as "200MB").
+	PostMaxMedia string
 	// FANFARE_ELIGIBILITY_FILE: a JSON file of eligibility rules replacing
 	// the built-in ones feature by feature (the operator's changes at run
 	// time take precedence).
@@ -202,6 +205,7 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.ShoutoutMinPrice, "shoutout-min-price", int64(envInt("FANFARE_SHOUTOUT_MIN_PRICE", shoutout.DefaultMinPrice)), "the lowest price in coins a creator may set for a shoutout (env FANFARE_SHOUTOUT_MIN_PRICE)")
 	fs.Int64Var(&c.ShoutoutMaxPrice, "shoutout-max-price", int64(envInt("FANFARE_SHOUTOUT_MAX_PRICE", shoutout.DefaultMaxPrice)), "the highest price in coins a creator may set for a shoutout (env FANFARE_SHOUTOUT_MAX_PRICE)")
 	fs.StringVar(&c.ShoutoutMaxVideo, "shoutout-max-video", env("FANFARE_SHOUTOUT_MAX_VIDEO", "200MB"), "the largest shoutout video a creator may upload: bytes, or with a unit (KB, MB, GB; KiB, MiB, GiB) (env FANFARE_SHOUTOUT_MAX_VIDEO)")
+	fs.StringVar(&c.PostMaxMedia, "post-max-media", env("FANFARE_POST_MAX_MEDIA", "200MB"), "the largest image or video a creator may attach to a subscriber-only post: bytes, or with a unit (KB, MB, GB; KiB, MiB, GiB) (env FANFARE_POST_MAX_MEDIA)")
 	fs.StringVar(&c.ShoutoutBlockedFanRegions, "shoutout-blocked-fan-regions", env("FANFARE_SHOUTOUT_BLOCKED_FAN_REGIONS", ""), "comma-separated regions (ISO 3166-1 alpha-2) whose fans cannot request shoutouts; default none (env FANFARE_SHOUTOUT_BLOCKED_FAN_REGIONS)")
 	fs.StringVar(&c.SubscriptionPeriod, "subscription-period", env("FANFARE_SUBSCRIPTION_PERIOD", "month"), "a subscription period: month (a calendar month; the 31st renews on the last day of shorter months) or a fixed duration such as 30s for tests and demos (env FANFARE_SUBSCRIPTION_PERIOD)")
 	fs.DurationVar(&c.SubscriptionGrace, "subscription-grace", envDuration("FANFARE_SUBSCRIPTION_GRACE", subscription.DefaultGrace), "how long a renewal that could not be paid is retried (daily, access kept) before the subscription lapses (env FANFARE_SUBSCRIPTION_GRACE)")
@@ -419,6 +423,18 @@ func (c *Config) shoutoutMaxVideo() (int64, error) {
 	n, err := parseSize(c.ShoutoutMaxVideo)
 	if err != nil || n < 1 {
 		return 0, fmt.Errorf("--shoutout-max-video (FANFARE_SHOUTOUT_MAX_VIDEO) %q: want a size such as 200MB", c.ShoutoutMaxVideo)
+	}
+	return n, nil
+}
+
+// postMaxMedia is --post-max-media in bytes (0 when unset: the default).
+func (c *Config) postMaxMedia() (int64, error) {
+	if c.PostMaxMedia == "" {
+		return 0, nil
+	}
+	n, err := parseSize(c.PostMaxMedia)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("--post-max-media (FANFARE_POST_MAX_MEDIA) %q: want a size such as 200MB", c.PostMaxMedia)
 	}
 	return n, nil
 }

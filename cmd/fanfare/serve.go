@@ -132,6 +132,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	maxPostMedia, err := m.Config.postMaxMedia()
+	if err != nil {
+		return err
+	}
 	blobURL, err := m.Config.blobURL()
 	if err != nil {
 		return err
@@ -192,9 +196,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			MinPrice: fanfare.Amount(m.Config.SubscriptionMinPrice),
 			MaxPrice: fanfare.Amount(m.Config.SubscriptionMaxPrice),
 		},
-		PasswordHashCost: hashCost,
-		BlobURL:          blobURL,
-		JobWorkers:       m.Config.JobWorkers,
+		PasswordHashCost:  hashCost,
+		PostMaxMediaBytes: maxPostMedia,
+		BlobURL:           blobURL,
+		JobWorkers:        m.Config.JobWorkers,
 	}); err != nil {
 		return err
 	}

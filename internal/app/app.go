@@ -26,6 +26,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/blob"
+	"github.com/fanfarehq/fanfare/internal/content"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/jobs"
@@ -108,6 +109,12 @@ type Config struct {
 	// JobWorkers is the most background jobs run at once; 0 is the jobs
 	// package's default.
 	JobWorkers int
+	// PostMaxMediaBytes bounds a subscriber-only post's media (0:
+	// content.DefaultMaxMedia).
+	PostMaxMediaBytes int64
+	// Members, when set, says who subscribes to whom in place of the
+	// graph's own (tests give their own subscribers).
+	Members content.Members
 }
 
 // DefaultMaxVideoBytes is the largest shoutout video unless configured:
@@ -134,10 +141,14 @@ type App struct {
 	Profiles *profile.Service
 	Hub      *room.Hub
 
-	// Blobs keeps the videos of Shoutouts.
+	// Blobs keeps the videos of Shoutouts, and the emotes and post media
+	// of Content.
 	Blobs         *blob.Store
 	Shoutouts     *shoutout.Service
 	Subscriptions *subscription.Service
+	// Content is LIVE Subscription's subscriber content: exclusive emotes
+	// and subscriber-only posts.
+	Content *content.Service
 
 	API *httpapi.Server // the HTTP API alone
 	Web *web.Server     // the web app, handing the API's paths to API
@@ -220,6 +231,13 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		return err
 	}
 	a.Subscriptions.Register(a.Jobs)
+	var members content.Members = a.Subscriptions
+	if cfg.Members != nil {
+		members = cfg.Members
+	}
+	if a.Content, err = content.New(db, a.Accounts, a.Rules, a.Blobs, content.Options{Clock: clock, Members: members, MaxMedia: cfg.PostMaxMediaBytes}); err != nil {
+		return err
+	}
 	a.Profiles = profile.New(a.Rules, a.Tips, a.Live, a.Shoutouts, a.Subscriptions)
 	a.Hub = room.NewHub(broker, room.Options{Tick: cfg.RoomTick, Now: clock.Now, Load: a.Live.RoomState, Dropped: a.Metrics.ViewerDropped,
 		Viewers: func(id string, n int) {
@@ -238,6 +256,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Blobs:         a.Blobs,
 		MaxVideo:      cmp.Or(cfg.MaxVideoBytes, DefaultMaxVideoBytes),
 		Subscriptions: a.Subscriptions,
+		Content:       a.Content,
 		Hub:           a.Hub,
 		DB:            db,
 		Clock:         clock,

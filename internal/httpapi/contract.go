@@ -225,6 +225,10 @@ var problemCodes = map[string][]string{
 	"cancelSubscription": {fanfare.ENotFound, fanfare.EInvalidState},
 	"myPreferences":      {},
 	"setPreferences":     {},
+	"creatorEmotes":      {fanfare.ENotFound},
+	"deleteEmote":        {fanfare.ENotFound},
+	"creatorPosts":       {fanfare.ENotFound},
+	"deletePost":         {fanfare.ENotFound},
 	// Served outside huma.
 	"metrics":    {fanfare.EUnauthorized, fanfare.ENotFound},
 	"openapi":    {},
@@ -232,6 +236,12 @@ var problemCodes = map[string][]string{
 	"uploadShoutoutVideo": {fanfare.EInvalid, fanfare.EUnauthorized, fanfare.EForbidden, fanfare.ENotFound, fanfare.EInvalidState,
 		fanfare.EDeadlinePassed, fanfare.ETooLarge, fanfare.EUnsupportedMedia, fanfare.EUnavailable},
 	"shoutoutVideo": {fanfare.EInvalid, fanfare.EUnauthorized, fanfare.EForbidden, fanfare.ENotFound, CodeRangeNotSatisfiable},
+	"uploadEmote": {fanfare.EInvalid, fanfare.EUnauthorized, fanfare.EForbidden, fanfare.ENotEligible, fanfare.ERegionBlocked,
+		fanfare.ECapacityFull, fanfare.EConflict, fanfare.ETooLarge, fanfare.EUnsupportedMedia},
+	"emoteImage": {fanfare.ENotFound, CodeRangeNotSatisfiable},
+	"createPost": {fanfare.EInvalid, fanfare.EUnauthorized, fanfare.EForbidden, fanfare.ENotEligible, fanfare.ERegionBlocked,
+		fanfare.ETooLarge, fanfare.EUnsupportedMedia},
+	"postMedia": {fanfare.EUnauthorized, fanfare.EForbidden, fanfare.ENotFound, fanfare.ESubscribersOnly, CodeRangeNotSatisfiable},
 }
 
 // commonCodes returns the codes every operation like op may answer with,

@@ -199,9 +199,9 @@ func TestProblemCodesDeclared(t *testing.T) {
 			require.Contains(t, r.Content, "application/problem+json", "%s %d", id, status)
 		}
 		require.Contains(t, o.op.codes(500), fanfare.EInternal, id)
-		// The webhook's body is Stripe's, a video upload's the video: their
-		// own tests check them.
-		if o.op.RequestBody != nil && id != "stripeWebhook" && id != "uploadShoutoutVideo" {
+		// The webhook's body is Stripe's, an upload's the file: their own
+		// tests check them (see rawBodies).
+		if o.op.RequestBody != nil && !rawBodies[id] {
 			require.Equal(t, []string{httpapi.CodeUnsupportedMediaType}, o.op.codes(415), "%s takes JSON only", id)
 			require.Contains(t, o.op.codes(413), fanfare.ETooLarge, id)
 		}
@@ -220,10 +220,14 @@ func TestProblemCodesDeclared(t *testing.T) {
 	require.Equal(t, []string{httpapi.CodeUpgradeRequired}, events.codes(426))
 }
 
+// rawBodies are the operations whose body is not JSON: Stripe's events and
+// uploaded files. Their own tests check their refusals.
+var rawBodies = map[string]bool{"stripeWebhook": true, "uploadShoutoutVideo": true, "uploadEmote": true}
+
 // parties are the operations open to any logged-in user and to the API
 // key, whose objects say who may read them (their parties and the
 // operator): no credential is refused before the handler.
-var parties = map[string]bool{"getShoutout": true, "getSubscription": true}
+var parties = map[string]bool{"getShoutout": true, "getSubscription": true, "deletePost": true}
 
 // TestMiddlewareProblemsDeclared sends each operation what the middleware
 // refuses before its handler runs — a body that is not JSON, one too
@@ -260,7 +264,7 @@ func TestMiddlewareProblemsDeclared(t *testing.T) {
 		case !secured:
 			good = ""
 		}
-		if o.op.RequestBody != nil && id != "stripeWebhook" && id != "uploadShoutoutVideo" {
+		if o.op.RequestBody != nil && !rawBodies[id] {
 			expect(e.do(t, request{method: o.method, path: path(o.path), token: good, body: "coins=1",
 				header: map[string]string{"Content-Type": "text/plain", "Idempotency-Key": "k"}}), 415, httpapi.CodeUnsupportedMediaType)
 			expect(e.do(t, request{method: o.method, path: path(o.path), token: good,

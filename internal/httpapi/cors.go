@@ -43,7 +43,7 @@ const corsExposeHeaders = "Allow, Idempotent-Replayed, Retry-After, WWW-Authenti
 // (no origin listed) answers none and changes nothing.
 type cors struct {
 	origins map[string]bool
-	methods string // the API's methods, "GET, PATCH, POST, PUT"
+	methods string // the API's methods, "DELETE, GET, PATCH, POST, PUT"
 }
 
 // newCORS returns the CORS policy of origins (nil when there are none);

@@ -53,6 +53,7 @@ func TestCORSPreflight(t *testing.T) {
 		preflight(hostOrigin, "PATCH", "/v1/users/some-user", "authorization, content-type"),
 		preflight("http://localhost:3000", "PUT", "/v1/me/tip-settings", "authorization, content-type"),
 		preflight(hostOrigin, "POST", "/v1/auth/login", "content-type"),
+		preflight(hostOrigin, "DELETE", "/v1/posts/some-post", "authorization"),
 	} {
 		res := e.do(t, r)
 		require.Equal(t, http.StatusNoContent, res.status, "%s %s: %s", r.method, r.path, res.body)

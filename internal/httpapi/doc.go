@@ -17,7 +17,8 @@
 //	validation_failed, idempotency_key_required,
 //	signature_invalid                             400
 //	unauthorized                                  401
-//	forbidden, not_eligible, region_blocked       403
+//	forbidden, not_eligible, region_blocked,
+//	subscribers_only                              403
 //	not_found                                     404
 //	method_not_allowed                            405
 //	conflict, idempotency_conflict, invalid_state,
@@ -40,7 +41,9 @@
 // must pass fanfare.CheckText (no control characters, one line unless the
 // field is tagged `text:"multiline"`). A refusal is 400 validation_failed
 // with the field's location in errors[], before the handler runs, so it
-// changes nothing. The room feed's frames follow the same rules.
+// changes nothing. The room feed's frames follow the same rules, and so do
+// the routes that read their bodies themselves (uploads streamed to the
+// blob store: a shoutout's video, an emote, a post's form).
 //
 // Cross-origin calls (cors.go): pages of the origins the operator lists
 // (Options.CORSOrigins, none by default) may call the /v1/ API from a

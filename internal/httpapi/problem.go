@@ -39,6 +39,7 @@ var statusByCode = map[string]int{
 	fanfare.EUnauthorized:           http.StatusUnauthorized,
 	fanfare.EPaymentDeclined:        http.StatusPaymentRequired,
 	fanfare.EForbidden:              http.StatusForbidden,
+	fanfare.ESubscribersOnly:        http.StatusForbidden,
 	fanfare.ENotEligible:            http.StatusForbidden,
 	fanfare.ERegionBlocked:          http.StatusForbidden,
 	fanfare.ENotFound:               http.StatusNotFound,

@@ -22,6 +22,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/blob"
+	"github.com/fanfarehq/fanfare/internal/content"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpx"
 	"github.com/fanfarehq/fanfare/internal/live"
@@ -58,6 +59,9 @@ type Options struct {
 	MaxVideo  int64 // bytes; a larger upload is refused (413)
 	// Subscriptions runs LIVE Subscription.
 	Subscriptions *subscription.Service
+	// Content runs the subscriber content: exclusive emotes and
+	// subscriber-only posts (its files are in Blobs too).
+	Content *content.Service
 	// Hub fans LIVE events out to this node's room feeds.
 	Hub *room.Hub
 	DB  *store.DB // readiness: ping and pending migrations
@@ -103,6 +107,7 @@ type Server struct {
 	profiles  *profile.Service
 	shoutouts *shoutout.Service
 	subs      *subscription.Service
+	content   *content.Service
 	blobs     *blob.Store
 	maxVideo  int64
 	live      *live.Service
@@ -166,6 +171,7 @@ func newServer(opts Options) *Server {
 		tips:      opts.Tips,
 		shoutouts: opts.Shoutouts,
 		subs:      opts.Subscriptions,
+		content:   opts.Content,
 		blobs:     opts.Blobs,
 		maxVideo:  opts.MaxVideo,
 		profiles:  opts.Profiles,
@@ -244,6 +250,7 @@ func newServer(opts Options) *Server {
 	s.registerTips()
 	s.registerShoutouts()
 	s.registerSubscriptions()
+	s.registerContent()
 	s.finishSpec()
 	s.cors = newCORS(opts.CORSOrigins, apiMethods(s.contract))
 	return s
@@ -320,17 +327,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.miss(rec, r, h)
 		return
 	}
-	if video := pattern == "PUT /v1/shoutouts/{id}/video"; !video && r.ContentLength > s.maxBody {
+	if !streamed[pattern] && r.ContentLength > s.maxBody {
 		writeProblem(sniff, newProblem(http.StatusRequestEntityTooLarge, fanfare.ETooLarge,
 			fmt.Sprintf("the request body is larger than %d bytes", s.maxBody)))
 		return
 	}
-	if r.Body != nil && r.Body != http.NoBody && pattern != "PUT /v1/shoutouts/{id}/video" {
-		// A video's size is the upload's own limit (s.maxVideo). One byte over the limit lets huma tell "too large" from "exactly
+	if r.Body != nil && r.Body != http.NoBody && !streamed[pattern] {
+		// An upload's size is its route's own limit (see streamed). One byte over the limit lets huma tell "too large" from "exactly
 		// the limit".
 		r.Body = http.MaxBytesReader(sniff, r.Body, s.maxBody+1)
 	}
 	s.mux.ServeHTTP(sniff, r)
+}
+
+// streamed are the routes whose bodies are uploads streamed to the blob
+// store: each applies its own limit (a video's s.maxVideo, an emote's
+// content.MaxEmoteBytes, a post's media limit and, for a post in JSON,
+// s.maxBody) rather than the API's body limit.
+var streamed = map[string]bool{
+	"PUT /v1/shoutouts/{id}/video": true,
+	"POST /v1/me/emotes":           true,
+	"POST /v1/me/posts":            true,
 }
 
 // miss answers a request that matches no route: 405 when the path exists
@@ -567,6 +584,7 @@ func (s *Server) finishSpec() {
 			"304": {Description: "Not modified (If-None-Match, If-Modified-Since)"},
 		},
 	})
+	s.specContent(oapi)
 	if s.live != nil && s.hub != nil {
 		oapi.AddOperation(&huma.Operation{
 			OperationID: "liveEvents",

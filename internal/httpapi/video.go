@@ -117,7 +117,9 @@ func (s *Server) serveVideo(w http.ResponseWriter, r *http.Request) {
 }
 
 // rangeProblem answers a 416 that http.ServeContent writes as the API's
-// problem (range_not_satisfiable), keeping its Content-Range.
+// problem (range_not_satisfiable), keeping its Content-Range. Every route
+// that serves a stored file (videos, emotes, post media) answers through
+// it.
 type rangeProblem struct {
 	http.ResponseWriter
 	refused bool
@@ -134,7 +136,7 @@ func (w *rangeProblem) WriteHeader(status int) {
 		h.Del(k)
 	}
 	writeProblem(w.ResponseWriter, newProblem(status, CodeRangeNotSatisfiable,
-		"the range asked lies outside the video ("+strings.TrimPrefix(h.Get("Content-Range"), "bytes */")+" bytes)"))
+		"the range asked lies outside the file ("+strings.TrimPrefix(h.Get("Content-Range"), "bytes */")+" bytes)"))
 }
 
 func (w *rangeProblem) Write(b []byte) (int, error) {
@@ -147,9 +149,18 @@ func (w *rangeProblem) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection.
 func (w *rangeProblem) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// extension is the file extension of a video's content type.
+// extension is the file extension of a video's or an image's content
+// type.
 func extension(contentType string) string {
 	switch contentType {
+	case "image/png", "image/apng":
+		return ".png"
+	case "image/jpeg":
+		return ".jpg"
+	case "image/gif":
+		return ".gif"
+	case "image/webp":
+		return ".webp"
 	case "video/webm":
 		return ".webm"
 	case "video/quicktime":

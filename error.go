@@ -19,8 +19,9 @@ const (
 	ERegionBlocked          = "region_blocked"
 	EDeadlinePassed         = "deadline_passed"
 	EInvalidState           = "invalid_state"
-	ECapacityFull           = "capacity_full" // a creator's open requests reached their capacity
-	EPaused                 = "paused"        // a creator paused requests
+	ECapacityFull           = "capacity_full"    // a creator's open requests reached their capacity
+	EPaused                 = "paused"           // a creator paused requests
+	ESubscribersOnly        = "subscribers_only" // a LIVE's chat is for its creator's subscribers
 	EIdempotencyConflict    = "idempotency_conflict"
 	EIdempotencyKeyRequired = "idempotency_key_required"
 	EInvalid                = "validation_failed"

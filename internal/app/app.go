@@ -101,6 +101,11 @@ type Config struct {
 	// JobWorkers is the most background jobs run at once; 0 is the jobs
 	// package's default.
 	JobWorkers int
+	// Members and Emotes, when set, answer who subscribes to a creator
+	// and which exclusive emotes a creator has, for the LIVE chat's
+	// perks (tests set them); nil is nobody and none.
+	Members live.Members
+	Emotes  live.Emotes
 }
 
 // DefaultMaxVideoBytes is the largest shoutout video unless configured:
@@ -191,7 +196,25 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		return err
 	}
 	broker := room.NewLocal()
-	if a.Live, err = live.New(db, a.Accounts, a.Wallet, live.Options{Clock: clock, Broker: broker, Rules: a.Rules}); err != nil {
+	// The hub loads a room's state from the LIVE service, built next, which
+	// asks the hub who watches; neither asks before the graph is built.
+	a.Hub = room.NewHub(broker, room.Options{Tick: cfg.RoomTick, Now: clock.Now,
+		Load: func(ctx context.Context, id string) (room.State, error) { return a.Live.RoomState(ctx, id) }, Dropped: a.Metrics.ViewerDropped,
+		Viewers: func(id string, n int) {
+			if err := a.Live.NoteViewers(context.Background(), id, n); err != nil {
+				log.Warn("record peak viewers", "live", id, "err", err)
+			}
+		}})
+	var members live.Members = noMembers{}
+	if cfg.Members != nil {
+		members = cfg.Members
+	}
+	var emotes live.Emotes = noEmotes{}
+	if cfg.Emotes != nil {
+		emotes = cfg.Emotes
+	}
+	if a.Live, err = live.New(db, a.Accounts, a.Wallet, live.Options{Clock: clock, Broker: broker, Rules: a.Rules,
+		Members: members, Emotes: emotes, Viewers: a.Hub}); err != nil {
 		return err
 	}
 	if a.Tips, err = tips.New(db, a.Accounts, a.Wallet, a.Rules, tips.Options{
@@ -207,12 +230,6 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 	}
 	a.Shoutouts.Register(a.Jobs)
 	a.Profiles = profile.New(a.Rules, a.Tips, a.Live, a.Shoutouts)
-	a.Hub = room.NewHub(broker, room.Options{Tick: cfg.RoomTick, Now: clock.Now, Load: a.Live.RoomState, Dropped: a.Metrics.ViewerDropped,
-		Viewers: func(id string, n int) {
-			if err := a.Live.NoteViewers(context.Background(), id, n); err != nil {
-				log.Warn("record peak viewers", "live", id, "err", err)
-			}
-		}})
 	a.API = httpapi.New(httpapi.Options{
 		Accounts:     a.Accounts,
 		Wallet:       a.Wallet,
@@ -257,6 +274,20 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 	})
 	return nil
 }
+
+// noMembers answers that nobody subscribes to anyone.
+// replaced by subscription.Service once LIVE Subscription's domain lands.
+type noMembers struct{}
+
+func (noMembers) Membership(context.Context, string, string) (fanfare.Membership, error) {
+	return fanfare.Membership{}, nil
+}
+
+// noEmotes answers that no creator has exclusive emotes.
+// replaced by content.Service once the emotes store lands.
+type noEmotes struct{}
+
+func (noEmotes) ChatEmotes(context.Context, string) (map[string]string, error) { return nil, nil }
 
 // janitorInterval is how often expired sessions and idempotency records are
 // deleted.

@@ -517,7 +517,7 @@ func TestStatusTable(t *testing.T) {
 	want := map[string]int{
 		fanfare.EInvalid: 400, fanfare.EIdempotencyKeyRequired: 400, fanfare.ESignatureInvalid: 400,
 		fanfare.EUnauthorized: 401,
-		fanfare.EForbidden:    403, fanfare.ENotEligible: 403, fanfare.ERegionBlocked: 403,
+		fanfare.EForbidden:    403, fanfare.ENotEligible: 403, fanfare.ERegionBlocked: 403, fanfare.ESubscribersOnly: 403,
 		fanfare.ENotFound: 404,
 		fanfare.EConflict: 409, fanfare.EIdempotencyConflict: 409, fanfare.EInvalidState: 409,
 		fanfare.EDeadlinePassed: 409, fanfare.EInsufficientFunds: 409, fanfare.EWalletFrozen: 409,

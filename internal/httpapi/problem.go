@@ -41,6 +41,7 @@ var statusByCode = map[string]int{
 	fanfare.EForbidden:              http.StatusForbidden,
 	fanfare.ENotEligible:            http.StatusForbidden,
 	fanfare.ERegionBlocked:          http.StatusForbidden,
+	fanfare.ESubscribersOnly:        http.StatusForbidden,
 	fanfare.ENotFound:               http.StatusNotFound,
 	CodeMethodNotAllowed:            http.StatusMethodNotAllowed,
 	CodeNotAcceptable:               http.StatusNotAcceptable,

@@ -63,7 +63,7 @@ func (e emotes) ChatEmotes(_ context.Context, creatorID string) (map[string]stri
 // perkClock is a clock the test moves.
 type perkClock struct{ at atomic.Int64 }
 
-func (c *perkClock) Now() time.Time       { return time.UnixMicro(c.at.Load()).UTC() }
+func (c *perkClock) Now() time.Time      { return time.UnixMicro(c.at.Load()).UTC() }
 func (c *perkClock) add(d time.Duration) { c.at.Add(d.Microseconds()) }
 
 // withPerks returns f's LIVE service as the app builds it with members,

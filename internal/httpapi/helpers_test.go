@@ -73,6 +73,8 @@ type envConfig struct {
 	corsOrigins  []string
 	warmingUp    string
 	maxVideo     int64
+	members      live.Members
+	emotes       live.Emotes
 }
 
 // newEnvConfig is newEnv configured by c.
@@ -86,7 +88,7 @@ func newEnvConfig(tb testing.TB, db *store.DB, c envConfig) *env {
 	blobURL, blobDir := blobtest.File(tb)
 	a := apptest.Open(tb, db, nil, app.Config{APIKey: testAPIKey, Version: "test", MaxBodyBytes: testMaxBody, Providers: all,
 		Guard: c.guard, Hashes: c.hashes, MetricsToken: c.metricsToken, CORSOrigins: c.corsOrigins, WarmingUp: c.warmingUp,
-		MaxVideoBytes: c.maxVideo, BlobURL: blobURL})
+		MaxVideoBytes: c.maxVideo, BlobURL: blobURL, Members: c.members, Emotes: c.emotes})
 	e := &env{api: a.API, handler: a.API, db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet, live: a.Live, rules: a.Rules, tips: a.Tips,
 		registry: a.Registry, blobDir: blobDir, jobs: a.Jobs}
 	if _, ok := tb.(*testing.T); ok {

@@ -1,7 +1,10 @@
 // Package live runs LIVE sessions and their gifts: a creator goes LIVE,
 // fans send gifts bought with coins (through the wallet's one spending
 // path), the creator earns diamonds, and every viewer of the room sees each
-// gift through the room hub.
+// gift through the room hub. The chat carries LIVE Subscription's perks:
+// the subscriber's tenure badge, the creator's exclusive emotes and a
+// subscriber-only mode kept with the LIVE (perks.go); who subscribes and
+// which emotes exist are asked of the Members and Emotes it is given.
 package live
 
 import (

@@ -155,7 +155,7 @@ func TestWatchingAndGiftedSubscriptions(t *testing.T) {
 			ev := f.next("gifted_subscriptions")
 			require.Equal(t, "sam", ev["gifter"])
 			require.EqualValues(t, 2, ev["count"])
-			require.Equal(t, "Fan club", ev["tier"])
+			require.Equal(t, "Fan club", ev["tier_name"])
 			require.Equal(t, []any{"omar", "mia"}, ev["recipients"])
 		}
 

@@ -475,8 +475,8 @@ const liveEventsDoc = "Upgrades to a WebSocket. Anyone may watch; a session toke
 	"`emotes` (absent when none) lists the creator's exclusive emotes the text uses, `[{\"name\", \"url\"}]`, each once: " +
 	"`:name:` in `text` shows the picture at `url`. Only a subscriber's (and the creator's) message has emotes; anyone else's `:name:` is plain text;\n" +
 	"  - `{\"type\":\"chat_mode\", \"subscribers_only\"}`: the creator switched subscriber-only chat on or off;\n" +
-	"  - `{\"type\":\"gifted_subscriptions\", \"at\", \"gifter_id\", \"gifter\", \"gifter_name\", \"count\", \"tier\", \"recipients\"}`: " +
-	"a viewer gifted `count` subscriptions of the tier named `tier` to the viewers whose handles `recipients` lists;\n" +
+	"  - `{\"type\":\"gifted_subscriptions\", \"at\", \"gifter_id\", \"gifter\", \"gifter_name\", \"count\", \"tier_name\", \"recipients\"}`: " +
+	"a viewer gifted `count` subscriptions of the tier named `tier_name` to the viewers whose handles `recipients` lists;\n" +
 	"  - `{\"type\":\"viewers\", \"count\"}`;\n" +
 	"  - `{\"type\":\"leaderboard\", \"top\": [gifter]}`, a gifter being `{\"handle\", \"display_name\", \"coins\"}`;\n" +
 	"  - `{\"type\":\"live_ended\", \"at\"}`, after which the server closes the socket (1000).\n" +

@@ -405,7 +405,7 @@ func TestAnnounceGiftedSubscriptions(t *testing.T) {
 			}
 		}
 		require.Equal(t, map[string]any{"type": "gifted_subscriptions", "at": now.Format(time.RFC3339), "gifter_id": f.users["sam"].UserID,
-			"gifter": "sam", "gifter_name": "Sam", "count": float64(3), "tier": "Fan club", "recipients": []any{"a", "b", "c"}}, gifted)
+			"gifter": "sam", "gifter_name": "Sam", "count": float64(3), "tier_name": "Fan club", "recipients": []any{"a", "b", "c"}}, gifted)
 
 		// Once the LIVE ended there is no room to tell.
 		rec := &recorder{}

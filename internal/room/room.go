@@ -96,9 +96,9 @@ type GiftedSubs struct {
 	Handle      string `json:"gifter"`
 	DisplayName string `json:"gifter_name"`
 	// Count is how many subscriptions were gifted; Tier the name of their
-	// tier; Recipients the handles of the viewers who received them.
+	// tier (tier_name: a gift's "tier" is its size); Recipients the handles of the viewers who received them.
 	Count      int      `json:"count"`
-	Tier       string   `json:"tier"`
+	Tier       string   `json:"tier_name"`
 	Recipients []string `json:"recipients"`
 }
 

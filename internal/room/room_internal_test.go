@@ -534,7 +534,7 @@ func TestGiftedSubscriptions(t *testing.T) {
 	h.room("live1").flush(t0.Add(time.Second))
 	f := next(t, v)
 	want := map[string]any{"type": "gifted_subscriptions", "at": t0.Format(time.RFC3339), "gifter_id": "u-sam", "gifter": "sam",
-		"gifter_name": "Sam", "count": float64(3), "tier": "Fan club", "recipients": []any{"a", "b", "c"}}
+		"gifter_name": "Sam", "count": float64(3), "tier_name": "Fan club", "recipients": []any{"a", "b", "c"}}
 	require.Equal(t, want, f.Events[0])
 
 	w, err := h.Join(ctx, "live1")

@@ -242,7 +242,7 @@
   function giftedText(ev) {
     var n = ev.count | 0;
     var what = n === 1 ? 'a subscription' : num(n) + ' subscriptions';
-    if (ev.tier) what += ' (' + ev.tier + ')';
+    if (ev.tier_name) what += ' (' + ev.tier_name + ')';
     var to = (ev.recipients || []).map(function (h) { return '@' + h; }).join(', ');
     return ' gifted ' + what + (to ? ': ' + to : '');
   }

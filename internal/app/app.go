@@ -112,9 +112,11 @@ type Config struct {
 	// PostMaxMediaBytes bounds a subscriber-only post's media (0:
 	// content.DefaultMaxMedia).
 	PostMaxMediaBytes int64
-	// Members, when set, says who subscribes to whom in place of the
-	// graph's own (tests give their own subscribers).
-	Members content.Members
+	// Members and Emotes, when set, answer who subscribes to a creator
+	// and which exclusive emotes a creator has, in place of the graph's
+	// own subscription and content services (tests set them).
+	Members live.Members
+	Emotes  live.Emotes
 }
 
 // DefaultMaxVideoBytes is the largest shoutout video unless configured:
@@ -210,7 +212,36 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		return err
 	}
 	broker := room.NewLocal()
-	if a.Live, err = live.New(db, a.Accounts, a.Wallet, live.Options{Clock: clock, Broker: broker, Rules: a.Rules}); err != nil {
+	// The hub loads a room's state from the LIVE service, built next, which
+	// asks the hub who watches; neither asks before the graph is built.
+	a.Hub = room.NewHub(broker, room.Options{Tick: cfg.RoomTick, Now: clock.Now,
+		Load: func(ctx context.Context, id string) (room.State, error) { return a.Live.RoomState(ctx, id) }, Dropped: a.Metrics.ViewerDropped,
+		Viewers: func(id string, n int) {
+			if err := a.Live.NoteViewers(context.Background(), id, n); err != nil {
+				log.Warn("record peak viewers", "live", id, "err", err)
+			}
+		}})
+	// LIVE Subscription's services come before the LIVE service: its chat
+	// asks them for subscribers and emotes.
+	sc := cfg.Subscriptions
+	sc.Clock, sc.Scheduler = clock, a.Jobs
+	if a.Subscriptions, err = subscription.New(db, a.Ledger, a.Accounts, a.Wallet, a.Rules, sc); err != nil {
+		return err
+	}
+	a.Subscriptions.Register(a.Jobs)
+	var members live.Members = a.Subscriptions
+	if cfg.Members != nil {
+		members = cfg.Members
+	}
+	if a.Content, err = content.New(db, a.Accounts, a.Rules, a.Blobs, content.Options{Clock: clock, Members: members, MaxMedia: cfg.PostMaxMediaBytes}); err != nil {
+		return err
+	}
+	var emotes live.Emotes = a.Content
+	if cfg.Emotes != nil {
+		emotes = cfg.Emotes
+	}
+	if a.Live, err = live.New(db, a.Accounts, a.Wallet, live.Options{Clock: clock, Broker: broker, Rules: a.Rules,
+		Members: members, Emotes: emotes, Viewers: a.Hub}); err != nil {
 		return err
 	}
 	if a.Tips, err = tips.New(db, a.Accounts, a.Wallet, a.Rules, tips.Options{
@@ -225,26 +256,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		return err
 	}
 	a.Shoutouts.Register(a.Jobs)
-	sc := cfg.Subscriptions
-	sc.Clock, sc.Scheduler = clock, a.Jobs
-	if a.Subscriptions, err = subscription.New(db, a.Ledger, a.Accounts, a.Wallet, a.Rules, sc); err != nil {
-		return err
-	}
-	a.Subscriptions.Register(a.Jobs)
-	var members content.Members = a.Subscriptions
-	if cfg.Members != nil {
-		members = cfg.Members
-	}
-	if a.Content, err = content.New(db, a.Accounts, a.Rules, a.Blobs, content.Options{Clock: clock, Members: members, MaxMedia: cfg.PostMaxMediaBytes}); err != nil {
-		return err
-	}
 	a.Profiles = profile.New(a.Rules, a.Tips, a.Live, a.Shoutouts, a.Subscriptions)
-	a.Hub = room.NewHub(broker, room.Options{Tick: cfg.RoomTick, Now: clock.Now, Load: a.Live.RoomState, Dropped: a.Metrics.ViewerDropped,
-		Viewers: func(id string, n int) {
-			if err := a.Live.NoteViewers(context.Background(), id, n); err != nil {
-				log.Warn("record peak viewers", "live", id, "err", err)
-			}
-		}})
 	a.API = httpapi.New(httpapi.Options{
 		Accounts:      a.Accounts,
 		Wallet:        a.Wallet,

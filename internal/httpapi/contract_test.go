@@ -411,10 +411,11 @@ func TestLiveEventsDocumented(t *testing.T) {
 	}
 	res.json(t, &doc)
 	d := doc.Paths["/v1/lives/{id}/events"]["get"].Description
-	for _, typ := range []string{room.TypeState, room.TypeGift, room.TypeTip, room.TypeChat, room.TypeViewers, room.TypeLeaderboard, room.TypeLiveEnded, "error"} {
+	for _, typ := range []string{room.TypeState, room.TypeGift, room.TypeTip, room.TypeChat, room.TypeViewers, room.TypeLeaderboard, room.TypeLiveEnded, room.TypeChatMode, room.TypeGiftedSubs, "error"} {
 		require.Contains(t, d, `{"type":"`+typ+`"`, "event %s", typ)
 	}
-	for _, member := range []string{`"tipper"`, `"tipper_name"`, `"message"`, `"gifter_name"`, `"combo"`, `"author"`, `"recent"`, `"leaderboard"`} {
+	for _, member := range []string{`"tipper"`, `"tipper_name"`, `"message"`, `"gifter_name"`, `"combo"`, `"author"`, `"recent"`, `"leaderboard"`,
+		`"subscriber"`, `"badge"`, `"months"`, `"emotes"`, `"subscribers_only"`, `"recipients"`, `"tier_name"`, "`subscribers_only`)"} {
 		require.Contains(t, d, member)
 	}
 	require.NotContains(t, d, `"tier"`, "a gift event names its gift_id; its tier is in the catalog")

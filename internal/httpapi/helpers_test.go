@@ -18,7 +18,6 @@ import (
 	"github.com/fanfarehq/fanfare/internal/app"
 	"github.com/fanfarehq/fanfare/internal/app/apptest"
 	"github.com/fanfarehq/fanfare/internal/blob/blobtest"
-	"github.com/fanfarehq/fanfare/internal/content"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/jobs"
@@ -75,7 +74,8 @@ type envConfig struct {
 	warmingUp    string
 	maxVideo     int64
 	maxPostMedia int64
-	members      content.Members // who subscribes; nil: nobody
+	members      live.Members // who subscribes; nil: the app's own subscriptions
+	emotes       live.Emotes
 }
 
 // newEnvConfig is newEnv configured by c.
@@ -89,7 +89,7 @@ func newEnvConfig(tb testing.TB, db *store.DB, c envConfig) *env {
 	blobURL, blobDir := blobtest.File(tb)
 	a := apptest.Open(tb, db, nil, app.Config{APIKey: testAPIKey, Version: "test", MaxBodyBytes: testMaxBody, Providers: all,
 		Guard: c.guard, Hashes: c.hashes, MetricsToken: c.metricsToken, CORSOrigins: c.corsOrigins, WarmingUp: c.warmingUp,
-		MaxVideoBytes: c.maxVideo, BlobURL: blobURL, PostMaxMediaBytes: c.maxPostMedia, Members: c.members})
+		MaxVideoBytes: c.maxVideo, BlobURL: blobURL, PostMaxMediaBytes: c.maxPostMedia, Members: c.members, Emotes: c.emotes})
 	e := &env{api: a.API, handler: a.API, db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet, live: a.Live, rules: a.Rules, tips: a.Tips,
 		registry: a.Registry, blobDir: blobDir, jobs: a.Jobs}
 	if _, ok := tb.(*testing.T); ok {

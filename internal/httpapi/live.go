@@ -27,11 +27,14 @@ type liveBody struct {
 	Gifts       int64      `json:"gifts" doc:"Gifts received (a gift sent 5 times counts 5)"`
 	Coins       int64      `json:"coins" doc:"Coins spent on gifts in this LIVE"`
 	Diamonds    int64      `json:"diamonds" doc:"Diamonds the creator earned in this LIVE"`
+	// SubscribersOnly is the chat mode.
+	SubscribersOnly bool `json:"subscribers_only" doc:"Subscriber-only chat: only the creator, the operator and the creator's active subscribers may chat"`
 }
 
 func newLiveBody(l *live.Live) liveBody {
 	b := liveBody{ID: l.ID, Creator: l.CreatorHandle, CreatorName: l.CreatorDisplayName, CreatorID: l.CreatorID,
-		Title: l.Title, Status: l.Status, StartedAt: l.StartedAt, Gifts: l.Gifts, Coins: l.Coins, Diamonds: l.Diamonds}
+		Title: l.Title, Status: l.Status, StartedAt: l.StartedAt, Gifts: l.Gifts, Coins: l.Coins, Diamonds: l.Diamonds,
+		SubscribersOnly: l.SubscribersOnly}
 	if !l.EndedAt.IsZero() {
 		t := l.EndedAt
 		b.EndedAt = &t
@@ -96,6 +99,13 @@ type chatInput struct {
 	ID   string `path:"id" maxLength:"64"`
 	Body struct {
 		Text string `json:"text" maxLength:"2000" doc:"1 to 150 characters"`
+	}
+}
+
+type chatModeInput struct {
+	ID   string `path:"id" maxLength:"64"`
+	Body struct {
+		SubscribersOnly bool `json:"subscribers_only" doc:"true: only the creator, the operator and the creator's active subscribers may chat"`
 	}
 }
 
@@ -299,17 +309,38 @@ func (s *Server) registerLive() {
 	})
 
 	register(s, user, huma.Operation{
-		OperationID:   "chat",
-		Method:        http.MethodPost,
-		Path:          "/v1/lives/{id}/chat",
-		Summary:       "Post a chat message in a LIVE",
-		Description:   "At most 150 characters; 5 messages at once, then one a second (429 rate_limited); a viewer the creator muted is refused (403 forbidden).",
+		OperationID: "chat",
+		Method:      http.MethodPost,
+		Path:        "/v1/lives/{id}/chat",
+		Summary:     "Post a chat message in a LIVE",
+		Description: "At most 150 characters; 5 messages at once, then one a second (429 rate_limited); a viewer the creator muted is refused (403 forbidden). " +
+			"In subscriber-only mode, anyone but the creator, the operator and the creator's active subscribers is refused (403 subscribers_only). " +
+			"A subscriber's message carries their tenure badge, and each `:name:` naming one of the creator's exclusive emotes is an emote; " +
+			"anyone else's `:name:` stays plain text.",
 		Tags:          []string{"live"},
 		DefaultStatus: http.StatusNoContent,
 		Errors:        []int{http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusTooManyRequests},
 	}, func(ctx context.Context, in *chatInput) (*struct{}, error) {
 		a, _ := fanfare.ActorFromContext(ctx)
 		return nil, s.live.Chat(ctx, a, in.ID, in.Body.Text)
+	})
+
+	register(s, user, huma.Operation{
+		OperationID: "setChatMode",
+		Method:      http.MethodPut,
+		Path:        "/v1/lives/{id}/chat-mode",
+		Summary:     "Switch subscriber-only chat in your LIVE",
+		Description: "Only the LIVE's creator, while it is on air (409 invalid_state once it ended). The mode is kept with the LIVE; " +
+			"the room feed announces it (a `chat_mode` event) and its state frame carries it.",
+		Tags:   []string{"live"},
+		Errors: []int{http.StatusNotFound, http.StatusConflict},
+	}, func(ctx context.Context, in *chatModeInput) (*liveOutput, error) {
+		a, _ := fanfare.ActorFromContext(ctx)
+		l, err := s.live.SetChatMode(ctx, a, in.ID, in.Body.SubscribersOnly)
+		if err != nil {
+			return nil, err
+		}
+		return &liveOutput{Body: newLiveBody(l)}, nil
 	})
 
 	register(s, user, huma.Operation{
@@ -455,7 +486,9 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 	defer conn.CloseNow()
 	conn.SetReadLimit(maxClientFrame)
 
-	v, err := s.hub.Join(ctx, l.ID)
+	// The viewer joins as who they are: the room knows its logged-in
+	// viewers (live.Service.Watching).
+	v, err := s.hub.JoinAs(ctx, l.ID, actor.UserID)
 	if err != nil {
 		conn.Close(websocket.StatusTryAgainLater, "the server is shutting down")
 		return

@@ -485,17 +485,26 @@ func register[I, O any](s *Server, a access, op huma.Operation, h func(context.C
 // document cannot type: it is a WebSocket.
 const liveEventsDoc = "Upgrades to a WebSocket. Anyone may watch; a session token or cookie identifies the viewer, who may then chat.\n\n" +
 	"**Server frames** (text, JSON objects):\n\n" +
-	"- First the room's state: `{\"type\":\"state\", \"seq\", \"viewers\", \"leaderboard\": [gifter], \"recent\": [event], \"ended\"}`; " +
-	"`recent` holds the room's latest `gift`, `tip` and `chat` events, each with its `at`.\n" +
+	"- First the room's state: `{\"type\":\"state\", \"seq\", \"viewers\", \"leaderboard\": [gifter], \"recent\": [event], \"ended\", \"subscribers_only\"}`; " +
+	"`recent` holds the room's latest `gift`, `tip`, `chat` and `gifted_subscriptions` events, each with its `at`; " +
+	"`subscribers_only` is the chat mode.\n" +
 	"- Then at most one frame per tick while something happens: `{\"seq\", \"at\", \"events\": [event]}`, with events:\n" +
 	"  - `{\"type\":\"gift\", \"gifter\", \"gifter_name\", \"gift_id\", \"count\", \"combo\"}`: `count` gifts sent since the last frame, " +
 	"`combo` the streak's total so far; the gift's name, tier and coins are in GET /v1/gifts, its time is the frame's `at`;\n" +
 	"  - `{\"type\":\"tip\", \"at\", \"tipper\", \"tipper_name\", \"coins\", \"message\"}`;\n" +
-	"  - `{\"type\":\"chat\", \"at\", \"author\", \"author_name\", \"text\", \"badges\"}` (`badges` absent when none);\n" +
+	"  - `{\"type\":\"chat\", \"at\", \"author\", \"author_name\", \"text\", \"badges\", \"subscriber\", \"emotes\"}`: " +
+	"`badges` (absent when none) holds `creator` or `subscriber`; `subscriber` (an active subscriber's only) is " +
+	"`{\"badge\", \"months\"}`, `badge` being the tenure step reached (1, 3, 6, 12 or 24 months) and `months` the months paid in all; " +
+	"`emotes` (absent when none) lists the creator's exclusive emotes the text uses, `[{\"name\", \"url\"}]`, each once: " +
+	"`:name:` in `text` shows the picture at `url`. Only a subscriber's (and the creator's) message has emotes; anyone else's `:name:` is plain text;\n" +
+	"  - `{\"type\":\"chat_mode\", \"subscribers_only\"}`: the creator switched subscriber-only chat on or off;\n" +
+	"  - `{\"type\":\"gifted_subscriptions\", \"at\", \"gifter_id\", \"gifter\", \"gifter_name\", \"count\", \"tier_name\", \"recipients\"}`: " +
+	"a viewer gifted `count` subscriptions of the tier named `tier_name` to the viewers whose handles `recipients` lists;\n" +
 	"  - `{\"type\":\"viewers\", \"count\"}`;\n" +
 	"  - `{\"type\":\"leaderboard\", \"top\": [gifter]}`, a gifter being `{\"handle\", \"display_name\", \"coins\"}`;\n" +
 	"  - `{\"type\":\"live_ended\", \"at\"}`, after which the server closes the socket (1000).\n" +
-	"- `{\"type\":\"error\", \"code\", \"detail\"}`, on this socket only, refuses a chat frame (a problem code, as the API's).\n\n" +
+	"- `{\"type\":\"error\", \"code\", \"detail\"}`, on this socket only, refuses a chat frame with a problem code, as POST /v1/lives/{id}/chat would " +
+	"(`unauthorized`, `validation_failed`, `forbidden`, `invalid_state`, `rate_limited`, `subscribers_only`).\n\n" +
 	"**Client frames**: `{\"type\":\"chat\", \"text\"}` posts a chat message; other types are ignored. " +
 	"A frame that is not a JSON object with a type closes the socket with 1008, one over 4 KiB with 1009; " +
 	"a viewer too slow to keep up is closed with 1008, and every viewer with 1001 when the server shuts down."

@@ -63,11 +63,18 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
-// Chat posts a message in a LIVE's room.
+// Chat posts a message in a LIVE's room. The creator's message carries
+// the "creator" badge; an active subscriber's the "subscriber" badge with
+// its tenure step, and the creator's exclusive emotes its text names
+// (":name:"). The creator may use their own emotes too. Anyone else's
+// ":name:" stays plain text: the message goes out without emotes rather
+// than being refused.
 //
 // Codes: forbidden (not a logged-in user, or muted by the creator),
 // validation_failed (empty or over MaxChat characters), not_found,
-// invalid_state (the LIVE ended), rate_limited.
+// invalid_state (the LIVE ended), rate_limited, subscribers_only (the chat
+// is in subscriber-only mode and the author is not the creator, the
+// operator or an active subscriber).
 func (s *Service) Chat(ctx context.Context, actor fanfare.Actor, liveID, text string) error {
 	if actor.UserID == "" {
 		return fanfare.Errorf(fanfare.EForbidden, "chat messages are sent by a logged-in user")
@@ -98,17 +105,24 @@ func (s *Service) Chat(ctx context.Context, actor fanfare.Actor, liveID, text st
 	if ok, wait := s.chatLimit.allow(liveID+"/"+actor.UserID, now); !ok {
 		return fanfare.Errorf(fanfare.ERateLimited, "slow down: you can send another message in %s", wait.Round(100*time.Millisecond))
 	}
+	// The membership is looked up after the rate limit: a flood of
+	// messages costs no lookups.
+	p, err := s.perksOf(ctx, actor, l)
+	if err != nil {
+		return err
+	}
+	if !p.mayChat {
+		return subscribersOnly(l)
+	}
 	u, err := s.users.ByID(ctx, actor.UserID)
 	if err != nil {
 		return err
 	}
-	var badges []string
-	if u.ID == l.CreatorID {
-		badges = append(badges, "creator")
+	c := &room.Chat{AuthorID: u.ID, Handle: u.Handle, DisplayName: u.DisplayName, Text: text}
+	if err := s.decorate(ctx, c, p, l.CreatorID); err != nil {
+		return err
 	}
-	return s.broker.Publish(ctx, liveID, room.Event{Type: room.TypeChat, At: now, Chat: &room.Chat{
-		AuthorID: u.ID, Handle: u.Handle, DisplayName: u.DisplayName, Text: text, Badges: badges,
-	}})
+	return s.broker.Publish(ctx, liveID, room.Event{Type: room.TypeChat, At: now, Chat: c})
 }
 
 // Mute stops a viewer from chatting in the actor's LIVE; muting twice is

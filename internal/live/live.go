@@ -1,7 +1,10 @@
 // Package live runs LIVE sessions and their gifts: a creator goes LIVE,
 // fans send gifts bought with coins (through the wallet's one spending
 // path), the creator earns diamonds, and every viewer of the room sees each
-// gift through the room hub.
+// gift through the room hub. The chat carries LIVE Subscription's perks:
+// the subscriber's tenure badge, the creator's exclusive emotes and a
+// subscriber-only mode kept with the LIVE (perks.go); who subscribes and
+// which emotes exist are asked of the Members and Emotes it is given.
 package live
 
 import (
@@ -49,6 +52,14 @@ type Options struct {
 	// Rules decide who may go LIVE and who may send and receive gifts (the
 	// features live and gifts); required.
 	Rules *eligibility.Engine
+	// Members tell who subscribes to a creator: the chat's badges,
+	// exclusive emotes and subscriber-only mode. Nil: nobody subscribes.
+	Members Members
+	// Emotes are the creators' exclusive emotes. Nil: none.
+	Emotes Emotes
+	// Viewers tell who watches a room on this node (*room.Hub). Nil:
+	// nobody, as far as Watching knows.
+	Viewers Viewers
 }
 
 // Service runs LIVEs.
@@ -64,6 +75,14 @@ type Service struct {
 
 	chatLimit limiter
 	rules     *eligibility.Engine
+
+	members Members
+	emotes  Emotes
+	viewers Viewers
+	// memberships and emoteSets keep what Members and Emotes answered for
+	// PerkCacheTTL: the chat asks on every message.
+	memberships *cache.TTL[memberKey, fanfare.Membership]
+	emoteSets   *cache.TTL[string, map[string]string]
 	// onAir keeps LIVEs read as on air for OnAirCacheTTL, for the gift
 	// path: a gift's transaction refuses an ended LIVE whatever it read.
 	onAir *cache.TTL[string, *Live]
@@ -86,7 +105,10 @@ func New(db *store.DB, users Users, w *wallet.Service, opts Options) (*Service, 
 		panic("live: New needs Options.Rules")
 	}
 	s := &Service{db: db, users: users, wallet: w, clock: opts.Clock, share: opts.GiftShareBPS, broker: opts.Broker,
-		rules: opts.Rules, gifts: map[string]Gift{}, onAir: cache.New[string, *Live](OnAirCacheTTL, 10_000, opts.Clock.Now)}
+		rules: opts.Rules, gifts: map[string]Gift{}, onAir: cache.New[string, *Live](OnAirCacheTTL, 10_000, opts.Clock.Now),
+		members: opts.Members, emotes: opts.Emotes, viewers: opts.Viewers,
+		memberships: cache.New[memberKey, fanfare.Membership](PerkCacheTTL, 100_000, opts.Clock.Now),
+		emoteSets:   cache.New[string, map[string]string](PerkCacheTTL, 10_000, opts.Clock.Now)}
 	if s.share == 0 {
 		s.share = DefaultGiftShareBPS
 	}
@@ -133,10 +155,13 @@ type Live struct {
 	Coins              int64
 	Diamonds           int64
 	PeakViewers        int64
+	// SubscribersOnly is the chat mode: only the creator, the operator
+	// and the creator's active subscribers may chat.
+	SubscribersOnly bool
 }
 
 const liveColumns = `l.id, l.creator_id, u.handle, u.display_name, l.title, l.status, l.started_at, l.ended_at,
-	l.gifts, l.coins, l.diamonds, l.peak_viewers`
+	l.gifts, l.coins, l.diamonds, l.peak_viewers, l.subscribers_only`
 
 type scanner interface{ Scan(...any) error }
 
@@ -145,7 +170,7 @@ func scanLive(row scanner) (*Live, error) {
 	var started int64
 	var ended sql.NullInt64
 	err := row.Scan(&l.ID, &l.CreatorID, &l.CreatorHandle, &l.CreatorDisplayName, &l.Title, &l.Status, &started, &ended,
-		&l.Gifts, &l.Coins, &l.Diamonds, &l.PeakViewers)
+		&l.Gifts, &l.Coins, &l.Diamonds, &l.PeakViewers, &l.SubscribersOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -436,7 +461,7 @@ func (s *Service) gifters(ctx context.Context, what, query string, args ...any) 
 const RecentEvents = 20
 
 // RoomState loads a room's state for the hub (room.Options.Load): the top
-// gifters, whether the LIVE ended, and, while it is on air, its last
+// gifters, whether the LIVE ended, its chat mode, and, while it is on air, its last
 // RecentEvents gifts and tips, oldest first, as the room showed them.
 // Gifts are read from their ledger transfers (wallet.LiveGifts), so a gift
 // worth less than one diamond, which credits the creator nothing, is not
@@ -471,7 +496,7 @@ func (s *Service) RoomState(ctx context.Context, liveID string) (room.State, err
 		return strings.Compare(a.opID, b.opID)
 	})
 	recent = recent[max(len(recent)-RecentEvents, 0):]
-	st := room.State{Top: top, Ended: l.Status == StatusEnded}
+	st := room.State{Top: top, Ended: l.Status == StatusEnded, SubscribersOnly: l.SubscribersOnly}
 	for _, e := range recent {
 		st.Recent = append(st.Recent, e.Event)
 	}

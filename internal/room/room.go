@@ -1,5 +1,6 @@
-// Package room fans a LIVE's events out to its viewers: gifts, chat,
-// viewer counts, the top gifters and the end of the LIVE.
+// Package room fans a LIVE's events out to its viewers: gifts, chat, tips,
+// gifted subscriptions, the chat's mode, viewer counts, the top gifters and
+// the end of the LIVE.
 //
 // Events reach every node through a Broker (in process here; NATS when
 // several nodes serve one database). Each node keeps one Hub; a room of the
@@ -29,6 +30,12 @@ const (
 	TypeLeaderboard = "leaderboard"
 	TypeLiveEnded   = "live_ended"
 	TypeState       = "state"
+	// TypeChatMode says the creator switched subscriber-only chat on or
+	// off.
+	TypeChatMode = "chat_mode"
+	// TypeGiftedSubs announces subscriptions a viewer gifted to others in
+	// the room.
+	TypeGiftedSubs = "gifted_subscriptions"
 )
 
 // Gift is a gift sent in a room, as published.
@@ -51,6 +58,48 @@ type Chat struct {
 	DisplayName string   `json:"author_name"`
 	Text        string   `json:"text"`
 	Badges      []string `json:"badges,omitempty"`
+	// Subscriber is the author's standing with the LIVE's creator's
+	// subscription, when they subscribe (then Badges holds "subscriber").
+	Subscriber *Subscriber `json:"subscriber,omitempty"`
+	// Emotes are the creator's exclusive emotes the text uses, each once,
+	// in the order of their first use: the text keeps ":name:" where the
+	// page shows the picture.
+	Emotes []Emote `json:"emotes,omitempty"`
+}
+
+// Subscriber is a chat author's subscription to the room's creator.
+type Subscriber struct {
+	// Badge is the tenure badge's step (fanfare.BadgeSteps: 1, 3, 6, 12
+	// or 24); Months the months paid in all.
+	Badge  int `json:"badge"`
+	Months int `json:"months"`
+}
+
+// Emote is an exclusive emote used in a chat message: ":Name:" in its text
+// shows the picture at URL (a path of this server).
+type Emote struct {
+	Name string `json:"name"`
+	URL  string `json:"url"`
+}
+
+// ChatMode is the room's chat mode.
+type ChatMode struct {
+	// SubscribersOnly: only the creator, the operator and the creator's
+	// active subscribers may chat.
+	SubscribersOnly bool `json:"subscribers_only"`
+}
+
+// GiftedSubs announces subscriptions to the room's creator that a viewer
+// bought for other viewers.
+type GiftedSubs struct {
+	GifterID    string `json:"gifter_id"`
+	Handle      string `json:"gifter"`
+	DisplayName string `json:"gifter_name"`
+	// Count is how many subscriptions were gifted; Tier the name of their
+	// tier (tier_name: a gift's "tier" is its size); Recipients the handles of the viewers who received them.
+	Count      int      `json:"count"`
+	Tier       string   `json:"tier_name"`
+	Recipients []string `json:"recipients"`
 }
 
 // Tip is a tip sent to the room's creator while LIVE.
@@ -68,6 +117,10 @@ type Event struct {
 	Gift *Gift     `json:"gift,omitempty"`
 	Chat *Chat     `json:"chat,omitempty"`
 	Tip  *Tip      `json:"tip,omitempty"`
+	// ChatMode is set on a TypeChatMode event, Gifted on a TypeGiftedSubs
+	// one.
+	ChatMode *ChatMode   `json:"chat_mode,omitempty"`
+	Gifted   *GiftedSubs `json:"gifted,omitempty"`
 }
 
 // Gifter is a line of a room's top gifters.
@@ -78,12 +131,14 @@ type Gifter struct {
 }
 
 // State is what a room knows when its first viewer on a node joins: the
-// LIVE's top gifters so far and its recent events, oldest first (from the
-// database: what it keeps of them), for a room this node knows nothing of.
+// LIVE's top gifters so far, its chat mode and its recent events, oldest
+// first (from the database: what it keeps of them), for a room this node
+// knows nothing of.
 type State struct {
-	Top    []Gifter
-	Ended  bool
-	Recent []Event
+	Top             []Gifter
+	Ended           bool
+	SubscribersOnly bool
+	Recent          []Event
 }
 
 // Broker carries every room's events to every node's hub.
@@ -192,6 +247,7 @@ type feed struct {
 	room  *Room // nil while nobody watches
 	prev  *Room // the room stopped when its last viewer left
 	kept  []Event
+	mode  *ChatMode // the last chat mode delivered while nobody watched
 	ended bool
 	idle  time.Time // since when nobody watches
 }
@@ -207,7 +263,12 @@ func (f *feed) deliver(e Event, max int) {
 	switch e.Type {
 	case TypeLiveEnded:
 		f.ended, f.kept = true, nil
-	case TypeGift, TypeChat, TypeTip:
+	case TypeChatMode:
+		if e.ChatMode != nil {
+			m := *e.ChatMode
+			f.mode = &m
+		}
+	case TypeGift, TypeChat, TypeTip, TypeGiftedSubs:
 		if !f.ended {
 			f.kept = append(f.kept, e)
 			if n := len(f.kept) - max; n > 0 {
@@ -245,9 +306,14 @@ func (h *Hub) Close() {
 	h.wg.Wait()
 }
 
-// Join adds a viewer to room. Its first frame is the room's state. The
-// caller must call Leave.
+// Join adds an anonymous viewer to room (JoinAs without a user).
 func (h *Hub) Join(ctx context.Context, id string) (*Viewer, error) {
+	return h.JoinAs(ctx, id, "")
+}
+
+// JoinAs adds a viewer to room, logged in as userID ("" for nobody): its
+// first frame is the room's state. The caller must call Leave.
+func (h *Hub) JoinAs(ctx context.Context, id, userID string) (*Viewer, error) {
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -263,9 +329,31 @@ func (h *Hub) Join(ctx context.Context, id string) (*Viewer, error) {
 		h.rooms[id] = r
 		h.wg.Go(r.run)
 	}
-	v := r.join()
+	v := r.join(userID)
 	h.mu.Unlock()
 	return v, nil
+}
+
+// Watching returns the ids of the logged-in users watching room on this
+// node now, each once, sorted. Several nodes each know their own viewers
+// only.
+func (h *Hub) Watching(id string) []string {
+	h.mu.Lock()
+	r := h.rooms[id]
+	h.mu.Unlock()
+	out := []string{}
+	if r == nil {
+		return out
+	}
+	r.mu.Lock()
+	for v := range r.viewers {
+		if v.userID != "" {
+			out = append(out, v.userID)
+		}
+	}
+	r.mu.Unlock()
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // open builds a room: its state from Load, its recent events from the
@@ -329,8 +417,11 @@ func (h *Hub) open(ctx context.Context, id string) (*Room, error) {
 		r.seed(pending)
 	}
 	r.seed(f.kept)
+	if f.mode != nil {
+		r.subsOnly = f.mode.SubscribersOnly
+	}
 	r.ended = r.ended || f.ended
-	f.room, f.prev, f.kept = r, nil, nil
+	f.room, f.prev, f.kept, f.mode = r, nil, nil, nil
 	return r, nil
 }
 
@@ -416,6 +507,7 @@ func (h *Hub) unfollow(id string, f *feed) {
 // Viewer is one connection's place in a room.
 type Viewer struct {
 	room   *Room
+	userID string // "" for a viewer not logged in
 	frames chan []byte
 	done   chan struct{}
 	once   sync.Once
@@ -477,6 +569,8 @@ type Room struct {
 	viewers map[*Viewer]struct{}
 	pending []Event
 	ended   bool
+	// subsOnly is the chat mode, as the room last sent it.
+	subsOnly bool
 
 	// Owned by the room's goroutine (and join, under mu).
 	seq          int64
@@ -492,15 +586,16 @@ type Room struct {
 
 func newRoom(h *Hub, id string, st State) *Room {
 	r := &Room{
-		id:      id,
-		hub:     h,
-		quit:    make(chan struct{}),
-		done:    make(chan struct{}),
-		viewers: map[*Viewer]struct{}{},
-		combos:  map[comboKey]*combo{},
-		board:   map[string]*Gifter{},
-		top:     st.Top,
-		ended:   st.Ended,
+		id:       id,
+		hub:      h,
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
+		viewers:  map[*Viewer]struct{}{},
+		combos:   map[comboKey]*combo{},
+		board:    map[string]*Gifter{},
+		top:      st.Top,
+		ended:    st.Ended,
+		subsOnly: st.SubscribersOnly,
 	}
 	for _, g := range st.Top {
 		r.board[g.Handle] = &Gifter{Handle: g.Handle, DisplayName: g.DisplayName, Coins: g.Coins}
@@ -527,11 +622,13 @@ type stateFrame struct {
 	Leaderboard []Gifter          `json:"leaderboard"`
 	Recent      []json.RawMessage `json:"recent"`
 	Ended       bool              `json:"ended"`
+	// SubscribersOnly is the chat mode.
+	SubscribersOnly bool `json:"subscribers_only"`
 }
 
 // join adds a viewer; the caller holds the hub's lock.
-func (r *Room) join() *Viewer {
-	v := &Viewer{room: r, frames: make(chan []byte, r.hub.opts.Queue), done: make(chan struct{})}
+func (r *Room) join(userID string) *Viewer {
+	v := &Viewer{room: r, userID: userID, frames: make(chan []byte, r.hub.opts.Queue), done: make(chan struct{})}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.viewers[v] = struct{}{}
@@ -540,12 +637,13 @@ func (r *Room) join() *Viewer {
 		watching = 0 // nobody watches a LIVE that is over
 	}
 	frame, _ := json.Marshal(stateFrame{
-		Type:        TypeState,
-		Seq:         r.seq,
-		Viewers:     watching,
-		Leaderboard: nonNil(r.top),
-		Recent:      nonNil(r.recent),
-		Ended:       r.ended,
+		Type:            TypeState,
+		Seq:             r.seq,
+		Viewers:         watching,
+		Leaderboard:     nonNil(r.top),
+		Recent:          nonNil(r.recent),
+		Ended:           r.ended,
+		SubscribersOnly: r.subsOnly,
 	})
 	v.frames <- frame
 	if r.ended {
@@ -626,6 +724,17 @@ type chatOut struct {
 	Chat
 }
 
+type chatModeOut struct {
+	Type string `json:"type"`
+	ChatMode
+}
+
+type giftedOut struct {
+	Type string    `json:"type"`
+	At   time.Time `json:"at"`
+	GiftedSubs
+}
+
 type viewersOut struct {
 	Type  string `json:"type"`
 	Count int    `json:"count"`
@@ -654,6 +763,7 @@ func (r *Room) flush(now time.Time) {
 	var out []any
 	gifts := map[comboKey]*giftOut{}
 	ended := false
+	var mode *ChatMode
 	for _, e := range events {
 		switch {
 		case e.Type == TypeGift && e.Gift != nil:
@@ -681,6 +791,12 @@ func (r *Room) flush(now time.Time) {
 			out = append(out, &chatOut{Type: TypeChat, At: e.At, Chat: *e.Chat})
 		case e.Type == TypeTip && e.Tip != nil:
 			out = append(out, &tipOut{Type: TypeTip, At: e.At, Tip: *e.Tip})
+		case e.Type == TypeGiftedSubs && e.Gifted != nil:
+			out = append(out, giftedOf(e))
+		case e.Type == TypeChatMode && e.ChatMode != nil:
+			m := *e.ChatMode
+			mode = &m
+			out = append(out, &chatModeOut{Type: TypeChatMode, ChatMode: m})
 		case e.Type == TypeLiveEnded:
 			ended = true
 		}
@@ -719,7 +835,7 @@ func (r *Room) flush(now time.Time) {
 			b, _ := json.Marshal(e)
 			recent = append(recent, b)
 			e.At = time.Time{} // in a frame, the frame's time
-		case *chatOut, *tipOut:
+		case *chatOut, *tipOut, *giftedOut:
 			b, _ := json.Marshal(e)
 			recent = append(recent, b)
 		}
@@ -743,6 +859,9 @@ func (r *Room) flush(now time.Time) {
 	}
 	if ended {
 		r.ended = true
+	}
+	if mode != nil {
+		r.subsOnly = mode.SubscribersOnly
 	}
 	var slow []*Viewer
 	for v := range r.viewers {
@@ -794,6 +913,11 @@ func (r *Room) seed(events []Event) {
 			out = &chatOut{Type: TypeChat, At: e.At, Chat: *e.Chat}
 		case e.Type == TypeTip && e.Tip != nil:
 			out = &tipOut{Type: TypeTip, At: e.At, Tip: *e.Tip}
+		case e.Type == TypeGiftedSubs && e.Gifted != nil:
+			out = giftedOf(e)
+		case e.Type == TypeChatMode && e.ChatMode != nil:
+			r.subsOnly = e.ChatMode.SubscribersOnly
+			continue
 		case e.Type == TypeLiveEnded:
 			r.ended = true
 			continue
@@ -806,6 +930,14 @@ func (r *Room) seed(events []Event) {
 	if n := len(r.recent) - r.hub.opts.Recent; n > 0 {
 		r.recent = append([]json.RawMessage(nil), r.recent[n:]...)
 	}
+}
+
+// giftedOf is a gifted-subscriptions event as viewers read it: the
+// recipients a list, never null.
+func giftedOf(e Event) *giftedOut {
+	g := *e.Gifted
+	g.Recipients = nonNil(g.Recipients)
+	return &giftedOut{Type: TypeGiftedSubs, At: e.At, GiftedSubs: g}
 }
 
 // topGifters returns the leaderboard: most coins first, then by handle.

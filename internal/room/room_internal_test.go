@@ -477,3 +477,95 @@ func TestNoEventLostWhileLoading(t *testing.T) {
 	}
 	require.Equal(t, []string{"lea", "ayla", "omar"}, gifters)
 }
+
+// The chat mode reaches the viewers as an event, is in the state frame of
+// whoever joins later (from Load at first, then as the room last sent it),
+// and a change delivered while nobody watches is what the next room starts
+// with.
+func TestChatMode(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h, b := manualHub(t, Options{ViewersEvery: time.Hour, Load: func(context.Context, string) (State, error) {
+		return State{SubscribersOnly: true}, nil
+	}})
+	v, err := h.Join(ctx, "live1")
+	require.NoError(t, err)
+	var st struct {
+		SubscribersOnly bool `json:"subscribers_only"`
+	}
+	require.NoError(t, json.Unmarshal(<-v.Frames(), &st))
+	require.True(t, st.SubscribersOnly, "the state frame has the mode Load read")
+
+	require.NoError(t, b.Publish(ctx, "live1", Event{Type: TypeChatMode, At: t0, ChatMode: &ChatMode{SubscribersOnly: false}}))
+	h.room("live1").flush(t0.Add(time.Second))
+	f := next(t, v)
+	require.Equal(t, []map[string]any{{"type": "chat_mode", "subscribers_only": false}}, f.Events[:1])
+
+	w, err := h.Join(ctx, "live1")
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(<-w.Frames(), &st))
+	require.False(t, st.SubscribersOnly, "a joiner reads the mode the room last sent")
+	noFrame(t, v)
+	v.Leave()
+	w.Leave()
+
+	// Nobody watches: the feed keeps the last mode for the next room,
+	// over what Load reads.
+	require.NoError(t, b.Publish(ctx, "live1", Event{Type: TypeChatMode, At: t0, ChatMode: &ChatMode{SubscribersOnly: false}}))
+	x, err := h.Join(ctx, "live1")
+	require.NoError(t, err)
+	defer x.Leave()
+	require.NoError(t, json.Unmarshal(<-x.Frames(), &st))
+	require.False(t, st.SubscribersOnly)
+}
+
+// Gifted subscriptions reach the viewers with the gifter and the
+// recipients, and are among the recent events a joiner reads.
+func TestGiftedSubscriptions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h, b := manualHub(t, Options{ViewersEvery: time.Hour})
+	v, err := h.Join(ctx, "live1")
+	require.NoError(t, err)
+	defer v.Leave()
+	next(t, v)
+	require.NoError(t, b.Publish(ctx, "live1", Event{Type: TypeGiftedSubs, At: t0, Gifted: &GiftedSubs{
+		GifterID: "u-sam", Handle: "sam", DisplayName: "Sam", Count: 3, Tier: "Fan club", Recipients: []string{"a", "b", "c"}}}))
+	h.room("live1").flush(t0.Add(time.Second))
+	f := next(t, v)
+	want := map[string]any{"type": "gifted_subscriptions", "at": t0.Format(time.RFC3339), "gifter_id": "u-sam", "gifter": "sam",
+		"gifter_name": "Sam", "count": float64(3), "tier_name": "Fan club", "recipients": []any{"a", "b", "c"}}
+	require.Equal(t, want, f.Events[0])
+
+	w, err := h.Join(ctx, "live1")
+	require.NoError(t, err)
+	defer w.Leave()
+	require.Equal(t, []map[string]any{want}, next(t, w).Recent)
+}
+
+// Watching lists the logged-in viewers on this node, each once, while they
+// are connected.
+func TestWatching(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h, _ := manualHub(t, Options{})
+	require.Equal(t, []string{}, h.Watching("live1"))
+	a1, err := h.JoinAs(ctx, "live1", "u-a")
+	require.NoError(t, err)
+	a2, err := h.JoinAs(ctx, "live1", "u-a") // a second tab
+	require.NoError(t, err)
+	b, err := h.JoinAs(ctx, "live1", "u-b")
+	require.NoError(t, err)
+	anon, err := h.Join(ctx, "live1")
+	require.NoError(t, err)
+	defer anon.Leave()
+	other, err := h.JoinAs(ctx, "live2", "u-c")
+	require.NoError(t, err)
+	defer other.Leave()
+	require.Equal(t, []string{"u-a", "u-b"}, h.Watching("live1"))
+	a1.Leave()
+	b.Leave()
+	require.Equal(t, []string{"u-a"}, h.Watching("live1"))
+	a2.Leave()
+	require.Equal(t, []string{}, h.Watching("live1"))
+}

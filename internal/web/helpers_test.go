@@ -66,6 +66,8 @@ type appOptions struct {
 	// blobs, when set, serves the pages of a web server built here with
 	// it (the app does not wire a blob store into the pages yet).
 	blobs web.Blobs
+	// members answers who subscribes to whom (the LIVE chat's perks).
+	members live.Members
 }
 
 func newApp(t *testing.T, db *store.DB) *app {
@@ -85,6 +87,7 @@ func newAppWith(t *testing.T, db *store.DB, o appOptions) *app {
 		CSRFKey:         o.csrfKey,
 		Shoutouts:       o.shoutouts,
 		Subscriptions:   o.subscriptions,
+		Members:         o.members,
 	})
 	var pages http.Handler = a.Web
 	if o.blobs != nil {

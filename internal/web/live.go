@@ -82,6 +82,10 @@ type feedView struct {
 	// Catalog is the gift catalog as JSON (id → name, tier, coins): the
 	// feed's gift events name their gift by id.
 	Catalog string
+	// ChatMember: the visitor may chat in subscriber-only mode (the
+	// creator, the operator, an active subscriber), whatever the mode is
+	// now; the script locks the chat when the mode turns on.
+	ChatMember bool
 }
 
 func (s *Server) feedView(r *http.Request, l *live.Live) (feedView, error) {
@@ -164,6 +168,10 @@ func (s *Server) livePage(w http.ResponseWriter, r *http.Request) {
 		v.Wallet = &o.Wallet
 		d.Currency, d.Coins, d.CannotSpend = o.Currency, o.Coins, o.CannotSpend
 		d.Own = l.CreatorID == v.User.ID
+		if d.ChatMember, err = s.chatMember(ctx, v, l); err != nil {
+			s.internalError(w, r, err)
+			return
+		}
 		if d.CannotSpend == "" && !d.Own && l.Status == live.StatusLive {
 			if d.CannotSpend, err = s.giftRefusal(ctx, v.User, l.CreatorID); err != nil {
 				s.internalError(w, r, err)
@@ -180,6 +188,13 @@ func (s *Server) livePage(w http.ResponseWriter, r *http.Request) {
 		d.Gifts = append(d.Gifts, giftView{Gift: g, Fiat: fiat})
 	}
 	s.render(w, r, http.StatusOK, "live_room", d)
+}
+
+// chatMember reports whether v may chat in l in subscriber-only mode.
+func (s *Server) chatMember(ctx context.Context, v *visitor, l *live.Live) (bool, error) {
+	members := *l
+	members.SubscribersOnly = true
+	return s.live.MayChat(ctx, v.actor(), &members)
 }
 
 // giftRefusal says why fan may not send gifts to creatorID's LIVE under
@@ -218,8 +233,14 @@ func (s *Server) studioPage(w http.ResponseWriter, r *http.Request, v *visitor) 
 		s.internalError(w, r, err)
 		return
 	}
-	if d.On && r.URL.Query().Has("started") {
+	switch {
+	case !d.On:
+	case r.URL.Query().Has("started"):
 		d.Notice = "You are LIVE! Your fans see you on the LIVE page; gifts and messages show up here as they come."
+	case r.URL.Query().Get("chat") == "subscribers":
+		d.Notice = "Subscribers-only chat is on: only you and your subscribers can chat."
+	case r.URL.Query().Get("chat") == "everyone":
+		d.Notice = "Subscribers-only chat is off: everyone logged in can chat."
 	}
 	s.render(w, r, http.StatusOK, "studio", d)
 }
@@ -234,8 +255,37 @@ func (s *Server) studioData(r *http.Request, v *visitor, title string) (*studioP
 		return nil, err
 	}
 	d.On = true
+	d.ChatMember = true
 	d.Title = "Studio · LIVE"
 	return d, nil
+}
+
+// setChatMode switches subscriber-only chat in the visitor's LIVE (the
+// studio's form, without the script: the script calls the API).
+func (s *Server) setChatMode(w http.ResponseWriter, r *http.Request, v *visitor) {
+	id := r.PostForm.Get("live_id")
+	if err := formText(r.PostForm); err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "Unreadable form", sentence(fanfare.ErrorMessage(err))+" Nothing was changed.")
+		return
+	}
+	on := r.PostForm.Get("subscribers_only") == "true"
+	_, err := s.live.SetChatMode(r.Context(), v.actor(), id, on)
+	switch fanfare.ErrorCode(err) {
+	case "":
+		chat := "everyone"
+		if on {
+			chat = "subscribers"
+		}
+		http.Redirect(w, r, "/studio?chat="+chat, http.StatusSeeOther)
+	case fanfare.EInvalidState:
+		http.Redirect(w, r, "/live/"+url.PathEscape(id)+"/summary", http.StatusSeeOther)
+	case fanfare.EInternal:
+		s.internalError(w, r, err)
+	case fanfare.ENotFound:
+		s.errorPage(w, r, http.StatusNotFound, "LIVE not found", "That LIVE does not exist. Nothing was changed.")
+	default:
+		s.forbidden(w, r, sentence(fanfare.ErrorMessage(err))+" Nothing was changed.")
+	}
 }
 
 // goLive starts the visitor's LIVE.

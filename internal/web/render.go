@@ -213,7 +213,7 @@ func statusOf(err error) int {
 		return http.StatusUnauthorized
 	case fanfare.EPaymentDeclined:
 		return http.StatusPaymentRequired
-	case fanfare.EForbidden, fanfare.ENotEligible, fanfare.ERegionBlocked:
+	case fanfare.EForbidden, fanfare.ENotEligible, fanfare.ERegionBlocked, fanfare.ESubscribersOnly:
 		return http.StatusForbidden
 	case fanfare.ENotFound:
 		return http.StatusNotFound

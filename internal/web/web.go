@@ -166,6 +166,7 @@ func New(opts Options) *Server {
 	mux.HandleFunc("GET /studio", s.userPage(s.studioPage))
 	mux.HandleFunc("POST /studio/start", s.userForm(s.goLive))
 	mux.HandleFunc("POST /studio/end", s.userForm(s.endLive))
+	mux.HandleFunc("POST /studio/chat-mode", s.userForm(s.setChatMode))
 	mux.HandleFunc("GET /studio/monetization", s.userPage(s.monetizationPage))
 	mux.HandleFunc("POST /studio/monetization/tips", s.userForm(s.setTips))
 	mux.HandleFunc("GET /creators", s.creatorsPage)

@@ -1,7 +1,9 @@
 // A LIVE's room and the creator's studio. The page is rendered on the
 // server; this script keeps it current from the room feed (a WebSocket:
-// viewers, gifts with their overlays, chat, top gifters, the end of the
-// LIVE), sends gifts through the JSON API and chat over the socket.
+// viewers, gifts with their overlays, chat with its badges and emotes,
+// gifted subscriptions, the chat's mode, top gifters, the end of the LIVE),
+// sends gifts through the JSON API and chat over the socket. User text is
+// only ever set as text: messages with emotes are built node by node.
 (function () {
   'use strict';
   var app = document.querySelector('.live-app[data-live]');
@@ -26,6 +28,9 @@
     ended: find('[data-ended-banner]'),
     chatForm: find('[data-chat-form]'),
     chatError: find('[data-chat-error]'),
+    chatNotice: find('[data-chat-mode-notice]'),
+    chatLocked: find('[data-chat-locked]'),
+    modeForm: find('[data-chat-mode-form]'),
     giftForm: find('[data-gift-form]'),
     thanks: find('[data-thanks]'),
     thanksEmpty: find('[data-thanks-empty]'),
@@ -97,7 +102,8 @@
   // the recent ones) is not shown twice.
   var seen = new Set();
   function firstTime(ev) {
-    var key = [ev.type, ev.at, ev.gifter || ev.author, ev.gift_id || '', ev.combo || '', ev.text || ''].join('|');
+    var key = [ev.type, ev.at, ev.gifter || ev.author, ev.gift_id || '', ev.combo || '', ev.text || '',
+      (ev.recipients || []).join(',')].join('|');
     if (seen.has(key)) return false;
     seen.add(key);
     if (seen.size > 500) seen.delete(seen.values().next().value);
@@ -120,16 +126,94 @@
   }
 
   var BADGES = { creator: 'Creator', subscriber: 'Subscriber', moderator: 'Mod' };
+
+  // badgeTag is a chat badge: a subscriber's shows their tenure step
+  // ("Sub 3 mo"), and says it in full to screen readers.
+  function badgeTag(b, ev) {
+    var tag = el('span', 'badge-tag badge-' + b);
+    var sub = ev.subscriber;
+    if (b === 'subscriber' && sub && sub.badge > 0) {
+      tag.classList.add('badge-step-' + sub.badge);
+      var shown = el('span', '', 'Sub ' + num(sub.badge) + ' mo');
+      shown.setAttribute('aria-hidden', 'true');
+      tag.appendChild(shown);
+      var months = sub.months === 1 ? '1 month' : num(sub.months) + ' months';
+      tag.appendChild(el('span', 'visually-hidden', 'Subscriber for ' + months + ','));
+      tag.title = 'Subscriber for ' + months;
+      return tag;
+    }
+    tag.textContent = BADGES[b] || b;
+    return tag;
+  }
+
+  // emotePieces finds the emotes a text uses, as the server does
+  // (live.EmoteNames): each ":name:" that known accepts, read from left to
+  // right; a colon that closes an emote does not open another. It returns
+  // the text's pieces: strings and {emote: name}.
+  function emotePieces(text, known) {
+    var out = [];
+    var from = 0;
+    var i = 0;
+    while (i < text.length) {
+      if (text.charAt(i) !== ':') { i++; continue; }
+      var j = text.indexOf(':', i + 1);
+      if (j < 0) break;
+      var name = text.slice(i + 1, j);
+      if (name && Object.prototype.hasOwnProperty.call(known, name)) {
+        if (i > from) out.push(text.slice(from, i));
+        out.push({ emote: name });
+        i = j + 1;
+        from = i;
+        continue;
+      }
+      i = j;
+    }
+    if (from < text.length) out.push(text.slice(from));
+    return out;
+  }
+
+  // safePath keeps an emote's URL only when it is a path of this site.
+  function safePath(u) {
+    return typeof u === 'string' && u.charAt(0) === '/' && u.charAt(1) !== '/' && u.charAt(1) !== '\\' ? u : '';
+  }
+
+  // chatText is a message's text, with its emotes as pictures.
+  function chatText(ev) {
+    var span = el('span', 'feed-text');
+    var known = {};
+    (ev.emotes || []).forEach(function (e) {
+      var src = safePath(e && e.url);
+      if (e && e.name && src) known[e.name] = src;
+    });
+    emotePieces(String(ev.text || ''), known).forEach(function (p) {
+      if (typeof p === 'string') {
+        span.appendChild(document.createTextNode(p));
+        return;
+      }
+      var img = document.createElement('img');
+      img.className = 'emote';
+      img.src = known[p.emote];
+      img.alt = ':' + p.emote + ':';
+      img.title = p.emote;
+      img.width = 28;
+      img.height = 28;
+      img.loading = 'lazy';
+      img.decoding = 'async';
+      span.appendChild(img);
+    });
+    return span;
+  }
+
   function addChat(ev) {
     var li = el('li', 'feed-chat');
     (ev.badges || []).forEach(function (b) {
-      li.appendChild(el('span', 'badge-tag badge-' + b, BADGES[b] || b));
+      li.appendChild(badgeTag(b, ev));
     });
     var who = el('span', 'feed-who', ev.author);
     who.title = ev.author_name || '';
     li.appendChild(who);
     li.appendChild(document.createTextNode(' '));
-    li.appendChild(el('span', 'feed-text', ev.text));
+    li.appendChild(chatText(ev));
     if (mode === 'studio' && ev.author && ev.author !== app.getAttribute('data-me')) {
       li.appendChild(muteButton(ev.author));
     }
@@ -150,6 +234,61 @@
       li.appendChild(el('span', 'feed-text', ev.message));
     }
     pushFeed(li);
+  }
+
+  // Subscriptions a viewer gifted to others in the room: a line of the
+  // feed ("sam gifted 3 subscriptions: @a, @b, @c"), and in the studio a
+  // line of the gifters to thank.
+  function giftedText(ev) {
+    var n = ev.count | 0;
+    var what = n === 1 ? 'a subscription' : num(n) + ' subscriptions';
+    if (ev.tier_name) what += ' (' + ev.tier_name + ')';
+    var to = (ev.recipients || []).map(function (h) { return '@' + h; }).join(', ');
+    return ' gifted ' + what + (to ? ': ' + to : '');
+  }
+
+  function addGifted(ev, fresh) {
+    var li = el('li', 'feed-gifted');
+    li.setAttribute('data-testid', 'feed-gifted');
+    var who = el('strong', 'feed-who', ev.gifter);
+    who.title = ev.gifter_name || '';
+    li.appendChild(who);
+    li.appendChild(document.createTextNode(giftedText(ev)));
+    pushFeed(li);
+    if (!els.thanks) return;
+    var t = el('li');
+    var body = el('span', 'thank-body');
+    body.appendChild(el('strong', '', ev.gifter_name || ev.gifter));
+    body.appendChild(document.createTextNode(' '));
+    body.appendChild(el('span', 'muted', '@' + ev.gifter));
+    body.appendChild(el('span', 'thank-what', giftedText(ev)));
+    t.appendChild(body);
+    t.appendChild(el('span', 'thank-time', timeOf(ev.at)));
+    if (fresh) t.classList.add('is-new');
+    els.thanks.insertBefore(t, els.thanks.firstChild);
+    while (els.thanks.children.length > MAX_THANKS) els.thanks.removeChild(els.thanks.lastChild);
+    if (els.thanksEmpty) els.thanksEmpty.hidden = true;
+    lastThanks = null;
+  }
+
+  // The chat's mode: in subscriber-only mode the room says so, and a
+  // visitor who may not chat then finds the input disabled, with the
+  // reason. The studio's switch follows it.
+  var subscribersOnly = false;
+  function setChatMode(on) {
+    subscribersOnly = !!on;
+    if (els.chatNotice) els.chatNotice.hidden = !subscribersOnly;
+    var member = !els.chatForm || els.chatForm.getAttribute('data-chat-member') === 'true';
+    var locked = subscribersOnly && !member;
+    if (els.chatForm && !over) {
+      var input = els.chatForm.elements.text;
+      input.disabled = locked;
+      if (locked) input.setAttribute('aria-describedby', 'chat-locked'); else input.removeAttribute('aria-describedby');
+      els.chatForm.querySelector('button').disabled = locked;
+    }
+    if (els.chatLocked) els.chatLocked.hidden = !locked;
+    if (locked && els.chatError) els.chatError.hidden = true;
+    if (els.modeForm) els.modeForm.elements.subscribers_only.checked = subscribersOnly;
   }
 
   // In the studio, the creator can mute a viewer from their chat line: they
@@ -356,6 +495,12 @@
       case 'tip':
         if (firstTime(ev)) addTip(ev);
         break;
+      case 'gifted_subscriptions':
+        if (firstTime(ev)) addGifted(ev, live);
+        break;
+      case 'chat_mode':
+        setChatMode(ev.subscribers_only);
+        break;
       case 'viewers':
         setViewers(ev.count);
         break;
@@ -423,6 +568,7 @@
         setConn('', 'open');
         setViewers(f.viewers);
         renderBoard(f.leaderboard || []);
+        setChatMode(f.subscribers_only);
         (f.recent || []).forEach(function (ev) { handle(complete(ev), false); });
         if (f.ended) ended();
         return;
@@ -461,6 +607,13 @@
     switch (f.code) {
       case 'unauthorized': msg = 'Log in to chat.'; break;
       case 'invalid_state': msg = 'This LIVE has ended.'; break;
+      case 'subscribers_only':
+        // The mode changed before this page heard of it, or the
+        // subscription ended: the chat locks, with the reason.
+        if (els.chatForm) els.chatForm.setAttribute('data-chat-member', 'false');
+        setChatMode(true);
+        msg = sentence(f.detail) || 'Only subscribers can chat right now.';
+        break;
       default: msg = sentence(f.detail) || 'Your message could not be sent.';
     }
     els.chatError.textContent = msg;
@@ -480,6 +633,49 @@
       ws.send(JSON.stringify({ type: 'chat', text: text }));
       input.value = '';
       if (els.chatError) els.chatError.hidden = true;
+    });
+  }
+
+  // The studio's subscriber-only switch: with the script it applies at
+  // once through the API (the form posts it without the script).
+  if (els.modeForm) {
+    var modeBox = els.modeForm.elements.subscribers_only;
+    var modeStatus = els.modeForm.querySelector('[data-chat-mode-status]');
+    var modeSave = els.modeForm.querySelector('[data-chat-mode-save]');
+    if (modeSave) modeSave.hidden = true;
+    subscribersOnly = modeBox.checked;
+    var applyMode = function () {
+      var want = modeBox.checked;
+      modeBox.disabled = true;
+      modeStatus.textContent = want ? 'Turning subscribers-only chat on…' : 'Turning subscribers-only chat off…';
+      fetch(app.getAttribute('data-live-url') + '/chat-mode', {
+        method: 'PUT',
+        credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json, application/problem+json' },
+        body: JSON.stringify({ subscribers_only: want }),
+      }).then(function (res) {
+        return res.json().catch(function () { return null; }).then(function (body) {
+          if (res.ok && body) {
+            setChatMode(body.subscribers_only);
+            modeStatus.textContent = body.subscribers_only
+              ? 'Subscribers-only chat is on: only you and your subscribers can chat.'
+              : 'Subscribers-only chat is off: everyone logged in can chat.';
+            return;
+          }
+          modeBox.checked = subscribersOnly;
+          modeStatus.textContent = sentence(body && body.detail ? body.detail : 'the chat mode could not be changed; try again');
+        });
+      }, function () {
+        modeBox.checked = subscribersOnly;
+        modeStatus.textContent = 'Fanfare could not be reached, so the chat mode did not change. Try again.';
+      }).then(function () {
+        modeBox.disabled = over;
+      });
+    };
+    modeBox.addEventListener('change', applyMode);
+    els.modeForm.addEventListener('submit', function (e) {
+      e.preventDefault();
+      applyMode();
     });
   }
 

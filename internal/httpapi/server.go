@@ -250,6 +250,7 @@ func newServer(opts Options) *Server {
 	s.registerTips()
 	s.registerShoutouts()
 	s.registerSubscriptions()
+	s.registerGiftedSubscriptions()
 	s.registerContent()
 	s.finishSpec()
 	s.cors = newCORS(opts.CORSOrigins, apiMethods(s.contract))

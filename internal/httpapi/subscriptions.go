@@ -9,6 +9,8 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
+	"github.com/fanfarehq/fanfare/internal/live"
+	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/subscription"
 )
 
@@ -421,5 +423,89 @@ func (s *Server) registerSubscriptions() {
 			return nil, err
 		}
 		return &preferencesOutput{Body: preferencesBody{AcceptGiftedSubscriptions: p.AcceptGiftedSubscriptions}}, nil
+	})
+}
+
+type giftSubscriptionsInput struct {
+	ID             string `path:"id" maxLength:"64" doc:"The LIVE's id"`
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Required. A replay with the same key and body returns the gift and charges nothing; the same key with another body is refused (409 idempotency_conflict)."`
+	Body           struct {
+		Count int    `json:"count" minimum:"1" maximum:"100" doc:"One-month subscriptions to gift, 1 to 100"`
+		Tier  string `json:"tier,omitempty" maxLength:"64" doc:"The tier's id; optional when the creator's plan has one tier"`
+	}
+}
+
+type recipientBody struct {
+	UserID         string `json:"user_id"`
+	Handle         string `json:"handle"`
+	SubscriptionID string `json:"subscription_id"`
+}
+
+type giftSubscriptionsOutput struct {
+	Replayed string `header:"Idempotent-Replayed"`
+	Body     struct {
+		OpID       string          `json:"op_id"`
+		Tier       tierBody        `json:"tier"`
+		Count      int             `json:"count"`
+		Coins      fanfare.Amount  `json:"coins" doc:"What the gifter paid: count × the tier's price"`
+		Recipients []recipientBody `json:"recipients" doc:"The viewers who received one, drawn at random among those who accept gifted subscriptions"`
+		Balance    fanfare.Amount  `json:"balance" doc:"The gifter's coins after the gift"`
+	}
+}
+
+func (s *Server) registerGiftedSubscriptions() {
+	register(s, user, huma.Operation{
+		OperationID: "giftSubscriptions",
+		Method:      http.MethodPost,
+		Path:        "/v1/lives/{id}/gifted-subscriptions",
+		Summary:     "Gift one-month subscriptions to the LIVE's creator to viewers of the room",
+		Description: "Recipients are drawn at random among the room's logged-in viewers now who accept gifted subscriptions (`PUT /v1/me/preferences {\"accept_gifted_subscriptions\": true}`, off by default), are not the gifter or the creator, and do not subscribe yet. " +
+			"With fewer such viewers than `count`, the gift is refused (409 `not_enough_recipients`) before any coin moves. The gifter pays count × the tier's price in one operation; a gifted month does not renew unless its recipient turns renewal on. " +
+			"The room feed announces the gift (`gifted_subscriptions`). Outside a LIVE on air: 409 `invalid_state`.",
+		Tags:          []string{"subscriptions"},
+		DefaultStatus: http.StatusCreated,
+	}, func(ctx context.Context, in *giftSubscriptionsInput) (*giftSubscriptionsOutput, error) {
+		a, _ := fanfare.ActorFromContext(ctx)
+		l, err := s.live.Get(ctx, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		var viewers []string
+		if l.Status == live.StatusLive {
+			if viewers, err = s.live.Watching(ctx, l.ID); err != nil {
+				return nil, err
+			}
+		}
+		g, err := s.subs.Gift(ctx, a, l.CreatorID, "live:"+l.ID, viewers, subscription.GiftInput{Count: in.Body.Count, Tier: in.Body.Tier},
+			in.IdempotencyKey, l.Status == live.StatusLive)
+		if err != nil {
+			return nil, err
+		}
+		out := &giftSubscriptionsOutput{}
+		if g.Replayed {
+			out.Replayed = "true"
+		} else {
+			gifter, err := s.accounts.ByID(ctx, a.UserID)
+			if err != nil {
+				return nil, err
+			}
+			handles := make([]string, len(g.Recipients))
+			for i, r := range g.Recipients {
+				handles[i] = r.Handle
+			}
+			if err := s.live.AnnounceGiftedSubscriptions(ctx, l.ID, room.GiftedSubs{GifterID: gifter.ID, Handle: gifter.Handle,
+				DisplayName: gifter.DisplayName, Count: g.Count, Tier: g.Tier.Name, Recipients: handles}); err != nil {
+				// The gift is paid and kept; only the room's announcement failed.
+				s.log.Warn("announce gifted subscriptions", "live", l.ID, "err", err)
+			}
+		}
+		b := &out.Body
+		b.OpID, b.Count, b.Coins, b.Balance = g.OpID, g.Count, g.Coins, g.Balance
+		b.Tier = newTierBodies([]subscription.Tier{g.Tier})[0]
+		b.Recipients = make([]recipientBody, len(g.Recipients))
+		for i, r := range g.Recipients {
+			b.Recipients[i] = recipientBody{UserID: r.UserID, Handle: r.Handle, SubscriptionID: r.SubscriptionID}
+		}
+		return out, nil
 	})
 }

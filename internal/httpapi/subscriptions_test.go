@@ -274,3 +274,71 @@ func TestSubscriptionRefusals(t *testing.T) {
 		requireProblem(t, e.do(t, request{method: "DELETE", path: "/v1/subscriptions/nope", token: sam}), 404, "not_found")
 	})
 }
+
+// Gifted subscriptions over HTTP: only to consenting viewers of the room,
+// refused before any coin moves when too few, announced in the feed, and
+// refused outside a LIVE on air.
+func TestGiftSubscriptions(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		_, ayla, _, sam, p := planWorld(t, e)
+		var l liveReply
+		e.do(t, request{method: "POST", path: "/v1/lives", token: ayla, body: map[string]any{"title": "Gifts"}}).json(t, &l)
+		gift := func(token, key string, count int) request {
+			return request{method: "POST", path: "/v1/lives/" + l.ID + "/gifted-subscriptions", token: token,
+				body:   map[string]any{"count": count, "tier": p.Tiers[0].ID},
+				header: map[string]string{"Idempotency-Key": key}}
+		}
+		// Three logged-in viewers; two accept gifted subscriptions.
+		feeds := map[string]*feed{}
+		for i, h := range []string{"lina", "noor", "omar"} {
+			_, tok := e.signUp(t, h)
+			if i < 2 {
+				require.Equal(t, http.StatusOK, e.do(t, request{method: "PUT", path: "/v1/me/preferences", token: tok,
+					body: map[string]any{"accept_gifted_subscriptions": true}}).status)
+			}
+			feeds[h] = e.watch(t, l.ID, http.Header{"Authorization": {"Bearer " + tok}})
+			feeds[h].next("state")
+		}
+		samFeed := e.watch(t, l.ID, http.Header{"Authorization": {"Bearer " + sam}})
+		samFeed.next("state")
+
+		before := e.snapshot(t)
+		requireProblem(t, e.do(t, gift(sam, "g1", 3)), 409, "not_enough_recipients")
+		requireProblem(t, e.do(t, gift(sam, "g2", 0)), 400, "validation_failed")
+		requireProblem(t, e.do(t, gift(sam, "", 1)), 400, "idempotency_key_required")
+		requireProblem(t, e.do(t, request{method: "POST", path: "/v1/lives/nope/gifted-subscriptions", token: sam,
+			body: map[string]any{"count": 1}, header: map[string]string{"Idempotency-Key": "g3"}}), 404, "not_found")
+		require.Equal(t, before, e.snapshot(t))
+
+		res := e.do(t, gift(sam, "g4", 2))
+		require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+		var g struct {
+			Count      int
+			Coins      int64
+			Balance    int64
+			Recipients []struct{ Handle string }
+		}
+		res.json(t, &g)
+		require.Equal(t, 2, g.Count)
+		require.Equal(t, int64(600), g.Coins)
+		require.Equal(t, int64(4400), g.Balance)
+		got := []string{g.Recipients[0].Handle, g.Recipients[1].Handle}
+		require.ElementsMatch(t, []string{"lina", "noor"}, got)
+		ev := feeds["omar"].next("gifted_subscriptions")
+		require.Equal(t, "sam", ev["gifter"])
+		require.EqualValues(t, 2, ev["count"])
+		require.Equal(t, "Fan club", ev["tier_name"])
+		// A replay charges nothing and answers the same.
+		res = e.do(t, gift(sam, "g4", 2))
+		require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+		require.Equal(t, "true", res.header.Get("Idempotent-Replayed"))
+		require.Equal(t, int64(4400), e.walletOf(t, sam).Coins)
+
+		// Ended: refused.
+		require.Equal(t, http.StatusOK, e.do(t, request{method: "POST", path: "/v1/lives/" + l.ID + "/end", token: ayla}).status)
+		requireProblem(t, e.do(t, gift(sam, "g5", 1)), 409, "invalid_state")
+		e.requireVerified(t)
+	})
+}

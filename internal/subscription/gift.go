@@ -90,7 +90,8 @@ type Gifted struct {
 	Replayed   bool           `json:"-"`
 }
 
-// Gift buys in.Count one-period subscriptions to creatorID for users drawn
+// Gift buys, during a LIVE on air (onAir), in.Count one-period
+// subscriptions to creatorID for users drawn
 // at random among viewers (the LIVE's logged-in viewers now, as the caller
 // reads them) who accept gifted subscriptions, are not the gifter or the
 // creator, and have no open subscription to the creator. With fewer such
@@ -100,13 +101,14 @@ type Gifted struct {
 // subscription and schedules the end of each: a gifted period does not
 // renew unless its recipient turns auto-renewal on.
 //
-// Codes: forbidden, idempotency_key_required, validation_failed (count
+// Codes: forbidden, idempotency_key_required, invalid_state (no LIVE on
+// air), validation_failed (count
 // outside 1..MaxGift; no tier named when the plan has several), not_found
 // (no such creator or tier), not_eligible and region_blocked (the rules,
 // the plan), not_enough_recipients, conflict (a recipient subscribed
 // meanwhile), wallet_frozen, spend_limit_exceeded, insufficient_funds,
 // idempotency_conflict.
-func (s *Service) Gift(ctx context.Context, actor fanfare.Actor, creatorID, object string, viewers []string, in GiftInput, idemKey string) (*Gifted, error) {
+func (s *Service) Gift(ctx context.Context, actor fanfare.Actor, creatorID, object string, viewers []string, in GiftInput, idemKey string, onAir bool) (*Gifted, error) {
 	if actor.UserID == "" {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "subscriptions are gifted by a logged-in fan")
 	}
@@ -123,6 +125,9 @@ func (s *Service) Gift(ctx context.Context, actor fanfare.Actor, creatorID, obje
 		Hash: ledger.HashRequest([]byte(GiftOperation), []byte(object), []byte(strconv.Itoa(in.Count)), []byte(in.Tier))}
 	if g, err := s.giftReplay(ctx, idem); err != nil || g != nil {
 		return g, err
+	}
+	if !onAir {
+		return nil, fanfare.Errorf(fanfare.EInvalidState, "subscriptions are gifted to the viewers of a LIVE on air; this one is not")
 	}
 	creator, err := s.users.ByID(ctx, creatorID)
 	if err != nil {

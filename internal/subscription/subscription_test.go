@@ -689,17 +689,17 @@ func TestGift(t *testing.T) {
 			ids = append(ids, v.UserID)
 		}
 		before := f.snapshot(t)
-		_, err := f.s.Gift(ctx, f.fan, f.creator.UserID, "live:1", ids, subscription.GiftInput{Count: 3, Tier: f.basic.ID}, key())
+		_, err := f.s.Gift(ctx, f.fan, f.creator.UserID, "live:1", ids, subscription.GiftInput{Count: 3, Tier: f.basic.ID}, key(), true)
 		requireCode(t, err, fanfare.ENotEnoughRecipients)
 		require.Equal(t, before, f.snapshot(t))
 		for _, bad := range []int{0, -1, subscription.MaxGift + 1} {
-			_, err = f.s.Gift(ctx, f.fan, f.creator.UserID, "live:1", ids, subscription.GiftInput{Count: bad, Tier: f.basic.ID}, key())
+			_, err = f.s.Gift(ctx, f.fan, f.creator.UserID, "live:1", ids, subscription.GiftInput{Count: bad, Tier: f.basic.ID}, key(), true)
 			requireCode(t, err, fanfare.EInvalid)
 		}
 		require.Equal(t, before, f.snapshot(t))
 
 		k := key()
-		g, err := f.s.Gift(ctx, f.fan, f.creator.UserID, "live:1", ids, subscription.GiftInput{Count: 2, Tier: f.basic.ID}, k)
+		g, err := f.s.Gift(ctx, f.fan, f.creator.UserID, "live:1", ids, subscription.GiftInput{Count: 2, Tier: f.basic.ID}, k, true)
 		require.NoError(t, err)
 		require.Equal(t, 2, g.Count)
 		require.Equal(t, fanfare.Amount(2*basicPrice), g.Coins)
@@ -707,7 +707,7 @@ func TestGift(t *testing.T) {
 		require.ElementsMatch(t, []string{consenting[0].UserID, consenting[1].UserID}, got)
 		require.Equal(t, fanfare.Amount(5_000-2*basicPrice), f.coins(t, f.fan))
 		require.Equal(t, fanfare.Amount(3*basicPrice/2), f.diamonds(t, f.creator))
-		again, err := f.s.Gift(ctx, f.fan, f.creator.UserID, "live:1", ids, subscription.GiftInput{Count: 2, Tier: f.basic.ID}, k)
+		again, err := f.s.Gift(ctx, f.fan, f.creator.UserID, "live:1", ids, subscription.GiftInput{Count: 2, Tier: f.basic.ID}, k, true)
 		require.NoError(t, err)
 		require.True(t, again.Replayed)
 		require.Equal(t, g.Recipients, again.Recipients)
@@ -718,8 +718,11 @@ func TestGift(t *testing.T) {
 		require.False(t, r0.AutoRenew)
 		require.True(t, r0.Access)
 		require.Equal(t, 1, r0.Badge)
+		// Outside a LIVE on air: refused, nothing moves.
+		_, err = f.s.Gift(ctx, f.fan, f.creator.UserID, "live:2", ids, subscription.GiftInput{Count: 1, Tier: f.basic.ID}, key(), false)
+		requireCode(t, err, fanfare.EInvalidState)
 		// No one left to receive.
-		_, err = f.s.Gift(ctx, f.fan, f.creator.UserID, "live:1", ids, subscription.GiftInput{Count: 1, Tier: f.basic.ID}, key())
+		_, err = f.s.Gift(ctx, f.fan, f.creator.UserID, "live:1", ids, subscription.GiftInput{Count: 1, Tier: f.basic.ID}, key(), true)
 		requireCode(t, err, fanfare.ENotEnoughRecipients)
 
 		// The gifted period ends without charging the recipients; one who

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -138,15 +137,22 @@ func (c *BenchCommand) renewals(ctx context.Context, args []string) error {
 	if err := l.Close(); err != nil {
 		return err
 	}
-	var periods, payments int
-	var spent sql.NullInt64
+	var periods int
 	if err := db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM subscription_periods WHERE n >= 2`).Scan(&periods); err != nil {
 		return err
 	}
-	if err := db.Read.QueryRowContext(ctx, `SELECT COUNT(DISTINCT op_id), SUM(amount) FROM transfers WHERE kind = $1 AND credit_account_id IN
-		(SELECT id FROM accounts WHERE owner = $2)`, subscription.Feature, "system:"+ledger.Revenue(subscription.Feature)).Scan(&payments, &spent); err != nil {
+	// What reached the subscription revenue account: renewals only (the
+	// fans' coins came from grants). Each fan holds two periods' coins, so
+	// a period charged twice would show here.
+	rev, err := l.SystemAccount(ctx, ledger.Revenue(subscription.Feature), fanfare.Coin)
+	if err != nil {
 		return err
 	}
+	acct, err := l.Account(ctx, rev)
+	if err != nil {
+		return err
+	}
+	payments := int(acct.Balance / price)
 	vr, err := verify(ctx, db, io.Discard, c.stderr, true)
 	if err != nil {
 		return err
@@ -155,10 +161,10 @@ func (c *BenchCommand) renewals(ctx context.Context, args []string) error {
 	if !vr.OK() {
 		verdict = fmt.Sprintf("verify FAILED: %d problems", vr.ProblemCount)
 	}
-	once := periods == *n && payments == *n && spent.Int64 == int64(*n)*int64(price)
+	once := periods == *n && acct.Balance == fanfare.Amount(*n)*price
 	exact := fmt.Sprintf("exactly once: %d periods, %d payments", periods, payments)
 	if !once {
-		exact = fmt.Sprintf("NOT exactly once: %d periods, %d payments of %d coins in all, want %d", periods, payments, spent.Int64, *n)
+		exact = fmt.Sprintf("NOT exactly once: %d periods, %s coins of payments, want %d of each", periods, acct.Balance.Grouped(), *n)
 	}
 	workersSaid := strconv.Itoa(*workers)
 	if *workers == 0 {
@@ -216,8 +222,8 @@ func setupRenewals(ctx context.Context, db *store.DB, l *ledger.Ledger, accounts
 		if err != nil {
 			return time.Time{}, 0, err
 		}
-		var users, accts, subsRows, periods strings.Builder
-		var uargs, aargs, sargs, pargs []any
+		var users, subsRows, periods strings.Builder
+		var uargs, sargs, pargs []any
 		for i := from; i < to; i++ {
 			id := fanfare.NewID(fanfare.SystemClock{})
 			ids[i-from] = id
@@ -229,11 +235,6 @@ func setupRenewals(ctx context.Context, db *store.DB, l *ledger.Ledger, accounts
 			}
 			fmt.Fprintf(&users, "($%d, $%d, $%d, '!', 'FR', '1990-01-01', 'personal', 0, 'good', 'fan', $%d, $%d)", k+1, k+2, k+2, k+3, k+3)
 			uargs = append(uargs, id, "bench_fan_"+strconv.Itoa(i), start.UnixMicro())
-			if a := len(aargs); a > 0 {
-				accts.WriteString(", ")
-			}
-			fmt.Fprintf(&accts, "($%d, 'COIN', FALSE, 0, FALSE, $%d)", len(aargs)+1, len(aargs)+2)
-			aargs = append(aargs, id, start.UnixMicro())
 			sid := "bench-sub-" + strconv.Itoa(i)
 			m := len(sargs)
 			fmt.Fprintf(&subsRows, "($%d, $%d, $%d, $%d, $%d, 5000, 'active', TRUE, $%d, 0, 1, $%d, $%d, $%d, $%d)",
@@ -249,7 +250,6 @@ func setupRenewals(ctx context.Context, db *store.DB, l *ledger.Ledger, accounts
 		}{
 			{`INSERT INTO users (id, handle, display_name, password_hash, region, birth_date, account_type, followers, standing, role,
 				created_at, updated_at) VALUES ` + users.String(), uargs},
-			{`INSERT INTO accounts (owner, asset, system, balance, frozen, created_at) VALUES ` + accts.String(), aargs},
 			{`INSERT INTO subscriptions (id, fan_id, creator_id, tier_id, price, share_bps, state, auto_renew, anchor, anchor_n, periods,
 				period_start, period_end, created_at, updated_at) VALUES ` + subsRows.String(), sargs},
 			{`INSERT INTO subscription_periods (subscription_id, n, fan_id, creator_id, tier_id, price, op_id, starts_at, ends_at)
@@ -263,14 +263,15 @@ func setupRenewals(ctx context.Context, db *store.DB, l *ledger.Ledger, accounts
 		if err := tx.Commit(); err != nil {
 			return time.Time{}, 0, err
 		}
-		// Each fan's coins, enough for one renewal: one grant per chunk.
+		// Each fan's coins, two periods' worth (a period charged twice would
+		// show): one grant per chunk.
 		legs := make([]ledger.Leg, len(ids))
 		for i, id := range ids {
 			acct, err := l.UserAccount(ctx, id, fanfare.Coin)
 			if err != nil {
 				return time.Time{}, 0, err
 			}
-			legs[i] = ledger.Leg{Debit: promo, Credit: acct, Amount: price}
+			legs[i] = ledger.Leg{Debit: promo, Credit: acct, Amount: 2 * price}
 		}
 		if _, err := l.Submit(ctx, ledger.Op{Kind: "grant", Object: "bench", Actor: "bench", Legs: legs}); err != nil {
 			return time.Time{}, 0, err

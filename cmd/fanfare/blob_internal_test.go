@@ -96,8 +96,9 @@ var uploadLine = regexp.MustCompile(`^upload (file|s3): \d+ MB/s, memory [+-][\d
 
 // TestBenchUpload runs "bench upload" small, on a folder and on an S3
 // fake in this process, and checks its one summary line.
+// Not parallel: the benchmark reads the process's heap, which the other
+// tests would grow.
 func TestBenchUpload(t *testing.T) {
-	t.Parallel()
 	for _, u := range []string{"", blobtest.S3(t)} {
 		var out, errOut bytes.Buffer
 		args := []string{"bench", "upload", "--size", "2000000", "--reads", "3", "--quiet"}

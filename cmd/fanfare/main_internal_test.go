@@ -128,8 +128,10 @@ func TestMainServesAndSeedsDemo(t *testing.T) {
 				t.Errorf("the delivered video's blob: %v, %v", ok, err)
 			}
 			ayla, _ := m.Accounts.ByHandle(ctx, "ayla")
-			if w, _ := m.Wallet.Wallet(ctx, ayla.ID); w.Diamonds != 800 {
-				t.Errorf("ayla's diamonds = %d, want 800 for one delivery", w.Diamonds)
+			// 800 for one shoutout delivered, 150 for each of sam's three
+			// months of her fan club.
+			if w, _ := m.Wallet.Wallet(ctx, ayla.ID); w.Diamonds != 800+demoTenure*150 {
+				t.Errorf("ayla's diamonds = %d, want %d: one delivery and sam's subscription", w.Diamonds, 800+demoTenure*150)
 			}
 			r, err := m.Ledger.Verify(ctx, nil)
 			if err != nil || !r.OK() {

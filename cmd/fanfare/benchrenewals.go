@@ -50,6 +50,7 @@ func (c *BenchCommand) renewals(ctx context.Context, args []string) error {
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long")
 	keep := fs.Bool("keep", false, "keep the database afterwards")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the renewals (setup excluded) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -73,15 +74,15 @@ func (c *BenchCommand) renewals(ctx context.Context, args []string) error {
 		return err
 	}
 	clock := fanfare.SystemClock{}
-	l, err := ledger.Open(ctx, db, ledger.Options{Clock: clock})
-	if err != nil {
-		return err
-	}
-	defer l.Close()
 	q, err := jobs.New(db, jobs.Options{Workers: *workers, SweepEvery: *sweepEvery})
 	if err != nil {
 		return err
 	}
+	l, err := ledger.Open(ctx, db, ledger.Options{Clock: clock, Jobs: q})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
 	accounts := account.New(db, l, account.Options{Clock: clock, HashCost: account.MinHashCost})
 	w := wallet.New(db, l, accounts, wallet.Options{Clock: clock, Limits: &wallet.Limits{}})
 	rules, err := eligibility.New(db, clock, nil)
@@ -97,7 +98,7 @@ func (c *BenchCommand) renewals(ctx context.Context, args []string) error {
 
 	fmt.Fprintf(c.stderr, "setting up %d subscriptions on %s...\n", *n, db.Dialect)
 	bar := newProgress(c.stderr, "setup", *quiet)
-	due, price, err := setupRenewals(ctx, db, l, accounts, subs, *n, *lead, func(done int) { bar.set(int64(done), int64(*n)) })
+	due, price, err := setupRenewals(ctx, db, l, q, accounts, subs, *n, *lead, func(done int) { bar.set(int64(done), int64(*n)) })
 	bar.done()
 	if err != nil {
 		return err
@@ -105,6 +106,11 @@ func (c *BenchCommand) renewals(ctx context.Context, args []string) error {
 	if wait := time.Until(due); wait < 0 {
 		return fmt.Errorf("bench renewals: the setup took longer than --lead (%s); give a longer one", *lead)
 	}
+	stopProfile, err := startCPUProfile(*cpuprofile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	if err := q.Start(ctx); err != nil {
 		return err
 	}
@@ -133,6 +139,7 @@ func (c *BenchCommand) renewals(ctx context.Context, args []string) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	bar.done()
+	stopProfile()
 	stopQueue()
 	if err := l.Close(); err != nil {
 		return err
@@ -188,7 +195,7 @@ func (c *BenchCommand) renewals(ctx context.Context, args []string) error {
 // setupRenewals writes a creator with a one-tier plan, n funded fans and
 // their subscriptions, every first period ending at the returned due time,
 // each with its renewal job; it returns the due time and the price.
-func setupRenewals(ctx context.Context, db *store.DB, l *ledger.Ledger, accounts *account.Service, subs *subscription.Service,
+func setupRenewals(ctx context.Context, db *store.DB, l *ledger.Ledger, q *jobs.Queue, accounts *account.Service, subs *subscription.Service,
 	n int, lead time.Duration, progress func(int)) (time.Time, fanfare.Amount, error) {
 	const price = fanfare.Amount(100)
 	operator := fanfare.Actor{Role: fanfare.RoleOperator}
@@ -265,12 +272,12 @@ func setupRenewals(ctx context.Context, db *store.DB, l *ledger.Ledger, accounts
 		}
 		// Each fan's coins, two periods' worth (a period charged twice would
 		// show): one grant per chunk.
+		accts, err := l.UserAccounts(ctx, ids, fanfare.Coin)
+		if err != nil {
+			return time.Time{}, 0, err
+		}
 		legs := make([]ledger.Leg, len(ids))
-		for i, id := range ids {
-			acct, err := l.UserAccount(ctx, id, fanfare.Coin)
-			if err != nil {
-				return time.Time{}, 0, err
-			}
+		for i, acct := range accts {
 			legs[i] = ledger.Leg{Debit: promo, Credit: acct, Amount: 2 * price}
 		}
 		if _, err := l.Submit(ctx, ledger.Op{Kind: "grant", Object: "bench", Actor: "bench", Legs: legs}); err != nil {
@@ -295,11 +302,13 @@ func setupRenewals(ctx context.Context, db *store.DB, l *ledger.Ledger, accounts
 		if err != nil {
 			return time.Time{}, 0, err
 		}
+		renewals := make([]store.Job, 0, to-from)
 		for i := from; i < to; i++ {
-			if err := subs.Schedule(ctx, tx, "bench-sub-"+strconv.Itoa(i), 1, due); err != nil {
-				tx.Rollback()
-				return time.Time{}, 0, err
-			}
+			renewals = append(renewals, subscription.Renewal("bench-sub-"+strconv.Itoa(i), 1, due))
+		}
+		if err := q.InsertManyTx(ctx, tx, renewals); err != nil {
+			tx.Rollback()
+			return time.Time{}, 0, err
 		}
 		if err := tx.Commit(); err != nil {
 			return time.Time{}, 0, err

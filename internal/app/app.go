@@ -182,10 +182,10 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 	if a.Blobs, err = blob.Open(ctx, cfg.BlobURL); err != nil {
 		return fmt.Errorf("blob store %s: %w", blob.Redact(cfg.BlobURL), err)
 	}
-	if a.Ledger, err = ledger.Open(ctx, db, ledger.Options{Clock: clock, MaxBatch: cfg.MaxBatch, Observer: a.Metrics}); err != nil {
+	if a.Jobs, err = jobs.New(db, jobs.Options{Logger: log.With("component", "jobs"), Workers: cfg.JobWorkers}); err != nil {
 		return err
 	}
-	if a.Jobs, err = jobs.New(db, jobs.Options{Logger: log.With("component", "jobs"), Workers: cfg.JobWorkers}); err != nil {
+	if a.Ledger, err = ledger.Open(ctx, db, ledger.Options{Clock: clock, MaxBatch: cfg.MaxBatch, Observer: a.Metrics, Jobs: a.Jobs}); err != nil {
 		return err
 	}
 	a.Jobs.Every("janitor", janitorInterval, a.janitor(log))

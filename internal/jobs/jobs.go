@@ -129,6 +129,27 @@ func (q *Queue) InsertTx(ctx context.Context, tx *sql.Tx, kind string, args any,
 	return nil
 }
 
+// InsertManyTx schedules jobs in tx with one statement: the ledger's
+// committer inserts the jobs of a whole batch of operations this way
+// (ledger.Options.Jobs).
+func (q *Queue) InsertManyTx(ctx context.Context, tx *sql.Tx, jobs []store.Job) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	params := make([]river.InsertManyParams, len(jobs))
+	for i, j := range jobs {
+		a, opts, err := q.params(j.Kind, j.Args, j.At)
+		if err != nil {
+			return err
+		}
+		params[i] = river.InsertManyParams{Args: a, InsertOpts: opts}
+	}
+	if _, err := q.client.InsertManyFastTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("insert %d jobs: %w", len(jobs), err)
+	}
+	return nil
+}
+
 // Insert is InsertTx in a transaction of its own.
 func (q *Queue) Insert(ctx context.Context, kind string, args any, at time.Time) error {
 	a, opts, err := q.params(kind, args, at)

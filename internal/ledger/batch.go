@@ -45,6 +45,7 @@ type batch struct {
 	rows              []transferRow
 	idems             []idemRow
 	created, resolved []*hold
+	jobs              []store.Job // the jobs of the operations that passed
 
 	// Operations without an Effect wait in group, applied to the batch's
 	// state, until flush sends all their Writes (stmts) at once.
@@ -129,6 +130,11 @@ func (c *committer) try(ctx context.Context, ops []*pending, savepoints bool) (c
 	}
 	if conflicted, err := b.write(ctx); err != nil || len(conflicted) > 0 {
 		return conflicted, err
+	}
+	if len(b.jobs) > 0 {
+		if err := c.l.opts.Jobs.InsertManyTx(ctx, sqlTx, b.jobs); err != nil {
+			return nil, fmt.Errorf("schedule the batch's jobs: %w", err)
+		}
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
@@ -218,7 +224,7 @@ func (b *batch) loadAccounts(ctx context.Context) (map[AccountID]*acct, error) {
 func (b *batch) storedKeys(ctx context.Context) ([]*pending, error) {
 	var scopes, keys []string
 	for _, p := range b.ops {
-		if (p.op.Effect != nil || p.op.Writes != nil) && p.op.Idem != nil {
+		if p.op.hasEffect() && p.op.Idem != nil {
 			scopes, keys = append(scopes, p.op.Idem.Scope), append(keys, p.op.Idem.Key)
 		}
 	}
@@ -243,7 +249,7 @@ func (b *batch) storedKeys(ctx context.Context) ([]*pending, error) {
 	}
 	var done []*pending
 	for _, p := range b.ops {
-		if i := p.op.Idem; (p.op.Effect != nil || p.op.Writes != nil) && i != nil && found[[2]string{i.Scope, i.Key}] {
+		if i := p.op.Idem; p.op.hasEffect() && i != nil && found[[2]string{i.Scope, i.Key}] {
 			done = append(done, p)
 		}
 	}
@@ -397,13 +403,18 @@ func (b *batch) finish(p *pending) error {
 		if p.res.Err.Code == fanfare.EInternal {
 			return nil // not a business answer: a retry must run again
 		}
-	} else if h := p.op.Hold; h != nil {
-		p.res.HoldID = h.ID
-		hs := b.holds[h.ID]
-		if h.Action == HoldCreate {
-			b.created = append(b.created, hs)
-		} else {
-			b.resolved = append(b.resolved, hs)
+	} else {
+		if p.op.Jobs != nil {
+			b.jobs = append(b.jobs, p.op.Jobs(p.res)...)
+		}
+		if h := p.op.Hold; h != nil {
+			p.res.HoldID = h.ID
+			hs := b.holds[h.ID]
+			if h.Action == HoldCreate {
+				b.created = append(b.created, hs)
+			} else {
+				b.resolved = append(b.resolved, hs)
+			}
 		}
 	}
 	if i := p.op.Idem; i != nil {

@@ -164,6 +164,23 @@ type Op struct {
 	// it. Writes may be called more than once and must not touch the
 	// ledger's tables.
 	Writes func(r *Result) []Write
+	// Jobs, if set, returns the background jobs the operation schedules
+	// (a renewal, a deadline): they are inserted in the batch's
+	// transaction, so they exist exactly when the operation commits, and
+	// the jobs of every operation of a batch are inserted with one
+	// statement (Options.Jobs). An operation that fails schedules none.
+	// Jobs may be called more than once.
+	Jobs func(r *Result) []store.Job
+}
+
+// hasEffect says whether the operation writes anything of its own besides
+// money: such an operation's replay is answered from the store before it
+// could run again.
+func (op *Op) hasEffect() bool { return op.Effect != nil || op.Writes != nil || op.Jobs != nil }
+
+// JobQueue inserts jobs in a transaction: the jobs package's queue.
+type JobQueue interface {
+	InsertManyTx(ctx context.Context, tx *sql.Tx, jobs []store.Job) error
 }
 
 // Write is one statement of an operation's effect (Op.Writes).
@@ -296,6 +313,9 @@ type Options struct {
 	// return of COMMIT. It runs on the committer's goroutines and must
 	// return quickly.
 	OnSync func(batch uint64)
+	// Jobs inserts the jobs of operations that schedule some (Op.Jobs);
+	// without it such operations are refused.
+	Jobs JobQueue
 }
 
 // Observer receives committer measurements.
@@ -354,6 +374,81 @@ func (l *Ledger) UserAccount(ctx context.Context, userID string, asset fanfare.A
 		return 0, fanfare.Errorf(fanfare.EInvalid, "invalid account owner %q", userID)
 	}
 	return l.account(ctx, userID, asset, false)
+}
+
+// UserAccounts is UserAccount for many users at once: it creates the
+// missing accounts in one transaction (for bulk imports and benchmarks)
+// and returns the accounts in the order of userIDs.
+func (l *Ledger) UserAccounts(ctx context.Context, userIDs []string, asset fanfare.Asset) ([]AccountID, error) {
+	if !validAsset(asset) {
+		return nil, fanfare.Errorf(fanfare.EInvalid, "unknown asset %q", asset)
+	}
+	for _, id := range userIDs {
+		if id == "" || strings.HasPrefix(id, "system:") {
+			return nil, fanfare.Errorf(fanfare.EInvalid, "invalid account owner %q", id)
+		}
+	}
+	const chunk = 1000
+	found := make(map[string]AccountID, len(userIDs))
+	tx, err := l.db.Write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("create accounts: %w", err)
+	}
+	defer tx.Rollback()
+	now := l.clock.Now().UnixMicro()
+	for from := 0; from < len(userIDs); from += chunk {
+		part := userIDs[from:min(from+chunk, len(userIDs))]
+		var values, in strings.Builder
+		args := []any{string(asset), now}
+		for i, id := range part {
+			if i > 0 {
+				values.WriteString(", ")
+				in.WriteString(", ")
+			}
+			fmt.Fprintf(&values, "($%d, $1, FALSE, 0, FALSE, $2)", i+3)
+			fmt.Fprintf(&in, "$%d", i+2)
+			args = append(args, id)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (owner, asset, system, balance, frozen, created_at) VALUES `+
+			values.String()+` ON CONFLICT (owner, asset) DO NOTHING`, args...); err != nil {
+			return nil, fmt.Errorf("create accounts: %w", err)
+		}
+		args = append(args[:1], args[2:]...) // asset, then the owners from $2
+		if err := readAccounts(ctx, tx, `SELECT id, owner FROM accounts WHERE asset = $1 AND owner IN (`+in.String()+`)`, args, found); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("create accounts: %w", err)
+	}
+	out := make([]AccountID, len(userIDs))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, id := range userIDs {
+		out[i] = found[id]
+		l.accounts[accountKey{id, asset}] = out[i]
+	}
+	return out, nil
+}
+
+func readAccounts(ctx context.Context, tx *sql.Tx, query string, args []any, into map[string]AccountID) error {
+	rs, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("read accounts: %w", err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var id AccountID
+		var owner string
+		if err := rs.Scan(&id, &owner); err != nil {
+			return fmt.Errorf("read accounts: %w", err)
+		}
+		into[owner] = id
+	}
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("read accounts: %w", err)
+	}
+	return nil
 }
 
 // SystemAccount returns the system account name for asset, creating it on
@@ -467,6 +562,9 @@ func (l *Ledger) Account(ctx context.Context, id AccountID) (*Account, error) {
 func (l *Ledger) Submit(ctx context.Context, op Op) (*Result, error) {
 	if err := checkOp(&op, l.clock); err != nil {
 		return nil, err
+	}
+	if op.Jobs != nil && l.opts.Jobs == nil {
+		return nil, fmt.Errorf("submit %s operation: it schedules jobs and the ledger has no job queue (Options.Jobs)", op.Kind)
 	}
 	// Replays are recognised in the committer, where the idempotency key's
 	// unique index decides atomically with the transfers: a read here first

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -92,4 +93,13 @@ func (db *DB) Pipeline(ctx context.Context, conn *sql.Conn, tx *sql.Tx, stmts []
 		ferr = ErrNoRow
 	}
 	return failed, ferr
+}
+
+// Job is a background job that a transaction schedules with its writes: it
+// exists only if the transaction commits. The jobs package runs it; the
+// ledger inserts the jobs of a batch's operations together (ledger.Op.Jobs).
+type Job struct {
+	Kind string
+	Args any       // encoded as JSON
+	At   time.Time // when it runs; now if zero
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
 
@@ -176,13 +177,12 @@ func (s *Service) Gift(ctx context.Context, actor fanfare.Actor, creatorID, obje
 			}
 			return ws
 		},
-		Effect: func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error {
-			for _, id := range ids {
-				if err := s.sched.InsertTx(ctx, tx, JobRenew, renewArgs{ID: id, Periods: 1}, end); err != nil {
-					return err
-				}
+		Jobs: func(*ledger.Result) []store.Job {
+			jobs := make([]store.Job, len(ids))
+			for i, id := range ids {
+				jobs[i] = Renewal(id, 1, end)
 			}
-			return nil
+			return jobs
 		},
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
 
@@ -73,11 +74,11 @@ func (s *Service) Handlers() map[string]func(ctx context.Context, args json.RawM
 	}
 }
 
-// Schedule inserts, in tx, the renewal job of subscription id after it
-// paid periods periods, to run at at: for what writes subscriptions in
-// bulk (fanfare bench renewals); the service schedules its own.
-func (s *Service) Schedule(ctx context.Context, tx *sql.Tx, id string, periods int, at time.Time) error {
-	return s.sched.InsertTx(ctx, tx, JobRenew, renewArgs{ID: id, Periods: periods}, at)
+// Renewal is the renewal job of subscription id after it paid periods
+// periods, to run at at: the service schedules its own; what writes
+// subscriptions in bulk (fanfare bench renewals) inserts these.
+func Renewal(id string, periods int, at time.Time) store.Job {
+	return store.Job{Kind: JobRenew, Args: renewArgs{ID: id, Periods: periods}, At: at}
 }
 
 // Outcome is what a renewal did.
@@ -164,20 +165,14 @@ func (s *Service) renew(ctx context.Context, r *Subscription, now time.Time) (Ou
 		Idem:           &idem,
 		Writes: func(res *ledger.Result) []ledger.Write {
 			return []ledger.Write{
-				{SQL: `UPDATE subscriptions SET periods = $2, tier_id = $3, price = $4, anchor = $5, anchor_n = $6, period_start = $7,
-						period_end = $8, state = 'active', grace_until = NULL, retry_at = NULL, attempts = 0, failure = '',
-						next_tier_id = NULL,
-						renew_price = CASE WHEN renew_price = $4 OR tier_id <> $3 THEN NULL ELSE renew_price END,
-						renew_price_from = CASE WHEN renew_price = $4 OR tier_id <> $3 THEN NULL ELSE renew_price_from END,
-						updated_at = $9
-					WHERE id = $1 AND periods = $10 AND state <> 'ended' AND auto_renew`,
+				{SQL: sqlRenew,
 					Args: []any{r.ID, n, tierID, int64(price), anchor.UnixMicro(), anchorN, start.UnixMicro(), end.UnixMicro(), at, r.Periods},
 					Fail: func(ctx context.Context, tx *sql.Tx) error { return errRaced }},
 				insertPeriod(r.ID, n, r.FanID, r.CreatorID, tierID, price, res.OpID, "", start, end),
 			}
 		},
-		Effect: func(ctx context.Context, tx *sql.Tx, res *ledger.Result) error {
-			return s.sched.InsertTx(ctx, tx, JobRenew, renewArgs{ID: r.ID, Periods: n}, end)
+		Jobs: func(*ledger.Result) []store.Job {
+			return []store.Job{Renewal(r.ID, n, end)}
 		},
 	})
 	switch code := fanfare.ErrorCode(err); {
@@ -192,6 +187,15 @@ func (s *Service) renew(ctx context.Context, r *Subscription, now time.Time) (Ou
 		return NotDue, err
 	}
 }
+
+// sqlRenew records a renewal's period on its subscription, if it is still
+// the one the renewal read ($10 periods paid).
+const sqlRenew = `UPDATE subscriptions SET periods = $2, tier_id = $3, price = $4, anchor = $5, anchor_n = $6, period_start = $7,
+		period_end = $8, state = 'active', grace_until = NULL, retry_at = NULL, attempts = 0, failure = '', next_tier_id = NULL,
+		renew_price = CASE WHEN renew_price = $4 OR tier_id <> $3 THEN NULL ELSE renew_price END,
+		renew_price_from = CASE WHEN renew_price = $4 OR tier_id <> $3 THEN NULL ELSE renew_price_from END,
+		updated_at = $9
+	WHERE id = $1 AND periods = $10 AND state <> 'ended' AND auto_renew`
 
 // errRaced is a renewal's answer when its row moved on meanwhile.
 var errRaced = fanfare.Errorf(fanfare.EConflict, "the subscription was renewed or ended meanwhile")

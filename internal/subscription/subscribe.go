@@ -12,6 +12,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/paging"
+	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
 
@@ -158,7 +159,7 @@ func notFound() error { return fanfare.Errorf(fanfare.ENotFound, "subscription n
 // load reads subscription id (not_found when there is none).
 func (s *Service) load(ctx context.Context, q querier, id string) (*Subscription, error) {
 	now := s.clock.Now().UTC()
-	r, err := s.scan(q.QueryRowContext(ctx, `SELECT `+subColumns+subJoins+` WHERE s.id = $2`, now.UnixMicro(), id), now)
+	r, err := s.scan(s.row(ctx, q, `SELECT `+subColumns+subJoins+` WHERE s.id = $2`, now.UnixMicro(), id), now)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound()
 	} else if err != nil {
@@ -294,8 +295,8 @@ func (s *Service) Subscribe(ctx context.Context, actor fanfare.Actor, creatorID 
 				s.insertSubscription(creator, id, fan.ID, tier, now, end, "", true),
 				insertPeriod(id, 1, fan.ID, creator.ID, tier.ID, tier.Price, r.OpID, "", now, end))
 		},
-		Effect: func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error {
-			return s.sched.InsertTx(ctx, tx, JobRenew, renewArgs{ID: id, Periods: 1}, end)
+		Jobs: func(*ledger.Result) []store.Job {
+			return []store.Job{Renewal(id, 1, end)}
 		},
 	})
 	if err != nil {
@@ -379,13 +380,15 @@ func (s *Service) insertSubscription(creator *fanfare.User, id, fanID string, ti
 }
 
 // insertPeriod records a paid (or gifted) period.
+const sqlInsertPeriod = `INSERT INTO subscription_periods (subscription_id, n, fan_id, creator_id, tier_id, price, op_id, gifted_by,
+	starts_at, ends_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+
 func insertPeriod(id string, n int, fanID, creatorID, tierID string, price fanfare.Amount, opID, giftedBy string, start, end time.Time) ledger.Write {
 	var gifter any
 	if giftedBy != "" {
 		gifter = giftedBy
 	}
-	return ledger.Write{SQL: `INSERT INTO subscription_periods (subscription_id, n, fan_id, creator_id, tier_id, price, op_id, gifted_by, starts_at, ends_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+	return ledger.Write{SQL: sqlInsertPeriod,
 		Args: []any{id, n, fanID, creatorID, tierID, int64(price), opID, gifter, start.UnixMicro(), end.UnixMicro()}}
 }
 

@@ -137,6 +137,8 @@ func New(db *store.DB, l *ledger.Ledger, users Users, w *wallet.Service, rules *
 	if opts.MinPrice < 1 || opts.MaxPrice < opts.MinPrice || opts.MaxPrice > fanfare.MaxAmount/MaxGift {
 		return nil, fmt.Errorf("subscription: prices %d..%d out of range", opts.MinPrice, opts.MaxPrice)
 	}
+	// A renewal's writes, run by the hundred thousand at a month's start.
+	db.PrepareWrite(context.Background(), sqlRenew, sqlInsertPeriod)
 	return &Service{db: db, ledger: l, users: users, wallet: w, rules: rules, opts: opts, clock: opts.Clock, sched: opts.Scheduler}, nil
 }
 
@@ -230,13 +232,22 @@ func (s *Service) tiers(ctx context.Context, q querier, creatorID string) ([]Tie
 // enabled reports whether creatorID's plan is on.
 func (s *Service) enabled(ctx context.Context, q querier, creatorID string) (bool, error) {
 	var on bool
-	err := q.QueryRowContext(ctx, `SELECT enabled FROM subscription_plans WHERE creator_id = $1`, creatorID).Scan(&on)
+	err := s.row(ctx, q, `SELECT enabled FROM subscription_plans WHERE creator_id = $1`, creatorID).Scan(&on)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	} else if err != nil {
 		return false, fmt.Errorf("read plan: %w", err)
 	}
 	return on, nil
+}
+
+// row runs a one-row query on q: on the read pool through a statement
+// prepared once (renewals run these by the hundred thousand).
+func (s *Service) row(ctx context.Context, q querier, query string, args ...any) *sql.Row {
+	if q == querier(s.db.Read) {
+		return s.db.ReadRow(ctx, query, args...)
+	}
+	return q.QueryRowContext(ctx, query, args...)
 }
 
 // Plan returns userID's plan (off, without tiers, until they set one).

@@ -59,6 +59,15 @@ func (s *scheduler) InsertTx(ctx context.Context, tx *sql.Tx, kind string, args 
 	return nil
 }
 
+func (s *scheduler) InsertManyTx(ctx context.Context, tx *sql.Tx, jobs []store.Job) error {
+	for _, j := range jobs {
+		if err := s.InsertTx(ctx, tx, j.Kind, j.Args, j.At); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *scheduler) last(t *testing.T) job {
 	t.Helper()
 	s.mu.Lock()
@@ -90,7 +99,7 @@ func setup(t *testing.T, db *store.DB, opts subscription.Options) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{db: db, clock: newClock(start), sched: &scheduler{}}
-	l, err := ledger.Open(ctx, db, ledger.Options{Clock: f.clock})
+	l, err := ledger.Open(ctx, db, ledger.Options{Clock: f.clock, Jobs: f.sched})
 	require.NoError(t, err)
 	t.Cleanup(func() { l.Close() })
 	f.ledger = l

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/store"
 )
 
 // SpendCheck is a fan's spending that passed the checks made before the
@@ -171,6 +172,8 @@ type Spend struct {
 	// "diamonds" (what a replay answers); a feature may add its own.
 	Writes func(r *ledger.Result) []ledger.Write
 	Effect func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error
+	// Jobs are the jobs the spend schedules (see ledger.Op.Jobs).
+	Jobs func(r *ledger.Result) []store.Job
 }
 
 // Payment is a committed spend.
@@ -260,6 +263,7 @@ func (s *Service) Pay(ctx context.Context, actor fanfare.Actor, sp Spend) (*Paym
 			return ws
 		},
 		Effect: sp.Effect,
+		Jobs:   sp.Jobs,
 	})
 	p, err := paymentOf(sp, from, res, err)
 	if p != nil {

@@ -22,6 +22,8 @@ import (
 	"github.com/fanfarehq/fanfare/internal/account"
 	fanapp "github.com/fanfarehq/fanfare/internal/app"
 	"github.com/fanfarehq/fanfare/internal/app/apptest"
+	"github.com/fanfarehq/fanfare/internal/blob/blobtest"
+	"github.com/fanfarehq/fanfare/internal/content"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
@@ -49,6 +51,9 @@ type app struct {
 	tips     *tips.Service
 	shout    *shoutout.Service
 	subs     *subscription.Service
+	content  *content.Service
+	// blobDir is the blob store's folder.
+	blobDir string
 }
 
 type appOptions struct {
@@ -77,7 +82,9 @@ func newApp(t *testing.T, db *store.DB) *app {
 
 func newAppWith(t *testing.T, db *store.DB, o appOptions) *app {
 	t.Helper()
+	blobURL, blobDir := blobtest.File(t)
 	a := apptest.Open(t, db, o.clock, fanapp.Config{
+		BlobURL:         blobURL,
 		APIKey:          "web-test-key",
 		Version:         "test",
 		ChargebackDelay: time.Nanosecond,
@@ -92,11 +99,11 @@ func newAppWith(t *testing.T, db *store.DB, o appOptions) *app {
 	var pages http.Handler = a.Web
 	if o.blobs != nil {
 		pages = web.New(web.Options{Accounts: a.Accounts, Wallet: a.Wallet, Live: a.Live, Rules: a.Rules, Tips: a.Tips,
-			Profiles: a.Profiles, Shoutouts: a.Shoutouts, Subscriptions: a.Subscriptions, Blobs: o.blobs, API: a.API, Logger: slog.New(slog.DiscardHandler),
+			Profiles: a.Profiles, Shoutouts: a.Shoutouts, Subscriptions: a.Subscriptions, Content: a.Content, Blobs: o.blobs, API: a.API, Logger: slog.New(slog.DiscardHandler),
 			Clock: cmp.Or[fanfare.Clock](o.clock, fanfare.SystemClock{}), CSRFKey: o.csrfKey})
 	}
 	return &app{url: apptest.Serve(t, a, pages), db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet,
-		live: a.Live, rules: a.Rules, tips: a.Tips, shout: a.Shoutouts, subs: a.Subscriptions}
+		live: a.Live, rules: a.Rules, tips: a.Tips, shout: a.Shoutouts, subs: a.Subscriptions, content: a.Content, blobDir: blobDir}
 }
 
 // browser is one visitor: a cookie jar and a client that does not follow

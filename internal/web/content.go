@@ -68,25 +68,26 @@ func (u *upload) hasFile() bool {
 // uploadFunc handles an upload form of a logged-in visitor.
 type uploadFunc func(w http.ResponseWriter, r *http.Request, v *visitor, u *upload)
 
-// userUpload reads a logged-in visitor's upload form of at most limit
-// bytes: its text fields up to the part named fileField, whose anti-forgery
+// userUpload reads a logged-in visitor's upload form whose file may have
+// fileMax bytes (the body, uploadLimit(fileMax)): its text fields up to the part named fileField, whose anti-forgery
 // token it checks before a byte of the file is read (the form lists its
 // token and fields before its file), then hands the file to h. Fields
 // after the file are not read. The rest of a body h does not read is
 // thrown away (up to drainMax) before the answer.
-func (s *Server) userUpload(fileField string, limit int64, h uploadFunc) http.HandlerFunc {
+func (s *Server) userUpload(fileField string, fileMax int64, h uploadFunc) http.HandlerFunc {
+	limit := uploadLimit(fileMax)
 	return func(w http.ResponseWriter, r *http.Request) {
 		body := http.MaxBytesReader(w, r.Body, limit)
 		dw := &drainingWriter{ResponseWriter: w, body: body}
-		// A deadline is the network's business: it follows the wall clock,
-		// whatever clock the services run on.
+		// As the API's uploads do: past the server's read timeout.
+		deadline := s.clock.Now().Add(uploadTransferTime)
 		rc := http.NewResponseController(w)
-		rc.SetReadDeadline(time.Now().Add(uploadTransferTime))
-		rc.SetWriteDeadline(time.Now().Add(uploadTransferTime))
+		rc.SetReadDeadline(deadline)
+		rc.SetWriteDeadline(deadline)
 		if r.ContentLength > limit {
 			dw.drained = true // too long to read through: the connection closes
 			s.errorPage(dw, r, http.StatusRequestEntityTooLarge, "File too large",
-				"That file is too large for this form ("+sizeName(limit-uploadSlack)+" at most), so it was not stored. Nothing was changed.")
+				"That file is too large for this form ("+sizeName(fileMax)+" at most), so it was not stored. Nothing was changed.")
 			return
 		}
 		mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))

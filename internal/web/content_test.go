@@ -158,6 +158,12 @@ func TestEmoteEditor(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, emotes, 1, "refused emotes store nothing")
 
+		// A file far too large to read through is refused at once.
+		p = ayla.upload("/studio/emotes", []field{{"csrf_token", token}, {"name", "huge"}}, "image", "huge.png", append(pngImage(t, 4, 4, color.Black), make([]byte, 9<<20)...))
+		require.Equal(t, http.StatusRequestEntityTooLarge, p.status, p.text())
+		p.requireText(t, "That file is too large for this form (256 KiB at most), so it was not stored.")
+		require.Equal(t, files, a.blobFiles(t))
+
 		// Without its anti-forgery token, the form changes nothing.
 		p = ayla.upload("/studio/emotes", []field{{"name", "aylawave"}}, "image", "wave.png", heart)
 		require.Equal(t, http.StatusForbidden, p.status, p.text())
@@ -356,5 +362,27 @@ func TestPosts(t *testing.T) {
 		require.Equal(t, 1, a.blobFiles(t))
 		// A profile without posts shows no Posts section to visitors.
 		require.NotContains(t, sam.get("/creators/brandco").body, `data-testid="profile-posts"`)
+	})
+}
+
+func TestPostMediaLimit(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		a := newAppWith(t, db, appOptions{postMaxMedia: 1_000})
+		w := a.seedWorld(t)
+		ayla := a.browser(t)
+		ayla.logIn("ayla")
+		p := ayla.get("/studio/posts")
+		p.requireText(t, "at most 1,000 bytes")
+		require.Contains(t, p.body, `data-max-bytes="1000"`)
+		big := append(pngImage(t, 4, 4, color.Black), make([]byte, 2_000)...)
+		p = ayla.upload("/studio/posts", []field{{"csrf_token", p.csrf(t, "/studio/posts")}, {"text", "Too big a photo"}}, "media", "big.png", big)
+		require.Equal(t, http.StatusRequestEntityTooLarge, p.status, p.text())
+		p.requireText(t, "Your post was not published, and nothing was stored.", "This file is larger than 1,000 bytes. Choose a smaller one, or post without it.")
+		require.Contains(t, p.body, ">Too big a photo</textarea>")
+		pg, err := a.content.Posts(context.Background(), w.ayla, w.ayla.UserID, "", 10)
+		require.NoError(t, err)
+		require.Empty(t, pg.Posts)
+		require.Zero(t, a.blobFiles(t))
 	})
 }

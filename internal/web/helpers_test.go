@@ -73,6 +73,8 @@ type appOptions struct {
 	blobs web.Blobs
 	// members answers who subscribes to whom (the LIVE chat's perks).
 	members live.Members
+	// postMaxMedia bounds a post's media (0: the default).
+	postMaxMedia int64
 }
 
 func newApp(t *testing.T, db *store.DB) *app {
@@ -84,17 +86,18 @@ func newAppWith(t *testing.T, db *store.DB, o appOptions) *app {
 	t.Helper()
 	blobURL, blobDir := blobtest.File(t)
 	a := apptest.Open(t, db, o.clock, fanapp.Config{
-		BlobURL:         blobURL,
-		APIKey:          "web-test-key",
-		Version:         "test",
-		ChargebackDelay: time.Nanosecond,
-		SecureCookies:   o.secure,
-		Demo:            o.demo,
-		Guard:           o.guard,
-		CSRFKey:         o.csrfKey,
-		Shoutouts:       o.shoutouts,
-		Subscriptions:   o.subscriptions,
-		Members:         o.members,
+		BlobURL:           blobURL,
+		APIKey:            "web-test-key",
+		Version:           "test",
+		ChargebackDelay:   time.Nanosecond,
+		SecureCookies:     o.secure,
+		Demo:              o.demo,
+		Guard:             o.guard,
+		CSRFKey:           o.csrfKey,
+		Shoutouts:         o.shoutouts,
+		Subscriptions:     o.subscriptions,
+		Members:           o.members,
+		PostMaxMediaBytes: o.postMaxMedia,
 	})
 	var pages http.Handler = a.Web
 	if o.blobs != nil {

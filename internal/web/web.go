@@ -203,10 +203,10 @@ func New(opts Options) *Server {
 	}
 	if s.content != nil {
 		mux.HandleFunc("GET /studio/emotes", s.userPage(s.emotesPage))
-		mux.HandleFunc("POST /studio/emotes", s.userUpload("image", uploadLimit(content.MaxEmoteBytes), s.addEmote))
+		mux.HandleFunc("POST /studio/emotes", s.userUpload("image", content.MaxEmoteBytes, s.addEmote))
 		mux.HandleFunc("POST /studio/emotes/{id}/delete", s.userForm(s.deleteEmote))
 		mux.HandleFunc("GET /studio/posts", s.userPage(s.studioPostsPage))
-		mux.HandleFunc("POST /studio/posts", s.userUpload("media", uploadLimit(s.content.Options().MaxMedia), s.createPost))
+		mux.HandleFunc("POST /studio/posts", s.userUpload("media", s.content.Options().MaxMedia, s.createPost))
 		mux.HandleFunc("POST /studio/posts/{id}/delete", s.userForm(s.deletePost))
 		mux.HandleFunc("GET /creators/{handle}/posts", s.postsPage)
 	}

@@ -69,11 +69,12 @@ func (u *upload) hasFile() bool {
 type uploadFunc func(w http.ResponseWriter, r *http.Request, v *visitor, u *upload)
 
 // userUpload reads a logged-in visitor's upload form whose file may have
-// fileMax bytes (the body, uploadLimit(fileMax)): its text fields up to the part named fileField, whose anti-forgery
-// token it checks before a byte of the file is read (the form lists its
-// token and fields before its file), then hands the file to h. Fields
-// after the file are not read. The rest of a body h does not read is
-// thrown away (up to drainMax) before the answer.
+// fileMax bytes (the whole body, uploadLimit(fileMax)): its text fields up
+// to the part named fileField, then its anti-forgery token, checked before
+// a byte of the file is read (the form lists its token and fields before
+// its file), and hands the file to h. Fields after the file are not read.
+// The rest of a body h does not read is thrown away (up to drainMax)
+// before the answer.
 func (s *Server) userUpload(fileField string, fileMax int64, h uploadFunc) http.HandlerFunc {
 	limit := uploadLimit(fileMax)
 	return func(w http.ResponseWriter, r *http.Request) {

@@ -5,7 +5,11 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,6 +18,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/blob"
+	"github.com/fanfarehq/fanfare/internal/content"
 	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/subscription"
@@ -183,6 +188,9 @@ func seedDemo(ctx context.Context, m *Main) error {
 		return err
 	}
 	if err := seedSubscriptions(ctx, m, users, operator); err != nil {
+		return err
+	}
+	if err := seedContent(ctx, m, actorOf(ayla)); err != nil {
 		return err
 	}
 	// ayla is LIVE, so that the room has someone to gift.
@@ -362,6 +370,131 @@ func seedSubscriptions(ctx context.Context, m *Main, users map[string]*fanfare.U
 	return nil
 }
 
+// demoEmotes are ayla's exclusive emotes, drawn at seed time.
+var demoEmotes = []struct {
+	name string
+	draw func(x, y float64) bool // inside the shape, for x and y in [-1, 1]
+	fill color.NRGBA
+}{
+	{"aylaheart", func(x, y float64) bool {
+		y = -y*1.15 + .25 // the point at the bottom
+		x *= 1.15
+		a := x*x + y*y - 1
+		return a*a*a-x*x*y*y*y <= 0
+	}, color.NRGBA{R: 0xe1, G: 0x1d, B: 0x48, A: 0xff}},
+	{"aylawave", func(x, y float64) bool {
+		return math.Abs(y-.35*math.Sin(x*math.Pi*1.5)) < .22
+	}, color.NRGBA{R: 0x25, G: 0x63, B: 0xeb, A: 0xff}},
+	{"aylastar", func(x, y float64) bool {
+		r, t := math.Hypot(x, y), math.Atan2(y, x)
+		return r < .45+.5*math.Pow(math.Abs(math.Cos(2.5*t+math.Pi/2)), 3)
+	}, color.NRGBA{R: 0xf5, G: 0x9e, B: 0x0b, A: 0xff}},
+}
+
+// demoPosts are ayla's subscriber-only posts, oldest first; image is
+// whether one carries a picture drawn at seed time.
+var demoPosts = []struct {
+	text, teaser string
+	image        bool
+}{
+	{text: "Thank you for subscribing! This is where I share what does not fit in a LIVE: set lists, plans and a few photos from Istanbul. Tell me in the chat what you would like to see here."},
+	{text: "Sunset over the Bosphorus from my balcony, right before Sunday's LIVE.", teaser: "A photo from my balcony", image: true},
+	{text: "Next Sunday: an acoustic hour, your requests first. Send me your songs with :aylaheart: in the chat and I will play the most asked ones.",
+		teaser: "What I am planning for next Sunday's LIVE"},
+}
+
+// seedContent gives ayla her emotes and posts, as far as an earlier
+// seeding did not.
+func seedContent(ctx context.Context, m *Main, ayla fanfare.Actor) error {
+	have, err := m.Content.Emotes(ctx, ayla.UserID)
+	if err != nil {
+		return fmt.Errorf("ayla's emotes: %w", err)
+	}
+	names := map[string]bool{}
+	for _, e := range have {
+		names[e.Name] = true
+	}
+	for _, e := range demoEmotes {
+		if names[e.name] {
+			continue
+		}
+		img, err := drawPNG(112, 112, e.fill, e.draw)
+		if err != nil {
+			return err
+		}
+		if _, err := m.Content.AddEmote(ctx, ayla, e.name, bytes.NewReader(img), int64(len(img))); err != nil {
+			return fmt.Errorf("ayla's emote %s: %w", e.name, err)
+		}
+	}
+	pg, err := m.Content.Posts(ctx, ayla, ayla.UserID, "", 1)
+	if err != nil {
+		return fmt.Errorf("ayla's posts: %w", err)
+	}
+	if len(pg.Posts) > 0 {
+		return nil
+	}
+	for _, p := range demoPosts {
+		in := content.PostInput{Text: p.text, Teaser: p.teaser}
+		if p.image {
+			img, err := drawSunset(640, 360)
+			if err != nil {
+				return err
+			}
+			if in.Media, err = m.Content.UploadMedia(ctx, ayla, bytes.NewReader(img), int64(len(img))); err != nil {
+				return fmt.Errorf("ayla's photo: %w", err)
+			}
+		}
+		if _, err := m.Content.CreatePost(ctx, ayla, in); err != nil {
+			return fmt.Errorf("ayla's post: %w", err)
+		}
+	}
+	return nil
+}
+
+// drawPNG draws a w×h PNG, transparent but for the shape inside, filled
+// with fill.
+func drawPNG(w, h int, fill color.NRGBA, inside func(x, y float64) bool) ([]byte, error) {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for py := range h {
+		for px := range w {
+			x, y := 2*(float64(px)+.5)/float64(w)-1, 2*(float64(py)+.5)/float64(h)-1
+			if inside(x, y) {
+				img.SetNRGBA(px, py, fill)
+			}
+		}
+	}
+	return encodePNG(img)
+}
+
+// drawSunset draws the demo's photo: a sky going from gold to violet over
+// a dark sea, with the sun on the horizon.
+func drawSunset(w, h int) ([]byte, error) {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	horizon := h * 2 / 3
+	for py := range h {
+		for px := range w {
+			c := color.NRGBA{R: 0x1e, G: 0x29, B: 0x3b, A: 0xff} // the sea
+			if py < horizon {
+				t := float64(py) / float64(horizon)
+				c = color.NRGBA{R: uint8(109 + t*(251-109)), G: uint8(40 + t*(146-40)), B: uint8(217 + t*(60-217)), A: 0xff}
+			}
+			if dx, dy := float64(px-w/2), float64(py-horizon); py < horizon && math.Hypot(dx, dy) < float64(h)/6 {
+				c = color.NRGBA{R: 0xfd, G: 0xe0, B: 0x47, A: 0xff}
+			}
+			img.SetNRGBA(px, py, c)
+		}
+	}
+	return encodePNG(img)
+}
+
+func encodePNG(img image.Image) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, fmt.Errorf("draw a demo image: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
 // demoClock is a settable clock for the demo's past.
 type demoClock struct {
 	mu sync.Mutex
@@ -403,6 +536,7 @@ ayla is LIVE: open %[1]s/live to watch her room and send her gifts as sam
 ayla has Tips on: open %[1]s/creators/ayla to tip her (and /creators/omar to see why omar cannot be tipped)
 Shoutouts: sam's inbox at %[1]s/shoutouts holds a video ayla delivered; ayla answers requests at /studio/shoutouts
 LIVE Subscription: sam subscribes to ayla's fan club (3 months: his badge shows in her chat); brandco's plan is refused (a business)
+Subscriber content: sam reads ayla's posts at %[1]s/creators/ayla/posts (mia sees them locked) and uses her emotes (:aylaheart:, :aylawave:, :aylastar:) in her chat; ayla edits them at /studio/emotes and /studio/posts
 
 Logins (password %[2]q):
   creators  ayla (TR, 250,000 followers), omar (AE, 40,000), lea (FR, 5,000),

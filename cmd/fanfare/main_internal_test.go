@@ -14,6 +14,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/content"
 	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/store"
@@ -132,6 +133,44 @@ func TestMainServesAndSeedsDemo(t *testing.T) {
 			// months of her fan club.
 			if w, _ := m.Wallet.Wallet(ctx, ayla.ID); w.Diamonds != 800+demoTenure*150 {
 				t.Errorf("ayla's diamonds = %d, want %d: one delivery and sam's subscription", w.Diamonds, 800+demoTenure*150)
+			}
+			// Subscriber content: ayla's emotes and posts, once; sam opens
+			// the posts, mia does not.
+			emotes, err := m.Content.Emotes(ctx, ayla.ID)
+			if err != nil || len(emotes) != len(demoEmotes) {
+				t.Fatalf("ayla's emotes after two seedings = %+v, %v; want %d", emotes, err, len(demoEmotes))
+			}
+			for i, e := range emotes {
+				if e.Name != demoEmotes[i].name || e.ContentType != "image/png" {
+					t.Errorf("emote %d = %s (%s), want %s (image/png)", i, e.Name, e.ContentType, demoEmotes[i].name)
+				}
+			}
+			posts, err := m.Content.Posts(ctx, actorOf(ayla), ayla.ID, "", 10)
+			if err != nil || len(posts.Posts) != len(demoPosts) {
+				t.Fatalf("ayla's posts after two seedings = %+v, %v; want %d", posts, err, len(demoPosts))
+			}
+			var plain, images, teasers int
+			for _, p := range posts.Posts {
+				switch {
+				case p.Media != nil && p.Media.Kind == content.Image:
+					images++
+					if ok, err := m.Blobs.Exists(ctx, p.Media.Key); !ok || err != nil {
+						t.Errorf("the photo's blob: %v, %v", ok, err)
+					}
+				case p.Teaser != "":
+					teasers++
+				default:
+					plain++
+				}
+			}
+			if plain != 1 || images != 1 || teasers != 1 {
+				t.Errorf("ayla's posts: %d text only, %d with a photo, %d with a teaser; want one of each", plain, images, teasers)
+			}
+			mia, _ := m.Accounts.ByHandle(ctx, "mia")
+			for who, want := range map[*fanfare.User]bool{sam: true, mia: false} {
+				if ok, err := m.Content.CanOpen(ctx, actorOf(who), ayla.ID); ok != want || err != nil {
+					t.Errorf("CanOpen(%s, ayla's posts) = %v, %v; want %v", who.Handle, ok, err, want)
+				}
 			}
 			r, err := m.Ledger.Verify(ctx, nil)
 			if err != nil || !r.OK() {

@@ -65,6 +65,16 @@ func TestMainServesWebApp(t *testing.T) {
 			if res, body := get("/v1/me/wallet"); res.StatusCode != http.StatusOK || !strings.Contains(body, `"coins":27000`) {
 				t.Fatalf("GET /v1/me/wallet with the page's cookie = %d %s", res.StatusCode, body)
 			}
+			// sam subscribes to ayla: her posts page shows him her photo,
+			// which the API serves him with the same cookie.
+			res, body = get("/creators/ayla/posts")
+			media := regexp.MustCompile(`<img class="post-media" src="(/v1/posts/[^"/]+/media)"`).FindStringSubmatch(body)
+			if res.StatusCode != http.StatusOK || !strings.Contains(body, "Sunset over the Bosphorus") || media == nil {
+				t.Fatalf("GET /creators/ayla/posts = %d, want ayla's posts with her photo:\n%s", res.StatusCode, body)
+			}
+			if res, _ := get(media[1]); res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "image/png" {
+				t.Fatalf("GET %s = %d %s, want the photo", media[1], res.StatusCode, res.Header.Get("Content-Type"))
+			}
 		})
 	}
 }
@@ -74,7 +84,7 @@ func TestDemoBannerNamesTheWebApp(t *testing.T) {
 	m := mustRunMain(t, storetest.URL(t, store.SQLite))
 	var out bytes.Buffer
 	printDemo(&out, m)
-	for _, want := range []string{"Web app: open " + m.URL() + "/", "log in as sam / fanfare-demo"} {
+	for _, want := range []string{"Web app: open " + m.URL() + "/", "log in as sam / fanfare-demo", m.URL() + "/creators/ayla/posts", "/studio/emotes"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo banner lacks %q:\n%s", want, out.String())
 		}

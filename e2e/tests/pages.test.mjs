@@ -2,6 +2,7 @@
 // (1280×900), against `fanfare demo` (see e2e/run.sh): a screenshot of
 // each (NAME-phone.png, NAME-desktop.png), no horizontal scrolling, and on
 // the phone a compact header whose menu opens and leads where it says.
+// Subscriber content (posts, emotes) at 360 px too, and its upload forms.
 // Then the End LIVE dialog, a gift's result where the sender looks, the
 // creators' directory and the sign-up form's errors.
 import assert from 'node:assert/strict';
@@ -12,6 +13,11 @@ import { OUTPUT, PASSWORD, TEST_TIMEOUT, buy, launch, logIn, openPage, shot, sig
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 900 };
 const SIZES = [['phone', PHONE], ['desktop', DESKTOP]];
+/** The narrowest phone the pages are made for. */
+const NARROW_PHONE = { width: 360, height: 740 };
+
+/** A 1×1 PNG. */
+const TINY_PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
 
 /** The tallest a phone's header may be with its menu closed. */
 const MAX_PHONE_HEADER = 80;
@@ -100,6 +106,7 @@ describe('Every page, on a phone and a desktop', { timeout: TEST_TIMEOUT * 12 },
         ['login', '/login'],
         ['signup', '/signup'],
         ['creator', '/creators/ayla'],
+        ['creator-posts-locked', '/creators/ayla/posts'],
         ['creators', '/creators'],
         ['leaderboard', '/leaderboard'],
         ['api-reference', '/api'],
@@ -120,6 +127,9 @@ describe('Every page, on a phone and a desktop', { timeout: TEST_TIMEOUT * 12 },
         ['monetization', '/studio/monetization'],
         ['shoutout-queue', '/studio/shoutouts'],
         ['subscribers', '/studio/subscribers'],
+        ['emotes', '/studio/emotes'],
+        ['posts-studio', '/studio/posts'],
+        ['posts-own', '/creators/ayla/posts'],
         ['live-room-own', room],
       ], size);
       await finish();
@@ -140,6 +150,7 @@ describe('Every page, on a phone and a desktop', { timeout: TEST_TIMEOUT * 12 },
         ['subscribe', '/creators/ayla/subscribe'],
         ['subscriptions', '/subscriptions'],
         ['creator-subscribed', '/creators/ayla'],
+        ['creator-posts', '/creators/ayla/posts'],
       ], size);
       await finish();
     });
@@ -379,6 +390,80 @@ describe('Every page, on a phone and a desktop', { timeout: TEST_TIMEOUT * 12 },
     await page.getByLabel('Birth date').fill('1990-05-17');
     await page.getByRole('button', { name: 'Create account' }).click();
     await page.waitForURL('**/wallet?welcome=1');
+    await finish();
+  });
+
+  test('subscriber content at 360 px: the posts, locked or not, and the creator\'s editors, their images loaded', { timeout: TEST_TIMEOUT * 2 }, async () => {
+    const viewport = NARROW_PHONE;
+    const loaded = async (page, selector, what) => {
+      const sizes = await page.locator(selector).evaluateAll((imgs) => imgs.map((img) => img.complete ? img.naturalWidth : 0));
+      assert.ok(sizes.length > 0, `${what}: no image`);
+      assert.ok(sizes.every((w) => w > 0), `${what}: an image did not load (${sizes})`);
+    };
+    const visitor = await openPage(browser, { viewport });
+    await visitAll(visitor.page, [['creator-posts-locked-360', '/creators/ayla/posts']], 'phone');
+    assert.equal(await visitor.page.locator('.post-media').count(), 0, 'a visitor sees no media');
+    assert.ok(await visitor.page.getByTestId('post-subscribe').count() >= 3, 'each post links Subscribe');
+    assert.equal(await visitor.page.locator('[src*="/v1/posts/"]').count(), 0, 'nor its address');
+    await visitor.finish();
+
+    const fan = await openPage(browser, { viewport });
+    await logIn(fan.page, 'sam');
+    await visitAll(fan.page, [['creator-posts-360', '/creators/ayla/posts'], ['creator-subscribed-360', '/creators/ayla']], 'phone');
+    await fan.page.goto('/creators/ayla/posts');
+    await loaded(fan.page, 'img.post-media', "sam's view of ayla's photo");
+    await fan.finish();
+
+    const creator = await openPage(browser, { viewport });
+    await logIn(creator.page, 'ayla');
+    await visitAll(creator.page, [['emotes-360', '/studio/emotes'], ['posts-studio-360', '/studio/posts']], 'phone');
+    await creator.page.goto('/studio/emotes');
+    await loaded(creator.page, 'img.emote-image', "ayla's emotes");
+    await creator.finish();
+  });
+
+  test('a creator adds and deletes an emote, and publishes a post with a photo with its progress bar', { timeout: TEST_TIMEOUT }, async () => {
+    const { page, finish } = await openPage(browser, { viewport: NARROW_PHONE });
+    page.on('dialog', (d) => d.accept());
+    await logIn(page, 'ayla');
+    await page.goto('/studio/emotes');
+    const name = uniqueHandle('e2e').toLowerCase();
+    await page.getByLabel('Name').fill(name);
+    await page.getByLabel('Image').setInputFiles({ name: 'dot.png', mimeType: 'image/png', buffer: Buffer.from(TINY_PNG, 'base64') });
+    await page.getByTestId('emote-add').click();
+    await page.waitForURL(`**/studio/emotes?added=${name}`);
+    const row = page.getByTestId(`emote-${name}`);
+    await row.waitFor();
+    // A file that is not an image is refused next to its field.
+    await page.getByLabel('Name').fill(`${name}2`);
+    await page.getByLabel('Image').setInputFiles({ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not an image at all') });
+    await page.getByTestId('emote-add').click();
+    await page.getByTestId('emote-image-error').waitFor();
+    assert.match(await page.getByTestId('emote-image-error').innerText(), /not a PNG, GIF or WebP image/);
+    await shot(page, 'emote-refused-360');
+    await page.getByTestId(`emote-delete-${name}`).click();
+    await page.waitForURL('**/studio/emotes?deleted=1');
+    assert.equal(await page.getByTestId(`emote-${name}`).count(), 0);
+
+    await page.goto('/studio/posts');
+    const text = `A photo from the e2e tests ${name}`;
+    await page.getByLabel('Text').fill(text);
+    await page.getByLabel('Image or video').setInputFiles({ name: 'dot.png', mimeType: 'image/png', buffer: Buffer.from(TINY_PNG, 'base64') });
+    await page.getByTestId('post-publish').click();
+    await page.waitForURL('**/studio/posts?done=posted');
+    const post = page.getByTestId('post').filter({ hasText: text });
+    await post.locator('img.post-media').waitFor();
+    // A refused file shows the server's message under the form, which keeps the text.
+    await page.getByLabel('Text').fill('Keep this text');
+    await page.getByLabel('Image or video').setInputFiles({ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not an image at all') });
+    await page.getByTestId('post-publish').click();
+    await page.locator('[data-progress-status]').filter({ hasText: 'neither an image' }).waitFor();
+    assert.equal(await page.getByLabel('Text').inputValue(), 'Keep this text');
+    assert.match(page.url(), /\/studio\/posts\?done=posted$/);
+    // Deleted, so the demo stays as it was.
+    await page.getByRole('listitem').filter({ hasText: text }).getByTestId('post-delete').click();
+    await page.waitForURL('**/studio/posts?done=deleted');
+    assert.equal(await page.getByTestId('post').filter({ hasText: text }).count(), 0);
     await finish();
   });
 

@@ -292,6 +292,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Profiles:      a.Profiles,
 		Shoutouts:     a.Shoutouts,
 		Subscriptions: a.Subscriptions,
+		Content:       a.Content,
 		Blobs:         a.Blobs,
 		API:           a.API,
 		APISpec:       a.API.Spec(),

@@ -23,6 +23,15 @@
 // cookie: the upload by a small script with a progress bar, the player a
 // <video> element.
 //
+// LIVE Subscription's subscriber content (internal/content) has its pages
+// here too: the creator's emote editor and posts, and a creator's posts
+// feed, where a visitor who does not subscribe reads each post's teaser,
+// locked, and never its text or its media's address. The emote and post
+// forms are multipart uploads read part by part (their anti-forgery token
+// checked before a byte of the file is read) and streamed to the content
+// service; the images and media are served by the API
+// (/v1/emotes/{id}/image, /v1/posts/{id}/media) with the session cookie.
+//
 // A LIVE's room and studio are rendered here and then kept current by a
 // script (static/live.js) that reads the room feed's WebSocket and sends
 // gifts through the JSON API (POST /v1/lives/{id}/gifts) with the session
@@ -30,7 +39,8 @@
 //
 // The package imports the fanfare root package and the feature packages
 // internal/account, internal/wallet, internal/live (with internal/room's
-// leaderboard type), internal/eligibility, internal/tips, internal/shoutout
-// and internal/profile, plus internal/payment for the sandbox's test cards. It
+// leaderboard type), internal/eligibility, internal/tips, internal/shoutout,
+// internal/subscription, internal/content and internal/profile, plus
+// internal/payment for the sandbox's test cards. It
 // never touches the store or the ledger itself.
 package web

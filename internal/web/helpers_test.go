@@ -22,6 +22,8 @@ import (
 	"github.com/fanfarehq/fanfare/internal/account"
 	fanapp "github.com/fanfarehq/fanfare/internal/app"
 	"github.com/fanfarehq/fanfare/internal/app/apptest"
+	"github.com/fanfarehq/fanfare/internal/blob/blobtest"
+	"github.com/fanfarehq/fanfare/internal/content"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
@@ -49,6 +51,9 @@ type app struct {
 	tips     *tips.Service
 	shout    *shoutout.Service
 	subs     *subscription.Service
+	content  *content.Service
+	// blobDir is the blob store's folder.
+	blobDir string
 }
 
 type appOptions struct {
@@ -68,6 +73,8 @@ type appOptions struct {
 	blobs web.Blobs
 	// members answers who subscribes to whom (the LIVE chat's perks).
 	members live.Members
+	// postMaxMedia bounds a post's media (0: the default).
+	postMaxMedia int64
 }
 
 func newApp(t *testing.T, db *store.DB) *app {
@@ -77,26 +84,29 @@ func newApp(t *testing.T, db *store.DB) *app {
 
 func newAppWith(t *testing.T, db *store.DB, o appOptions) *app {
 	t.Helper()
+	blobURL, blobDir := blobtest.File(t)
 	a := apptest.Open(t, db, o.clock, fanapp.Config{
-		APIKey:          "web-test-key",
-		Version:         "test",
-		ChargebackDelay: time.Nanosecond,
-		SecureCookies:   o.secure,
-		Demo:            o.demo,
-		Guard:           o.guard,
-		CSRFKey:         o.csrfKey,
-		Shoutouts:       o.shoutouts,
-		Subscriptions:   o.subscriptions,
-		Members:         o.members,
+		BlobURL:           blobURL,
+		APIKey:            "web-test-key",
+		Version:           "test",
+		ChargebackDelay:   time.Nanosecond,
+		SecureCookies:     o.secure,
+		Demo:              o.demo,
+		Guard:             o.guard,
+		CSRFKey:           o.csrfKey,
+		Shoutouts:         o.shoutouts,
+		Subscriptions:     o.subscriptions,
+		Members:           o.members,
+		PostMaxMediaBytes: o.postMaxMedia,
 	})
 	var pages http.Handler = a.Web
 	if o.blobs != nil {
 		pages = web.New(web.Options{Accounts: a.Accounts, Wallet: a.Wallet, Live: a.Live, Rules: a.Rules, Tips: a.Tips,
-			Profiles: a.Profiles, Shoutouts: a.Shoutouts, Subscriptions: a.Subscriptions, Blobs: o.blobs, API: a.API, Logger: slog.New(slog.DiscardHandler),
+			Profiles: a.Profiles, Shoutouts: a.Shoutouts, Subscriptions: a.Subscriptions, Content: a.Content, Blobs: o.blobs, API: a.API, Logger: slog.New(slog.DiscardHandler),
 			Clock: cmp.Or[fanfare.Clock](o.clock, fanfare.SystemClock{}), CSRFKey: o.csrfKey})
 	}
 	return &app{url: apptest.Serve(t, a, pages), db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet,
-		live: a.Live, rules: a.Rules, tips: a.Tips, shout: a.Shoutouts, subs: a.Subscriptions}
+		live: a.Live, rules: a.Rules, tips: a.Tips, shout: a.Shoutouts, subs: a.Subscriptions, content: a.Content, blobDir: blobDir}
 }
 
 // browser is one visitor: a cookie jar and a client that does not follow

@@ -225,6 +225,8 @@ type studioPage struct {
 	On        bool   // the visitor is LIVE
 	TitleText string // what the title field holds
 	MaxTitle  int
+	// Content: the studio links the emote editor and the posts.
+	Content bool
 }
 
 func (s *Server) studioPage(w http.ResponseWriter, r *http.Request, v *visitor) {
@@ -246,7 +248,8 @@ func (s *Server) studioPage(w http.ResponseWriter, r *http.Request, v *visitor) 
 }
 
 func (s *Server) studioData(r *http.Request, v *visitor, title string) (*studioPage, error) {
-	d := &studioPage{Layout: Layout{Title: "Studio", Nav: "studio", Visitor: v, CSRF: s.sessionToken(v)}, TitleText: title, MaxTitle: live.MaxTitle}
+	d := &studioPage{Layout: Layout{Title: "Studio", Nav: "studio", Visitor: v, CSRF: s.sessionToken(v)}, TitleText: title, MaxTitle: live.MaxTitle,
+		Content: s.content != nil}
 	l, err := s.live.Current(r.Context(), v.User.ID)
 	if err != nil || l == nil {
 		return d, err

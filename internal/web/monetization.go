@@ -36,6 +36,8 @@ type monetizationPageData struct {
 	Shoutouts *shoutoutSettingsView
 	// Plan is the LIVE Subscription plan editor.
 	Plan *planView
+	// Content: the plan editor links the emote editor and the posts.
+	Content bool
 }
 
 func (s *Server) monetizationPage(w http.ResponseWriter, r *http.Request, v *visitor) {
@@ -90,6 +92,7 @@ func (s *Server) monetizationData(r *http.Request, v *visitor, cursor string) (*
 		TipsOn:     on,
 		ProfileURL: "/creators/" + url.PathEscape(v.User.Handle),
 		Coming:     map[string]string{},
+		Content:    s.content != nil,
 	}
 	for _, f := range list {
 		if !f.Released {

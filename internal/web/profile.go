@@ -58,6 +58,9 @@ type creatorPageData struct {
 	Shoutout *shoutoutOffer
 	// Subscribe is the Subscribe dialog, when the visitor may subscribe.
 	Subscribe *subscribeOffer
+	// Posts are the creator's newest subscriber-only posts, locked unless
+	// the visitor may read them.
+	Posts *profilePostsView
 }
 
 // actionView is one button of the profile.
@@ -229,6 +232,9 @@ func (s *Server) creatorData(w http.ResponseWriter, r *http.Request, v *visitor,
 		d.Actions = append(d.Actions, av)
 	}
 	if err := s.profileShoutouts(ctx, d, v); err != nil {
+		return nil, err
+	}
+	if d.Posts, err = s.profilePosts(ctx, d, v); err != nil {
 		return nil, err
 	}
 	if v != nil && p.Action(profile.ActionSubscribe).State == profile.Available {

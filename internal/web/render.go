@@ -224,6 +224,10 @@ func statusOf(err error) int {
 		return http.StatusTooManyRequests
 	case fanfare.EUnavailable:
 		return http.StatusServiceUnavailable
+	case fanfare.ETooLarge:
+		return http.StatusRequestEntityTooLarge
+	case fanfare.EUnsupportedMedia:
+		return http.StatusUnsupportedMediaType
 	}
 	return http.StatusInternalServerError
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/content"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpx"
 	"github.com/fanfarehq/fanfare/internal/live"
@@ -51,6 +52,11 @@ type Options struct {
 	// subscriber list, the Subscribe dialog, the fan's subscriptions and
 	// the gifted-subscriptions consent in settings. Nil: none of them.
 	Subscriptions *subscription.Service
+	// Content runs the pages of LIVE Subscription's subscriber content:
+	// the creator's emote editor and posts, and a creator's posts feed.
+	// Their images and media are served by the API (/v1/emotes/{id}/image,
+	// /v1/posts/{id}/media). Nil: none of them.
+	Content *content.Service
 	// Blobs deletes a video the operator rejects. Nil: the blob stays.
 	Blobs Blobs
 	// API serves the paths of the HTTP API: /v1/, /openapi.json,
@@ -88,6 +94,7 @@ type Server struct {
 	// shoutouts and blobs: see Options.
 	shoutouts *shoutout.Service
 	subs      *subscription.Service
+	content   *content.Service
 	blobs     Blobs
 	api       http.Handler
 	log       *slog.Logger
@@ -126,6 +133,7 @@ func New(opts Options) *Server {
 		profiles:  opts.Profiles,
 		shoutouts: opts.Shoutouts,
 		subs:      opts.Subscriptions,
+		content:   opts.Content,
 		blobs:     opts.Blobs,
 		api:       opts.API,
 		log:       opts.Logger,
@@ -192,6 +200,15 @@ func New(opts Options) *Server {
 		mux.HandleFunc("GET /subscriptions", s.userPage(s.subscriptionsPage))
 		mux.HandleFunc("POST /subscriptions/{id}/{action}", s.userForm(s.subscriptionAction))
 		mux.HandleFunc("POST /settings/preferences", s.userForm(s.setPreferences))
+	}
+	if s.content != nil {
+		mux.HandleFunc("GET /studio/emotes", s.userPage(s.emotesPage))
+		mux.HandleFunc("POST /studio/emotes", s.userUpload("image", content.MaxEmoteBytes, s.addEmote))
+		mux.HandleFunc("POST /studio/emotes/{id}/delete", s.userForm(s.deleteEmote))
+		mux.HandleFunc("GET /studio/posts", s.userPage(s.studioPostsPage))
+		mux.HandleFunc("POST /studio/posts", s.userUpload("media", s.content.Options().MaxMedia, s.createPost))
+		mux.HandleFunc("POST /studio/posts/{id}/delete", s.userForm(s.deletePost))
+		mux.HandleFunc("GET /creators/{handle}/posts", s.postsPage)
 	}
 	mux.HandleFunc("GET /ops/shoutouts", s.userPage(s.operator(s.opsShoutoutsPage)))
 	mux.HandleFunc("POST /ops/shoutouts/{id}/{action}", s.userForm(s.operator(s.opsShoutoutAction)))
@@ -287,7 +304,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"This address holds characters that are not text (control characters or invalid UTF-8), so it was refused. Nothing was changed. Check the link.")
 		return
 	}
-	if r.Method == http.MethodPost {
+	if r.Method == http.MethodPost && !(s.content != nil && uploadPaths[r.URL.Path]) {
+		// The upload forms bound their own bodies (userUpload).
 		r.Body = http.MaxBytesReader(rec, r.Body, maxFormBytes)
 	}
 	s.handler.ServeHTTP(rec, r)

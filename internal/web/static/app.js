@@ -1,5 +1,5 @@
 // Fanfare's pages work without this script; it only makes them nicer:
-// the small screens' menu, confirmations, no double submissions, auto-submitting filters, test card
+// the small screens' menu, confirmations, no double submissions, upload progress bars, auto-submitting filters, test card
 // shortcuts, the tip form's amount fields, character counters and times in
 // the reader's time zone.
 (function () {
@@ -239,6 +239,74 @@
         bar.hidden = true;
       };
       xhr.send(file);
+    });
+  });
+
+  // File fields that say their limit (data-max-bytes): a file too large is
+  // refused at once, before it is sent, with the field's own message.
+  document.querySelectorAll('input[type=file][data-max-bytes]').forEach(function (input) {
+    var max = Number(input.getAttribute('data-max-bytes')) || 0;
+    var check = function () {
+      var file = input.files && input.files[0];
+      var tooLarge = max > 0 && file && file.size > max;
+      input.setCustomValidity(tooLarge ? 'This file is too large: the limit is ' + (max >= 1048576 ? Math.floor(max / 1048576) + ' MB' : Math.floor(max / 1024) + ' KiB') + '.' : '');
+      if (tooLarge) input.reportValidity();
+    };
+    input.addEventListener('change', check);
+    check();
+  });
+
+  // Upload forms with a progress bar (data-progress-form): with a file
+  // chosen, the form goes by XMLHttpRequest, so the bar can follow the
+  // upload. Success leads where the server's answer led; a refusal shows
+  // the answer's messages under the form, whose fields keep what was typed.
+  // Without a file (or without this script) the form is sent as it is.
+  document.querySelectorAll('form[data-progress-form]').forEach(function (form) {
+    var bar = form.querySelector('[data-progress]');
+    var status = form.querySelector('[data-progress-status]');
+    var submit = form.querySelector('button[type=submit]');
+    if (!bar || !status || !window.XMLHttpRequest || !window.FormData || !window.DOMParser) return;
+    form.addEventListener('submit', function (event) {
+      var chosen = Array.prototype.some.call(form.querySelectorAll('input[type=file]'), function (input) {
+        return input.files && input.files.length > 0;
+      });
+      if (!chosen || event.defaultPrevented) return;
+      event.preventDefault();
+      if (form.dataset.sent === 'yes') return;
+      form.dataset.sent = 'yes';
+      var done = function (message) {
+        delete form.dataset.sent;
+        if (submit) submit.disabled = false;
+        bar.hidden = true;
+        status.textContent = message;
+      };
+      var xhr = new XMLHttpRequest();
+      xhr.open('POST', form.action);
+      if (submit) submit.disabled = true;
+      bar.hidden = false;
+      bar.value = 0;
+      status.textContent = 'Uploading…';
+      xhr.upload.onprogress = function (e) {
+        if (e.lengthComputable) bar.value = Math.round(e.loaded / e.total * 100);
+      };
+      xhr.onload = function () {
+        var target = xhr.responseURL && xhr.responseURL.split('#')[0];
+        if (xhr.status >= 200 && xhr.status < 300 && target && target !== form.action) {
+          bar.value = 100;
+          status.textContent = 'Published.';
+          window.location.assign(xhr.responseURL);
+          return;
+        }
+        var doc = new DOMParser().parseFromString(xhr.responseText || '', 'text/html');
+        var parts = Array.prototype.map.call(doc.querySelectorAll('.notice-error p, .field-error, [data-testid="error-message"]'), function (el) {
+          return el.textContent.trim();
+        }).filter(Boolean);
+        done(parts.length ? parts.join(' ') : 'The upload failed (' + xhr.status + '). Nothing was published.');
+      };
+      xhr.onerror = function () {
+        done('The upload was cut short. Nothing was published; try again.');
+      };
+      xhr.send(new FormData(form));
     });
   });
 

@@ -958,6 +958,7 @@
       else msg += num(rs.length) + ' viewers received one: ' + handles(rs) + '.';
       subsStatus.className = 'gift-subs-outcome notice notice-success';
       subsStatus.appendChild(el('p', '', msg));
+      subsStatus.scrollIntoView({ block: 'nearest' });
     };
     var showSubsError = function (body, httpStatus, c) {
       var code = body && body.code;
@@ -996,6 +997,7 @@
       }
       subsError.className = 'gift-subs-outcome notice notice-error';
       subsError.appendChild(p);
+      subsError.scrollIntoView({ block: 'nearest' });
     };
 
     subsOpen.hidden = false;

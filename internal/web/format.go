@@ -29,10 +29,17 @@ func formatMoney(minor fanfare.Amount, currency string) string {
 	units := group(int64(minor / 100))
 	cents := int64(minor % 100)
 	num := units + "." + strconv.FormatInt(cents/10, 10) + strconv.FormatInt(cents%10, 10)
+	return sign + moneyPrefix(currency) + num
+}
+
+// moneyPrefix is what formatMoney writes before an amount of currency: its
+// symbol, or its code and a no-break space. The pages' scripts write
+// amounts they compute with it.
+func moneyPrefix(currency string) string {
 	if sym, ok := currencySymbols[currency]; ok {
-		return sign + sym + num
+		return sym
 	}
-	return sign + currency + "\u00a0" + num
+	return currency + "\u00a0"
 }
 
 // moneyText matches money as the services write it in messages:

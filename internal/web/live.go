@@ -16,6 +16,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/room"
+	"github.com/fanfarehq/fanfare/internal/subscription"
 )
 
 // topGifters is how many gifters the LIVE pages list.
@@ -131,6 +132,43 @@ type roomPage struct {
 	CannotSpend string
 	// Own: the visitor is the LIVE's creator.
 	Own bool
+	// GiftSubs is the Gift subscriptions dialog, for a logged-in viewer
+	// other than the creator while the LIVE is on air and its creator
+	// offers LIVE Subscription; nil otherwise.
+	GiftSubs *giftSubsOffer
+}
+
+// giftSubsCounts are the Gift subscriptions dialog's quick choices; any
+// other count from 1 to subscription.MaxGift can be typed.
+var giftSubsCounts = []int{1, 5, 10}
+
+// giftSubsOffer is the Gift subscriptions dialog of a LIVE's room: the
+// creator's tiers with their prices in the visitor's currency, and what
+// the script needs to show a total for any count.
+type giftSubsOffer struct {
+	// URL is the API route the script posts to.
+	URL     string
+	Creator string // the creator's handle
+	Tiers   []tierCard
+	Counts  []int
+	Max     int
+	// Total and TotalFiat are the first tier's price, one subscription:
+	// what the dialog shows before the script changes it. From is the
+	// lowest tier's price.
+	Total     fanfare.Amount
+	TotalFiat fanfare.Amount
+	From      fanfare.Amount
+	Currency  string
+	// Rate is the value of 100 coins in minor units of Currency and
+	// Prefix what goes before an amount of it: the script computes the
+	// fiat value of a total as the server does (wallet.Catalog.FiatValue).
+	Rate   fanfare.Amount
+	Prefix string
+	// Coins is the visitor's balance; CannotSpend why they may not gift
+	// subscriptions (under 18, a frozen wallet, the rules of LIVE
+	// Subscription), when they may not.
+	Coins       fanfare.Amount
+	CannotSpend string
 }
 
 func (s *Server) livePage(w http.ResponseWriter, r *http.Request) {
@@ -172,8 +210,15 @@ func (s *Server) livePage(w http.ResponseWriter, r *http.Request) {
 			s.internalError(w, r, err)
 			return
 		}
+		walletRefusal := d.CannotSpend
 		if d.CannotSpend == "" && !d.Own && l.Status == live.StatusLive {
-			if d.CannotSpend, err = s.giftRefusal(ctx, v.User, l.CreatorID); err != nil {
+			if d.CannotSpend, err = s.refusal(ctx, eligibility.Gifts, v.User, l.CreatorID); err != nil {
+				s.internalError(w, r, err)
+				return
+			}
+		}
+		if !d.Own && l.Status == live.StatusLive {
+			if d.GiftSubs, err = s.giftSubsOffer(ctx, v, l, d.Currency, d.Coins, walletRefusal); err != nil {
 				s.internalError(w, r, err)
 				return
 			}
@@ -197,16 +242,58 @@ func (s *Server) chatMember(ctx context.Context, v *visitor, l *live.Live) (bool
 	return s.live.MayChat(ctx, v.actor(), &members)
 }
 
-// giftRefusal says why fan may not send gifts to creatorID's LIVE under
-// the rules of LIVE gifts (their region, their standing, the creator's),
-// as the refusal of a gift would; "" when the rules allow. The creator's
-// private reasons read as the public one.
-func (s *Server) giftRefusal(ctx context.Context, fan *fanfare.User, creatorID string) (string, error) {
+// giftSubsOffer builds the Gift subscriptions dialog of l's room for v,
+// whose balance is coins and whose wallet's refusal (under 18, frozen) is
+// cannotSpend; nil when l's creator offers no subscription (no plan, the
+// plan off, or the creator not meeting the rules of LIVE Subscription).
+func (s *Server) giftSubsOffer(ctx context.Context, v *visitor, l *live.Live, currency string, coins fanfare.Amount, cannotSpend string) (*giftSubsOffer, error) {
+	if s.subs == nil || !eligibility.Released(eligibility.Subscriptions) {
+		return nil, nil
+	}
+	p, err := s.subs.Plan(ctx, l.CreatorID)
+	if err != nil {
+		return nil, err
+	}
+	if !p.Enabled || !p.Eligible || len(p.Tiers) == 0 {
+		return nil, nil
+	}
+	cat := s.wallet.Catalog()
+	list, err := cat.List(currency)
+	if err != nil {
+		return nil, err
+	}
+	o := &giftSubsOffer{URL: "/v1/lives/" + url.PathEscape(l.ID) + "/gifted-subscriptions", Creator: l.CreatorHandle,
+		Counts: giftSubsCounts, Max: subscription.MaxGift, Currency: currency, Rate: list.ReferenceRate, Prefix: moneyPrefix(currency),
+		Coins: coins, CannotSpend: cannotSpend}
+	for i, t := range p.Tiers {
+		fiat, err := cat.FiatValue(currency, t.Price)
+		if err != nil {
+			return nil, err
+		}
+		o.Tiers = append(o.Tiers, tierCard{Tier: t, Fiat: fiat, Checked: i == 0})
+	}
+	o.Total, o.TotalFiat, o.From = o.Tiers[0].Price, o.Tiers[0].Fiat, o.Tiers[0].Price
+	for _, t := range o.Tiers {
+		o.From = min(o.From, t.Price)
+	}
+	if o.CannotSpend == "" {
+		if o.CannotSpend, err = s.refusal(ctx, eligibility.Subscriptions, v.User, l.CreatorID); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+// refusal says why fan may not spend on creatorID under the rules of
+// feature (their region, their standing, the creator's), as the refusal
+// of a payment would; "" when the rules allow. The creator's private
+// reasons read as the public one.
+func (s *Server) refusal(ctx context.Context, feature string, fan *fanfare.User, creatorID string) (string, error) {
 	creator, err := s.accounts.ByID(ctx, creatorID)
 	if err != nil {
 		return "", err
 	}
-	d, err := s.rules.Between(ctx, eligibility.Gifts, fan, creator)
+	d, err := s.rules.Between(ctx, feature, fan, creator)
 	if err != nil || d.Allowed {
 		return "", err
 	}

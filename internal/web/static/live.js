@@ -2,14 +2,17 @@
 // server; this script keeps it current from the room feed (a WebSocket:
 // viewers, gifts with their overlays, chat with its badges and emotes,
 // gifted subscriptions, the chat's mode, top gifters, the end of the LIVE),
-// sends gifts through the JSON API and chat over the socket. User text is
-// only ever set as text: messages with emotes are built node by node.
+// sends gifts and gifted subscriptions through the JSON API and chat over
+// the socket. User text is only ever set as text: messages with emotes are
+// built node by node.
 (function () {
   'use strict';
   var app = document.querySelector('.live-app[data-live]');
   if (!app) return;
 
   var mode = app.getAttribute('data-mode'); // "room" or "studio"
+  var creator = app.getAttribute('data-creator') || '';
+  var me = app.getAttribute('data-me') || '';
   var sprite = app.getAttribute('data-sprite');
   var icons = (app.getAttribute('data-icons') || '').split(' ');
   var over = app.getAttribute('data-ended') === 'true';
@@ -88,6 +91,22 @@
     b[8] = (b[8] & 0x3f) | 0x80;
     var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join('');
     return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20);
+  }
+
+  // The visitor's balance, as the page shows it (the gift panel, the Gift
+  // subscriptions dialog, the navigation).
+  function balanceShown() {
+    var b = app.querySelector('[data-balance]');
+    return b ? parseInt(b.textContent.replace(/[^\d]/g, ''), 10) : NaN;
+  }
+  function setBalance(n) {
+    if (typeof n !== 'number') return;
+    document.querySelectorAll('[data-balance], .balance-pill .num').forEach(function (e) {
+      e.textContent = (n < 0 ? '\u2212' : '') + num(Math.abs(n));
+    });
+    document.querySelectorAll('[data-balance-unit]').forEach(function (e) {
+      e.textContent = Math.abs(n) === 1 ? 'coin' : 'coins';
+    });
   }
 
   var clock = window.Intl && Intl.DateTimeFormat ? new Intl.DateTimeFormat(undefined, { timeStyle: 'short' }) : null;
@@ -237,12 +256,17 @@
   }
 
   // Subscriptions a viewer gifted to others in the room: a line of the
-  // feed ("sam gifted 3 subscriptions: @a, @b, @c"), and in the studio a
-  // line of the gifters to thank.
+  // feed ("sam gifted 3 subscriptions to @ayla's Fan club: @a, @b, @c"),
+  // and in the studio a line of the gifters to thank.
   function giftedText(ev) {
     var n = ev.count | 0;
     var what = n === 1 ? 'a subscription' : num(n) + ' subscriptions';
-    if (ev.tier_name) what += ' (' + ev.tier_name + ')';
+    var whose = '';
+    if (mode === 'studio') whose = 'your ';
+    else if (creator) whose = '@' + creator + '\u2019s ';
+    if (ev.tier_name) what += ' to ' + whose + ev.tier_name;
+    else if (mode === 'studio') what += ' to your subscription';
+    else if (creator) what += ' to @' + creator;
     var to = (ev.recipients || []).map(function (h) { return '@' + h; }).join(', ');
     return ' gifted ' + what + (to ? ': ' + to : '');
   }
@@ -254,6 +278,10 @@
     who.title = ev.gifter_name || '';
     li.appendChild(who);
     li.appendChild(document.createTextNode(giftedText(ev)));
+    if (me && mode === 'room' && (ev.recipients || []).indexOf(me) >= 0) {
+      li.appendChild(document.createTextNode(' '));
+      li.appendChild(el('strong', 'feed-you', 'One is yours!'));
+    }
     pushFeed(li);
     if (!els.thanks) return;
     var t = el('li');
@@ -526,9 +554,14 @@
       b.disabled = true;
     });
     // Nothing more can be sent: the gift panel and the chat form go.
-    app.querySelectorAll('[data-gift-panel], [data-chat-form], [data-chat-login], [data-chat-error]').forEach(function (e) {
+    app.querySelectorAll('[data-gift-panel], [data-gift-subs-panel], [data-chat-form], [data-chat-login], [data-chat-error]').forEach(function (e) {
       e.hidden = true;
     });
+    var subs = find('[data-gift-subs-dialog]');
+    if (subs) {
+      subs.querySelectorAll('[data-gift-subs-form] button[type="submit"]').forEach(function (b) { b.disabled = true; });
+      if (subs.open && subs.close) subs.close();
+    }
     if (els.overlays) els.overlays.textContent = '';
   }
 
@@ -709,20 +742,6 @@
     form.addEventListener('change', showTotal);
     showTotal();
 
-    var balanceShown = function () {
-      var b = app.querySelector('[data-balance]');
-      return b ? parseInt(b.textContent.replace(/[^\d]/g, ''), 10) : NaN;
-    };
-    var setBalance = function (n) {
-      if (typeof n !== 'number') return;
-      document.querySelectorAll('[data-balance], .balance-pill .num').forEach(function (e) {
-        e.textContent = (n < 0 ? '\u2212' : '') + num(Math.abs(n));
-      });
-      document.querySelectorAll('[data-balance-unit]').forEach(function (e) {
-        e.textContent = Math.abs(n) === 1 ? 'coin' : 'coins';
-      });
-    };
-
     var showError = function (body, httpStatus, c) {
       var code = body && body.code;
       var detail = body && body.detail;
@@ -838,6 +857,193 @@
         busy = false;
         send.disabled = over || blocked;
         send.classList.remove('is-busy');
+      });
+    });
+  }
+
+  // --- Gifted subscriptions --------------------------------------------------------------
+
+  // The Gift subscriptions dialog: a tier, a count (a quick choice or any
+  // number within the service's bounds), the total in coins and in the
+  // visitor's currency, then the API with a fresh idempotency key. The
+  // outcome shows in the dialog: who received one, or why nothing was
+  // gifted (and no coins taken).
+  var subsDialog = find('[data-gift-subs-dialog]');
+  var subsForm = subsDialog && subsDialog.querySelector('[data-gift-subs-form]');
+  var subsOpen = find('[data-open-gift-subs]');
+  if (subsDialog && subsForm && subsOpen && typeof subsDialog.showModal === 'function') {
+    var subsConfirm = subsForm.querySelector('button[type="submit"]');
+    var subsBlocked = subsConfirm.hasAttribute('data-cannot-spend');
+    var subsTotal = subsForm.querySelector('[data-gift-subs-total]');
+    var subsStatus = subsForm.querySelector('[data-gift-subs-status]');
+    var subsError = subsForm.querySelector('[data-gift-subs-error]');
+    var countInput = subsForm.elements.count;
+    var maxCount = parseInt(subsForm.getAttribute('data-max'), 10) || 100;
+    var rate = parseInt(subsForm.getAttribute('data-rate'), 10);
+    var prefix = subsForm.getAttribute('data-prefix') || '';
+    var subsBusy = false;
+    // A gift that got no answer is sent again with its key, so that it
+    // counts once if it had gone through after all.
+    var subsUnanswered = null;
+
+    // money writes a fiat value of total coins as the server does
+    // (wallet.Catalog.FiatValue, then formatMoney): half up, in minor units.
+    var money = function (coins) {
+      if (isNaN(rate)) return '';
+      var minor = Math.floor(coins / 100) * rate + Math.floor((2 * (coins % 100) * rate + 100) / 200);
+      var units = String(Math.floor(minor / 100)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+      var cents = minor % 100;
+      return prefix + units + '.' + (cents < 10 ? '0' : '') + cents;
+    };
+    var subsText = function (n) { return n === 1 ? '1 subscription' : num(n) + ' subscriptions'; };
+
+    var subsChoice = function () {
+      var t = subsForm.querySelector('input[name="tier"]:checked');
+      var raw = countInput.value.trim();
+      var n = /^\d+$/.test(raw) ? parseInt(raw, 10) : NaN;
+      if (!t || !(n >= 1 && n <= maxCount)) return null;
+      var price = parseInt(t.getAttribute('data-price'), 10);
+      return { tier: t.value, name: t.getAttribute('data-name'), count: n, coins: price * n };
+    };
+    var showSubsTotal = function () {
+      var c = subsChoice();
+      subsTotal.textContent = '';
+      if (!c) {
+        subsTotal.textContent = 'Choose 1 to ' + num(maxCount) + ' subscriptions.';
+        subsConfirm.textContent = 'Gift subscriptions';
+        subsConfirm.disabled = true;
+        return;
+      }
+      subsTotal.appendChild(document.createTextNode('Total: '));
+      var coin = el('span', 'coin');
+      coin.setAttribute('aria-hidden', 'true');
+      subsTotal.appendChild(coin);
+      subsTotal.appendChild(document.createTextNode(coinsText(c.coins) + ' '));
+      var fiat = money(c.coins);
+      if (fiat) subsTotal.appendChild(el('span', 'gift-fiat', '\u2248 ' + fiat));
+      subsConfirm.textContent = 'Gift ' + subsText(c.count);
+      subsConfirm.disabled = subsBusy || over || subsBlocked;
+    };
+    // A quick choice fills the number; a number typed picks the quick
+    // choice it equals, if any.
+    subsForm.addEventListener('change', function (e) {
+      if (e.target.name === 'preset') countInput.value = e.target.value;
+      showSubsTotal();
+    });
+    countInput.addEventListener('input', function () {
+      subsForm.querySelectorAll('input[name="preset"]').forEach(function (p) {
+        p.checked = p.value === countInput.value.trim();
+      });
+      showSubsTotal();
+    });
+
+    var clearSubsOutcome = function () {
+      subsStatus.textContent = '';
+      subsStatus.className = 'gift-subs-outcome';
+      subsError.textContent = '';
+      subsError.className = 'gift-subs-outcome';
+    };
+    var handles = function (rs) {
+      var hs = rs.map(function (r) { return '@' + r.handle; });
+      if (hs.length > 10) return hs.slice(0, 10).join(', ') + ' and ' + num(hs.length - 10) + ' more';
+      if (hs.length > 1) return hs.slice(0, -1).join(', ') + ' and ' + hs[hs.length - 1];
+      return hs.join('');
+    };
+    var showSubsSuccess = function (body, c) {
+      var rs = body.recipients || [];
+      var tier = (body.tier && body.tier.name) || c.name;
+      var msg = 'You gifted ' + subsText(body.count || rs.length) + ' to @' + creator + '\u2019s ' + tier + ' (' + coinsText(body.coins) + '). ';
+      if (rs.length === 1) msg += handles(rs) + ' received it.';
+      else if (rs.length <= 10) msg += handles(rs) + ' received one each.';
+      else msg += num(rs.length) + ' viewers received one: ' + handles(rs) + '.';
+      subsStatus.className = 'gift-subs-outcome notice notice-success';
+      subsStatus.appendChild(el('p', '', msg));
+      subsStatus.scrollIntoView({ block: 'nearest' });
+    };
+    var showSubsError = function (body, httpStatus, c) {
+      var code = body && body.code;
+      var detail = body && body.detail;
+      var nothing = ' No coins were taken.';
+      var p = el('p');
+      switch (code) {
+        case 'not_enough_recipients':
+          p.textContent = 'Nothing was gifted and no coins were taken: ' + sentence(detail).replace(/^./, function (x) { return x.toLowerCase(); });
+          break;
+        case 'insufficient_funds':
+          var have = balanceShown();
+          p.appendChild(document.createTextNode('You don\u2019t have enough coins: ' + subsText(c.count) + ' cost ' + coinsText(c.coins) +
+            (isNaN(have) ? '' : ' and you have ' + coinsText(have)) + '. Nothing was gifted. '));
+          p.appendChild(link('/wallet#buy', 'Buy coins in your wallet'));
+          break;
+        case 'wallet_frozen':
+          p.appendChild(document.createTextNode(sentence(detail) + nothing + ' '));
+          p.appendChild(link('/wallet', 'Open your wallet'));
+          break;
+        case 'spend_limit_exceeded':
+          p.appendChild(document.createTextNode(sentence(detail) + nothing + ' '));
+          p.appendChild(link('/settings#spend-limit', 'Your spending limit'));
+          break;
+        case 'unauthorized':
+          p.appendChild(document.createTextNode('Your session has ended, so nothing was gifted. '));
+          p.appendChild(link('/login?next=' + encodeURIComponent(location.pathname), 'Log in again'));
+          break;
+        case 'invalid_state':
+          p.textContent = 'This LIVE has ended, so nothing was gifted.' + nothing;
+          break;
+        default:
+          if (detail) p.textContent = sentence(detail) + nothing;
+          else if (httpStatus === 0) p.textContent = 'Fanfare could not be reached, so nothing was gifted. Check your connection and try again.';
+          else p.textContent = 'Something went wrong and nothing was gifted. Please try again.';
+      }
+      subsError.className = 'gift-subs-outcome notice notice-error';
+      subsError.appendChild(p);
+      subsError.scrollIntoView({ block: 'nearest' });
+    };
+
+    subsOpen.hidden = false;
+    subsOpen.addEventListener('click', function () {
+      if (over) return;
+      if (!subsBusy) clearSubsOutcome();
+      subsDialog.showModal();
+    });
+    subsDialog.addEventListener('close', function () { subsOpen.focus(); });
+    showSubsTotal();
+
+    subsForm.addEventListener('submit', function (e) {
+      e.preventDefault();
+      var c = subsChoice();
+      if (!c || subsBusy || over || subsBlocked) return;
+      var u = subsUnanswered;
+      var key = u && u.tier === c.tier && u.count === c.count ? u.key : uuid();
+      subsBusy = true;
+      subsConfirm.disabled = true;
+      subsConfirm.classList.add('is-busy');
+      clearSubsOutcome();
+      subsStatus.textContent = 'Gifting ' + subsText(c.count) + '\u2026';
+      fetch(subsForm.getAttribute('data-url'), {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json, application/problem+json', 'Idempotency-Key': key },
+        body: JSON.stringify({ count: c.count, tier: c.tier }),
+      }).then(function (res) {
+        return res.json().catch(function () { return null; }).then(function (body) {
+          subsUnanswered = res.status >= 500 ? { key: key, tier: c.tier, count: c.count } : null;
+          clearSubsOutcome();
+          if (res.ok && body) {
+            setBalance(body.balance);
+            showSubsSuccess(body, c);
+          } else {
+            showSubsError(body, res.status, c);
+          }
+        });
+      }, function () {
+        subsUnanswered = { key: key, tier: c.tier, count: c.count };
+        clearSubsOutcome();
+        showSubsError(null, 0, c);
+      }).then(function () {
+        subsBusy = false;
+        subsConfirm.classList.remove('is-busy');
+        showSubsTotal();
       });
     });
   }

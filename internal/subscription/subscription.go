@@ -25,7 +25,7 @@ const (
 	DefaultMinPrice      = 50
 	DefaultMaxPrice      = 100_000
 	DefaultSweepInterval = 10 * time.Second
-	DefaultSweepWorkers  = 64
+	DefaultSweepWorkers  = 512
 )
 
 // Fixed bounds.

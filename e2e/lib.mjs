@@ -1,5 +1,6 @@
 // Helpers shared by the browser tests: the browser, pages, screenshots and
-// the steps several tests take (sign up, read the balance).
+// the steps several tests take (sign up, read the balance, call the API,
+// find ayla's room).
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -108,4 +109,32 @@ export async function buy(page, packID, card) {
   assert.equal(await page.getByLabel('Card number').inputValue(), card);
   await page.getByTestId('buy').click();
   await page.waitForLoadState('load');
+}
+
+/** Calls the API with a JSON body (and a bearer token); answers its JSON. */
+export async function api(method, path, body, token) {
+  const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch(BASE_URL + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** ayla's room: her LIVE of the demo, or a new one (titled title) if it has ended. */
+export async function aylaRoom(browser, title) {
+  const find = async () => (await api('GET', '/v1/lives')).lives.find((l) => l.creator === 'ayla');
+  let l = await find();
+  if (!l) {
+    const ayla = await openPage(browser);
+    await logIn(ayla.page, 'ayla');
+    await ayla.page.goto('/studio');
+    await ayla.page.getByLabel('Title').fill(title);
+    await ayla.page.getByTestId('go-live').click();
+    await ayla.page.waitForURL('**/studio?started=1');
+    await ayla.finish();
+    l = await find();
+  }
+  assert.ok(l, 'ayla is LIVE');
+  return `/live/${l.id}`;
 }

@@ -9,20 +9,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { join } from 'node:path';
-import { BASE_URL, OUTPUT, PASSWORD, TEST_TIMEOUT, balance, buy, launch, logIn, openPage, parseCount, shot, signUp, uniqueHandle } from '../lib.mjs';
+import { OUTPUT, PASSWORD, TEST_TIMEOUT, api, aylaRoom, balance, buy, launch, logIn, openPage, parseCount, shot, signUp, uniqueHandle } from '../lib.mjs';
 
 const PHONE = { viewport: { width: 360, height: 780 }, isMobile: true, hasTouch: true };
 const SUCCEEDS = '4242 4242 4242 4242';
-
-/** Calls the API with a JSON body (and a bearer token). */
-async function api(method, path, body, token) {
-  const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  const res = await fetch(BASE_URL + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
 
 /** Signs an adult up through the API (the pages under test come after). */
 async function signUpAPI(handle) {
@@ -39,24 +29,6 @@ async function roomBalance(page) {
   return parseCount(await page.getByTestId('room-balance').innerText());
 }
 
-/** ayla's room: her LIVE of the demo, or a new one if it has ended. */
-async function aylaRoom(browser) {
-  const find = async () => (await api('GET', '/v1/lives')).lives.find((l) => l.creator === 'ayla');
-  let l = await find();
-  if (!l) {
-    const ayla = await openPage(browser);
-    await logIn(ayla.page, 'ayla');
-    await ayla.page.goto('/studio');
-    await ayla.page.getByLabel('Title').fill('Gifted subscriptions night');
-    await ayla.page.getByTestId('go-live').click();
-    await ayla.page.waitForURL('**/studio?started=1');
-    await ayla.finish();
-    l = await find();
-  }
-  assert.ok(l, 'ayla is LIVE');
-  return `/live/${l.id}`;
-}
-
 describe('Fanfare gifted subscriptions', { timeout: TEST_TIMEOUT * 3 }, () => {
   let browser;
   before(async () => {
@@ -67,7 +39,7 @@ describe('Fanfare gifted subscriptions', { timeout: TEST_TIMEOUT * 3 }, () => {
   });
 
   test('a fan gifts 2 subscriptions from the dialog on a phone: only consenting viewers receive one, every feed announces it; 3 are refused and cost nothing', { timeout: TEST_TIMEOUT * 2 }, async () => {
-    const room = await aylaRoom(browser);
+    const room = await aylaRoom(browser, 'Gifted subscriptions night');
 
     // Three viewers: the first two accept gifted subscriptions (the
     // settings' switch), the third does not.

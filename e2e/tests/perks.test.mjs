@@ -6,35 +6,9 @@
 // name as plain text and every post locked, with no media.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { BASE_URL, PASSWORD, TEST_TIMEOUT, launch, logIn, openPage, shot, uniqueHandle } from '../lib.mjs';
+import { PASSWORD, TEST_TIMEOUT, api, aylaRoom, launch, logIn, openPage, shot, uniqueHandle } from '../lib.mjs';
 
 const FEED_MS = 15_000;
-
-async function api(method, path, body) {
-  const res = await fetch(BASE_URL + path, { method, headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-/** ayla's room: her LIVE of the demo, or a new one if it has ended. */
-async function aylaRoom(browser) {
-  const find = async () => (await api('GET', '/v1/lives')).lives.find((l) => l.creator === 'ayla');
-  let l = await find();
-  if (!l) {
-    const ayla = await openPage(browser);
-    await logIn(ayla.page, 'ayla');
-    await ayla.page.goto('/studio');
-    await ayla.page.getByLabel('Title').fill('Perks night');
-    await ayla.page.getByTestId('go-live').click();
-    await ayla.page.waitForURL('**/studio?started=1');
-    await ayla.finish();
-    l = await find();
-  }
-  assert.ok(l, 'ayla is LIVE');
-  return `/live/${l.id}`;
-}
 
 async function say(page, text) {
   await page.locator('[data-conn].is-open').waitFor({ state: 'attached' });
@@ -52,7 +26,7 @@ describe('Fanfare subscriber perks', { timeout: TEST_TIMEOUT * 3 }, () => {
   });
 
   test('sam shows his badge and uses an emote in ayla\'s chat and opens her posts; a viewer without a subscription does not', { timeout: TEST_TIMEOUT * 2 }, async () => {
-    const room = await aylaRoom(browser);
+    const room = await aylaRoom(browser, 'Perks night');
     const sam = await openPage(browser);
     await logIn(sam.page, 'sam');
     await sam.page.goto(room);

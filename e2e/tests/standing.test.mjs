@@ -4,19 +4,9 @@
 // API, so the pages are the only thing under test.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { BASE_URL, PASSWORD, TEST_TIMEOUT, launch, logIn, openPage, shot, uniqueHandle } from '../lib.mjs';
+import { PASSWORD, TEST_TIMEOUT, api, launch, logIn, openPage, shot, uniqueHandle } from '../lib.mjs';
 
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
-
-/** Calls the API with a JSON body (and a bearer token). */
-async function api(method, path, body, token) {
-  const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  const res = await fetch(BASE_URL + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
 
 /** Signs up through the API someone born on birthDate; answers their token. */
 async function signUpAPI(handle, birthDate) {

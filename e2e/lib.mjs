@@ -121,10 +121,20 @@ export async function api(method, path, body, token) {
   return text ? JSON.parse(text) : null;
 }
 
-/** ayla's room: her LIVE of the demo, or a new one (titled title) if it has ended. */
-export async function aylaRoom(browser, title) {
+/**
+ * ayla's room: her LIVE of the demo, or a new one (titled title) if it has
+ * ended. With fresh, her current LIVE is ended first, so the room starts
+ * with no mutes and the default chat mode whatever earlier tests did in it.
+ */
+export async function aylaRoom(browser, title, { fresh = false } = {}) {
   const find = async () => (await api('GET', '/v1/lives')).lives.find((l) => l.creator === 'ayla');
   let l = await find();
+  if (l && fresh) {
+    const { token } = await api('POST', '/v1/auth/login', { handle: 'ayla', password: PASSWORD });
+    await api('POST', `/v1/lives/${l.id}/end`, {}, token);
+    l = await find();
+    assert.ok(!l, "ayla's LIVE has ended");
+  }
   if (!l) {
     const ayla = await openPage(browser);
     await logIn(ayla.page, 'ayla');

@@ -26,7 +26,8 @@ describe('Fanfare subscriber perks', { timeout: TEST_TIMEOUT * 3 }, () => {
   });
 
   test('sam shows his badge and uses an emote in ayla\'s chat and opens her posts; a viewer without a subscription does not', { timeout: TEST_TIMEOUT * 2 }, async () => {
-    const room = await aylaRoom(browser, 'Perks night');
+    // A new LIVE: sam may have been muted in her earlier one.
+    const room = await aylaRoom(browser, 'Perks night', { fresh: true });
     const sam = await openPage(browser);
     await logIn(sam.page, 'sam');
     await sam.page.goto(room);

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -203,15 +204,23 @@ const everyPrefix = "every."
 // (Options.SweepEvery if zero) and once at Start, so that a deadline that
 // passed while no server ran is applied when one starts. Only the leader
 // among the servers sharing the database schedules it, so it runs on one
-// node at a time (as long as each run ends within the interval). A run
-// that fails is not retried: the next one does its work. Call it before
-// Start.
+// node at a time; a run that starts while this node's previous one is still
+// going (a sweep of 100,000 renewals outlasts its interval) does nothing,
+// so runs never compete for the same work. A run that fails is not
+// retried: the next one does its work. Call it before Start.
 func (q *Queue) Every(name string, interval time.Duration, fn func(ctx context.Context) error) {
 	if interval <= 0 {
 		interval = q.opts.SweepEvery
 	}
 	kind := everyPrefix + name
-	q.Handle(kind, func(ctx context.Context, _ json.RawMessage) error { return fn(ctx) })
+	var running atomic.Bool
+	q.Handle(kind, func(ctx context.Context, _ json.RawMessage) error {
+		if !running.CompareAndSwap(false, true) {
+			return nil
+		}
+		defer running.Store(false)
+		return fn(ctx)
+	})
 	q.client.PeriodicJobs().Add(river.NewPeriodicJob(
 		river.PeriodicInterval(interval),
 		func() (river.JobArgs, *river.InsertOpts) {

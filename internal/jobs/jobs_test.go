@@ -221,6 +221,38 @@ func TestEvery(t *testing.T) {
 	})
 }
 
+// A periodic run that outlasts its interval is not joined by the next
+// ones: they do nothing while it goes on, and the task runs again after it.
+func TestEveryDoesNotOverlap(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		q := setup(t, db)
+		var active, most, runs atomic.Int32
+		release := make(chan struct{})
+		q.Every("slow", time.Second, func(ctx context.Context) error {
+			n := active.Add(1)
+			defer active.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			if runs.Add(1) == 1 {
+				select { // the first run outlasts three intervals
+				case <-release:
+				case <-ctx.Done():
+				}
+			}
+			return nil
+		})
+		require.NoError(t, q.Start(ctx))
+		eventually(t, 15*time.Second, "the first run started", func() bool { return runs.Load() == 1 })
+		time.Sleep(3500 * time.Millisecond)
+		require.EqualValues(t, 1, runs.Load(), "no other run started while the first went on")
+		close(release)
+		eventually(t, 15*time.Second, "the task ran again after the long run", func() bool { return runs.Load() >= 2 })
+		require.EqualValues(t, 1, most.Load(), "never two runs at once")
+	})
+}
+
 // Stop lets a running job finish within its deadline.
 func TestStopDrains(t *testing.T) {
 	t.Parallel()

@@ -51,7 +51,11 @@ type pending struct {
 	done   chan struct{}
 	dups   []*pending // later operations of the batch with the same idempotency key
 	stored bool       // its idempotency record is in the batch
-	batch  uint64     // the sequence number of the batch that answered it
+	// replay says its idempotency key was committed before its batch: the
+	// caller reads the stored answer (lookupIdempotency), so that the
+	// committer never waits for a read.
+	replay bool
+	batch  uint64 // the sequence number of the batch that answered it
 }
 
 // synced is a committed batch handed to the sync loop: its sequence number
@@ -93,8 +97,23 @@ func (c *committer) submit(ctx context.Context, op *Op) (*Result, error) {
 	// Once accepted, an operation is committed or failed by the committer
 	// even if the caller goes away; the caller waits for the answer so that
 	// an acknowledged request is always a durable one.
+	return c.wait(ctx, p)
+}
+
+// wait waits for p's answer. A replay's answer is read here, by its
+// caller, from the read pool (on SQLite the write connection is the
+// committer's), so that the committer never waits for a read: the key's
+// batch committed before p's, so it is there to read.
+func (c *committer) wait(ctx context.Context, p *pending) (*Result, error) {
 	<-p.done
-	return p.res, p.err
+	if !p.replay {
+		return p.res, p.err
+	}
+	res, err := c.l.lookupIdempotency(context.WithoutCancel(ctx), c.l.db.Read, p.op.Idem)
+	if res == nil && err == nil {
+		err = fmt.Errorf("idempotency key vanished during commit")
+	}
+	return res, err
 }
 
 // enqueue hands op to the committer; its answer is ready once p.done is
@@ -190,15 +209,12 @@ func (c *committer) commit(batch []*pending) {
 		}
 	}
 	for _, p := range replays {
-		p.res, p.err = c.l.lookupIdempotency(ctx, c.l.db.Write, p.op.Idem)
-		if p.res == nil && p.err == nil {
-			p.err = fmt.Errorf("idempotency key vanished during commit")
-		}
+		p.res, p.err, p.replay = nil, nil, true
 	}
 	if o := c.l.opts.Observer; o != nil {
 		o.BatchCommitted(len(batch), failed, sw.Elapsed())
 	}
-	answer := c.answers(ctx, leaders, replays, len(batch))
+	answer := c.answers(leaders, replays, len(batch))
 	for _, p := range answer {
 		p.batch = c.seq
 	}
@@ -266,13 +282,14 @@ func (c *committer) settle(ctx context.Context, leaders []*pending) (ran, replay
 
 // answers gives every duplicate its leader's answer and returns all the
 // operations of the batch to answer.
-func (c *committer) answers(ctx context.Context, leaders, replays []*pending, n int) []*pending {
+func (c *committer) answers(leaders, replays []*pending, n int) []*pending {
 	answer := make([]*pending, 0, n)
 	for _, p := range replays {
 		// The key was committed before this batch: every request that
-		// carries it is answered from the store, each against its own body.
+		// carries it is answered from the store, each against its own body
+		// (by its caller: see submit).
 		for _, d := range p.dups {
-			d.res, d.err = c.l.lookupIdempotency(ctx, c.l.db.Write, d.op.Idem)
+			d.replay = true
 			answer = append(answer, d)
 		}
 		p.dups = nil

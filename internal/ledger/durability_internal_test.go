@@ -91,13 +91,14 @@ func TestAnswersFollowTheirSync(t *testing.T) {
 							if d := durable.Load(); p.batch == 0 || p.batch > d {
 								t.Errorf("operation of batch %d answered when batches up to %d were durable", p.batch, d)
 							}
+							res, err := l.c.wait(ctx, p)
 							answered.Add(1)
 							switch {
-							case p.err != nil && fanfare.ErrorCode(p.err) == fanfare.EInternal:
-								t.Errorf("%s: %v", op.Kind, p.err)
-							case p.err != nil:
+							case err != nil && fanfare.ErrorCode(err) == fanfare.EInternal:
+								t.Errorf("%s: %v", op.Kind, err)
+							case err != nil:
 								failed.Add(1)
-							case p.res.Replayed:
+							case res.Replayed:
 								replayed.Add(1)
 							}
 						}

@@ -5,6 +5,7 @@ set -euo pipefail
 usage() {
 	cat <<'EOF'
 Usage: e2e/run.sh [NAME...]
+       e2e/run.sh --prepare
 
 Runs the browser tests (e2e/tests/*.test.mjs, or tests/NAME.test.mjs for
 each NAME given; Node's built-in test runner driving Debian's Chromium through playwright-core) against a real server:
@@ -18,6 +19,9 @@ each NAME given; Node's built-in test runner driving Debian's Chromium through p
   4. runs the tests with BASE_URL set, one at a time;
   5. stops the server with SIGTERM, whatever happened.
 
+With --prepare it only does step 1 and exits: scripts/test.sh runs it in
+the background while the Go tests run, so that the downloads overlap them.
+
 Screenshots of each page go to e2e/test-output/ (emptied first). The exit
 status is non-zero when a test fails or the run is cut short.
 
@@ -29,10 +33,15 @@ Environment:
 EOF
 }
 
+prepare_only=
 case ${1:-} in
 -h | --help | help)
 	usage
 	exit 0
+	;;
+--prepare)
+	prepare_only=1
+	shift
 	;;
 -*)
 	usage >&2
@@ -99,6 +108,11 @@ fi
 if [ ! -f "$here/node_modules/.package-lock.json" ] || [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
 	log "installing npm packages (npm ci)"
 	(cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+if [ -n "$prepare_only" ]; then
+	log "Chromium and the npm packages are ready"
+	exit 0
 fi
 
 # --- The server ---------------------------------------------------------------

@@ -67,15 +67,36 @@ check_tidy() {
 # run_suites runs inside the PostgreSQL environment set up by
 # pg-test-cluster.sh.
 run_suites() {
-	# shellcheck disable=SC2086 # GOTESTFLAGS is a list of flags.
-	"$GO" test -race -count=1 -timeout 25m ${GOTESTFLAGS:-} ./...
-
-	# Browser tests, once the e2e/ package exists.
+	# What the browser tests need (Chromium, the npm packages) downloads
+	# while the Go tests run: it waits on the network, they on the CPU.
+	local prepare_pid= prepare_log=
 	if [ -f e2e/package.json ]; then
 		if [ ! -f e2e/run.sh ]; then
 			log "error: e2e/package.json exists but e2e/run.sh is missing"
 			exit 1
 		fi
+		prepare_log=$(mktemp "${TMPDIR:-/tmp}/fanfare-e2e-prepare.XXXXXX")
+		log "preparing the browser tests in the background (e2e/run.sh --prepare)"
+		bash e2e/run.sh --prepare >"$prepare_log" 2>&1 &
+		prepare_pid=$!
+	fi
+
+	local status=0
+	# shellcheck disable=SC2086 # GOTESTFLAGS is a list of flags.
+	"$GO" test -race -count=1 -timeout 25m ${GOTESTFLAGS:-} ./... || status=$?
+	if [ -n "$prepare_pid" ]; then
+		if ! wait "$prepare_pid"; then
+			cat "$prepare_log" >&2
+			log "error: preparing the browser tests failed"
+			rm -f "$prepare_log"
+			exit 1
+		fi
+		rm -f "$prepare_log"
+	fi
+	[ "$status" -eq 0 ] || exit "$status"
+
+	# Browser tests, once the e2e/ package exists.
+	if [ -n "$prepare_pid" ]; then
 		log "running browser tests (e2e/run.sh)"
 		bash e2e/run.sh
 	fi

@@ -68,7 +68,7 @@ func (s *Service) Handlers() map[string]func(ctx context.Context, args json.RawM
 			if r.Periods != a.Periods {
 				return nil
 			}
-			_, err = s.renew(ctx, r, s.clock.Now().UTC())
+			_, err = s.renew(ctx, r, s.clock.Now().UTC(), nil)
 			return err
 		},
 	}
@@ -95,8 +95,9 @@ const (
 
 // renew renews r if it is due at now: it pays the next period, or puts r
 // in grace, or ends it. A renewal that lost a race (another paid it first)
-// is no error.
-func (s *Service) renew(ctx context.Context, r *Subscription, now time.Time) (Outcome, error) {
+// is no error. creators, if set, keeps what was decided about each creator
+// for the sweep's pass (all its renewals decide at the same now).
+func (s *Service) renew(ctx context.Context, r *Subscription, now time.Time, creators *creatorChecks) (Outcome, error) {
 	switch {
 	case r.State == Active && !now.Before(r.PeriodEnd):
 	case r.State == Grace && r.RetryAt != nil && !now.Before(*r.RetryAt):
@@ -110,19 +111,11 @@ func (s *Service) renew(ctx context.Context, r *Subscription, now time.Time) (Ou
 		}
 		return s.end(ctx, r, now, reason)
 	}
-	creator, err := s.users.ByID(ctx, r.CreatorID)
+	offers, err := creators.offers(ctx, s, r.CreatorID)
 	if err != nil {
 		return NotDue, err
 	}
-	d, err := s.rules.Creator(ctx, eligibility.Subscriptions, creator, false)
-	if err != nil {
-		return NotDue, err
-	}
-	on, err := s.enabled(ctx, s.db.Read, r.CreatorID)
-	if err != nil {
-		return NotDue, err
-	}
-	if !d.Allowed || !on {
+	if !offers {
 		return s.end(ctx, r, now, EndCreator)
 	}
 	// The price and tier of the next period.
@@ -269,21 +262,22 @@ const sweepBatch = 1000
 func (s *Service) Sweep(ctx context.Context) (int, error) {
 	now := s.clock.Now().UTC()
 	done := 0
-	for _, q := range []string{
-		`SELECT id FROM subscriptions WHERE state = 'active' AND period_end <= $1 ORDER BY period_end LIMIT $2`,
-		`SELECT id FROM subscriptions WHERE state = 'grace' AND retry_at <= $1 ORDER BY retry_at LIMIT $2`,
+	creators := &creatorChecks{}
+	for _, where := range []string{
+		` WHERE s.state = 'active' AND s.period_end <= $2 ORDER BY s.period_end LIMIT $3`,
+		` WHERE s.state = 'grace' AND s.retry_at <= $2 ORDER BY s.retry_at LIMIT $3`,
 	} {
 		for {
-			ids, err := s.ids(ctx, q, now.UnixMicro(), sweepBatch)
+			due, err := s.due(ctx, where, now, sweepBatch)
 			if err != nil {
 				return done, err
 			}
-			changed, err := s.renewAll(ctx, ids, now)
+			changed, err := s.renewAll(ctx, due, now, creators)
 			done += changed
 			if err != nil {
 				return done, err
 			}
-			if len(ids) < sweepBatch || changed == 0 {
+			if len(due) < sweepBatch || changed == 0 {
 				break
 			}
 		}
@@ -291,26 +285,68 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	return done, nil
 }
 
-// renewAll renews ids, SweepWorkers at once so that their payments share
-// the ledger's batches, and returns how many changed.
-func (s *Service) renewAll(ctx context.Context, ids []string, now time.Time) (int, error) {
+// creatorChecks keeps, for one pass of the sweep, whether each creator
+// still offers subscriptions (eligible, plan enabled): a creator's
+// thousands of renewals due together read it once.
+type creatorChecks struct {
+	mu    sync.Mutex
+	known map[string]bool
+}
+
+// offers reports whether creatorID may still be paid for subscriptions,
+// from c if it knows, else from the store (and remembered in c). A nil c
+// remembers nothing.
+func (c *creatorChecks) offers(ctx context.Context, s *Service, creatorID string) (bool, error) {
+	if c != nil {
+		c.mu.Lock()
+		on, ok := c.known[creatorID]
+		c.mu.Unlock()
+		if ok {
+			return on, nil
+		}
+	}
+	creator, err := s.users.ByID(ctx, creatorID)
+	if err != nil {
+		return false, err
+	}
+	d, err := s.rules.Creator(ctx, eligibility.Subscriptions, creator, false)
+	if err != nil {
+		return false, err
+	}
+	on, err := s.enabled(ctx, s.db.Read, creatorID)
+	if err != nil {
+		return false, err
+	}
+	on = on && d.Allowed
+	if c != nil {
+		c.mu.Lock()
+		if c.known == nil {
+			c.known = make(map[string]bool)
+		}
+		c.known[creatorID] = on
+		c.mu.Unlock()
+	}
+	return on, nil
+}
+
+// renewAll renews due, SweepWorkers at once so that their payments share
+// the ledger's batches, and returns how many changed. A row read before
+// its job renewed it is harmless: the renewal finds it moved on (its
+// periods, its idempotency key) and does nothing.
+func (s *Service) renewAll(ctx context.Context, due []*Subscription, now time.Time, creators *creatorChecks) (int, error) {
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
 		changed int
 		first   error
 	)
-	next := make(chan string)
-	for range min(s.opts.SweepWorkers, len(ids)) {
+	next := make(chan *Subscription)
+	for range min(s.opts.SweepWorkers, len(due)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for id := range next {
-				r, err := s.load(ctx, s.db.Read, id)
-				var out Outcome
-				if err == nil {
-					out, err = s.renew(ctx, r, now)
-				}
+			for r := range next {
+				out, err := s.renew(ctx, r, now, creators)
 				mu.Lock()
 				if err != nil && first == nil {
 					first = err
@@ -322,27 +358,29 @@ func (s *Service) renewAll(ctx context.Context, ids []string, now time.Time) (in
 			}
 		}()
 	}
-	for _, id := range ids {
-		next <- id
+	for _, r := range due {
+		next <- r
 	}
 	close(next)
 	wg.Wait()
 	return changed, first
 }
 
-func (s *Service) ids(ctx context.Context, q string, args ...any) ([]string, error) {
-	rs, err := s.db.Read.QueryContext(ctx, q, args...)
+// due reads up to limit subscriptions matching where (its $2 is now, $3
+// the limit), whole, in one query.
+func (s *Service) due(ctx context.Context, where string, now time.Time, limit int) ([]*Subscription, error) {
+	rs, err := s.db.Read.QueryContext(ctx, `SELECT `+subColumns+subJoins+where, now.UnixMicro(), now.UnixMicro(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sweep subscriptions: %w", err)
 	}
 	defer rs.Close()
-	var out []string
+	var out []*Subscription
 	for rs.Next() {
-		var id string
-		if err := rs.Scan(&id); err != nil {
+		r, err := s.scan(rs, now)
+		if err != nil {
 			return nil, fmt.Errorf("sweep subscriptions: %w", err)
 		}
-		out = append(out, id)
+		out = append(out, r)
 	}
 	return out, rs.Err()
 }

@@ -156,8 +156,8 @@ mkdir -p "$tmp/data"
 
 log "starting fanfare demo on $base"
 # The demo's own SQLite database, whatever FANFARE_DB the caller has. Every
-# browser of the tests logs in from 127.0.0.1: about sixty log-ins and
-# sign-ups in four minutes, more than one client address may try by
+# browser of the tests logs in from 127.0.0.1: dozens of log-ins and
+# sign-ups within a few minutes, more than one client address may try by
 # default (10 a minute after a burst of 20), so the limit is raised (not
 # turned off: the guard stays on the path).
 env -u FANFARE_DB -u FANFARE_ADDR -u FANFARE_DATA -u FANFARE_AUTH_ATTEMPTS_PER_MINUTE \

@@ -287,7 +287,7 @@ func (c *committer) answers(leaders, replays []*pending, n int) []*pending {
 	for _, p := range replays {
 		// The key was committed before this batch: every request that
 		// carries it is answered from the store, each against its own body
-		// (by its caller: see submit).
+		// (by its caller: see wait).
 		for _, d := range p.dups {
 			d.replay = true
 			answer = append(answer, d)

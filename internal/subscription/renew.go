@@ -264,8 +264,8 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	done := 0
 	creators := &creatorChecks{}
 	for _, where := range []string{
-		` WHERE s.state = 'active' AND s.period_end <= $2 ORDER BY s.period_end LIMIT $3`,
-		` WHERE s.state = 'grace' AND s.retry_at <= $2 ORDER BY s.retry_at LIMIT $3`,
+		` WHERE s.state = 'active' AND s.period_end <= $1 ORDER BY s.period_end LIMIT $2`,
+		` WHERE s.state = 'grace' AND s.retry_at <= $1 ORDER BY s.retry_at LIMIT $2`,
 	} {
 		for {
 			due, err := s.due(ctx, where, now, sweepBatch)
@@ -366,10 +366,10 @@ func (s *Service) renewAll(ctx context.Context, due []*Subscription, now time.Ti
 	return changed, first
 }
 
-// due reads up to limit subscriptions matching where (its $2 is now, $3
-// the limit), whole, in one query.
+// due reads up to limit subscriptions matching where (its $1 is now, as
+// in subColumns, and $2 the limit), whole, in one query.
 func (s *Service) due(ctx context.Context, where string, now time.Time, limit int) ([]*Subscription, error) {
-	rs, err := s.db.Read.QueryContext(ctx, `SELECT `+subColumns+subJoins+where, now.UnixMicro(), now.UnixMicro(), limit)
+	rs, err := s.db.Read.QueryContext(ctx, `SELECT `+subColumns+subJoins+where, now.UnixMicro(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sweep subscriptions: %w", err)
 	}

@@ -694,6 +694,49 @@ func TestRequestChecks(t *testing.T) {
 	})
 }
 
+// TestExtensionDeclined: the fan declines the creator's request for more
+// days: the delivery deadline stays, no job is scheduled, and neither side
+// can ask or answer again.
+func TestExtensionDeclined(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db, shoutout.Options{})
+		r := f.request(t)
+		r, err := f.s.Accept(ctx, f.creator, r.ID)
+		require.NoError(t, err)
+		deliverBy := *r.DeliverBy
+		job := f.sched.last(t, shoutout.JobDeliveryDeadline)
+		_, err = f.s.AnswerExtension(ctx, f.fan, r.ID, false)
+		requireCode(t, err, fanfare.EInvalidState) // nothing asked yet
+		_, err = f.s.AskExtension(ctx, f.fan, r.ID, 3)
+		requireCode(t, err, fanfare.EForbidden)
+		r, err = f.s.AskExtension(ctx, f.creator, r.ID, 3)
+		require.NoError(t, err)
+		require.Equal(t, &shoutout.Extension{Days: 3, State: shoutout.ExtensionAsked}, r.Extension)
+		_, err = f.s.AnswerExtension(ctx, f.creator, r.ID, false)
+		requireCode(t, err, fanfare.EForbidden)
+		r, err = f.s.AnswerExtension(ctx, f.fan, r.ID, false)
+		require.NoError(t, err)
+		require.Equal(t, &shoutout.Extension{Days: 3, State: shoutout.ExtensionDeclined}, r.Extension)
+		require.True(t, r.DeliverBy.Equal(deliverBy), "the deadline stays")
+		require.Equal(t, job, f.sched.last(t, shoutout.JobDeliveryDeadline), "no new job")
+		before := f.snapshot(t)
+		_, err = f.s.AnswerExtension(ctx, f.fan, r.ID, true)
+		requireCode(t, err, fanfare.EInvalidState)
+		_, err = f.s.AskExtension(ctx, f.creator, r.ID, 1)
+		requireCode(t, err, fanfare.EInvalidState)
+		require.Equal(t, before, f.snapshot(t))
+		// The old deadline applies.
+		f.clock.set(deliverBy)
+		f.run(t, shoutout.JobDeliveryDeadline, job)
+		r, err = f.s.Get(ctx, f.fan, r.ID)
+		require.NoError(t, err)
+		require.Equal(t, shoutout.Expired, r.State)
+		f.requireBalances(t, 10_000, 0)
+	})
+}
+
 // TestReplays: the same key answers the same request and moves nothing
 // again, even once the capacity is full; another body is a conflict.
 func TestReplays(t *testing.T) {

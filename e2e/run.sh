@@ -18,7 +18,9 @@ each NAME given; Node's built-in test runner driving Debian's Chromium through p
      directory (embedded SQLite) and a log-in limit raised for the many
      browsers of one address, and waits for /readyz;
   4. runs the tests with BASE_URL set, one at a time;
-  5. stops the server with SIGTERM, whatever happened.
+  5. stops the server with SIGTERM, whatever happened, and runs
+     "fanfare verify" on the demo's database: a ledger that does not add
+     up fails the run.
 
 With --prepare it only does step 1 and exits: scripts/test.sh runs it in
 the background while the Go tests run, so that the downloads overlap them.
@@ -120,8 +122,9 @@ fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fanfare-e2e.XXXXXX")
 server_pid=
-cleanup() {
-	local status=$?
+# stop_server stops the demo server with SIGTERM (it commits and closes
+# its database), killing it if it has not stopped within 10 seconds.
+stop_server() {
 	if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
 		kill -TERM "$server_pid" 2>/dev/null || true
 		for _ in $(seq 1 100); do
@@ -134,6 +137,11 @@ cleanup() {
 		fi
 		wait "$server_pid" 2>/dev/null || true
 	fi
+	server_pid=
+}
+cleanup() {
+	local status=$?
+	stop_server
 	if [ "$status" -ne 0 ] && [ -s "$tmp/server.log" ]; then
 		log "last lines of the server log:"
 		tail -n 40 "$tmp/server.log" >&2 || true
@@ -190,5 +198,16 @@ status=0
 if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
 	log "error: the browser tests took longer than E2E_TIMEOUT=${E2E_TIMEOUT}s"
 fi
+
+# --- The ledger afterwards -------------------------------------------------------
+
+# Whatever the tests did, the demo's ledger must still add up: the server
+# stops, then `fanfare verify` recomputes every balance from the transfers.
+stop_server
+log "fanfare verify on the demo database"
+if ! "$tmp/fanfare" verify --db "sqlite://$tmp/data/demo.db" --quiet >&2; then
+	log "error: fanfare verify found problems in the demo's ledger after the browser tests"
+	[ "$status" -ne 0 ] || status=1
+fi
 [ "$status" -eq 0 ] || exit "$status"
-log "browser tests passed"
+log "browser tests passed; the ledger verifies"

@@ -12,6 +12,17 @@ import (
 )
 
 func TestShoutoutConfig(t *testing.T) {
+	// The defaults.
+	var d Config
+	d.serveFlags(flag.NewFlagSet("serve", flag.ContinueOnError))
+	if n, err := d.shoutoutMaxVideo(); err != nil || n != 200_000_000 {
+		t.Fatalf("default max video = %d, %v; want 200 MB", n, err)
+	}
+	if d.ShoutoutAcceptWindow != 72*time.Hour || d.ShoutoutDeliveryWindow != 168*time.Hour || d.ShoutoutShareBPS != 8000 ||
+		d.ShoutoutMinPrice != 100 || d.ShoutoutMaxPrice != 1_000_000 || d.ShoutoutReview || d.ShoutoutBlockedFanRegions != "" {
+		t.Fatalf("default shoutout config = %+v", d)
+	}
+
 	t.Setenv("FANFARE_SHOUTOUT_ACCEPT_WINDOW", "90s")
 	t.Setenv("FANFARE_SHOUTOUT_BLOCKED_FAN_REGIONS", "ru, by")
 	var c Config

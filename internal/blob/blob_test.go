@@ -157,6 +157,34 @@ func TestPutAndRead(t *testing.T) {
 	})
 }
 
+// TestPutOtherVideoTypes: QuickTime (an ftyp box of brand "qt  ") and
+// Matroska (an EBML header of doc type "matroska") are accepted as videos,
+// typed by their first bytes whatever their names say.
+func TestPutOtherVideoTypes(t *testing.T) {
+	t.Parallel()
+	filler := bytes.Repeat([]byte{0}, 600)
+	qt := append([]byte("\x00\x00\x00\x14ftypqt  \x20\x05\x03\x00qt  \x00\x00\x00\x08wide"), filler...)
+	mkv := append([]byte("\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3\x81\x08"+
+		"\x42\x82\x88matroska\x42\x87\x81\x04\x42\x85\x81\x02"), filler...)
+	each(t, func(t *testing.T, d driver) {
+		ctx := context.Background()
+		for _, c := range []struct {
+			key, ct string
+			body    []byte
+		}{
+			{"clip.mp4", "video/quicktime", qt},
+			{"clip.webm", "video/matroska", mkv},
+		} {
+			info, err := d.s.Put(ctx, c.key, bytes.NewReader(c.body), blob.PutOptions{
+				MaxBytes: 1 << 20, Accept: blob.VideoTypes, Length: int64(len(c.body))})
+			require.NoError(t, err, c.ct)
+			require.Equal(t, c.ct, info.ContentType)
+			require.NoError(t, d.s.Delete(ctx, c.key))
+		}
+		requireEmpty(t, d)
+	})
+}
+
 // countingReader fails the test if Put reads it.
 type countingReader struct{ reads int }
 

@@ -595,6 +595,148 @@ func TestRefusals(t *testing.T) {
 	})
 }
 
+// TestRequestChecks: the creator's other reasons (a business account; a
+// minor and a standing other than good, both private and read as
+// unavailable), the wallet's spending checks (the day's limit, a frozen
+// wallet), each refused with its code and changing nothing; a request
+// keeps the price of the moment it was made; the fan's list pages.
+func TestRequestChecks(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db, shoutout.Options{})
+		creator := func(handle, birth string, typ fanfare.AccountType, standing fanfare.Standing) fanfare.Actor {
+			t.Helper()
+			u, err := f.accounts.Create(ctx, account.CreateInput{Handle: handle, Password: "fanfare-demo", Region: "TR", BirthDate: birth, AccountType: typ})
+			require.NoError(t, err)
+			followers := int64(50_000)
+			in := account.UpdateInput{Followers: &followers}
+			if standing != "" {
+				in.Standing = &standing
+			}
+			_, err = f.accounts.Update(ctx, operator, u.ID, in)
+			require.NoError(t, err)
+			a := fanfare.Actor{UserID: u.ID, Handle: u.Handle, Role: fanfare.RoleFan}
+			_, err = f.s.SetSettings(ctx, a, shoutout.SettingsInput{Enabled: true, Price: price})
+			require.NoError(t, err)
+			return a
+		}
+		ask := func(fan, c fanfare.Actor) error {
+			_, err := f.s.Request(ctx, fan, c.UserID, input(), fanfare.NewID(f.clock))
+			return err
+		}
+		reasons := func(err error) []string {
+			var fe *fanfare.Error
+			require.ErrorAs(t, err, &fe)
+			var codes []string
+			for _, r := range fe.Reasons {
+				codes = append(codes, r.Code)
+			}
+			return codes
+		}
+
+		// The creator's side.
+		brand := creator("brand", "1990-01-01", fanfare.AccountBusiness, "")
+		teen := creator("deniz", "2010-06-01", "", "")
+		warned := creator("cem", "1990-01-01", "", fanfare.StandingWarned)
+		before := f.snapshot(t)
+		err := ask(f.fan, brand)
+		requireCode(t, err, fanfare.ENotEligible)
+		require.Equal(t, []string{eligibility.RAccountType}, reasons(err))
+		for _, c := range []fanfare.Actor{teen, warned} {
+			err := ask(f.fan, c)
+			requireCode(t, err, fanfare.ENotEligible)
+			require.Equal(t, []string{eligibility.RUnavailable}, reasons(err), c.Handle)
+			require.NotContains(t, err.Error(), "warned", "the standing leaks")
+			require.NotContains(t, err.Error(), "18", "the age leaks")
+		}
+		require.Equal(t, before, f.snapshot(t))
+
+		// Two requests at 1,000 coins; the creator then asks 2,000: the
+		// requests keep their price, and the delivery pays on it.
+		a, b := f.request(t), f.request(t)
+		_, err = f.s.SetSettings(ctx, f.creator, shoutout.SettingsInput{Enabled: true, Price: 2 * price, Capacity: 5})
+		require.NoError(t, err)
+		p, err := f.s.List(ctx, f.fan, shoutout.ListQuery{Role: "fan", Limit: 1})
+		require.NoError(t, err)
+		require.Len(t, p.Requests, 1)
+		require.Equal(t, b.ID, p.Requests[0].ID, "newest first")
+		require.NotEmpty(t, p.Next)
+		p, err = f.s.List(ctx, f.fan, shoutout.ListQuery{Role: "fan", Limit: 1, Cursor: p.Next})
+		require.NoError(t, err)
+		require.Len(t, p.Requests, 1)
+		require.Equal(t, a.ID, p.Requests[0].ID)
+		require.Empty(t, p.Next, "the last page")
+		require.Equal(t, fanfare.Amount(price), p.Requests[0].Price)
+		_, err = f.s.Accept(ctx, f.creator, a.ID)
+		require.NoError(t, err)
+		_, err = f.s.Deliver(ctx, f.creator, a.ID, video)
+		require.NoError(t, err)
+		f.requireBalances(t, 8000, 800)
+
+		// The day's limit counts the holds: 2,000 spent, a limit of 3,000
+		// refuses a request at 2,000.
+		_, err = f.wallet.SetSpendLimit(ctx, f.fan, 3000)
+		require.NoError(t, err)
+		before = f.snapshot(t)
+		requireCode(t, ask(f.fan, f.creator), fanfare.ESpendLimit)
+		require.Equal(t, before, f.snapshot(t))
+
+		// A frozen wallet cannot ask.
+		frozen := f.user(t, "frozen", "FR", "1990-01-01", 0)
+		f.grant(t, frozen, 5000)
+		_, err = f.wallet.Freeze(ctx, operator, frozen.UserID, "suspicious purchases")
+		require.NoError(t, err)
+		before = f.snapshot(t)
+		requireCode(t, ask(frozen, f.creator), fanfare.EWalletFrozen)
+		require.Equal(t, before, f.snapshot(t))
+		f.requireBalances(t, 8000, 800)
+	})
+}
+
+// TestExtensionDeclined: the fan declines the creator's request for more
+// days: the delivery deadline stays, no job is scheduled, and neither side
+// can ask or answer again.
+func TestExtensionDeclined(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db, shoutout.Options{})
+		r := f.request(t)
+		r, err := f.s.Accept(ctx, f.creator, r.ID)
+		require.NoError(t, err)
+		deliverBy := *r.DeliverBy
+		job := f.sched.last(t, shoutout.JobDeliveryDeadline)
+		_, err = f.s.AnswerExtension(ctx, f.fan, r.ID, false)
+		requireCode(t, err, fanfare.EInvalidState) // nothing asked yet
+		_, err = f.s.AskExtension(ctx, f.fan, r.ID, 3)
+		requireCode(t, err, fanfare.EForbidden)
+		r, err = f.s.AskExtension(ctx, f.creator, r.ID, 3)
+		require.NoError(t, err)
+		require.Equal(t, &shoutout.Extension{Days: 3, State: shoutout.ExtensionAsked}, r.Extension)
+		_, err = f.s.AnswerExtension(ctx, f.creator, r.ID, false)
+		requireCode(t, err, fanfare.EForbidden)
+		r, err = f.s.AnswerExtension(ctx, f.fan, r.ID, false)
+		require.NoError(t, err)
+		require.Equal(t, &shoutout.Extension{Days: 3, State: shoutout.ExtensionDeclined}, r.Extension)
+		require.True(t, r.DeliverBy.Equal(deliverBy), "the deadline stays")
+		require.Equal(t, job, f.sched.last(t, shoutout.JobDeliveryDeadline), "no new job")
+		before := f.snapshot(t)
+		_, err = f.s.AnswerExtension(ctx, f.fan, r.ID, true)
+		requireCode(t, err, fanfare.EInvalidState)
+		_, err = f.s.AskExtension(ctx, f.creator, r.ID, 1)
+		requireCode(t, err, fanfare.EInvalidState)
+		require.Equal(t, before, f.snapshot(t))
+		// The old deadline applies.
+		f.clock.set(deliverBy)
+		f.run(t, shoutout.JobDeliveryDeadline, job)
+		r, err = f.s.Get(ctx, f.fan, r.ID)
+		require.NoError(t, err)
+		require.Equal(t, shoutout.Expired, r.State)
+		f.requireBalances(t, 10_000, 0)
+	})
+}
+
 // TestReplays: the same key answers the same request and moves nothing
 // again, even once the capacity is full; another body is a conflict.
 func TestReplays(t *testing.T) {

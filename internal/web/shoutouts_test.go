@@ -351,6 +351,64 @@ func TestShoutoutsRefusals(t *testing.T) {
 	})
 }
 
+// Creators who offer shoutouts but do not meet the rules, as the demo's
+// lea (France, 5,000 followers) and brandco (a business): the profile
+// greys the button with each reason, the form page shows the reasons
+// instead of the form, and a form sent anyway is refused, nothing taken.
+func TestShoutoutsIneligibleCreators(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		a := newApp(t, db)
+		w := a.seedWorld(t)
+		ctx := context.Background()
+		u, err := a.accounts.Create(ctx, account.CreateInput{Handle: "lea", DisplayName: "Léa Martin", Password: password,
+			Region: "FR", BirthDate: "2000-02-02"})
+		require.NoError(t, err)
+		followers := int64(5_000)
+		_, err = a.accounts.Update(ctx, fanfare.Actor{Role: fanfare.RoleOperator}, u.ID, account.UpdateInput{Followers: &followers})
+		require.NoError(t, err)
+		lea := fanfare.Actor{UserID: u.ID, Handle: u.Handle, Role: fanfare.RoleFan}
+		for _, c := range []fanfare.Actor{lea, w.brandco} {
+			_, err := a.shout.SetSettings(ctx, c, shoutout.SettingsInput{Enabled: true, Price: 800})
+			require.NoError(t, err)
+		}
+		sam := a.browser(t)
+		sam.logIn("sam")
+		for handle, codes := range map[string][]string{"lea": {"followers", "creator_region"}, "brandco": {"account_type"}} {
+			p := sam.get("/creators/" + handle)
+			action := p.action(t, "shoutout")
+			require.True(t, strings.HasPrefix(action, "unavailable:"), "%s: %s", handle, action)
+			require.Contains(t, action, "disabled")
+			for _, code := range codes {
+				require.Contains(t, action, `data-testid="reason-`+code+`"`, handle)
+			}
+			p = sam.get("/creators/" + handle + "/shoutout")
+			p.requireText(t, "You cannot request a shoutout from @"+handle+" right now")
+			for _, code := range codes {
+				require.Contains(t, p.body, `data-testid="reason-`+code+`"`, handle)
+			}
+			require.False(t, p.hasForm("/creators/"+handle+"/shoutout"))
+		}
+		p := sam.get("/creators/lea")
+		p.requireText(t, "Shoutouts need 10,000 followers; @lea has 5,000.")
+
+		// A form sent anyway (one opened on ayla's page, sent to lea's).
+		ayla := a.browser(t)
+		ayla.logIn("ayla")
+		require.Equal(t, http.StatusSeeOther, ayla.offerShoutouts("1000", false).status)
+		form := sam.get("/creators/ayla/shoutout").form(t, "/creators/ayla/shoutout", 0)
+		form.Set("recipient_type", "me")
+		form.Set("occasion", "birthday")
+		before := a.state(t)
+		p = sam.post("/creators/lea/shoutout", form)
+		require.Equal(t, http.StatusForbidden, p.status)
+		p.requireText(t, "Your request to @lea was not sent, and no coins were taken:")
+		require.Contains(t, p.body, `data-testid="reason-creator_region"`)
+		require.Equal(t, withoutKeys(before), withoutKeys(a.state(t)))
+		a.requireVerified(t)
+	})
+}
+
 // deletedBlobs records the keys the pages delete.
 type deletedBlobs struct {
 	mu   sync.Mutex

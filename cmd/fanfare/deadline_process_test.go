@@ -128,7 +128,8 @@ func (w *deadlineWorld) checkExpired(t *testing.T, s *server, dbURL string, ids 
 	var page struct {
 		Requests []struct{ ID, State string }
 	}
-	deadline := time.Now().Add(60 * time.Second)
+	ready := time.Now()
+	deadline := ready.Add(60 * time.Second)
 	for {
 		w.mustCall(t, s.url, "GET", "/v1/me/shoutouts?role=fan&state=expired&limit=100", w.fan, "", nil, &page, http.StatusOK)
 		if len(page.Requests) == expired || time.Now().After(deadline) {
@@ -139,6 +140,7 @@ func (w *deadlineWorld) checkExpired(t *testing.T, s *server, dbURL string, ids 
 	if len(page.Requests) != expired {
 		t.Fatalf("%d requests expired, want %d\n%s", len(page.Requests), expired, s.logs)
 	}
+	t.Logf("the %d expired requests were seen refunded %s after the server was ready", expired, time.Since(ready).Round(100*time.Millisecond))
 	var one struct{ State string }
 	w.mustCall(t, s.url, "GET", "/v1/shoutouts/"+ids[0], w.fan, "", nil, &one, http.StatusOK)
 	if one.State != "accepted" {

@@ -60,9 +60,15 @@ type Queue struct {
 
 	mu       sync.Mutex
 	handlers map[string]Handler
+	everies  []func(ctx context.Context) error // Every's tasks, guarded against overlap
 	started  bool
 	running  bool // River's client was started
 	stopped  bool
+
+	// The periodic tasks' first runs, which Start makes on this node:
+	// startRuns ends them (at Stop), startWG waits for them.
+	startRuns context.CancelFunc
+	startWG   sync.WaitGroup
 }
 
 // New builds the queue on db (migrated, with River's migrations: see
@@ -201,10 +207,13 @@ const (
 const everyPrefix = "every."
 
 // Every registers fn as a periodic task named name, run every interval
-// (Options.SweepEvery if zero) and once at Start, so that a deadline that
-// passed while no server ran is applied when one starts. Only the leader
+// (Options.SweepEvery if zero) and once at Start on this node, so that a
+// deadline that passed while no server ran is applied when one starts,
+// without waiting for a leader (after a crash, the dead server's leadership
+// lapses only after River's lease). After that first run only the leader
 // among the servers sharing the database schedules it, so it runs on one
-// node at a time; a run that starts while this node's previous one is still
+// node at a time (the first runs of nodes starting together may meet: fn
+// must be idempotent, as every deadline's work is); a run that starts while this node's previous one is still
 // going (a sweep of 100,000 renewals outlasts its interval) does nothing,
 // so runs never compete for the same work. A run that fails is not
 // retried: the next one does its work. Call it before Start.
@@ -214,19 +223,28 @@ func (q *Queue) Every(name string, interval time.Duration, fn func(ctx context.C
 	}
 	kind := everyPrefix + name
 	var running atomic.Bool
-	q.Handle(kind, func(ctx context.Context, _ json.RawMessage) error {
+	once := func(ctx context.Context) error {
 		if !running.CompareAndSwap(false, true) {
 			return nil
 		}
 		defer running.Store(false)
 		return fn(ctx)
+	}
+	q.Handle(kind, func(ctx context.Context, _ json.RawMessage) error { return once(ctx) })
+	q.mu.Lock()
+	q.everies = append(q.everies, func(ctx context.Context) error {
+		if err := once(ctx); err != nil {
+			return fmt.Errorf("%s at start: %w", name, err)
+		}
+		return nil
 	})
+	q.mu.Unlock()
 	q.client.PeriodicJobs().Add(river.NewPeriodicJob(
 		river.PeriodicInterval(interval),
 		func() (river.JobArgs, *river.InsertOpts) {
 			return rawArgs{kind: kind, raw: json.RawMessage(`{}`)}, &river.InsertOpts{MaxAttempts: 1, Priority: prioritySweep}
 		},
-		&river.PeriodicJobOpts{ID: name, RunOnStart: true},
+		&river.PeriodicJobOpts{ID: name},
 	))
 }
 
@@ -247,6 +265,17 @@ func (q *Queue) Start(ctx context.Context) error {
 		return fmt.Errorf("start jobs: %w", err)
 	}
 	q.running = true
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	q.startRuns = cancel
+	for _, run := range q.everies {
+		q.startWG.Add(1)
+		go func() {
+			defer q.startWG.Done()
+			if err := run(runCtx); err != nil && runCtx.Err() == nil {
+				q.opts.Logger.Error("periodic task failed", "error", err)
+			}
+		}()
+	}
 	return nil
 }
 
@@ -264,6 +293,7 @@ func (q *Queue) Stop(ctx context.Context) error {
 		return nil
 	}
 	q.stopped = true
+	defer q.endStartRuns(ctx)
 	err := q.client.Stop(ctx)
 	if err == nil || ctx.Err() == nil {
 		if err != nil {
@@ -277,6 +307,28 @@ func (q *Queue) Stop(ctx context.Context) error {
 		return fmt.Errorf("stop jobs: cancel the running ones: %w", err)
 	}
 	return nil
+}
+
+// endStartRuns waits for the periodic tasks' first runs until ctx ends,
+// then cancels those still going and waits for them (stopGrace at most).
+func (q *Queue) endStartRuns(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		q.startWG.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		q.startRuns()
+		return
+	case <-ctx.Done():
+	}
+	q.startRuns()
+	select {
+	case <-done:
+	case <-time.After(stopGrace):
+		q.opts.Logger.Error("periodic tasks' first runs did not end when cancelled", "waited", stopGrace)
+	}
 }
 
 // RunDue works, here and now, every job of a registered kind that is due

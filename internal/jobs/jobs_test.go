@@ -253,6 +253,31 @@ func TestEveryDoesNotOverlap(t *testing.T) {
 	})
 }
 
+// A queue starting while another server leads (a restart after a crash,
+// while the dead server's lease runs; or a node added to a running
+// cluster) runs its periodic tasks once at start all the same, without
+// waiting to lead.
+func TestEveryRunsAtStartWithoutLeading(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		leader := setup(t, db)
+		leader.Handle("test.nothing", func(context.Context, json.RawMessage) error { return nil })
+		require.NoError(t, leader.Start(ctx))
+		eventually(t, 30*time.Second, "the first queue leads", func() bool {
+			var n int
+			db.Read.QueryRow(`SELECT count(*) FROM river_leader`).Scan(&n)
+			return n == 1
+		})
+
+		q := setup(t, db)
+		var runs atomic.Int32
+		q.Every("sweep", time.Hour, func(context.Context) error { runs.Add(1); return nil })
+		require.NoError(t, q.Start(ctx))
+		eventually(t, 5*time.Second, "the task ran at start", func() bool { return runs.Load() == 1 })
+	})
+}
+
 // Stop lets a running job finish within its deadline.
 func TestStopDrains(t *testing.T) {
 	t.Parallel()

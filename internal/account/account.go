@@ -253,6 +253,52 @@ func (s *Service) ByID(ctx context.Context, id string) (*fanfare.User, error) {
 	return u, nil
 }
 
+// ByIDs is ByID for many users at once: those in the cache from it, the
+// others in one query per 500. Users that do not exist are not in the map.
+func (s *Service) ByIDs(ctx context.Context, ids []string) (map[string]*fanfare.User, error) {
+	out := make(map[string]*fanfare.User, len(ids))
+	var missing []string
+	for _, id := range ids {
+		if u, ok := s.users.Get(id); ok {
+			out[id] = &u
+		} else if _, dup := out[id]; !dup {
+			missing = append(missing, id)
+		}
+	}
+	const chunk = 500
+	for from := 0; from < len(missing); from += chunk {
+		part := missing[from:min(from+chunk, len(missing))]
+		var in strings.Builder
+		args := make([]any, len(part))
+		for i, id := range part {
+			if i > 0 {
+				in.WriteString(", ")
+			}
+			fmt.Fprintf(&in, "$%d", i+1)
+			args[i] = id
+		}
+		rs, err := s.db.Read.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE id IN (`+in.String()+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read users: %w", err)
+		}
+		for rs.Next() {
+			u, err := scanUser(rs)
+			if err != nil {
+				rs.Close()
+				return nil, fmt.Errorf("read users: %w", err)
+			}
+			s.users.Put(u.ID, *u)
+			out[u.ID] = u
+		}
+		err = rs.Err()
+		rs.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read users: %w", err)
+		}
+	}
+	return out, nil
+}
+
 // ByHandle returns the user with the given handle, in any case.
 //
 // Codes: not_found.

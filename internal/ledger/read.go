@@ -11,7 +11,10 @@ import (
 // a ledger fact in its own query takes the SQL for it from here. A test
 // (tables_test.go) fails on SQL naming them anywhere else.
 
-var queryParam = regexp.MustCompile(`^\$[1-9][0-9]*$`)
+var (
+	queryParam = regexp.MustCompile(`^\$[1-9][0-9]*$`)
+	columnName = regexp.MustCompile(`^([a-z_]+\.)?[a-z_]+$`)
+)
 
 // FrozenSQL returns an SQL boolean expression, for a feature's own query,
 // that is true when the account whose id is the query parameter param
@@ -26,4 +29,15 @@ func FrozenSQL(param string) string {
 		panic(fmt.Sprintf("ledger: FrozenSQL(%q): want a query parameter such as $1", param))
 	}
 	return `COALESCE((SELECT a.frozen OR a.balance < 0 FROM accounts a WHERE a.id = ` + param + `), FALSE)`
+}
+
+// UserFrozenSQL is FrozenSQL for the wallet of the user whose id is column
+// owner ("u.id") in asset, the query parameter param: for a query over many
+// users at once. It panics if owner is not a column name or param not a
+// query parameter.
+func UserFrozenSQL(owner, param string) string {
+	if !columnName.MatchString(owner) || !queryParam.MatchString(param) {
+		panic(fmt.Sprintf("ledger: UserFrozenSQL(%q, %q): want a column and a query parameter", owner, param))
+	}
+	return `COALESCE((SELECT a.frozen OR a.balance < 0 FROM accounts a WHERE a.owner = ` + owner + ` AND a.asset = ` + param + `), FALSE)`
 }

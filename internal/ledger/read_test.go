@@ -22,11 +22,23 @@ func TestFrozenSQL(t *testing.T) {
 		f := setup(t, db, ledger.Options{})
 		f.grant(t, f.fanCoins, 10)
 		query := `SELECT ` + ledger.FrozenSQL("$1")
+		// The same read by owner, over a table of users: UserFrozenSQL.
+		byOwner := `SELECT ` + ledger.UserFrozenSQL("o.id", "$2") + ` FROM (SELECT CAST($1 AS TEXT) AS id) o`
 		frozen := func(id ledger.AccountID) bool {
 			t.Helper()
-			var b bool
+			var b, owned bool
 			if err := db.Read.QueryRowContext(ctx, query, int64(id)).Scan(&b); err != nil {
 				t.Fatalf("%s: %v", query, err)
+			}
+			owner := "nobody"
+			if id == f.fanCoins {
+				owner = "fan"
+			}
+			if err := db.Read.QueryRowContext(ctx, byOwner, owner, string(fanfare.Coin)).Scan(&owned); err != nil {
+				t.Fatalf("%s: %v", byOwner, err)
+			}
+			if owned != b {
+				t.Fatalf("UserFrozenSQL reads %v where FrozenSQL reads %v", owned, b)
 			}
 			return b
 		}
@@ -63,6 +75,16 @@ func TestFrozenSQLParam(t *testing.T) {
 				}
 			}()
 			ledger.FrozenSQL(p)
+		}()
+	}
+	for _, c := range [][2]string{{"u.id", "$1; --"}, {"u.id) OR (1=1", "$1"}, {"", "$2"}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("UserFrozenSQL(%q, %q) did not panic", c[0], c[1])
+				}
+			}()
+			ledger.UserFrozenSQL(c[0], c[1])
 		}()
 	}
 }

@@ -95,9 +95,10 @@ const (
 
 // renew renews r if it is due at now: it pays the next period, or puts r
 // in grace, or ends it. A renewal that lost a race (another paid it first)
-// is no error. creators, if set, keeps what was decided about each creator
-// for the sweep's pass (all its renewals decide at the same now).
-func (s *Service) renew(ctx context.Context, r *Subscription, now time.Time, creators *creatorChecks) (Outcome, error) {
+// is no error. p, if set, is the sweep's pass: what it knows of each
+// creator (all its renewals decide at the same now) and of the fans of
+// the batch.
+func (s *Service) renew(ctx context.Context, r *Subscription, now time.Time, p *pass) (Outcome, error) {
 	switch {
 	case r.State == Active && !now.Before(r.PeriodEnd):
 	case r.State == Grace && r.RetryAt != nil && !now.Before(*r.RetryAt):
@@ -111,7 +112,7 @@ func (s *Service) renew(ctx context.Context, r *Subscription, now time.Time, cre
 		}
 		return s.end(ctx, r, now, reason)
 	}
-	offers, err := creators.offers(ctx, s, r.CreatorID)
+	offers, err := p.offers(ctx, s, r.CreatorID)
 	if err != nil {
 		return NotDue, err
 	}
@@ -156,6 +157,7 @@ func (s *Service) renew(ctx context.Context, r *Subscription, now time.Time, cre
 		Coins:          price,
 		ShareBPS:       r.shareBPS,
 		Idem:           &idem,
+		Spender:        p.spender(r.FanID),
 		Writes: func(res *ledger.Result) []ledger.Write {
 			return []ledger.Write{
 				{SQL: sqlRenew,
@@ -262,7 +264,7 @@ const sweepBatch = 1000
 func (s *Service) Sweep(ctx context.Context) (int, error) {
 	now := s.clock.Now().UTC()
 	done := 0
-	creators := &creatorChecks{}
+	p := &pass{}
 	for _, where := range []string{
 		` WHERE s.state = 'active' AND s.period_end <= $1 ORDER BY s.period_end LIMIT $2`,
 		` WHERE s.state = 'grace' AND s.retry_at <= $1 ORDER BY s.retry_at LIMIT $2`,
@@ -272,7 +274,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 			if err != nil {
 				return done, err
 			}
-			changed, err := s.renewAll(ctx, due, now, creators)
+			changed, err := s.renewAll(ctx, due, now, p)
 			done += changed
 			if err != nil {
 				return done, err
@@ -285,18 +287,31 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	return done, nil
 }
 
-// creatorChecks keeps, for one pass of the sweep, whether each creator
-// still offers subscriptions (eligible, plan enabled): a creator's
-// thousands of renewals due together read it once.
-type creatorChecks struct {
+// pass is what one pass of the sweep reads once for many renewals:
+// whether each creator still offers subscriptions (eligible, plan
+// enabled), so that a creator's thousands of renewals due together read it
+// once, and the fans of the batch being renewed with their spending state,
+// read together before the batch's renewals.
+type pass struct {
 	mu    sync.Mutex
 	known map[string]bool
+	// spenders is set before a batch's renewals start, and read only
+	// while they run.
+	spenders map[string]*wallet.Spender
+}
+
+// spender is the fan fanID as read ahead for the batch, or nil.
+func (c *pass) spender(fanID string) *wallet.Spender {
+	if c == nil {
+		return nil
+	}
+	return c.spenders[fanID]
 }
 
 // offers reports whether creatorID may still be paid for subscriptions,
 // from c if it knows, else from the store (and remembered in c). A nil c
 // remembers nothing.
-func (c *creatorChecks) offers(ctx context.Context, s *Service, creatorID string) (bool, error) {
+func (c *pass) offers(ctx context.Context, s *Service, creatorID string) (bool, error) {
 	if c != nil {
 		c.mu.Lock()
 		on, ok := c.known[creatorID]
@@ -330,10 +345,23 @@ func (c *creatorChecks) offers(ctx context.Context, s *Service, creatorID string
 }
 
 // renewAll renews due, SweepWorkers at once so that their payments share
-// the ledger's batches, and returns how many changed. A row read before
-// its job renewed it is harmless: the renewal finds it moved on (its
-// periods, its idempotency key) and does nothing.
-func (s *Service) renewAll(ctx context.Context, due []*Subscription, now time.Time, creators *creatorChecks) (int, error) {
+// the ledger's batches, and returns how many changed. The fans who pay are
+// read first, together. A row read before its job renewed it is harmless:
+// the renewal finds it moved on (its periods, its idempotency key) and
+// does nothing.
+func (s *Service) renewAll(ctx context.Context, due []*Subscription, now time.Time, p *pass) (int, error) {
+	fans := make([]string, 0, len(due))
+	for _, r := range due {
+		if r.AutoRenew {
+			fans = append(fans, r.FanID)
+		}
+	}
+	spenders, err := s.wallet.Spenders(ctx, fans)
+	if err != nil {
+		return 0, err
+	}
+	p.spenders = spenders
+	defer func() { p.spenders = nil }()
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
@@ -346,7 +374,7 @@ func (s *Service) renewAll(ctx context.Context, due []*Subscription, now time.Ti
 		go func() {
 			defer wg.Done()
 			for r := range next {
-				out, err := s.renew(ctx, r, now, creators)
+				out, err := s.renew(ctx, r, now, p)
 				mu.Lock()
 				if err != nil && first == nil {
 					first = err

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/fanfarehq/fanfare"
@@ -31,25 +32,40 @@ type SpendCheck struct {
 // Codes: forbidden (not a logged-in user), validation_failed (bad
 // amount), not_eligible (under 18), wallet_frozen, spend_limit_exceeded.
 func (s *Service) CheckSpend(ctx context.Context, actor fanfare.Actor, coins fanfare.Amount, what string) (*SpendCheck, error) {
+	return s.checkSpend(ctx, actor, coins, what, nil)
+}
+
+// checkSpend is CheckSpend, with the fan and their state from read if it
+// holds them as of today, else from the store.
+func (s *Service) checkSpend(ctx context.Context, actor fanfare.Actor, coins fanfare.Amount, what string, read *Spender) (*SpendCheck, error) {
 	if actor.UserID == "" {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "coins are spent by a logged-in user")
 	}
 	if err := fanfare.CheckAmount("coins", coins); err != nil {
 		return nil, err
 	}
-	u, err := s.users.ByID(ctx, actor.UserID)
-	if err != nil {
+	now := s.clock.Now().UTC()
+	day, _ := dayOf(now)
+	var (
+		u     *fanfare.User
+		c     spendState
+		spent fanfare.Amount
+		err   error
+	)
+	if read != nil && read.user.ID == actor.UserID && read.day == day {
+		u, c, spent = read.user, read.state, read.spent
+	} else if u, err = s.users.ByID(ctx, actor.UserID); err != nil {
 		return nil, err
 	}
-	now := s.clock.Now().UTC()
 	if !Adult(u, now) {
 		return nil, fanfare.Errorf(fanfare.ENotEligible,
 			"you must be %d or older to %s: you can keep coins in your wallet, but spending them on creators opens on your %dth birthday",
 			AdultAge, what, AdultAge)
 	}
-	c, spent, err := s.spendState(ctx, u.ID, now)
-	if err != nil {
-		return nil, err
+	if read == nil || read.user != u {
+		if c, spent, err = s.spendState(ctx, u.ID, now); err != nil {
+			return nil, err
+		}
 	}
 	if c.frozen {
 		return nil, s.frozenBecause(ctx, u.ID)
@@ -96,6 +112,82 @@ var sqlSpendState = `SELECT COALESCE(l.daily, 0), COALESCE(l.pending, 0), l.pend
 	LEFT JOIN spend_limits l ON l.user_id = u.id
 	LEFT JOIN spend_days d ON d.user_id = u.id AND d.day = $2
 	WHERE u.id = $1`
+
+// Spender is a fan and their spending state as CheckSpend reads them, read
+// ahead by Spenders for many spends made together (a renewal sweep's): a
+// Spend that carries its fan's Spender is checked without reading them
+// again. The checks in the operation's transaction (the balance, a frozen
+// wallet, the day's spend) are made all the same.
+type Spender struct {
+	user  *fanfare.User
+	state spendState
+	spent fanfare.Amount
+	day   int64 // the day of spent
+}
+
+// spendersChunk is how many fans one query of Spenders reads.
+const spendersChunk = 500
+
+// Spenders reads the users userIDs and their spending state, a few hundred
+// per query, for spends made in the next moments. Users that do not exist
+// are not in the map.
+func (s *Service) Spenders(ctx context.Context, userIDs []string) (map[string]*Spender, error) {
+	users, err := s.users.ByIDs(ctx, userIDs)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(users))
+	for id := range users {
+		ids = append(ids, id)
+	}
+	day, _ := dayOf(s.clock.Now())
+	out := make(map[string]*Spender, len(ids))
+	for from := 0; from < len(ids); from += spendersChunk {
+		part := ids[from:min(from+spendersChunk, len(ids))]
+		var in strings.Builder
+		args := []any{day, string(fanfare.Coin)}
+		for i, id := range part {
+			if i > 0 {
+				in.WriteString(", ")
+			}
+			fmt.Fprintf(&in, "$%d", i+3)
+			args = append(args, id)
+		}
+		rs, err := s.db.Read.QueryContext(ctx, sqlSpenders+in.String()+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read spend states: %w", err)
+		}
+		for rs.Next() {
+			var id string
+			var c spendState
+			var pendingAt sql.NullInt64
+			var spent fanfare.Amount
+			if err := rs.Scan(&id, &c.daily, &c.pending, &pendingAt, &spent, &c.frozen); err != nil {
+				rs.Close()
+				return nil, fmt.Errorf("read spend states: %w", err)
+			}
+			if pendingAt.Valid {
+				c.pendingAt = time.UnixMicro(pendingAt.Int64).UTC()
+			}
+			out[id] = &Spender{user: users[id], state: c, spent: spent, day: day}
+		}
+		err = rs.Err()
+		rs.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read spend states: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// sqlSpenders is sqlSpendState for the users whose ids close it ($3,
+// ...): the day is $1, the wallets' asset $2.
+var sqlSpenders = `SELECT u.id, COALESCE(l.daily, 0), COALESCE(l.pending, 0), l.pending_at, COALESCE(d.spent, 0),
+		` + ledger.UserFrozenSQL("u.id", "$2") + `
+	FROM users u
+	LEFT JOIN spend_limits l ON l.user_id = u.id
+	LEFT JOIN spend_days d ON d.user_id = u.id AND d.day = $1
+	WHERE u.id IN (`
 
 // spendState is a user's own limit choice and their coin wallet's state.
 type spendState struct {
@@ -174,6 +266,9 @@ type Spend struct {
 	Effect func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error
 	// Jobs are the jobs the spend schedules (see ledger.Op.Jobs).
 	Jobs func(r *ledger.Result) []store.Job
+	// Spender, if set, is the fan as Spenders read them moments ago: the
+	// checks use it instead of reading the fan again (on the same day).
+	Spender *Spender
 }
 
 // Payment is a committed spend.
@@ -207,7 +302,7 @@ func (s *Service) Pay(ctx context.Context, actor fanfare.Actor, sp Spend) (*Paym
 	if actor.UserID != "" && actor.UserID == sp.CreatorID {
 		return nil, fanfare.Errorf(fanfare.EInvalid, "you cannot spend coins on yourself")
 	}
-	check, err := s.CheckSpend(ctx, actor, sp.Coins, sp.What)
+	check, err := s.checkSpend(ctx, actor, sp.Coins, sp.What, sp.Spender)
 	if err != nil {
 		// A replay is answered even when the checks now refuse (the
 		// first request may be what spent today's limit).

@@ -2,6 +2,7 @@ package wallet_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -123,5 +124,85 @@ func TestReplayOfOlderResult(t *testing.T) {
 		require.Equal(t, fanfare.Amount(10), p.Coins)
 		require.Equal(t, fanfare.Amount(5), p.Diamonds)
 		require.Equal(t, fanfare.Amount(90), p.Balance)
+	})
+}
+
+// payWith is fixture.pay with the fan as Spenders read them.
+func (f *fixture) payWith(actor fanfare.Actor, read *wallet.Spender, creator string, coins fanfare.Amount, key string) (*wallet.Payment, error) {
+	return f.wallet.Pay(context.Background(), actor, wallet.Spend{
+		Feature:   "gift",
+		What:      "send gifts",
+		Object:    "live:test",
+		CreatorID: creator,
+		Coins:     coins,
+		ShareBPS:  5000,
+		Idem: &ledger.Idempotency{Scope: actor.ID(), Key: key,
+			Hash: ledger.HashRequest([]byte("gift"), []byte(creator), fmt.Append(nil, coins))},
+		Spender: read,
+	})
+}
+
+// Spenders reads many fans at once; a spend carrying its fan's Spender is
+// checked as one without: a minor, a frozen wallet and the day's limit are
+// refused all the same, a stale read does not let a spend pass the limit,
+// and a Spender of another user or of another day is not used.
+func TestSpenders(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		clock := newTestClock(time.Date(2026, 3, 15, 8, 0, 0, 0, time.UTC))
+		f := setupWith(t, db, clock, wallet.Options{Limits: &wallet.Limits{DailySpend: 100}})
+		ayla := f.user(t, "ayla", "1995-05-05")
+		mia := f.user(t, "mia", "2010-01-01")
+		zoe := f.user(t, "zoe", "1990-01-01")
+		f.grant(t, 1000, "g1")
+		for _, u := range []*fanfare.User{mia, zoe} {
+			_, err := f.wallet.Grant(ctx, operator, wallet.GrantInput{UserID: u.ID, Coins: 100, Reason: "test"}, "g-"+u.Handle)
+			require.NoError(t, err)
+		}
+		_, err := f.wallet.Freeze(ctx, operator, zoe.ID, "a test")
+		require.NoError(t, err)
+		actorOf := func(u *fanfare.User) fanfare.Actor {
+			return fanfare.Actor{UserID: u.ID, Handle: u.Handle, Role: fanfare.RoleFan}
+		}
+
+		read, err := f.wallet.Spenders(ctx, []string{f.fan.ID, mia.ID, zoe.ID, "no-such-user", f.fan.ID})
+		require.NoError(t, err)
+		require.Len(t, read, 3, "the users that exist, once each")
+		require.NotContains(t, read, "no-such-user")
+
+		before := f.transfers(t)
+		_, err = f.payWith(actorOf(mia), read[mia.ID], ayla.ID, 10, "m1")
+		requireCode(t, err, fanfare.ENotEligible)
+		_, err = f.payWith(actorOf(zoe), read[zoe.ID], ayla.ID, 10, "z1")
+		requireCode(t, err, fanfare.EWalletFrozen)
+		// Another user's Spender is not used: sam's checks are his own.
+		_, err = f.payWith(f.actor(), read[mia.ID], ayla.ID, 101, "k0")
+		requireCode(t, err, fanfare.ESpendLimit)
+		require.Equal(t, before, f.transfers(t))
+
+		p, err := f.payWith(f.actor(), read[f.fan.ID], ayla.ID, 60, "k1")
+		require.NoError(t, err)
+		require.Equal(t, fanfare.Amount(940), p.Balance)
+		// The read is stale now (it saw nothing spent today): the count in
+		// the operation's transaction still refuses passing the limit.
+		_, err = f.payWith(f.actor(), read[f.fan.ID], ayla.ID, 50, "k2")
+		requireCode(t, err, fanfare.ESpendLimit)
+		f.requireCoins(t, 940)
+		require.Equal(t, fanfare.Amount(60), f.spentToday(t))
+
+		// Read again, it knows the 60 spent: 41 more is refused early.
+		read, err = f.wallet.Spenders(ctx, []string{f.fan.ID})
+		require.NoError(t, err)
+		_, err = f.payWith(f.actor(), read[f.fan.ID], ayla.ID, 41, "k3")
+		requireCode(t, err, fanfare.ESpendLimit)
+		require.Contains(t, err.Error(), "40 are left")
+
+		// The next day, yesterday's read (60 spent) is not used: 100 pass.
+		clock.set(time.Date(2026, 3, 16, 0, 0, 0, 0, time.UTC))
+		_, err = f.payWith(f.actor(), read[f.fan.ID], ayla.ID, 100, "k4")
+		require.NoError(t, err)
+		f.requireCoins(t, 840)
+
 	})
 }

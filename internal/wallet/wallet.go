@@ -19,6 +19,8 @@ import (
 type Users interface {
 	// ByID returns the user or a not_found error.
 	ByID(ctx context.Context, id string) (*fanfare.User, error)
+	// ByIDs returns the users of ids that exist, by id.
+	ByIDs(ctx context.Context, ids []string) (map[string]*fanfare.User, error)
 }
 
 // Options configure a Service.

@@ -306,12 +306,13 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 	return nil
 }
 
-// janitorInterval is how often expired sessions and idempotency records are
-// deleted.
+// janitorInterval is how often expired sessions and idempotency records,
+// and the chat of ended LIVEs, are deleted.
 const janitorInterval = time.Hour
 
 // janitor returns the periodic task that deletes expired idempotency
-// records and sessions (on one server of those sharing the database).
+// records and sessions, and the stored chat of ended LIVEs (on one server
+// of those sharing the database).
 func (a *App) janitor(log *slog.Logger) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		n, err := a.Ledger.PurgeIdempotency(ctx)
@@ -326,6 +327,13 @@ func (a *App) janitor(log *slog.Logger) func(ctx context.Context) error {
 		}
 		if n > 0 {
 			log.Info("purged expired sessions", "count", n)
+		}
+		chat, err := a.Live.PurgeChat(ctx)
+		if err != nil {
+			return err
+		}
+		if chat > 0 {
+			log.Info("purged the chat of ended LIVEs", "messages", chat)
 		}
 		return nil
 	}
@@ -361,6 +369,9 @@ func (a *App) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeJobsTimeout)
 	defer cancel()
 	err := a.StopJobs(ctx)
+	if a.Live != nil {
+		err = errors.Join(err, a.Live.Close()) // the chat messages sent are stored
+	}
 	if a.Hub != nil {
 		a.Hub.Close()
 	}

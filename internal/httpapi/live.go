@@ -316,7 +316,8 @@ func (s *Server) registerLive() {
 		Description: "At most 150 characters; 5 messages at once, then one a second (429 rate_limited); a viewer the creator muted is refused (403 forbidden). " +
 			"In subscriber-only mode, anyone but the creator, the operator and the creator's active subscribers is refused (403 subscribers_only). " +
 			"A subscriber's message carries their tenure badge, and each `:name:` naming one of the creator's exclusive emotes is an emote; " +
-			"anyone else's `:name:` stays plain text.",
+			"anyone else's `:name:` stays plain text. The message is stored before the room shows it (the room feed's first frame holds the last ones, on any server); " +
+			"a server that is stopping refuses it (503 unavailable).",
 		Tags:          []string{"live"},
 		DefaultStatus: http.StatusNoContent,
 		Errors:        []int{http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusTooManyRequests},

@@ -74,7 +74,8 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 // validation_failed (empty or over MaxChat characters), not_found,
 // invalid_state (the LIVE ended), rate_limited, subscribers_only (the chat
 // is in subscriber-only mode and the author is not the creator, the
-// operator or an active subscriber).
+// operator or an active subscriber), unavailable (the server is stopping:
+// Close was called).
 func (s *Service) Chat(ctx context.Context, actor fanfare.Actor, liveID, text string) error {
 	if actor.UserID == "" {
 		return fanfare.Errorf(fanfare.EForbidden, "chat messages are sent by a logged-in user")
@@ -120,6 +121,11 @@ func (s *Service) Chat(ctx context.Context, actor fanfare.Actor, liveID, text st
 	}
 	c := &room.Chat{AuthorID: u.ID, Handle: u.Handle, DisplayName: u.DisplayName, Text: text}
 	if err := s.decorate(ctx, c, p, l.CreatorID); err != nil {
+		return err
+	}
+	// Stored first, then shown: a room started again elsewhere shows what
+	// this one showed.
+	if err := s.chat.store(ctx, fanfare.NewID(s.clock), liveID, now, c); err != nil {
 		return err
 	}
 	return s.broker.Publish(ctx, liveID, room.Event{Type: room.TypeChat, At: now, Chat: c})

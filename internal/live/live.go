@@ -74,6 +74,7 @@ type Service struct {
 	broker room.Broker
 
 	chatLimit limiter
+	chat      *chatLog
 	rules     *eligibility.Engine
 
 	members Members
@@ -105,7 +106,7 @@ func New(db *store.DB, users Users, w *wallet.Service, opts Options) (*Service, 
 		panic("live: New needs Options.Rules")
 	}
 	s := &Service{db: db, users: users, wallet: w, clock: opts.Clock, share: opts.GiftShareBPS, broker: opts.Broker,
-		rules: opts.Rules, gifts: map[string]Gift{}, onAir: cache.New[string, *Live](OnAirCacheTTL, 10_000, opts.Clock.Now),
+		rules: opts.Rules, chat: newChatLog(db), gifts: map[string]Gift{}, onAir: cache.New[string, *Live](OnAirCacheTTL, 10_000, opts.Clock.Now),
 		members: opts.Members, emotes: opts.Emotes, viewers: opts.Viewers,
 		memberships: cache.New[memberKey, fanfare.Membership](PerkCacheTTL, 100_000, opts.Clock.Now),
 		emoteSets:   cache.New[string, map[string]string](PerkCacheTTL, 10_000, opts.Clock.Now)}
@@ -456,17 +457,17 @@ func (s *Service) gifters(ctx context.Context, what, query string, args ...any) 
 	return out, nil
 }
 
-// RecentEvents is how many of a LIVE's last gifts and tips a room that
-// starts again reads from the database.
+// RecentEvents is how many of a LIVE's last gifts, tips and chat messages
+// a room that starts again reads from the database.
 const RecentEvents = 20
 
 // RoomState loads a room's state for the hub (room.Options.Load): the top
-// gifters, whether the LIVE ended, its chat mode, and, while it is on air, its last
-// RecentEvents gifts and tips, oldest first, as the room showed them.
-// Gifts are read from their ledger transfers (wallet.LiveGifts), so a gift
-// worth less than one diamond, which credits the creator nothing, is not
-// among them; chat messages are not stored at all. The hub keeps both
-// while it follows the LIVE.
+// gifters, whether the LIVE ended, its chat mode, and, while it is on air,
+// its last RecentEvents gifts, tips and chat messages, oldest first, as the
+// room showed them. Gifts are read from their ledger transfers
+// (wallet.LiveGifts), so a gift worth less than one diamond, which credits
+// the creator nothing, is not among them; chat messages from the chat log
+// (live_chat). The hub keeps all of them while it follows the LIVE.
 func (s *Service) RoomState(ctx context.Context, liveID string) (room.State, error) {
 	l, err := s.Get(ctx, liveID)
 	if err != nil {
@@ -487,7 +488,11 @@ func (s *Service) RoomState(ctx context.Context, liveID string) (room.State, err
 		if err != nil {
 			return room.State{}, err
 		}
-		recent = append(recent, gifts...)
+		chat, err := s.recentChat(ctx, l.ID, RecentEvents)
+		if err != nil {
+			return room.State{}, err
+		}
+		recent = append(append(recent, gifts...), chat...)
 	}
 	slices.SortStableFunc(recent, func(a, b stored) int {
 		if c := a.At.Compare(b.At); c != 0 {

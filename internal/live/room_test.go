@@ -67,8 +67,8 @@ func recentLines(st stateFrame) []string {
 // A viewer who joins once everyone left still reads the LIVE's recent
 // gifts, messages and tips: the hub keeps following the room while the
 // LIVE is on air, and a hub that never followed it (another node, a
-// restart) reads the gifts, the tips and the top gifters from the
-// database. An ended LIVE reports nobody watching.
+// restart) reads the gifts, the tips, the chat and the top gifters from
+// the database. An ended LIVE reports nobody watching.
 func TestLateJoinerSeesRecentEvents(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
@@ -114,24 +114,37 @@ func TestLateJoinerSeesRecentEvents(t *testing.T) {
 		followed := st.Recent
 		w.Leave()
 
-		// A hub that never followed the room reads what the database
-		// keeps: the gifts and tips, as the room showed them.
+		// A hub that never followed the room (another node, a restart)
+		// reads what the database keeps: the gifts, the tips and the chat,
+		// as the room showed them.
 		other := room.NewHub(room.NewLocal(), room.Options{Tick: 5 * time.Millisecond, Now: clock.Now, Load: f.live.RoomState})
 		t.Cleanup(other.Close)
 		x, err := other.Join(ctx, l.ID)
 		require.NoError(t, err)
 		st = state(t, x)
-		require.Equal(t, []string{"gift sam rose", "tip sam merci"}, recentLines(st))
-		require.Equal(t, followed[0], st.Recent[0])
-		require.Equal(t, followed[2], st.Recent[1])
-		require.Equal(t, "2026-03-15T20:00:00Z", st.Recent[1]["at"])
-		require.EqualValues(t, 100, st.Recent[1]["coins"])
+		require.Equal(t, []string{"gift sam rose", "chat sam hello", "tip sam merci", "chat omar anyone?"}, recentLines(st))
+		require.Equal(t, followed, st.Recent)
+		require.Equal(t, "2026-03-15T20:00:00Z", st.Recent[2]["at"])
+		require.EqualValues(t, 100, st.Recent[2]["coins"])
 		require.Equal(t, []room.Gifter{{Handle: "sam", DisplayName: "sam", Coins: 5}}, st.Leaderboard)
 		x.Leave()
 
-		// Over: nobody watches, here and on a hub that reads it.
+		// Over: nobody watches, here and on a hub that reads it; the
+		// janitor deletes the ended LIVE's chat, and only it.
+		_, err = f.accounts.Update(ctx, operator, f.users["omar"].UserID, account.UpdateInput{Followers: &followers})
+		require.NoError(t, err)
+		onAir, err := f.live.Start(ctx, f.users["omar"], "Still on")
+		require.NoError(t, err)
+		require.NoError(t, f.live.Chat(ctx, f.users["sam"], onAir.ID, "still here"))
 		_, err = f.live.End(ctx, f.users["ayla"], l.ID)
 		require.NoError(t, err)
+		purged, err := f.live.PurgeChat(ctx)
+		require.NoError(t, err)
+		require.EqualValues(t, 2, purged, "the ended LIVE's two messages")
+		kept, err := f.live.RoomState(ctx, onAir.ID)
+		require.NoError(t, err)
+		require.Len(t, kept.Recent, 1, "the chat of a LIVE on air stays")
+		require.Equal(t, "still here", kept.Recent[0].Chat.Text)
 		for _, h := range []*room.Hub{hub, other} {
 			y, err := h.Join(ctx, l.ID)
 			require.NoError(t, err)
@@ -271,5 +284,36 @@ func TestRoomStateFromDatabase(t *testing.T) {
 			}
 		}
 		v.Leave()
+	})
+}
+
+// Close stores the messages already sent, then refuses new ones with
+// unavailable: a server stopping loses no message it showed.
+func TestChatClose(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		ctx := context.Background()
+		followers := int64(250_000)
+		_, err := f.accounts.Update(ctx, operator, f.users["ayla"].UserID, account.UpdateInput{Followers: &followers})
+		require.NoError(t, err)
+		l, err := f.live.Start(ctx, f.users["ayla"], "Closing")
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		for _, who := range []string{"sam", "omar", "zed"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				require.NoError(t, f.live.Chat(ctx, f.users[who], l.ID, "bye from "+who))
+			}()
+		}
+		wg.Wait()
+		require.NoError(t, f.live.Close())
+		require.NoError(t, f.live.Close(), "closing twice")
+		err = f.live.Chat(ctx, f.users["sam"], l.ID, "too late")
+		require.Equal(t, fanfare.EUnavailable, fanfare.ErrorCode(err), "%v", err)
+		st, err := f.live.RoomState(ctx, l.ID)
+		require.NoError(t, err)
+		require.Len(t, st.Recent, 3)
 	})
 }

@@ -15,6 +15,8 @@ import (
 // homePage is the landing page of a logged-out visitor.
 type homePage struct {
 	Layout
+	// Subscriptions says the server offers LIVE Subscription.
+	Subscriptions bool
 }
 
 // home sends a logged-in visitor to the wallet and shows anyone else what
@@ -29,7 +31,8 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/wallet", http.StatusSeeOther)
 		return
 	}
-	d := homePage{Layout: Layout{Title: "Support the creators you love", Nav: "home", CSRF: s.anonymousToken(w, r)}}
+	d := homePage{Layout: Layout{Title: "Support the creators you love", Nav: "home", CSRF: s.anonymousToken(w, r)},
+		Subscriptions: s.subs != nil}
 	if r.URL.Query().Has("bye") {
 		d.Notice = "You are logged out. See you soon!"
 	}

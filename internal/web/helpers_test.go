@@ -52,6 +52,8 @@ type app struct {
 	shout    *shoutout.Service
 	subs     *subscription.Service
 	content  *content.Service
+	// web holds what builds another web server on the same app.
+	web web.Options
 	// blobDir is the blob store's folder.
 	blobDir string
 }
@@ -99,14 +101,17 @@ func newAppWith(t *testing.T, db *store.DB, o appOptions) *app {
 		Members:           o.members,
 		PostMaxMediaBytes: o.postMaxMedia,
 	})
+	opts := web.Options{Accounts: a.Accounts, Wallet: a.Wallet, Live: a.Live, Rules: a.Rules, Tips: a.Tips,
+		Profiles: a.Profiles, Shoutouts: a.Shoutouts, Subscriptions: a.Subscriptions, Content: a.Content, API: a.API, Logger: slog.New(slog.DiscardHandler),
+		Clock: cmp.Or[fanfare.Clock](o.clock, fanfare.SystemClock{}), CSRFKey: o.csrfKey}
 	var pages http.Handler = a.Web
 	if o.blobs != nil {
-		pages = web.New(web.Options{Accounts: a.Accounts, Wallet: a.Wallet, Live: a.Live, Rules: a.Rules, Tips: a.Tips,
-			Profiles: a.Profiles, Shoutouts: a.Shoutouts, Subscriptions: a.Subscriptions, Content: a.Content, Blobs: o.blobs, API: a.API, Logger: slog.New(slog.DiscardHandler),
-			Clock: cmp.Or[fanfare.Clock](o.clock, fanfare.SystemClock{}), CSRFKey: o.csrfKey})
+		withBlobs := opts
+		withBlobs.Blobs = o.blobs
+		pages = web.New(withBlobs)
 	}
 	return &app{url: apptest.Serve(t, a, pages), db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet,
-		live: a.Live, rules: a.Rules, tips: a.Tips, shout: a.Shoutouts, subs: a.Subscriptions, content: a.Content, blobDir: blobDir}
+		live: a.Live, rules: a.Rules, tips: a.Tips, shout: a.Shoutouts, subs: a.Subscriptions, content: a.Content, web: opts, blobDir: blobDir}
 }
 
 // browser is one visitor: a cookie jar and a client that does not follow

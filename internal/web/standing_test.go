@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
+	"github.com/fanfarehq/fanfare/internal/web"
 )
 
 // button returns the opening tag of the page's element with data-testid id.
@@ -111,9 +113,18 @@ func TestPagesClaimOnlyThisRelease(t *testing.T) {
 	b := a.browser(t)
 	home := b.get("/")
 	require.Equal(t, http.StatusOK, home.status)
-	home.requireText(t, "Coins · LIVE gifts · Tips · Shoutouts", "send gifts during LIVEs, tip your favourite creators and ask them for a personalized video shoutout")
+	home.requireText(t, "Coins · LIVE gifts · Tips · Shoutouts · Subscriptions",
+		"send gifts during LIVEs, tip your favourite creators and ask them for a personalized video shoutout, or subscribe to them monthly for a badge, their emotes and subscriber-only chat and posts")
+	// A server without LIVE Subscription does not claim it.
+	without := a.web
+	without.Subscriptions, without.Content = nil, nil
+	pages := web.New(without)
+	rec := httptest.NewRecorder()
+	pages.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Contains(t, rec.Body.String(), "Coins · LIVE gifts · Tips · Shoutouts</p>")
 	for _, claim := range []string{"subscri", "Subscri"} {
-		require.NotContains(t, home.text(), claim, home.path)
+		require.NotContains(t, rec.Body.String(), claim)
 	}
 	a.createUser(t, "sam", "Sam Bernard", "FR", "1990-02-02")
 	b.logIn("sam")

@@ -35,7 +35,7 @@ measured. It then checks that each subscription was charged exactly once
 (periods recorded, payments in the ledger, the fans' coins), runs "verify",
 and prints one summary line:
 
-  renewals sqlite: 100000 due at once, all charged in 28.4 s: 3518 renewals/s, the last 28.4 s after it fell due (job workers default, sweep every 10s, 512 at once; durable: WAL fsynced before answers in 906 fsyncs, journal_mode=wal, synchronous=FULL; exactly once: 100000 periods, 100000 payments; verify ok)
+  renewals sqlite: 100000 due at once, all charged in 18.0 s: 5566 renewals/s, the last 18.0 s after it fell due (job workers default, sweep every 10s, 512 at once; durable: WAL fsynced before answers in 575 fsyncs, journal_mode=wal, synchronous=FULL; exactly once: 100000 periods, 100000 payments; verify ok)
 
 The target is all 100,000 charged within 60 s.`
 

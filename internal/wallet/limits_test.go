@@ -13,7 +13,6 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
-	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
@@ -32,16 +31,7 @@ func (f *fixture) user(t *testing.T, handle, birth string) *fanfare.User {
 
 // pay spends coins of actor on creator through the wallet, as gifts do.
 func (f *fixture) pay(actor fanfare.Actor, creator string, coins fanfare.Amount, key string) (*wallet.Payment, error) {
-	return f.wallet.Pay(context.Background(), actor, wallet.Spend{
-		Feature:   "gift",
-		What:      "send gifts",
-		Object:    "live:test",
-		CreatorID: creator,
-		Coins:     coins,
-		ShareBPS:  5000,
-		Idem: &ledger.Idempotency{Scope: actor.ID(), Key: key,
-			Hash: ledger.HashRequest([]byte("gift"), []byte(creator), fmt.Append(nil, coins))},
-	})
+	return f.payWith(actor, nil, creator, coins, key)
 }
 
 func (f *fixture) spentToday(t *testing.T) fanfare.Amount {

@@ -127,7 +127,8 @@ func TestReplayOfOlderResult(t *testing.T) {
 	})
 }
 
-// payWith is fixture.pay with the fan as Spenders read them.
+// payWith is fixture.pay with the fan as Spenders read them (nil: as
+// Pay reads them itself).
 func (f *fixture) payWith(actor fanfare.Actor, read *wallet.Spender, creator string, coins fanfare.Amount, key string) (*wallet.Payment, error) {
 	return f.wallet.Pay(context.Background(), actor, wallet.Spend{
 		Feature:   "gift",

@@ -324,9 +324,11 @@ func (q *Queue) endStartRuns(ctx context.Context) {
 	case <-ctx.Done():
 	}
 	q.startRuns()
+	wait, cancel := context.WithTimeout(context.Background(), stopGrace)
+	defer cancel()
 	select {
 	case <-done:
-	case <-time.After(stopGrace):
+	case <-wait.Done():
 		q.opts.Logger.Error("periodic tasks' first runs did not end when cancelled", "waited", stopGrace)
 	}
 }

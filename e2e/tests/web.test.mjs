@@ -109,7 +109,8 @@ describe('Fanfare web app', { timeout: TEST_TIMEOUT * 6 }, () => {
     await assert.doesNotReject(page.getByText('Demo: log in as sam').waitFor());
     await shot(page, '07-login');
     await logIn(page, 'sam');
-    assert.match(await page.getByRole('navigation', { name: 'Main' }).innerText(), /@sam/);
+    // On a desktop the account (handle, Log out) is in the header's bar.
+    assert.match(await page.getByTestId('account').innerText(), /@sam\s+Log out/);
     // A fresh demo gives sam 27,000 coins (checked on a fresh demo by the Go
     // tests in cmd/fanfare); the files before this one spend some of them.
     const before = await balance(page);

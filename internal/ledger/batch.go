@@ -441,6 +441,9 @@ func (b *batch) write(ctx context.Context) (conflicted []*pending, err error) {
 		if err := b.w.insertTransfers(ctx, b.tx, b.rows, b.now.UnixMicro()); err != nil {
 			return nil, fmt.Errorf("insert transfers: %w", err)
 		}
+		if err := b.writeDays(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if err := b.writeHolds(ctx); errors.Is(err, errRaced) {
 		for _, p := range b.ops {
@@ -467,6 +470,59 @@ func (b *batch) write(ctx context.Context) (conflicted []*pending, err error) {
 	}
 	return nil, nil
 }
+
+// writeDays adds the batch's transfers to the daily totals of the users'
+// diamond accounts (a creator's earnings; see Days), one row per account
+// and kind.
+func (b *batch) writeDays(ctx context.Context) error {
+	type key struct {
+		account AccountID
+		kind    string
+	}
+	var sums map[key]*dayRow
+	add := func(id AccountID, kind string, credited, debited int64) {
+		if a := b.accts[id]; a == nil || a.system || a.asset != fanfare.Diamond {
+			return
+		}
+		if sums == nil {
+			sums = map[key]*dayRow{}
+		}
+		k := key{id, kind}
+		r := sums[k]
+		if r == nil {
+			r = &dayRow{account: int64(id), kind: kind}
+			sums[k] = r
+		}
+		r.credited += credited
+		r.debited += debited
+	}
+	for _, r := range b.rows {
+		add(r.credit, r.kind, r.amount, 0)
+		add(r.debit, r.kind, 0, r.amount)
+	}
+	if len(sums) == 0 {
+		return nil
+	}
+	rows := make([]dayRow, 0, len(sums))
+	for _, r := range sums {
+		rows = append(rows, *r)
+	}
+	slices.SortFunc(rows, func(x, y dayRow) int { // one order for every batch: no deadlock between nodes
+		return cmp.Or(cmp.Compare(x.account, y.account), cmp.Compare(x.kind, y.kind))
+	})
+	if err := b.w.addDays(ctx, b.tx, rows, DayOf(b.now)); err != nil {
+		return fmt.Errorf("add daily totals: %w", err)
+	}
+	return nil
+}
+
+// DayOf is the day of t as account_days counts it: days since 1970-01-01,
+// UTC.
+func DayOf(t time.Time) int64 {
+	return t.UnixMicro() / microsPerDay
+}
+
+const microsPerDay = 86_400_000_000
 
 // writeBalances adds each account's net change of the batch, in id order.
 func (b *batch) writeBalances(ctx context.Context) error {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/fanfarehq/fanfare"
 )
@@ -52,7 +53,9 @@ const VerifyChunk = 50_000
 //     spending, and its problem says so;
 //   - rule 5: every hold has exactly one creating transfer of its amount, a
 //     pending hold has no resolution and a resolved one exactly one, and each
-//     escrow account holds exactly the sum of its pending holds.
+//     escrow account holds exactly the sum of its pending holds;
+//   - daily totals: account_days holds, for each user diamond account, day
+//     and kind, the sums of its transfers (see Days).
 //
 // progress, if not nil, is called with the transfers read so far and their
 // total. Verify reads a consistent snapshot on PostgreSQL; on SQLite it reads
@@ -308,7 +311,87 @@ func (l *Ledger) Verify(ctx context.Context, progress func(done, total int64)) (
 			r.problem("rule 5: escrow account %d (%s) holds %d but its pending holds total %d", id, a.asset, a.stored, escrowPending[id])
 		}
 	}
+	if err := verifyDays(ctx, tx, r); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// dayKey names a row of account_days.
+type dayKey struct {
+	account AccountID
+	day     int64
+	kind    string
+}
+
+// verifyDays checks that the daily totals of the users' diamond accounts
+// (account_days) are the sums of their transfers, day by day and kind by
+// kind.
+func verifyDays(ctx context.Context, tx *sql.Tx, r *Report) error {
+	want := map[dayKey][2]int64{}
+	rs, err := tx.QueryContext(ctx, `SELECT account_id, day, kind, SUM(credited), SUM(debited) FROM (`+sqlDiamondTransfers+`) d
+		GROUP BY account_id, day, kind`)
+	if err != nil {
+		return fmt.Errorf("verify: sum the diamond transfers by day: %w", err)
+	}
+	for rs.Next() {
+		var k dayKey
+		var v [2]int64
+		if err := rs.Scan(&k.account, &k.day, &k.kind, &v[0], &v[1]); err != nil {
+			rs.Close()
+			return fmt.Errorf("verify: sum the diamond transfers by day: %w", err)
+		}
+		want[k] = v
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("verify: sum the diamond transfers by day: %w", err)
+	}
+	rs, err = tx.QueryContext(ctx, `SELECT account_id, day, kind, credited, debited FROM account_days`)
+	if err != nil {
+		return fmt.Errorf("verify: read account_days: %w", err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var k dayKey
+		var got [2]int64
+		if err := rs.Scan(&k.account, &k.day, &k.kind, &got[0], &got[1]); err != nil {
+			return fmt.Errorf("verify: read account_days: %w", err)
+		}
+		w, ok := want[k]
+		delete(want, k)
+		if !ok && got == [2]int64{} {
+			continue
+		}
+		if got != w {
+			r.problem("daily totals: account %d, day %s, %s: stored +%d −%d, the transfers give +%d −%d",
+				k.account, dayDate(k.day), k.kind, got[0], got[1], w[0], w[1])
+		}
+	}
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("verify: read account_days: %w", err)
+	}
+	for k, w := range want {
+		r.problem("daily totals: account %d, day %s, %s: none stored, the transfers give +%d −%d", k.account, dayDate(k.day), k.kind, w[0], w[1])
+	}
+	return nil
+}
+
+// sqlDiamondTransfers lists the transfers into and out of the users'
+// diamond accounts as (account_id, day, kind, credited, debited): what
+// account_days sums (its migration fills it from the same rows).
+const sqlDiamondTransfers = `SELECT t.credit_account_id AS account_id, t.created_at / 86400000000 AS day, t.kind AS kind,
+		t.amount AS credited, 0 AS debited
+	FROM transfers t JOIN accounts a ON a.id = t.credit_account_id
+	WHERE a.asset = 'DIAMOND' AND NOT a.system
+	UNION ALL
+	SELECT t.debit_account_id, t.created_at / 86400000000, t.kind, 0, t.amount
+	FROM transfers t JOIN accounts a ON a.id = t.debit_account_id
+	WHERE a.asset = 'DIAMOND' AND NOT a.system`
+
+// dayDate writes day (days since 1970-01-01) as a date.
+func dayDate(day int64) string {
+	return time.UnixMicro(day * microsPerDay).UTC().Format(time.DateOnly)
 }
 
 func (l *Ledger) snapshotLevel() sql.IsolationLevel {

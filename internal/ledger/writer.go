@@ -35,6 +35,9 @@ type writer interface {
 	addBalances(ctx context.Context, tx *batchTx, ids, deltas []int64) error
 	// insertTransfers inserts rows, created at (Unix microseconds).
 	insertTransfers(ctx context.Context, tx *batchTx, rows []transferRow, at int64) error
+	// addDays adds rows to the daily totals of the accounts they name
+	// (account_days), on day (days since 1970-01-01, UTC).
+	addDays(ctx context.Context, tx *batchTx, rows []dayRow, day int64) error
 	// insertIdempotency inserts rows (sorted by scope and key) unless their
 	// key is stored already, and marks in inserted the keys it inserted.
 	insertIdempotency(ctx context.Context, tx *batchTx, rows []idemRow, at int64, inserted map[[2]string]bool) error
@@ -59,3 +62,15 @@ func newWriter(db *store.DB, groupSync bool) writer {
 const transferCols = "op_id, debit_account_id, credit_account_id, amount, kind, object, actor, hold_id, flags, created_at"
 
 const idemCols = "scope, key, request_hash, result, created_at"
+
+// dayRow is what one batch adds to an account's totals of the day for a
+// kind of operation.
+type dayRow struct {
+	account           int64
+	kind              string
+	credited, debited int64
+}
+
+// sqlAddDaysUpdate ends the statements that add to account_days.
+const sqlAddDaysUpdate = ` ON CONFLICT (account_id, day, kind) DO UPDATE SET
+	credited = account_days.credited + excluded.credited, debited = account_days.debited + excluded.debited`

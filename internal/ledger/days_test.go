@@ -1,0 +1,132 @@
+package ledger_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/store"
+	"github.com/fanfarehq/fanfare/internal/store/storetest"
+)
+
+// stepClock is a clock a test moves.
+type stepClock struct {
+	mu sync.Mutex
+	at time.Time
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.at
+}
+
+func (c *stepClock) set(t time.Time) {
+	c.mu.Lock()
+	c.at = t
+	c.mu.Unlock()
+}
+
+// TestDays keeps, over a random history of gifts and clawbacks across
+// days, the creator's daily totals equal to the sums of their transfers
+// (the property Verify checks), read back by Days by day and kind; totals
+// changed by hand are a problem Verify reports.
+func TestDays(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		start := time.Date(2026, 3, 1, 23, 0, 0, 0, time.UTC)
+		clock := &stepClock{at: start}
+		f := setup(t, db, ledger.Options{Clock: clock})
+		f.grant(t, f.fanCoins, 1_000_000)
+		rng := rand.New(rand.NewPCG(1, 2))
+		type key struct {
+			day  time.Time
+			kind string
+		}
+		want := map[key][2]fanfare.Amount{}
+		add := func(kind string, credited, debited fanfare.Amount) {
+			d := clock.Now().UTC().Truncate(24 * time.Hour)
+			v := want[key{d, kind}]
+			v[0] += credited
+			v[1] += debited
+			want[key{d, kind}] = v
+		}
+		at := start
+		for i := range 300 {
+			at = at.Add(time.Duration(rng.IntN(90)) * time.Minute)
+			clock.set(at)
+			switch rng.IntN(4) {
+			case 0, 1, 2:
+				coins := fanfare.Amount(1 + rng.IntN(500))
+				if _, err := f.l.Submit(ctx, f.gift(f.fanCoins, coins, "")); err != nil {
+					t.Fatal(err)
+				}
+				add("gift", fanfare.Share(coins, 5000), 0)
+			case 3:
+				back := fanfare.Amount(1 + rng.IntN(50))
+				op := ledger.Op{Kind: ledger.KindChargeback, Object: "test", Actor: "ops",
+					Legs: []ledger.Leg{{Debit: f.creatorDiams, Credit: f.issue, Amount: back, AllowNegative: true}}}
+				if _, err := f.l.Submit(ctx, op); err != nil {
+					t.Fatalf("step %d: %v", i, err)
+				}
+				add(ledger.KindChargeback, 0, back)
+			}
+		}
+		days, err := f.l.Days(ctx, f.creatorDiams, start, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[key][2]fanfare.Amount{}
+		var net fanfare.Amount
+		for i, d := range days {
+			if i > 0 && (d.Day.Before(days[i-1].Day) || d.Day.Equal(days[i-1].Day) && d.Kind <= days[i-1].Kind) {
+				t.Fatalf("Days not by day then kind at %d: %v after %v", i, d, days[i-1])
+			}
+			got[key{d.Day, d.Kind}] = [2]fanfare.Amount{d.Credited, d.Debited}
+			net += d.Credited - d.Debited
+		}
+		if len(got) != len(want) {
+			t.Fatalf("Days returned %d rows, want %d", len(got), len(want))
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s %s: got %v, want %v", k.day.Format(time.DateOnly), k.kind, got[k], v)
+			}
+		}
+		if b := balance(t, f.l, f.creatorDiams); b != net {
+			t.Errorf("the days net %d, the balance is %d", net, b)
+		}
+		// A window of one day reads that day only.
+		one, err := f.l.Days(ctx, f.creatorDiams, start.Add(time.Hour), start.Add(2*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range one {
+			if !d.Day.Equal(time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)) {
+				t.Errorf("a window of 2026-03-02 read %s", d.Day)
+			}
+		}
+		mustVerify(t, f.l)
+
+		res, err := db.Write.ExecContext(ctx, `UPDATE account_days SET credited = credited + 1 WHERE kind = $1 AND day = $2`,
+			days[0].Kind, ledger.DayOf(days[0].Day))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			t.Fatalf("changed %d daily totals by hand, want 1", n)
+		}
+		r, err := f.l.Verify(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.ProblemCount != 1 {
+			t.Fatalf("Verify after a total changed by hand: %d problems %v, want 1", r.ProblemCount, r.Problems)
+		}
+	})
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/blob"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/payment"
+	"github.com/fanfarehq/fanfare/internal/payout"
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
 	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/subscription"
@@ -82,6 +83,11 @@ type Config struct {
 	// FANFARE_POST_MAX_MEDIA: the largest media file of a subscriber-only
 	// post (a size such as "200MB").
 	PostMaxMedia string
+	// Earnings and payouts: FANFARE_PAYOUT_RATES (what a diamond is paid
+	// out per currency, "EUR=0.005,USD=0.005"), FANFARE_PAYOUT_HOLD (how
+	// long earned diamonds are held before they may be withdrawn).
+	PayoutRates string
+	PayoutHold  time.Duration
 	// FANFARE_ELIGIBILITY_FILE: a JSON file of eligibility rules replacing
 	// the built-in ones feature by feature (the operator's changes at run
 	// time take precedence).
@@ -205,6 +211,8 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.ShoutoutMinPrice, "shoutout-min-price", int64(envInt("FANFARE_SHOUTOUT_MIN_PRICE", shoutout.DefaultMinPrice)), "the lowest price in coins a creator may set for a shoutout (env FANFARE_SHOUTOUT_MIN_PRICE)")
 	fs.Int64Var(&c.ShoutoutMaxPrice, "shoutout-max-price", int64(envInt("FANFARE_SHOUTOUT_MAX_PRICE", shoutout.DefaultMaxPrice)), "the highest price in coins a creator may set for a shoutout (env FANFARE_SHOUTOUT_MAX_PRICE)")
 	fs.StringVar(&c.ShoutoutMaxVideo, "shoutout-max-video", env("FANFARE_SHOUTOUT_MAX_VIDEO", "200MB"), "the largest shoutout video a creator may upload: bytes, or with a unit (KB, MB, GB; KiB, MiB, GiB) (env FANFARE_SHOUTOUT_MAX_VIDEO)")
+	fs.StringVar(&c.PayoutRates, "payout-rates", env("FANFARE_PAYOUT_RATES", payout.DefaultRates), "what one diamond is paid out in each currency: CURRENCY=amount in the major unit, at most 6 decimals, comma-separated (env FANFARE_PAYOUT_RATES)")
+	fs.DurationVar(&c.PayoutHold, "payout-hold", envDuration("FANFARE_PAYOUT_HOLD", payout.DefaultHold), "how long earned diamonds are held before they may be withdrawn, so that chargebacks and disputes can still take them back (env FANFARE_PAYOUT_HOLD)")
 	fs.StringVar(&c.PostMaxMedia, "post-max-media", env("FANFARE_POST_MAX_MEDIA", "200MB"), "the largest image or video a creator may attach to a subscriber-only post: bytes, or with a unit (KB, MB, GB; KiB, MiB, GiB) (env FANFARE_POST_MAX_MEDIA)")
 	fs.StringVar(&c.ShoutoutBlockedFanRegions, "shoutout-blocked-fan-regions", env("FANFARE_SHOUTOUT_BLOCKED_FAN_REGIONS", ""), "comma-separated regions (ISO 3166-1 alpha-2) whose fans cannot request shoutouts; default none (env FANFARE_SHOUTOUT_BLOCKED_FAN_REGIONS)")
 	fs.StringVar(&c.SubscriptionPeriod, "subscription-period", env("FANFARE_SUBSCRIPTION_PERIOD", "month"), "a subscription period: month (a calendar month; the 31st renews on the last day of shorter months) or a fixed duration such as 30s for tests and demos (env FANFARE_SUBSCRIPTION_PERIOD)")
@@ -505,4 +513,16 @@ func (c *Config) hashCost() (account.HashCost, error) {
 			c.PasswordHashMemory, c.PasswordHashTime, account.MinHashCost.Memory, account.MinHashCost.Time)
 	}
 	return cost, nil
+}
+
+// payouts is the payout configuration as payout.Options.
+func (c *Config) payouts() (payout.Options, error) {
+	rates, err := payout.ParseRates(c.PayoutRates)
+	if err != nil {
+		return payout.Options{}, fmt.Errorf("--payout-rates (FANFARE_PAYOUT_RATES): %w", err)
+	}
+	if c.PayoutHold <= 0 {
+		return payout.Options{}, fmt.Errorf("--payout-hold (FANFARE_PAYOUT_HOLD) %s: want a positive duration, e.g. 168h", c.PayoutHold)
+	}
+	return payout.Options{Rates: rates, Hold: c.PayoutHold}, nil
 }

@@ -136,6 +136,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	payouts, err := m.Config.payouts()
+	if err != nil {
+		return err
+	}
 	blobURL, err := m.Config.blobURL()
 	if err != nil {
 		return err
@@ -196,6 +200,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			MinPrice: fanfare.Amount(m.Config.SubscriptionMinPrice),
 			MaxPrice: fanfare.Amount(m.Config.SubscriptionMaxPrice),
 		},
+		Payouts:           payouts,
 		PasswordHashCost:  hashCost,
 		PostMaxMediaBytes: maxPostMedia,
 		BlobURL:           blobURL,

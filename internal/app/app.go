@@ -32,6 +32,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/jobs"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
+	"github.com/fanfarehq/fanfare/internal/payout"
 	"github.com/fanfarehq/fanfare/internal/profile"
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
 	"github.com/fanfarehq/fanfare/internal/room"
@@ -106,6 +107,9 @@ type Config struct {
 	// Subscriptions are LIVE Subscription's period, grace, notice, share
 	// and bounds (Clock and Scheduler are the graph's own).
 	Subscriptions subscription.Options
+	// Payouts are the payout rates and the hold window (the Clock is the
+	// graph's own).
+	Payouts payout.Options
 	// JobWorkers is the most background jobs run at once; 0 is the jobs
 	// package's default.
 	JobWorkers int
@@ -148,6 +152,7 @@ type App struct {
 	Blobs         *blob.Store
 	Shoutouts     *shoutout.Service
 	Subscriptions *subscription.Service
+	Payouts       *payout.Service
 	// Content is LIVE Subscription's subscriber content: exclusive emotes
 	// and subscriber-only posts.
 	Content *content.Service
@@ -257,6 +262,14 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 	}
 	a.Shoutouts.Register(a.Jobs)
 	a.Profiles = profile.New(a.Rules, a.Tips, a.Live, a.Shoutouts, a.Subscriptions)
+	po := cfg.Payouts
+	po.Clock = clock
+	if po.CurrencyFor == nil {
+		po.CurrencyFor = a.Wallet.Catalog().CurrencyFor
+	}
+	if a.Payouts, err = payout.New(a.Ledger, a.Accounts, po); err != nil {
+		return err
+	}
 	a.API = httpapi.New(httpapi.Options{
 		Accounts:      a.Accounts,
 		Wallet:        a.Wallet,
@@ -268,6 +281,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Blobs:         a.Blobs,
 		MaxVideo:      cmp.Or(cfg.MaxVideoBytes, DefaultMaxVideoBytes),
 		Subscriptions: a.Subscriptions,
+		Payouts:       a.Payouts,
 		Content:       a.Content,
 		Hub:           a.Hub,
 		DB:            db,

@@ -175,6 +175,7 @@ var problemCodes = map[string][]string{
 	"sendGift": {fanfare.ENotFound, fanfare.EIdempotencyKeyRequired, fanfare.EIdempotencyConflict, fanfare.EInvalidState,
 		fanfare.ENotEligible, fanfare.ERegionBlocked, fanfare.EInsufficientFunds, fanfare.EWalletFrozen, fanfare.ESpendLimit, fanfare.EUnavailable},
 	"liveLeaderboard":      {fanfare.ENotFound},
+	"myEarnings":           {},
 	"chat":                 {fanfare.ENotFound, fanfare.EInvalidState, fanfare.ERateLimited, fanfare.ESubscribersOnly, fanfare.EUnavailable},
 	"setChatMode":          {fanfare.ENotFound, fanfare.EInvalidState},
 	"muteViewer":           {fanfare.ENotFound},

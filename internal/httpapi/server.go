@@ -26,6 +26,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpx"
 	"github.com/fanfarehq/fanfare/internal/live"
+	"github.com/fanfarehq/fanfare/internal/payout"
 	"github.com/fanfarehq/fanfare/internal/profile"
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
 	"github.com/fanfarehq/fanfare/internal/room"
@@ -59,6 +60,8 @@ type Options struct {
 	MaxVideo  int64 // bytes; a larger upload is refused (413)
 	// Subscriptions runs LIVE Subscription.
 	Subscriptions *subscription.Service
+	// Payouts answers creators' earnings. Nil: no earnings routes.
+	Payouts *payout.Service
 	// Content runs the subscriber content: exclusive emotes and
 	// subscriber-only posts (its files are in Blobs too).
 	Content *content.Service
@@ -107,6 +110,7 @@ type Server struct {
 	profiles  *profile.Service
 	shoutouts *shoutout.Service
 	subs      *subscription.Service
+	payouts   *payout.Service
 	content   *content.Service
 	blobs     *blob.Store
 	maxVideo  int64
@@ -171,6 +175,7 @@ func newServer(opts Options) *Server {
 		tips:      opts.Tips,
 		shoutouts: opts.Shoutouts,
 		subs:      opts.Subscriptions,
+		payouts:   opts.Payouts,
 		content:   opts.Content,
 		blobs:     opts.Blobs,
 		maxVideo:  opts.MaxVideo,
@@ -252,6 +257,7 @@ func newServer(opts Options) *Server {
 	s.registerSubscriptions()
 	s.registerGiftedSubscriptions()
 	s.registerContent()
+	s.registerEarnings()
 	s.finishSpec()
 	s.cors = newCORS(opts.CORSOrigins, apiMethods(s.contract))
 	return s

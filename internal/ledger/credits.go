@@ -82,3 +82,48 @@ func (l *Ledger) credits(ctx context.Context, id AccountID, before int64, page i
 	}
 	return out, nil
 }
+
+// ClawedBackSince sums what clawbacks (IsClawback kinds: a refunded
+// shoutout, a chargeback) debited from account id since since. It walks
+// the account's debits from the newest down the transfers' (debit
+// account, id) index and stops at the first dated before since, as
+// RecentCredits does.
+func (l *Ledger) ClawedBackSince(ctx context.Context, id AccountID, since time.Time) (fanfare.Amount, error) {
+	const page = 500
+	from := since.UnixMicro()
+	before := int64(math.MaxInt64)
+	var sum fanfare.Amount
+	for {
+		rs, err := l.db.Read.QueryContext(ctx, `SELECT id, kind, amount, created_at FROM transfers
+			WHERE debit_account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, int64(id), before, page)
+		if err != nil {
+			return 0, fmt.Errorf("recent clawbacks: %w", err)
+		}
+		n, done := 0, false
+		for rs.Next() {
+			var tid, at int64
+			var kind string
+			var amount fanfare.Amount
+			if err := rs.Scan(&tid, &kind, &amount, &at); err != nil {
+				rs.Close()
+				return 0, fmt.Errorf("recent clawbacks: %w", err)
+			}
+			n++
+			before = tid
+			if at < from {
+				done = true
+				break
+			}
+			if IsClawback(kind) {
+				sum += amount
+			}
+		}
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return 0, fmt.Errorf("recent clawbacks: %w", err)
+		}
+		if done || n < page {
+			return sum, nil
+		}
+	}
+}

@@ -1,0 +1,307 @@
+package payout
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/ledger"
+)
+
+// Defaults of the Options.
+const (
+	DefaultHold = 7 * 24 * time.Hour
+	// MaxEarningsDays is the longest window Earnings reads at once.
+	MaxEarningsDays = 366
+	// DefaultEarningsDays is the window Earnings reads by default: the
+	// last 30 days, today included.
+	DefaultEarningsDays = 30
+)
+
+// The features of earnings, by the kind of the ledger operation that
+// credited the diamonds. Anything else credited is Other; whatever took
+// diamonds back (a refunded shoutout, a clawback) is TakenBack.
+var featureOfKind = map[string]string{"gift": "gifts", "tip": "tips", "shoutout": "shoutouts", "subscription": "subscriptions"}
+
+// Users finds users. *account.Service implements it.
+type Users interface {
+	ByID(ctx context.Context, id string) (*fanfare.User, error)
+}
+
+// Options configure a Service.
+type Options struct {
+	Clock fanfare.Clock // required
+	// Rates are what a diamond is paid out per currency (default
+	// DefaultRates).
+	Rates Rates
+	// Hold is how long earned diamonds stay held before they may be
+	// withdrawn (chargebacks and disputes may still take them back).
+	Hold time.Duration
+	// CurrencyFor is the currency shown to a user of a region when they
+	// ask for none (the wallet's); nil: the first of the rates.
+	CurrencyFor func(region string) string
+}
+
+// Service answers creators' earnings (and, with payouts, their
+// withdrawals).
+type Service struct {
+	ledger *ledger.Ledger
+	users  Users
+	opts   Options
+}
+
+// New returns a Service. It panics without opts.Clock.
+func New(l *ledger.Ledger, users Users, opts Options) (*Service, error) {
+	if opts.Clock == nil {
+		panic("payout: New needs Options.Clock")
+	}
+	if opts.Rates == nil {
+		rs, err := ParseRates(DefaultRates)
+		if err != nil {
+			return nil, err
+		}
+		opts.Rates = rs
+	}
+	if opts.Hold <= 0 {
+		opts.Hold = DefaultHold
+	}
+	return &Service{ledger: l, users: users, opts: opts}, nil
+}
+
+// Diamonds are diamonds by feature, what was taken back, and the net.
+type Diamonds struct {
+	Gifts         fanfare.Amount `json:"gifts"`
+	Tips          fanfare.Amount `json:"tips"`
+	Shoutouts     fanfare.Amount `json:"shoutouts"`
+	Subscriptions fanfare.Amount `json:"subscriptions"`
+	Other         fanfare.Amount `json:"other" doc:"Diamonds credited by anything else (an operator's correction)"`
+	TakenBack     fanfare.Amount `json:"taken_back" doc:"Diamonds taken back: refunded shoutouts, clawbacks"`
+	Net           fanfare.Amount `json:"net" doc:"What was earned less what was taken back"`
+}
+
+func (d *Diamonds) add(t ledger.DayTotal) {
+	if t.Credited > 0 {
+		switch featureOfKind[t.Kind] {
+		case "gifts":
+			d.Gifts += t.Credited
+		case "tips":
+			d.Tips += t.Credited
+		case "shoutouts":
+			d.Shoutouts += t.Credited
+		case "subscriptions":
+			d.Subscriptions += t.Credited
+		default:
+			d.Other += t.Credited
+		}
+	}
+	d.TakenBack += t.Debited
+	d.Net += t.Credited - t.Debited
+}
+
+// Payable is what diamonds are paid out as: an amount in minor units
+// (cents) of a currency, at the payout rate.
+type Payable struct {
+	Amount   fanfare.Amount `json:"amount" doc:"In minor units (cents)"`
+	Currency string         `json:"currency"`
+}
+
+// Day is one UTC day of earnings.
+type Day struct {
+	Day string `json:"day" doc:"The UTC date, YYYY-MM-DD"`
+	Diamonds
+}
+
+// Period is a window's net diamonds and their value.
+type Period struct {
+	Diamonds  fanfare.Amount `json:"diamonds"`
+	FiatValue Payable          `json:"fiat_value"`
+}
+
+// Frees is held diamonds that become withdrawable on a day.
+type Frees struct {
+	Day      string         `json:"day" doc:"The UTC date they free"`
+	At       time.Time      `json:"at" doc:"When the last of them frees"`
+	Diamonds fanfare.Amount `json:"diamonds"`
+}
+
+// Earnings is a creator's diamonds by feature and by day, their value at
+// the payout rate, and what of the balance may be withdrawn.
+type Earnings struct {
+	From     string   `json:"from" doc:"The first UTC day, YYYY-MM-DD"`
+	To       string   `json:"to" doc:"The last UTC day, YYYY-MM-DD"`
+	Currency string   `json:"currency"`
+	Rate     string   `json:"rate" doc:"The payout rate: what one diamond is paid out in the currency"`
+	Days     []Day    `json:"days" doc:"Every day of the window, oldest first, those without earnings included"`
+	Total    Diamonds `json:"total"`
+	// TotalValue is the window's net diamonds at the rate.
+	TotalValue Payable  `json:"total_value"`
+	Last7      Period `json:"last_7_days"`
+	Last30     Period `json:"last_30_days"`
+	Last90     Period `json:"last_90_days"`
+	// The diamond balance: Withdrawable now, Held until the hold window
+	// of their earning has passed (HeldUntil says when each part frees).
+	Balance      fanfare.Amount `json:"balance"`
+	Withdrawable fanfare.Amount `json:"withdrawable"`
+	Held         fanfare.Amount `json:"held"`
+	HeldUntil    []Frees        `json:"held_until"`
+	HoldHours    int            `json:"hold_hours" doc:"How long earned diamonds are held before they may be withdrawn"`
+}
+
+// EarningsInput is what Earnings reads: a window of UTC days (zero: the
+// last DefaultEarningsDays days) and a currency (empty: the user's).
+type EarningsInput struct {
+	From, To time.Time
+	Currency string
+}
+
+// Earnings returns the actor's earnings over in's window. They are read
+// from the ledger's daily totals of the actor's diamond account, which
+// verify checks against the transfers, and the held part from the credits
+// of the last hold window.
+//
+// Codes: forbidden (not a logged-in user), validation_failed (a window
+// backwards or longer than MaxEarningsDays, a currency without a rate).
+func (s *Service) Earnings(ctx context.Context, actor fanfare.Actor, in EarningsInput) (*Earnings, error) {
+	if actor.UserID == "" {
+		return nil, fanfare.Errorf(fanfare.EForbidden, "earnings are a logged-in user's")
+	}
+	now := s.opts.Clock.Now().UTC()
+	today := now.Truncate(24 * time.Hour)
+	to, from := in.To.UTC().Truncate(24*time.Hour), in.From.UTC().Truncate(24*time.Hour)
+	if in.To.IsZero() {
+		to = today
+	}
+	if in.From.IsZero() {
+		from = to.AddDate(0, 0, -(DefaultEarningsDays - 1))
+	}
+	days := int(to.Sub(from)/(24*time.Hour)) + 1
+	switch {
+	case days < 1:
+		return nil, fanfare.Errorf(fanfare.EInvalid, "from (%s) is after to (%s)", from.Format(time.DateOnly), to.Format(time.DateOnly))
+	case days > MaxEarningsDays:
+		return nil, fanfare.Errorf(fanfare.EInvalid, "at most %d days at once; this window has %d", MaxEarningsDays, days)
+	}
+	currency := in.Currency
+	if currency == "" {
+		u, err := s.users.ByID(ctx, actor.UserID)
+		if err != nil {
+			return nil, err
+		}
+		if s.opts.CurrencyFor != nil {
+			currency = s.opts.CurrencyFor(u.Region)
+		}
+		if _, ok := s.opts.Rates[currency]; !ok {
+			currency = s.opts.Rates.Currencies()[0]
+		}
+	}
+	rate, ok := s.opts.Rates[currency]
+	if !ok {
+		return nil, fanfare.Errorf(fanfare.EInvalid, "no payout rate in %q; currencies: %v", currency, s.opts.Rates.Currencies())
+	}
+	value := func(d fanfare.Amount) Payable { return Payable{Amount: rate.Value(max(d, 0)), Currency: currency} }
+	e := &Earnings{From: from.Format(time.DateOnly), To: to.Format(time.DateOnly), Currency: currency, Rate: rate.String(),
+		Days: make([]Day, days), HeldUntil: []Frees{}, HoldHours: int(s.opts.Hold / time.Hour)}
+	for i := range e.Days {
+		e.Days[i].Day = from.AddDate(0, 0, i).Format(time.DateOnly)
+	}
+	e.Last7.FiatValue, e.Last30.FiatValue, e.Last90.FiatValue = value(0), value(0), value(0)
+	e.TotalValue = value(0)
+	acct, err := s.ledger.FindUserAccount(ctx, actor.UserID, fanfare.Diamond)
+	if fanfare.ErrorCode(err) == fanfare.ENotFound {
+		return e, nil // never earned anything
+	} else if err != nil {
+		return nil, err
+	}
+
+	// One read covers the window and the last 90 days.
+	first, last90 := from, today.AddDate(0, 0, -89)
+	if last90.Before(first) {
+		first = last90
+	}
+	end := to
+	if today.After(end) {
+		end = today
+	}
+	totals, err := s.ledger.Days(ctx, acct, first, end)
+	if err != nil {
+		return nil, err
+	}
+	var last [3]Diamonds
+	for _, t := range totals {
+		if !t.Day.Before(from) && !t.Day.After(to) {
+			d := &e.Days[int(t.Day.Sub(from)/(24*time.Hour))]
+			d.add(t)
+			e.Total.add(t)
+		}
+		for i, n := range []int{7, 30, 90} {
+			if !t.Day.Before(today.AddDate(0, 0, -(n-1))) && !t.Day.After(today) {
+				last[i].add(t)
+			}
+		}
+	}
+	e.TotalValue = value(e.Total.Net)
+	e.Last7 = Period{Diamonds: last[0].Net, FiatValue: value(last[0].Net)}
+	e.Last30 = Period{Diamonds: last[1].Net, FiatValue: value(last[1].Net)}
+	e.Last90 = Period{Diamonds: last[2].Net, FiatValue: value(last[2].Net)}
+
+	a, err := s.ledger.Account(ctx, acct)
+	if err != nil {
+		return nil, err
+	}
+	e.Balance = a.Balance
+	if err := s.held(ctx, acct, now, e); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// held splits e.Balance into what may be withdrawn and what is held: the
+// diamonds credited within the hold window, less what clawbacks took back
+// within it (a refunded shoutout takes back what it had paid), are held
+// until their window passes, and never more than the balance. What was
+// taken back is counted against the newest credits, whose refunds come
+// first; the rest of the credits stay held, each until its window passes.
+func (s *Service) held(ctx context.Context, acct ledger.AccountID, now time.Time, e *Earnings) error {
+	since := now.Add(-s.opts.Hold)
+	credits, err := s.ledger.RecentCredits(ctx, acct, "", since, maxHeldCredits)
+	if err != nil {
+		return err
+	}
+	back, err := s.ledger.ClawedBackSince(ctx, acct, since)
+	if err != nil {
+		return err
+	}
+	left := max(e.Balance, 0)
+	// Newest first: the clawbacks' share first, then what stays held.
+	for _, c := range credits {
+		amount := c.Amount
+		if back > 0 {
+			cut := min(back, amount)
+			back -= cut
+			amount -= cut
+		}
+		take := min(amount, left)
+		if take == 0 {
+			continue
+		}
+		left -= take
+		e.Held += take
+		at := c.CreatedAt.Add(s.opts.Hold)
+		day := at.Format(time.DateOnly)
+		if n := len(e.HeldUntil); n > 0 && e.HeldUntil[n-1].Day == day {
+			e.HeldUntil[n-1].Diamonds += take
+		} else {
+			e.HeldUntil = append(e.HeldUntil, Frees{Day: day, At: at, Diamonds: take})
+		}
+	}
+	slices.Reverse(e.HeldUntil) // the first to free first
+	e.Withdrawable = max(e.Balance, 0) - e.Held
+	return nil
+}
+
+// maxHeldCredits bounds the credits read for the held part: beyond it (a
+// creator credited more than that many times within one hold window),
+// the oldest of the window count as withdrawable too early, never more
+// than the balance.
+const maxHeldCredits = 200_000

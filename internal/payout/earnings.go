@@ -115,7 +115,7 @@ type Day struct {
 // Period is a window's net diamonds and their value.
 type Period struct {
 	Diamonds  fanfare.Amount `json:"diamonds"`
-	FiatValue Payable          `json:"fiat_value"`
+	FiatValue Payable        `json:"fiat_value"`
 }
 
 // Frees is held diamonds that become withdrawable on a day.
@@ -135,10 +135,10 @@ type Earnings struct {
 	Days     []Day    `json:"days" doc:"Every day of the window, oldest first, those without earnings included"`
 	Total    Diamonds `json:"total"`
 	// TotalValue is the window's net diamonds at the rate.
-	TotalValue Payable  `json:"total_value"`
-	Last7      Period `json:"last_7_days"`
-	Last30     Period `json:"last_30_days"`
-	Last90     Period `json:"last_90_days"`
+	TotalValue Payable `json:"total_value"`
+	Last7      Period  `json:"last_7_days"`
+	Last30     Period  `json:"last_30_days"`
+	Last90     Period  `json:"last_90_days"`
 	// The diamond balance: Withdrawable now, Held until the hold window
 	// of their earning has passed (HeldUntil says when each part frees).
 	Balance      fanfare.Amount `json:"balance"`

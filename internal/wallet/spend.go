@@ -52,7 +52,8 @@ func (s *Service) checkSpend(ctx context.Context, actor fanfare.Actor, coins fan
 		spent fanfare.Amount
 		err   error
 	)
-	if read != nil && read.user.ID == actor.UserID && read.day == day {
+	useRead := read != nil && read.user.ID == actor.UserID && read.day == day
+	if useRead {
 		u, c, spent = read.user, read.state, read.spent
 	} else if u, err = s.users.ByID(ctx, actor.UserID); err != nil {
 		return nil, err
@@ -62,7 +63,7 @@ func (s *Service) checkSpend(ctx context.Context, actor fanfare.Actor, coins fan
 			"you must be %d or older to %s: you can keep coins in your wallet, but spending them on creators opens on your %dth birthday",
 			AdultAge, what, AdultAge)
 	}
-	if read == nil || read.user != u {
+	if !useRead {
 		if c, spent, err = s.spendState(ctx, u.ID, now); err != nil {
 			return nil, err
 		}

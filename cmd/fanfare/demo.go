@@ -85,6 +85,8 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	}
 	m.Config.Migrate = true
 	m.Config.Demo = true
+	clk := &shiftClock{}
+	m.Clock = clk
 	if err := m.Run(ctx); err != nil {
 		return err
 	}
@@ -136,7 +138,8 @@ func seedDemo(ctx context.Context, m *Main) error {
 	now := m.Clock.Now()
 	var ops *fanfare.User
 	users := map[string]*fanfare.User{}
-	for _, d := range demoWorld {
+	everyone := append(append([]demoUser(nil), demoWorld...), demoSupporters...)
+	for _, d := range everyone {
 		u, err := m.Accounts.ByHandle(ctx, d.handle)
 		if fanfare.ErrorCode(err) == fanfare.ENotFound {
 			u, err = m.Accounts.Create(ctx, account.CreateInput{
@@ -184,6 +187,17 @@ func seedDemo(ctx context.Context, m *Main) error {
 			return fmt.Errorf("ayla's tips: %w", err)
 		}
 	}
+	if err := seedOffers(ctx, m, users); err != nil {
+		return err
+	}
+	if err := seedPlans(ctx, m, users); err != nil {
+		return err
+	}
+	// The past first: the ledger reads a creator's credits newest first
+	// and takes their order for the order of their dates.
+	if err := seedEarnings(ctx, m, users, operator); err != nil {
+		return err
+	}
 	if err := seedShoutouts(ctx, m, users, operator); err != nil {
 		return err
 	}
@@ -198,7 +212,7 @@ func seedDemo(ctx context.Context, m *Main) error {
 	if err != nil && fanfare.ErrorCode(err) != fanfare.EConflict {
 		return fmt.Errorf("ayla's LIVE: %w", err)
 	}
-	m.Logger.Info("demo world ready", "users", len(demoWorld))
+	m.Logger.Info("demo world ready", "users", len(everyone))
 	return nil
 }
 
@@ -217,15 +231,9 @@ var demoOffers = []struct {
 	{"brandco", 5_000, 20, ""},
 }
 
-// demoVideo is the video ayla delivered to sam (demodata/README.md).
-//
-//go:embed demodata/shoutout.mp4
-var demoVideo []byte
-
-// seedShoutouts sets the creators' offers, sam's request to ayla that
-// waits for her answer and one she delivered. The coins they hold are
-// granted first, so that sam keeps the balance the README promises.
-func seedShoutouts(ctx context.Context, m *Main, users map[string]*fanfare.User, operator fanfare.Actor) error {
+// seedOffers sets the creators' Shoutouts offers, as far as an earlier
+// seeding did not.
+func seedOffers(ctx context.Context, m *Main, users map[string]*fanfare.User) error {
 	for _, o := range demoOffers {
 		u := users[o.handle]
 		st, err := m.Shoutouts.Settings(ctx, u.ID)
@@ -240,6 +248,18 @@ func seedShoutouts(ctx context.Context, m *Main, users map[string]*fanfare.User,
 			return fmt.Errorf("%s's shoutouts: %w", o.handle, err)
 		}
 	}
+	return nil
+}
+
+// demoVideo is the video ayla delivered to sam (demodata/README.md).
+//
+//go:embed demodata/shoutout.mp4
+var demoVideo []byte
+
+// seedShoutouts makes sam's request to ayla that waits for her answer and
+// one she delivered. The coins they hold are
+// granted first, so that sam keeps the balance the README promises.
+func seedShoutouts(ctx context.Context, m *Main, users map[string]*fanfare.User, operator fanfare.Actor) error {
 	sam, ayla := users["sam"], users["ayla"]
 	_, err := m.Wallet.Grant(ctx, operator, wallet.GrantInput{UserID: sam.ID, Coins: 2_000, Reason: "demo world: two shoutouts from ayla"}, "demo-seed-sam-shoutouts")
 	if err != nil {
@@ -298,15 +318,9 @@ var demoPlans = []struct {
 	{"brandco", []subscription.TierInput{{Name: "Members", Price: 500, Perks: []string{"Early access to our drops"}}}},
 }
 
-// demoTenure is how many periods sam has paid to ayla's fan club: his badge
-// shows 3 months.
-const demoTenure = 3
-
-// seedSubscriptions sets the plans and subscribes sam to ayla's fan club
-// for demoTenure periods: the first paid demoTenure-1 periods ago (a
-// service whose clock runs that far back pays it and the renewals up to
-// now; the last period runs from now on, renewed by the server's jobs).
-func seedSubscriptions(ctx context.Context, m *Main, users map[string]*fanfare.User, operator fanfare.Actor) error {
+// seedPlans sets the creators' LIVE Subscription plans, as far as an
+// earlier seeding did not.
+func seedPlans(ctx context.Context, m *Main, users map[string]*fanfare.User) error {
 	for _, p := range demoPlans {
 		u := users[p.handle]
 		plan, err := m.Subscriptions.Plan(ctx, u.ID)
@@ -320,6 +334,18 @@ func seedSubscriptions(ctx context.Context, m *Main, users map[string]*fanfare.U
 			return fmt.Errorf("%s's plan: %w", p.handle, err)
 		}
 	}
+	return nil
+}
+
+// demoTenure is how many periods sam has paid to ayla's fan club: his badge
+// shows 3 months.
+const demoTenure = 3
+
+// seedSubscriptions subscribes sam to ayla's fan club
+// for demoTenure periods: the first paid demoTenure-1 periods ago (a
+// service whose clock runs that far back pays it and the renewals up to
+// now; the last period runs from now on, renewed by the server's jobs).
+func seedSubscriptions(ctx context.Context, m *Main, users map[string]*fanfare.User, operator fanfare.Actor) error {
 	sam, ayla := users["sam"], users["ayla"]
 	if mb, err := m.Subscriptions.Membership(ctx, sam.ID, ayla.ID); err != nil {
 		return fmt.Errorf("sam's subscription: %w", err)

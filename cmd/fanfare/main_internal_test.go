@@ -16,6 +16,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/content"
 	"github.com/fanfarehq/fanfare/internal/payment"
+	"github.com/fanfarehq/fanfare/internal/payout"
 	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
@@ -29,6 +30,7 @@ func newTestMain(t *testing.T) *Main {
 	t.Helper()
 	m := NewMain()
 	m.Config.Addr, m.Config.MetricsAddr, m.Config.Data = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	m.Clock = &shiftClock{} // the wall clock, which the demo's seeding moves back to write its past
 	return m
 }
 
@@ -129,10 +131,37 @@ func TestMainServesAndSeedsDemo(t *testing.T) {
 				t.Errorf("the delivered video's blob: %v, %v", ok, err)
 			}
 			ayla, _ := m.Accounts.ByHandle(ctx, "ayla")
-			// 800 for one shoutout delivered, 150 for each of sam's three
-			// months of her fan club.
-			if w, _ := m.Wallet.Wallet(ctx, ayla.ID); w.Diamonds != 800+demoTenure*150 {
-				t.Errorf("ayla's diamonds = %d, want %d: one delivery and sam's subscription", w.Diamonds, 800+demoTenure*150)
+			// ayla's earnings: her past weeks' gifts and tips, two
+			// shoutouts delivered (800 diamonds each), sam's three months
+			// of her fan club and elif's and noah's first months (half
+			// of each price), all once.
+			var gifts, tips fanfare.Amount
+			for _, l := range demoPastLives {
+				for _, g := range l.gifts {
+					gifts += giftCoins(m, g.gift) * fanfare.Amount(g.count) / 2
+				}
+			}
+			for _, tip := range demoTips {
+				tips += tip.coins
+			}
+			e, err := m.Payouts.Earnings(ctx, actorOf(ayla), payout.EarningsInput{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := payout.Diamonds{Gifts: gifts, Tips: tips, Shoutouts: 2 * 800, Subscriptions: demoTenure*150 + 750 + 150}
+			want.Net = want.Gifts + want.Tips + want.Shoutouts + want.Subscriptions
+			if e.Total != want {
+				t.Errorf("ayla's earnings = %+v, want %+v", e.Total, want)
+			}
+			if w, _ := m.Wallet.Wallet(ctx, ayla.ID); w.Diamonds != want.Net {
+				t.Errorf("ayla's diamonds = %d, want %d", w.Diamonds, want.Net)
+			}
+			// Some of it cleared the hold window, some is held.
+			if e.Withdrawable < 10_000 || e.Held == 0 || e.Withdrawable+e.Held != e.Balance {
+				t.Errorf("ayla's withdrawable %d, held %d of %d", e.Withdrawable, e.Held, e.Balance)
+			}
+			if lives, err := m.Live.Recent(ctx, ayla.ID, 20); err != nil || len(lives) != len(demoPastLives)+1 {
+				t.Errorf("ayla's LIVEs = %d, %v; want %d past and one on air", len(lives), err, len(demoPastLives))
 			}
 			// Subscriber content: ayla's emotes and posts, once; sam opens
 			// the posts, mia does not.

@@ -307,6 +307,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Shoutouts:     a.Shoutouts,
 		Subscriptions: a.Subscriptions,
 		Content:       a.Content,
+		Payouts:       a.Payouts,
 		Blobs:         a.Blobs,
 		API:           a.API,
 		APISpec:       a.API.Spec(),

@@ -102,7 +102,7 @@ func newAppWith(t *testing.T, db *store.DB, o appOptions) *app {
 		PostMaxMediaBytes: o.postMaxMedia,
 	})
 	opts := web.Options{Accounts: a.Accounts, Wallet: a.Wallet, Live: a.Live, Rules: a.Rules, Tips: a.Tips,
-		Profiles: a.Profiles, Shoutouts: a.Shoutouts, Subscriptions: a.Subscriptions, Content: a.Content, API: a.API, Logger: slog.New(slog.DiscardHandler),
+		Profiles: a.Profiles, Shoutouts: a.Shoutouts, Subscriptions: a.Subscriptions, Content: a.Content, Payouts: a.Payouts, API: a.API, Logger: slog.New(slog.DiscardHandler),
 		Clock: cmp.Or[fanfare.Clock](o.clock, fanfare.SystemClock{}), CSRFKey: o.csrfKey}
 	var pages http.Handler = a.Web
 	if o.blobs != nil {

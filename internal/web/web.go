@@ -13,6 +13,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpx"
 	"github.com/fanfarehq/fanfare/internal/live"
+	"github.com/fanfarehq/fanfare/internal/payout"
 	"github.com/fanfarehq/fanfare/internal/profile"
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
 	"github.com/fanfarehq/fanfare/internal/shoutout"
@@ -57,6 +58,8 @@ type Options struct {
 	// Their images and media are served by the API (/v1/emotes/{id}/image,
 	// /v1/posts/{id}/media). Nil: none of them.
 	Content *content.Service
+	// Payouts runs the creator's earnings dashboard.
+	Payouts *payout.Service
 	// Blobs deletes a video the operator rejects. Nil: the blob stays.
 	Blobs Blobs
 	// API serves the paths of the HTTP API: /v1/, /openapi.json,
@@ -95,6 +98,7 @@ type Server struct {
 	shoutouts *shoutout.Service
 	subs      *subscription.Service
 	content   *content.Service
+	payouts   *payout.Service
 	blobs     Blobs
 	api       http.Handler
 	log       *slog.Logger
@@ -117,7 +121,7 @@ func New(opts Options) *Server {
 		missing bool
 	}{
 		{"Accounts", opts.Accounts == nil}, {"Wallet", opts.Wallet == nil}, {"Live", opts.Live == nil},
-		{"Rules", opts.Rules == nil}, {"Tips", opts.Tips == nil}, {"Profiles", opts.Profiles == nil}, {"Shoutouts", opts.Shoutouts == nil},
+		{"Rules", opts.Rules == nil}, {"Tips", opts.Tips == nil}, {"Profiles", opts.Profiles == nil}, {"Shoutouts", opts.Shoutouts == nil}, {"Payouts", opts.Payouts == nil},
 		{"API", opts.API == nil}, {"Logger", opts.Logger == nil}, {"Clock", opts.Clock == nil},
 	} {
 		if o.missing {
@@ -134,6 +138,7 @@ func New(opts Options) *Server {
 		shoutouts: opts.Shoutouts,
 		subs:      opts.Subscriptions,
 		content:   opts.Content,
+		payouts:   opts.Payouts,
 		blobs:     opts.Blobs,
 		api:       opts.API,
 		log:       opts.Logger,
@@ -177,6 +182,7 @@ func New(opts Options) *Server {
 	mux.HandleFunc("POST /studio/chat-mode", s.userForm(s.setChatMode))
 	mux.HandleFunc("GET /studio/monetization", s.userPage(s.monetizationPage))
 	mux.HandleFunc("POST /studio/monetization/tips", s.userForm(s.setTips))
+	mux.HandleFunc("GET /studio/earnings", s.userPage(s.earningsPage))
 	mux.HandleFunc("GET /creators", s.creatorsPage)
 	mux.HandleFunc("GET /leaderboard", s.leaderboardPage)
 	mux.HandleFunc("GET /api", s.apiPage)

@@ -34,7 +34,9 @@ const demoSynopsis = `Usage: fanfare demo [flags]
 
 Creates (or reuses) an embedded SQLite database under the data directory
 (demo.db), seeds the demo world — creators ayla, omar, lea, brandco and zed,
-fans sam and mia, operator ops, all with the password "fanfare-demo" — and
+fans sam and mia, ayla's supporters elif, noah, kerem and lucia (three weeks
+of her past, written on their days), operator ops, all with the password
+"fanfare-demo" — and
 serves it until SIGINT or SIGTERM. Seeding is deterministic and idempotent:
 running the demo again reuses the same world. --reset starts from scratch.
 /readyz answers 503 until the world is seeded, then 200.`
@@ -562,12 +564,14 @@ ayla is LIVE: open %[1]s/live to watch her room and send her gifts as sam
 ayla has Tips on: open %[1]s/creators/ayla to tip her (and /creators/omar to see why omar cannot be tipped)
 Shoutouts: sam's inbox at %[1]s/shoutouts holds a video ayla delivered; ayla answers requests at /studio/shoutouts
 LIVE Subscription: sam subscribes to ayla's fan club (3 months: his badge shows in her chat); brandco's plan is refused (a business)
+Earnings: ayla's dashboard at %[1]s/studio/earnings charts three weeks of her diamonds by feature
 Subscriber content: sam reads ayla's posts at %[1]s/creators/ayla/posts (mia sees them locked) and uses her emotes (:aylaheart:, :aylawave:, :aylastar:) in her chat; ayla edits them at /studio/emotes and /studio/posts
 
 Logins (password %[2]q):
   creators  ayla (TR, 250,000 followers), omar (AE, 40,000), lea (FR, 5,000),
             brandco (business, TR, 500,000), zed (TR, 180,000, banned)
-  fans      sam (FR, adult, 27,000 coins: grants and a 7,000 pack; two shoutouts from ayla; 3 months of ayla's fan club), mia (TR, 16 years old, 700 coins)
+  fans      sam (FR, adult, 27,000 coins: grants and a 7,000 pack; two shoutouts from ayla; 3 months of ayla's fan club), mia (TR, 16 years old, 700 coins),
+            elif, noah, kerem, lucia (ayla's supporters over the past three weeks)
   operator  ops
 API key (operator and host app): %[3]s
 Metrics (Prometheus): %[4]s

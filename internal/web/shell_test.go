@@ -52,7 +52,7 @@ func TestNavigationCreatorLinks(t *testing.T) {
 	// An adult fan could go LIVE at once, and earn more with followers.
 	fan := a.browser(t)
 	p := fan.signUp("adult", "FR")
-	require.Equal(t, []string{"/live", "/creators", "/leaderboard", "/studio", "/wallet", "/shoutouts", "/subscriptions", "/studio/monetization", "/settings"}, navLinks(p))
+	require.Equal(t, []string{"/live", "/creators", "/leaderboard", "/studio", "/wallet", "/shoutouts", "/subscriptions", "/studio/monetization", "/studio/earnings", "/settings"}, navLinks(p))
 	require.NotContains(t, p.body, `data-testid="nav-diamonds"`, "a fan without followers or diamonds sees only coins")
 	require.Contains(t, p.body, `data-testid="nav-balance"`)
 
@@ -79,6 +79,7 @@ func TestNavigationCreatorLinks(t *testing.T) {
 	require.NoError(t, err)
 	p = a.browser(t).logIn("star")
 	require.Contains(t, navLinks(p), "/studio/monetization")
+	require.Contains(t, navLinks(p), "/studio/earnings", "and what they earned before")
 
 	// Logged out: the public pages and the way in.
 	p = a.browser(t).get("/live")

@@ -294,7 +294,9 @@ func (s *Service) Earnings(ctx context.Context, actor fanfare.Actor, in Earnings
 // Diamonds a failed payout gave back are not earnings: they were
 // withdrawable when asked, and stay so.
 func (s *Service) held(ctx context.Context, acct ledger.AccountID, now time.Time, balance fanfare.Amount) (fanfare.Amount, []Frees, error) {
-	since := now.Add(-s.opts.Hold)
+	// A diamond earned exactly the hold window ago is free: the window
+	// holds what was earned after that (times are microseconds).
+	since := now.Add(-s.opts.Hold).Add(time.Microsecond)
 	credits, err := s.ledger.RecentCredits(ctx, acct, "", since, maxHeldCredits)
 	if err != nil {
 		return 0, nil, err

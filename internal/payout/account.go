@@ -116,10 +116,10 @@ func (s *Service) SetSandboxAccount(ctx context.Context, actor fanfare.Actor, nu
 	return s.PayoutAccount(ctx, actor)
 }
 
-// Onboarding is the page where a creator completes their connected
+// PayoutOnboarding is the page where a creator completes their connected
 // account with the provider (a Stripe Account Link), valid until
 // ExpiresAt.
-type Onboarding struct {
+type PayoutOnboarding struct {
 	URL       string    `json:"url"`
 	ExpiresAt time.Time `json:"expires_at"`
 	AccountID string    `json:"account_id" doc:"The connected account"`
@@ -133,7 +133,7 @@ type Onboarding struct {
 // Codes: forbidden (not a logged-in user), validation_failed (the provider
 // has no connected accounts: the sandbox), unavailable (the provider
 // could not be reached).
-func (s *Service) Onboard(ctx context.Context, actor fanfare.Actor, base string) (*Onboarding, error) {
+func (s *Service) Onboard(ctx context.Context, actor fanfare.Actor, base string) (*PayoutOnboarding, error) {
 	if actor.UserID == "" {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "payouts are a logged-in creator's")
 	}
@@ -166,11 +166,11 @@ func (s *Service) Onboard(ctx context.Context, actor fanfare.Actor, base string)
 	if err != nil {
 		return nil, err
 	}
-	return &Onboarding{URL: url, ExpiresAt: exp.UTC(), AccountID: id}, nil
+	return &PayoutOnboarding{URL: url, ExpiresAt: exp.UTC(), AccountID: id}, nil
 }
 
-// Hold is an operator's hold of a creator's payouts.
-type Hold struct {
+// PayoutHold is an operator's hold of a creator's payouts.
+type PayoutHold struct {
 	UserID string `json:"user_id"`
 	Held   bool   `json:"held"`
 	Reason string `json:"reason,omitempty"`
@@ -184,7 +184,7 @@ type Hold struct {
 //
 // Codes: forbidden (not the operator), validation_failed (no reason),
 // not_found (no such user).
-func (s *Service) SetHold(ctx context.Context, actor fanfare.Actor, userID string, held bool, reason string) (*Hold, error) {
+func (s *Service) SetHold(ctx context.Context, actor fanfare.Actor, userID string, held bool, reason string) (*PayoutHold, error) {
 	if !actor.IsOperator() {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "only the operator holds payouts")
 	}
@@ -229,7 +229,7 @@ func (s *Service) SetHold(ctx context.Context, actor fanfare.Actor, userID strin
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("hold payouts: %w", err)
 	}
-	return &Hold{UserID: userID, Held: held, Reason: stored}, nil
+	return &PayoutHold{UserID: userID, Held: held, Reason: stored}, nil
 }
 
 // reschedule inserts, in tx, the provider jobs of userID's payouts still

@@ -223,10 +223,6 @@ func (s *Service) RequestPayout(ctx context.Context, actor fanfare.Actor, in Req
 	} else if err != nil {
 		return nil, err
 	}
-	legs, err := s.requestLegs(ctx, acct, currency, in.Diamonds, fiat)
-	if err != nil {
-		return nil, err
-	}
 	for range maxTries {
 		now := s.opts.Clock.Now().UTC()
 		seq, err := s.seq(ctx, actor.UserID)
@@ -234,6 +230,10 @@ func (s *Service) RequestPayout(ctx context.Context, actor fanfare.Actor, in Req
 			return nil, err
 		}
 		if err := s.affordable(ctx, actor.UserID, acct, now, in.Diamonds); err != nil {
+			return nil, err
+		}
+		legs, err := s.requestLegs(ctx, acct, currency, in.Diamonds, fiat)
+		if err != nil {
 			return nil, err
 		}
 		id := fanfare.NewID(s.opts.Clock)
@@ -411,8 +411,8 @@ func (s *Service) destination(a *account) (string, error) {
 // MaxPage is the most payouts one page lists.
 const MaxPage = 100
 
-// Page is a page of payouts, newest first.
-type Page struct {
+// PayoutPage is a page of payouts, newest first.
+type PayoutPage struct {
 	Payouts []Payout `json:"payouts"`
 	Next    string   `json:"next_cursor,omitempty" doc:"The next page's cursor; absent on the last page"`
 }
@@ -422,7 +422,7 @@ type Page struct {
 //
 // Codes: forbidden (not a logged-in user), validation_failed (a bad limit
 // or cursor).
-func (s *Service) Payouts(ctx context.Context, actor fanfare.Actor, cursor string, limit int) (*Page, error) {
+func (s *Service) Payouts(ctx context.Context, actor fanfare.Actor, cursor string, limit int) (*PayoutPage, error) {
 	if actor.UserID == "" {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "payouts are a logged-in creator's")
 	}
@@ -447,7 +447,7 @@ func (s *Service) Payouts(ctx context.Context, actor fanfare.Actor, cursor strin
 		return nil, fmt.Errorf("list payouts: %w", err)
 	}
 	defer rs.Close()
-	p := &Page{Payouts: []Payout{}}
+	p := &PayoutPage{Payouts: []Payout{}}
 	for rs.Next() {
 		po, err := scanPayout(rs)
 		if err != nil {

@@ -80,7 +80,7 @@ func verify(ctx context.Context, db *store.DB, stdout, stderr io.Writer, quiet b
 	if err != nil {
 		return nil, err
 	}
-	payouts, err := payout.Verify(ctx, db)
+	payouts, err := payout.Verify(ctx, l)
 	if err != nil {
 		return nil, err
 	}

@@ -106,7 +106,7 @@ func TestPayouts(t *testing.T) {
 		require.Equal(t, payout.Paid, page.Payouts[0].State)
 		require.Equal(t, payout.Payable{Amount: 10_000, Currency: "EUR"}, page.Payouts[0].Fiat)
 		e.requireVerified(t)
-		problems, err := payout.Verify(ctx, db)
+		problems, err := payout.Verify(ctx, e.ledger)
 		require.NoError(t, err)
 		require.Empty(t, problems)
 

@@ -142,7 +142,7 @@ func (f *fixture) verified(t *testing.T) {
 	r, err := f.l.Verify(f.ctx, nil)
 	require.NoError(t, err)
 	require.True(t, r.OK(), "%v", r.Problems)
-	problems, err := payout.Verify(f.ctx, f.db)
+	problems, err := payout.Verify(f.ctx, f.l)
 	require.NoError(t, err)
 	require.Empty(t, problems)
 }

@@ -19,9 +19,12 @@ const (
 	ERegionBlocked          = "region_blocked"
 	EDeadlinePassed         = "deadline_passed"
 	EInvalidState           = "invalid_state"
-	ECapacityFull           = "capacity_full"         // a creator's open requests, or emotes, reached their capacity
-	EPaused                 = "paused"                // a creator paused requests
-	ENotEnoughRecipients    = "not_enough_recipients" // fewer viewers can receive gifted subscriptions than asked
+	ECapacityFull           = "capacity_full"           // a creator's open requests, or emotes, reached their capacity
+	EPaused                 = "paused"                  // a creator paused requests
+	ENotEnoughRecipients    = "not_enough_recipients"   // fewer viewers can receive gifted subscriptions than asked
+	EPayoutLimit            = "payout_limit_exceeded"   // a payout above what is left of the creator's daily maximum
+	EPayoutsHeld            = "payouts_held"            // an operator holds the creator's payouts
+	EPayoutAccountRequired  = "payout_account_required" // no account to pay to (Stripe onboarding not done)
 	EIdempotencyConflict    = "idempotency_conflict"
 	EIdempotencyKeyRequired = "idempotency_key_required"
 	EInvalid                = "validation_failed"

@@ -26,7 +26,7 @@ var wallClock = map[string]struct {
 	"internal/ledger/ledgerbench": {4, "the ledger benchmark times its requests"},
 	// A fake of an outside system: Stripe dates its objects by its own
 	// (the real) clock, and Fanfare reads those dates as data.
-	"internal/payment/stripetest": {4, "the fake Stripe API dates sessions and refunds"},
+	"internal/payment/stripetest": {5, "the fake Stripe API dates sessions, refunds, accounts, links and transfers"},
 }
 
 // timers lists the only packages outside cmd/fanfare that may use real

@@ -88,6 +88,11 @@ type Config struct {
 	// long earned diamonds are held before they may be withdrawn).
 	PayoutRates string
 	PayoutHold  time.Duration
+	// FANFARE_PAYOUT_PROVIDER (sandbox or stripe), FANFARE_PAYOUT_MIN and
+	// FANFARE_PAYOUT_DAILY_MAX (diamonds).
+	PayoutProvider string
+	PayoutMin      int64
+	PayoutDailyMax int64
 	// FANFARE_ELIGIBILITY_FILE: a JSON file of eligibility rules replacing
 	// the built-in ones feature by feature (the operator's changes at run
 	// time take precedence).
@@ -212,6 +217,9 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.ShoutoutMaxPrice, "shoutout-max-price", int64(envInt("FANFARE_SHOUTOUT_MAX_PRICE", shoutout.DefaultMaxPrice)), "the highest price in coins a creator may set for a shoutout (env FANFARE_SHOUTOUT_MAX_PRICE)")
 	fs.StringVar(&c.ShoutoutMaxVideo, "shoutout-max-video", env("FANFARE_SHOUTOUT_MAX_VIDEO", "200MB"), "the largest shoutout video a creator may upload: bytes, or with a unit (KB, MB, GB; KiB, MiB, GiB) (env FANFARE_SHOUTOUT_MAX_VIDEO)")
 	fs.StringVar(&c.PayoutRates, "payout-rates", env("FANFARE_PAYOUT_RATES", payout.DefaultRates), "what one diamond is paid out in each currency: CURRENCY=amount in the major unit, at most 6 decimals, comma-separated (env FANFARE_PAYOUT_RATES)")
+	fs.StringVar(&c.PayoutProvider, "payout-provider", env("FANFARE_PAYOUT_PROVIDER", payout.SandboxName), "where payouts are paid: sandbox (instant; account 000111111116 fails) or stripe (Connect transfers; needs the Stripe secret key) (env FANFARE_PAYOUT_PROVIDER)")
+	fs.Int64Var(&c.PayoutMin, "payout-min", int64(envInt("FANFARE_PAYOUT_MIN", int(payout.DefaultMin))), "the fewest diamonds one payout takes (env FANFARE_PAYOUT_MIN)")
+	fs.Int64Var(&c.PayoutDailyMax, "payout-daily-max", int64(envInt("FANFARE_PAYOUT_DAILY_MAX", int(payout.DefaultDailyMax))), "the most diamonds a creator withdraws per UTC day (env FANFARE_PAYOUT_DAILY_MAX)")
 	fs.DurationVar(&c.PayoutHold, "payout-hold", envDuration("FANFARE_PAYOUT_HOLD", payout.DefaultHold), "how long earned diamonds are held before they may be withdrawn, so that chargebacks and disputes can still take them back (env FANFARE_PAYOUT_HOLD)")
 	fs.StringVar(&c.PostMaxMedia, "post-max-media", env("FANFARE_POST_MAX_MEDIA", "200MB"), "the largest image or video a creator may attach to a subscriber-only post: bytes, or with a unit (KB, MB, GB; KiB, MiB, GiB) (env FANFARE_POST_MAX_MEDIA)")
 	fs.StringVar(&c.ShoutoutBlockedFanRegions, "shoutout-blocked-fan-regions", env("FANFARE_SHOUTOUT_BLOCKED_FAN_REGIONS", ""), "comma-separated regions (ISO 3166-1 alpha-2) whose fans cannot request shoutouts; default none (env FANFARE_SHOUTOUT_BLOCKED_FAN_REGIONS)")
@@ -515,6 +523,12 @@ func (c *Config) hashCost() (account.HashCost, error) {
 	return cost, nil
 }
 
+// Stripe's payout provider is a payout.Provider and a payout.Connector.
+var _ interface {
+	payout.Provider
+	payout.Connector
+} = (*payment.StripePayouts)(nil)
+
 // payouts is the payout configuration as payout.Options.
 func (c *Config) payouts() (payout.Options, error) {
 	rates, err := payout.ParseRates(c.PayoutRates)
@@ -524,5 +538,27 @@ func (c *Config) payouts() (payout.Options, error) {
 	if c.PayoutHold <= 0 {
 		return payout.Options{}, fmt.Errorf("--payout-hold (FANFARE_PAYOUT_HOLD) %s: want a positive duration, e.g. 168h", c.PayoutHold)
 	}
-	return payout.Options{Rates: rates, Hold: c.PayoutHold}, nil
+	if c.PayoutMin <= 0 || fanfare.Amount(c.PayoutMin) > fanfare.MaxAmount {
+		return payout.Options{}, fmt.Errorf("--payout-min (FANFARE_PAYOUT_MIN) %d: want a positive number of diamonds", c.PayoutMin)
+	}
+	if c.PayoutDailyMax < c.PayoutMin || fanfare.Amount(c.PayoutDailyMax) > fanfare.MaxAmount {
+		return payout.Options{}, fmt.Errorf("--payout-daily-max (FANFARE_PAYOUT_DAILY_MAX) %d: want at least the minimum (%d)", c.PayoutDailyMax, c.PayoutMin)
+	}
+	o := payout.Options{Rates: rates, Hold: c.PayoutHold, Min: fanfare.Amount(c.PayoutMin), DailyMax: fanfare.Amount(c.PayoutDailyMax),
+		PublicURL: strings.TrimRight(c.PublicURL, "/")}
+	switch c.PayoutProvider {
+	case payout.SandboxName:
+	case payout.StripeName:
+		if c.StripeSecretKey == "" {
+			return payout.Options{}, errors.New("--payout-provider stripe needs --stripe-secret-key (FANFARE_STRIPE_SECRET_KEY)")
+		}
+		st, err := payment.NewStripePayouts(c.StripeSecretKey, c.StripeAPIBase, nil)
+		if err != nil {
+			return payout.Options{}, err
+		}
+		o.Provider = st
+	default:
+		return payout.Options{}, fmt.Errorf("--payout-provider (FANFARE_PAYOUT_PROVIDER) %q: want sandbox or stripe", c.PayoutProvider)
+	}
+	return o, nil
 }

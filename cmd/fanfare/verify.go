@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/payout"
 	"github.com/fanfarehq/fanfare/internal/store"
 )
 
@@ -22,7 +23,9 @@ the configured database: every transfer moves a positive amount between two
 accounts of one asset (rule 1), every asset sums to zero and every stored
 balance matches its transfers (rule 2), no spending took a wallet below zero
 (rule 3), and every hold was created once and resolved at most once, with
-escrow holding exactly the pending holds (rule 5).
+escrow holding exactly the pending holds (rule 5); and that the payouts
+match the ledger: payouts_pending and fiat_payable:<currency> hold exactly
+the payouts requested, payouts_paid and fiat_paid:<currency> those paid.
 
 Exits 0 when everything matches, 1 on any difference, 2 if it cannot run.`
 
@@ -77,6 +80,14 @@ func verify(ctx context.Context, db *store.DB, stdout, stderr io.Writer, quiet b
 	if err != nil {
 		return nil, err
 	}
+	payouts, err := payout.Verify(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range payouts {
+		r.Problems = append(r.Problems, p)
+		r.ProblemCount++
+	}
 	if !quiet {
 		fmt.Fprintf(stdout, "checked %d accounts, %d transfers, %d holds; assets %s\n",
 			r.Accounts, r.Transfers, r.Holds, joinAssets(r))
@@ -84,6 +95,7 @@ func verify(ctx context.Context, db *store.DB, stdout, stderr io.Writer, quiet b
 		fmt.Fprintln(stdout, "rule 2: every asset sums to zero; every stored balance equals its transfers")
 		fmt.Fprintln(stdout, "rule 3: no spending took a wallet below zero")
 		fmt.Fprintln(stdout, "rule 5: every hold created once, resolved at most once; escrow equals pending holds")
+		fmt.Fprintln(stdout, "payouts: pending and paid diamonds and fiat equal the payouts requested and paid")
 	}
 	for _, p := range r.Problems {
 		fmt.Fprintln(stdout, "PROBLEM", p)

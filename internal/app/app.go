@@ -107,8 +107,8 @@ type Config struct {
 	// Subscriptions are LIVE Subscription's period, grace, notice, share
 	// and bounds (Clock and Scheduler are the graph's own).
 	Subscriptions subscription.Options
-	// Payouts are the payout rates and the hold window (the Clock is the
-	// graph's own).
+	// Payouts are the payout rates, the hold window, the provider and the
+	// bounds (the Clock and Scheduler are the graph's own).
 	Payouts payout.Options
 	// JobWorkers is the most background jobs run at once; 0 is the jobs
 	// package's default.
@@ -263,13 +263,14 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 	a.Shoutouts.Register(a.Jobs)
 	a.Profiles = profile.New(a.Rules, a.Tips, a.Live, a.Shoutouts, a.Subscriptions)
 	po := cfg.Payouts
-	po.Clock = clock
+	po.Clock, po.Scheduler = clock, a.Jobs
 	if po.CurrencyFor == nil {
 		po.CurrencyFor = a.Wallet.Catalog().CurrencyFor
 	}
 	if a.Payouts, err = payout.New(a.Ledger, a.Accounts, po); err != nil {
 		return err
 	}
+	a.Payouts.Register(a.Jobs)
 	a.API = httpapi.New(httpapi.Options{
 		Accounts:      a.Accounts,
 		Wallet:        a.Wallet,

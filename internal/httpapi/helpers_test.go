@@ -24,6 +24,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/payment"
+	"github.com/fanfarehq/fanfare/internal/payout"
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/tips"
@@ -76,6 +77,7 @@ type envConfig struct {
 	maxPostMedia int64
 	members      live.Members // who subscribes; nil: the app's own subscriptions
 	emotes       live.Emotes
+	payouts      payout.Options
 }
 
 // newEnvConfig is newEnv configured by c.
@@ -89,7 +91,8 @@ func newEnvConfig(tb testing.TB, db *store.DB, c envConfig) *env {
 	blobURL, blobDir := blobtest.File(tb)
 	a := apptest.Open(tb, db, nil, app.Config{APIKey: testAPIKey, Version: "test", MaxBodyBytes: testMaxBody, Providers: all,
 		Guard: c.guard, Hashes: c.hashes, MetricsToken: c.metricsToken, CORSOrigins: c.corsOrigins, WarmingUp: c.warmingUp,
-		MaxVideoBytes: c.maxVideo, BlobURL: blobURL, PostMaxMediaBytes: c.maxPostMedia, Members: c.members, Emotes: c.emotes})
+		MaxVideoBytes: c.maxVideo, BlobURL: blobURL, PostMaxMediaBytes: c.maxPostMedia, Members: c.members, Emotes: c.emotes,
+		Payouts: c.payouts})
 	e := &env{api: a.API, handler: a.API, db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet, live: a.Live, rules: a.Rules, tips: a.Tips,
 		registry: a.Registry, blobDir: blobDir, jobs: a.Jobs}
 	if _, ok := tb.(*testing.T); ok {

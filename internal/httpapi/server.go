@@ -258,6 +258,7 @@ func newServer(opts Options) *Server {
 	s.registerGiftedSubscriptions()
 	s.registerContent()
 	s.registerEarnings()
+	s.registerPayouts()
 	s.finishSpec()
 	s.cors = newCORS(opts.CORSOrigins, apiMethods(s.contract))
 	return s
@@ -267,7 +268,7 @@ func newServer(opts Options) *Server {
 // access log, metrics, panic recovery, CORS, body limit) and its routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := fanfare.StartStopwatch()
-	st := &requestState{id: requestID(r), conn: w}
+	st := &requestState{id: requestID(r), conn: w, base: requestBase(r)}
 	st.log = s.log.With(slog.String("request_id", st.id))
 	ctx := context.WithValue(r.Context(), stateKey{}, st)
 	r = r.WithContext(ctx)
@@ -396,6 +397,9 @@ type requestState struct {
 	// conn is the connection's own writer, whose read deadline the
 	// handler lifts once the body is read (see register).
 	conn http.ResponseWriter
+	// base is the request's own base URL (scheme and host), where links
+	// back to the web app go when no public URL is configured.
+	base string
 }
 
 type stateKey struct{}
@@ -665,4 +669,12 @@ func (s *Server) finishSpec() {
 		w.Header().Set("Content-Type", "application/openapi+json")
 		w.Write(s.spec)
 	})
+}
+
+// requestBase returns r's scheme and host: https://host or http://host.
+func requestBase(r *http.Request) string {
+	if r.TLS != nil {
+		return "https://" + r.Host
+	}
+	return "http://" + r.Host
 }

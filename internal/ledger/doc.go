@@ -16,6 +16,11 @@
 // fsync of the WAL that follows the batch's commit, on PostgreSQL after
 // COMMIT returns. Options.OnSync reports each such sync.
 //
+// Payouts are three kinds of operation (KindPayout, KindPayoutPaid,
+// KindPayoutFailed) on the system accounts PayoutsPending, PayoutsPaid,
+// FiatPayable(currency) and FiatPaid(currency): the fiat legs make the money
+// owed to creators part of the ledger, so that verify balances it too.
+//
 // The files:
 //   - ledger.go: the vocabulary (Op, Leg, HoldOp, Result, Options), accounts,
 //     Submit's checks before the committer, idempotency look-ups;

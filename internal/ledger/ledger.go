@@ -28,6 +28,35 @@ const (
 	DiamondIssuance = "diamond_issuance" // DIAMOND: creator earnings come from here
 	Escrow          = "escrow"           // any asset: the held side of pending holds
 	FiatSettlement  = "fiat_settlement"  // fiat: money received from or paid to the outside
+	// PayoutsPending holds the diamonds of the payouts asked and not yet
+	// settled (DIAMOND); PayoutsPaid the diamonds of those paid.
+	PayoutsPending = "payouts_pending"
+	PayoutsPaid    = "payouts_paid"
+)
+
+// FiatPayable returns the name of the account that holds, in currency (the
+// account's asset), the money owed to creators for the payouts asked and
+// not yet settled: "fiat_payable:EUR". Its balance is what the platform
+// owes now; the payout's request credits it from FiatSettlement.
+func FiatPayable(currency string) string { return "fiat_payable:" + currency }
+
+// FiatPaid returns the name of the account that receives, in currency, the
+// money of the payouts paid: "fiat_paid:EUR".
+func FiatPaid(currency string) string { return "fiat_paid:" + currency }
+
+// Kinds of the payout operations (none is a clawback: a payout takes only
+// what the creator has).
+const (
+	// KindPayout is a creator's payout asked: their diamonds move to
+	// PayoutsPending and the money owed, FiatSettlement → FiatPayable.
+	KindPayout = "payout"
+	// KindPayoutPaid settles a payout the provider paid: PayoutsPending →
+	// PayoutsPaid and FiatPayable → FiatPaid.
+	KindPayoutPaid = "payout_paid"
+	// KindPayoutFailed reverses a payout the provider refused: the
+	// diamonds go back to the creator, the money owed back to
+	// FiatSettlement.
+	KindPayoutFailed = "payout_failed"
 )
 
 // Revenue returns the name of the platform revenue account of a feature

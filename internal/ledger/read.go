@@ -1,8 +1,12 @@
 package ledger
 
 import (
+	"context"
 	"fmt"
 	"regexp"
+	"strings"
+
+	"github.com/fanfarehq/fanfare"
 )
 
 // The ledger's tables (accounts, transfers, holds, idempotency_keys) are
@@ -40,4 +44,63 @@ func UserFrozenSQL(owner, param string) string {
 		panic(fmt.Sprintf("ledger: UserFrozenSQL(%q, %q): want a column and a query parameter", owner, param))
 	}
 	return `COALESCE((SELECT a.frozen OR a.balance < 0 FROM accounts a WHERE a.owner = ` + owner + ` AND a.asset = ` + param + `), FALSE)`
+}
+
+// SystemBalance returns the balance of system account name in asset, zero
+// when it does not exist yet. It reads committed state and creates
+// nothing (verify runs it).
+func (l *Ledger) SystemBalance(ctx context.Context, name string, asset fanfare.Asset) (fanfare.Amount, error) {
+	var b fanfare.Amount
+	err := l.db.Read.QueryRowContext(ctx, `SELECT COALESCE(SUM(balance), 0) FROM accounts WHERE owner = $1 AND asset = $2`,
+		"system:"+name, string(asset)).Scan(&b)
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", name, err)
+	}
+	return b, nil
+}
+
+// SystemAssets returns the assets of the system accounts whose name starts
+// with prefix ("fiat_payable:"), sorted.
+func (l *Ledger) SystemAssets(ctx context.Context, prefix string) ([]fanfare.Asset, error) {
+	rs, err := l.db.Read.QueryContext(ctx, `SELECT DISTINCT asset FROM accounts WHERE system AND owner LIKE $1 ORDER BY asset`,
+		"system:"+strings.ReplaceAll(prefix, "%", "")+"%")
+	if err != nil {
+		return nil, fmt.Errorf("read system accounts: %w", err)
+	}
+	defer rs.Close()
+	var out []fanfare.Asset
+	for rs.Next() {
+		var a string
+		if err := rs.Scan(&a); err != nil {
+			return nil, fmt.Errorf("read system accounts: %w", err)
+		}
+		out = append(out, fanfare.Asset(a))
+	}
+	return out, rs.Err()
+}
+
+// OpIDs returns the ids of the operations of the given kinds: verify
+// checks a feature's rows against them. It reads every transfer of those
+// kinds.
+func (l *Ledger) OpIDs(ctx context.Context, kinds ...string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, k := range kinds {
+		rs, err := l.db.Read.QueryContext(ctx, `SELECT DISTINCT op_id FROM transfers WHERE kind = $1`, k)
+		if err != nil {
+			return nil, fmt.Errorf("read operations: %w", err)
+		}
+		for rs.Next() {
+			var id string
+			if err := rs.Scan(&id); err != nil {
+				rs.Close()
+				return nil, fmt.Errorf("read operations: %w", err)
+			}
+			out[id] = true
+		}
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return nil, fmt.Errorf("read operations: %w", err)
+		}
+	}
+	return out, nil
 }

@@ -7,11 +7,16 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/store"
 )
 
 // Defaults of the Options.
 const (
 	DefaultHold = 7 * 24 * time.Hour
+	// DefaultMin is the fewest diamonds one payout takes.
+	DefaultMin fanfare.Amount = 10_000
+	// DefaultDailyMax is the most diamonds a creator withdraws per UTC day.
+	DefaultDailyMax fanfare.Amount = 2_000_000
 	// MaxEarningsDays is the longest window Earnings reads at once.
 	MaxEarningsDays = 366
 	// DefaultEarningsDays is the window Earnings reads by default: the
@@ -41,12 +46,26 @@ type Options struct {
 	// CurrencyFor is the currency shown to a user of a region when they
 	// ask for none (the wallet's); nil: the first of the rates.
 	CurrencyFor func(region string) string
+	// Provider sends the money of payouts (default: a Sandbox).
+	Provider Provider
+	// Min is the fewest diamonds one payout takes (default DefaultMin);
+	// DailyMax the most a creator withdraws per UTC day (default
+	// DefaultDailyMax).
+	Min      fanfare.Amount
+	DailyMax fanfare.Amount
+	// Scheduler inserts the provider jobs of payouts released from an
+	// operator's hold; nil: they wait for the next request's (see
+	// SetHold).
+	Scheduler Scheduler
+	// PublicURL is the web app's base URL, where Stripe sends a creator
+	// back after onboarding; empty: the one Onboard is given.
+	PublicURL string
 }
 
-// Service answers creators' earnings (and, with payouts, their
-// withdrawals).
+// Service answers creators' earnings and their payouts.
 type Service struct {
 	ledger *ledger.Ledger
+	db     *store.DB
 	users  Users
 	opts   Options
 }
@@ -66,7 +85,16 @@ func New(l *ledger.Ledger, users Users, opts Options) (*Service, error) {
 	if opts.Hold <= 0 {
 		opts.Hold = DefaultHold
 	}
-	return &Service{ledger: l, users: users, opts: opts}, nil
+	if opts.Provider == nil {
+		opts.Provider = Sandbox{}
+	}
+	if opts.Min <= 0 {
+		opts.Min = DefaultMin
+	}
+	if opts.DailyMax <= 0 {
+		opts.DailyMax = DefaultDailyMax
+	}
+	return &Service{ledger: l, db: l.DB(), users: users, opts: opts}, nil
 }
 
 // Diamonds are diamonds by feature, what was taken back, and the net.
@@ -250,31 +278,41 @@ func (s *Service) Earnings(ctx context.Context, actor fanfare.Actor, in Earnings
 		return nil, err
 	}
 	e.Balance = a.Balance
-	if err := s.held(ctx, acct, now, e); err != nil {
+	if e.Held, e.HeldUntil, err = s.held(ctx, acct, now, e.Balance); err != nil {
 		return nil, err
 	}
+	e.Withdrawable = max(e.Balance, 0) - e.Held
 	return e, nil
 }
 
-// held splits e.Balance into what may be withdrawn and what is held: the
+// held splits a balance into what may be withdrawn and what is held: the
 // diamonds credited within the hold window, less what clawbacks took back
 // within it (a refunded shoutout takes back what it had paid), are held
 // until their window passes, and never more than the balance. What was
 // taken back is counted against the newest credits, whose refunds come
 // first; the rest of the credits stay held, each until its window passes.
-func (s *Service) held(ctx context.Context, acct ledger.AccountID, now time.Time, e *Earnings) error {
-	since := now.Add(-s.opts.Hold)
+// Diamonds a failed payout gave back are not earnings: they were
+// withdrawable when asked, and stay so.
+func (s *Service) held(ctx context.Context, acct ledger.AccountID, now time.Time, balance fanfare.Amount) (fanfare.Amount, []Frees, error) {
+	// A diamond earned exactly the hold window ago is free: the window
+	// holds what was earned after that (times are microseconds).
+	since := now.Add(-s.opts.Hold).Add(time.Microsecond)
 	credits, err := s.ledger.RecentCredits(ctx, acct, "", since, maxHeldCredits)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	back, err := s.ledger.ClawedBackSince(ctx, acct, since)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
-	left := max(e.Balance, 0)
+	left := max(balance, 0)
+	var held fanfare.Amount
+	until := []Frees{}
 	// Newest first: the clawbacks' share first, then what stays held.
 	for _, c := range credits {
+		if c.Kind == ledger.KindPayoutFailed {
+			continue
+		}
 		amount := c.Amount
 		if back > 0 {
 			cut := min(back, amount)
@@ -286,18 +324,17 @@ func (s *Service) held(ctx context.Context, acct ledger.AccountID, now time.Time
 			continue
 		}
 		left -= take
-		e.Held += take
+		held += take
 		at := c.CreatedAt.Add(s.opts.Hold)
 		day := at.Format(time.DateOnly)
-		if n := len(e.HeldUntil); n > 0 && e.HeldUntil[n-1].Day == day {
-			e.HeldUntil[n-1].Diamonds += take
+		if n := len(until); n > 0 && until[n-1].Day == day {
+			until[n-1].Diamonds += take
 		} else {
-			e.HeldUntil = append(e.HeldUntil, Frees{Day: day, At: at, Diamonds: take})
+			until = append(until, Frees{Day: day, At: at, Diamonds: take})
 		}
 	}
-	slices.Reverse(e.HeldUntil) // the first to free first
-	e.Withdrawable = max(e.Balance, 0) - e.Held
-	return nil
+	slices.Reverse(until) // the first to free first
+	return held, until, nil
 }
 
 // maxHeldCredits bounds the credits read for the held part: beyond it (a

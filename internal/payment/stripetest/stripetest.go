@@ -1,8 +1,9 @@
 // Package stripetest fakes the part of Stripe that Fanfare talks to, for
 // tests that run the real stripe-go client and the real webhook signature
-// check: an HTTP server answering POST /v1/checkout/sessions and POST
-// /v1/refunds as Stripe does (secret key, form parameters,
-// Idempotency-Key), and Stripe events
+// check: an HTTP server answering POST /v1/checkout/sessions, POST
+// /v1/refunds, and for payouts POST /v1/accounts, POST /v1/account_links
+// and POST /v1/transfers as Stripe does (secret key, form parameters,
+// Idempotency-Key, with failures on demand), and Stripe events
 // signed with the webhook secret as Stripe signs them.
 //
 // It imports only stripe-go's webhook signing and the standard library.
@@ -69,12 +70,20 @@ type Server struct {
 	created     int
 	calls       int
 	fail        int
+
+	accounts      map[string]*Account  // by id
+	accountsByKey map[string]*Account  // by Idempotency-Key
+	transfers     map[string]*Transfer // by id
+	transfersKey  map[string]*Transfer // by Idempotency-Key
+	lost          int                  // transfers to make but answer 500
+	links         int
 }
 
 // New starts a fake Stripe API, closed when tb ends.
 func New(tb testing.TB) *Server {
 	tb.Helper()
-	s := &Server{sessions: map[string]*Session{}, byKey: map[string]*Session{}, refunds: map[string]*Refund{}}
+	s := &Server{sessions: map[string]*Session{}, byKey: map[string]*Session{}, refunds: map[string]*Refund{},
+		accounts: map[string]*Account{}, accountsByKey: map[string]*Account{}, transfers: map[string]*Transfer{}, transfersKey: map[string]*Transfer{}}
 	ts := httptest.NewServer(http.HandlerFunc(s.serve))
 	tb.Cleanup(ts.Close)
 	s.URL = ts.URL
@@ -134,6 +143,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost && r.URL.Path == "/v1/refunds" {
 		s.refund(w, r)
 		return
+	}
+	if r.Method == http.MethodPost {
+		switch r.URL.Path {
+		case "/v1/accounts":
+			s.account(w, r)
+			return
+		case "/v1/account_links":
+			s.accountLink(w, r)
+			return
+		case "/v1/transfers":
+			s.transfer(w, r)
+			return
+		}
 	}
 	if r.Method != http.MethodPost || r.URL.Path != "/v1/checkout/sessions" {
 		writeError(w, http.StatusNotFound, "invalid_request_error", "resource_missing", "Unrecognized request URL ("+r.Method+": "+r.URL.Path+")")
@@ -462,3 +484,214 @@ func randomID(n int) string {
 	rand.Read(b)
 	return hex.EncodeToString(b)[:n]
 }
+
+// Account is a connected account the fake created.
+type Account struct {
+	ID             string
+	Type           string
+	Metadata       map[string]string
+	IdempotencyKey string
+	// Transfers is whether transfers may reach it (the default; see
+	// Disable).
+	Transfers bool
+}
+
+// Transfer is a transfer to a connected account the fake made.
+type Transfer struct {
+	ID             string
+	Amount         int64
+	Currency       string // lower case, as sent
+	Destination    string
+	TransferGroup  string
+	Metadata       map[string]string
+	IdempotencyKey string
+
+	params string
+}
+
+// Transfers returns the transfers the fake made (replays of an
+// Idempotency-Key excluded).
+func (s *Server) Transfers() []Transfer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Transfer, 0, len(s.transfers))
+	for _, t := range s.transfers {
+		c := *t
+		c.params = ""
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Accounts returns how many connected accounts the fake created.
+func (s *Server) Accounts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.accounts)
+}
+
+// LoseNext makes the next n transfers happen but be answered with a 500,
+// as when Stripe's answer is lost: only a retry with the same
+// Idempotency-Key learns the transfer, and pays nothing twice.
+func (s *Server) LoseNext(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lost = n
+}
+
+// Disable makes connected account id refuse transfers (400, as Stripe
+// does for an account whose transfers capability is inactive).
+func (s *Server) Disable(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a, ok := s.accounts[id]; ok {
+		a.Transfers = false
+	}
+}
+
+// account answers POST /v1/accounts; s.mu is held.
+func (s *Server) account(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "", "Invalid form body")
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if prev, ok := s.accountsByKey[key]; ok && key != "" {
+		w.Header().Set("Idempotent-Replayed", "true")
+		writeAccount(w, prev)
+		return
+	}
+	typ := r.PostForm.Get("type")
+	if typ != "express" && typ != "standard" && typ != "custom" {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "parameter_invalid", "Invalid type: must be one of express, standard or custom")
+		return
+	}
+	a := &Account{ID: "acct_" + randomID(16), Type: typ, Metadata: prefixed(r.PostForm, "metadata"), IdempotencyKey: key, Transfers: true}
+	s.accounts[a.ID] = a
+	if key != "" {
+		s.accountsByKey[key] = a
+	}
+	writeAccount(w, a)
+}
+
+func writeAccount(w http.ResponseWriter, a *Account) {
+	json.NewEncoder(w).Encode(map[string]any{
+		"id":                a.ID,
+		"object":            "account",
+		"type":              a.Type,
+		"metadata":          a.Metadata,
+		"charges_enabled":   false,
+		"payouts_enabled":   false,
+		"details_submitted": false,
+		"created":           stamp().Unix(),
+	})
+}
+
+// accountLink answers POST /v1/account_links; s.mu is held.
+func (s *Server) accountLink(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "", "Invalid form body")
+		return
+	}
+	f := r.PostForm
+	if _, ok := s.accounts[f.Get("account")]; !ok {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "resource_missing", "No such account: '"+f.Get("account")+"'")
+		return
+	}
+	if f.Get("type") != "account_onboarding" && f.Get("type") != "account_update" {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "parameter_invalid", "Invalid type")
+		return
+	}
+	if f.Get("refresh_url") == "" || f.Get("return_url") == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "parameter_missing", "Missing required param: refresh_url or return_url")
+		return
+	}
+	s.links++
+	json.NewEncoder(w).Encode(map[string]any{
+		"object":     "account_link",
+		"url":        "https://connect.stripe.test/setup/e/" + f.Get("account") + "/" + randomID(12),
+		"created":    stamp().Unix(),
+		"expires_at": stamp().Add(5 * time.Minute).Unix(),
+	})
+}
+
+// transfer answers POST /v1/transfers; s.mu is held.
+func (s *Server) transfer(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "", "Invalid form body")
+		return
+	}
+	f := r.PostForm
+	keys := make([]string, 0, len(f))
+	for k := range f {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s&", k, strings.Join(f[k], ","))
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if prev, ok := s.transfersKey[key]; ok && key != "" {
+		if prev.params != b.String() {
+			writeError(w, http.StatusBadRequest, "idempotency_error", "",
+				"Keys for idempotent requests can only be used with the same parameters they were first used with.")
+			return
+		}
+		w.Header().Set("Idempotent-Replayed", "true")
+		writeTransfer(w, prev)
+		return
+	}
+	t := &Transfer{Currency: f.Get("currency"), Destination: f.Get("destination"), TransferGroup: f.Get("transfer_group"),
+		Metadata: prefixed(f, "metadata"), IdempotencyKey: key, params: b.String()}
+	var err error
+	if t.Amount, err = strconv.ParseInt(f.Get("amount"), 10, 64); err != nil || t.Amount <= 0 {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "parameter_invalid", "Invalid integer: amount")
+		return
+	}
+	if len(t.Currency) != 3 || strings.ToLower(t.Currency) != t.Currency {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "parameter_invalid", "Invalid currency: "+t.Currency)
+		return
+	}
+	a, ok := s.accounts[t.Destination]
+	if !ok {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "resource_missing", "No such destination: '"+t.Destination+"'")
+		return
+	}
+	if !a.Transfers {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "insufficient_capabilities_for_transfer",
+			"Your destination account needs to have at least one of the following capabilities enabled: transfers, crypto_transfers, legacy_payments")
+		return
+	}
+	t.ID = "tr_" + randomID(24)
+	s.transfers[t.ID] = t
+	if key != "" {
+		s.transfersKey[key] = t
+	}
+	if s.lost > 0 {
+		s.lost--
+		w.Header().Set("Stripe-Should-Retry", "false")
+		writeError(w, http.StatusInternalServerError, "api_error", "", "An unknown error occurred")
+		return
+	}
+	writeTransfer(w, t)
+}
+
+func writeTransfer(w http.ResponseWriter, t *Transfer) {
+	json.NewEncoder(w).Encode(map[string]any{
+		"id":             t.ID,
+		"object":         "transfer",
+		"amount":         t.Amount,
+		"currency":       t.Currency,
+		"destination":    t.Destination,
+		"transfer_group": t.TransferGroup,
+		"metadata":       t.Metadata,
+		"reversed":       false,
+		"livemode":       false,
+		"created":        stamp().Unix(),
+	})
+}
+
+// stamp dates the connected accounts, account links and transfers.
+func stamp() time.Time { return time.Now() }

@@ -88,7 +88,7 @@ func TestSupporters(t *testing.T) {
 		submit(ledger.Op{Kind: ledger.KindShoutoutRefund, Object: "shoutout:s1", Actor: "ops", Legs: []ledger.Leg{
 			{Debit: f.creatorDiams, Credit: f.issue, Amount: 480, AllowNegative: true},
 			{Debit: f.revenue, Credit: f.fanCoins, Amount: 600}}}) // t0+6h
-		submit(f.gift(fan2, 40, ""))                                                    // t0+7h: 20 diamonds
+		submit(f.gift(fan2, 40, ""))                                                       // t0+7h: 20 diamonds
 		submit(ledger.Op{Kind: "gift", Object: "live:2", Actor: "fan", Legs: []ledger.Leg{ // t0+8h, to creator2
 			{Debit: f.fanCoins, Credit: f.revenue, Amount: 30}, {Debit: f.issue, Credit: creator2, Amount: 15}}})
 		submit(ledger.Op{Kind: "gift", Object: "live:3", Actor: "both", Legs: []ledger.Leg{ // two payers: nobody's

@@ -258,6 +258,8 @@ func newServer(opts Options) *Server {
 	s.registerGiftedSubscriptions()
 	s.registerContent()
 	s.registerEarnings()
+	s.registerSupporters()
+	s.registerPreferences()
 	s.finishSpec()
 	s.cors = newCORS(opts.CORSOrigins, apiMethods(s.contract))
 	return s

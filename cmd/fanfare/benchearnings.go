@@ -41,7 +41,7 @@ One line per route:
 // benchClock is the seeding's clock, moved day by day.
 type benchClock struct{ ns atomic.Int64 }
 
-func (c *benchClock) Now() time.Time { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *benchClock) Now() time.Time  { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *benchClock) set(t time.Time) { c.ns.Store(t.UnixNano()) }
 
 func (c *BenchCommand) earnings(ctx context.Context, args []string) error {

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fanfarehq/fanfare"
@@ -283,3 +284,35 @@ UNION ALL
 SELECT account_id, payer_id, '', SUM(coins), SUM(diamonds), SUM(CASE WHEN sign > 0 THEN 1 ELSE 0 END),
     COALESCE(MIN(CASE WHEN sign > 0 THEN at END), MIN(at)), COALESCE(MAX(CASE WHEN sign > 0 THEN at END), MIN(at))
 FROM per_op GROUP BY account_id, payer_id`
+
+// Owners returns the owners of accounts ids (at most a page's worth):
+// the user ids of a supporter list's fans.
+func (l *Ledger) Owners(ctx context.Context, ids []AccountID) (map[AccountID]string, error) {
+	out := make(map[AccountID]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var in strings.Builder
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		if i > 0 {
+			in.WriteString(", ")
+		}
+		fmt.Fprintf(&in, "$%d", i+1)
+		args[i] = int64(id)
+	}
+	rs, err := l.db.Read.QueryContext(ctx, `SELECT id, owner FROM accounts WHERE id IN (`+in.String()+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read owners: %w", err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var id AccountID
+		var owner string
+		if err := rs.Scan(&id, &owner); err != nil {
+			return nil, fmt.Errorf("read owners: %w", err)
+		}
+		out[id] = owner
+	}
+	return out, rs.Err()
+}

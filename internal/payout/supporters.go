@@ -190,7 +190,7 @@ func (s *Service) supporterRows(ctx context.Context, acct ledger.AccountID, in S
 	where := ` WHERE s.account_id = $1 AND s.kind = ''`
 	args := []any{int64(acct)}
 	if in.Query != "" {
-		q += ` JOIN accounts a ON a.id = s.payer_id JOIN users u ON u.id = a.owner LEFT JOIN user_preferences p ON p.user_id = u.id`
+		q += ` JOIN users u ON u.id = ` + ledger.OwnerSQL("s.payer_id") + ` LEFT JOIN user_preferences p ON p.user_id = u.id`
 		args = append(args, "%"+escapeLike(strings.ToLower(in.Query))+"%")
 		where += fmt.Sprintf(` AND (LOWER(u.handle) LIKE $%d ESCAPE '\' OR LOWER(u.display_name) LIKE $%[1]d ESCAPE '\') AND NOT COALESCE(p.anonymous_support, FALSE)`, len(args))
 	}
@@ -276,29 +276,40 @@ func (s *Service) supporterDetails(ctx context.Context, creatorID string, acct l
 		}
 		return nil
 	}
-	byUser := map[string]*Supporter{}
-	var users []any
-	err := query("names", `SELECT a.id, u.id, u.handle, u.display_name, COALESCE(p.anonymous_support, FALSE)
-		FROM accounts a JOIN users u ON u.id = a.owner LEFT JOIN user_preferences p ON p.user_id = u.id
-		WHERE a.id IN (`+in(1, len(payers))+`)`, payers, func(rs *sql.Rows) error {
-		var payer int64
-		var id, handle, name string
-		var anon bool
-		if err := rs.Scan(&payer, &id, &handle, &name, &anon); err != nil {
-			return err
-		}
-		sp := byPayer[payer]
-		byUser[id] = sp
-		users = append(users, id)
-		if anon {
-			sp.Anonymous, sp.DisplayName = true, AnonymousName
-		} else {
-			sp.UserID, sp.Handle, sp.DisplayName = id, handle, name
-		}
-		return nil
-	})
+	ids := make([]ledger.AccountID, len(items))
+	for i := range items {
+		ids[i] = ledger.AccountID(items[i].payer)
+	}
+	owners, err := s.ledger.Owners(ctx, ids)
 	if err != nil {
 		return err
+	}
+	byUser := map[string]*Supporter{}
+	var users []any
+	for id, owner := range owners {
+		byUser[owner] = byPayer[int64(id)]
+		users = append(users, owner)
+	}
+	if len(users) > 0 {
+		err = query("names", `SELECT u.id, u.handle, u.display_name, COALESCE(p.anonymous_support, FALSE)
+		FROM users u LEFT JOIN user_preferences p ON p.user_id = u.id
+		WHERE u.id IN (`+in(1, len(users))+`)`, users, func(rs *sql.Rows) error {
+			var id, handle, name string
+			var anon bool
+			if err := rs.Scan(&id, &handle, &name, &anon); err != nil {
+				return err
+			}
+			sp := byUser[id]
+			if anon {
+				sp.Anonymous, sp.DisplayName = true, AnonymousName
+			} else {
+				sp.UserID, sp.Handle, sp.DisplayName = id, handle, name
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 	}
 	err = query("coins by feature", `SELECT payer_id, kind, coins FROM account_supporters
 		WHERE account_id = $1 AND kind <> '' AND payer_id IN (`+in(2, len(payers))+`)`, append([]any{int64(acct)}, payers...), func(rs *sql.Rows) error {

@@ -34,6 +34,7 @@ Workloads:
   live     viewers watching one LIVE room while fans send it gifts over HTTP
   upload   a 200 MB video upload into the blob store over HTTP, and ranged reads
   renewals 100,000 subscriptions renewed at the same instant, by the job queue
+  earnings a creator's earnings and supporter list over a year of 1,000,000 transfers
 
 Run "fanfare bench <workload> --help" for its flags.`
 
@@ -55,11 +56,13 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 		return c.upload(ctx, args[1:])
 	case "renewals":
 		return c.renewals(ctx, args[1:])
+	case "earnings":
+		return c.earnings(ctx, args[1:])
 	case "s3-fake":
 		// The S3 server of "bench upload --s3-fake", run as its child.
 		return c.s3Fake(ctx, args[1:])
 	}
-	return fmt.Errorf("bench: unknown workload %q (want ledger, live, upload or renewals)", args[0])
+	return fmt.Errorf("bench: unknown workload %q (want ledger, live, upload, renewals or earnings)", args[0])
 }
 
 const benchLedgerSynopsis = `Usage: fanfare bench ledger [flags]

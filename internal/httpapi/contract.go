@@ -176,6 +176,8 @@ var problemCodes = map[string][]string{
 		fanfare.ENotEligible, fanfare.ERegionBlocked, fanfare.EInsufficientFunds, fanfare.EWalletFrozen, fanfare.ESpendLimit, fanfare.EUnavailable},
 	"liveLeaderboard":      {fanfare.ENotFound},
 	"myEarnings":           {},
+	"mySupporters":         {},
+	"mySupportersCSV":      {},
 	"chat":                 {fanfare.ENotFound, fanfare.EInvalidState, fanfare.ERateLimited, fanfare.ESubscribersOnly, fanfare.EUnavailable},
 	"setChatMode":          {fanfare.ENotFound, fanfare.EInvalidState},
 	"muteViewer":           {fanfare.ENotFound},

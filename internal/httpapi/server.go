@@ -259,6 +259,8 @@ func newServer(opts Options) *Server {
 	s.registerContent()
 	s.registerEarnings()
 	s.registerPayouts()
+	s.registerSupporters()
+	s.registerPreferences()
 	s.finishSpec()
 	s.cors = newCORS(opts.CORSOrigins, apiMethods(s.contract))
 	return s

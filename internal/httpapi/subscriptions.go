@@ -163,20 +163,6 @@ type creatorPlanOutput struct {
 	}
 }
 
-type preferencesBody struct {
-	AcceptGiftedSubscriptions bool `json:"accept_gifted_subscriptions" doc:"Others in a LIVE may gift this user a subscription to its creator (off by default)"`
-}
-
-type preferencesOutput struct {
-	Body preferencesBody
-}
-
-type setPreferencesInput struct {
-	Body struct {
-		AcceptGiftedSubscriptions *bool `json:"accept_gifted_subscriptions,omitempty" doc:"Absent: unchanged"`
-	}
-}
-
 func (s *Server) registerSubscriptions() {
 	plan := func(ctx context.Context, u *fanfare.User, p *subscription.Plan) (*planOutput, error) {
 		out := &planOutput{Body: planBody{Enabled: p.Enabled, Tiers: newTierBodies(p.Tiers), MinPrice: p.MinPrice, MaxPrice: p.MaxPrice,
@@ -392,37 +378,6 @@ func (s *Server) registerSubscriptions() {
 			return nil, err
 		}
 		return &subscriptionOutput{Body: newSubscriptionBody(r)}, nil
-	})
-
-	register(s, user, huma.Operation{
-		OperationID: "myPreferences",
-		Method:      http.MethodGet,
-		Path:        "/v1/me/preferences",
-		Summary:     "The caller's preferences",
-		Tags:        []string{"subscriptions"},
-	}, func(ctx context.Context, _ *struct{}) (*preferencesOutput, error) {
-		a, _ := fanfare.ActorFromContext(ctx)
-		p, err := s.subs.Preferences(ctx, a.UserID)
-		if err != nil {
-			return nil, err
-		}
-		return &preferencesOutput{Body: preferencesBody{AcceptGiftedSubscriptions: p.AcceptGiftedSubscriptions}}, nil
-	})
-
-	register(s, user, huma.Operation{
-		OperationID: "setPreferences",
-		Method:      http.MethodPut,
-		Path:        "/v1/me/preferences",
-		Summary:     "Change the caller's preferences; a field left out stays as it is",
-		Description: "`accept_gifted_subscriptions` (off by default) lets other viewers of a LIVE gift the caller a subscription to its creator.",
-		Tags:        []string{"subscriptions"},
-	}, func(ctx context.Context, in *setPreferencesInput) (*preferencesOutput, error) {
-		a, _ := fanfare.ActorFromContext(ctx)
-		p, err := s.subs.SetPreferences(ctx, a, subscription.PreferencesInput{AcceptGiftedSubscriptions: in.Body.AcceptGiftedSubscriptions})
-		if err != nil {
-			return nil, err
-		}
-		return &preferencesOutput{Body: preferencesBody{AcceptGiftedSubscriptions: p.AcceptGiftedSubscriptions}}, nil
 	})
 }
 

@@ -21,8 +21,9 @@ import (
 //     (rules.go) to the batch's running state, then run its Writes (sent
 //     in groups, see flush) or its Effect (on its own, in a savepoint),
 //     and record its answer under its idempotency key (finish);
-//  4. write: the balances, the transfers, the holds and the idempotency
-//     records, each in bulk through the dialect's writer;
+//  4. write: the balances, the transfers, the daily and supporter totals,
+//     the holds and the idempotency records, each in bulk through the
+//     dialect's writer;
 //  5. commit.
 
 // batch is one attempt at committing a set of operations in one
@@ -442,6 +443,9 @@ func (b *batch) write(ctx context.Context) (conflicted []*pending, err error) {
 			return nil, fmt.Errorf("insert transfers: %w", err)
 		}
 		if err := b.writeDays(ctx); err != nil {
+			return nil, err
+		}
+		if err := b.writeSupporters(ctx); err != nil {
 			return nil, err
 		}
 	}

@@ -104,3 +104,14 @@ func (l *Ledger) OpIDs(ctx context.Context, kinds ...string) (map[string]bool, e
 	}
 	return out, nil
 }
+
+// OwnerSQL is an SQL expression, for a feature's own query, of the owner
+// (a user id) of the account whose id is column account ("s.payer_id"):
+// the supporter list joins its fans' users through it. It panics if
+// account is not a column name.
+func OwnerSQL(account string) string {
+	if !columnName.MatchString(account) {
+		panic(fmt.Sprintf("ledger: OwnerSQL(%q): want a column", account))
+	}
+	return `(SELECT a.owner FROM accounts a WHERE a.id = ` + account + `)`
+}

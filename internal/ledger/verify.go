@@ -55,7 +55,10 @@ const VerifyChunk = 50_000
 //     pending hold has no resolution and a resolved one exactly one, and each
 //     escrow account holds exactly the sum of its pending holds;
 //   - daily totals: account_days holds, for each user diamond account, day
-//     and kind, the sums of its transfers (see Days).
+//     and kind, the sums of its transfers (see Days);
+//   - supporter totals: account_supporters holds, for each creator's
+//     diamond account, fan's coin account and kind (and across kinds), what
+//     the transfers and holds give by the supporter rule (see Supporters).
 //
 // progress, if not nil, is called with the transfers read so far and their
 // total. Verify reads a consistent snapshot on PostgreSQL; on SQLite it reads
@@ -312,6 +315,9 @@ func (l *Ledger) Verify(ctx context.Context, progress func(done, total int64)) (
 		}
 	}
 	if err := verifyDays(ctx, tx, r); err != nil {
+		return nil, err
+	}
+	if err := verifySupporters(ctx, tx, r); err != nil {
 		return nil, err
 	}
 	return r, nil

@@ -38,6 +38,9 @@ type writer interface {
 	// addDays adds rows to the daily totals of the accounts they name
 	// (account_days), on day (days since 1970-01-01, UTC).
 	addDays(ctx context.Context, tx *batchTx, rows []dayRow, day int64) error
+	// addSupporters adds rows (sorted by account, payer and kind) to
+	// account_supporters, as operations committed at (Unix microseconds).
+	addSupporters(ctx context.Context, tx *batchTx, rows []supporterRow, at int64) error
 	// insertIdempotency inserts rows (sorted by scope and key) unless their
 	// key is stored already, and marks in inserted the keys it inserted.
 	insertIdempotency(ctx context.Context, tx *batchTx, rows []idemRow, at int64, inserted map[[2]string]bool) error

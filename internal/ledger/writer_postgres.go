@@ -105,6 +105,18 @@ func (w *postgresWriter) addDays(ctx context.Context, tx *batchTx, rows []dayRow
 	return err
 }
 
+func (w *postgresWriter) addSupporters(ctx context.Context, tx *batchTx, rows []supporterRow, at int64) error {
+	n := len(rows)
+	accounts, payers, coins, diamonds, ops, kinds := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]string, n)
+	for i, r := range rows {
+		accounts[i], payers[i], kinds[i], coins[i], diamonds[i], ops[i] = r.account, r.payer, r.kind, r.coins, r.diamonds, r.ops
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO account_supporters (account_id, payer_id, kind, coins, diamonds, ops, first_at, last_at)
+			SELECT a, p, k, c, d, o, $7, $7 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) AS t(a, p, k, c, d, o)`+sqlAddSupportersUpdate,
+		accounts, payers, kinds, coins, diamonds, ops, at)
+	return err
+}
+
 func (w *postgresWriter) insertIdempotency(ctx context.Context, tx *batchTx, rows []idemRow, at int64, inserted map[[2]string]bool) error {
 	n := len(rows)
 	scopes, keys, hashes, results := make([]string, n), make([]string, n), make([]string, n), make([]string, n)

@@ -119,6 +119,23 @@ func (w *sqliteWriter) addDays(ctx context.Context, tx *batchTx, rows []dayRow, 
 	return nil
 }
 
+func (w *sqliteWriter) addSupporters(ctx context.Context, tx *batchTx, rows []supporterRow, at int64) error {
+	args := make([]driver.NamedValue, 0, 8*min(bulkChunk, len(rows)))
+	for len(rows) > 0 {
+		n := min(bulkChunk, len(rows))
+		args = args[:0]
+		for _, r := range rows[:n] {
+			args = appendArgs(args, r.account, r.payer, r.kind, r.coins, r.diamonds, r.ops, at, at)
+		}
+		if err := w.stmts.bulkExec(ctx, tx, `INSERT INTO account_supporters (account_id, payer_id, kind, coins, diamonds, ops, first_at, last_at) VALUES `,
+			8, n, sqlAddSupportersUpdate, args); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
 func (w *sqliteWriter) insertIdempotency(ctx context.Context, tx *batchTx, rows []idemRow, at int64, inserted map[[2]string]bool) error {
 	args := make([]driver.NamedValue, 0, 5*min(bulkChunk, len(rows)))
 	for len(rows) > 0 {

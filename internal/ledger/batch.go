@@ -514,7 +514,7 @@ func (b *batch) writeDays(ctx context.Context) error {
 	slices.SortFunc(rows, func(x, y dayRow) int { // one order for every batch: no deadlock between nodes
 		return cmp.Or(cmp.Compare(x.account, y.account), cmp.Compare(x.kind, y.kind))
 	})
-	if err := b.w.addDays(ctx, b.tx, rows, DayOf(b.now)); err != nil {
+	if err := b.w.addDays(ctx, b.tx, rows, DayOf(b.now), b.now.UnixMicro()); err != nil {
 		return fmt.Errorf("add daily totals: %w", err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package ledger_test
 import (
 	"context"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,12 +32,16 @@ func TestDays(t *testing.T) {
 			kind string
 		}
 		want := map[key][2]fanfare.Amount{}
+		wantLast := map[key]time.Time{}
 		add := func(kind string, credited, debited fanfare.Amount) {
 			d := clock.Now().UTC().Truncate(24 * time.Hour)
 			v := want[key{d, kind}]
 			v[0] += credited
 			v[1] += debited
 			want[key{d, kind}] = v
+			if credited > 0 {
+				wantLast[key{d, kind}] = clock.Now().UTC()
+			}
 		}
 		for i := range 300 {
 			clock.advance(float64(time.Duration(rng.IntN(90)) * time.Minute))
@@ -69,6 +74,9 @@ func TestDays(t *testing.T) {
 			}
 			got[key{d.Day, d.Kind}] = [2]fanfare.Amount{d.Credited, d.Debited}
 			net += d.Credited - d.Debited
+			if w := wantLast[key{d.Day, d.Kind}]; !d.LastCredit.Equal(w) {
+				t.Errorf("%s %s: last credit at %s, want %s", d.Day.Format(time.DateOnly), d.Kind, d.LastCredit, w)
+			}
 		}
 		if len(got) != len(want) {
 			t.Fatalf("Days returned %d rows, want %d", len(got), len(want))
@@ -107,6 +115,23 @@ func TestDays(t *testing.T) {
 		}
 		if r.ProblemCount != 1 {
 			t.Fatalf("Verify after a total changed by hand: %d problems %v, want 1", r.ProblemCount, r.Problems)
+		}
+
+		// A last credit moved by hand is a problem too.
+		if _, err := db.Write.ExecContext(ctx, `UPDATE account_days SET credited = credited - 1 WHERE kind = $1 AND day = $2`,
+			days[0].Kind, ledger.DayOf(days[0].Day)); err != nil {
+			t.Fatal(err)
+		}
+		mustVerify(t, f.l)
+		if _, err := db.Write.ExecContext(ctx, `UPDATE account_days SET last_credit_at = last_credit_at - 1 WHERE kind = 'gift' AND day = $1`,
+			ledger.DayOf(days[0].Day)); err != nil {
+			t.Fatal(err)
+		}
+		if r, err = f.l.Verify(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		if r.ProblemCount != 1 || !strings.Contains(r.Problems[0], "last credit") {
+			t.Fatalf("Verify after a last credit moved by hand: %d problems %v, want 1 about it", r.ProblemCount, r.Problems)
 		}
 	})
 }

@@ -653,6 +653,12 @@ func (c *testClock) advance(ns float64) {
 	c.mu.Unlock()
 }
 
+func (c *testClock) set(t time.Time) {
+	c.mu.Lock()
+	c.ns = int64(t.Sub(epoch))
+	c.mu.Unlock()
+}
+
 // TestEffect checks that an operation's effect commits with its money, and
 // that an effect that fails takes only its own operation down.
 func TestEffect(t *testing.T) {

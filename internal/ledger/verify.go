@@ -332,66 +332,82 @@ type dayKey struct {
 
 // verifyDays checks that the daily totals of the users' diamond accounts
 // (account_days) are the sums of their transfers, day by day and kind by
-// kind.
+// kind, and that each row's last_credit_at is its day's last credit.
 func verifyDays(ctx context.Context, tx *sql.Tx, r *Report) error {
-	want := map[dayKey][2]int64{}
-	rs, err := tx.QueryContext(ctx, `SELECT account_id, day, kind, SUM(credited), SUM(debited) FROM (`+sqlDiamondTransfers+`) d
+	type totals struct{ credited, debited, last int64 } // last: 0 for none
+	want := map[dayKey]totals{}
+	rs, err := tx.QueryContext(ctx, `SELECT account_id, day, kind, SUM(credited), SUM(debited), MAX(last_at) FROM (`+sqlDiamondTransfers+`) d
 		GROUP BY account_id, day, kind`)
 	if err != nil {
 		return fmt.Errorf("verify: sum the diamond transfers by day: %w", err)
 	}
 	for rs.Next() {
 		var k dayKey
-		var v [2]int64
-		if err := rs.Scan(&k.account, &k.day, &k.kind, &v[0], &v[1]); err != nil {
+		var v totals
+		var last sql.NullInt64
+		if err := rs.Scan(&k.account, &k.day, &k.kind, &v.credited, &v.debited, &last); err != nil {
 			rs.Close()
 			return fmt.Errorf("verify: sum the diamond transfers by day: %w", err)
 		}
+		v.last = last.Int64
 		want[k] = v
 	}
 	rs.Close()
 	if err := rs.Err(); err != nil {
 		return fmt.Errorf("verify: sum the diamond transfers by day: %w", err)
 	}
-	rs, err = tx.QueryContext(ctx, `SELECT account_id, day, kind, credited, debited FROM account_days`)
+	rs, err = tx.QueryContext(ctx, `SELECT account_id, day, kind, credited, debited, last_credit_at FROM account_days`)
 	if err != nil {
 		return fmt.Errorf("verify: read account_days: %w", err)
 	}
 	defer rs.Close()
 	for rs.Next() {
 		var k dayKey
-		var got [2]int64
-		if err := rs.Scan(&k.account, &k.day, &k.kind, &got[0], &got[1]); err != nil {
+		var got totals
+		var last sql.NullInt64
+		if err := rs.Scan(&k.account, &k.day, &k.kind, &got.credited, &got.debited, &last); err != nil {
 			return fmt.Errorf("verify: read account_days: %w", err)
 		}
+		got.last = last.Int64
 		w, ok := want[k]
 		delete(want, k)
-		if !ok && got == [2]int64{} {
+		if !ok && got == (totals{}) {
 			continue
 		}
-		if got != w {
+		if got.credited != w.credited || got.debited != w.debited {
 			r.problem("daily totals: account %d, day %s, %s: stored +%d −%d, the transfers give +%d −%d",
-				k.account, dayDate(k.day), k.kind, got[0], got[1], w[0], w[1])
+				k.account, dayDate(k.day), k.kind, got.credited, got.debited, w.credited, w.debited)
+		} else if got.last != w.last {
+			r.problem("daily totals: account %d, day %s, %s: last credit stored at %s, the transfers give %s",
+				k.account, dayDate(k.day), k.kind, microsTime(got.last), microsTime(w.last))
 		}
 	}
 	if err := rs.Err(); err != nil {
 		return fmt.Errorf("verify: read account_days: %w", err)
 	}
 	for k, w := range want {
-		r.problem("daily totals: account %d, day %s, %s: none stored, the transfers give +%d −%d", k.account, dayDate(k.day), k.kind, w[0], w[1])
+		r.problem("daily totals: account %d, day %s, %s: none stored, the transfers give +%d −%d", k.account, dayDate(k.day), k.kind, w.credited, w.debited)
 	}
 	return nil
 }
 
+// microsTime writes a time in microseconds since 1970, 0 for none.
+func microsTime(us int64) string {
+	if us == 0 {
+		return "none"
+	}
+	return time.UnixMicro(us).UTC().Format(time.RFC3339Nano)
+}
+
 // sqlDiamondTransfers lists the transfers into and out of the users'
-// diamond accounts as (account_id, day, kind, credited, debited): what
-// account_days sums (its migration fills it from the same rows).
+// diamond accounts as (account_id, day, kind, credited, debited, last_at):
+// what account_days sums (its migrations fill it from the same rows).
 const sqlDiamondTransfers = `SELECT t.credit_account_id AS account_id, t.created_at / 86400000000 AS day, t.kind AS kind,
-		t.amount AS credited, 0 AS debited
+		t.amount AS credited, 0 AS debited, t.created_at AS last_at
 	FROM transfers t JOIN accounts a ON a.id = t.credit_account_id
 	WHERE a.asset = 'DIAMOND' AND NOT a.system
 	UNION ALL
-	SELECT t.debit_account_id, t.created_at / 86400000000, t.kind, 0, t.amount
+	SELECT t.debit_account_id, t.created_at / 86400000000, t.kind, 0, t.amount, NULL
 	FROM transfers t JOIN accounts a ON a.id = t.debit_account_id
 	WHERE a.asset = 'DIAMOND' AND NOT a.system`
 

@@ -37,7 +37,7 @@ type writer interface {
 	insertTransfers(ctx context.Context, tx *batchTx, rows []transferRow, at int64) error
 	// addDays adds rows to the daily totals of the accounts they name
 	// (account_days), on day (days since 1970-01-01, UTC).
-	addDays(ctx context.Context, tx *batchTx, rows []dayRow, day int64) error
+	addDays(ctx context.Context, tx *batchTx, rows []dayRow, day, at int64) error
 	// addSupporters adds rows (sorted by account, payer and kind) to
 	// account_supporters, as operations committed at (Unix microseconds).
 	addSupporters(ctx context.Context, tx *batchTx, rows []supporterRow, at int64) error
@@ -74,6 +74,17 @@ type dayRow struct {
 	credited, debited int64
 }
 
+// lastCredit is the row's last_credit_at in a batch committed at at:
+// none on a day of debits only.
+func (r dayRow) lastCredit(at int64) any {
+	if r.credited == 0 {
+		return nil
+	}
+	return at
+}
+
 // sqlAddDaysUpdate ends the statements that add to account_days.
 const sqlAddDaysUpdate = ` ON CONFLICT (account_id, day, kind) DO UPDATE SET
-	credited = account_days.credited + excluded.credited, debited = account_days.debited + excluded.debited`
+	credited = account_days.credited + excluded.credited, debited = account_days.debited + excluded.debited,
+	last_credit_at = CASE WHEN account_days.last_credit_at IS NULL OR excluded.last_credit_at > account_days.last_credit_at
+		THEN excluded.last_credit_at ELSE account_days.last_credit_at END`

@@ -103,15 +103,15 @@ func (w *sqliteWriter) insertTransfers(ctx context.Context, tx *batchTx, rows []
 	return nil
 }
 
-func (w *sqliteWriter) addDays(ctx context.Context, tx *batchTx, rows []dayRow, day int64) error {
-	args := make([]driver.NamedValue, 0, 5*min(bulkChunk, len(rows)))
+func (w *sqliteWriter) addDays(ctx context.Context, tx *batchTx, rows []dayRow, day, at int64) error {
+	args := make([]driver.NamedValue, 0, 6*min(bulkChunk, len(rows)))
 	for len(rows) > 0 {
 		n := min(bulkChunk, len(rows))
 		args = args[:0]
 		for _, r := range rows[:n] {
-			args = appendArgs(args, r.account, day, r.kind, r.credited, r.debited)
+			args = appendArgs(args, r.account, day, r.kind, r.credited, r.debited, r.lastCredit(at))
 		}
-		if err := w.stmts.bulkExec(ctx, tx, `INSERT INTO account_days (account_id, day, kind, credited, debited) VALUES `, 5, n, sqlAddDaysUpdate, args); err != nil {
+		if err := w.stmts.bulkExec(ctx, tx, `INSERT INTO account_days (account_id, day, kind, credited, debited, last_credit_at) VALUES `, 6, n, sqlAddDaysUpdate, args); err != nil {
 			return err
 		}
 		rows = rows[n:]

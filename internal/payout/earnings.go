@@ -2,6 +2,7 @@ package payout
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -26,7 +27,8 @@ const (
 
 // The features of earnings, by the kind of the ledger operation that
 // credited the diamonds. Anything else credited is Other; whatever took
-// diamonds back (a refunded shoutout, a clawback) is TakenBack.
+// diamonds back (a refunded shoutout, a clawback) is TakenBack. Payouts,
+// and the diamonds a failed one gives back, are neither.
 var featureOfKind = map[string]string{"gift": "gifts", "tip": "tips", "shoutout": "shoutouts", "subscription": "subscriptions"}
 
 // Users finds users. *account.Service implements it.
@@ -109,6 +111,9 @@ type Diamonds struct {
 }
 
 func (d *Diamonds) add(t ledger.DayTotal) {
+	if t.Kind == ledger.KindPayout || t.Kind == ledger.KindPayoutFailed {
+		return // withdrawals, and what a failed one gave back, are not earnings
+	}
 	if t.Credited > 0 {
 		switch featureOfKind[t.Kind] {
 		case "gifts":
@@ -297,7 +302,7 @@ func (s *Service) held(ctx context.Context, acct ledger.AccountID, now time.Time
 	// A diamond earned exactly the hold window ago is free: the window
 	// holds what was earned after that (times are microseconds).
 	since := now.Add(-s.opts.Hold).Add(time.Microsecond)
-	credits, err := s.ledger.RecentCredits(ctx, acct, "", since, maxHeldCredits)
+	days, err := s.freeing(ctx, acct, since, now)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -309,13 +314,14 @@ func (s *Service) held(ctx context.Context, acct ledger.AccountID, now time.Time
 	var held fanfare.Amount
 	until := []Frees{}
 	// Newest first: the clawbacks' share first, then what stays held.
-	for _, c := range credits {
-		if c.Kind == ledger.KindPayoutFailed {
-			continue
-		}
-		amount := c.Amount
-		if back > 0 {
-			cut := min(back, amount)
+	for _, d := range days {
+		amount, last := d.Amount, d.Last
+		if cut := min(back, amount); cut > 0 {
+			if cut < amount { // the clawbacks end within this day's credits
+				if last, err = s.lastLeft(ctx, acct, since, d.Day, cut); err != nil {
+					return 0, nil, err
+				}
+			}
 			back -= cut
 			amount -= cut
 		}
@@ -325,20 +331,68 @@ func (s *Service) held(ctx context.Context, acct ledger.AccountID, now time.Time
 		}
 		left -= take
 		held += take
-		at := c.CreatedAt.Add(s.opts.Hold)
-		day := at.Format(time.DateOnly)
-		if n := len(until); n > 0 && until[n-1].Day == day {
-			until[n-1].Diamonds += take
-		} else {
-			until = append(until, Frees{Day: day, At: at, Diamonds: take})
-		}
+		until = append(until, Frees{Day: d.Day.Format(time.DateOnly), At: last.Add(s.opts.Hold), Diamonds: take})
 	}
 	slices.Reverse(until) // the first to free first
 	return held, until, nil
 }
 
-// maxHeldCredits bounds the credits read for the held part: beyond it (a
-// creator credited more than that many times within one hold window),
-// the oldest of the window count as withdrawable too early, never more
-// than the balance.
-const maxHeldCredits = 200_000
+// freeing sums account acct's credits made since since, but those a
+// failed payout gave back, by the day they free, the newest first. With a
+// hold window of whole days, each day's credits free on one day: the
+// ledger's daily totals give the days after since's, and only since's own
+// day is summed from its transfers. Otherwise the window's transfers are.
+func (s *Service) freeing(ctx context.Context, acct ledger.AccountID, since, now time.Time) ([]ledger.CreditDay, error) {
+	if s.opts.Hold%(24*time.Hour) != 0 {
+		return s.ledger.CreditsByDay(ctx, acct, since, time.Time{}, s.opts.Hold, ledger.KindPayoutFailed)
+	}
+	next := since.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	first, err := s.ledger.CreditsByDay(ctx, acct, since, next, s.opts.Hold, ledger.KindPayoutFailed)
+	if err != nil {
+		return nil, err
+	}
+	var out []ledger.CreditDay
+	if !now.Before(next) {
+		totals, err := s.ledger.Days(ctx, acct, next, now)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range totals { // by day, oldest first
+			if t.Credited == 0 || t.Kind == ledger.KindPayoutFailed {
+				continue
+			}
+			free := t.Day.Add(s.opts.Hold)
+			if n := len(out); n > 0 && out[n-1].Day.Equal(free) {
+				out[n-1].Amount += t.Credited
+				if t.LastCredit.After(out[n-1].Last) {
+					out[n-1].Last = t.LastCredit
+				}
+			} else {
+				out = append(out, ledger.CreditDay{Day: free, Amount: t.Credited, Last: t.LastCredit})
+			}
+		}
+		slices.Reverse(out)
+	}
+	return append(out, first...), nil
+}
+
+// lastLeft returns when the newest credit that freeing day still holds
+// was made, once cut diamonds (less than the day's credits) came off its
+// newest credits: it reads the day's credits one by one.
+func (s *Service) lastLeft(ctx context.Context, acct ledger.AccountID, since, day time.Time, cut fanfare.Amount) (time.Time, error) {
+	from, to := day.Add(-s.opts.Hold), day.Add(24*time.Hour-s.opts.Hold)
+	if from.Before(since) {
+		from = since
+	}
+	credits, err := s.ledger.CreditsBetween(ctx, acct, from, to, ledger.KindPayoutFailed)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, c := range credits {
+		if cut < c.Amount {
+			return c.At, nil
+		}
+		cut -= c.Amount
+	}
+	return time.Time{}, fmt.Errorf("held: the credits freeing on %s sum to less than the %d diamonds taken back from them", day.Format(time.DateOnly), cut)
+}

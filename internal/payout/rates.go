@@ -111,3 +111,9 @@ func perMillion(num string) (int64, error) {
 	}
 	return v, nil
 }
+
+// Rate returns the payout rate in currency, and whether there is one.
+func (s *Service) Rate(currency string) (Rate, bool) {
+	r, ok := s.opts.Rates[currency]
+	return r, ok
+}

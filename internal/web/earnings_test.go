@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
 )
@@ -100,5 +102,74 @@ func TestEarningsDashboard(t *testing.T) {
 		p = sam.get("/studio/earnings")
 		require.Equal(t, http.StatusOK, p.status, p.text())
 		require.Contains(t, p.text(), "Nothing earned")
+	})
+}
+
+// TestEarningsWithdraw withdraws from the dashboard: the form shows what
+// the withdrawable diamonds are worth, a payout asked appears in the
+// history, the same form submitted twice pays once, and a payout refused
+// says why and changes nothing.
+func TestEarningsWithdraw(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		clock := newTestClock(time.Now().UTC().AddDate(0, 0, -9))
+		a := newAppWith(t, db, appOptions{clock: clock})
+		w := a.seedWorld(t)
+		ctx := context.Background()
+		_, err := a.tips.Send(ctx, w.sam, w.ayla.UserID, 12_000, "", "tip-1")
+		require.NoError(t, err)
+		clock.advance(8 * 24 * time.Hour) // past the hold window
+
+		ayla := a.browser(t)
+		ayla.logIn("ayla")
+		p := ayla.get("/studio/earnings")
+		require.Equal(t, http.StatusOK, p.status, p.text())
+		form := regexp.MustCompile(`(?s)data-testid="withdraw-form">.*?</form>`).FindString(p.body)
+		require.NotEmpty(t, form, "no withdraw form")
+		require.Contains(t, form, `value="12000"`, "all that may be withdrawn, typed in already")
+		require.Contains(t, p.text(), "Your 12,000 withdrawable diamonds are worth ₺2,160.00 at 0.18 TRY per diamond")
+		require.Contains(t, p.text(), "No payout yet")
+		fields := p.form(t, "/studio/earnings/payouts", 0)
+		require.NotEmpty(t, fields.Get("key"))
+		with := func(diamonds, currency, key string) url.Values {
+			f := url.Values{}
+			for k, v := range fields {
+				f[k] = v
+			}
+			f.Set("diamonds", diamonds)
+			f.Set("currency", currency)
+			f.Set("key", key)
+			return f
+		}
+
+		// Below the minimum: refused, nothing asked.
+		bad := ayla.post("/studio/earnings/payouts", with("500", "TRY", "k-small"))
+		require.Equal(t, http.StatusUnprocessableEntity, bad.status, bad.text())
+		require.Contains(t, bad.text(), "10,000")
+		require.Contains(t, bad.text(), "No payout yet")
+		bad = ayla.post("/studio/earnings/payouts", with("ten", "TRY", "k-text"))
+		require.Equal(t, http.StatusUnprocessableEntity, bad.status, bad.text())
+		require.Contains(t, bad.text(), "whole number")
+
+		// The form, sent twice with its key: one payout.
+		form1 := with("10,000", "EUR", fields.Get("key"))
+		done := ayla.post("/studio/earnings/payouts", form1)
+		require.Equal(t, http.StatusSeeOther, done.status, done.text())
+		again := ayla.post("/studio/earnings/payouts", form1)
+		require.Equal(t, http.StatusSeeOther, again.status, again.text())
+		require.Equal(t, done.location, again.location, "the same payout")
+		p = ayla.follow(done)
+		require.Equal(t, http.StatusOK, p.status, p.text())
+		require.Contains(t, p.text(), "Payout of 10,000 diamonds asked: €50.00")
+		history := regexp.MustCompile(`(?s)data-testid="payout-history">.*?</table>`).FindString(p.body)
+		require.Equal(t, 1, strings.Count(history, "<tr data-state="), history)
+		require.Contains(t, history, "€50.00")
+		require.Contains(t, p.text(), "Balance 2,000 diamonds")
+
+		// The sandbox pays it.
+		page, err := a.web.Payouts.Payouts(ctx, w.ayla, "", 5)
+		require.NoError(t, err)
+		require.Len(t, page.Payouts, 1)
+		require.Equal(t, fanfare.Amount(10_000), page.Payouts[0].Diamonds)
 	})
 }

@@ -79,6 +79,7 @@ var funcs = template.FuncMap{
 		return formatSigned(n)
 	},
 	"money":       formatMoney,
+	"moneyPrefix": moneyPrefix,
 	"signedMoney": formatSignedMoney,
 	"when":        formatTime,
 	"machineTime": machineTime,

@@ -183,6 +183,8 @@ func New(opts Options) *Server {
 	mux.HandleFunc("GET /studio/monetization", s.userPage(s.monetizationPage))
 	mux.HandleFunc("POST /studio/monetization/tips", s.userForm(s.setTips))
 	mux.HandleFunc("GET /studio/earnings", s.userPage(s.earningsPage))
+	mux.HandleFunc("POST /studio/earnings/payouts", s.userForm(s.withdraw))
+	mux.HandleFunc("POST /studio/earnings/onboarding", s.userForm(s.onboard))
 	mux.HandleFunc("GET /creators", s.creatorsPage)
 	mux.HandleFunc("GET /leaderboard", s.leaderboardPage)
 	mux.HandleFunc("GET /api", s.apiPage)

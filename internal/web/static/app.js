@@ -310,6 +310,29 @@
     });
   });
 
+  // The withdraw form previews what the diamonds typed are paid out as,
+  // as the server computes it: diamonds × (minor units per million
+  // diamonds) / 1,000,000, rounded down.
+  document.querySelectorAll('[data-withdraw-form]').forEach(function (form) {
+    var input = form.elements.diamonds;
+    var select = form.elements.currency;
+    var preview = form.querySelector('[data-withdraw-preview]');
+    if (!input || !select || !preview) return;
+    var update = function () {
+      var option = select.options[select.selectedIndex];
+      var perMillion = parseInt(option.getAttribute('data-per-million'), 10);
+      var diamonds = parseInt(input.value.replace(/[\s,_\u00a0]/g, ''), 10);
+      if (isNaN(perMillion) || isNaN(diamonds) || diamonds < 0) return;
+      var minor = Math.floor(diamonds / 1000000) * perMillion + Math.floor((diamonds % 1000000) * perMillion / 1000000);
+      var units = String(Math.floor(minor / 100)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+      var cents = String(minor % 100).padStart(2, '0');
+      preview.textContent = diamonds.toLocaleString('en-US') + ' diamonds are paid out as ' +
+        (option.getAttribute('data-prefix') || '') + units + '.' + cents + '.';
+    };
+    input.addEventListener('input', update);
+    select.addEventListener('change', update);
+  });
+
   // Times in the reader's own time zone; the UTC time stays in the title.
   if (window.Intl && Intl.DateTimeFormat) {
     var fmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/payout"
 	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/subscription"
 	"github.com/fanfarehq/fanfare/internal/wallet"
@@ -112,6 +113,10 @@ func seedEarnings(ctx context.Context, m *Main, users map[string]*fanfare.User, 
 		}
 	}
 	defer clk.at(time.Time{})
+	// kerem supports anonymously: ayla's supporter list shows "Anonymous".
+	if err := m.Payouts.SetAnonymousSupport(ctx, actorOf(users["kerem"]), true); err != nil {
+		return fmt.Errorf("kerem's anonymous support: %w", err)
+	}
 	now := time.Now().UTC()
 	day := func(daysAgo, hour int) time.Time {
 		return now.Truncate(24*time.Hour).AddDate(0, 0, -daysAgo).Add(time.Duration(hour) * time.Hour)
@@ -224,6 +229,21 @@ func seedEarnings(ctx context.Context, m *Main, users map[string]*fanfare.User, 
 			return fmt.Errorf("ayla's delivery to lucia: %w", err)
 		}
 		return nil
+	})
+	// Her first payout, three days ago, paid to the sandbox's bank.
+	on(day(3, 10), func() error {
+		a, err := m.Payouts.PayoutAccount(ctx, actorOf(ayla))
+		if err != nil {
+			return err
+		}
+		if a.Withdrawable < a.Minimum {
+			return fmt.Errorf("ayla's first payout: %d diamonds withdrawable, under the minimum of %d", a.Withdrawable, a.Minimum)
+		}
+		asked, err := m.Payouts.RequestPayout(ctx, actorOf(ayla), payout.Request{Diamonds: a.Minimum, Currency: "TRY"}, "demo-payout-ayla")
+		if err != nil {
+			return fmt.Errorf("ayla's first payout: %w", err)
+		}
+		return m.Payouts.Send(ctx, asked.Payout.ID)
 	})
 	slices.SortStableFunc(events, func(a, b event) int { return a.at.Compare(b.at) })
 	for _, e := range events {

@@ -153,8 +153,18 @@ func TestMainServesAndSeedsDemo(t *testing.T) {
 			if e.Total != want {
 				t.Errorf("ayla's earnings = %+v, want %+v", e.Total, want)
 			}
-			if w, _ := m.Wallet.Wallet(ctx, ayla.ID); w.Diamonds != want.Net {
-				t.Errorf("ayla's diamonds = %d, want %d", w.Diamonds, want.Net)
+			// Her first payout, paid to the sandbox, once.
+			ps, err := m.Payouts.Payouts(ctx, actorOf(ayla), "", 5)
+			if err != nil || len(ps.Payouts) != 1 || ps.Payouts[0].State != payout.Paid || ps.Payouts[0].Diamonds != 10_000 ||
+				ps.Payouts[0].Fiat != (payout.Payable{Amount: 180_000, Currency: "TRY"}) {
+				t.Errorf("ayla's payouts after two seedings = %+v, %v; want one of 10,000 diamonds paid as 1,800 TRY", ps, err)
+			}
+			if w, _ := m.Wallet.Wallet(ctx, ayla.ID); w.Diamonds != want.Net-10_000 {
+				t.Errorf("ayla's diamonds = %d, want %d", w.Diamonds, want.Net-10_000)
+			}
+			kerem, _ := m.Accounts.ByHandle(ctx, "kerem")
+			if on, err := m.Payouts.AnonymousSupport(ctx, kerem.ID); !on || err != nil {
+				t.Errorf("kerem's anonymous support = %v, %v; want on", on, err)
 			}
 			// Some of it cleared the hold window, some is held.
 			if e.Withdrawable < 10_000 || e.Held == 0 || e.Withdrawable+e.Held != e.Balance {

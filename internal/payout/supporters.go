@@ -196,7 +196,10 @@ func (s *Service) supporterRows(ctx context.Context, acct ledger.AccountID, in S
 	}
 	if afterPayer != 0 {
 		args = append(args, after, afterPayer)
-		where += fmt.Sprintf(` AND (%s < $%d OR (%[1]s = $%[2]d AND s.payer_id > $%d))`, col, len(args)-1, len(args))
+		// The first bound starts the index's range scan at the cursor
+		// (an OR alone has the scan start at the top, reading every row
+		// before it); the second leaves out the rows up to the cursor.
+		where += fmt.Sprintf(` AND %s <= $%d AND (%[1]s < $%[2]d OR s.payer_id > $%d)`, col, len(args)-1, len(args))
 	}
 	args = append(args, in.Limit+1)
 	q += where + fmt.Sprintf(` ORDER BY %s DESC, s.payer_id LIMIT $%d`, col, len(args))

@@ -397,3 +397,39 @@ func TestPayoutProviderRecovers(t *testing.T) {
 		f.verified(t)
 	})
 }
+
+// TestPayoutHeldIsNotSent: a payout asked before an operator held the
+// creator's payouts stays requested while the hold lasts (its job does not
+// pay it), and is paid once the hold is lifted.
+func TestPayoutHeldIsNotSent(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db, payout.Options{})
+		f.earn(t, start, 30_000)
+		f.clock.set(start.Add(hold))
+		a, err := f.ask(10_000, "EUR", "k1")
+		require.NoError(t, err)
+
+		op := fanfare.Actor{Role: fanfare.RoleOperator}
+		_, err = f.svc.SetHold(f.ctx, op, f.creator.UserID, true, "checking identity")
+		require.NoError(t, err)
+		require.NoError(t, f.svc.Send(f.ctx, a.Payout.ID), "the job ends without paying")
+		got, err := f.svc.Payout(f.ctx, f.creator, a.Payout.ID)
+		require.NoError(t, err)
+		require.Equal(t, payout.Requested, got.State)
+		require.Equal(t, fanfare.Amount(10_000), f.balance(t, "system:"+ledger.PayoutsPending, fanfare.Diamond))
+		require.Zero(t, f.balance(t, "system:"+ledger.PayoutsPaid, fanfare.Diamond))
+		f.verified(t)
+
+		jobs := f.q.count()
+		_, err = f.svc.SetHold(f.ctx, op, f.creator.UserID, false, "verified")
+		require.NoError(t, err)
+		require.Equal(t, jobs+1, f.q.count(), "the release schedules the payout again")
+		require.NoError(t, f.svc.Send(f.ctx, a.Payout.ID))
+		got, err = f.svc.Payout(f.ctx, f.creator, a.Payout.ID)
+		require.NoError(t, err)
+		require.Equal(t, payout.Paid, got.State)
+		require.Equal(t, fanfare.Amount(10_000), f.balance(t, "system:"+ledger.PayoutsPaid, fanfare.Diamond))
+		f.verified(t)
+	})
+}

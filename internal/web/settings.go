@@ -27,6 +27,9 @@ type settingsPageData struct {
 	// LIVE Subscription): whether others may gift the visitor a
 	// subscription.
 	Preferences *subscription.Preferences
+	// AnonymousSupport shows the visitor as "Anonymous" in the supporter
+	// lists of the creators they support.
+	AnonymousSupport bool
 }
 
 func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request, v *visitor) {
@@ -50,6 +53,12 @@ func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request, v *visitor
 		d.Notice = "Saved. Viewers in a LIVE may now gift you a subscription to its creator."
 	case "gifts-off":
 		d.Notice = "Saved. Nobody can gift you a subscription."
+	}
+	switch r.URL.Query().Get("anonymous") {
+	case "on":
+		d.Notice = "Saved. Creators you support now see “Anonymous” instead of your name in their supporter lists."
+	case "off":
+		d.Notice = "Saved. Creators you support see your name and handle in their supporter lists."
 	}
 	s.render(w, r, http.StatusOK, "settings", d)
 }
@@ -75,6 +84,9 @@ func (s *Server) settingsData(r *http.Request, v *visitor, value string) (*setti
 		if d.Preferences, err = s.subs.Preferences(r.Context(), v.User.ID); err != nil {
 			return nil, err
 		}
+	}
+	if d.AnonymousSupport, err = s.payouts.AnonymousSupport(r.Context(), v.User.ID); err != nil {
+		return nil, err
 	}
 	if l.Daily > 0 {
 		d.SpentPercent = int(min(100, l.SpentToday*100/l.Daily))

@@ -58,7 +58,8 @@ type Options struct {
 	// Their images and media are served by the API (/v1/emotes/{id}/image,
 	// /v1/posts/{id}/media). Nil: none of them.
 	Content *content.Service
-	// Payouts runs the creator's earnings dashboard.
+	// Payouts runs the creator's earnings dashboard and supporter list,
+	// and the choice to support anonymously in settings.
 	Payouts *payout.Service
 	// Blobs deletes a video the operator rejects. Nil: the blob stays.
 	Blobs Blobs
@@ -173,6 +174,7 @@ func New(opts Options) *Server {
 	mux.HandleFunc("POST /wallet/refund", s.userForm(s.refund))
 	mux.HandleFunc("GET /settings", s.userPage(s.settingsPage))
 	mux.HandleFunc("POST /settings/spend-limit", s.userForm(s.setSpendLimit))
+	mux.HandleFunc("POST /settings/anonymous-support", s.userForm(s.setAnonymousSupport))
 	mux.HandleFunc("GET /live", s.liveNow)
 	mux.HandleFunc("GET /live/{id}", s.livePage)
 	mux.HandleFunc("GET /live/{id}/summary", s.summaryPage)
@@ -185,6 +187,8 @@ func New(opts Options) *Server {
 	mux.HandleFunc("GET /studio/earnings", s.userPage(s.earningsPage))
 	mux.HandleFunc("POST /studio/earnings/payouts", s.userForm(s.withdraw))
 	mux.HandleFunc("POST /studio/earnings/onboarding", s.userForm(s.onboard))
+	mux.HandleFunc("GET /studio/supporters", s.userPage(s.supportersPage))
+	mux.HandleFunc("GET /studio/supporters.csv", s.userPage(s.supportersCSV))
 	mux.HandleFunc("GET /creators", s.creatorsPage)
 	mux.HandleFunc("GET /leaderboard", s.leaderboardPage)
 	mux.HandleFunc("GET /api", s.apiPage)

@@ -21,6 +21,7 @@ var allowed = map[string][]string{
 	"internal/ledger/ledgerbench": {"", "internal/ledger"},
 	"internal/audit":              {"", "internal/store"},
 	"internal/jobs":               {"", "internal/store"},
+	"internal/outbox":             {"internal/ledger"},
 	"internal/cache":              {},
 	"internal/paging":             {""},
 	"internal/ratelimit":          {""},

@@ -1,0 +1,74 @@
+package outbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/fanfarehq/fanfare/internal/outbox"
+	"github.com/fanfarehq/fanfare/internal/store"
+	"github.com/fanfarehq/fanfare/internal/store/storetest"
+)
+
+func TestEnqueueCommitsWithTheChange(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		at := time.Date(2026, 3, 15, 12, 0, 0, 123456789, time.UTC)
+		ev := outbox.Event{ID: outbox.ID(outbox.GiftSent, "op1"), Type: outbox.GiftSent, At: at,
+			Data: map[string]any{"coins": 5}}
+
+		// A rolled-back change leaves no event.
+		tx, err := db.Write.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		require.NoError(t, outbox.Enqueue(ctx, tx, ev))
+		require.NoError(t, tx.Rollback())
+		var n int
+		require.NoError(t, db.Write.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox`).Scan(&n))
+		require.Zero(t, n)
+
+		// A committed one leaves exactly one, however often it is written.
+		tx, err = db.Write.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		require.NoError(t, outbox.Enqueue(ctx, tx, ev))
+		w := outbox.Write(ev)
+		_, err = tx.ExecContext(ctx, w.SQL, w.Args...)
+		require.NoError(t, err)
+		require.NoError(t, tx.Commit())
+
+		var id, typ, body string
+		var created int64
+		require.NoError(t, db.Write.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox`).Scan(&n))
+		require.Equal(t, 1, n)
+		require.NoError(t, db.Write.QueryRowContext(ctx, `SELECT id, type, body, created_at FROM outbox`).Scan(&id, &typ, &body, &created))
+		require.Equal(t, "msg_op1_gift.sent", id)
+		require.Equal(t, outbox.GiftSent, typ)
+		require.Equal(t, at.UnixMicro(), created)
+		var got struct {
+			Type      string         `json:"type"`
+			Timestamp time.Time      `json:"timestamp"`
+			Data      map[string]int `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(body), &got))
+		require.Equal(t, outbox.GiftSent, got.Type)
+		require.True(t, got.Timestamp.Equal(at.Truncate(time.Microsecond)), "timestamp %v", got.Timestamp)
+		require.Equal(t, map[string]int{"coins": 5}, got.Data)
+	})
+}
+
+func TestBadEventsAreRefused(t *testing.T) {
+	t.Parallel()
+	at := time.Now()
+	_, err := outbox.Event{ID: "x", Type: "gift.exploded", At: at}.Body()
+	require.Error(t, err)
+	_, err = outbox.Event{Type: outbox.GiftSent, At: at}.Body()
+	require.Error(t, err)
+	require.Panics(t, func() { outbox.Write(outbox.Event{ID: "x", Type: "nope", At: at}) })
+	for _, typ := range outbox.Types {
+		require.True(t, outbox.Known(typ))
+	}
+	require.Len(t, outbox.Types, 20)
+}

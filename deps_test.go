@@ -21,7 +21,7 @@ var allowed = map[string][]string{
 	"internal/ledger/ledgerbench": {"", "internal/ledger"},
 	"internal/audit":              {"", "internal/store"},
 	"internal/jobs":               {"", "internal/store"},
-	"internal/outbox":             {"internal/ledger"},
+	"internal/outbox":             {"", "internal/ledger"},
 	"internal/cache":              {},
 	"internal/paging":             {""},
 	"internal/ratelimit":          {""},
@@ -31,7 +31,7 @@ var allowed = map[string][]string{
 	"internal/wallet":             {"", "internal/store", "internal/ledger", "internal/audit", "internal/payment"},
 	"internal/room":               {},
 	"internal/eligibility":        {"", "internal/store", "internal/audit"}, // ids come from the root: the rules need no ledger
-	"internal/live":               {"", "internal/store", "internal/ledger", "internal/wallet", "internal/room", "internal/cache", "internal/eligibility"},
+	"internal/live":               {"", "internal/store", "internal/ledger", "internal/outbox", "internal/wallet", "internal/room", "internal/cache", "internal/eligibility"},
 	"internal/tips":               {"", "internal/store", "internal/ledger", "internal/wallet", "internal/room", "internal/eligibility", "internal/paging"},
 	"internal/shoutout":           {"", "internal/store", "internal/ledger", "internal/wallet", "internal/eligibility", "internal/audit", "internal/paging"},
 	"internal/content":            {"", "internal/store", "internal/eligibility", "internal/blob", "internal/cache", "internal/paging"},

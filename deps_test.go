@@ -33,7 +33,7 @@ var allowed = map[string][]string{
 	"internal/eligibility":        {"", "internal/store", "internal/audit"}, // ids come from the root: the rules need no ledger
 	"internal/live":               {"", "internal/store", "internal/ledger", "internal/outbox", "internal/wallet", "internal/room", "internal/cache", "internal/eligibility"},
 	"internal/tips":               {"", "internal/store", "internal/ledger", "internal/outbox", "internal/wallet", "internal/room", "internal/eligibility", "internal/paging"},
-	"internal/shoutout":           {"", "internal/store", "internal/ledger", "internal/wallet", "internal/eligibility", "internal/audit", "internal/paging"},
+	"internal/shoutout":           {"", "internal/store", "internal/ledger", "internal/outbox", "internal/wallet", "internal/eligibility", "internal/audit", "internal/paging"},
 	"internal/content":            {"", "internal/store", "internal/eligibility", "internal/blob", "internal/cache", "internal/paging"},
 	"internal/subscription":       {"", "internal/store", "internal/ledger", "internal/wallet", "internal/eligibility", "internal/paging"},
 	"internal/payout":             {"", "internal/store", "internal/ledger", "internal/audit", "internal/paging"},

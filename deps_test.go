@@ -35,7 +35,7 @@ var allowed = map[string][]string{
 	"internal/tips":               {"", "internal/store", "internal/ledger", "internal/outbox", "internal/wallet", "internal/room", "internal/eligibility", "internal/paging"},
 	"internal/shoutout":           {"", "internal/store", "internal/ledger", "internal/outbox", "internal/wallet", "internal/eligibility", "internal/audit", "internal/paging"},
 	"internal/content":            {"", "internal/store", "internal/eligibility", "internal/blob", "internal/cache", "internal/paging"},
-	"internal/subscription":       {"", "internal/store", "internal/ledger", "internal/wallet", "internal/eligibility", "internal/paging"},
+	"internal/subscription":       {"", "internal/store", "internal/ledger", "internal/outbox", "internal/wallet", "internal/eligibility", "internal/paging"},
 	"internal/payout":             {"", "internal/store", "internal/ledger", "internal/audit", "internal/paging"},
 	"internal/profile":            {"", "internal/eligibility", "internal/tips", "internal/live", "internal/shoutout", "internal/subscription"},
 	"internal/httpx":              {},

@@ -36,7 +36,7 @@ var allowed = map[string][]string{
 	"internal/shoutout":           {"", "internal/store", "internal/ledger", "internal/outbox", "internal/wallet", "internal/eligibility", "internal/audit", "internal/paging"},
 	"internal/content":            {"", "internal/store", "internal/eligibility", "internal/blob", "internal/cache", "internal/paging"},
 	"internal/subscription":       {"", "internal/store", "internal/ledger", "internal/outbox", "internal/wallet", "internal/eligibility", "internal/paging"},
-	"internal/payout":             {"", "internal/store", "internal/ledger", "internal/audit", "internal/paging"},
+	"internal/payout":             {"", "internal/store", "internal/ledger", "internal/outbox", "internal/audit", "internal/paging"},
 	"internal/profile":            {"", "internal/eligibility", "internal/tips", "internal/live", "internal/shoutout", "internal/subscription"},
 	"internal/httpx":              {},
 	"internal/blob":               {""},

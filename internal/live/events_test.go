@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/outbox"
 	"github.com/fanfarehq/fanfare/internal/store"
@@ -122,4 +123,19 @@ func TestLiveStartedAndEndedEvents(t *testing.T) {
 		require.Equal(t, live.LiveEvent{ID: l.ID, Creator: ayla, Title: "Sunday chat", Status: live.StatusEnded, StartedAt: now,
 			EndedAt: &end, Gifts: 2, Coins: 60, Diamonds: 30}, got)
 	})
+}
+
+// BenchmarkGiftEvent is what gift.sent adds to a gift on its hot path:
+// the event built and encoded into its statement (the statement itself
+// goes out with the batch's other writes).
+func BenchmarkGiftEvent(b *testing.B) {
+	r := &ledger.Result{OpID: "0195a1c3-0000-7000-8000-000000000000", CreatedAt: now}
+	fan := &fanfare.User{ID: "0195a1a0-0000-7000-8000-000000000000", Handle: "sam", DisplayName: "Sam"}
+	creator := &fanfare.User{ID: "0195a19f-0000-7000-8000-000000000000", Handle: "ayla", DisplayName: "Ayla"}
+	l := &live.Live{ID: "0195a1c0-0000-7000-8000-000000000000"}
+	g := live.Gift{ID: "rose", Name: "Rose", Coins: 1}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = live.GiftEventWrite(r, l, fan, creator, g, 1, 1, 0)
+	}
 }

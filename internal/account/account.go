@@ -383,18 +383,22 @@ func (s *Service) Update(ctx context.Context, actor fanfare.Actor, id string, in
 		return nil, fmt.Errorf("update user: %w", err)
 	}
 	changes := map[string]change{}
+	var state audit.Change
 	if in.Followers != nil {
 		changes["followers"] = change{u.Followers, *in.Followers}
+		state.Set("followers", u.Followers, *in.Followers)
 		u.Followers = *in.Followers
 	}
 	standingChanged := false
 	if in.Standing != nil {
 		changes["standing"] = change{u.Standing, *in.Standing}
+		state.Set("standing", u.Standing, *in.Standing)
 		standingChanged = u.Standing != *in.Standing
 		u.Standing = *in.Standing
 	}
 	if in.Region != nil {
 		changes["region"] = change{u.Region, region}
+		state.Set("region", u.Region, region)
 		u.Region = region
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE users SET followers = $1, standing = $2, region = $3, updated_at = $4 WHERE id = $5`,
@@ -406,12 +410,18 @@ func (s *Service) Update(ctx context.Context, actor fanfare.Actor, id string, in
 	if err != nil {
 		return nil, fmt.Errorf("update user: %w", err)
 	}
+	before, after, err := state.JSON()
+	if err != nil {
+		return nil, fmt.Errorf("update user: %w", err)
+	}
 	err = audit.Write(ctx, tx, audit.Entry{
 		ID:        fanfare.NewID(s.clock),
 		Actor:     actor.ID(),
 		Action:    "user.update",
 		Object:    "user:" + u.ID,
 		Details:   details,
+		Before:    before,
+		After:     after,
 		CreatedAt: now,
 	})
 	if err != nil {

@@ -348,8 +348,10 @@ func (s *Service) Reject(ctx context.Context, actor fanfare.Actor, id, note stri
 		return nil, nil, err
 	}
 	details, _ := json.Marshal(map[string]string{"note": note})
-	entry := audit.Entry{ID: fanfare.NewID(s.clock), Actor: actor.ID(), Action: "shoutout.reject", Object: "shoutout:" + id, Details: details, CreatedAt: now}
+	entry := audit.Entry{ID: fanfare.NewID(s.clock), Actor: actor.ID(), Action: "shoutout.reject", Object: "shoutout:" + id, Details: details, CreatedAt: now,
+		Before: audit.Marshal(map[string]any{"state": InReview})}
 	if now.Before(*r.DeliverBy) {
+		entry.After = audit.Marshal(map[string]any{"state": Accepted, "resolution_note": note})
 		err = s.inTx(ctx, func(tx *sql.Tx) error {
 			if err := s.update(ctx, tx, id, []State{InReview}, "",
 				`UPDATE shoutout_requests SET state = 'accepted', delivered_at = NULL, review_by = NULL, video_key = NULL, video_size = NULL,
@@ -360,6 +362,7 @@ func (s *Service) Reject(ctx context.Context, actor fanfare.Actor, id, note stri
 			return audit.Write(ctx, tx, entry)
 		})
 	} else {
+		entry.After = audit.Marshal(map[string]any{"state": Rejected, "resolution": "rejected", "resolution_note": note})
 		_, err = s.ledger.Submit(ctx, ledger.Op{
 			Kind: KindVoid, Object: "shoutout:" + r.ID, Actor: actor.ID(),
 			Hold: &ledger.HoldOp{Action: ledger.HoldVoid, ID: r.holdID},
@@ -442,11 +445,13 @@ func (s *Service) Resolve(ctx context.Context, actor fanfare.Actor, id, outcome,
 		return nil, err
 	}
 	details, _ := json.Marshal(map[string]any{"outcome": outcome, "note": note, "coins": r.Price, "diamonds": r.Diamonds})
-	entry := audit.Entry{Actor: actor.ID(), Action: "shoutout.resolve", Object: "shoutout:" + id, Details: details, CreatedAt: now}
+	entry := audit.Entry{Actor: actor.ID(), Action: "shoutout.resolve", Object: "shoutout:" + id, Details: details, CreatedAt: now,
+		Before: audit.Marshal(map[string]any{"state": Disputed})}
 	const updated = `UPDATE shoutout_requests SET state = $3, resolution = $4, resolution_note = $5, completed_at = $2, updated_at = $2
 		WHERE id = $1 AND state = 'disputed'`
 	if outcome == OutcomeUphold {
 		entry.ID = fanfare.NewID(s.clock)
+		entry.After = audit.Marshal(map[string]any{"state": Upheld, "resolution": outcome, "resolution_note": note})
 		err = s.inTx(ctx, func(tx *sql.Tx) error {
 			if err := s.update(ctx, tx, id, []State{Disputed}, "", updated, id, now.UnixMicro(), string(Upheld), outcome, note); err != nil {
 				return err
@@ -454,6 +459,7 @@ func (s *Service) Resolve(ctx context.Context, actor fanfare.Actor, id, outcome,
 			return audit.Write(ctx, tx, entry)
 		})
 	} else {
+		entry.After = audit.Marshal(map[string]any{"state": Refunded, "resolution": outcome, "resolution_note": note})
 		err = s.refund(ctx, actor.ID(), r, func(res *ledger.Result) []ledger.Write {
 			return []ledger.Write{{SQL: updated, Args: []any{id, now.UnixMicro(), string(Refunded), outcome, note},
 				Fail: func(ctx context.Context, tx *sql.Tx) error { return s.explain(ctx, tx, id, []State{Disputed}, "") }}}

@@ -210,7 +210,7 @@ func (s *Service) Grant(ctx context.Context, actor fanfare.Actor, in GrantInput,
 		// The reason lives in the audit log, written in the same
 		// transaction as the coins.
 		Effect: func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error {
-			return logGrant(ctx, tx, actor, in, r, idemKey)
+			return logGrant(ctx, tx, actor, in, r, idemKey, r.Balance(to))
 		},
 	})
 	if err != nil {
@@ -227,8 +227,9 @@ func (s *Service) Grant(ctx context.Context, actor fanfare.Actor, in GrantInput,
 	}, nil
 }
 
-// logGrant writes the grant's audit entry, keyed by the ledger operation id.
-func logGrant(ctx context.Context, tx *sql.Tx, actor fanfare.Actor, in GrantInput, r *ledger.Result, idemKey string) error {
+// logGrant writes the grant's audit entry, keyed by the ledger operation id:
+// the user's coin balance before and after (balance) is its change.
+func logGrant(ctx context.Context, tx *sql.Tx, actor fanfare.Actor, in GrantInput, r *ledger.Result, idemKey string, balance fanfare.Amount) error {
 	details, err := json.Marshal(map[string]any{
 		"op_id":           r.OpID,
 		"coins":           in.Coins,
@@ -244,6 +245,8 @@ func logGrant(ctx context.Context, tx *sql.Tx, actor fanfare.Actor, in GrantInpu
 		Action:    "wallet.grant",
 		Object:    "user:" + in.UserID,
 		Details:   details,
+		Before:    audit.Marshal(map[string]any{"coins": balance - in.Coins}),
+		After:     audit.Marshal(map[string]any{"coins": balance}),
 		CreatedAt: r.CreatedAt,
 	})
 }

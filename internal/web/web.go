@@ -2,6 +2,7 @@ package web
 
 import (
 	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -286,6 +287,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := fanfare.StartStopwatch()
 	rec := httpx.NewRecorder(w)
 	h := rec.Header()
+	// Each page request has an id, as the API's have: the answer says it
+	// and the audit log records it with what an operator's form changed.
+	reqID := newRequestID()
+	h.Set("X-Request-Id", reqID)
+	r = r.WithContext(fanfare.NewContextWithRequestID(r.Context(), reqID))
 	h.Set("Content-Security-Policy", contentSecurityPolicy(r.Host))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
@@ -305,6 +311,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			level = slog.LevelError
 		}
 		s.log.LogAttrs(r.Context(), level, "web request",
+			slog.String("request_id", reqID),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.Status()),
@@ -321,4 +328,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(rec, r.Body, maxFormBytes)
 	}
 	s.handler.ServeHTTP(rec, r)
+}
+
+// newRequestID returns a new request id, like the API's.
+func newRequestID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }

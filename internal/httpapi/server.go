@@ -261,6 +261,7 @@ func newServer(opts Options) *Server {
 	s.registerPayouts()
 	s.registerSupporters()
 	s.registerPreferences()
+	s.registerAudit()
 	s.finishSpec()
 	s.cors = newCORS(opts.CORSOrigins, apiMethods(s.contract))
 	return s

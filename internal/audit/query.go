@@ -145,3 +145,12 @@ func (f Filter) where() ([]string, []any) {
 	}
 	return where, args
 }
+
+// Log reads the audit log of one database, for the pages that show it.
+type Log struct{ db *store.DB }
+
+// NewLog returns the log of db.
+func NewLog(db *store.DB) *Log { return &Log{db: db} }
+
+// Find returns a page of the entries f selects, newest first (see Find).
+func (l *Log) Find(ctx context.Context, f Filter) (*Page, error) { return Find(ctx, l.db, f) }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/audit"
 	"github.com/fanfarehq/fanfare/internal/content"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpx"
@@ -62,6 +63,9 @@ type Options struct {
 	// Payouts runs the creator's earnings dashboard and supporter list,
 	// and the choice to support anonymously in settings.
 	Payouts *payout.Service
+	// Audit shows the operators the audit log (/ops/audit). Nil: no
+	// such page.
+	Audit *audit.Log
 	// Blobs deletes a video the operator rejects. Nil: the blob stays.
 	Blobs Blobs
 	// API serves the paths of the HTTP API: /v1/, /openapi.json,
@@ -101,6 +105,7 @@ type Server struct {
 	subs      *subscription.Service
 	content   *content.Service
 	payouts   *payout.Service
+	audit     *audit.Log
 	blobs     Blobs
 	api       http.Handler
 	log       *slog.Logger
@@ -141,6 +146,7 @@ func New(opts Options) *Server {
 		subs:      opts.Subscriptions,
 		content:   opts.Content,
 		payouts:   opts.Payouts,
+		audit:     opts.Audit,
 		blobs:     opts.Blobs,
 		api:       opts.API,
 		log:       opts.Logger,
@@ -229,6 +235,9 @@ func New(opts Options) *Server {
 	mux.HandleFunc("POST /ops/eligibility/{feature}", s.userForm(s.operator(s.saveRule)))
 	mux.HandleFunc("GET /ops/wallets", s.userPage(s.operator(s.walletsPage)))
 	mux.HandleFunc("POST /ops/wallets/{handle}/{action}", s.userForm(s.operator(s.freezeWallet)))
+	if s.audit != nil {
+		mux.HandleFunc("GET /ops/audit", s.userPage(s.operator(s.auditPage)))
+	}
 	mux.Handle("GET /static/", staticHandler())
 	mux.HandleFunc("GET /favicon.ico", favicon)
 	mux.HandleFunc("/", s.notFound)

@@ -414,6 +414,12 @@ func (s *Service) Update(ctx context.Context, actor fanfare.Actor, id string, in
 	if err != nil {
 		return nil, fmt.Errorf("update user: %w", err)
 	}
+	if standingChanged && s.onStanding != nil {
+		if err := s.onStanding(ctx, tx, u.ID, u.Standing); err != nil {
+			return nil, fmt.Errorf("update user: %w", err)
+		}
+	}
+	// The audit entry last: it locks the chain's head until the commit.
 	err = audit.Write(ctx, tx, audit.Entry{
 		ID:        fanfare.NewID(s.clock),
 		Actor:     actor.ID(),
@@ -426,11 +432,6 @@ func (s *Service) Update(ctx context.Context, actor fanfare.Actor, id string, in
 	})
 	if err != nil {
 		return nil, err
-	}
-	if standingChanged && s.onStanding != nil {
-		if err := s.onStanding(ctx, tx, u.ID, u.Standing); err != nil {
-			return nil, fmt.Errorf("update user: %w", err)
-		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("update user: %w", err)

@@ -45,3 +45,19 @@ func ActorFromContext(ctx context.Context) (Actor, bool) {
 	a, ok := ctx.Value(actorKey{}).(Actor)
 	return a, ok
 }
+
+type requestIDKey struct{}
+
+// NewContextWithRequestID returns a copy of ctx carrying the id of the
+// request it serves: the X-Request-Id the server answers with. The audit
+// log records it with every entry written in that context.
+func NewContextWithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestIDFromContext returns the id of the request ctx serves, or "" for
+// work outside a request (jobs, the command line).
+func RequestIDFromContext(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}

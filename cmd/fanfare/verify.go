@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/fanfarehq/fanfare/internal/audit"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/payout"
 	"github.com/fanfarehq/fanfare/internal/store"
@@ -25,7 +26,9 @@ balance matches its transfers (rule 2), no spending took a wallet below zero
 (rule 3), and every hold was created once and resolved at most once, with
 escrow holding exactly the pending holds (rule 5); and that the payouts
 match the ledger: payouts_pending and fiat_payable:<currency> hold exactly
-the payouts requested, payouts_paid and fiat_paid:<currency> those paid.
+the payouts requested, payouts_paid and fiat_paid:<currency> those paid;
+and that the audit log's hash chain holds: every entry numbered in order,
+linked to the one before, none changed, removed or added outside it.
 
 Exits 0 when everything matches, 1 on any difference, 2 if it cannot run.`
 
@@ -88,6 +91,14 @@ func verify(ctx context.Context, db *store.DB, stdout, stderr io.Writer, quiet b
 		r.Problems = append(r.Problems, p)
 		r.ProblemCount++
 	}
+	chain, err := audit.Verify(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if !chain.OK() {
+		r.Problems = append(r.Problems, chain.String())
+		r.ProblemCount++
+	}
 	if !quiet {
 		fmt.Fprintf(stdout, "checked %d accounts, %d transfers, %d holds; assets %s\n",
 			r.Accounts, r.Transfers, r.Holds, joinAssets(r))
@@ -96,6 +107,9 @@ func verify(ctx context.Context, db *store.DB, stdout, stderr io.Writer, quiet b
 		fmt.Fprintln(stdout, "rule 3: no spending took a wallet below zero")
 		fmt.Fprintln(stdout, "rule 5: every hold created once, resolved at most once; escrow equals pending holds")
 		fmt.Fprintln(stdout, "payouts: pending and paid diamonds and fiat equal the payouts requested and paid")
+		if chain.OK() {
+			fmt.Fprintln(stdout, chain.String())
+		}
 	}
 	for _, p := range r.Problems {
 		fmt.Fprintln(stdout, "PROBLEM", p)

@@ -384,18 +384,22 @@ func (s *Service) Update(ctx context.Context, actor fanfare.Actor, id string, in
 		return nil, fmt.Errorf("update user: %w", err)
 	}
 	changes := map[string]change{}
+	var state audit.Change
 	if in.Followers != nil {
 		changes["followers"] = change{u.Followers, *in.Followers}
+		state.Set("followers", u.Followers, *in.Followers)
 		u.Followers = *in.Followers
 	}
 	standingChanged, was := false, u.Standing
 	if in.Standing != nil {
 		changes["standing"] = change{u.Standing, *in.Standing}
+		state.Set("standing", u.Standing, *in.Standing)
 		standingChanged = u.Standing != *in.Standing
 		u.Standing = *in.Standing
 	}
 	if in.Region != nil {
 		changes["region"] = change{u.Region, region}
+		state.Set("region", u.Region, region)
 		u.Region = region
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE users SET followers = $1, standing = $2, region = $3, updated_at = $4 WHERE id = $5`,
@@ -408,16 +412,9 @@ func (s *Service) Update(ctx context.Context, actor fanfare.Actor, id string, in
 		return nil, fmt.Errorf("update user: %w", err)
 	}
 	entryID := fanfare.NewID(s.clock)
-	err = audit.Write(ctx, tx, audit.Entry{
-		ID:        entryID,
-		Actor:     actor.ID(),
-		Action:    "user.update",
-		Object:    "user:" + u.ID,
-		Details:   details,
-		CreatedAt: now,
-	})
+	before, after, err := state.JSON()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("update user: %w", err)
 	}
 	if standingChanged {
 		if err := outbox.Enqueue(ctx, tx, StandingEvent(entryID, u, was, actor, now)); err != nil {
@@ -428,6 +425,20 @@ func (s *Service) Update(ctx context.Context, actor fanfare.Actor, id string, in
 		if err := s.onStanding(ctx, tx, u.ID, u.Standing); err != nil {
 			return nil, fmt.Errorf("update user: %w", err)
 		}
+	}
+	// The audit entry last: it locks the chain's head until the commit.
+	err = audit.Write(ctx, tx, audit.Entry{
+		ID:        entryID,
+		Actor:     actor.ID(),
+		Action:    "user.update",
+		Object:    "user:" + u.ID,
+		Details:   details,
+		Before:    before,
+		After:     after,
+		CreatedAt: now,
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("update user: %w", err)

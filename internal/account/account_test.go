@@ -392,6 +392,15 @@ func TestUpdate(t *testing.T) {
 		require.Equal(t, "apikey:operator", e.Actor)
 		require.Equal(t, "user.update", e.Action)
 		require.True(t, e.CreatedAt.Equal(start.Add(time.Hour)))
+		var was, now map[string]any
+		require.NoError(t, json.Unmarshal(e.Before, &was))
+		require.NoError(t, json.Unmarshal(e.After, &now))
+		require.Equal(t, len(was), len(now), "before and after name the same fields")
+		require.NotEmpty(t, now)
+		for k := range now {
+			require.Contains(t, was, k)
+		}
+		require.Equal(t, int64(1), entries[0].Seq, "the first entry of the chain")
 		var details map[string]struct{ From, To any }
 		require.NoError(t, json.Unmarshal(e.Details, &details))
 		require.Equal(t, float64(0), details["followers"].From)

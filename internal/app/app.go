@@ -25,6 +25,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/audit"
 	"github.com/fanfarehq/fanfare/internal/blob"
 	"github.com/fanfarehq/fanfare/internal/content"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
@@ -309,6 +310,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Subscriptions: a.Subscriptions,
 		Content:       a.Content,
 		Payouts:       a.Payouts,
+		Audit:         audit.NewLog(db),
 		Blobs:         a.Blobs,
 		API:           a.API,
 		APISpec:       a.API.Spec(),

@@ -204,6 +204,8 @@ func TestRulesChangeAtRunTime(t *testing.T) {
 		require.Equal(t, "eligibility.update", entries[0].Action)
 		require.Contains(t, string(entries[0].Details), `"min_followers":300000`)
 		require.Contains(t, string(entries[0].Details), `"min_followers":30000`)
+		require.Contains(t, string(entries[0].Before), `"min_followers":300000`)
+		require.Contains(t, string(entries[0].After), `"min_followers":30000,`)
 	})
 }
 

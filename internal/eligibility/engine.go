@@ -165,7 +165,7 @@ func (e *Engine) SetRule(ctx context.Context, actor fanfare.Actor, r Rule) (Rule
 	}
 	details, _ := json.Marshal(map[string]any{"before": before, "after": r})
 	if err := audit.Write(ctx, tx, audit.Entry{ID: fanfare.NewID(e.clock), Actor: actor.ID(), Action: "eligibility.update",
-		Object: "eligibility:" + r.Feature, Details: details, CreatedAt: now}); err != nil {
+		Object: "eligibility:" + r.Feature, Details: details, Before: audit.Marshal(before), After: audit.Marshal(r), CreatedAt: now}); err != nil {
 		return Rule{}, err
 	}
 	if err := tx.Commit(); err != nil {

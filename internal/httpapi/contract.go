@@ -178,6 +178,8 @@ var problemCodes = map[string][]string{
 	"myEarnings":           {},
 	"mySupporters":         {},
 	"mySupportersCSV":      {},
+	"auditLog":             {},
+	"auditLogCSV":          {},
 	"chat":                 {fanfare.ENotFound, fanfare.EInvalidState, fanfare.ERateLimited, fanfare.ESubscribersOnly, fanfare.EUnavailable},
 	"setChatMode":          {fanfare.ENotFound, fanfare.EInvalidState},
 	"muteViewer":           {fanfare.ENotFound},

@@ -261,6 +261,7 @@ func newServer(opts Options) *Server {
 	s.registerPayouts()
 	s.registerSupporters()
 	s.registerPreferences()
+	s.registerAudit()
 	s.finishSpec()
 	s.cors = newCORS(opts.CORSOrigins, apiMethods(s.contract))
 	return s
@@ -272,7 +273,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := fanfare.StartStopwatch()
 	st := &requestState{id: requestID(r), conn: w, base: requestBase(r)}
 	st.log = s.log.With(slog.String("request_id", st.id))
-	ctx := context.WithValue(r.Context(), stateKey{}, st)
+	// The request id goes with the context, for the audit log.
+	ctx := fanfare.NewContextWithRequestID(context.WithValue(r.Context(), stateKey{}, st), st.id)
 	r = r.WithContext(ctx)
 	rec := httpx.NewRecorder(w)
 	rec.Header().Set("X-Request-Id", st.id)

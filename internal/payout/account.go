@@ -208,6 +208,11 @@ func (s *Service) SetHold(ctx context.Context, actor fanfare.Actor, userID strin
 	if !held {
 		stored = ""
 	}
+	var wasHeld bool
+	var wasReason string
+	if err := tx.QueryRowContext(ctx, `SELECT held, held_reason FROM payout_accounts WHERE user_id = $1`+s.db.ForUpdate(), userID).Scan(&wasHeld, &wasReason); err != nil {
+		return nil, fmt.Errorf("hold payouts: %w", err)
+	}
 	if _, err := tx.ExecContext(ctx, `UPDATE payout_accounts SET held = $2, held_reason = $3, updated_at = $4 WHERE user_id = $1`,
 		userID, held, stored, now.UnixMicro()); err != nil {
 		return nil, fmt.Errorf("hold payouts: %w", err)
@@ -216,15 +221,18 @@ func (s *Service) SetHold(ctx context.Context, actor fanfare.Actor, userID strin
 	if !held {
 		action = "payout.release"
 	}
-	details, _ := json.Marshal(map[string]any{"reason": reason})
-	if err := audit.Write(ctx, tx, audit.Entry{ID: fanfare.NewID(s.opts.Clock), Actor: actor.ID(), Action: action,
-		Object: "user:" + userID, Details: details, CreatedAt: now}); err != nil {
-		return nil, err
-	}
 	if !held && s.opts.Scheduler != nil {
 		if err := s.reschedule(ctx, tx, userID, now); err != nil {
 			return nil, err
 		}
+	}
+	// The audit entry last: it locks the chain's head until the commit.
+	details, _ := json.Marshal(map[string]any{"reason": reason})
+	if err := audit.Write(ctx, tx, audit.Entry{ID: fanfare.NewID(s.opts.Clock), Actor: actor.ID(), Action: action,
+		Object: "user:" + userID, Details: details, CreatedAt: now,
+		Before: audit.Marshal(map[string]any{"held": wasHeld, "reason": wasReason}),
+		After:  audit.Marshal(map[string]any{"held": held, "reason": stored})}); err != nil {
+		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("hold payouts: %w", err)

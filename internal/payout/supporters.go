@@ -175,7 +175,9 @@ func (s *Service) Supporters(ctx context.Context, actor fanfare.Actor, in Suppor
 	if err := s.supporterDetails(ctx, actor.UserID, acct, items); err != nil {
 		return nil, err
 	}
-	page.Items = items
+	if len(items) > 0 { // a creator with an account but no supporter yet keeps []
+		page.Items = items
+	}
 	return page, nil
 }
 

@@ -115,7 +115,7 @@ func (s *Service) apply(ctx context.Context, r *Request, now time.Time) (bool, e
 	case Requested, Accepted:
 		err = s.expire(ctx, r, now)
 	case InReview:
-		err = s.approve(ctx, systemActor, r, now, true)
+		err = s.approve(ctx, systemActor, r, now, true, nil)
 	case Delivered:
 		err = s.complete(ctx, r, now)
 	}

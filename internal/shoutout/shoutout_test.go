@@ -399,6 +399,8 @@ func TestRefunds(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, entries, 1)
 		require.Equal(t, "shoutout.resolve", entries[0].Action)
+		require.JSONEq(t, `{"state":"disputed"}`, string(entries[0].Before))
+		require.Contains(t, string(entries[0].After), `"state":"refunded"`)
 		_, err = f.s.Resolve(ctx, operator, r.ID, shoutout.OutcomeRefund, "again")
 		requireCode(t, err, fanfare.EInvalidState)
 		f.requireBalances(t, 10_000, -500)

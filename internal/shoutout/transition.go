@@ -261,7 +261,7 @@ func (s *Service) Deliver(ctx context.Context, actor fanfare.Actor, id string, v
 		err = s.post(ctx, actor.ID(), r, now, states, "deliver_by",
 			`UPDATE shoutout_requests SET state = 'delivered', delivered_at = $2, dispute_by = $3, video_key = $4, video_size = $5,
 				video_type = $6, settle_op_id = $7, updated_at = $2
-			WHERE id = $1 AND state = 'accepted' AND deliver_by > $2`, video.Key, video.Size, video.ContentType)
+			WHERE id = $1 AND state = 'accepted' AND deliver_by > $2`, nil, video.Key, video.Size, video.ContentType)
 	}
 	if err != nil {
 		return nil, err
@@ -273,7 +273,10 @@ func (s *Service) Deliver(ctx context.Context, actor fanfare.Actor, id string, v
 // to revenue) and the creator's diamonds, with the conditional update
 // (its $1 the id, $2 now, $3 dispute_by, then extra, then the operation's
 // id) and the completion's job.
-func (s *Service) post(ctx context.Context, actor string, r *Request, now time.Time, states []State, col, query string, extra ...any) error {
+//
+// entry, when set, is the operator's action to log, under the ledger
+// operation's id, in the same transaction.
+func (s *Service) post(ctx context.Context, actor string, r *Request, now time.Time, states []State, col, query string, entry *audit.Entry, extra ...any) error {
 	var legs []ledger.Leg
 	if r.Diamonds > 0 {
 		issue, err := s.ledger.SystemAccount(ctx, ledger.DiamondIssuance, fanfare.Diamond)
@@ -298,11 +301,20 @@ func (s *Service) post(ctx context.Context, actor string, r *Request, now time.T
 			return []ledger.Write{{SQL: query, Args: append(args, res.OpID),
 				Fail: func(ctx context.Context, tx *sql.Tx) error { return s.explain(ctx, tx, r.ID, states, col) }}}
 		},
-		Effect: func(ctx context.Context, tx *sql.Tx, _ *ledger.Result) error {
+		Effect: func(ctx context.Context, tx *sql.Tx, res *ledger.Result) error {
 			if err := s.sched.InsertTx(ctx, tx, JobComplete, jobArgs{ID: r.ID, At: disputeBy}, micros(disputeBy)); err != nil {
 				return err
 			}
-			return s.enqueue(ctx, tx, outbox.ShoutoutDelivered, r.ID, now)
+			if err := s.enqueue(ctx, tx, outbox.ShoutoutDelivered, r.ID, now); err != nil {
+				return err
+			}
+			if entry != nil {
+				entry.ID = res.OpID
+				if err := audit.Write(ctx, tx, *entry); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 	})
 	return err
@@ -320,7 +332,13 @@ func (s *Service) Approve(ctx context.Context, actor fanfare.Actor, id string) (
 	if err := check(r, []State{InReview}, nil, s.clock.Now()); err != nil {
 		return nil, err
 	}
-	if err := s.approve(ctx, actor.ID(), r, s.clock.Now().UTC(), false); err != nil {
+	now := s.clock.Now().UTC()
+	// Written by the ledger's committer, outside the request: the entry
+	// takes the request's id and the actor's name from here.
+	entry := &audit.Entry{Actor: actor.ID(), ActorName: actor.Handle, RequestID: fanfare.RequestIDFromContext(ctx),
+		Action: "shoutout.approve", Object: "shoutout:" + id, Details: json.RawMessage(`{}`), CreatedAt: now,
+		Before: audit.Marshal(map[string]any{"state": InReview}), After: audit.Marshal(map[string]any{"state": Delivered, "resolution": "approved"})}
+	if err := s.approve(ctx, actor.ID(), r, now, false, entry); err != nil {
 		return nil, err
 	}
 	return s.load(ctx, s.db.Read, id)
@@ -328,14 +346,14 @@ func (s *Service) Approve(ctx context.Context, actor fanfare.Actor, id string) (
 
 // approve posts r, in review; due says the moderation window passed (the
 // job), which the update then requires.
-func (s *Service) approve(ctx context.Context, actor string, r *Request, now time.Time, due bool) error {
+func (s *Service) approve(ctx context.Context, actor string, r *Request, now time.Time, due bool, entry *audit.Entry) error {
 	cond := ""
 	if due {
 		cond = " AND review_by <= $2"
 	}
 	return s.post(ctx, actor, r, now, []State{InReview}, "",
 		`UPDATE shoutout_requests SET state = 'delivered', dispute_by = $3, settle_op_id = $5, resolution = $4, updated_at = $2
-		WHERE id = $1 AND state = 'in_review'`+cond, map[bool]string{false: "approved", true: "approved_unreviewed"}[due])
+		WHERE id = $1 AND state = 'in_review'`+cond, entry, map[bool]string{false: "approved", true: "approved_unreviewed"}[due])
 }
 
 // Reject refuses a video in review, for the operator, with a note for the
@@ -359,8 +377,13 @@ func (s *Service) Reject(ctx context.Context, actor fanfare.Actor, id, note stri
 		return nil, nil, err
 	}
 	details, _ := json.Marshal(map[string]string{"note": note})
-	entry := audit.Entry{ID: fanfare.NewID(s.clock), Actor: actor.ID(), Action: "shoutout.reject", Object: "shoutout:" + id, Details: details, CreatedAt: now}
+	// The entry may be written by the ledger's committer, outside the
+	// request: it takes the request's id and the actor's name from here.
+	entry := audit.Entry{ID: fanfare.NewID(s.clock), Actor: actor.ID(), ActorName: actor.Handle, RequestID: fanfare.RequestIDFromContext(ctx),
+		Action: "shoutout.reject", Object: "shoutout:" + id, Details: details, CreatedAt: now,
+		Before: audit.Marshal(map[string]any{"state": InReview})}
 	if now.Before(*r.DeliverBy) {
+		entry.After = audit.Marshal(map[string]any{"state": Accepted, "resolution_note": note})
 		err = s.inTx(ctx, func(tx *sql.Tx) error {
 			if err := s.update(ctx, tx, id, []State{InReview}, "",
 				`UPDATE shoutout_requests SET state = 'accepted', delivered_at = NULL, review_by = NULL, video_key = NULL, video_size = NULL,
@@ -371,6 +394,7 @@ func (s *Service) Reject(ctx context.Context, actor fanfare.Actor, id, note stri
 			return audit.Write(ctx, tx, entry)
 		})
 	} else {
+		entry.After = audit.Marshal(map[string]any{"state": Rejected, "resolution": "rejected", "resolution_note": note})
 		_, err = s.ledger.Submit(ctx, ledger.Op{
 			Kind: KindVoid, Object: "shoutout:" + r.ID, Actor: actor.ID(),
 			Hold: &ledger.HoldOp{Action: ledger.HoldVoid, ID: r.holdID},
@@ -459,11 +483,14 @@ func (s *Service) Resolve(ctx context.Context, actor fanfare.Actor, id, outcome,
 		return nil, err
 	}
 	details, _ := json.Marshal(map[string]any{"outcome": outcome, "note": note, "coins": r.Price, "diamonds": r.Diamonds})
-	entry := audit.Entry{Actor: actor.ID(), Action: "shoutout.resolve", Object: "shoutout:" + id, Details: details, CreatedAt: now}
+	entry := audit.Entry{Actor: actor.ID(), ActorName: actor.Handle, RequestID: fanfare.RequestIDFromContext(ctx),
+		Action: "shoutout.resolve", Object: "shoutout:" + id, Details: details, CreatedAt: now,
+		Before: audit.Marshal(map[string]any{"state": Disputed})}
 	const updated = `UPDATE shoutout_requests SET state = $3, resolution = $4, resolution_note = $5, completed_at = $2, updated_at = $2
 		WHERE id = $1 AND state = 'disputed'`
 	if outcome == OutcomeUphold {
 		entry.ID = fanfare.NewID(s.clock)
+		entry.After = audit.Marshal(map[string]any{"state": Upheld, "resolution": outcome, "resolution_note": note})
 		err = s.inTx(ctx, func(tx *sql.Tx) error {
 			if err := s.update(ctx, tx, id, []State{Disputed}, "", updated, id, now.UnixMicro(), string(Upheld), outcome, note); err != nil {
 				return err
@@ -471,6 +498,7 @@ func (s *Service) Resolve(ctx context.Context, actor fanfare.Actor, id, outcome,
 			return audit.Write(ctx, tx, entry)
 		})
 	} else {
+		entry.After = audit.Marshal(map[string]any{"state": Refunded, "resolution": outcome, "resolution_note": note})
 		err = s.refund(ctx, actor.ID(), r, func(res *ledger.Result) []ledger.Write {
 			return []ledger.Write{{SQL: updated, Args: []any{id, now.UnixMicro(), string(Refunded), outcome, note},
 				Fail: func(ctx context.Context, tx *sql.Tx) error { return s.explain(ctx, tx, id, []State{Disputed}, "") }}}

@@ -15,8 +15,11 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -36,6 +39,31 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
+
+func init() {
+	// sha256_hex(text) is the hex SHA-256 of the text's UTF-8 bytes, on
+	// every SQLite connection as in the PostgreSQL schema (migration
+	// 00023 defines it there): the audit log's migration chains existing
+	// entries with it.
+	err := sqlite.RegisterDeterministicScalarFunction("sha256_hex", 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		var b []byte
+		switch v := args[0].(type) {
+		case nil:
+			return nil, nil
+		case string:
+			b = []byte(v)
+		case []byte:
+			b = v
+		default:
+			b = fmt.Append(nil, v)
+		}
+		sum := sha256.Sum256(b)
+		return hex.EncodeToString(sum[:]), nil
+	})
+	if err != nil {
+		panic("store: register sha256_hex: " + err.Error())
+	}
+}
 
 // Dialect names a database engine.
 type Dialect string

@@ -63,7 +63,8 @@ func (s *Service) Freeze(ctx context.Context, actor fanfare.Actor, userID, reaso
 			userID, reason, f.Actor, now.UnixMicro()); err != nil {
 			return fmt.Errorf("freeze wallet: %w", err)
 		}
-		return s.writeFreezeAudit(ctx, tx, actor, AuditFreeze, userID, acct, reason, now)
+		return s.writeFreezeAudit(ctx, tx, actor, AuditFreeze, userID, acct, reason, now,
+			map[string]any{"frozen": false}, map[string]any{"frozen": true, "reason": reason})
 	})
 	if err != nil {
 		return nil, err
@@ -99,7 +100,11 @@ func (s *Service) Unfreeze(ctx context.Context, actor fanfare.Actor, userID, rea
 		if _, err := tx.ExecContext(ctx, `DELETE FROM wallet_freezes WHERE user_id = $1`, userID); err != nil {
 			return fmt.Errorf("unfreeze wallet: %w", err)
 		}
-		return s.writeFreezeAudit(ctx, tx, actor, AuditUnfreeze, userID, acct, reason, now)
+		before := map[string]any{"frozen": true}
+		if cur != nil {
+			before["reason"] = cur.Reason
+		}
+		return s.writeFreezeAudit(ctx, tx, actor, AuditUnfreeze, userID, acct, reason, now, before, map[string]any{"frozen": false})
 	})
 }
 
@@ -153,7 +158,9 @@ func (s *Service) freezeTx(ctx context.Context, userID string, fn func(tx *sql.T
 	return nil
 }
 
-func (s *Service) writeFreezeAudit(ctx context.Context, tx *sql.Tx, actor fanfare.Actor, action, userID string, acct ledger.AccountID, reason string, now time.Time) error {
+// writeFreezeAudit logs a freeze or an unfreeze, with the wallet's state
+// before and after it.
+func (s *Service) writeFreezeAudit(ctx context.Context, tx *sql.Tx, actor fanfare.Actor, action, userID string, acct ledger.AccountID, reason string, now time.Time, before, after map[string]any) error {
 	details, err := json.Marshal(map[string]any{"reason": reason, "account_id": int64(acct)})
 	if err != nil {
 		return fmt.Errorf("freeze wallet: %w", err)
@@ -164,6 +171,8 @@ func (s *Service) writeFreezeAudit(ctx context.Context, tx *sql.Tx, actor fanfar
 		Action:    action,
 		Object:    "user:" + userID,
 		Details:   details,
+		Before:    audit.Marshal(before),
+		After:     audit.Marshal(after),
 		CreatedAt: now,
 	})
 }

@@ -197,6 +197,9 @@ func (s *Service) Grant(ctx context.Context, actor fanfare.Actor, in GrantInput,
 	if err != nil {
 		return nil, fmt.Errorf("grant: %w", err)
 	}
+	// The effect runs in the ledger's committer, outside the request: the
+	// entry takes the request's id from here.
+	reqID := fanfare.RequestIDFromContext(ctx)
 	res, err := s.ledger.Submit(ctx, ledger.Op{
 		Kind:   "grant",
 		Object: "grant:" + in.UserID,
@@ -210,7 +213,7 @@ func (s *Service) Grant(ctx context.Context, actor fanfare.Actor, in GrantInput,
 		// The reason lives in the audit log, written in the same
 		// transaction as the coins.
 		Effect: func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error {
-			return logGrant(ctx, tx, actor, in, r, idemKey)
+			return logGrant(ctx, tx, actor, in, r, idemKey, reqID, r.Balance(to))
 		},
 	})
 	if err != nil {
@@ -227,8 +230,9 @@ func (s *Service) Grant(ctx context.Context, actor fanfare.Actor, in GrantInput,
 	}, nil
 }
 
-// logGrant writes the grant's audit entry, keyed by the ledger operation id.
-func logGrant(ctx context.Context, tx *sql.Tx, actor fanfare.Actor, in GrantInput, r *ledger.Result, idemKey string) error {
+// logGrant writes the grant's audit entry, keyed by the ledger operation id:
+// the user's coin balance before and after (balance) is its change.
+func logGrant(ctx context.Context, tx *sql.Tx, actor fanfare.Actor, in GrantInput, r *ledger.Result, idemKey, reqID string, balance fanfare.Amount) error {
 	details, err := json.Marshal(map[string]any{
 		"op_id":           r.OpID,
 		"coins":           in.Coins,
@@ -244,6 +248,10 @@ func logGrant(ctx context.Context, tx *sql.Tx, actor fanfare.Actor, in GrantInpu
 		Action:    "wallet.grant",
 		Object:    "user:" + in.UserID,
 		Details:   details,
+		ActorName: actor.Handle,
+		RequestID: reqID,
+		Before:    audit.Marshal(map[string]any{"coins": balance - in.Coins}),
+		After:     audit.Marshal(map[string]any{"coins": balance}),
 		CreatedAt: r.CreatedAt,
 	})
 }

@@ -134,6 +134,10 @@ func TestGrant(t *testing.T) {
 		require.Equal(t, g.ID, entries[0].ID)
 		require.Equal(t, "wallet.grant", entries[0].Action)
 		require.Equal(t, "apikey:operator", entries[0].Actor)
+		var before, after struct{ Coins int64 }
+		require.NoError(t, json.Unmarshal(entries[0].Before, &before))
+		require.NoError(t, json.Unmarshal(entries[0].After, &after))
+		require.Positive(t, after.Coins-before.Coins, "the grant's coins, from the balance before to after")
 		var d struct {
 			Coins  int64
 			Reason string

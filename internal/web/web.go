@@ -2,6 +2,7 @@ package web
 
 import (
 	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/audit"
 	"github.com/fanfarehq/fanfare/internal/content"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpx"
@@ -61,6 +63,9 @@ type Options struct {
 	// Payouts runs the creator's earnings dashboard and supporter list,
 	// and the choice to support anonymously in settings.
 	Payouts *payout.Service
+	// Audit shows the operators the audit log (/ops/audit). Nil: no
+	// such page.
+	Audit *audit.Log
 	// Blobs deletes a video the operator rejects. Nil: the blob stays.
 	Blobs Blobs
 	// API serves the paths of the HTTP API: /v1/, /openapi.json,
@@ -100,6 +105,7 @@ type Server struct {
 	subs      *subscription.Service
 	content   *content.Service
 	payouts   *payout.Service
+	audit     *audit.Log
 	blobs     Blobs
 	api       http.Handler
 	log       *slog.Logger
@@ -140,6 +146,7 @@ func New(opts Options) *Server {
 		subs:      opts.Subscriptions,
 		content:   opts.Content,
 		payouts:   opts.Payouts,
+		audit:     opts.Audit,
 		blobs:     opts.Blobs,
 		api:       opts.API,
 		log:       opts.Logger,
@@ -228,6 +235,9 @@ func New(opts Options) *Server {
 	mux.HandleFunc("POST /ops/eligibility/{feature}", s.userForm(s.operator(s.saveRule)))
 	mux.HandleFunc("GET /ops/wallets", s.userPage(s.operator(s.walletsPage)))
 	mux.HandleFunc("POST /ops/wallets/{handle}/{action}", s.userForm(s.operator(s.freezeWallet)))
+	if s.audit != nil {
+		mux.HandleFunc("GET /ops/audit", s.userPage(s.operator(s.auditPage)))
+	}
 	mux.Handle("GET /static/", staticHandler())
 	mux.HandleFunc("GET /favicon.ico", favicon)
 	mux.HandleFunc("/", s.notFound)
@@ -286,6 +296,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := fanfare.StartStopwatch()
 	rec := httpx.NewRecorder(w)
 	h := rec.Header()
+	// Each page request has an id, as the API's have: the answer says it
+	// and the audit log records it with what an operator's form changed.
+	reqID := newRequestID()
+	h.Set("X-Request-Id", reqID)
+	r = r.WithContext(fanfare.NewContextWithRequestID(r.Context(), reqID))
 	h.Set("Content-Security-Policy", contentSecurityPolicy(r.Host))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
@@ -305,6 +320,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			level = slog.LevelError
 		}
 		s.log.LogAttrs(r.Context(), level, "web request",
+			slog.String("request_id", reqID),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.Status()),
@@ -321,4 +337,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(rec, r.Body, maxFormBytes)
 	}
 	s.handler.ServeHTTP(rec, r)
+}
+
+// newRequestID returns a new request id, like the API's.
+func newRequestID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }

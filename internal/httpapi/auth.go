@@ -32,8 +32,8 @@ const (
 func securitySchemes() map[string]*huma.SecurityScheme {
 	return map[string]*huma.SecurityScheme{
 		schemeSession: {
-			Type:        "http",
-			Scheme:      "bearer",
+			Type:   "http",
+			Scheme: "bearer",
 			Description: "A session token from POST /v1/auth/login or POST /v1/admin/users/{id}/sessions, or a JWT of the host app " +
 				"(when FANFARE_JWT_SECRET or FANFARE_JWT_JWKS_URL is set; its `sub` is the user's external id): `Authorization: Bearer <token>`.",
 		},

@@ -1,6 +1,6 @@
 -- +goose Up
 -- external_id: the host app's own id of a user it created through
--- PUT /v1/admin/users/by-external-id/{external_id}; NULL for users who signed
+-- PUT /v1/admin/external-users/{external_id}; NULL for users who signed
 -- up here. Such a user has no password: password_hash is '' and a log-in
 -- with a password is refused.
 ALTER TABLE users ADD COLUMN external_id TEXT;

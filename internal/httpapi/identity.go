@@ -79,11 +79,20 @@ type createAPIKeyInput struct {
 	}
 }
 
+// createdAPIKeyBody is a key just created: with its secret, this once.
+type createdAPIKeyBody struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Kind      string    `json:"kind" enum:"host,operator"`
+	Scopes    []string  `json:"scopes" doc:"A host key's scopes; empty for an operator key, which may do everything"`
+	Person    string    `json:"person,omitempty" doc:"Who an operator key belongs to"`
+	CreatedBy string    `json:"created_by" doc:"Who created it, as the audit log names actors"`
+	CreatedAt time.Time `json:"created_at"`
+	Secret    string    `json:"secret" doc:"The key itself, ffk_<id>_<secret>: send it as Authorization: Bearer <secret>. Shown this once; only its hash is stored."`
+}
+
 type createAPIKeyOutput struct {
-	Body struct {
-		apiKeyBody
-		Secret string `json:"secret" doc:"The key itself, ffk_<id>_<secret>: send it as Authorization: Bearer <secret>. Shown this once; only its hash is stored."`
-	}
+	Body createdAPIKeyBody
 }
 
 type apiKeysOutput struct {
@@ -200,10 +209,9 @@ func (s *Server) registerIdentity() {
 		if err != nil {
 			return nil, err
 		}
-		out := &createAPIKeyOutput{}
-		out.Body.apiKeyBody = newAPIKeyBody(k)
-		out.Body.Secret = secret
-		return out, nil
+		b := newAPIKeyBody(k)
+		return &createAPIKeyOutput{Body: createdAPIKeyBody{ID: b.ID, Name: b.Name, Kind: b.Kind, Scopes: b.Scopes, Person: b.Person,
+			CreatedBy: b.CreatedBy, CreatedAt: b.CreatedAt, Secret: secret}}, nil
 	})
 
 	register(s, operator, huma.Operation{

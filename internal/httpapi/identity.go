@@ -141,6 +141,15 @@ func (s *Server) registerIdentity() {
 		}
 		return out, nil
 	})
+	// The answer is 200 or 201: document the second like the first.
+	if put := s.api.OpenAPI().Paths["/v1/admin/external-users/{external_id}"].Put; put != nil {
+		if ok := put.Responses["200"]; ok != nil {
+			created := *ok
+			ok.Description = "The user, updated or unchanged"
+			created.Description = "The user, created"
+			put.Responses["201"] = &created
+		}
+	}
 
 	register(s, operator, huma.Operation{
 		OperationID: "userByExternalID",

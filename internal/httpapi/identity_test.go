@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
@@ -445,5 +446,46 @@ func TestHostJWTWithJWKS(t *testing.T) {
 		p := requireProblem(t, e.do(t, request{method: "GET", path: "/v1/me", token: hostToken(t, jwtClaims("rs-user"), jwt.SigningMethodRS256, next, "k9")}),
 			http.StatusUnauthorized, fanfare.EUnauthorized)
 		require.Contains(t, p.Detail, "key id")
+	})
+}
+
+// TestHostBansACreator: a creator the host app created acts through a
+// minted session; when the host's upsert bans them, their open shoutout
+// is refunded by the job the change inserts, as PATCH /v1/users/{id} does.
+func TestHostBansACreator(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		key := e.hostKey(t, fanfare.ScopeUsersWrite, fanfare.ScopeSessionsMint)
+		body := hostUserBody("hostcreator")
+		body["region"] = "TR"
+		body["followers"] = 250_000
+		status, creator := e.upsert(t, key, "creator-1", body)
+		require.Equal(t, http.StatusCreated, status)
+		res := e.do(t, request{method: "POST", path: "/v1/admin/users/" + creator.ID + "/sessions", token: key})
+		require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+		var sess struct{ Token string }
+		res.json(t, &sess)
+		res = e.do(t, request{method: "PUT", path: "/v1/me/shoutout-settings", token: sess.Token,
+			body: map[string]any{"enabled": true, "price": 1000, "capacity": 2}})
+		require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+
+		samID, sam := e.signUp(t, "sam")
+		e.grantCoins(t, samID, 5000)
+		res = e.do(t, askShoutout(sam, "hostcreator", "h1", shoutoutAsk("Lina")))
+		require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+		require.EqualValues(t, 4000, e.walletOf(t, sam).Coins)
+
+		body["standing"] = "banned"
+		status, banned := e.upsert(t, key, "creator-1", body)
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, "banned", banned.Standing)
+		_, err := e.jobs.RunDue(context.Background(), time.Now())
+		require.NoError(t, err)
+		require.EqualValues(t, 5000, e.walletOf(t, sam).Coins)
+		entries, err := audit.List(t.Context(), db, "user:"+creator.ID)
+		require.NoError(t, err)
+		require.Equal(t, "user.update", entries[len(entries)-1].Action)
+		e.requireVerified(t)
 	})
 }

@@ -367,7 +367,8 @@ type change struct {
 // user as it is and logs nothing.
 //
 // Codes: forbidden (actor is neither an operator nor a host key with
-// users:write), validation_failed, not_found, conflict (a new handle taken).
+// users:write, or is a host key and the user an operator),
+// validation_failed, not_found, conflict (a new handle taken).
 func (s *Service) Update(ctx context.Context, actor fanfare.Actor, id string, in UpdateInput) (*fanfare.User, error) {
 	if !actor.Has(fanfare.ScopeUsersWrite) {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "only an operator or the host app (scope %s) can change a user", fanfare.ScopeUsersWrite)
@@ -422,6 +423,9 @@ func (s *Service) Update(ctx context.Context, actor fanfare.Actor, id string, in
 		return nil, fanfare.Errorf(fanfare.ENotFound, "user %s not found", truncate(id, 64))
 	} else if err != nil {
 		return nil, fmt.Errorf("update user: %w", err)
+	}
+	if u.Role == fanfare.RoleOperator && !actor.IsOperator() {
+		return nil, fanfare.Errorf(fanfare.EForbidden, "only an operator can change an operator")
 	}
 	changes := map[string]change{}
 	if in.Followers != nil {

@@ -252,8 +252,8 @@ func (s *Service) createExternal(ctx context.Context, actor fanfare.Actor, exter
 // zero is DefaultMintedTTL; otherwise it must lie within MinMintedTTL and
 // MaxMintedTTL. The minting is audited (never the token).
 //
-// Codes: forbidden (actor lacks sessions:mint), validation_failed (ttl),
-// not_found.
+// Codes: forbidden (actor lacks sessions:mint, or is a host key and the
+// user an operator), validation_failed (ttl), not_found.
 func (s *Service) MintSession(ctx context.Context, actor fanfare.Actor, id string, ttl time.Duration) (*Session, error) {
 	if !actor.Has(fanfare.ScopeSessionsMint) {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "minting sessions needs the %s scope", fanfare.ScopeSessionsMint)
@@ -267,6 +267,10 @@ func (s *Service) MintSession(ctx context.Context, actor fanfare.Actor, id strin
 	u, err := s.ByID(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if u.Role == fanfare.RoleOperator && !actor.IsOperator() {
+		// A host key must not become an operator through a session.
+		return nil, fanfare.Errorf(fanfare.EForbidden, "only an operator can mint a session for an operator")
 	}
 	b := make([]byte, tokenBytes)
 	if _, err := rand.Read(b); err != nil {

@@ -245,9 +245,23 @@ func TestMintSession(t *testing.T) {
 		_, err = f.svc.MintSession(ctx, hostActor(fanfare.ScopeUsersWrite), u.ID, 0)
 		requireCode(t, err, fanfare.EForbidden)
 
+		// A host key cannot reach an operator: no session, no change.
+		opsIn := validInput("ops")
+		opsIn.Role = fanfare.RoleOperator
+		ops, err := f.svc.Create(ctx, opsIn)
+		require.NoError(t, err)
+		_, err = f.svc.MintSession(ctx, minter, ops.ID, 0)
+		requireCode(t, err, fanfare.EForbidden)
+		banned := fanfare.StandingBanned
+		_, err = f.svc.Update(ctx, hostActor(fanfare.ScopeUsersWrite), ops.ID, account.UpdateInput{Standing: &banned})
+		requireCode(t, err, fanfare.EForbidden)
+		_, err = f.svc.MintSession(ctx, operatorActor, ops.ID, 0)
+		require.NoError(t, err)
+
 		entries, err := audit.List(ctx, db, "user:"+u.ID)
 		require.NoError(t, err)
 		require.Len(t, entries, 3, "user.create and two session.mint")
+		require.Equal(t, "key:k1", entries[0].Actor)
 		require.Equal(t, "session.mint", entries[1].Action)
 		require.Equal(t, "key:k1", entries[1].Actor)
 	})

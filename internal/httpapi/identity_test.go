@@ -194,7 +194,15 @@ func TestMintedSessions(t *testing.T) {
 			require.Contains(t, string(res.body), "ttl", p.Detail)
 		}
 		requireProblem(t, e.do(t, request{method: "POST", path: "/v1/admin/users/nobody/sessions", token: minter}), http.StatusNotFound, fanfare.ENotFound)
-		p := requireProblem(t, e.do(t, request{method: "POST", path: "/v1/admin/users/" + u.ID + "/sessions", token: e.hostKey(t, fanfare.ScopeRead)}),
+		// A host key cannot become the operator through a session, nor
+		// change one.
+		opsID, _ := e.operatorUser(t)
+		before = e.snapshot(t)
+		p := requireProblem(t, e.do(t, request{method: "POST", path: "/v1/admin/users/" + opsID + "/sessions", token: minter}), http.StatusForbidden, fanfare.EForbidden)
+		require.Contains(t, p.Detail, "operator")
+		requireProblem(t, e.do(t, request{method: "PATCH", path: "/v1/users/" + opsID, token: e.hostKey(t, fanfare.ScopeUsersWrite),
+			body: map[string]any{"standing": "banned"}}), http.StatusForbidden, fanfare.EForbidden)
+		p = requireProblem(t, e.do(t, request{method: "POST", path: "/v1/admin/users/" + u.ID + "/sessions", token: e.hostKey(t, fanfare.ScopeRead)}),
 			http.StatusForbidden, fanfare.EForbidden)
 		require.Contains(t, p.Detail, fanfare.ScopeSessionsMint)
 		after := e.snapshot(t)

@@ -311,7 +311,7 @@ func TestHostKeyOnEveryOperatorRoute(t *testing.T) {
 		for _, sc := range fanfare.Scopes {
 			keys[sc] = e.hostKey(t, sc)
 		}
-		scoped, walked := 0, 0
+		scoped, walked := map[string]string{}, 0
 		for path, ops := range doc.Paths {
 			for method, op := range ops {
 				var scopes []string
@@ -329,7 +329,7 @@ func TestHostKeyOnEveryOperatorRoute(t *testing.T) {
 				}
 				walked++
 				if len(scopes) > 0 {
-					scoped++
+					scoped[op.OperationID] = scopes[0]
 				}
 				p := strings.NewReplacer("{id}", "00000000-0000-0000-0000-000000000000", "{external_id}", "ext", "{feature}", "tips").Replace(path)
 				for sc, key := range keys {
@@ -348,7 +348,13 @@ func TestHostKeyOnEveryOperatorRoute(t *testing.T) {
 			}
 		}
 		require.GreaterOrEqual(t, walked, 15, "the walk found the operator routes")
-		require.Equal(t, 4, scoped, "PUT and GET external-users, POST sessions, PATCH users")
+		for op, sc := range map[string]string{"upsertUserByExternalID": fanfare.ScopeUsersWrite, "userByExternalID": fanfare.ScopeRead,
+			"mintSession": fanfare.ScopeSessionsMint, "updateUser": fanfare.ScopeUsersWrite} {
+			require.Equal(t, sc, scoped[op], op)
+		}
+		for op, sc := range scoped {
+			require.Contains(t, fanfare.Scopes, sc, op)
+		}
 	})
 }
 

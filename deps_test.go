@@ -25,6 +25,7 @@ var allowed = map[string][]string{
 	"internal/cache":              {},
 	"internal/paging":             {""},
 	"internal/ratelimit":          {""},
+	"internal/hostjwt":            {""},
 	"internal/account":            {"", "internal/store", "internal/ledger", "internal/outbox", "internal/audit", "internal/cache"},
 	"internal/payment":            {""},
 	"internal/payment/stripetest": {},
@@ -45,7 +46,7 @@ var allowed = map[string][]string{
 	"internal/web":                {"", "internal/audit", "internal/account", "internal/ratelimit", "internal/wallet", "internal/payment", "internal/httpx", "internal/live", "internal/room", "internal/eligibility", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/content", "internal/payout"},
 	// app builds the graph: every service, the API and the web app. Only
 	// cmd/fanfare (and tests, through apptest) import it.
-	"internal/app":         {"", "internal/store", "internal/audit", "internal/jobs", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/room", "internal/eligibility", "internal/live", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/content", "internal/httpapi", "internal/web", "internal/blob", "internal/payout"},
+	"internal/app":         {"", "internal/hostjwt", "internal/store", "internal/audit", "internal/jobs", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/room", "internal/eligibility", "internal/live", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/content", "internal/httpapi", "internal/web", "internal/blob", "internal/payout"},
 	"internal/app/apptest": {"", "internal/app", "internal/account", "internal/store", "internal/wallet", "internal/payment", "internal/blob/blobtest"},
 	"cmd/fanfare":          {"*"},
 }

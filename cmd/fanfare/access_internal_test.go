@@ -297,6 +297,7 @@ func TestSecretsNotInHelp(t *testing.T) {
 		"FANFARE_SECRET_KEY":    "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7",
 		"FANFARE_METRICS_TOKEN": "metrics-secret-token-4242",
 		"FANFARE_API_KEY":       "api-secret-key-4242",
+		"FANFARE_JWT_SECRET":    "jwt-secret-shared-with-the-host-app-4242",
 	}
 	for k, v := range secrets {
 		t.Setenv(k, v)
@@ -306,7 +307,8 @@ func TestSecretsNotInHelp(t *testing.T) {
 	require.True(t, errors.Is(err, flag.ErrHelp))
 	help := errOut.String()
 	for _, name := range []string{"-metrics-addr", "127.0.0.1:9464", "-metrics-token", "-secret-key", "-auth-attempts-per-minute", "-auth-burst",
-		"-login-failures", "-login-failure-window", "-trusted-proxies", "-password-hashes", "-password-hash-queue", "-secure-cookies", "auto"} {
+		"-login-failures", "-login-failure-window", "-trusted-proxies", "-password-hashes", "-password-hash-queue", "-secure-cookies", "auto",
+		"-jwt-secret", "-jwt-jwks-url", "-jwt-issuer", "-jwt-audience", "-password-signup"} {
 		require.Contains(t, help, name)
 	}
 	for _, v := range secrets {

@@ -20,6 +20,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/blob"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
+	"github.com/fanfarehq/fanfare/internal/hostjwt"
 	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/payout"
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
@@ -36,7 +37,7 @@ type Config struct {
 	DB              string        // FANFARE_DB: sqlite:///path/file.db or postgres://...
 	Data            string        // FANFARE_DATA: data directory (the default database lives here)
 	Addr            string        // FANFARE_ADDR: listen address
-	APIKey          string        // FANFARE_API_KEY: operator / host-app key
+	APIKey          string        // FANFARE_API_KEY: the bootstrap operator key
 	LogLevel        string        // FANFARE_LOG_LEVEL: debug, info, warn, error
 	LogFormat       string        // FANFARE_LOG_FORMAT: text or json
 	MaxBatch        int           // FANFARE_LEDGER_MAX_BATCH: operations per ledger transaction
@@ -112,6 +113,12 @@ type Config struct {
 	// the main listener too, to requests bearing it
 	MetricsAddr  string
 	MetricsToken string
+	// The host app's JWTs: FANFARE_JWT_SECRET (HS256) or
+	// FANFARE_JWT_JWKS_URL (RS256/ES256 keys), FANFARE_JWT_ISSUER and
+	// FANFARE_JWT_AUDIENCE (checked when set).
+	JWTSecret, JWTJWKSURL, JWTIssuer, JWTAudience string
+	// FANFARE_PASSWORD_SIGNUP: password sign-up (API and web) is open
+	PasswordSignUp bool
 	// FANFARE_SECRET_KEY: signs the web forms' anti-forgery tokens, hex or
 	// base64 of 32 bytes or more; default: generated once into
 	// <data>/secret.key
@@ -198,7 +205,13 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	c.dbFlags(fs)
 	fs.StringVar(&c.Addr, "addr", env("FANFARE_ADDR", DefaultAddr), "listen address (env FANFARE_ADDR)")
 	c.APIKey = env("FANFARE_API_KEY", "")
-	fs.Var(secretFlag{&c.APIKey}, "api-key", "operator and host-app API key, sent as \"Authorization: Bearer <key>\" (env FANFARE_API_KEY)")
+	fs.Var(secretFlag{&c.APIKey}, "api-key", "the bootstrap operator key, sent as \"Authorization: Bearer <key>\" and recorded as apikey:operator: create named operator keys and the host app's scoped keys with it (POST /v1/admin/api-keys) (env FANFARE_API_KEY)")
+	c.JWTSecret = env("FANFARE_JWT_SECRET", "")
+	fs.Var(secretFlag{&c.JWTSecret}, "jwt-secret", "accept the host app's HS256 JWTs signed with this secret (32 bytes or more) as bearer tokens; their sub is the user's external id (env FANFARE_JWT_SECRET)")
+	fs.StringVar(&c.JWTJWKSURL, "jwt-jwks-url", env("FANFARE_JWT_JWKS_URL", ""), "accept the host app's RS256/ES256 JWTs, verified with the keys of this JWKS URL (fetched at start, hourly, and on an unknown key id at most once a minute) (env FANFARE_JWT_JWKS_URL)")
+	fs.StringVar(&c.JWTIssuer, "jwt-issuer", env("FANFARE_JWT_ISSUER", ""), "the iss a host JWT must carry; empty: not checked (env FANFARE_JWT_ISSUER)")
+	fs.StringVar(&c.JWTAudience, "jwt-audience", env("FANFARE_JWT_AUDIENCE", ""), "an aud a host JWT must carry; empty: not checked (env FANFARE_JWT_AUDIENCE)")
+	fs.BoolVar(&c.PasswordSignUp, "password-signup", envBool("FANFARE_PASSWORD_SIGNUP", true), "let people sign up with a password (POST /v1/users and the web sign-up page); false when the host app creates the users (env FANFARE_PASSWORD_SIGNUP)")
 	fs.IntVar(&c.MaxBatch, "ledger-max-batch", envInt("FANFARE_LEDGER_MAX_BATCH", 1024), "most money operations committed in one database transaction; 1 turns group commit off (env FANFARE_LEDGER_MAX_BATCH)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("FANFARE_SHUTDOWN_TIMEOUT", 30*time.Second), "how long to drain requests on SIGTERM (env FANFARE_SHUTDOWN_TIMEOUT)")
 	fs.DurationVar(&c.ChargebackDelay, "sandbox-chargeback-delay", envDuration("FANFARE_SANDBOX_CHARGEBACK_DELAY", wallet.DefaultChargebackDelay), "how long after payment the sandbox charges back a purchase paid with the card 4000000000000259 (env FANFARE_SANDBOX_CHARGEBACK_DELAY)")
@@ -559,6 +572,27 @@ func (c *Config) payouts() (payout.Options, error) {
 		o.Provider = st
 	default:
 		return payout.Options{}, fmt.Errorf("--payout-provider (FANFARE_PAYOUT_PROVIDER) %q: want sandbox or stripe", c.PayoutProvider)
+	}
+	return o, nil
+}
+
+// hostJWT returns the options of the host JWT verifier; none set, none.
+func (c *Config) hostJWT() (hostjwt.Options, error) {
+	o := hostjwt.Options{Secret: []byte(c.JWTSecret), JWKSURL: c.JWTJWKSURL, Issuer: c.JWTIssuer, Audience: c.JWTAudience}
+	if c.JWTSecret == "" {
+		o.Secret = nil
+	}
+	if o.Secret != nil && len(o.Secret) < hostjwt.MinSecret {
+		return o, fmt.Errorf("--jwt-secret (FANFARE_JWT_SECRET) must be at least %d bytes long", hostjwt.MinSecret)
+	}
+	if o.JWKSURL != "" {
+		u, err := url.Parse(o.JWKSURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return o, fmt.Errorf("--jwt-jwks-url (FANFARE_JWT_JWKS_URL) must be an http:// or https:// URL, got %q", o.JWKSURL)
+		}
+	}
+	if o.Secret == nil && o.JWKSURL == "" && (o.Issuer != "" || o.Audience != "") {
+		return o, errors.New("--jwt-issuer and --jwt-audience need --jwt-secret or --jwt-jwks-url (FANFARE_JWT_SECRET, FANFARE_JWT_JWKS_URL)")
 	}
 	return o, nil
 }

@@ -47,7 +47,7 @@ const DemoPassword = "fanfare-demo"
 // DemoLiveTitle is the title of the LIVE ayla is on in the demo.
 const DemoLiveTitle = "Sunday LIVE from Istanbul"
 
-// DemoAPIKey is the demo's operator and host-app key unless FANFARE_API_KEY
+// DemoAPIKey is the demo's bootstrap operator key unless FANFARE_API_KEY
 // or --api-key sets another.
 const DemoAPIKey = "fanfare-demo-key"
 
@@ -573,7 +573,7 @@ Logins (password %[2]q):
   fans      sam (FR, adult, 27,000 coins: grants and a 7,000 pack; two shoutouts from ayla; 3 months of ayla's fan club), mia (TR, 16 years old, 700 coins),
             elif, noah, kerem, lucia (ayla's supporters over the past three weeks)
   operator  ops
-API key (operator and host app): %[3]s
+Bootstrap operator API key (creates host and operator keys, see docs/integration.md): %[3]s
 Metrics (Prometheus): %[4]s
 
 Try the API:

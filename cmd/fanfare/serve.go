@@ -115,7 +115,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	if m.Config.APIKey == "" {
-		m.Logger.Warn("no API key configured: host-app calls with a key are off; operators still reach operator routes with their own sessions (set FANFARE_API_KEY)")
+		m.Logger.Warn("no bootstrap API key configured: stored API keys still work, and operators reach operator routes with their own sessions (set FANFARE_API_KEY to create the first keys)")
 	}
 	csrfKey, err := m.Config.secretKey(m.Logger)
 	if err != nil {
@@ -163,26 +163,32 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.Config.Demo {
 		warmingUp = "seeding the demo world"
 	}
+	hostJWT, err := m.Config.hostJWT()
+	if err != nil {
+		return err
+	}
 	if m.App, err = app.Open(ctx, m.DB, m.Clock, m.Logger, app.Config{
-		APIKey:          m.Config.APIKey,
-		Version:         Version,
-		MaxBatch:        m.Config.MaxBatch,
-		Providers:       providers,
-		Catalog:         catalog,
-		Limits:          limits,
-		ChargebackDelay: m.Config.ChargebackDelay,
-		Rules:           rules,
-		TipMinCoins:     fanfare.Amount(m.Config.TipMinCoins),
-		TipMaxCoins:     fanfare.Amount(m.Config.TipMaxCoins),
-		TipShareBPS:     m.Config.TipShareBPS,
-		SecureCookies:   m.Config.secureCookies(),
-		CSRFKey:         csrfKey,
-		Guard:           guard,
-		Hashes:          account.NewHashQueue(m.Config.PasswordHashes, m.Config.PasswordHashQueue),
-		MetricsToken:    m.Config.MetricsToken,
-		Demo:            m.Config.Demo,
-		CORSOrigins:     origins,
-		WarmingUp:       warmingUp,
+		APIKey:           m.Config.APIKey,
+		HostJWT:          hostJWT,
+		NoPasswordSignUp: !m.Config.PasswordSignUp,
+		Version:          Version,
+		MaxBatch:         m.Config.MaxBatch,
+		Providers:        providers,
+		Catalog:          catalog,
+		Limits:           limits,
+		ChargebackDelay:  m.Config.ChargebackDelay,
+		Rules:            rules,
+		TipMinCoins:      fanfare.Amount(m.Config.TipMinCoins),
+		TipMaxCoins:      fanfare.Amount(m.Config.TipMaxCoins),
+		TipShareBPS:      m.Config.TipShareBPS,
+		SecureCookies:    m.Config.secureCookies(),
+		CSRFKey:          csrfKey,
+		Guard:            guard,
+		Hashes:           account.NewHashQueue(m.Config.PasswordHashes, m.Config.PasswordHashQueue),
+		MetricsToken:     m.Config.MetricsToken,
+		Demo:             m.Config.Demo,
+		CORSOrigins:      origins,
+		WarmingUp:        warmingUp,
 		Shoutouts: shoutout.Options{
 			AcceptWindow:   m.Config.ShoutoutAcceptWindow,
 			DeliveryWindow: m.Config.ShoutoutDeliveryWindow,

@@ -2,8 +2,10 @@
 // client generated from its OpenAPI document: it signs up a fan and a
 // creator, logs them in, grants the fan coins with the API key, starts a
 // LIVE as the creator, sends a gift and a tip as the fan, and reads the
-// fan's history, printing what happened. Any surprise ends it with a
-// non-zero status.
+// fan's history. Then it does what a host app that owns its users does:
+// it creates a host key with scopes, creates one of its own users by its
+// external id, mints a session for them and sends a gift with it. It
+// prints what happened; any surprise ends it with a non-zero status.
 //
 //	curl -o openapi.json http://127.0.0.1:8080/openapi.json
 //	go generate ./...
@@ -175,7 +177,66 @@ func run(ctx context.Context, url, apiKey string) error {
 	if tip.JSON201.Balance != wantBalance {
 		return fmt.Errorf("the fan has %d coins, want %d", tip.JSON201.Balance, wantBalance)
 	}
+	if err := hostIdentity(ctx, c, host, live.JSON201.Id, g.Id, suffix); err != nil {
+		return err
+	}
 	fmt.Println("ok")
+	return nil
+}
+
+// hostIdentity is the host app that owns its users: with the operator's
+// key it creates a host key limited to what the backend needs, creates a
+// user by the host's own id (no password), mints them a session and has
+// them send a gift in the LIVE.
+func hostIdentity(ctx context.Context, c *fanfare.ClientWithResponses, operator fanfare.RequestEditorFn, liveID, giftID, suffix string) error {
+	key, err := c.CreateAPIKeyWithResponse(ctx, fanfare.CreateAPIKeyJSONRequestBody{
+		Name: "hostapp-" + suffix, Kind: "host", Scopes: &[]string{"users:write", "sessions:mint", "read"},
+	}, operator)
+	if err := want("create a host key", err, key.StatusCode(), http.StatusCreated, key.Body); err != nil {
+		return err
+	}
+	fmt.Printf("host key %s with scopes %v\n", key.JSON201.Name, key.JSON201.Scopes)
+	backend := bearer(key.JSON201.Secret)
+
+	externalID := "host-user-" + suffix
+	display := "Host Fan"
+	up, err := c.UpsertUserByExternalIDWithResponse(ctx, externalID, fanfare.UpsertUserByExternalIDJSONRequestBody{
+		Handle: "hostfan_" + suffix, DisplayName: &display, Region: "FR", BirthDate: "1995-02-03",
+	}, backend)
+	if err := want("create a user by external id", err, up.StatusCode(), http.StatusCreated, up.Body); err != nil {
+		return err
+	}
+	user := up.JSON201
+	fmt.Printf("created @%s for external id %s\n", user.Handle, externalID)
+	again, err := c.UpsertUserByExternalIDWithResponse(ctx, externalID, fanfare.UpsertUserByExternalIDJSONRequestBody{
+		Handle: "hostfan_" + suffix, DisplayName: &display, Region: "FR", BirthDate: "1995-02-03",
+	}, backend)
+	if err := want("upsert the same user again", err, again.StatusCode(), http.StatusOK, again.Body); err != nil {
+		return err
+	}
+	if again.JSON200.Id != user.Id {
+		return fmt.Errorf("the same external id made another user: %s, then %s", user.Id, again.JSON200.Id)
+	}
+
+	ttl := int64(3600)
+	sess, err := c.MintSessionWithResponse(ctx, user.Id, fanfare.MintSessionJSONRequestBody{Ttl: &ttl}, backend)
+	if err := want("mint a session", err, sess.StatusCode(), http.StatusCreated, sess.Body); err != nil {
+		return err
+	}
+	fmt.Printf("minted a session for @%s until %s\n", user.Handle, sess.JSON201.ExpiresAt.Format(time.RFC3339))
+	asUser := bearer(sess.JSON201.Token)
+
+	grant, err := c.GrantCoinsWithResponse(ctx, &fanfare.GrantCoinsParams{IdempotencyKey: "welcome-" + user.Id},
+		fanfare.GrantCoinsJSONRequestBody{UserId: user.Id, Coins: 100, Reason: "welcome"}, operator)
+	if err := want("grant coins", err, grant.StatusCode(), http.StatusCreated, grant.Body); err != nil {
+		return err
+	}
+	sent, err := c.SendGiftWithResponse(ctx, liveID, &fanfare.SendGiftParams{IdempotencyKey: "host-gift-" + suffix},
+		fanfare.SendGiftJSONRequestBody{GiftId: giftID, Count: 1}, asUser)
+	if err := want("send a gift with the minted session", err, sent.StatusCode(), http.StatusCreated, sent.Body); err != nil {
+		return err
+	}
+	fmt.Printf("@%s (external id %s) sent a gift with a minted session: balance %d\n", user.Handle, externalID, sent.JSON201.Balance)
 	return nil
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/blob"
 	"github.com/fanfarehq/fanfare/internal/content"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
+	"github.com/fanfarehq/fanfare/internal/hostjwt"
 	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/jobs"
 	"github.com/fanfarehq/fanfare/internal/ledger"
@@ -48,9 +49,15 @@ import (
 // Config is what the graph takes from the configuration. The zero value of
 // a setting is its package's default.
 type Config struct {
-	// APIKey authenticates the host app and the operator; empty disables
-	// the routes that need it.
+	// APIKey is the bootstrap operator key (stored keys are created with
+	// it); empty disables it.
 	APIKey string
+	// HostJWT verifies the host app's JWTs as bearer tokens when its
+	// Secret or JWKSURL is set (Now is the graph's clock unless set).
+	HostJWT hostjwt.Options
+	// NoPasswordSignUp switches off password sign-up (the API's and the
+	// web app's): the host app creates the users.
+	NoPasswordSignUp bool
 	// Version is reported in the OpenAPI document.
 	Version string
 	// MaxBatch bounds the operations the ledger commits in one
@@ -160,6 +167,9 @@ type App struct {
 
 	API *httpapi.Server // the HTTP API alone
 	Web *web.Server     // the web app, handing the API's paths to API
+
+	// HostTokens verifies host JWTs; nil when none are configured.
+	HostTokens *hostjwt.Verifier
 }
 
 // Open builds the graph on db (migrated) with clock and log, and starts
@@ -272,54 +282,68 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		return err
 	}
 	a.Payouts.Register(a.Jobs)
+	var hostTokens httpapi.HostTokens
+	if len(cfg.HostJWT.Secret) > 0 || cfg.HostJWT.JWKSURL != "" {
+		opts := cfg.HostJWT
+		if opts.Now == nil {
+			opts.Now = clock.Now
+		}
+		if a.HostTokens, err = hostjwt.Open(ctx, opts); err != nil {
+			return err
+		}
+		hostTokens = a.HostTokens
+	}
 	a.API = httpapi.New(httpapi.Options{
-		Accounts:      a.Accounts,
-		Wallet:        a.Wallet,
-		Live:          a.Live,
-		Rules:         a.Rules,
-		Tips:          a.Tips,
-		Profiles:      a.Profiles,
-		Shoutouts:     a.Shoutouts,
-		Blobs:         a.Blobs,
-		MaxVideo:      cmp.Or(cfg.MaxVideoBytes, DefaultMaxVideoBytes),
-		Subscriptions: a.Subscriptions,
-		Payouts:       a.Payouts,
-		Content:       a.Content,
-		Hub:           a.Hub,
-		DB:            db,
-		Clock:         clock,
-		APIKey:        cfg.APIKey,
-		Logger:        log,
-		Registry:      a.Registry,
-		Metrics:       a.Metrics,
-		Version:       cfg.Version,
-		MaxBodyBytes:  cfg.MaxBodyBytes,
-		Guard:         cfg.Guard,
-		MetricsToken:  cfg.MetricsToken,
-		CORSOrigins:   cfg.CORSOrigins,
-		WarmingUp:     cfg.WarmingUp,
+		Accounts:         a.Accounts,
+		Wallet:           a.Wallet,
+		Live:             a.Live,
+		Rules:            a.Rules,
+		Tips:             a.Tips,
+		Profiles:         a.Profiles,
+		Shoutouts:        a.Shoutouts,
+		Blobs:            a.Blobs,
+		MaxVideo:         cmp.Or(cfg.MaxVideoBytes, DefaultMaxVideoBytes),
+		Subscriptions:    a.Subscriptions,
+		Payouts:          a.Payouts,
+		Content:          a.Content,
+		Hub:              a.Hub,
+		DB:               db,
+		Clock:            clock,
+		APIKey:           cfg.APIKey,
+		HostTokens:       hostTokens,
+		NoPasswordSignUp: cfg.NoPasswordSignUp,
+		Logger:           log,
+		Registry:         a.Registry,
+		Metrics:          a.Metrics,
+		Version:          cfg.Version,
+		MaxBodyBytes:     cfg.MaxBodyBytes,
+		Guard:            cfg.Guard,
+		MetricsToken:     cfg.MetricsToken,
+		CORSOrigins:      cfg.CORSOrigins,
+		WarmingUp:        cfg.WarmingUp,
 	})
 	a.Web = web.New(web.Options{
-		Accounts:      a.Accounts,
-		Wallet:        a.Wallet,
-		Live:          a.Live,
-		Rules:         a.Rules,
-		Tips:          a.Tips,
-		Profiles:      a.Profiles,
-		Shoutouts:     a.Shoutouts,
-		Subscriptions: a.Subscriptions,
-		Content:       a.Content,
-		Payouts:       a.Payouts,
-		Audit:         audit.NewLog(db),
-		Blobs:         a.Blobs,
-		API:           a.API,
-		APISpec:       a.API.Spec(),
-		Logger:        log,
-		Clock:         clock,
-		SecureCookies: cfg.SecureCookies,
-		CSRFKey:       cfg.CSRFKey,
-		Guard:         cfg.Guard,
-		Demo:          cfg.Demo,
+		Accounts:         a.Accounts,
+		Wallet:           a.Wallet,
+		Live:             a.Live,
+		Rules:            a.Rules,
+		Tips:             a.Tips,
+		Profiles:         a.Profiles,
+		Shoutouts:        a.Shoutouts,
+		Subscriptions:    a.Subscriptions,
+		Content:          a.Content,
+		Payouts:          a.Payouts,
+		Audit:            audit.NewLog(db),
+		Blobs:            a.Blobs,
+		API:              a.API,
+		APISpec:          a.API.Spec(),
+		Logger:           log,
+		Clock:            clock,
+		SecureCookies:    cfg.SecureCookies,
+		CSRFKey:          cfg.CSRFKey,
+		Guard:            cfg.Guard,
+		Demo:             cfg.Demo,
+		NoPasswordSignUp: cfg.NoPasswordSignUp,
 	})
 	return nil
 }
@@ -399,6 +423,10 @@ func (a *App) Close() error {
 	if a.Blobs != nil {
 		err = errors.Join(err, a.Blobs.Close())
 		a.Blobs = nil
+	}
+	if a.HostTokens != nil {
+		a.HostTokens.Close()
+		a.HostTokens = nil
 	}
 	return err
 }

@@ -25,6 +25,7 @@ type userBody struct {
 	Standing    string    `json:"standing" enum:"good,warned,restricted,banned"`
 	Role        string    `json:"role" enum:"fan,operator"`
 	CreatedAt   time.Time `json:"created_at"`
+	ExternalID  string    `json:"external_id,omitempty" doc:"The host app's own id of a user it created (PUT /v1/admin/external-users/{external_id})"`
 }
 
 func newUserBody(u *fanfare.User) userBody {
@@ -39,6 +40,7 @@ func newUserBody(u *fanfare.User) userBody {
 		Standing:    string(u.Standing),
 		Role:        string(u.Role),
 		CreatedAt:   u.CreatedAt.UTC(),
+		ExternalID:  u.ExternalID,
 	}
 }
 
@@ -101,12 +103,15 @@ func (s *Server) registerAccount() {
 		Method:        http.MethodPost,
 		Path:          "/v1/users",
 		Summary:       "Sign up",
-		Description:   limitsDoc,
+		Description:   limitsDoc + " Switched off (403 forbidden) when FANFARE_PASSWORD_SIGNUP=false: the host app then creates the users.",
 		Tags:          []string{"users"},
 		DefaultStatus: http.StatusCreated,
-		Errors:        []int{http.StatusBadRequest, http.StatusConflict, http.StatusTooManyRequests, http.StatusServiceUnavailable},
+		Errors:        []int{http.StatusBadRequest, http.StatusForbidden, http.StatusConflict, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 		Middlewares:   huma.Middlewares{s.throttle},
 	}, func(ctx context.Context, in *signUpInput) (*userOutput, error) {
+		if s.noSignUp {
+			return nil, fanfare.Errorf(fanfare.EForbidden, "sign-up with a password is switched off here: the host app creates the users")
+		}
 		u, err := s.accounts.Create(ctx, account.CreateInput{
 			Handle:      in.Body.Handle,
 			DisplayName: in.Body.DisplayName,
@@ -195,6 +200,7 @@ func (s *Server) registerAccount() {
 		Summary:     "Host app / operator: set a user's followers, standing or region",
 		Description: "Each change is written to the audit log. Fields left out are unchanged.",
 		Tags:        []string{"users"},
+		Metadata:    scoped(fanfare.ScopeUsersWrite),
 		Errors:      []int{http.StatusBadRequest, http.StatusNotFound},
 	}, func(ctx context.Context, in *patchUserInput) (*userOutput, error) {
 		a, _ := fanfare.ActorFromContext(ctx)

@@ -483,7 +483,10 @@ func TestOpenAPI(t *testing.T) {
 	}
 	require.True(t, keyRequired, "Idempotency-Key is documented as required")
 	require.Empty(t, doc.Paths["/v1/users"]["post"].Security, "sign-up is public")
-	require.Equal(t, doc.Paths["/v1/admin/grants"]["post"].Security, doc.Paths["/v1/users/{id}"]["patch"].Security, "PATCH takes the operator: the API key or an operator session")
+	require.Equal(t, []map[string][]string{{"apiKey": {}}, {"session": {}}, {"sessionCookie": {}}}, doc.Paths["/v1/admin/grants"]["post"].Security,
+		"grants take the operator: an operator key or an operator session; no host key")
+	require.Equal(t, []map[string][]string{{"apiKey": {"users:write"}}, {"session": {}}, {"sessionCookie": {}}}, doc.Paths["/v1/users/{id}"]["patch"].Security,
+		"PATCH takes the operator (an operator key or session) or a host key with users:write")
 
 	ref := grant.RequestBody.Content["application/json"].Schema["$ref"].(string)
 	body := doc.Components.Schemas[strings.TrimPrefix(ref, "#/components/schemas/")]

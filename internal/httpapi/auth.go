@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
 )
 
@@ -30,9 +32,10 @@ const (
 func securitySchemes() map[string]*huma.SecurityScheme {
 	return map[string]*huma.SecurityScheme{
 		schemeSession: {
-			Type:        "http",
-			Scheme:      "bearer",
-			Description: "A session token from POST /v1/auth/login: `Authorization: Bearer <token>`.",
+			Type:   "http",
+			Scheme: "bearer",
+			Description: "A session token from POST /v1/auth/login or POST /v1/admin/users/{id}/sessions, or a JWT of the host app " +
+				"(when FANFARE_JWT_SECRET or FANFARE_JWT_JWKS_URL is set; its `sub` is the user's external id): `Authorization: Bearer <token>`.",
 		},
 		schemeCookie: {
 			Type:        "apiKey",
@@ -41,9 +44,12 @@ func securitySchemes() map[string]*huma.SecurityScheme {
 			Description: "The same session token, in the web app's cookie. Unsafe methods must come from the same origin.",
 		},
 		schemeAPIKey: {
-			Type:        "http",
-			Scheme:      "bearer",
-			Description: "The host app and operator API key (FANFARE_API_KEY): `Authorization: Bearer <key>`.",
+			Type:   "http",
+			Scheme: "bearer",
+			Description: "An API key: `Authorization: Bearer <key>`. A stored key (`ffk_<id>_<secret>`, created with POST /v1/admin/api-keys) " +
+				"is either an operator key, tied to a named person, or a host app key, limited to its scopes: a route a host key may call " +
+				"names the scope it needs in this requirement (" + strings.Join(fanfare.Scopes, ", ") + "); every other operator route refuses host keys (403 forbidden). " +
+				"FANFARE_API_KEY is the bootstrap operator key, recorded as `apikey:operator`: use it to create the first keys.",
 		},
 		schemeMetrics: {
 			Type:        "http",
@@ -53,11 +59,15 @@ func securitySchemes() map[string]*huma.SecurityScheme {
 	}
 }
 
-// security returns the OpenAPI security requirement of a.
-func (a access) security() []map[string][]string {
+// security returns the OpenAPI security requirement of a; scope, on an
+// operator route, is the scope a host key needs to call it.
+func (a access) security(scope string) []map[string][]string {
 	session := map[string][]string{schemeSession: {}}
 	cookie := map[string][]string{schemeCookie: {}}
 	key := map[string][]string{schemeAPIKey: {}}
+	if scope != "" {
+		key = map[string][]string{schemeAPIKey: {scope}}
+	}
 	switch a {
 	case user:
 		return []map[string][]string{session, cookie}
@@ -90,7 +100,8 @@ func (s *Server) authenticate(hc huma.Context, next func(huma.Context)) {
 	}
 	actor, err := s.actor(hc)
 	if err == nil {
-		err = need.allows(actor)
+		scope, _ := hc.Operation().Metadata[scopeKey].(string)
+		err = need.allows(actor, scope)
 	}
 	if err != nil {
 		if fanfare.ErrorCode(err) == fanfare.EUnauthorized {
@@ -122,8 +133,10 @@ func credential(r *http.Request) (token string, fromCookie bool, err error) {
 	return "", false, fanfare.Errorf(fanfare.EUnauthorized, "authentication required: send Authorization: Bearer <token>")
 }
 
-// actor authenticates a request: the API key acts as operator, a session
-// token as its user (operator if the user's role is operator).
+// actor authenticates a request: the bootstrap API key acts as the
+// operator, a stored key as itself (an operator key as the operator, a
+// host key within its scopes), a session token or a host JWT as its user
+// (operator if the user's role is operator).
 func (s *Server) actor(hc huma.Context) (fanfare.Actor, error) {
 	r, _ := humago.Unwrap(hc)
 	return s.requestActor(r)
@@ -141,6 +154,13 @@ func (s *Server) requestActor(r *http.Request) (fanfare.Actor, error) {
 			return fanfare.Actor{Role: fanfare.RoleOperator}, nil
 		}
 	}
+	if !fromCookie && account.IsKeySecret(tok) {
+		k, err := s.accounts.AuthenticateKey(r.Context(), tok)
+		if err != nil {
+			return fanfare.Actor{}, err
+		}
+		return k.Actor(), nil
+	}
 	if fromCookie {
 		// A browser sends cookies with cross-site requests too: refuse
 		// unsafe ones that another origin made.
@@ -148,7 +168,12 @@ func (s *Server) requestActor(r *http.Request) (fanfare.Actor, error) {
 			return fanfare.Actor{}, fanfare.Errorf(fanfare.EForbidden, "cross-origin request refused")
 		}
 	}
-	u, err := s.accounts.Authenticate(r.Context(), tok)
+	var u *fanfare.User
+	if !fromCookie && s.hostTokens != nil && strings.Count(tok, ".") == 2 {
+		u, err = s.hostUser(r.Context(), tok)
+	} else {
+		u, err = s.accounts.Authenticate(r.Context(), tok)
+	}
 	if err != nil {
 		return fanfare.Actor{}, err
 	}
@@ -159,9 +184,45 @@ func (s *Server) requestActor(r *http.Request) (fanfare.Actor, error) {
 	return fanfare.Actor{UserID: u.ID, Handle: u.Handle, Role: role}, nil
 }
 
+// hostUser returns the user a host JWT names by its subject, the user's
+// external id. The host must have created the user first (PUT
+// /v1/admin/external-users/{external_id}).
+//
+// Codes: unauthorized.
+func (s *Server) hostUser(ctx context.Context, tok string) (*fanfare.User, error) {
+	sub, err := s.hostTokens.Subject(ctx, tok)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.accounts.ByExternalID(ctx, sub)
+	switch fanfare.ErrorCode(err) {
+	case "":
+		return u, nil
+	case fanfare.ENotFound, fanfare.EInvalid:
+		return nil, fanfare.Errorf(fanfare.EUnauthorized, "host token refused: no user has the external id of its subject (sub); "+
+			"create the user first with PUT /v1/admin/external-users/{external_id}")
+	}
+	return nil, err
+}
+
 // allows reports a forbidden error unless actor may call an operation that
-// needs a.
-func (a access) allows(actor fanfare.Actor) error {
+// needs a. scope is what a host key needs on an operator route; a host key
+// may call no operator route without one, nor any route acting for the
+// parties to an object.
+func (a access) allows(actor fanfare.Actor, scope string) error {
+	if actor.IsHostKey() {
+		switch {
+		case a == user:
+			return fanfare.Errorf(fanfare.EForbidden, "this route acts for a logged-in user; an API key is not one")
+		case a == operator && scope != "" && !actor.Has(scope):
+			return fanfare.Errorf(fanfare.EForbidden, "this route needs the scope %s, which this host key (%s) lacks", scope, actor.KeyName)
+		case a == operator && scope != "":
+			return nil
+		case a == operator || a == party || a == apiKey:
+			return fanfare.Errorf(fanfare.EForbidden, "this route is for operators; a host key may not call it")
+		}
+		return nil
+	}
 	switch a {
 	case user:
 		if actor.UserID == "" {

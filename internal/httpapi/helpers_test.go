@@ -19,6 +19,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/app/apptest"
 	"github.com/fanfarehq/fanfare/internal/blob/blobtest"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
+	"github.com/fanfarehq/fanfare/internal/hostjwt"
 	"github.com/fanfarehq/fanfare/internal/httpapi"
 	"github.com/fanfarehq/fanfare/internal/jobs"
 	"github.com/fanfarehq/fanfare/internal/ledger"
@@ -78,6 +79,8 @@ type envConfig struct {
 	members      live.Members // who subscribes; nil: the app's own subscriptions
 	emotes       live.Emotes
 	payouts      payout.Options
+	hostJWT      hostjwt.Options // the host app's JWTs; none by default
+	noSignUp     bool            // password sign-up switched off
 }
 
 // newEnvConfig is newEnv configured by c.
@@ -92,7 +95,7 @@ func newEnvConfig(tb testing.TB, db *store.DB, c envConfig) *env {
 	a := apptest.Open(tb, db, nil, app.Config{APIKey: testAPIKey, Version: "test", MaxBodyBytes: testMaxBody, Providers: all,
 		Guard: c.guard, Hashes: c.hashes, MetricsToken: c.metricsToken, CORSOrigins: c.corsOrigins, WarmingUp: c.warmingUp,
 		MaxVideoBytes: c.maxVideo, BlobURL: blobURL, PostMaxMediaBytes: c.maxPostMedia, Members: c.members, Emotes: c.emotes,
-		Payouts: c.payouts})
+		Payouts: c.payouts, HostJWT: c.hostJWT, NoPasswordSignUp: c.noSignUp})
 	e := &env{api: a.API, handler: a.API, db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet, live: a.Live, rules: a.Rules, tips: a.Tips,
 		registry: a.Registry, blobDir: blobDir, jobs: a.Jobs}
 	if _, ok := tb.(*testing.T); ok {

@@ -23,7 +23,8 @@ const hostAppDir = "../../examples/hostapp"
 // served document, builds the host-app example (examples/hostapp) against
 // it, and runs it against a real server: it signs up, logs in, grants,
 // starts a LIVE, sends a gift and a tip and reads the history, as a host
-// app would. It needs the go command and the Go module proxy; without go
+// app would; then creates a host key, a user by external id and a minted
+// session, with which the user sends a gift. It needs the go command and the Go module proxy; without go
 // it is skipped, except in CI (CI=true), where it fails.
 func TestGeneratedGoClient(t *testing.T) {
 	t.Parallel()
@@ -72,7 +73,8 @@ func TestGeneratedGoClient(t *testing.T) {
 	for _, want := range []string{
 		"signed up @fan_", "signed up @creator_", "has 250000 followers", "logged in @fan_", "logged in @creator_",
 		"granted 5000 coins to @fan_", "is LIVE: \"Hello from the host app\" (live)", " x2 for ", "tipped @creator_",
-		"history: tip -100 COIN", "history: gift -2 COIN", "history: grant +5000 COIN", "\nok\n",
+		"history: tip -100 COIN", "history: gift -2 COIN", "history: grant +5000 COIN",
+		"host key hostapp-", "created @hostfan_", "minted a session for @hostfan_", "sent a gift with a minted session", "\nok\n",
 	} {
 		require.Contains(t, out, want)
 	}

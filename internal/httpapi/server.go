@@ -70,10 +70,17 @@ type Options struct {
 	DB  *store.DB // readiness: ping and pending migrations
 	// Clock gives "this week" to the weekly leaderboards.
 	Clock fanfare.Clock
-	// APIKey authenticates the host app and the operator
-	// (Authorization: Bearer <key>). Empty disables it.
+	// APIKey is the bootstrap operator key (Authorization: Bearer <key>),
+	// recorded as apikey:operator; stored keys are the account service's.
+	// Empty disables it.
 	APIKey string
-	Logger *slog.Logger
+	// HostTokens, when set, verifies the host app's JWTs sent as bearer
+	// tokens; their subject is the user's external id.
+	HostTokens HostTokens
+	// NoPasswordSignUp switches off POST /v1/users (403 forbidden): the
+	// host app creates the users.
+	NoPasswordSignUp bool
+	Logger           *slog.Logger
 	// Registry is where /metrics gathers from.
 	Registry *prometheus.Registry
 	// Metrics are the server's collectors. Build them with NewMetrics on
@@ -101,6 +108,14 @@ type Options struct {
 	WarmingUp string
 }
 
+// HostTokens verifies a host app's JWT (internal/hostjwt).
+type HostTokens interface {
+	// Subject returns the verified token's subject.
+	//
+	// Codes: unauthorized.
+	Subject(ctx context.Context, token string) (string, error)
+}
+
 // Server is the HTTP API. It is an http.Handler.
 type Server struct {
 	accounts  *account.Service
@@ -124,9 +139,13 @@ type Server struct {
 	maxBody   int64
 	apiKey    [sha256.Size]byte
 	hasAPIKey bool
-	cop       *http.CrossOriginProtection
-	guard     *ratelimit.Guard
-	cors      *cors // nil: no cross-origin calls
+	// hostTokens verifies host JWTs (nil: none accepted); noSignUp
+	// switches off password sign-up.
+	hostTokens HostTokens
+	noSignUp   bool
+	cop        *http.CrossOriginProtection
+	guard      *ratelimit.Guard
+	cors       *cors // nil: no cross-origin calls
 
 	// warmingUp is why the server is not ready yet (Options.WarmingUp),
 	// until warm is set.
@@ -190,7 +209,10 @@ func newServer(opts Options) *Server {
 		cop:       http.NewCrossOriginProtection(),
 		guard:     opts.Guard,
 		mux:       http.NewServeMux(),
-		breach:    onBreach,
+
+		hostTokens: opts.HostTokens,
+		noSignUp:   opts.NoPasswordSignUp,
+		breach:     onBreach,
 
 		warmingUp: opts.WarmingUp,
 	}
@@ -245,6 +267,7 @@ func newServer(opts Options) *Server {
 
 	s.registerHealth()
 	s.registerAccount()
+	s.registerIdentity()
 	s.registerWallet()
 	s.registerFreeze()
 	s.registerPacks()
@@ -451,16 +474,35 @@ const (
 
 const accessKey = "fanfare.access"
 
+// scopeKey is the metadata of an operator route a host key may call: the
+// scope it needs (see scoped).
+const scopeKey = "fanfare.scope"
+
+// scoped is the metadata that lets host keys holding scope call an
+// operator route.
+func scoped(scope string) map[string]any { return map[string]any{scopeKey: scope} }
+
 // register adds an operation with the server's defaults: who may call it
 // (documented as its security requirement), the body size limit, the
 // errors it documents, and the input rules (see decode.go): its input's
 // text is checked before h runs.
 func register[I, O any](s *Server, a access, op huma.Operation, h func(context.Context, *I) (*O, error)) {
-	op.Metadata = map[string]any{accessKey: a}
+	md := map[string]any{accessKey: a}
+	for k, v := range op.Metadata {
+		md[k] = v
+	}
+	op.Metadata = md
 	if _, raw := reflect.TypeFor[I]().FieldByName("RawBody"); raw {
 		op.Metadata[rawBodyKey] = true
 	}
-	op.Security = a.security()
+	scope, _ := op.Metadata[scopeKey].(string)
+	op.Security = a.security(scope)
+	switch {
+	case a == operator && scope != "":
+		op.Description = strings.TrimSpace(op.Description + "\n\nOperators, and host app keys with the scope `" + scope + "`.")
+	case a == operator || a == apiKey:
+		op.Description = strings.TrimSpace(op.Description + "\n\nOperators only: host app keys are refused.")
+	}
 	op.MaxBodyBytes = s.maxBody + 1
 	switch a {
 	case user, operator, apiKey:

@@ -143,6 +143,17 @@ type signupPageData struct {
 	Regions     []regionOption
 	// Problems are the fields' problems, by field name.
 	Problems map[string]string
+	// Closed says that sign-up is switched off: the page says so.
+	Closed bool
+}
+
+// signupClosed answers a sign-up page or form when password sign-up is
+// switched off: 403, with a page that says so.
+func (s *Server) signupClosed(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusForbidden, "signup", &signupPageData{
+		Layout: Layout{Title: "Sign-up is closed", Nav: "signup"},
+		Closed: true,
+	})
 }
 
 // regionOption is a country or region of the sign-up form.
@@ -161,6 +172,10 @@ func regionCode(typed string) (string, bool) {
 }
 
 func (s *Server) signupPage(w http.ResponseWriter, r *http.Request) {
+	if s.noSignUp {
+		s.signupClosed(w, r)
+		return
+	}
 	v, err := s.visitor(r)
 	if err != nil {
 		s.internalError(w, r, err)
@@ -180,6 +195,10 @@ func (s *Server) signupPage(w http.ResponseWriter, r *http.Request) {
 // signup creates the account, logs it in and opens the wallet. A refused
 // form comes back with every field's problem at once.
 func (s *Server) signup(w http.ResponseWriter, r *http.Request, _ *visitor) {
+	if s.noSignUp {
+		s.signupClosed(w, r)
+		return
+	}
 	f := r.PostForm
 	d := signupPageData{
 		Layout:      Layout{Title: "Create your account", Nav: "signup"},

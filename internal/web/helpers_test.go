@@ -77,6 +77,8 @@ type appOptions struct {
 	members live.Members
 	// postMaxMedia bounds a post's media (0: the default).
 	postMaxMedia int64
+	// noSignUp switches password sign-up off.
+	noSignUp bool
 }
 
 func newApp(t *testing.T, db *store.DB) *app {
@@ -100,6 +102,7 @@ func newAppWith(t *testing.T, db *store.DB, o appOptions) *app {
 		Subscriptions:     o.subscriptions,
 		Members:           o.members,
 		PostMaxMediaBytes: o.postMaxMedia,
+		NoPasswordSignUp:  o.noSignUp,
 	})
 	opts := web.Options{Accounts: a.Accounts, Wallet: a.Wallet, Live: a.Live, Rules: a.Rules, Tips: a.Tips,
 		Profiles: a.Profiles, Shoutouts: a.Shoutouts, Subscriptions: a.Subscriptions, Content: a.Content, Payouts: a.Payouts, API: a.API, Logger: slog.New(slog.DiscardHandler),

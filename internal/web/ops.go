@@ -101,7 +101,8 @@ func (s *Server) eligibilityData(r *http.Request, v *visitor, typed *ruleForm) (
 	return d, nil
 }
 
-// actorName names who changed a rule: "@ops", or the API key; names
+// actorName names who changed a rule: "@ops", the bootstrap API key, or
+// a stored key by its id; names
 // keeps the names read so far.
 func (s *Server) actorName(ctx context.Context, names map[string]string, id string) (string, error) {
 	if n, ok := names[id]; ok {
@@ -110,6 +111,8 @@ func (s *Server) actorName(ctx context.Context, names map[string]string, id stri
 	n := id
 	if strings.HasPrefix(id, "apikey:") {
 		n = "the operator's API key"
+	} else if key, ok := strings.CutPrefix(id, "key:"); ok {
+		n = "API key " + key
 	} else {
 		u, err := s.accounts.ByID(ctx, id)
 		switch fanfare.ErrorCode(err) {

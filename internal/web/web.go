@@ -89,6 +89,9 @@ type Options struct {
 	// Demo shows the demo world's logins (sam / fanfare-demo) on the home
 	// and login pages.
 	Demo bool
+	// NoPasswordSignUp closes the sign-up page (403, saying so): the host
+	// app creates the users.
+	NoPasswordSignUp bool
 }
 
 // Server serves the web app's pages and static files and hands the API's
@@ -114,6 +117,7 @@ type Server struct {
 	csrfKey   []byte
 	guard     *ratelimit.Guard
 	demo      bool
+	noSignUp  bool
 	apiDoc    *apiDoc // nil without a document
 
 	pages   *templates
@@ -155,6 +159,7 @@ func New(opts Options) *Server {
 		csrfKey:   opts.CSRFKey,
 		guard:     opts.Guard,
 		demo:      opts.Demo,
+		noSignUp:  opts.NoPasswordSignUp,
 		pages:     parseTemplates(),
 	}
 	if opts.APISpec != nil {

@@ -183,12 +183,24 @@ func (s *Service) auditKey(ctx context.Context, tx *sql.Tx, actor fanfare.Actor,
 	if err != nil {
 		return fmt.Errorf("%s: %w", action, err)
 	}
+	// Before and after: the key's state (never its secret), revoked or
+	// not.
+	var before, after json.RawMessage
+	switch action {
+	case "api_key.create":
+		before, after = audit.Marshal(nil), details
+	default:
+		before = audit.Marshal(map[string]any{"revoked": false})
+		after = audit.Marshal(map[string]any{"revoked": true})
+	}
 	return audit.Write(ctx, tx, audit.Entry{
 		ID:        fanfare.NewID(s.clock),
 		Actor:     actor.ID(),
 		Action:    action,
 		Object:    "api_key:" + k.ID,
 		Details:   details,
+		Before:    before,
+		After:     after,
 		CreatedAt: now,
 	})
 }

@@ -230,6 +230,8 @@ func (s *Service) createExternal(ctx context.Context, actor fanfare.Actor, exter
 		Action:    "user.create",
 		Object:    "user:" + u.ID,
 		Details:   details,
+		Before:    audit.Marshal(nil),
+		After:     details,
 		CreatedAt: now,
 	})
 	if err != nil {
@@ -299,6 +301,7 @@ func (s *Service) MintSession(ctx context.Context, actor fanfare.Actor, id strin
 		Action:    "session.mint",
 		Object:    "user:" + u.ID,
 		Details:   details,
+		After:     details,
 		CreatedAt: now,
 	})
 	if err != nil {

@@ -25,7 +25,7 @@ type userBody struct {
 	Standing    string    `json:"standing" enum:"good,warned,restricted,banned"`
 	Role        string    `json:"role" enum:"fan,operator"`
 	CreatedAt   time.Time `json:"created_at"`
-	ExternalID  string    `json:"external_id,omitempty" doc:"The host app's own id of a user it created (PUT /v1/admin/external-users/{external_id})"`
+	ExternalID  string    `json:"external_id,omitempty" doc:"The host app's own id of a user it created (PUT /v1/admin/users/by-external-id/{external_id})"`
 }
 
 func newUserBody(u *fanfare.User) userBody {

@@ -186,7 +186,7 @@ func (s *Server) requestActor(r *http.Request) (fanfare.Actor, error) {
 
 // hostUser returns the user a host JWT names by its subject, the user's
 // external id. The host must have created the user first (PUT
-// /v1/admin/external-users/{external_id}).
+// /v1/admin/users/by-external-id/{external_id}).
 //
 // Codes: unauthorized.
 func (s *Server) hostUser(ctx context.Context, tok string) (*fanfare.User, error) {
@@ -200,7 +200,7 @@ func (s *Server) hostUser(ctx context.Context, tok string) (*fanfare.User, error
 		return u, nil
 	case fanfare.ENotFound, fanfare.EInvalid:
 		return nil, fanfare.Errorf(fanfare.EUnauthorized, "host token refused: no user has the external id of its subject (sub); "+
-			"create the user first with PUT /v1/admin/external-users/{external_id}")
+			"create the user first with PUT /v1/admin/users/by-external-id/{external_id}")
 	}
 	return nil, err
 }

@@ -113,7 +113,7 @@ func (s *Server) registerIdentity() {
 	register(s, operator, huma.Operation{
 		OperationID: "upsertUserByExternalID",
 		Method:      http.MethodPut,
-		Path:        "/v1/admin/external-users/{external_id}",
+		Path:        "/v1/admin/users/by-external-id/{external_id}",
 		Summary:     "Host app: create or update a user by the host's own id",
 		Description: "Creates the user (201) or brings it up to date (200), idempotently: the same body twice leaves the same user and " +
 			"writes nothing the second time. The fields are checked as at sign-up; the user has no password (a log-in with one is refused) " +
@@ -142,7 +142,7 @@ func (s *Server) registerIdentity() {
 		return out, nil
 	})
 	// The answer is 200 or 201: document the second like the first.
-	if put := s.api.OpenAPI().Paths["/v1/admin/external-users/{external_id}"].Put; put != nil {
+	if put := s.api.OpenAPI().Paths["/v1/admin/users/by-external-id/{external_id}"].Put; put != nil {
 		if ok := put.Responses["200"]; ok != nil {
 			created := *ok
 			ok.Description = "The user, updated or unchanged"
@@ -154,7 +154,7 @@ func (s *Server) registerIdentity() {
 	register(s, operator, huma.Operation{
 		OperationID: "userByExternalID",
 		Method:      http.MethodGet,
-		Path:        "/v1/admin/external-users/{external_id}",
+		Path:        "/v1/admin/users/by-external-id/{external_id}",
 		Summary:     "Host app: the user with the host's own id",
 		Tags:        []string{"host app"},
 		Metadata:    scoped(fanfare.ScopeRead),
@@ -204,8 +204,8 @@ func (s *Server) registerIdentity() {
 		Method:      http.MethodPost,
 		Path:        "/v1/admin/api-keys",
 		Summary:     "Create an API key",
-		Description: "A host key (`kind: host`) may call only the routes its scopes name: `users:write` (PUT /v1/admin/external-users/{external_id}, " +
-			"PATCH /v1/users/{id}), `sessions:mint` (POST /v1/admin/users/{id}/sessions), `read` (GET /v1/admin/external-users/{external_id}), " +
+		Description: "A host key (`kind: host`) may call only the routes its scopes name: `users:write` (PUT /v1/admin/users/by-external-id/{external_id}, " +
+			"PATCH /v1/users/{id}), `sessions:mint` (POST /v1/admin/users/{id}/sessions), `read` (GET /v1/admin/users/by-external-id/{external_id}), " +
 			"`webhooks:write` (the webhook endpoints). An operator key (`kind: operator`) belongs to a named person and may do what an operator does, " +
 			"recorded in the audit log as `key:<id>`. Several keys may be live at once, to rotate without downtime. The secret is shown once. Audited.",
 		Tags:          []string{"api keys"},

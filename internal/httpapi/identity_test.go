@@ -47,7 +47,7 @@ func hostUserBody(handle string) map[string]any {
 
 func (e *env) upsert(t *testing.T, key, externalID string, body map[string]any) (status int, u userJSON) {
 	t.Helper()
-	res := e.do(t, request{method: "PUT", path: "/v1/admin/external-users/" + externalID, token: key, body: body})
+	res := e.do(t, request{method: "PUT", path: "/v1/admin/users/by-external-id/" + externalID, token: key, body: body})
 	if res.status < 300 {
 		res.json(t, &u)
 	}
@@ -75,12 +75,12 @@ func TestExternalUsers(t *testing.T) {
 		require.Equal(t, http.StatusOK, status)
 		require.Equal(t, u, again)
 
-		res := e.do(t, request{method: "GET", path: "/v1/admin/external-users/auth0|7", token: key})
+		res := e.do(t, request{method: "GET", path: "/v1/admin/users/by-external-id/auth0|7", token: key})
 		require.Equal(t, http.StatusOK, res.status, "%s", res.body)
 		var got userJSON
 		res.json(t, &got)
 		require.Equal(t, u, got)
-		requireProblem(t, e.do(t, request{method: "GET", path: "/v1/admin/external-users/nobody", token: key}), http.StatusNotFound, fanfare.ENotFound)
+		requireProblem(t, e.do(t, request{method: "GET", path: "/v1/admin/users/by-external-id/nobody", token: key}), http.StatusNotFound, fanfare.ENotFound)
 
 		// The host's changes, standing included, through the same path as
 		// PATCH /v1/users/{id}: audited.
@@ -114,18 +114,18 @@ func TestExternalUsers(t *testing.T) {
 			"display_name": {"handle": "newbie", "region": "FR", "birth_date": "1990-05-17", "display_name": strings.Repeat("x", 51)},
 		} {
 			for _, ext := range []string{"new-one", "auth0|7"} {
-				res := e.do(t, request{method: "PUT", path: "/v1/admin/external-users/" + ext, token: key, body: body})
+				res := e.do(t, request{method: "PUT", path: "/v1/admin/users/by-external-id/" + ext, token: key, body: body})
 				p := requireProblem(t, res, http.StatusBadRequest, fanfare.EInvalid)
 				require.Contains(t, string(res.body), field, "%s: %s", field, p.Detail)
 			}
 		}
-		res = e.do(t, request{method: "PUT", path: "/v1/admin/external-users/" + strings.Repeat("x", 129), token: key, body: hostUserBody("newbie")})
+		res = e.do(t, request{method: "PUT", path: "/v1/admin/users/by-external-id/" + strings.Repeat("x", 129), token: key, body: hostUserBody("newbie")})
 		requireProblem(t, res, http.StatusBadRequest, fanfare.EInvalid)
-		res = e.do(t, request{method: "PUT", path: "/v1/admin/external-users/a%20b", token: key, body: hostUserBody("newbie")})
+		res = e.do(t, request{method: "PUT", path: "/v1/admin/users/by-external-id/a%20b", token: key, body: hostUserBody("newbie")})
 		p := requireProblem(t, res, http.StatusBadRequest, fanfare.EInvalid)
 		require.Contains(t, p.Detail, "external_id")
 		for _, ext := range []string{"new-one", "auth0|7"} {
-			res := e.do(t, request{method: "PUT", path: "/v1/admin/external-users/" + ext, token: key, body: hostUserBody("taken")})
+			res := e.do(t, request{method: "PUT", path: "/v1/admin/users/by-external-id/" + ext, token: key, body: hostUserBody("taken")})
 			p := requireProblem(t, res, http.StatusConflict, fanfare.EConflict)
 			require.Contains(t, p.Detail, "taken")
 		}
@@ -135,13 +135,13 @@ func TestExternalUsers(t *testing.T) {
 		// read; a fan may do neither.
 		reader := e.hostKey(t, fanfare.ScopeRead)
 		writer := e.hostKey(t, fanfare.ScopeUsersWrite)
-		p = requireProblem(t, e.do(t, request{method: "PUT", path: "/v1/admin/external-users/x", token: reader, body: hostUserBody("newbie")}),
+		p = requireProblem(t, e.do(t, request{method: "PUT", path: "/v1/admin/users/by-external-id/x", token: reader, body: hostUserBody("newbie")}),
 			http.StatusForbidden, fanfare.EForbidden)
 		require.Contains(t, p.Detail, fanfare.ScopeUsersWrite)
-		p = requireProblem(t, e.do(t, request{method: "GET", path: "/v1/admin/external-users/auth0|7", token: writer}), http.StatusForbidden, fanfare.EForbidden)
+		p = requireProblem(t, e.do(t, request{method: "GET", path: "/v1/admin/users/by-external-id/auth0|7", token: writer}), http.StatusForbidden, fanfare.EForbidden)
 		require.Contains(t, p.Detail, fanfare.ScopeRead)
 		_, fan := e.signUp(t, "fan")
-		requireProblem(t, e.do(t, request{method: "GET", path: "/v1/admin/external-users/auth0|7", token: fan}), http.StatusForbidden, fanfare.EForbidden)
+		requireProblem(t, e.do(t, request{method: "GET", path: "/v1/admin/users/by-external-id/auth0|7", token: fan}), http.StatusForbidden, fanfare.EForbidden)
 		// The bootstrap key and operator users may.
 		status, _ = e.upsert(t, testAPIKey, "op-made", hostUserBody("opmade"))
 		require.Equal(t, http.StatusCreated, status)
@@ -245,7 +245,7 @@ func TestAPIKeyRoutes(t *testing.T) {
 		// Revocation takes effect at once.
 		res = e.do(t, request{method: "DELETE", path: "/v1/admin/api-keys/" + id, token: testAPIKey})
 		require.Equal(t, http.StatusOK, res.status, "%s", res.body)
-		requireProblem(t, e.do(t, request{method: "GET", path: "/v1/admin/external-users/rot-x", token: secret}), http.StatusUnauthorized, fanfare.EUnauthorized)
+		requireProblem(t, e.do(t, request{method: "GET", path: "/v1/admin/users/by-external-id/rot-x", token: secret}), http.StatusUnauthorized, fanfare.EUnauthorized)
 		status, _ := e.upsert(t, secret2, "after-revoke", hostUserBody("afterrevoke"))
 		require.Equal(t, http.StatusCreated, status)
 		requireProblem(t, e.do(t, request{method: "DELETE", path: "/v1/admin/api-keys/nope", token: testAPIKey}), http.StatusNotFound, fanfare.ENotFound)
@@ -502,4 +502,31 @@ func TestHostBansACreator(t *testing.T) {
 		require.Equal(t, "user.update", entries[len(entries)-1].Action)
 		e.requireVerified(t)
 	})
+}
+
+// TestExternalIDPathsAreNotUserRoutes checks the router's rule: a path
+// under /v1/admin/users/by-external-id/ with one more segment is the host
+// identity's route, even when its external id reads like one of a user's
+// routes; a user's own routes still answer.
+func TestExternalIDPathsAreNotUserRoutes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.MustOpen(t, store.SQLite))
+	body := hostUserBody("holdy")
+	res := e.do(t, request{method: "PUT", path: "/v1/admin/users/by-external-id/payout-hold", token: testAPIKey, body: body})
+	require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+	res = e.do(t, request{method: "GET", path: "/v1/admin/users/by-external-id/payout-hold", token: testAPIKey})
+	require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+	require.Contains(t, string(res.body), `"handle":"holdy"`)
+
+	var u struct {
+		ID string `json:"id"`
+	}
+	require.NoError(t, json.Unmarshal(res.body, &u))
+	res = e.do(t, request{method: "PUT", path: "/v1/admin/users/" + u.ID + "/payout-hold", token: testAPIKey,
+		body: map[string]any{"held": true, "reason": "router check"}})
+	require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+	// A method the host identity route does not have is the other routes'
+	// answer, not a 405 of its own.
+	res = e.do(t, request{method: "POST", path: "/v1/admin/users/by-external-id/sessions", token: testAPIKey, body: map[string]any{}})
+	require.Equal(t, http.StatusNotFound, res.status, "%s", res.body)
 }

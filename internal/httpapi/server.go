@@ -155,7 +155,7 @@ type Server struct {
 	metricsToken    [sha256.Size]byte
 	hasMetricsToken bool
 
-	mux  *http.ServeMux
+	mux  *routeMux
 	api  huma.API
 	spec []byte // the OpenAPI document, built once
 	// contract is what each route declares it answers, and breach is told
@@ -208,7 +208,7 @@ func newServer(opts Options) *Server {
 		maxBody:   opts.MaxBodyBytes,
 		cop:       http.NewCrossOriginProtection(),
 		guard:     opts.Guard,
-		mux:       http.NewServeMux(),
+		mux:       newRouteMux(),
 
 		hostTokens: opts.HostTokens,
 		noSignUp:   opts.NoPasswordSignUp,

@@ -310,6 +310,34 @@ var auditWalk = map[string]auditCall{
 		id := w.inReview(t)
 		return request{method: "POST", path: "/v1/admin/shoutouts/" + id + "/approve"}, "shoutout:" + id
 	}},
+	"upsertUserByExternalID": {action: "user.update", call: func(t *testing.T, w *auditWorld) (request, string) {
+		// The first upsert creates the user (user.create); the walked one
+		// changes it.
+		body := map[string]any{"handle": "walk_ext", "region": "FR", "birth_date": "1990-05-17"}
+		res := w.e.do(t, request{method: "PUT", path: "/v1/admin/users/by-external-id/walk-ext", token: testAPIKey, body: body})
+		require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+		var u struct {
+			ID string `json:"id"`
+		}
+		require.NoError(t, json.Unmarshal(res.body, &u))
+		body["followers"] = 77
+		return request{method: "PUT", path: "/v1/admin/users/by-external-id/walk-ext", body: body}, "user:" + u.ID
+	}},
+	"mintSession": {action: "session.mint", status: http.StatusCreated, call: func(t *testing.T, w *auditWorld) (request, string) {
+		return request{method: "POST", path: "/v1/admin/users/" + w.samID + "/sessions", body: map[string]any{}}, "user:" + w.samID
+	}},
+	"createAPIKey": {action: "api_key.create", status: http.StatusCreated, call: func(t *testing.T, w *auditWorld) (request, string) {
+		return request{method: "POST", path: "/v1/admin/api-keys", body: map[string]any{"name": "walk", "kind": "host", "scopes": []string{"read"}}}, ""
+	}},
+	"revokeAPIKey": {action: "api_key.revoke", call: func(t *testing.T, w *auditWorld) (request, string) {
+		res := w.e.do(t, request{method: "POST", path: "/v1/admin/api-keys", token: testAPIKey, body: map[string]any{"name": "walk-revoke", "kind": "host", "scopes": []string{"read"}}})
+		require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+		var k struct {
+			ID string `json:"id"`
+		}
+		require.NoError(t, json.Unmarshal(res.body, &k))
+		return request{method: "DELETE", path: "/v1/admin/api-keys/" + k.ID}, "api_key:" + k.ID
+	}},
 	"resolveShoutout": {action: "shoutout.resolve", call: func(t *testing.T, w *auditWorld) (request, string) {
 		id := w.shoutout(t)
 		res := w.e.do(t, putVideo(w.ayla, id, testVideo(t, "tiny.mp4"), "video/mp4"))

@@ -16,6 +16,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/payout"
 	"github.com/fanfarehq/fanfare/internal/profile"
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
+	"github.com/fanfarehq/fanfare/internal/settings"
 	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/subscription"
 	"github.com/fanfarehq/fanfare/internal/tips"
@@ -61,6 +62,9 @@ type Options struct {
 	// Payouts runs the creator's earnings dashboard and supporter list,
 	// and the choice to support anonymously in settings.
 	Payouts *payout.Service
+	// Settings keeps the operator's stored settings (/ops/config). Nil:
+	// no such page.
+	Settings *settings.Service
 	// Blobs deletes a video the operator rejects. Nil: the blob stays.
 	Blobs Blobs
 	// API serves the paths of the HTTP API: /v1/, /openapi.json,
@@ -100,6 +104,7 @@ type Server struct {
 	subs      *subscription.Service
 	content   *content.Service
 	payouts   *payout.Service
+	settings  *settings.Service
 	blobs     Blobs
 	api       http.Handler
 	log       *slog.Logger
@@ -140,6 +145,7 @@ func New(opts Options) *Server {
 		subs:      opts.Subscriptions,
 		content:   opts.Content,
 		payouts:   opts.Payouts,
+		settings:  opts.Settings,
 		blobs:     opts.Blobs,
 		api:       opts.API,
 		log:       opts.Logger,
@@ -226,6 +232,10 @@ func New(opts Options) *Server {
 	mux.HandleFunc("POST /ops/shoutouts/{id}/{action}", s.userForm(s.operator(s.opsShoutoutAction)))
 	mux.HandleFunc("GET /ops/eligibility", s.userPage(s.operator(s.eligibilityPage)))
 	mux.HandleFunc("POST /ops/eligibility/{feature}", s.userForm(s.operator(s.saveRule)))
+	if s.settings != nil {
+		mux.HandleFunc("GET /ops/config", s.userPage(s.operator(s.configPage)))
+		mux.HandleFunc("POST /ops/config/{group}", s.userForm(s.operator(s.saveConfig)))
+	}
 	mux.HandleFunc("GET /ops/wallets", s.userPage(s.operator(s.walletsPage)))
 	mux.HandleFunc("POST /ops/wallets/{handle}/{action}", s.userForm(s.operator(s.freezeWallet)))
 	mux.Handle("GET /static/", staticHandler())

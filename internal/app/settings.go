@@ -20,23 +20,23 @@ func (a *App) envSettings() settings.Settings {
 	cat := a.Wallet.Catalog()
 	for _, cur := range cat.Currencies() {
 		l, _ := cat.List(cur)
-		pl := settings.PriceList{Currency: cur, ReferenceRate: int64(l.ReferenceRate)}
+		pl := settings.ConfigPackList{Currency: cur, ReferenceRate: int64(l.ReferenceRate)}
 		for _, p := range l.Packs {
-			pl.Packs = append(pl.Packs, settings.Pack{Coins: int64(p.Coins), Price: int64(p.Price)})
+			pl.Packs = append(pl.Packs, settings.ConfigPackPrice{Coins: int64(p.Coins), Price: int64(p.Price)})
 		}
 		s.Packs = append(s.Packs, pl)
 	}
 	lim := a.Wallet.Limits()
-	s.Limits = settings.Limits{DailySpendCoins: int64(lim.DailySpend), PurchasesPerHour: int64(lim.PurchasesPerHour),
+	s.Limits = settings.ConfigLimits{DailySpendCoins: int64(lim.DailySpend), PurchasesPerHour: int64(lim.PurchasesPerHour),
 		PurchaseDaily: lim.PurchaseDaily.String(), MinorPurchaseDaily: lim.MinorPurchaseDaily.String()}
 	tmin, tmax := a.Tips.Limits()
-	s.Tips = settings.Tips{MinCoins: int64(tmin), MaxCoins: int64(tmax)}
+	s.Tips = settings.ConfigTips{MinCoins: int64(tmin), MaxCoins: int64(tmax)}
 	so, sub, po := a.Shoutouts.Terms(), a.Subscriptions.Terms(), a.Payouts.Terms()
-	s.Shares = settings.Shares{GiftsBPS: a.Live.GiftShare(), TipsBPS: a.Tips.ShareBPS(), ShoutoutsBPS: so.ShareBPS, SubscriptionsBPS: sub.ShareBPS}
-	s.Shoutouts = settings.Shoutouts{AcceptWindow: settings.FormatDuration(so.AcceptWindow), DeliveryWindow: settings.FormatDuration(so.DeliveryWindow),
+	s.Shares = settings.ConfigShares{GiftsBPS: a.Live.GiftShare(), TipsBPS: a.Tips.ShareBPS(), ShoutoutsBPS: so.ShareBPS, SubscriptionsBPS: sub.ShareBPS}
+	s.Shoutouts = settings.ConfigShoutouts{AcceptWindow: settings.FormatDuration(so.AcceptWindow), DeliveryWindow: settings.FormatDuration(so.DeliveryWindow),
 		MinPrice: int64(so.MinPrice), MaxPrice: int64(so.MaxPrice)}
-	s.Subscriptions = settings.Subscriptions{MinPrice: int64(sub.MinPrice), MaxPrice: int64(sub.MaxPrice), Grace: settings.FormatDuration(sub.Grace)}
-	s.Payouts = settings.Payouts{Rates: map[string]string{}, MinDiamonds: int64(po.Min), DailyMaxDiamonds: int64(po.DailyMax),
+	s.Subscriptions = settings.ConfigSubscriptions{MinPrice: int64(sub.MinPrice), MaxPrice: int64(sub.MaxPrice), Grace: settings.FormatDuration(sub.Grace)}
+	s.Payouts = settings.ConfigPayouts{Rates: map[string]string{}, MinDiamonds: int64(po.Min), DailyMaxDiamonds: int64(po.DailyMax),
 		Hold: settings.FormatDuration(po.Hold)}
 	for _, cur := range slices.Sorted(maps.Keys(po.Rates)) {
 		s.Payouts.Rates[cur] = po.Rates[cur].Amount()

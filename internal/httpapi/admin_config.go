@@ -14,12 +14,16 @@ import (
 	"github.com/fanfarehq/fanfare/internal/settings"
 )
 
+// configSettings is the settings document, named apart from the features'
+// own settings in the OpenAPI document.
+type configSettings settings.Settings
+
 // configBody is the stored settings and their version.
 type configBody struct {
-	Version   int64             `json:"version" doc:"The document's version: send it back (If-Match or version) with a change"`
-	UpdatedAt time.Time         `json:"updated_at" doc:"When the document was last changed"`
-	UpdatedBy string            `json:"updated_by" doc:"Who changed it last: an actor, or config:environment for the defaults written at the first start"`
-	Settings  settings.Settings `json:"settings"`
+	Version   int64          `json:"version" doc:"The document's version: send it back (If-Match or version) with a change"`
+	UpdatedAt time.Time      `json:"updated_at" doc:"When the document was last changed"`
+	UpdatedBy string         `json:"updated_by" doc:"Who changed it last: an actor, or config:environment for the defaults written at the first start"`
+	Settings  configSettings `json:"settings"`
 }
 
 type configOutput struct {
@@ -30,14 +34,14 @@ type configOutput struct {
 type configPutInput struct {
 	IfMatch string `header:"If-Match" maxLength:"40" doc:"The version the change is made on, as GET gave it in ETag (\"7\" or 7); or give version in the body"`
 	Body    struct {
-		Version  int64             `json:"version,omitempty" required:"false" minimum:"0" doc:"The version the change is made on, when If-Match is not sent"`
-		Settings settings.Settings `json:"settings" doc:"The whole document"`
+		Version  int64          `json:"version,omitempty" required:"false" minimum:"0" doc:"The version the change is made on, when If-Match is not sent"`
+		Settings configSettings `json:"settings" doc:"The whole document"`
 	}
 }
 
 func configOf(c settings.Current) *configOutput {
 	return &configOutput{ETag: strconv.Quote(strconv.FormatInt(c.Version, 10)),
-		Body: configBody{Version: c.Version, UpdatedAt: c.UpdatedAt, UpdatedBy: c.UpdatedBy, Settings: c.Settings}}
+		Body: configBody{Version: c.Version, UpdatedAt: c.UpdatedAt, UpdatedBy: c.UpdatedBy, Settings: configSettings(c.Settings)}}
 }
 
 // matchVersion reads the version a change is made on: If-Match ("7", W/"7"
@@ -101,7 +105,7 @@ func (s *Server) registerConfig() {
 		if err != nil {
 			return nil, err
 		}
-		c, err := s.settings.Update(ctx, a, v, in.Body.Settings)
+		c, err := s.settings.Update(ctx, a, v, settings.Settings(in.Body.Settings))
 		var inv *settings.Invalid
 		if errors.As(err, &inv) {
 			return nil, invalidSettings(inv)

@@ -326,13 +326,13 @@ func check(s Settings) error {
 
 // Entry is one change of the settings, from the audit log.
 type Entry struct {
-	ID        string
-	Actor     string
-	At        time.Time
-	Version   int64
-	Before    map[string]json.RawMessage
-	After     map[string]json.RawMessage
-	Fields    []string // the changed fields, sorted
+	ID      string
+	Actor   string
+	At      time.Time
+	Version int64
+	Before  map[string]json.RawMessage
+	After   map[string]json.RawMessage
+	Fields  []string // the changed fields, sorted
 }
 
 // History returns the last n changes of the settings, newest first, read

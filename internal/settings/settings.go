@@ -16,71 +16,73 @@ import (
 // Settings is the operator's run-time configuration: the one document
 // stored, changed whole, and applied to the services on every node.
 type Settings struct {
-	Packs         []PriceList   `json:"packs" doc:"The coin packs on sale, one price list per currency; EUR is required"`
-	Shares        Shares        `json:"shares" doc:"Each feature's creator share, in basis points of the coins, paid in diamonds"`
-	Tips          Tips          `json:"tips"`
-	Limits        Limits        `json:"limits" doc:"Spending and purchase limits"`
-	Payouts       Payouts       `json:"payouts"`
-	Shoutouts     Shoutouts     `json:"shoutouts"`
-	Subscriptions Subscriptions `json:"subscriptions"`
+	Packs         []ConfigPackList    `json:"packs" doc:"The coin packs on sale, one price list per currency; EUR is required"`
+	Shares        ConfigShares        `json:"shares" doc:"Each feature's creator share, in basis points of the coins, paid in diamonds"`
+	Tips          ConfigTips          `json:"tips"`
+	Limits        ConfigLimits        `json:"limits" doc:"Spending and purchase limits"`
+	Payouts       ConfigPayouts       `json:"payouts"`
+	Shoutouts     ConfigShoutouts     `json:"shoutouts"`
+	Subscriptions ConfigSubscriptions `json:"subscriptions"`
 }
 
-// PriceList is the coin packs of one currency.
-type PriceList struct {
-	Currency      string `json:"currency" doc:"ISO 4217, upper case: EUR"`
-	ReferenceRate int64  `json:"reference_rate" doc:"The published value of 100 coins, in minor units (cents): the fiat value shown next to coin amounts"`
-	Packs         []Pack `json:"packs" doc:"The packs, smallest first; a pack's id is the currency in lower case and its coins: eur-7000"`
+// ConfigPackList is the coin packs of one currency.
+type ConfigPackList struct {
+	Currency      string            `json:"currency" doc:"ISO 4217, upper case: EUR"`
+	ReferenceRate int64             `json:"reference_rate" doc:"The published value of 100 coins, in minor units (cents): the fiat value shown next to coin amounts"`
+	Packs         []ConfigPackPrice `json:"packs" doc:"The packs, smallest first; a pack's id is the currency in lower case and its coins: eur-7000"`
 }
 
-// Pack is a coin pack: Coins for Price minor units.
-type Pack struct {
+// ConfigPackPrice is a coin pack: Coins for Price minor units.
+type ConfigPackPrice struct {
 	Coins int64 `json:"coins" doc:"Coins in the pack"`
 	Price int64 `json:"price" doc:"Price in minor units (cents) of the list's currency"`
 }
 
 // ID is the pack's id in currency: "eur-7000".
-func (p Pack) ID(currency string) string { return fmt.Sprintf("%s-%d", strings.ToLower(currency), p.Coins) }
+func (p ConfigPackPrice) ID(currency string) string {
+	return fmt.Sprintf("%s-%d", strings.ToLower(currency), p.Coins)
+}
 
-// Shares are the creators' shares, in basis points (10000: all of it).
-type Shares struct {
+// ConfigShares are the creators' shares, in basis points (10000: all of it).
+type ConfigShares struct {
 	GiftsBPS         int64 `json:"gifts_bps" doc:"The creator's share of a LIVE gift"`
 	TipsBPS          int64 `json:"tips_bps" doc:"The creator's share of a tip"`
 	ShoutoutsBPS     int64 `json:"shoutouts_bps" doc:"The creator's share of a delivered shoutout"`
 	SubscriptionsBPS int64 `json:"subscriptions_bps" doc:"The creator's share of each subscription period"`
 }
 
-// Tips are the bounds of a tip, in coins.
-type Tips struct {
+// ConfigTips are the bounds of a tip, in coins.
+type ConfigTips struct {
 	MinCoins int64 `json:"min_coins"`
 	MaxCoins int64 `json:"max_coins"`
 }
 
-// Limits are the spending and purchase limits; 0 is no limit.
-type Limits struct {
+// ConfigLimits are the spending and purchase limits; 0 is no limit.
+type ConfigLimits struct {
 	DailySpendCoins    int64  `json:"daily_spend_coins" doc:"Coins a user may spend on creators per UTC day (and the most they may set); 0: none"`
 	PurchasesPerHour   int64  `json:"purchases_per_hour" doc:"Purchases a user may start in any hour; 0: none"`
 	PurchaseDaily      string `json:"purchase_daily" doc:"Money a user may spend on coins in any 24 hours, e.g. \"1000.00 EUR\"; \"0\": none"`
 	MinorPurchaseDaily string `json:"minor_purchase_daily" doc:"The same for users under 18, when lower; \"0\": none"`
 }
 
-// Payouts are what a diamond is paid out and the bounds of a payout.
-type Payouts struct {
+// ConfigPayouts are what a diamond is paid out and the bounds of a payout.
+type ConfigPayouts struct {
 	Rates            map[string]string `json:"rates" doc:"What one diamond is paid out per currency, in the major unit, at most 6 decimals: {\"EUR\": \"0.005\"}"`
 	MinDiamonds      int64             `json:"min_diamonds" doc:"The fewest diamonds one payout takes"`
 	DailyMaxDiamonds int64             `json:"daily_max_diamonds" doc:"The most diamonds a creator withdraws per UTC day"`
 	Hold             string            `json:"hold" doc:"How long earned diamonds are held before they may be withdrawn: a duration such as 168h"`
 }
 
-// Shoutouts are the windows and price bounds of shoutouts.
-type Shoutouts struct {
+// ConfigShoutouts are the windows and price bounds of shoutouts.
+type ConfigShoutouts struct {
 	AcceptWindow   string `json:"accept_window" doc:"The creator's time to accept or decline a request: a duration such as 72h"`
 	DeliveryWindow string `json:"delivery_window" doc:"The creator's time to deliver once accepted: a duration such as 168h"`
 	MinPrice       int64  `json:"min_price" doc:"The lowest price in coins a creator may set"`
 	MaxPrice       int64  `json:"max_price" doc:"The highest price in coins a creator may set"`
 }
 
-// Subscriptions are the price bounds and grace of LIVE Subscription.
-type Subscriptions struct {
+// ConfigSubscriptions are the price bounds and grace of LIVE Subscription.
+type ConfigSubscriptions struct {
 	MinPrice int64  `json:"min_price" doc:"The lowest monthly price in coins of a tier"`
 	MaxPrice int64  `json:"max_price" doc:"The highest monthly price in coins of a tier"`
 	Grace    string `json:"grace" doc:"How long a renewal that could not be paid is retried before the subscription lapses: a duration such as 72h"`

@@ -20,16 +20,16 @@ import (
 // doc is a valid document: the shape of the built-in defaults.
 func doc() settings.Settings {
 	return settings.Settings{
-		Packs: []settings.PriceList{
-			{Currency: "EUR", ReferenceRate: 157, Packs: []settings.Pack{{Coins: 70, Price: 119}, {Coins: 7000, Price: 10999}}},
-			{Currency: "TRY", ReferenceRate: 5714, Packs: []settings.Pack{{Coins: 70, Price: 4499}}},
+		Packs: []settings.ConfigPackList{
+			{Currency: "EUR", ReferenceRate: 157, Packs: []settings.ConfigPackPrice{{Coins: 70, Price: 119}, {Coins: 7000, Price: 10999}}},
+			{Currency: "TRY", ReferenceRate: 5714, Packs: []settings.ConfigPackPrice{{Coins: 70, Price: 4499}}},
 		},
-		Shares:        settings.Shares{GiftsBPS: 5000, TipsBPS: 10000, ShoutoutsBPS: 8000, SubscriptionsBPS: 7000},
-		Tips:          settings.Tips{MinCoins: 10, MaxCoins: 100_000},
-		Limits:        settings.Limits{DailySpendCoins: 100_000, PurchasesPerHour: 10, PurchaseDaily: "1000.00 EUR", MinorPurchaseDaily: "50.00 EUR"},
-		Payouts:       settings.Payouts{Rates: map[string]string{"EUR": "0.005", "TRY": "0.18"}, MinDiamonds: 1000, DailyMaxDiamonds: 2_000_000, Hold: "168h"},
-		Shoutouts:     settings.Shoutouts{AcceptWindow: "72h", DeliveryWindow: "168h", MinPrice: 100, MaxPrice: 1_000_000},
-		Subscriptions: settings.Subscriptions{MinPrice: 100, MaxPrice: 100_000, Grace: "72h"},
+		Shares:        settings.ConfigShares{GiftsBPS: 5000, TipsBPS: 10000, ShoutoutsBPS: 8000, SubscriptionsBPS: 7000},
+		Tips:          settings.ConfigTips{MinCoins: 10, MaxCoins: 100_000},
+		Limits:        settings.ConfigLimits{DailySpendCoins: 100_000, PurchasesPerHour: 10, PurchaseDaily: "1000.00 EUR", MinorPurchaseDaily: "50.00 EUR"},
+		Payouts:       settings.ConfigPayouts{Rates: map[string]string{"EUR": "0.005", "TRY": "0.18"}, MinDiamonds: 1000, DailyMaxDiamonds: 2_000_000, Hold: "168h"},
+		Shoutouts:     settings.ConfigShoutouts{AcceptWindow: "72h", DeliveryWindow: "168h", MinPrice: 100, MaxPrice: 1_000_000},
+		Subscriptions: settings.ConfigSubscriptions{MinPrice: 100, MaxPrice: 100_000, Grace: "72h"},
 	}
 }
 

@@ -143,7 +143,7 @@ var configFields = []configField{
 }
 
 // formatPacks writes the price lists one line per currency.
-func formatPacks(lists []settings.PriceList) string {
+func formatPacks(lists []settings.ConfigPackList) string {
 	var b strings.Builder
 	for i, l := range lists {
 		if i > 0 {
@@ -161,8 +161,8 @@ func formatPacks(lists []settings.PriceList) string {
 }
 
 // parsePacks reads the price lists formatPacks writes.
-func parsePacks(text string) ([]settings.PriceList, error) {
-	var out []settings.PriceList
+func parsePacks(text string) ([]settings.ConfigPackList, error) {
+	var out []settings.ConfigPackList
 	for n, line := range strings.Split(strings.ReplaceAll(text, "\r", ""), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
@@ -178,7 +178,7 @@ func parsePacks(text string) ([]settings.PriceList, error) {
 		if !okr {
 			return nil, bad
 		}
-		l := settings.PriceList{Currency: strings.ToUpper(f[0]), ReferenceRate: rate, Packs: []settings.Pack{}}
+		l := settings.ConfigPackList{Currency: strings.ToUpper(f[0]), ReferenceRate: rate, Packs: []settings.ConfigPackPrice{}}
 		for part := range strings.SplitSeq(packs, ",") {
 			if strings.TrimSpace(part) == "" {
 				continue
@@ -189,7 +189,7 @@ func parsePacks(text string) ([]settings.PriceList, error) {
 			if !ok || !okc || !okp {
 				return nil, fmt.Errorf("line %d: %q is not COINS=PRICE in cents", n+1, strings.TrimSpace(part))
 			}
-			l.Packs = append(l.Packs, settings.Pack{Coins: coins, Price: price})
+			l.Packs = append(l.Packs, settings.ConfigPackPrice{Coins: coins, Price: price})
 		}
 		out = append(out, l)
 	}

@@ -66,10 +66,12 @@ type Service struct {
 	apply Apply
 	poll  time.Duration
 
-	cur    atomic.Pointer[Current]
-	mu     sync.Mutex // serializes applying, so that an older version never wins
-	cancel context.CancelFunc
-	done   chan struct{}
+	defaults Settings    // the environment's, stored at the first start
+	unstored atomic.Bool // the table is not there yet: pending migrations
+	cur      atomic.Pointer[Current]
+	mu       sync.Mutex // serializes applying, so that an older version never wins
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 // Open reads the stored settings, writing defaults first when none are
@@ -95,18 +97,27 @@ func Open(ctx context.Context, db *store.DB, defaults Settings, apply Apply, opt
 	if err := defaults.Validate(); err != nil {
 		return nil, fmt.Errorf("settings from the environment: %w", err)
 	}
-	raw, _ := json.Marshal(defaults)
-	res, err := db.Write.ExecContext(ctx, `INSERT INTO settings (id, version, document, updated_at, updated_by) VALUES (1, 1, $1, $2, $3)
-		ON CONFLICT (id) DO NOTHING`, string(raw), s.clock.Now().UTC().UnixMicro(), EnvActor)
+	s.defaults = defaults
+	first, err := s.storeDefaults(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("store the default settings: %w", err)
+		// A server started before the migrations (--migrate=false, /readyz
+		// says 503) runs on the environment's values until they are
+		// applied and the defaults can be stored.
+		if pending, perr := db.MigrationsPending(ctx); perr != nil || !pending {
+			return nil, err
+		}
+		s.log.Warn("settings: migrations are pending; the environment's settings are in force until they are applied")
+		s.unstored.Store(true)
+		if err := s.put(&Current{Settings: defaults, UpdatedBy: EnvActor, UpdatedAt: s.clock.Now().UTC()}); err != nil {
+			return nil, err
+		}
+		return s, nil
 	}
-	first, _ := res.RowsAffected()
 	c, err := s.load(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if first == 1 {
+	if first {
 		s.log.Info("settings: first start, the environment's settings are stored and in force", "version", c.Version)
 	} else {
 		s.log.Info("settings: the stored settings are in force", "version", c.Version, "updated_at", c.UpdatedAt, "updated_by", c.UpdatedBy)
@@ -119,6 +130,19 @@ func Open(ctx context.Context, db *store.DB, defaults Settings, apply Apply, opt
 		return nil, err
 	}
 	return s, nil
+}
+
+// storeDefaults stores the environment's document as version 1 unless a
+// document is stored, and reports whether it did.
+func (s *Service) storeDefaults(ctx context.Context) (bool, error) {
+	raw, _ := json.Marshal(s.defaults)
+	res, err := s.db.Write.ExecContext(ctx, `INSERT INTO settings (id, version, document, updated_at, updated_by) VALUES (1, 1, $1, $2, $3)
+		ON CONFLICT (id) DO NOTHING`, string(raw), s.clock.Now().UTC().UnixMicro(), EnvActor)
+	if err != nil {
+		return false, fmt.Errorf("store the default settings: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // Start polls the stored version until Close, applying a newer one.
@@ -163,6 +187,13 @@ func (s *Service) Current() Current {
 // Refresh reads the stored version and applies the stored document when it
 // is newer than the one in force.
 func (s *Service) Refresh(ctx context.Context) error {
+	if s.unstored.Load() {
+		if _, err := s.storeDefaults(ctx); err != nil {
+			return nil // the migrations are still pending
+		}
+		s.unstored.Store(false)
+		s.log.Info("settings: the migrations are applied; the stored settings are in force from now on")
+	}
 	var v int64
 	if err := s.db.Read.QueryRowContext(ctx, `SELECT version FROM settings WHERE id = 1`).Scan(&v); err != nil {
 		return fmt.Errorf("read the settings' version: %w", err)

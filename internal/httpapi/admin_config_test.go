@@ -147,11 +147,44 @@ func TestAdminConfig(t *testing.T) {
 		require.EqualValues(t, 9999, p.Amount)
 		require.EqualValues(t, 7000, p.Coins)
 
-		// The stale version is refused; the audit log has the change.
+		// A gift credits the gift share in force: 60 % after this change.
+		gifts := changed.Settings
+		gifts.Shares.GiftsBPS = 6000
+		res = e.do(t, putConfig(testAPIKey, `"2"`, map[string]any{"settings": gifts}))
+		require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+		var l liveReply
+		res = e.do(t, request{method: "POST", path: "/v1/lives", token: ayla, body: map[string]any{"title": "Hello"}})
+		require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+		res.json(t, &l)
+		res = e.do(t, gift(sam, l.ID, "g1", map[string]any{"gift_id": "doughnut", "count": 5}))
+		require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+		var g struct{ Coins, Diamonds int64 }
+		res.json(t, &g)
+		require.EqualValues(t, 150, g.Coins)
+		require.EqualValues(t, 90, g.Diamonds, "gift share 6000 bps")
+
+		// The price bounds of shoutouts and subscriptions: a price the
+		// new bounds refuse is refused, one they allow is taken.
+		limits := gifts
+		limits.Shoutouts.MinPrice = 2000
+		limits.Subscriptions.MinPrice = 500
+		res = e.do(t, putConfig(testAPIKey, `"3"`, map[string]any{"settings": limits}))
+		require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+		requireProblem(t, e.do(t, request{method: "PUT", path: "/v1/me/shoutout-settings", token: ayla,
+			body: map[string]any{"enabled": true, "price": 1000}}), 400, "validation_failed")
+		res = e.do(t, request{method: "PUT", path: "/v1/me/shoutout-settings", token: ayla, body: map[string]any{"enabled": true, "price": 2000}})
+		require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+		requireProblem(t, e.do(t, request{method: "PUT", path: "/v1/me/subscription-plan", token: ayla, body: map[string]any{"enabled": true,
+			"tiers": []map[string]any{{"name": "Fan club", "price": 300}}}}), 400, "validation_failed")
+		res = e.do(t, request{method: "PUT", path: "/v1/me/subscription-plan", token: ayla, body: map[string]any{"enabled": true,
+			"tiers": []map[string]any{{"name": "Fan club", "price": 500}}}})
+		require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+
+		// The stale version is refused; the audit log has the changes.
 		requireProblem(t, e.do(t, putConfig(testAPIKey, etag, map[string]any{"settings": c.Settings})), 409, "conflict")
 		es, err := audit.List(context.Background(), db, settings.Object)
 		require.NoError(t, err)
-		require.Len(t, es, 1)
+		require.Len(t, es, 3)
 		require.Equal(t, "apikey:operator", es[0].Actor)
 		var d struct{ Before, After map[string]any }
 		require.NoError(t, json.Unmarshal(es[0].Details, &d))

@@ -178,9 +178,11 @@ func (s *Service) Close() {
 	}
 }
 
-// Current returns the document in force on this node.
+// Current returns the document in force on this node, a copy the caller
+// may change.
 func (s *Service) Current() Current {
 	c := *s.cur.Load()
+	c.Settings = c.Settings.Clone()
 	return c
 }
 
@@ -262,6 +264,7 @@ func (s *Service) Update(ctx context.Context, actor fanfare.Actor, version int64
 	if !actor.IsOperator() {
 		return Current{}, fanfare.Errorf(fanfare.EForbidden, "only the operator changes the settings")
 	}
+	next = next.Clone() // kept in force: the caller's copy stays theirs
 	next.Normalize()
 	if err := next.Validate(); err != nil {
 		return Current{}, err

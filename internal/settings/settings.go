@@ -382,3 +382,18 @@ func (s *Settings) Normalize() {
 		}
 	}
 }
+
+// Clone returns a deep copy of s: its lists and map are its own.
+func (s Settings) Clone() Settings {
+	out := s
+	out.Packs = make([]ConfigPackList, len(s.Packs))
+	for i, l := range s.Packs {
+		l.Packs = slices.Clone(l.Packs)
+		out.Packs[i] = l
+	}
+	if s.Packs == nil {
+		out.Packs = nil
+	}
+	out.Payouts.Rates = maps.Clone(s.Payouts.Rates)
+	return out
+}

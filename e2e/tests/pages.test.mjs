@@ -170,6 +170,7 @@ describe('Every page, on a phone and a desktop', { timeout: TEST_TIMEOUT * 12 },
         ['ops-eligibility', '/ops/eligibility'],
         ['ops-wallets', '/ops/wallets'],
         ['ops-shoutouts', '/ops/shoutouts'],
+        ['ops-config', '/ops/config'],
         ['wallet-operator', '/wallet'],
       ], size);
       await finish();

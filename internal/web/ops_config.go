@@ -34,6 +34,7 @@ type configPageData struct {
 // configGroupView is one group's form.
 type configGroupView struct {
 	ID, Title, Intro string
+	Button           string // the save button's text
 	Fields           []configFieldView
 	Error            string // why the last save of this group was refused
 }
@@ -242,7 +243,7 @@ func (s *Server) configPage(w http.ResponseWriter, r *http.Request, v *visitor) 
 	if g := r.URL.Query().Get("saved"); g != "" {
 		for _, cg := range configGroups {
 			if cg.id == g {
-				d.Notice = "Saved " + strings.ToLower(cg.title[:1]) + cg.title[1:] + ": in force now on every server."
+				d.Notice = "Saved " + sentenceCase(cg.title) + ": in force now on every server."
 			}
 		}
 	}
@@ -262,7 +263,7 @@ func (s *Server) configData(r *http.Request, v *visitor, group string, typed url
 		return nil, err
 	}
 	for _, g := range configGroups {
-		gv := configGroupView{ID: g.id, Title: g.title, Intro: g.intro}
+		gv := configGroupView{ID: g.id, Title: g.title, Intro: g.intro, Button: "Save " + sentenceCase(g.title)}
 		for _, f := range configFields {
 			if f.group != g.id {
 				continue
@@ -400,4 +401,13 @@ func (s *Server) saveConfig(w http.ResponseWriter, r *http.Request, v *visitor) 
 		return
 	}
 	http.Redirect(w, r, "/ops/config?saved="+url.QueryEscape(group)+"#group-"+group, http.StatusSeeOther)
+}
+
+// sentenceCase lowers a title's first letter for the middle of a sentence,
+// but not a name's ("LIVE Subscription").
+func sentenceCase(title string) string {
+	if strings.HasPrefix(title, "LIVE") {
+		return title
+	}
+	return strings.ToLower(title[:1]) + title[1:]
 }

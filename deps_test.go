@@ -38,15 +38,16 @@ var allowed = map[string][]string{
 	"internal/content":            {"", "internal/store", "internal/eligibility", "internal/blob", "internal/cache", "internal/paging"},
 	"internal/subscription":       {"", "internal/store", "internal/ledger", "internal/outbox", "internal/wallet", "internal/eligibility", "internal/paging"},
 	"internal/payout":             {"", "internal/store", "internal/ledger", "internal/outbox", "internal/audit", "internal/paging"},
+	"internal/settings":           {"", "internal/store", "internal/audit", "internal/wallet", "internal/payout"}, // app-level: features never import it
 	"internal/profile":            {"", "internal/eligibility", "internal/tips", "internal/live", "internal/shoutout", "internal/subscription"},
 	"internal/httpx":              {},
 	"internal/blob":               {""},
 	"internal/blob/blobtest":      {},
-	"internal/httpapi":            {"", "internal/store", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/audit", "internal/httpx", "internal/live", "internal/room", "internal/eligibility", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/blob", "internal/content", "internal/payout"},
-	"internal/web":                {"", "internal/audit", "internal/account", "internal/ratelimit", "internal/wallet", "internal/payment", "internal/httpx", "internal/live", "internal/room", "internal/eligibility", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/content", "internal/payout"},
+	"internal/httpapi":            {"", "internal/store", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/audit", "internal/httpx", "internal/live", "internal/room", "internal/eligibility", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/blob", "internal/content", "internal/payout", "internal/settings"},
+	"internal/web":                {"", "internal/audit", "internal/account", "internal/ratelimit", "internal/wallet", "internal/payment", "internal/httpx", "internal/live", "internal/room", "internal/eligibility", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/content", "internal/payout", "internal/settings"},
 	// app builds the graph: every service, the API and the web app. Only
 	// cmd/fanfare (and tests, through apptest) import it.
-	"internal/app":         {"", "internal/hostjwt", "internal/store", "internal/audit", "internal/jobs", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/room", "internal/eligibility", "internal/live", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/content", "internal/httpapi", "internal/web", "internal/blob", "internal/payout"},
+	"internal/app":         {"", "internal/hostjwt", "internal/store", "internal/audit", "internal/jobs", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/room", "internal/eligibility", "internal/live", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/content", "internal/httpapi", "internal/web", "internal/blob", "internal/payout", "internal/settings"},
 	"internal/app/apptest": {"", "internal/app", "internal/account", "internal/store", "internal/wallet", "internal/payment", "internal/blob/blobtest"},
 	"cmd/fanfare":          {"*"},
 }

@@ -171,6 +171,7 @@ describe('Every page, on a phone and a desktop', { timeout: TEST_TIMEOUT * 12 },
         ['ops-wallets', '/ops/wallets'],
         ['ops-shoutouts', '/ops/shoutouts'],
         ['ops-audit', '/ops/audit'],
+        ['ops-config', '/ops/config'],
         ['wallet-operator', '/wallet'],
       ], size);
       await finish();

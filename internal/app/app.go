@@ -38,6 +38,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/profile"
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
 	"github.com/fanfarehq/fanfare/internal/room"
+	"github.com/fanfarehq/fanfare/internal/settings"
 	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/subscription"
@@ -124,6 +125,9 @@ type Config struct {
 	// PostMaxMediaBytes bounds a subscriber-only post's media (0:
 	// content.DefaultMaxMedia).
 	PostMaxMediaBytes int64
+	// SettingsPoll is how often the stored settings' version is read
+	// (0: settings.PollInterval).
+	SettingsPoll time.Duration
 	// Members and Emotes, when set, answer who subscribes to a creator
 	// and which exclusive emotes a creator has, in place of the graph's
 	// own subscription and content services (tests set them).
@@ -161,6 +165,9 @@ type App struct {
 	Shoutouts     *shoutout.Service
 	Subscriptions *subscription.Service
 	Payouts       *payout.Service
+	// Settings keeps the operator's stored settings in force on the
+	// services above.
+	Settings *settings.Service
 	// Content is LIVE Subscription's subscriber content: exclusive emotes
 	// and subscriber-only posts.
 	Content *content.Service
@@ -276,7 +283,8 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 	po := cfg.Payouts
 	po.Clock, po.Scheduler = clock, a.Jobs
 	if po.CurrencyFor == nil {
-		po.CurrencyFor = a.Wallet.Catalog().CurrencyFor
+		// The catalog in force when asked: the operator changes it.
+		po.CurrencyFor = func(region string) string { return a.Wallet.Catalog().CurrencyFor(region) }
 	}
 	if a.Payouts, err = payout.New(a.Ledger, a.Accounts, po); err != nil {
 		return err
@@ -293,6 +301,14 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		}
 		hostTokens = a.HostTokens
 	}
+	// The operator's stored settings: what the services were just built
+	// with (the environment's) is stored at the first start; afterwards
+	// the stored document is applied over it, and polled for.
+	if a.Settings, err = settings.Open(ctx, db, a.envSettings(), a.applySettings, settings.Options{Clock: clock,
+		Logger: log.With("component", "settings"), Poll: cfg.SettingsPoll}); err != nil {
+		return err
+	}
+	a.Settings.Start()
 	a.API = httpapi.New(httpapi.Options{
 		Accounts:         a.Accounts,
 		Wallet:           a.Wallet,
@@ -306,6 +322,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Subscriptions:    a.Subscriptions,
 		Payouts:          a.Payouts,
 		Content:          a.Content,
+		Settings:         a.Settings,
 		Hub:              a.Hub,
 		DB:               db,
 		Clock:            clock,
@@ -334,6 +351,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Content:          a.Content,
 		Payouts:          a.Payouts,
 		Audit:            audit.NewLog(db),
+		Settings:         a.Settings,
 		Blobs:            a.Blobs,
 		API:              a.API,
 		APISpec:          a.API.Spec(),
@@ -411,6 +429,9 @@ func (a *App) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeJobsTimeout)
 	defer cancel()
 	err := a.StopJobs(ctx)
+	if a.Settings != nil {
+		a.Settings.Close()
+	}
 	if a.Live != nil {
 		err = errors.Join(err, a.Live.Close()) // the chat messages sent are stored
 	}

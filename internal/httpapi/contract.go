@@ -164,6 +164,8 @@ var problemCodes = map[string][]string{
 	"myWallet":               {},
 	"mySpendLimit":           {},
 	"setMySpendLimit":        {},
+	"getConfig":              {},
+	"putConfig":              {fanfare.EInvalid, fanfare.EConflict},
 	"freezeWallet":           {fanfare.ENotFound, fanfare.EConflict},
 	"unfreezeWallet":         {fanfare.ENotFound, fanfare.EConflict},
 	"coinPacks":              {},

@@ -30,6 +30,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/profile"
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
 	"github.com/fanfarehq/fanfare/internal/room"
+	"github.com/fanfarehq/fanfare/internal/settings"
 	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/subscription"
@@ -65,6 +66,9 @@ type Options struct {
 	// Content runs the subscriber content: exclusive emotes and
 	// subscriber-only posts (its files are in Blobs too).
 	Content *content.Service
+	// Settings keeps the operator's stored settings (GET and PUT
+	// /v1/admin/config). Nil: no such routes.
+	Settings *settings.Service
 	// Hub fans LIVE events out to this node's room feeds.
 	Hub *room.Hub
 	DB  *store.DB // readiness: ping and pending migrations
@@ -126,6 +130,7 @@ type Server struct {
 	shoutouts *shoutout.Service
 	subs      *subscription.Service
 	payouts   *payout.Service
+	settings  *settings.Service
 	content   *content.Service
 	blobs     *blob.Store
 	maxVideo  int64
@@ -195,6 +200,7 @@ func newServer(opts Options) *Server {
 		shoutouts: opts.Shoutouts,
 		subs:      opts.Subscriptions,
 		payouts:   opts.Payouts,
+		settings:  opts.Settings,
 		content:   opts.Content,
 		blobs:     opts.Blobs,
 		maxVideo:  opts.MaxVideo,
@@ -270,6 +276,7 @@ func newServer(opts Options) *Server {
 	s.registerIdentity()
 	s.registerWallet()
 	s.registerFreeze()
+	s.registerConfig()
 	s.registerPacks()
 	s.registerPurchases()
 	s.registerWebhooks()

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -71,7 +72,7 @@ type Service struct {
 	clock  fanfare.Clock
 	gifts  map[string]Gift
 	order  []Gift
-	share  int64
+	share  atomic.Int64 // the creator's share of a gift, in basis points
 	broker room.Broker
 
 	chatLimit limiter
@@ -106,16 +107,17 @@ func New(db *store.DB, users Users, w *wallet.Service, opts Options) (*Service, 
 	case opts.Rules == nil:
 		panic("live: New needs Options.Rules")
 	}
-	s := &Service{db: db, users: users, wallet: w, clock: opts.Clock, share: opts.GiftShareBPS, broker: opts.Broker,
+	s := &Service{db: db, users: users, wallet: w, clock: opts.Clock, broker: opts.Broker,
 		rules: opts.Rules, chat: newChatLog(db), gifts: map[string]Gift{}, onAir: cache.New[string, *Live](OnAirCacheTTL, 10_000, opts.Clock.Now),
 		members: opts.Members, emotes: opts.Emotes, viewers: opts.Viewers,
 		memberships: cache.New[memberKey, fanfare.Membership](PerkCacheTTL, 100_000, opts.Clock.Now),
 		emoteSets:   cache.New[string, map[string]string](PerkCacheTTL, 10_000, opts.Clock.Now)}
-	if s.share == 0 {
-		s.share = DefaultGiftShareBPS
+	share := opts.GiftShareBPS
+	if share == 0 {
+		share = DefaultGiftShareBPS
 	}
-	if s.share < 0 || s.share > 10_000 {
-		return nil, fmt.Errorf("live: gift share %d bps out of range", s.share)
+	if err := s.SetGiftShare(share); err != nil {
+		return nil, err
 	}
 	if db != nil {
 		db.PrepareWrite(context.Background(), sqlCountGift, sqlCountGifter, outbox.Statement())
@@ -397,6 +399,7 @@ type Sent struct {
 // creator who may not receive money), wallet_frozen, spend_limit_exceeded,
 // insufficient_funds, idempotency_conflict.
 func (s *Service) SendGift(ctx context.Context, actor fanfare.Actor, liveID, giftID string, count int64, idemKey string) (*Sent, error) {
+	share := s.share.Load() // one share for the diamonds and the record
 	if actor.UserID == "" {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "gifts are sent by a logged-in fan")
 	}
@@ -445,7 +448,7 @@ func (s *Service) SendGift(ctx context.Context, actor fanfare.Actor, liveID, gif
 		return s.replayOr(ctx, idem, g, count, liveID, err)
 	}
 	coins := fanfare.Amount(g.Coins * count)
-	diamonds := fanfare.Share(coins, s.share)
+	diamonds := fanfare.Share(coins, share)
 	p, err := s.wallet.Pay(ctx, actor, wallet.Spend{
 		Feature:        "gift",
 		What:           "send gifts",
@@ -453,7 +456,7 @@ func (s *Service) SendGift(ctx context.Context, actor fanfare.Actor, liveID, gif
 		CreatorID:      l.CreatorID,
 		CreatorChecked: true,
 		Coins:          coins,
-		ShareBPS:       s.share,
+		ShareBPS:       share,
 		Idem:           idem,
 		Writes: func(r *ledger.Result) []ledger.Write {
 			return []ledger.Write{
@@ -516,7 +519,7 @@ func liveEnded(context.Context, *sql.Tx) error {
 // recomputed from the gift's price or the share now (g's price and the
 // share stand in only for a result stored before spends stored them).
 func (s *Service) replayOr(ctx context.Context, idem *ledger.Idempotency, g Gift, count int64, liveID string, err error) (*Sent, error) {
-	p, rerr := s.wallet.Replay(ctx, *idem, fanfare.Amount(g.Coins*count), s.share)
+	p, rerr := s.wallet.Replay(ctx, *idem, fanfare.Amount(g.Coins*count), s.share.Load())
 	if rerr != nil {
 		return nil, rerr
 	}
@@ -674,4 +677,21 @@ func (s *Service) recentGifts(ctx context.Context, l *Live, n int) ([]stored, er
 		}}})
 	}
 	return out, nil
+}
+
+// GiftShare returns the creator's share of a gift in force, in basis
+// points.
+func (s *Service) GiftShare() int64 { return s.share.Load() }
+
+// SetGiftShare puts the creator's share of a gift (in basis points of its
+// coins, paid in diamonds) in force for every gift sent afterwards; a
+// replayed gift answers as it was.
+//
+// Codes: validation_failed (outside 0..10000).
+func (s *Service) SetGiftShare(bps int64) error {
+	if bps < 0 || bps > 10_000 {
+		return fanfare.Errorf(fanfare.EInvalid, "live: gift share %d bps out of range", bps)
+	}
+	s.share.Store(bps)
+	return nil
 }

@@ -45,6 +45,7 @@ type PayoutAccount struct {
 //
 // Codes: forbidden (not a logged-in user).
 func (s *Service) PayoutAccount(ctx context.Context, actor fanfare.Actor) (*PayoutAccount, error) {
+	opts := s.opts()
 	if actor.UserID == "" {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "payouts are a logged-in creator's")
 	}
@@ -55,19 +56,19 @@ func (s *Service) PayoutAccount(ctx context.Context, actor fanfare.Actor) (*Payo
 	if a == nil {
 		a = &account{}
 	}
-	now := s.opts.Clock.Now().UTC()
-	out := &PayoutAccount{Provider: s.opts.Provider.Name(), Held: a.held, HeldReason: a.heldReason,
-		Minimum: s.opts.Min, DailyMax: s.opts.DailyMax, Currencies: []CurrencyRate{}}
+	now := opts.Clock.Now().UTC()
+	out := &PayoutAccount{Provider: opts.Provider.Name(), Held: a.held, HeldReason: a.heldReason,
+		Minimum: opts.Min, DailyMax: opts.DailyMax, Currencies: []CurrencyRate{}}
 	if dest, err := s.destination(a); err == nil {
-		out.Ready, out.Destination = true, mask(s.opts.Provider.Name(), dest)
+		out.Ready, out.Destination = true, mask(opts.Provider.Name(), dest)
 	}
 	today, err := s.today(ctx, actor.UserID, now)
 	if err != nil {
 		return nil, err
 	}
-	out.LeftToday = max(s.opts.DailyMax-today, 0)
-	for _, c := range s.opts.Rates.Currencies() {
-		out.Currencies = append(out.Currencies, CurrencyRate{Currency: c, Rate: s.opts.Rates[c].text})
+	out.LeftToday = max(opts.DailyMax-today, 0)
+	for _, c := range opts.Rates.Currencies() {
+		out.Currencies = append(out.Currencies, CurrencyRate{Currency: c, Rate: opts.Rates[c].text})
 	}
 	acct, err := s.ledger.FindUserAccount(ctx, actor.UserID, fanfare.Diamond)
 	if fanfare.ErrorCode(err) == fanfare.ENotFound {
@@ -96,11 +97,12 @@ func (s *Service) PayoutAccount(ctx context.Context, actor fanfare.Actor) (*Payo
 // Codes: forbidden (not a logged-in user), validation_failed (not 4 to 17
 // digits, or the provider is not the sandbox).
 func (s *Service) SetSandboxAccount(ctx context.Context, actor fanfare.Actor, number string) (*PayoutAccount, error) {
+	opts := s.opts()
 	if actor.UserID == "" {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "payouts are a logged-in creator's")
 	}
-	if s.opts.Provider.Name() != SandboxName {
-		return nil, fanfare.Errorf(fanfare.EInvalid, "payouts go through %s: connect an account (POST /v1/me/payout-account/onboarding)", s.opts.Provider.Name())
+	if opts.Provider.Name() != SandboxName {
+		return nil, fanfare.Errorf(fanfare.EInvalid, "payouts go through %s: connect an account (POST /v1/me/payout-account/onboarding)", opts.Provider.Name())
 	}
 	number = strings.TrimSpace(number)
 	if len(number) < 4 || len(number) > 17 || strings.Trim(number, "0123456789") != "" {
@@ -110,7 +112,7 @@ func (s *Service) SetSandboxAccount(ctx context.Context, actor fanfare.Actor, nu
 		return nil, err
 	}
 	if _, err := s.db.Write.ExecContext(ctx, `UPDATE payout_accounts SET sandbox_account = $2, updated_at = $3 WHERE user_id = $1`,
-		actor.UserID, number, s.opts.Clock.Now().UnixMicro()); err != nil {
+		actor.UserID, number, opts.Clock.Now().UnixMicro()); err != nil {
 		return nil, fmt.Errorf("set sandbox account: %w", err)
 	}
 	return s.PayoutAccount(ctx, actor)
@@ -134,13 +136,14 @@ type PayoutOnboarding struct {
 // has no connected accounts: the sandbox), unavailable (the provider
 // could not be reached).
 func (s *Service) Onboard(ctx context.Context, actor fanfare.Actor, base string) (*PayoutOnboarding, error) {
+	opts := s.opts()
 	if actor.UserID == "" {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "payouts are a logged-in creator's")
 	}
-	c, ok := s.opts.Provider.(Connector)
+	c, ok := opts.Provider.(Connector)
 	if !ok {
 		return nil, fanfare.Errorf(fanfare.EInvalid, "payouts go to the %s, which needs no onboarding: set an account number (PUT /v1/me/payout-account)",
-			s.opts.Provider.Name())
+			opts.Provider.Name())
 	}
 	a, err := s.ensureAccount(ctx, actor.UserID)
 	if err != nil {
@@ -154,12 +157,12 @@ func (s *Service) Onboard(ctx context.Context, actor fanfare.Actor, base string)
 			return nil, err
 		}
 		if _, err := s.db.Write.ExecContext(ctx, `UPDATE payout_accounts SET stripe_account_id = $2, updated_at = $3
-			WHERE user_id = $1 AND stripe_account_id IS NULL`, actor.UserID, id, s.opts.Clock.Now().UnixMicro()); err != nil {
+			WHERE user_id = $1 AND stripe_account_id IS NULL`, actor.UserID, id, opts.Clock.Now().UnixMicro()); err != nil {
 			return nil, fmt.Errorf("keep connected account: %w", err)
 		}
 	}
-	if s.opts.PublicURL != "" {
-		base = s.opts.PublicURL
+	if opts.PublicURL != "" {
+		base = opts.PublicURL
 	}
 	page := strings.TrimRight(base, "/") + "/studio/earnings"
 	url, exp, err := c.AccountLink(ctx, id, page+"?onboarding=refresh", page+"?onboarding=done")
@@ -185,6 +188,7 @@ type PayoutHold struct {
 // Codes: forbidden (not the operator), validation_failed (no reason),
 // not_found (no such user).
 func (s *Service) SetHold(ctx context.Context, actor fanfare.Actor, userID string, held bool, reason string) (*PayoutHold, error) {
+	opts := s.opts()
 	if !actor.IsOperator() {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "only the operator holds payouts")
 	}
@@ -198,7 +202,7 @@ func (s *Service) SetHold(ctx context.Context, actor fanfare.Actor, userID strin
 	if _, err := s.ensureAccount(ctx, userID); err != nil {
 		return nil, err
 	}
-	now := s.opts.Clock.Now().UTC()
+	now := opts.Clock.Now().UTC()
 	tx, err := s.db.Write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("hold payouts: %w", err)
@@ -221,14 +225,14 @@ func (s *Service) SetHold(ctx context.Context, actor fanfare.Actor, userID strin
 	if !held {
 		action = "payout.release"
 	}
-	if !held && s.opts.Scheduler != nil {
+	if !held && opts.Scheduler != nil {
 		if err := s.reschedule(ctx, tx, userID, now); err != nil {
 			return nil, err
 		}
 	}
 	// The audit entry last: it locks the chain's head until the commit.
 	details, _ := json.Marshal(map[string]any{"reason": reason})
-	if err := audit.Write(ctx, tx, audit.Entry{ID: fanfare.NewID(s.opts.Clock), Actor: actor.ID(), Action: action,
+	if err := audit.Write(ctx, tx, audit.Entry{ID: fanfare.NewID(opts.Clock), Actor: actor.ID(), Action: action,
 		Object: "user:" + userID, Details: details, CreatedAt: now,
 		Before: audit.Marshal(map[string]any{"held": wasHeld, "reason": wasReason}),
 		After:  audit.Marshal(map[string]any{"held": held, "reason": stored})}); err != nil {
@@ -261,7 +265,7 @@ func (s *Service) reschedule(ctx context.Context, tx *sql.Tx, userID string, now
 		return fmt.Errorf("payouts requested: %w", err)
 	}
 	for _, id := range ids {
-		if err := s.opts.Scheduler.InsertTx(ctx, tx, JobSend, sendArgs{ID: id}, now); err != nil {
+		if err := s.opts().Scheduler.InsertTx(ctx, tx, JobSend, sendArgs{ID: id}, now); err != nil {
 			return err
 		}
 	}

@@ -3,7 +3,9 @@ package payout
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/fanfarehq/fanfare"
@@ -69,7 +71,7 @@ type Service struct {
 	ledger *ledger.Ledger
 	db     *store.DB
 	users  Users
-	opts   Options
+	cur    atomic.Pointer[Options] // replaced whole by SetTerms
 }
 
 // New returns a Service. It panics without opts.Clock.
@@ -96,7 +98,9 @@ func New(l *ledger.Ledger, users Users, opts Options) (*Service, error) {
 	if opts.DailyMax <= 0 {
 		opts.DailyMax = DefaultDailyMax
 	}
-	return &Service{ledger: l, db: l.DB(), users: users, opts: opts}, nil
+	s := &Service{ledger: l, db: l.DB(), users: users}
+	s.cur.Store(&opts)
+	return s, nil
 }
 
 // Diamonds are diamonds by feature, what was taken back, and the net.
@@ -196,10 +200,11 @@ type EarningsInput struct {
 // Codes: forbidden (not a logged-in user), validation_failed (a window
 // backwards or longer than MaxEarningsDays, a currency without a rate).
 func (s *Service) Earnings(ctx context.Context, actor fanfare.Actor, in EarningsInput) (*Earnings, error) {
+	opts := s.opts()
 	if actor.UserID == "" {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "earnings are a logged-in user's")
 	}
-	now := s.opts.Clock.Now().UTC()
+	now := opts.Clock.Now().UTC()
 	today := now.Truncate(24 * time.Hour)
 	to, from := in.To.UTC().Truncate(24*time.Hour), in.From.UTC().Truncate(24*time.Hour)
 	if in.To.IsZero() {
@@ -221,20 +226,20 @@ func (s *Service) Earnings(ctx context.Context, actor fanfare.Actor, in Earnings
 		if err != nil {
 			return nil, err
 		}
-		if s.opts.CurrencyFor != nil {
-			currency = s.opts.CurrencyFor(u.Region)
+		if opts.CurrencyFor != nil {
+			currency = opts.CurrencyFor(u.Region)
 		}
-		if _, ok := s.opts.Rates[currency]; !ok {
-			currency = s.opts.Rates.Currencies()[0]
+		if _, ok := opts.Rates[currency]; !ok {
+			currency = opts.Rates.Currencies()[0]
 		}
 	}
-	rate, ok := s.opts.Rates[currency]
+	rate, ok := opts.Rates[currency]
 	if !ok {
-		return nil, fanfare.Errorf(fanfare.EInvalid, "no payout rate in %q; currencies: %v", currency, s.opts.Rates.Currencies())
+		return nil, fanfare.Errorf(fanfare.EInvalid, "no payout rate in %q; currencies: %v", currency, opts.Rates.Currencies())
 	}
 	value := func(d fanfare.Amount) Payable { return Payable{Amount: rate.Value(max(d, 0)), Currency: currency} }
 	e := &Earnings{From: from.Format(time.DateOnly), To: to.Format(time.DateOnly), Currency: currency, Rate: rate.String(),
-		Days: make([]Day, days), HeldUntil: []Frees{}, HoldHours: int(s.opts.Hold / time.Hour)}
+		Days: make([]Day, days), HeldUntil: []Frees{}, HoldHours: int(opts.Hold / time.Hour)}
 	for i := range e.Days {
 		e.Days[i].Day = from.AddDate(0, 0, i).Format(time.DateOnly)
 	}
@@ -299,9 +304,10 @@ func (s *Service) Earnings(ctx context.Context, actor fanfare.Actor, in Earnings
 // Diamonds a failed payout gave back are not earnings: they were
 // withdrawable when asked, and stay so.
 func (s *Service) held(ctx context.Context, acct ledger.AccountID, now time.Time, balance fanfare.Amount) (fanfare.Amount, []Frees, error) {
+	opts := s.opts()
 	// A diamond earned exactly the hold window ago is free: the window
 	// holds what was earned after that (times are microseconds).
-	since := now.Add(-s.opts.Hold).Add(time.Microsecond)
+	since := now.Add(-opts.Hold).Add(time.Microsecond)
 	days, err := s.freeing(ctx, acct, since, now)
 	if err != nil {
 		return 0, nil, err
@@ -331,7 +337,7 @@ func (s *Service) held(ctx context.Context, acct ledger.AccountID, now time.Time
 		}
 		left -= take
 		held += take
-		until = append(until, Frees{Day: d.Day.Format(time.DateOnly), At: last.Add(s.opts.Hold), Diamonds: take})
+		until = append(until, Frees{Day: d.Day.Format(time.DateOnly), At: last.Add(opts.Hold), Diamonds: take})
 	}
 	slices.Reverse(until) // the first to free first
 	return held, until, nil
@@ -343,11 +349,12 @@ func (s *Service) held(ctx context.Context, acct ledger.AccountID, now time.Time
 // ledger's daily totals give the days after since's, and only since's own
 // day is summed from its transfers. Otherwise the window's transfers are.
 func (s *Service) freeing(ctx context.Context, acct ledger.AccountID, since, now time.Time) ([]ledger.CreditDay, error) {
-	if s.opts.Hold%(24*time.Hour) != 0 {
-		return s.ledger.CreditsByDay(ctx, acct, since, time.Time{}, s.opts.Hold, ledger.KindPayoutFailed)
+	opts := s.opts()
+	if opts.Hold%(24*time.Hour) != 0 {
+		return s.ledger.CreditsByDay(ctx, acct, since, time.Time{}, opts.Hold, ledger.KindPayoutFailed)
 	}
 	next := since.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
-	first, err := s.ledger.CreditsByDay(ctx, acct, since, next, s.opts.Hold, ledger.KindPayoutFailed)
+	first, err := s.ledger.CreditsByDay(ctx, acct, since, next, opts.Hold, ledger.KindPayoutFailed)
 	if err != nil {
 		return nil, err
 	}
@@ -361,7 +368,7 @@ func (s *Service) freeing(ctx context.Context, acct ledger.AccountID, since, now
 			if t.Credited == 0 || t.Kind == ledger.KindPayoutFailed {
 				continue
 			}
-			free := t.Day.Add(s.opts.Hold)
+			free := t.Day.Add(opts.Hold)
 			if n := len(out); n > 0 && out[n-1].Day.Equal(free) {
 				out[n-1].Amount += t.Credited
 				if t.LastCredit.After(out[n-1].Last) {
@@ -380,7 +387,7 @@ func (s *Service) freeing(ctx context.Context, acct ledger.AccountID, since, now
 // was made, once cut diamonds (less than the day's credits) came off its
 // newest credits: it reads the day's credits one by one.
 func (s *Service) lastLeft(ctx context.Context, acct ledger.AccountID, since, day time.Time, cut fanfare.Amount) (time.Time, error) {
-	from, to := day.Add(-s.opts.Hold), day.Add(24*time.Hour-s.opts.Hold)
+	from, to := day.Add(-s.opts().Hold), day.Add(24*time.Hour-s.opts().Hold)
 	if from.Before(since) {
 		from = since
 	}
@@ -395,4 +402,48 @@ func (s *Service) lastLeft(ctx context.Context, acct ledger.AccountID, since, da
 		cut -= c.Amount
 	}
 	return time.Time{}, fmt.Errorf("held: the credits freeing on %s sum to less than the %d diamonds taken back from them", day.Format(time.DateOnly), cut)
+}
+
+// opts returns the options in force. A request reads them once where
+// their values must agree (a price and its bounds, coins and the share).
+func (s *Service) opts() *Options { return s.cur.Load() }
+
+// Terms are the options the operator changes while the service runs.
+type Terms struct {
+	Rates    Rates          // what a diamond is paid out per currency
+	Hold     time.Duration  // how long earned diamonds stay held
+	Min      fanfare.Amount // the fewest diamonds one payout takes
+	DailyMax fanfare.Amount // the most a creator withdraws per UTC day
+}
+
+// Terms returns the terms in force.
+func (s *Service) Terms() Terms {
+	o := s.opts()
+	return Terms{Rates: o.Rates, Hold: o.Hold, Min: o.Min, DailyMax: o.DailyMax}
+}
+
+// SetTerms puts t in force at once for every request that starts
+// afterwards: a payout already requested keeps its rate and amount; the
+// hold applies to what is withdrawable from then on.
+//
+// Codes: validation_failed (no rate, a hold not positive, a minimum below
+// 1 or above the daily maximum).
+func (s *Service) SetTerms(t Terms) error {
+	switch {
+	case len(t.Rates) == 0:
+		return fanfare.Errorf(fanfare.EInvalid, "payout: at least one rate")
+	case t.Hold <= 0:
+		return fanfare.Errorf(fanfare.EInvalid, "payout: the hold must be positive")
+	case t.Min < 1 || t.DailyMax < t.Min || t.DailyMax > fanfare.MaxAmount:
+		return fanfare.Errorf(fanfare.EInvalid, "payout: bounds %d..%d out of range", t.Min, t.DailyMax)
+	}
+	for c, r := range t.Rates {
+		if r.Currency != c || r.perMillion <= 0 {
+			return fanfare.Errorf(fanfare.EInvalid, "payout: the rate of %s is not a parsed rate", c)
+		}
+	}
+	o := *s.opts()
+	o.Rates, o.Hold, o.Min, o.DailyMax = maps.Clone(t.Rates), t.Hold, t.Min, t.DailyMax
+	s.cur.Store(&o)
+	return nil
 }

@@ -164,6 +164,7 @@ var errSeqMoved = errors.New("payout: another payout committed first")
 // (above what is left of the daily maximum), idempotency_conflict,
 // unavailable (the requests kept meeting others).
 func (s *Service) RequestPayout(ctx context.Context, actor fanfare.Actor, in Request, idemKey string) (*Asked, error) {
+	opts := s.opts()
 	if actor.UserID == "" {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "payouts are a logged-in creator's")
 	}
@@ -187,9 +188,9 @@ func (s *Service) RequestPayout(ctx context.Context, actor fanfare.Actor, in Req
 	if in.Diamonds <= 0 {
 		return nil, fanfare.Errorf(fanfare.EInvalid, "diamonds must be a positive number")
 	}
-	rate, ok := s.opts.Rates[currency]
+	rate, ok := opts.Rates[currency]
 	if !ok {
-		return nil, fanfare.Errorf(fanfare.EInvalid, "no payout rate in %q; currencies: %v", in.Currency, s.opts.Rates.Currencies())
+		return nil, fanfare.Errorf(fanfare.EInvalid, "no payout rate in %q; currencies: %v", in.Currency, opts.Rates.Currencies())
 	}
 	u, err := s.users.ByID(ctx, actor.UserID)
 	if err != nil {
@@ -199,8 +200,8 @@ func (s *Service) RequestPayout(ctx context.Context, actor fanfare.Actor, in Req
 		msg := fmt.Sprintf("This account is %s: it cannot withdraw.", u.Standing)
 		return nil, &fanfare.Error{Code: fanfare.ENotEligible, Message: msg, Reasons: []fanfare.Reason{{Code: "standing", Message: msg}}}
 	}
-	if in.Diamonds < s.opts.Min {
-		return nil, fanfare.Errorf(fanfare.EInvalid, "a payout takes at least %d diamonds", s.opts.Min)
+	if in.Diamonds < opts.Min {
+		return nil, fanfare.Errorf(fanfare.EInvalid, "a payout takes at least %d diamonds", opts.Min)
 	}
 	fiat := rate.Value(in.Diamonds)
 	if fiat <= 0 {
@@ -224,7 +225,7 @@ func (s *Service) RequestPayout(ctx context.Context, actor fanfare.Actor, in Req
 		return nil, err
 	}
 	for range maxTries {
-		now := s.opts.Clock.Now().UTC()
+		now := opts.Clock.Now().UTC()
 		seq, err := s.seq(ctx, actor.UserID)
 		if err != nil {
 			return nil, err
@@ -236,7 +237,7 @@ func (s *Service) RequestPayout(ctx context.Context, actor fanfare.Actor, in Req
 		if err != nil {
 			return nil, err
 		}
-		id := fanfare.NewID(s.opts.Clock)
+		id := fanfare.NewID(opts.Clock)
 		r, err := s.ledger.Submit(ctx, ledger.Op{
 			Kind: ledger.KindPayout, Object: "payout:" + id, Actor: actor.ID(), Legs: legs, Idem: &idem,
 			Writes: func(r *ledger.Result) []ledger.Write {
@@ -246,7 +247,7 @@ func (s *Service) RequestPayout(ctx context.Context, actor fanfare.Actor, in Req
 						Fail: func(context.Context, *sql.Tx) error { return errSeqMoved }},
 					{SQL: `INSERT INTO payouts (id, user_id, diamonds, currency, fiat_amount, rate, provider, destination, state, op_id,
 							created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'requested', $9, $10, $10)`,
-						Args: []any{id, actor.UserID, int64(in.Diamonds), currency, int64(fiat), rate.text, s.opts.Provider.Name(), dest,
+						Args: []any{id, actor.UserID, int64(in.Diamonds), currency, int64(fiat), rate.text, opts.Provider.Name(), dest,
 							r.OpID, now.UnixMicro()}},
 				}
 			},
@@ -288,6 +289,7 @@ func (s *Service) requestLegs(ctx context.Context, acct ledger.AccountID, curren
 // diamonds more: within the withdrawable diamonds and what is left of the
 // day's maximum.
 func (s *Service) affordable(ctx context.Context, userID string, acct ledger.AccountID, now time.Time, diamonds fanfare.Amount) error {
+	opts := s.opts()
 	a, err := s.ledger.Account(ctx, acct)
 	if err != nil {
 		return err
@@ -310,9 +312,9 @@ func (s *Service) affordable(ctx context.Context, userID string, acct ledger.Acc
 	if err != nil {
 		return err
 	}
-	if today+diamonds > s.opts.DailyMax {
+	if today+diamonds > opts.DailyMax {
 		return fanfare.Errorf(fanfare.EPayoutLimit, "at most %d diamonds a day are withdrawn; %d are left today (UTC)",
-			s.opts.DailyMax, max(s.opts.DailyMax-today, 0))
+			opts.DailyMax, max(opts.DailyMax-today, 0))
 	}
 	return nil
 }
@@ -352,7 +354,7 @@ type account struct {
 // it.
 func (s *Service) ensureAccount(ctx context.Context, userID string) (*account, error) {
 	if _, err := s.db.Write.ExecContext(ctx, `INSERT INTO payout_accounts (user_id, seq, held, held_reason, updated_at)
-		VALUES ($1, 0, FALSE, '', $2) ON CONFLICT (user_id) DO NOTHING`, userID, s.opts.Clock.Now().UnixMicro()); err != nil {
+		VALUES ($1, 0, FALSE, '', $2) ON CONFLICT (user_id) DO NOTHING`, userID, s.opts().Clock.Now().UnixMicro()); err != nil {
 		return nil, fmt.Errorf("create payout account: %w", err)
 	}
 	a, err := s.readAccount(ctx, s.db.Write, userID)
@@ -395,10 +397,11 @@ func (s *Service) seq(ctx context.Context, userID string) (int64, error) {
 
 // destination is where the configured provider pays a's payouts.
 func (s *Service) destination(a *account) (string, error) {
-	if _, ok := s.opts.Provider.(Connector); ok {
+	opts := s.opts()
+	if _, ok := opts.Provider.(Connector); ok {
 		if a.stripe == "" {
 			return "", fanfare.Errorf(fanfare.EPayoutAccountRequired,
-				"connect a %s account first (POST /v1/me/payout-account/onboarding)", s.opts.Provider.Name())
+				"connect a %s account first (POST /v1/me/payout-account/onboarding)", opts.Provider.Name())
 		}
 		return a.stripe, nil
 	}

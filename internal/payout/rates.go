@@ -30,6 +30,10 @@ type Rate struct {
 // String writes the rate as configured: "0.005 EUR per diamond".
 func (r Rate) String() string { return r.text + " " + r.Currency + " per diamond" }
 
+// Amount is the rate as configured, in the currency's major unit per
+// diamond: "0.005".
+func (r Rate) Amount() string { return r.text }
+
 // Value is what d diamonds are paid out at r, in minor units, rounded down
 // (the platform never pays a fraction of a cent it does not owe).
 func (r Rate) Value(d fanfare.Amount) fanfare.Amount {
@@ -114,6 +118,6 @@ func perMillion(num string) (int64, error) {
 
 // Rate returns the payout rate in currency, and whether there is one.
 func (s *Service) Rate(currency string) (Rate, bool) {
-	r, ok := s.opts.Rates[currency]
+	r, ok := s.opts().Rates[currency]
 	return r, ok
 }

@@ -62,6 +62,7 @@ func (s *Service) Register(q Queue) {
 // holds, is left as it is. A transient failure of the provider is
 // returned, for the job to be tried again.
 func (s *Service) Send(ctx context.Context, id string) error {
+	opts := s.opts()
 	p, err := s.load(ctx, id)
 	if fanfare.ErrorCode(err) == fanfare.ENotFound {
 		return nil
@@ -78,10 +79,10 @@ func (s *Service) Send(ctx context.Context, id string) error {
 	if a != nil && a.held {
 		return nil // SetHold schedules it again on release
 	}
-	if p.Provider != s.opts.Provider.Name() {
-		return fmt.Errorf("payout %s: asked through %s, but the provider is %s now", p.ID, p.Provider, s.opts.Provider.Name())
+	if p.Provider != opts.Provider.Name() {
+		return fmt.Errorf("payout %s: asked through %s, but the provider is %s now", p.ID, p.Provider, opts.Provider.Name())
 	}
-	ref, err := s.opts.Provider.Send(ctx, p.ID, p.Fiat.Amount, p.Fiat.Currency, p.destination)
+	ref, err := opts.Provider.Send(ctx, p.ID, p.Fiat.Amount, p.Fiat.Currency, p.destination)
 	switch fanfare.ErrorCode(err) {
 	case "":
 		return s.settle(ctx, p, Paid, ref, "")
@@ -107,7 +108,7 @@ func (s *Service) settle(ctx context.Context, p *Payout, to State, ref, reason s
 		return err
 	}
 	op := ledger.Op{Object: "payout:" + p.ID, Actor: "system:payouts"}
-	at := s.opts.Clock.Now().UTC()
+	at := s.opts().Clock.Now().UTC()
 	now := at.UnixMicro()
 	var update ledger.Write
 	switch to {

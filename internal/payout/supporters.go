@@ -342,7 +342,7 @@ func (s *Service) supporterDetails(ctx context.Context, creatorID string, acct l
 	if err != nil || len(users) == 0 {
 		return err
 	}
-	now := s.opts.Clock.Now().UnixMicro()
+	now := s.opts().Clock.Now().UnixMicro()
 	args := append([]any{creatorID, now}, users...)
 	err = query("subscriptions", `SELECT s.fan_id, s.state, COALESCE(t.name, ''), s.created_at,
 			(SELECT COUNT(*) FROM subscription_periods p WHERE p.fan_id = s.fan_id AND p.creator_id = s.creator_id AND p.starts_at <= $2)
@@ -474,7 +474,7 @@ func (s *Service) SetAnonymousSupport(ctx context.Context, actor fanfare.Actor, 
 	_, err := s.ledger.DB().Write.ExecContext(ctx, `INSERT INTO user_preferences (user_id, accept_gifted_subscriptions, anonymous_support, updated_at)
 		VALUES ($1, FALSE, $2, $3)
 		ON CONFLICT (user_id) DO UPDATE SET anonymous_support = excluded.anonymous_support, updated_at = excluded.updated_at`,
-		actor.UserID, on, s.opts.Clock.Now().UTC().UnixMicro())
+		actor.UserID, on, s.opts().Clock.Now().UTC().UnixMicro())
 	if err != nil {
 		return fmt.Errorf("set preferences: %w", err)
 	}

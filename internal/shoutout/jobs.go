@@ -46,7 +46,7 @@ func (s *Service) Register(q Queue) {
 	for kind, fn := range s.Handlers() {
 		q.Handle(kind, fn)
 	}
-	q.Every("shoutout.sweep", s.opts.SweepInterval, func(ctx context.Context) error {
+	q.Every("shoutout.sweep", s.opts().SweepInterval, func(ctx context.Context) error {
 		_, err := s.Sweep(ctx)
 		return err
 	})

@@ -243,6 +243,7 @@ type Placed struct {
 // region_blocked (with the reasons), paused, capacity_full, wallet_frozen,
 // spend_limit_exceeded, insufficient_funds, idempotency_conflict.
 func (s *Service) Request(ctx context.Context, actor fanfare.Actor, creatorID string, in RequestInput, idemKey string) (*Placed, error) {
+	opts := s.opts()
 	if actor.UserID == "" {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "shoutouts are requested by a logged-in fan")
 	}
@@ -260,7 +261,7 @@ func (s *Service) Request(ctx context.Context, actor fanfare.Actor, creatorID st
 		}
 		return nil, fanfare.Errorf(fanfare.EInvalid, "occasion must be one of %s", strings.Join(names, ", "))
 	}
-	instructions, err := text("instructions", in.Instructions, 0, s.opts.MaxInstructions)
+	instructions, err := text("instructions", in.Instructions, 0, opts.MaxInstructions)
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +306,7 @@ func (s *Service) Request(ctx context.Context, actor fanfare.Actor, creatorID st
 	}
 	now := s.clock.Now().UTC()
 	id := fanfare.NewID(s.clock)
-	acceptBy := now.Add(s.opts.AcceptWindow).UnixMicro()
+	acceptBy := now.Add(opts.AcceptWindow).UnixMicro()
 	rv, err := s.wallet.Reserve(ctx, actor, wallet.Reservation{
 		Feature:   Feature,
 		What:      "request shoutouts",
@@ -339,7 +340,7 @@ func (s *Service) Request(ctx context.Context, actor fanfare.Actor, creatorID st
 						CAST($11 AS TEXT), CAST($12 AS BIGINT), CAST($12 AS BIGINT)
 					WHERE (SELECT COUNT(*) FROM shoutout_requests WHERE creator_id = $3 AND state IN ` + openStates + `)
 						< (SELECT capacity FROM shoutout_settings WHERE creator_id = $3)`,
-					Args: []any{id, fan.ID, creator.ID, int64(o.price), s.opts.ShareBPS, recipient, string(in.Occasion), instructions,
+					Args: []any{id, fan.ID, creator.ID, int64(o.price), opts.ShareBPS, recipient, string(in.Occasion), instructions,
 						!in.Private, acceptBy, r.OpID, at},
 					Fail: func(ctx context.Context, tx *sql.Tx) error { return capacityFull(creator) }},
 			}
@@ -360,15 +361,16 @@ func (s *Service) Request(ctx context.Context, actor fanfare.Actor, creatorID st
 // offerErr refuses a request to creator whose offer is o: off, paused,
 // full (counted with q, plus extra) or at a price outside the bounds.
 func (s *Service) offerErr(ctx context.Context, q querier, creator *fanfare.User, o offer, extra int) error {
+	opts := s.opts()
 	switch {
 	case !o.enabled:
 		return &fanfare.Error{Code: fanfare.ENotEligible, Message: fmt.Sprintf("@%s does not offer shoutouts.", creator.Handle),
 			Reasons: []fanfare.Reason{{Code: "not_offered", Message: fmt.Sprintf("@%s does not offer shoutouts.", creator.Handle)}}}
 	case o.paused:
 		return fanfare.Errorf(fanfare.EPaused, "@%s paused shoutout requests for now; try again later", creator.Handle)
-	case o.price < s.opts.MinPrice || o.price > s.opts.MaxPrice:
+	case o.price < opts.MinPrice || o.price > opts.MaxPrice:
 		return fanfare.Errorf(fanfare.EInvalid, "@%s's price of %s coins is outside today's bounds (%s to %s coins)",
-			creator.Handle, o.price.Grouped(), s.opts.MinPrice.Grouped(), s.opts.MaxPrice.Grouped())
+			creator.Handle, o.price.Grouped(), opts.MinPrice.Grouped(), opts.MaxPrice.Grouped())
 	}
 	n, err := s.open(ctx, q, creator.ID)
 	if err != nil {

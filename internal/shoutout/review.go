@@ -71,6 +71,7 @@ func (s *Service) Review(ctx context.Context, actor fanfare.Actor, id string, ra
 // Codes: not_found (no such request, or no review), forbidden,
 // validation_failed, deadline_passed.
 func (s *Service) EditReview(ctx context.Context, actor fanfare.Actor, id string, rating int, text string) (*Review, error) {
+	opts := s.opts()
 	text, err := checkReview(rating, text)
 	if err != nil {
 		return nil, err
@@ -80,7 +81,7 @@ func (s *Service) EditReview(ctx context.Context, actor fanfare.Actor, id string
 	}
 	now := s.clock.Now()
 	res, err := s.db.Write.ExecContext(ctx, `UPDATE shoutout_reviews SET rating = $2, text = $3, edited_at = $4
-		WHERE request_id = $1 AND created_at > $5`, id, rating, text, now.UnixMicro(), now.Add(-s.opts.ReviewEditWindow).UnixMicro())
+		WHERE request_id = $1 AND created_at > $5`, id, rating, text, now.UnixMicro(), now.Add(-opts.ReviewEditWindow).UnixMicro())
 	if err != nil {
 		return nil, fmt.Errorf("edit review: %w", err)
 	}
@@ -88,7 +89,7 @@ func (s *Service) EditReview(ctx context.Context, actor fanfare.Actor, id string
 		if _, err := s.review(ctx, id); err != nil {
 			return nil, err
 		}
-		return nil, fanfare.Errorf(fanfare.EDeadlinePassed, "a review can be edited for %s after it was written", s.opts.ReviewEditWindow)
+		return nil, fanfare.Errorf(fanfare.EDeadlinePassed, "a review can be edited for %s after it was written", opts.ReviewEditWindow)
 	}
 	return s.review(ctx, id)
 }

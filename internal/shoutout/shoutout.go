@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/fanfarehq/fanfare"
@@ -98,7 +99,7 @@ type Service struct {
 	users  Users
 	wallet *wallet.Service
 	rules  *eligibility.Engine
-	opts   Options
+	cur    atomic.Pointer[Options] // replaced whole by SetTerms
 	clock  fanfare.Clock
 	sched  Scheduler
 }
@@ -154,11 +155,13 @@ func New(db *store.DB, l *ledger.Ledger, users Users, w *wallet.Service, rules *
 	if opts.DefaultCapacity < 1 || opts.DefaultCapacity > MaxCapacity {
 		return nil, fmt.Errorf("shoutout: capacity %d out of range", opts.DefaultCapacity)
 	}
-	return &Service{db: db, ledger: l, users: users, wallet: w, rules: rules, opts: opts, clock: opts.Clock, sched: opts.Scheduler}, nil
+	s := &Service{db: db, ledger: l, users: users, wallet: w, rules: rules, clock: opts.Clock, sched: opts.Scheduler}
+	s.cur.Store(&opts)
+	return s, nil
 }
 
 // Options returns the service's options, defaults filled in.
-func (s *Service) Options() Options { return s.opts }
+func (s *Service) Options() Options { return *s.opts() }
 
 // State is a request's state.
 type State string
@@ -242,7 +245,7 @@ type offer struct {
 }
 
 func (s *Service) offer(ctx context.Context, q querier, creatorID string) (offer, error) {
-	o := offer{capacity: s.opts.DefaultCapacity}
+	o := offer{capacity: s.opts().DefaultCapacity}
 	err := q.QueryRowContext(ctx, `SELECT enabled, price, capacity, paused, accept_note FROM shoutout_settings WHERE creator_id = $1`, creatorID).
 		Scan(&o.enabled, &o.price, &o.capacity, &o.paused, &o.acceptNote)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -284,7 +287,7 @@ func (s *Service) Settings(ctx context.Context, userID string) (*Settings, error
 		return nil, err
 	}
 	return &Settings{Enabled: o.enabled, Price: o.price, Capacity: o.capacity, Paused: o.paused, AcceptNote: o.acceptNote,
-		Open: n, Eligible: d.Allowed, Reasons: d.Reasons, MinPrice: s.opts.MinPrice, MaxPrice: s.opts.MaxPrice}, nil
+		Open: n, Eligible: d.Allowed, Reasons: d.Reasons, MinPrice: s.opts().MinPrice, MaxPrice: s.opts().MaxPrice}, nil
 }
 
 // SetSettings sets the actor's settings. A creator who does not meet the
@@ -294,14 +297,15 @@ func (s *Service) Settings(ctx context.Context, userID string) (*Settings, error
 // Codes: forbidden (not a logged-in user), validation_failed (a price
 // outside the bounds, a capacity outside 1..MaxCapacity, a note too long).
 func (s *Service) SetSettings(ctx context.Context, actor fanfare.Actor, in SettingsInput) (*Settings, error) {
+	opts := s.opts()
 	if actor.UserID == "" {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "shoutout settings belong to a logged-in creator")
 	}
-	if in.Price < s.opts.MinPrice || in.Price > s.opts.MaxPrice {
-		return nil, fanfare.Errorf(fanfare.EInvalid, "a shoutout's price is %s to %s coins", s.opts.MinPrice.Grouped(), s.opts.MaxPrice.Grouped())
+	if in.Price < opts.MinPrice || in.Price > opts.MaxPrice {
+		return nil, fanfare.Errorf(fanfare.EInvalid, "a shoutout's price is %s to %s coins", opts.MinPrice.Grouped(), opts.MaxPrice.Grouped())
 	}
 	if in.Capacity == 0 {
-		in.Capacity = s.opts.DefaultCapacity
+		in.Capacity = opts.DefaultCapacity
 	}
 	if in.Capacity < 1 || in.Capacity > MaxCapacity {
 		return nil, fanfare.Errorf(fanfare.EInvalid, "capacity must be between 1 and %d open requests", MaxCapacity)
@@ -388,4 +392,47 @@ func validOccasion(o Occasion) bool { return slices.Contains(Occasions, o) }
 // new lines allowed (see fanfare.TextField).
 func text(field, v string, min, max int) (string, error) {
 	return fanfare.TextField(field, v, min, max, fanfare.MultiLine)
+}
+
+// opts returns the options in force. A request reads them once where
+// their values must agree (a price and its bounds, coins and the share).
+func (s *Service) opts() *Options { return s.cur.Load() }
+
+// Terms are the options the operator changes while the service runs.
+type Terms struct {
+	AcceptWindow   time.Duration // the creator's time to accept or decline
+	DeliveryWindow time.Duration // the creator's time to deliver once accepted
+	ShareBPS       int64         // the creator's share of the price, in diamonds
+	MinPrice       fanfare.Amount
+	MaxPrice       fanfare.Amount
+}
+
+// Terms returns the terms in force.
+func (s *Service) Terms() Terms {
+	o := s.opts()
+	return Terms{AcceptWindow: o.AcceptWindow, DeliveryWindow: o.DeliveryWindow, ShareBPS: o.ShareBPS, MinPrice: o.MinPrice, MaxPrice: o.MaxPrice}
+}
+
+// SetTerms puts t in force at once for every request that starts
+// afterwards. A window applies to the deadlines set from then on (a request
+// keeps the deadline it was given); the share to the deliveries paid from
+// then on; the price bounds to the prices set and the requests made from
+// then on.
+//
+// Codes: validation_failed (a window not positive, a share outside
+// 0..10000, a minimum price below 1 or above the maximum).
+func (s *Service) SetTerms(t Terms) error {
+	if t.AcceptWindow <= 0 || t.DeliveryWindow <= 0 {
+		return fanfare.Errorf(fanfare.EInvalid, "shoutout: the windows must be positive")
+	}
+	if t.ShareBPS < 0 || t.ShareBPS > 10_000 {
+		return fanfare.Errorf(fanfare.EInvalid, "shoutout: share %d bps out of range", t.ShareBPS)
+	}
+	if t.MinPrice < 1 || t.MaxPrice < t.MinPrice || t.MaxPrice > fanfare.MaxAmount {
+		return fanfare.Errorf(fanfare.EInvalid, "shoutout: prices %d..%d out of range", t.MinPrice, t.MaxPrice)
+	}
+	o := *s.opts()
+	o.AcceptWindow, o.DeliveryWindow, o.ShareBPS, o.MinPrice, o.MaxPrice = t.AcceptWindow, t.DeliveryWindow, t.ShareBPS, t.MinPrice, t.MaxPrice
+	s.cur.Store(&o)
+	return nil
 }

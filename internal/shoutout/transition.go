@@ -102,7 +102,7 @@ func (s *Service) Accept(ctx context.Context, actor fanfare.Actor, id string) (*
 		return nil, err
 	}
 	at := now.UnixMicro()
-	deliverBy := now.Add(s.opts.DeliveryWindow).UnixMicro()
+	deliverBy := now.Add(s.opts().DeliveryWindow).UnixMicro()
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.update(ctx, tx, id, []State{Requested}, "accept_by",
 			`UPDATE shoutout_requests SET state = 'accepted', accepted_at = $2, deliver_by = $3, updated_at = $2
@@ -236,6 +236,7 @@ func (s *Service) CanDeliver(ctx context.Context, actor fanfare.Actor, id string
 // Codes: not_found, forbidden, validation_failed (a bad video),
 // invalid_state, deadline_passed.
 func (s *Service) Deliver(ctx context.Context, actor fanfare.Actor, id string, video VideoInfo) (*Request, error) {
+	opts := s.opts()
 	if video.Key == "" || video.Size <= 0 || !slices.Contains(VideoTypes, video.ContentType) {
 		return nil, fanfare.Errorf(fanfare.EInvalid, "a delivery is a stored video of type MP4, WebM or QuickTime")
 	}
@@ -246,8 +247,8 @@ func (s *Service) Deliver(ctx context.Context, actor fanfare.Actor, id string, v
 	now := s.clock.Now().UTC()
 	at := now.UnixMicro()
 	states := []State{Accepted}
-	if s.opts.Review {
-		reviewBy := now.Add(s.opts.ModerationWindow).UnixMicro()
+	if opts.Review {
+		reviewBy := now.Add(opts.ModerationWindow).UnixMicro()
 		err = s.inTx(ctx, func(tx *sql.Tx) error {
 			if err := s.update(ctx, tx, id, states, "deliver_by",
 				`UPDATE shoutout_requests SET state = 'in_review', delivered_at = $2, review_by = $3, video_key = $4, video_size = $5,
@@ -289,7 +290,7 @@ func (s *Service) post(ctx context.Context, actor string, r *Request, now time.T
 		}
 		legs = []ledger.Leg{{Debit: issue, Credit: to, Amount: r.Diamonds}}
 	}
-	disputeBy := now.Add(s.opts.DisputeWindow).UnixMicro()
+	disputeBy := now.Add(s.opts().DisputeWindow).UnixMicro()
 	_, err := s.ledger.Submit(ctx, ledger.Op{
 		Kind:   Feature,
 		Object: "shoutout:" + r.ID,

@@ -168,7 +168,7 @@ func (s *Service) Gift(ctx context.Context, actor fanfare.Actor, creatorID, obje
 		CreatorID:      creator.ID,
 		CreatorChecked: true,
 		Coins:          coins,
-		ShareBPS:       s.opts.ShareBPS,
+		ShareBPS:       s.opts().ShareBPS,
 		Idem:           &idem,
 		Writes: func(r *ledger.Result) []ledger.Write {
 			ws := s.planStillOn(creator, tier)
@@ -270,7 +270,7 @@ func plural(n int, one, many string) string {
 // giftReplay answers a replay of a gift made with idem, or nil, nil when
 // the key is unused.
 func (s *Service) giftReplay(ctx context.Context, idem ledger.Idempotency) (*Gifted, error) {
-	p, err := s.wallet.Replay(ctx, idem, 0, s.opts.ShareBPS)
+	p, err := s.wallet.Replay(ctx, idem, 0, s.opts().ShareBPS)
 	if err != nil || p == nil {
 		return nil, err
 	}

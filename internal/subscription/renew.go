@@ -43,7 +43,7 @@ func (s *Service) Register(q Queue) {
 	for kind, fn := range s.Handlers() {
 		q.Handle(kind, fn)
 	}
-	q.Every("subscription.sweep", s.opts.SweepInterval, func(ctx context.Context) error {
+	q.Every("subscription.sweep", s.opts().SweepInterval, func(ctx context.Context) error {
 		_, err := s.Sweep(ctx)
 		return err
 	})
@@ -201,14 +201,15 @@ var errRaced = fanfare.Errorf(fanfare.EConflict, "the subscription was renewed o
 // (or stays in) grace with a retry scheduled, or lapses when the grace
 // period is over.
 func (s *Service) fail(ctx context.Context, r *Subscription, now time.Time, cause error) (Outcome, error) {
-	graceUntil := r.PeriodEnd.Add(s.opts.Grace)
+	opts := s.opts()
+	graceUntil := r.PeriodEnd.Add(opts.Grace)
 	if r.GraceUntil != nil {
 		graceUntil = *r.GraceUntil
 	}
 	if !now.Before(graceUntil) {
 		return s.end(ctx, r, now, EndLapsed)
 	}
-	retry := now.Add(s.opts.RetryEvery)
+	retry := now.Add(opts.RetryEvery)
 	if retry.After(graceUntil) {
 		retry = graceUntil
 	}
@@ -389,7 +390,7 @@ func (s *Service) renewAll(ctx context.Context, due []*Subscription, now time.Ti
 		first   error
 	)
 	next := make(chan *Subscription)
-	for range min(s.opts.SweepWorkers, len(due)) {
+	for range min(s.opts().SweepWorkers, len(due)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -236,6 +236,7 @@ type Subscribed struct {
 // plan, the rules, a minor), conflict (subscribed already), wallet_frozen,
 // spend_limit_exceeded, insufficient_funds, idempotency_conflict.
 func (s *Service) Subscribe(ctx context.Context, actor fanfare.Actor, creatorID string, in SubscribeInput, idemKey string) (*Subscribed, error) {
+	opts := s.opts()
 	if actor.UserID == "" {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "subscriptions are taken by a logged-in fan")
 	}
@@ -249,7 +250,7 @@ func (s *Service) Subscribe(ctx context.Context, actor fanfare.Actor, creatorID 
 	refuse := func(err error) (*Subscribed, error) {
 		// A replay is answered even when the checks now refuse (the first
 		// request is what made the fan a subscriber).
-		p, rerr := s.wallet.Replay(ctx, idem, 0, s.opts.ShareBPS)
+		p, rerr := s.wallet.Replay(ctx, idem, 0, opts.ShareBPS)
 		if rerr != nil {
 			return nil, rerr
 		}
@@ -292,7 +293,7 @@ func (s *Service) Subscribe(ctx context.Context, actor fanfare.Actor, creatorID 
 		CreatorID:      creator.ID,
 		CreatorChecked: true,
 		Coins:          tier.Price,
-		ShareBPS:       s.opts.ShareBPS,
+		ShareBPS:       opts.ShareBPS,
 		Idem:           &idem,
 		Writes: func(r *ledger.Result) []ledger.Write {
 			return append(s.planStillOn(creator, tier),
@@ -374,7 +375,7 @@ func (s *Service) insertSubscription(creator *fanfare.User, id, fanID string, ti
 				CAST($7 AS BOOLEAN), CAST($8 AS TEXT), CAST($9 AS BIGINT), 0, 1, CAST($9 AS BIGINT), CAST($10 AS BIGINT),
 				CAST($9 AS BIGINT), CAST($9 AS BIGINT)
 			WHERE NOT EXISTS (SELECT 1 FROM subscriptions WHERE fan_id = $2 AND creator_id = $3 AND state <> 'ended')`,
-		Args: []any{id, fanID, creator.ID, tier.ID, int64(tier.Price), s.opts.ShareBPS, autoRenew, gifter, start.UnixMicro(), end.UnixMicro()},
+		Args: []any{id, fanID, creator.ID, tier.ID, int64(tier.Price), s.opts().ShareBPS, autoRenew, gifter, start.UnixMicro(), end.UnixMicro()},
 		Fail: func(ctx context.Context, tx *sql.Tx) error {
 			if giftedBy != "" {
 				return fanfare.Errorf(fanfare.EConflict, "a viewer you chose subscribed to @%s meanwhile; try again", creator.Handle)

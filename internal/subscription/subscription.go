@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/fanfarehq/fanfare"
@@ -89,7 +90,7 @@ type Service struct {
 	users  Users
 	wallet *wallet.Service
 	rules  *eligibility.Engine
-	opts   Options
+	cur    atomic.Pointer[Options] // replaced whole by SetTerms
 	clock  fanfare.Clock
 	sched  Scheduler
 }
@@ -139,16 +140,19 @@ func New(db *store.DB, l *ledger.Ledger, users Users, w *wallet.Service, rules *
 	}
 	// A renewal's writes, run by the hundred thousand at a month's start.
 	db.PrepareWrite(context.Background(), sqlRenew, sqlInsertPeriod)
-	return &Service{db: db, ledger: l, users: users, wallet: w, rules: rules, opts: opts, clock: opts.Clock, sched: opts.Scheduler}, nil
+	s := &Service{db: db, ledger: l, users: users, wallet: w, rules: rules, clock: opts.Clock, sched: opts.Scheduler}
+	s.cur.Store(&opts)
+	return s, nil
 }
 
 // Options returns the options in force, defaults filled in.
-func (s *Service) Options() Options { return s.opts }
+func (s *Service) Options() Options { return *s.opts() }
 
 // periodEnd is when the k-th period after anchor ends.
 func (s *Service) periodEnd(anchor time.Time, k int) time.Time {
-	if s.opts.Period > 0 {
-		return anchor.Add(time.Duration(k) * s.opts.Period)
+	opts := s.opts()
+	if opts.Period > 0 {
+		return anchor.Add(time.Duration(k) * opts.Period)
 	}
 	return AddMonths(anchor, k)
 }
@@ -268,7 +272,7 @@ func (s *Service) Plan(ctx context.Context, userID string) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Enabled: on, Tiers: tiers, Eligible: d.Allowed, Reasons: d.Reasons, MinPrice: s.opts.MinPrice, MaxPrice: s.opts.MaxPrice}
+	p := &Plan{Enabled: on, Tiers: tiers, Eligible: d.Allowed, Reasons: d.Reasons, MinPrice: s.opts().MinPrice, MaxPrice: s.opts().MaxPrice}
 	if p.Reasons == nil {
 		p.Reasons = []fanfare.Reason{}
 	}
@@ -291,6 +295,7 @@ func (s *Service) Plan(ctx context.Context, userID string) (*Plan, error) {
 // more than MaxTiers, a price outside the bounds, a bad name or perk, an
 // id twice), not_found (an id that is not one of the creator's tiers).
 func (s *Service) SetPlan(ctx context.Context, actor fanfare.Actor, in PlanInput) (*Plan, error) {
+	opts := s.opts()
 	if actor.UserID == "" {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "a subscription plan belongs to a logged-in creator")
 	}
@@ -308,8 +313,8 @@ func (s *Service) SetPlan(ctx context.Context, actor fanfare.Actor, in PlanInput
 			return nil, fanfare.Errorf(fanfare.EInvalid, "two tiers are named %q", name)
 		}
 		seen["name:"+strings.ToLower(name)] = true
-		if t.Price < s.opts.MinPrice || t.Price > s.opts.MaxPrice {
-			return nil, fanfare.Errorf(fanfare.EInvalid, "a tier's monthly price is %s to %s coins", s.opts.MinPrice.Grouped(), s.opts.MaxPrice.Grouped())
+		if t.Price < opts.MinPrice || t.Price > opts.MaxPrice {
+			return nil, fanfare.Errorf(fanfare.EInvalid, "a tier's monthly price is %s to %s coins", opts.MinPrice.Grouped(), opts.MaxPrice.Grouped())
 		}
 		if len(t.Perks) > MaxPerks {
 			return nil, fanfare.Errorf(fanfare.EInvalid, "a tier lists at most %d perks", MaxPerks)
@@ -404,7 +409,7 @@ func (s *Service) announcePrice(ctx context.Context, tx *sql.Tx, tierID string, 
 		return fmt.Errorf("announce price: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET renew_price = $2, renew_price_from = $3, updated_at = $4
-		WHERE tier_id = $1 AND state <> 'ended' AND price <> $2`, tierID, int64(price), now.Add(s.opts.Notice).UnixMicro(), at); err != nil {
+		WHERE tier_id = $1 AND state <> 'ended' AND price <> $2`, tierID, int64(price), now.Add(s.opts().Notice).UnixMicro(), at); err != nil {
 		return fmt.Errorf("announce price: %w", err)
 	}
 	return nil
@@ -483,3 +488,44 @@ func splitPerks(s string) []string {
 }
 
 func micros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+// opts returns the options in force. A request reads them once where
+// their values must agree (a price and its bounds, coins and the share).
+func (s *Service) opts() *Options { return s.cur.Load() }
+
+// Terms are the options the operator changes while the service runs.
+type Terms struct {
+	Grace    time.Duration // how long a renewal that could not be paid is retried
+	ShareBPS int64         // the creator's share of each period's price, in diamonds
+	MinPrice fanfare.Amount
+	MaxPrice fanfare.Amount
+}
+
+// Terms returns the terms in force.
+func (s *Service) Terms() Terms {
+	o := s.opts()
+	return Terms{Grace: o.Grace, ShareBPS: o.ShareBPS, MinPrice: o.MinPrice, MaxPrice: o.MaxPrice}
+}
+
+// SetTerms puts t in force at once: the share for the periods paid from
+// then on (starts, renewals, gifts), the price bounds for the prices set
+// from then on (a tier keeps its price), the grace for the renewals that
+// fail from then on.
+//
+// Codes: validation_failed (a grace not positive, a share outside
+// 0..10000, a minimum price below 1 or above the maximum).
+func (s *Service) SetTerms(t Terms) error {
+	if t.Grace <= 0 {
+		return fanfare.Errorf(fanfare.EInvalid, "subscription: the grace must be positive")
+	}
+	if t.ShareBPS < 0 || t.ShareBPS > 10_000 {
+		return fanfare.Errorf(fanfare.EInvalid, "subscription: share %d bps out of range", t.ShareBPS)
+	}
+	if t.MinPrice < 1 || t.MaxPrice < t.MinPrice || t.MaxPrice > fanfare.MaxAmount/MaxGift {
+		return fanfare.Errorf(fanfare.EInvalid, "subscription: prices %d..%d out of range", t.MinPrice, t.MaxPrice)
+	}
+	o := *s.opts()
+	o.Grace, o.ShareBPS, o.MinPrice, o.MaxPrice = t.Grace, t.ShareBPS, t.MinPrice, t.MaxPrice
+	s.cur.Store(&o)
+	return nil
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -60,7 +61,7 @@ type Service struct {
 	users  Users
 	wallet *wallet.Service
 	rules  *eligibility.Engine
-	opts   Options
+	cur    atomic.Pointer[Options] // replaced whole by SetTerms
 }
 
 // New returns a Service. It panics without rules, opts.Clock, opts.Broker or
@@ -85,17 +86,51 @@ func New(db *store.DB, users Users, w *wallet.Service, rules *eligibility.Engine
 	if opts.ShareBPS == 0 {
 		opts.ShareBPS = DefaultShareBPS
 	}
-	if opts.MinCoins < 1 || opts.MaxCoins < opts.MinCoins || opts.MaxCoins > fanfare.MaxAmount {
-		return nil, fmt.Errorf("tips: amounts %d..%d out of range", opts.MinCoins, opts.MaxCoins)
+	if err := checkTerms(opts.MinCoins, opts.MaxCoins, opts.ShareBPS); err != nil {
+		return nil, err
 	}
-	if opts.ShareBPS < 0 || opts.ShareBPS > 10_000 {
-		return nil, fmt.Errorf("tips: share %d bps out of range", opts.ShareBPS)
-	}
-	return &Service{db: db, users: users, wallet: w, rules: rules, opts: opts}, nil
+	s := &Service{db: db, users: users, wallet: w, rules: rules}
+	s.cur.Store(&opts)
+	return s, nil
 }
 
 // Limits returns the smallest and largest tip.
-func (s *Service) Limits() (min, max fanfare.Amount) { return s.opts.MinCoins, s.opts.MaxCoins }
+func (s *Service) Limits() (min, max fanfare.Amount) {
+	o := s.opts()
+	return o.MinCoins, o.MaxCoins
+}
+
+// ShareBPS returns the creator's share of a tip in force, in basis points.
+func (s *Service) ShareBPS() int64 { return s.opts().ShareBPS }
+
+// SetTerms replaces the tip bounds (in coins) and the creator's share (in
+// basis points), at once for every tip sent afterwards. A tip's share is
+// the one in force when it is sent; a replayed tip answers as it was.
+//
+// Codes: validation_failed (min below 1 or above max, max above the
+// largest amount, a share outside 0..10000).
+func (s *Service) SetTerms(minCoins, maxCoins fanfare.Amount, shareBPS int64) error {
+	if err := checkTerms(minCoins, maxCoins, shareBPS); err != nil {
+		return err
+	}
+	o := *s.opts()
+	o.MinCoins, o.MaxCoins, o.ShareBPS = minCoins, maxCoins, shareBPS
+	s.cur.Store(&o)
+	return nil
+}
+
+// checkTerms checks tip bounds and a share.
+//
+// Codes: validation_failed.
+func checkTerms(minCoins, maxCoins fanfare.Amount, shareBPS int64) error {
+	if minCoins < 1 || maxCoins < minCoins || maxCoins > fanfare.MaxAmount {
+		return fanfare.Errorf(fanfare.EInvalid, "tips: amounts %d..%d out of range", minCoins, maxCoins)
+	}
+	if shareBPS < 0 || shareBPS > 10_000 {
+		return fanfare.Errorf(fanfare.EInvalid, "tips: share %d bps out of range", shareBPS)
+	}
+	return nil
+}
 
 // Enabled reports whether creatorID turned Tips on.
 func (s *Service) Enabled(ctx context.Context, creatorID string) (bool, error) {
@@ -145,7 +180,7 @@ func (s *Service) SetEnabled(ctx context.Context, actor fanfare.Actor, enabled b
 	}
 	_, err := s.db.Write.ExecContext(ctx, `INSERT INTO tip_settings (user_id, enabled, updated_at) VALUES ($1, $2, $3)
 		ON CONFLICT (user_id) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at`,
-		actor.UserID, enabled, s.opts.Clock.Now().UnixMicro())
+		actor.UserID, enabled, s.opts().Clock.Now().UnixMicro())
 	if err != nil {
 		return nil, fmt.Errorf("set tip settings: %w", err)
 	}
@@ -215,6 +250,7 @@ type Sent struct {
 // as one reason, unavailable), wallet_frozen, spend_limit_exceeded,
 // insufficient_funds, idempotency_conflict.
 func (s *Service) Send(ctx context.Context, actor fanfare.Actor, creatorID string, coins fanfare.Amount, message, idemKey string) (*Sent, error) {
+	o := s.opts()
 	if actor.UserID == "" {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "tips are sent by a logged-in fan")
 	}
@@ -230,10 +266,10 @@ func (s *Service) Send(ctx context.Context, actor fanfare.Actor, creatorID strin
 	}
 	idem := &ledger.Idempotency{Scope: actor.ID(), Key: idemKey,
 		Hash: ledger.HashRequest([]byte(Operation), []byte(creatorID), fmt.Append(nil, int64(coins)), []byte(message))}
-	if coins < s.opts.MinCoins || coins > s.opts.MaxCoins {
+	if coins < o.MinCoins || coins > o.MaxCoins {
 		// The range may have changed since a first request.
 		return s.replayOr(ctx, idem, actor.UserID, creatorID, coins, message,
-			fanfare.Errorf(fanfare.EInvalid, "a tip is %s to %s coins", s.opts.MinCoins.Grouped(), s.opts.MaxCoins.Grouped()))
+			fanfare.Errorf(fanfare.EInvalid, "a tip is %s to %s coins", o.MinCoins.Grouped(), o.MaxCoins.Grouped()))
 	}
 	creator, err := s.users.ByID(ctx, creatorID)
 	if err != nil {
@@ -252,11 +288,11 @@ func (s *Service) Send(ctx context.Context, actor fanfare.Actor, creatorID strin
 		// not read the creator's private reasons.
 		return s.replayOr(ctx, idem, fan.ID, creator.ID, coins, message, d.Public(creator.Handle).Err())
 	}
-	liveID, err := s.opts.OnAir.OnAir(ctx, creator.ID)
+	liveID, err := o.OnAir.OnAir(ctx, creator.ID)
 	if err != nil {
 		return nil, err
 	}
-	diamonds := fanfare.Share(coins, s.opts.ShareBPS)
+	diamonds := fanfare.Share(coins, o.ShareBPS)
 	p, err := s.wallet.Pay(ctx, actor, wallet.Spend{
 		Feature:        "tip",
 		What:           "send tips",
@@ -264,7 +300,7 @@ func (s *Service) Send(ctx context.Context, actor fanfare.Actor, creatorID strin
 		CreatorID:      creator.ID,
 		CreatorChecked: true,
 		Coins:          coins,
-		ShareBPS:       s.opts.ShareBPS,
+		ShareBPS:       o.ShareBPS,
 		Idem:           idem,
 		Writes: func(r *ledger.Result) []ledger.Write {
 			return []ledger.Write{{SQL: `INSERT INTO tips (id, fan_id, creator_id, coins, diamonds, message, live_id, created_at)
@@ -280,7 +316,7 @@ func (s *Service) Send(ctx context.Context, actor fanfare.Actor, creatorID strin
 		return nil, err
 	}
 	if !p.Replayed && liveID != "" {
-		_ = s.opts.Broker.Publish(ctx, liveID, room.Event{Type: room.TypeTip, At: p.CreatedAt,
+		_ = o.Broker.Publish(ctx, liveID, room.Event{Type: room.TypeTip, At: p.CreatedAt,
 			Tip: &room.Tip{Handle: fan.Handle, DisplayName: fan.DisplayName, Coins: int64(coins), Message: message}})
 	}
 	return s.sent(ctx, p, fan, creator, coins, message, liveID)
@@ -290,7 +326,7 @@ func (s *Service) Send(ctx context.Context, actor fanfare.Actor, creatorID strin
 // fails with err. The answer is the one stored with the first request,
 // whatever the share now.
 func (s *Service) replayOr(ctx context.Context, idem *ledger.Idempotency, fanID, creatorID string, coins fanfare.Amount, message string, err error) (*Sent, error) {
-	p, rerr := s.wallet.Replay(ctx, *idem, coins, s.opts.ShareBPS)
+	p, rerr := s.wallet.Replay(ctx, *idem, coins, s.opts().ShareBPS)
 	if rerr != nil {
 		return nil, rerr
 	}
@@ -427,3 +463,7 @@ func (s *Service) list(ctx context.Context, col, userID, cursor string, limit in
 	}
 	return p, nil
 }
+
+// opts returns the options in force. A request reads them once where
+// their values must agree (a price and its bounds, coins and the share).
+func (s *Service) opts() *Options { return s.cur.Load() }

@@ -133,14 +133,15 @@ func (s *Service) History(ctx context.Context, userID string, q HistoryQuery) (*
 	if err != nil {
 		return nil, err
 	}
+	cat := s.Catalog()
 	if q.Currency == "" {
 		u, err := s.users.ByID(ctx, userID)
 		if err != nil {
 			return nil, err
 		}
-		q.Currency = s.catalog.CurrencyFor(u.Region)
+		q.Currency = cat.CurrencyFor(u.Region)
 	}
-	list, err := s.catalog.List(q.Currency)
+	list, err := cat.List(q.Currency)
 	if err != nil {
 		return nil, err
 	}

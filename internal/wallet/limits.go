@@ -42,6 +42,30 @@ func DefaultLimits() Limits {
 	}
 }
 
+// Check reports whether l can be put in force with catalog: no negative
+// limit, and the purchase limits in currencies coins are sold in.
+//
+// Codes: validation_failed.
+func (l Limits) Check(catalog *Catalog) error {
+	if l.DailySpend < 0 || l.DailySpend > fanfare.MaxAmount {
+		return fanfare.Errorf(fanfare.EInvalid, "the daily spend limit %d is not a coin amount", l.DailySpend)
+	}
+	if l.PurchasesPerHour < 0 {
+		return fanfare.Errorf(fanfare.EInvalid, "purchases per hour must be 0 or more")
+	}
+	for _, m := range []Money{l.PurchaseDaily, l.MinorPurchaseDaily} {
+		if m.Amount < 0 || m.Amount > fanfare.MaxAmount {
+			return fanfare.Errorf(fanfare.EInvalid, "a purchase limit of %d is not an amount of money", m.Amount)
+		}
+		if m.Amount > 0 {
+			if _, err := catalog.List(m.Currency); err != nil || m.Currency == "" {
+				return fanfare.Errorf(fanfare.EInvalid, "coins are not sold in %q, the currency of a purchase limit", m.Currency)
+			}
+		}
+	}
+	return nil
+}
+
 // SpendLimitRaiseDelay is how long a user waits for a higher daily spend
 // limit they set to take effect. A lower one takes effect at once.
 const SpendLimitRaiseDelay = 24 * time.Hour
@@ -172,7 +196,7 @@ func (c selfLimit) current(t time.Time) selfLimit {
 
 // effective is the limit a choice of daily puts in force (0: none).
 func (s *Service) effective(daily fanfare.Amount) fanfare.Amount {
-	def := s.limits.DailySpend
+	def := s.Limits().DailySpend
 	if daily == 0 || (def > 0 && daily > def) {
 		return def
 	}
@@ -228,7 +252,7 @@ func (s *Service) spendLimit(c selfLimit, spent fanfare.Amount, now time.Time) *
 	_, start := dayOf(now)
 	l := &SpendLimit{
 		Daily:      s.effective(c.daily),
-		Default:    s.limits.DailySpend,
+		Default:    s.Limits().DailySpend,
 		Self:       c.daily != 0 && s.effective(c.daily) == c.daily,
 		Day:        start,
 		SpentToday: spent,
@@ -254,7 +278,7 @@ func (s *Service) SetSpendLimit(ctx context.Context, actor fanfare.Actor, daily 
 	if actor.UserID == "" {
 		return nil, fanfare.Errorf(fanfare.EForbidden, "a spend limit is set by a logged-in user for themself")
 	}
-	switch def := s.limits.DailySpend; {
+	switch def := s.Limits().DailySpend; {
 	case daily < 0 || daily > fanfare.MaxAmount:
 		return nil, fanfare.Errorf(fanfare.EInvalid, "daily_coins must be between 0 (the platform's limit) and %s", fanfare.MaxAmount.Grouped())
 	case def > 0 && daily > def:
@@ -313,7 +337,7 @@ func (s *Service) SetSpendLimit(ctx context.Context, actor fanfare.Actor, daily 
 //
 // Codes: purchase_limit_exceeded.
 func (s *Service) checkPurchaseLimits(ctx context.Context, tx *sql.Tx, u *fanfare.User, amount fanfare.Amount, currency string, now time.Time) error {
-	lim := s.limits
+	lim, cat := s.Limits(), s.Catalog()
 	if n := lim.PurchasesPerHour; n > 0 {
 		hourAgo := now.Add(-time.Hour)
 		var count int
@@ -331,14 +355,14 @@ func (s *Service) checkPurchaseLimits(ctx context.Context, tx *sql.Tx, u *fanfar
 	}
 	limit, what := fanfare.Amount(0), "a day"
 	if m := lim.PurchaseDaily; m.Amount > 0 {
-		v, err := s.catalog.Convert(m.Amount, m.Currency, currency)
+		v, err := cat.Convert(m.Amount, m.Currency, currency)
 		if err != nil {
 			return err
 		}
 		limit = v
 	}
 	if m := lim.MinorPurchaseDaily; m.Amount > 0 && !Adult(u, now) {
-		v, err := s.catalog.Convert(m.Amount, m.Currency, currency)
+		v, err := cat.Convert(m.Amount, m.Currency, currency)
 		if err != nil {
 			return err
 		}
@@ -363,7 +387,7 @@ func (s *Service) checkPurchaseLimits(ctx context.Context, tx *sql.Tx, u *fanfar
 		if err := rows.Scan(&cur, &sum); err != nil {
 			return fmt.Errorf("sum purchases: %w", err)
 		}
-		v, err := s.catalog.Convert(sum, cur, currency)
+		v, err := cat.Convert(sum, cur, currency)
 		if err != nil {
 			return err
 		}
@@ -419,10 +443,11 @@ func (s *Service) Overview(ctx context.Context, userID, currency string) (*Overv
 	if err != nil {
 		return nil, err
 	}
+	cat := s.Catalog()
 	if currency == "" {
-		currency = s.catalog.CurrencyFor(u.Region)
+		currency = cat.CurrencyFor(u.Region)
 	}
-	list, err := s.catalog.List(currency)
+	list, err := cat.List(currency)
 	if err != nil {
 		return nil, err
 	}

@@ -110,7 +110,7 @@ func (s *Service) Buy(ctx context.Context, actor fanfare.Actor, in PurchaseInput
 	if err := ledger.CheckKey(idemKey, "buy coins"); err != nil {
 		return nil, err
 	}
-	pack, err := s.catalog.Pack(in.PackID)
+	pack, err := s.Catalog().Pack(in.PackID)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -51,9 +52,9 @@ type Service struct {
 	ledger    *ledger.Ledger
 	users     Users
 	clock     fanfare.Clock
-	catalog   *Catalog
+	catalog   atomic.Pointer[Catalog]
 	providers map[string]Provider
-	limits    Limits
+	limits    atomic.Pointer[Limits]
 	giftName  func(id string) (string, bool)
 
 	chargebackDelay time.Duration
@@ -66,27 +67,55 @@ func New(db *store.DB, l *ledger.Ledger, users Users, opts Options) *Service {
 	if opts.Clock == nil {
 		panic("wallet: New needs Options.Clock")
 	}
-	s := &Service{db: db, ledger: l, users: users, clock: opts.Clock, catalog: opts.Catalog, providers: opts.Providers,
+	s := &Service{db: db, ledger: l, users: users, clock: opts.Clock, providers: opts.Providers,
 		giftName: opts.GiftName, chargebackDelay: opts.ChargebackDelay}
 	if s.chargebackDelay <= 0 {
 		s.chargebackDelay = DefaultChargebackDelay
 	}
-	if s.catalog == nil {
-		s.catalog = DefaultCatalog()
+	if opts.Catalog == nil {
+		opts.Catalog = DefaultCatalog()
 	}
+	s.catalog.Store(opts.Catalog)
 	db.PrepareWrite(context.Background(), sqlCountSpend, sqlCountSpendWithin)
-	s.limits = DefaultLimits()
+	lim := DefaultLimits()
 	if opts.Limits != nil {
-		s.limits = *opts.Limits
+		lim = *opts.Limits
 	}
+	s.limits.Store(&lim)
 	return s
 }
 
-// Limits returns the operator's spending and purchase limits.
-func (s *Service) Limits() Limits { return s.limits }
+// Limits returns the operator's spending and purchase limits in force.
+func (s *Service) Limits() Limits { return *s.limits.Load() }
 
-// Catalog returns the coin packs on sale.
-func (s *Service) Catalog() *Catalog { return s.catalog }
+// Catalog returns the coin packs on sale now. A catalog does not change:
+// a request that reads it once sees one set of packs and prices
+// throughout, even while SetCatalog replaces it.
+func (s *Service) Catalog() *Catalog { return s.catalog.Load() }
+
+// SetCatalog puts c on sale in place of the current catalog, at once for
+// every request that starts afterwards. A purchase already started keeps
+// the pack and price it was started with.
+func (s *Service) SetCatalog(c *Catalog) {
+	if c == nil {
+		panic("wallet: SetCatalog(nil)")
+	}
+	s.catalog.Store(c)
+}
+
+// SetLimits replaces the operator's spending and purchase limits, at once
+// for every request that starts afterwards. A user's own lower daily spend
+// limit stays theirs.
+//
+// Codes: validation_failed (a negative limit, or a purchase limit in a
+// currency coins are not sold in).
+func (s *Service) SetLimits(l Limits) error {
+	if err := l.Check(s.Catalog()); err != nil {
+		return err
+	}
+	s.limits.Store(&l)
+	return nil
+}
 
 // Wallet is what a user holds.
 type Wallet struct {

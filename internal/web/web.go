@@ -18,6 +18,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/payout"
 	"github.com/fanfarehq/fanfare/internal/profile"
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
+	"github.com/fanfarehq/fanfare/internal/settings"
 	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/subscription"
 	"github.com/fanfarehq/fanfare/internal/tips"
@@ -66,6 +67,9 @@ type Options struct {
 	// Audit shows the operators the audit log (/ops/audit). Nil: no
 	// such page.
 	Audit *audit.Log
+	// Settings keeps the operator's stored settings (/ops/config). Nil:
+	// no such page.
+	Settings *settings.Service
 	// Blobs deletes a video the operator rejects. Nil: the blob stays.
 	Blobs Blobs
 	// API serves the paths of the HTTP API: /v1/, /openapi.json,
@@ -109,6 +113,7 @@ type Server struct {
 	content   *content.Service
 	payouts   *payout.Service
 	audit     *audit.Log
+	settings  *settings.Service
 	blobs     Blobs
 	api       http.Handler
 	log       *slog.Logger
@@ -151,6 +156,7 @@ func New(opts Options) *Server {
 		content:   opts.Content,
 		payouts:   opts.Payouts,
 		audit:     opts.Audit,
+		settings:  opts.Settings,
 		blobs:     opts.Blobs,
 		api:       opts.API,
 		log:       opts.Logger,
@@ -238,6 +244,10 @@ func New(opts Options) *Server {
 	mux.HandleFunc("POST /ops/shoutouts/{id}/{action}", s.userForm(s.operator(s.opsShoutoutAction)))
 	mux.HandleFunc("GET /ops/eligibility", s.userPage(s.operator(s.eligibilityPage)))
 	mux.HandleFunc("POST /ops/eligibility/{feature}", s.userForm(s.operator(s.saveRule)))
+	if s.settings != nil {
+		mux.HandleFunc("GET /ops/config", s.userPage(s.operator(s.configPage)))
+		mux.HandleFunc("POST /ops/config/{group}", s.userForm(s.operator(s.saveConfig)))
+	}
 	mux.HandleFunc("GET /ops/wallets", s.userPage(s.operator(s.walletsPage)))
 	mux.HandleFunc("POST /ops/wallets/{handle}/{action}", s.userForm(s.operator(s.freezeWallet)))
 	if s.audit != nil {

@@ -22,6 +22,7 @@ var allowed = map[string][]string{
 	"internal/audit":              {"", "internal/store"},
 	"internal/jobs":               {"", "internal/store"},
 	"internal/outbox":             {"internal/ledger"},
+	"internal/webhook":            {"", "internal/store", "internal/outbox", "internal/audit", "internal/paging"},
 	"internal/cache":              {},
 	"internal/paging":             {""},
 	"internal/ratelimit":          {""},

@@ -42,11 +42,11 @@ var allowed = map[string][]string{
 	"internal/httpx":              {},
 	"internal/blob":               {""},
 	"internal/blob/blobtest":      {},
-	"internal/httpapi":            {"", "internal/store", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/audit", "internal/httpx", "internal/live", "internal/room", "internal/eligibility", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/blob", "internal/content", "internal/payout"},
-	"internal/web":                {"", "internal/account", "internal/ratelimit", "internal/wallet", "internal/payment", "internal/httpx", "internal/live", "internal/room", "internal/eligibility", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/content", "internal/payout"},
+	"internal/httpapi":            {"", "internal/store", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/audit", "internal/httpx", "internal/live", "internal/room", "internal/eligibility", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/blob", "internal/content", "internal/payout", "internal/webhook"},
+	"internal/web":                {"", "internal/account", "internal/ratelimit", "internal/wallet", "internal/payment", "internal/httpx", "internal/live", "internal/room", "internal/eligibility", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/content", "internal/payout", "internal/webhook"},
 	// app builds the graph: every service, the API and the web app. Only
 	// cmd/fanfare (and tests, through apptest) import it.
-	"internal/app":         {"", "internal/store", "internal/jobs", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/room", "internal/eligibility", "internal/live", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/content", "internal/httpapi", "internal/web", "internal/blob", "internal/payout"},
+	"internal/app":         {"", "internal/store", "internal/jobs", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/room", "internal/eligibility", "internal/live", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/content", "internal/httpapi", "internal/web", "internal/blob", "internal/payout", "internal/outbox", "internal/webhook"},
 	"internal/app/apptest": {"", "internal/app", "internal/account", "internal/store", "internal/wallet", "internal/payment", "internal/blob/blobtest"},
 	"cmd/fanfare":          {"*"},
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/subscription"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
+	"github.com/fanfarehq/fanfare/internal/webhook"
 )
 
 // DefaultMaxBodyBytes is the largest request body accepted unless Options
@@ -62,6 +63,9 @@ type Options struct {
 	Subscriptions *subscription.Service
 	// Payouts answers creators' earnings. Nil: no earnings routes.
 	Payouts *payout.Service
+	// Webhooks keeps the host app's webhook endpoints and their delivery
+	// log. Nil: no webhook routes.
+	Webhooks *webhook.Service
 	// Content runs the subscriber content: exclusive emotes and
 	// subscriber-only posts (its files are in Blobs too).
 	Content *content.Service
@@ -111,6 +115,7 @@ type Server struct {
 	shoutouts *shoutout.Service
 	subs      *subscription.Service
 	payouts   *payout.Service
+	webhooks  *webhook.Service
 	content   *content.Service
 	blobs     *blob.Store
 	maxVideo  int64
@@ -176,6 +181,7 @@ func newServer(opts Options) *Server {
 		shoutouts: opts.Shoutouts,
 		subs:      opts.Subscriptions,
 		payouts:   opts.Payouts,
+		webhooks:  opts.Webhooks,
 		content:   opts.Content,
 		blobs:     opts.Blobs,
 		maxVideo:  opts.MaxVideo,
@@ -259,6 +265,7 @@ func newServer(opts Options) *Server {
 	s.registerContent()
 	s.registerEarnings()
 	s.registerPayouts()
+	s.registerWebhookEndpoints()
 	s.registerSupporters()
 	s.registerPreferences()
 	s.finishSpec()

@@ -20,6 +20,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/subscription"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
+	"github.com/fanfarehq/fanfare/internal/webhook"
 )
 
 // SessionCookie is the cookie that holds a browser's session token. The
@@ -61,6 +62,8 @@ type Options struct {
 	// Payouts runs the creator's earnings dashboard and supporter list,
 	// and the choice to support anonymously in settings.
 	Payouts *payout.Service
+	// Webhooks runs the operator's webhooks page. Nil: no page.
+	Webhooks *webhook.Service
 	// Blobs deletes a video the operator rejects. Nil: the blob stays.
 	Blobs Blobs
 	// API serves the paths of the HTTP API: /v1/, /openapi.json,
@@ -100,6 +103,7 @@ type Server struct {
 	subs      *subscription.Service
 	content   *content.Service
 	payouts   *payout.Service
+	webhooks  *webhook.Service
 	blobs     Blobs
 	api       http.Handler
 	log       *slog.Logger
@@ -140,6 +144,7 @@ func New(opts Options) *Server {
 		subs:      opts.Subscriptions,
 		content:   opts.Content,
 		payouts:   opts.Payouts,
+		webhooks:  opts.Webhooks,
 		blobs:     opts.Blobs,
 		api:       opts.API,
 		log:       opts.Logger,

@@ -233,6 +233,11 @@ func New(opts Options) *Server {
 	mux.HandleFunc("POST /ops/eligibility/{feature}", s.userForm(s.operator(s.saveRule)))
 	mux.HandleFunc("GET /ops/wallets", s.userPage(s.operator(s.walletsPage)))
 	mux.HandleFunc("POST /ops/wallets/{handle}/{action}", s.userForm(s.operator(s.freezeWallet)))
+	if s.webhooks != nil {
+		mux.HandleFunc("GET /ops/webhooks", s.userPage(s.operator(s.webhooksPage)))
+		mux.HandleFunc("POST /ops/webhooks", s.userForm(s.operator(s.addWebhook)))
+		mux.HandleFunc("POST /ops/webhooks/{id}/{action}", s.userForm(s.operator(s.webhookAction)))
+	}
 	mux.Handle("GET /static/", staticHandler())
 	mux.HandleFunc("GET /favicon.ico", favicon)
 	mux.HandleFunc("/", s.notFound)

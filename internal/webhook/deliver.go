@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
@@ -38,8 +39,10 @@ const (
 	// MaxRetryAfter caps the wait a Retry-After asks for.
 	MaxRetryAfter = 24 * time.Hour
 	// lease is how long a server keeps the deliveries it claimed before
-	// another may take them (it died): longer than an attempt.
-	lease = 2 * DefaultTimeout
+	// another may take them (it died). An attempt starts at most Timeout
+	// after its claim (a delivery not started by then is handed back) and
+	// lasts at most Timeout: the lease outlasts both.
+	lease = 2*DefaultTimeout + 5*time.Second
 	// excerpt is the most of an answer the log keeps.
 	excerpt = 1024
 	// Keep is how long dispatched outbox rows and finished deliveries and
@@ -64,7 +67,7 @@ func (s *Service) step(ctx, sendCtx context.Context) (dispatched, sent int, err 
 	if dispatched, err = s.dispatch(ctx); err != nil {
 		return 0, 0, err
 	}
-	ds, err := s.claim(ctx)
+	ds, err := s.claim(ctx, s.opts.Batch)
 	if err != nil || len(ds) == 0 {
 		return dispatched, 0, err
 	}
@@ -232,9 +235,9 @@ type delivery struct {
 	oldUntil                       int64
 }
 
-// claim leases up to Batch deliveries due now to active endpoints: no
+// claim leases up to limit deliveries due now to active endpoints: no
 // other server takes them until the lease ends.
-func (s *Service) claim(ctx context.Context) ([]delivery, error) {
+func (s *Service) claim(ctx context.Context, limit int) ([]delivery, error) {
 	now := s.clock.Now().UnixMicro()
 	var due int
 	if err := s.db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $1 AND locked_until <= $1 LIMIT 1) d`,
@@ -254,7 +257,7 @@ func (s *Service) claim(ctx context.Context) ([]delivery, error) {
 			e.url, e.secret, e.old_secret, e.old_secret_until
 			FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id LEFT JOIN outbox o ON o.id = d.event_id
 			WHERE d.state = 'pending' AND d.next_attempt_at <= $1 AND d.locked_until <= $1 AND e.state = 'active'
-			ORDER BY d.next_attempt_at LIMIT $2`+lock, now, s.opts.Batch)
+			ORDER BY d.next_attempt_at LIMIT $2`+lock, now, limit)
 		if err != nil {
 			return fmt.Errorf("webhook: claim deliveries: %w", err)
 		}
@@ -318,32 +321,55 @@ type result struct {
 func (r result) ok() bool { return r.status >= 200 && r.status < 300 }
 
 // send makes one attempt of each delivery, at most Workers at once and
-// EndpointWorkers per endpoint.
+// EndpointWorkers per endpoint, and returns their results.
 func (s *Service) send(ctx context.Context, ds []delivery) []result {
 	out := make([]result, len(ds))
-	sem := make(chan struct{}, s.opts.Workers)
 	var wg sync.WaitGroup
-	now := s.clock.Now()
 	for i, d := range ds {
-		if d.expiresAt <= now.UnixMicro() || !d.body.Valid {
-			out[i] = result{d: d, id: "wha_" + fanfare.NewID(s.clock), at: now, expired: true,
-				err: "given up: not delivered within its window"}
-			if !d.body.Valid {
-				out[i].err = "given up: the event is no longer stored"
-			}
-			continue
-		}
-		ep := s.endpointSem(d.endpointID)
-		sem <- struct{}{}
-		ep <- struct{}{}
 		wg.Add(1)
 		go func() {
-			defer func() { <-ep; <-sem; wg.Done() }()
-			out[i] = s.attempt(ctx, d)
+			defer wg.Done()
+			out[i] = s.run(ctx, d)
 		}()
 	}
 	wg.Wait()
 	return out
+}
+
+// run makes the attempt of d once a worker and its endpoint are free. A
+// delivery given up (past its window, or its event no longer stored) is
+// not sent; one that could not start within Timeout of its claim is
+// handed back untried, so that every attempt ends within the lease.
+func (s *Service) run(ctx context.Context, d delivery) result {
+	now := s.clock.Now()
+	if d.expiresAt <= now.UnixMicro() || !d.body.Valid {
+		r := result{d: d, id: "wha_" + fanfare.NewID(s.clock), at: now, expired: true, err: "given up: not delivered within its window"}
+		if !d.body.Valid {
+			r.err = "given up: the event is no longer stored"
+		}
+		return r
+	}
+	wait := time.NewTimer(s.opts.Timeout)
+	defer wait.Stop()
+	handBack := result{d: d, interrupted: true}
+	select {
+	case s.sem <- struct{}{}:
+	case <-wait.C:
+		return handBack
+	case <-ctx.Done():
+		return handBack
+	}
+	defer func() { <-s.sem }()
+	ep := s.endpointSem(d.endpointID)
+	select {
+	case ep <- struct{}{}:
+	case <-wait.C:
+		return handBack
+	case <-ctx.Done():
+		return handBack
+	}
+	defer func() { <-ep }()
+	return s.attempt(ctx, d)
 }
 
 func (s *Service) endpointSem(id string) chan struct{} {
@@ -605,17 +631,74 @@ func (s *Service) Start(ctx context.Context) error {
 
 func (s *Service) loop(ctx, sendCtx context.Context) {
 	defer close(s.done)
+	results := make(chan result, s.opts.Batch)
+	recorded := make(chan struct{})
+	go s.recorder(results, recorded)
+	var inflight sync.WaitGroup
+	var busy atomic.Int64
+	freed := make(chan struct{}, 1)
+	capacity := int64(s.opts.Workers * 16)
 	for ctx.Err() == nil {
-		dispatched, sent, err := s.step(ctx, sendCtx)
+		dispatched, err := s.dispatch(ctx)
+		claimed := 0
+		if free := capacity - busy.Load(); err == nil && free > 0 {
+			var ds []delivery
+			ds, err = s.claim(ctx, int(min(free, int64(s.opts.Batch))))
+			claimed = len(ds)
+			for _, d := range ds {
+				busy.Add(1)
+				inflight.Add(1)
+				go func() {
+					defer inflight.Done()
+					r := s.run(sendCtx, d)
+					results <- r
+					busy.Add(-1)
+					select {
+					case freed <- struct{}{}:
+					default:
+					}
+				}()
+			}
+		}
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("webhook delivery", "err", err)
 		}
-		if err == nil && (dispatched == s.opts.Batch || sent > 0) {
+		if err == nil && (dispatched == s.opts.Batch || (claimed > 0 && busy.Load() < capacity)) {
 			continue
 		}
 		select {
 		case <-ctx.Done():
+		case <-freed:
 		case <-time.After(s.opts.Poll):
+		}
+	}
+	inflight.Wait() // Stop cancels sendCtx if they take too long
+	close(results)
+	<-recorded
+}
+
+// recorder writes the results of the loop's attempts as they come, in one
+// transaction for all those that came while the previous one was written.
+func (s *Service) recorder(results <-chan result, done chan<- struct{}) {
+	defer close(done)
+	for r := range results {
+		batch := []result{r}
+	more:
+		for len(batch) < s.opts.Batch {
+			select {
+			case r, ok := <-results:
+				if !ok {
+					break more
+				}
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		if err := s.record(context.Background(), batch); err != nil {
+			// The deliveries stay leased: they are attempted again
+			// once the lease ends.
+			s.log.Error("webhook delivery: record attempts", "err", err, "attempts", len(batch))
 		}
 	}
 }

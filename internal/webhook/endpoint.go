@@ -112,6 +112,7 @@ type Service struct {
 	abort   context.CancelFunc // cancels the attempts in flight
 	done    chan struct{}
 	epSem   map[string]chan struct{}
+	sem     chan struct{} // the workers: one token per attempt in flight
 }
 
 // New returns the service on db (migrated).
@@ -157,7 +158,7 @@ func New(db *store.DB, opts Options) (*Service, error) {
 			// A redirect is an answer, not a success: following it
 			// would let an endpoint send deliveries anywhere.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		epSem: map[string]chan struct{}{}}, nil
+		epSem: map[string]chan struct{}{}, sem: make(chan struct{}, opts.Workers)}, nil
 }
 
 // Input is an endpoint's fields as given to Create and Update. In Update,

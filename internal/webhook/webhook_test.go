@@ -721,3 +721,46 @@ func TestServersShareTheWork(t *testing.T) {
 		require.Equal(t, 1, n, id)
 	}
 }
+
+func TestLoopDeliversAndStopsWithoutLosingAnAttempt(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := &fixture{db: db, clock: newClock()}
+		svc, err := webhook.New(db, webhook.Options{Clock: fanfare.SystemClock{}, Poll: 5 * time.Millisecond})
+		require.NoError(t, err)
+		f.svc = svc
+		f.clock.ns.Store(time.Now().UnixNano())
+		hang := make(chan struct{})
+		var hung atomic.Int32
+		r := newReceiver(t, func(w http.ResponseWriter) {}, func(w http.ResponseWriter) {
+			hung.Add(1)
+			<-hang
+		})
+		t.Cleanup(func() { close(hang) })
+		e, _ := f.endpoint(t, r.URL)
+		f.emit(t, outbox.GiftSent, "first")
+		require.NoError(t, svc.Start(ctx))
+		require.Eventually(t, func() bool { return len(r.deliveries()) == 1 }, 10*time.Second, 5*time.Millisecond)
+
+		// The next attempt hangs; the server stops meanwhile.
+		f.clock.ns.Store(time.Now().UnixNano())
+		f.emit(t, outbox.GiftSent, "second")
+		require.Eventually(t, func() bool { return hung.Load() == 1 }, 10*time.Second, 5*time.Millisecond)
+		stop, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		require.NoError(t, svc.Stop(stop))
+		// The attempt cut short is not counted, and is free to be made
+		// again at once.
+		waiting, err := svc.Deliveries(ctx, e.ID, 10)
+		require.NoError(t, err)
+		require.Len(t, waiting, 1)
+		require.Zero(t, waiting[0].Attempts)
+		var locked int64
+		require.NoError(t, db.Read.QueryRowContext(ctx, `SELECT locked_until FROM webhook_deliveries WHERE state = 'pending'`).Scan(&locked))
+		require.Zero(t, locked)
+		log, _, err := svc.Log(ctx, e.ID, "", 0)
+		require.NoError(t, err)
+		require.Len(t, log, 1)
+	})
+}

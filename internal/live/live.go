@@ -21,6 +21,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/cache"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/outbox"
 	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/wallet"
@@ -117,7 +118,7 @@ func New(db *store.DB, users Users, w *wallet.Service, opts Options) (*Service, 
 		return nil, fmt.Errorf("live: gift share %d bps out of range", s.share)
 	}
 	if db != nil {
-		db.PrepareWrite(context.Background(), sqlCountGift, sqlCountGifter)
+		db.PrepareWrite(context.Background(), sqlCountGift, sqlCountGifter, outbox.Statement())
 	}
 	gifts := opts.Gifts
 	if gifts == nil {
@@ -206,8 +207,7 @@ func (s *Service) Start(ctx context.Context, actor fanfare.Actor, title string) 
 		return nil, err
 	}
 	id := fanfare.NewID(s.clock)
-	_, err = s.db.Write.ExecContext(ctx, `INSERT INTO lives (id, creator_id, title, status, started_at) VALUES ($1, $2, $3, 'live', $4)`,
-		id, u.ID, title, now.UnixMicro())
+	err = s.start(ctx, u, id, title, now)
 	if store.IsUniqueViolation(err) {
 		cur, _ := s.current(ctx, u.ID)
 		if cur != nil {
@@ -218,6 +218,55 @@ func (s *Service) Start(ctx context.Context, actor fanfare.Actor, title string) 
 		return nil, fmt.Errorf("start live: %w", err)
 	}
 	return s.Get(ctx, id)
+}
+
+// start inserts the LIVE and its live.started event in one transaction.
+func (s *Service) start(ctx context.Context, u *fanfare.User, id, title string, now time.Time) error {
+	tx, err := s.db.Write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO lives (id, creator_id, title, status, started_at) VALUES ($1, $2, $3, 'live', $4)`,
+		id, u.ID, title, now.UnixMicro()); err != nil {
+		return err
+	}
+	l := &Live{ID: id, CreatorID: u.ID, CreatorHandle: u.Handle, CreatorDisplayName: u.DisplayName, Title: title,
+		Status: StatusLive, StartedAt: now}
+	if err := outbox.Enqueue(ctx, tx, liveEvent(outbox.LiveStarted, l, now)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// LiveEvent is the data of the live.started and live.ended events: the
+// LIVE as the change left it.
+type LiveEvent struct {
+	ID        string      `json:"id"`
+	Creator   outbox.User `json:"creator"`
+	Title     string      `json:"title"`
+	Status    string      `json:"status"` // live or ended
+	StartedAt time.Time   `json:"started_at"`
+	// EndedAt, Gifts, Coins, Diamonds and PeakViewers are set on
+	// live.ended: the LIVE's totals.
+	EndedAt     *time.Time `json:"ended_at,omitempty"`
+	Gifts       int64      `json:"gifts"`
+	Coins       int64      `json:"coins"`
+	Diamonds    int64      `json:"diamonds"`
+	PeakViewers int64      `json:"peak_viewers"`
+}
+
+// liveEvent is the event typ about l, at: its id is the LIVE's, since a
+// LIVE starts and ends once.
+func liveEvent(typ string, l *Live, at time.Time) outbox.Event {
+	d := &LiveEvent{ID: l.ID, Title: l.Title, Status: l.Status, StartedAt: l.StartedAt.UTC(),
+		Creator: outbox.User{ID: l.CreatorID, Handle: l.CreatorHandle, DisplayName: l.CreatorDisplayName},
+		Gifts:   l.Gifts, Coins: l.Coins, Diamonds: l.Diamonds, PeakViewers: l.PeakViewers}
+	if !l.EndedAt.IsZero() {
+		e := l.EndedAt.UTC()
+		d.EndedAt = &e
+	}
+	return outbox.Event{ID: outbox.ID(typ, l.ID), Type: typ, At: at, Data: d}
 }
 
 func (s *Service) current(ctx context.Context, creatorID string) (*Live, error) {
@@ -275,19 +324,46 @@ func (s *Service) End(ctx context.Context, actor fanfare.Actor, id string) (*Liv
 		return nil, fanfare.Errorf(fanfare.EForbidden, "only its creator can end a LIVE")
 	}
 	now := s.clock.Now().UTC()
-	res, err := s.db.Write.ExecContext(ctx, `UPDATE lives SET status = 'ended', ended_at = $1 WHERE id = $2 AND status = 'live'`,
-		now.UnixMicro(), id)
-	if err != nil {
-		return nil, fmt.Errorf("end live: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return nil, fmt.Errorf("end live: %w", err)
-	} else if n == 0 {
-		return nil, fanfare.Errorf(fanfare.EInvalidState, "this LIVE has already ended")
+	if err := s.end(ctx, id, now); err != nil {
+		return nil, err
 	}
 	s.onAir.Delete(id)
 	_ = s.broker.Publish(ctx, id, room.Event{Type: room.TypeLiveEnded, At: now})
 	return s.Get(ctx, id)
+}
+
+// end ends the LIVE id and writes its live.ended event, with the LIVE's
+// totals, in one transaction.
+//
+// Codes: invalid_state (ended already).
+func (s *Service) end(ctx context.Context, id string, now time.Time) error {
+	tx, err := s.db.Write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("end live: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE lives SET status = 'ended', ended_at = $1 WHERE id = $2 AND status = 'live'`,
+		now.UnixMicro(), id)
+	if err != nil {
+		return fmt.Errorf("end live: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("end live: %w", err)
+	} else if n == 0 {
+		return fanfare.Errorf(fanfare.EInvalidState, "this LIVE has already ended")
+	}
+	l, err := scanLive(tx.QueryRowContext(ctx, `SELECT `+liveColumns+` FROM lives l JOIN users u ON u.id = l.creator_id
+		WHERE l.id = $1`, id))
+	if err != nil {
+		return fmt.Errorf("end live: %w", err)
+	}
+	if err := outbox.Enqueue(ctx, tx, liveEvent(outbox.LiveEnded, l, now)); err != nil {
+		return fmt.Errorf("end live: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("end live: %w", err)
+	}
+	return nil
 }
 
 // The statements every gift runs in its ledger operation, prepared once
@@ -379,10 +455,11 @@ func (s *Service) SendGift(ctx context.Context, actor fanfare.Actor, liveID, gif
 		Coins:          coins,
 		ShareBPS:       s.share,
 		Idem:           idem,
-		Writes: func(*ledger.Result) []ledger.Write {
+		Writes: func(r *ledger.Result) []ledger.Write {
 			return []ledger.Write{
 				{SQL: sqlCountGift, Args: []any{count, int64(coins), int64(diamonds), liveID}, Fail: liveEnded},
 				{SQL: sqlCountGifter, Args: []any{liveID, actor.UserID, count, int64(coins)}},
+				outbox.Write(giftEvent(r, l, fan, creator, g, count, coins, diamonds)),
 			}
 		},
 	})
@@ -393,6 +470,39 @@ func (s *Service) SendGift(ctx context.Context, actor fanfare.Actor, liveID, gif
 		s.publishGift(ctx, actor, l, g, count, p)
 	}
 	return &Sent{Payment: p, Gift: g, Count: count, LiveID: liveID}, nil
+}
+
+// GiftSent is the data of a gift.sent event: one gift request (count
+// gifts of one kind) committed in a LIVE.
+type GiftSent struct {
+	ID       string      `json:"id"` // the gift's ledger operation
+	LiveID   string      `json:"live_id"`
+	Sender   outbox.User `json:"sender"`
+	Creator  outbox.User `json:"creator"`
+	Gift     GiftRef     `json:"gift"`
+	Count    int64       `json:"count"`
+	Coins    int64       `json:"coins"`    // paid by the sender
+	Diamonds int64       `json:"diamonds"` // earned by the creator
+	// CreatedAt is when the gift committed.
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// GiftRef names a gift of the catalog in an event, with its unit price.
+type GiftRef struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Coins int64  `json:"coins"`
+}
+
+// giftEvent is the gift.sent event of the operation r: its id is the
+// operation's, so a batch retried under a new operation id writes a new
+// event in place of the one rolled back, and a replay writes none.
+func giftEvent(r *ledger.Result, l *Live, fan, creator *fanfare.User, g Gift, count int64, coins, diamonds fanfare.Amount) outbox.Event {
+	return outbox.Event{ID: outbox.ID(outbox.GiftSent, r.OpID), Type: outbox.GiftSent, At: r.CreatedAt, Data: &GiftSent{
+		ID: r.OpID, LiveID: l.ID, Sender: outbox.UserOf(fan), Creator: outbox.UserOf(creator),
+		Gift: GiftRef{ID: g.ID, Name: g.Name, Coins: g.Coins}, Count: count,
+		Coins: int64(coins), Diamonds: int64(diamonds), CreatedAt: r.CreatedAt.UTC(),
+	}}
 }
 
 // liveEnded is the failure of a gift whose LIVE ended before its

@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -71,4 +72,32 @@ func TestBadEventsAreRefused(t *testing.T) {
 		require.True(t, outbox.Known(typ))
 	}
 	require.Len(t, outbox.Types, 20)
+}
+
+func TestList(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		at := time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
+		for i, typ := range []string{outbox.GiftSent, outbox.TipSent, outbox.GiftSent} {
+			ev := outbox.Event{ID: outbox.ID(typ, fmt.Sprint("op", i)), Type: typ, At: at.Add(time.Duration(i) * time.Second),
+				Data: map[string]any{"n": i}}
+			require.NoError(t, outbox.Enqueue(ctx, db.Write, ev))
+		}
+		all, err := outbox.List(ctx, db.Read)
+		require.NoError(t, err)
+		require.Len(t, all, 3)
+		gifts, err := outbox.List(ctx, db.Read, outbox.GiftSent)
+		require.NoError(t, err)
+		require.Len(t, gifts, 2)
+		require.Equal(t, "msg_op2_gift.sent", gifts[1].ID)
+		require.True(t, gifts[1].CreatedAt.Equal(at.Add(2*time.Second)))
+		require.True(t, gifts[1].DispatchedAt.IsZero())
+		var data struct{ N int }
+		require.NoError(t, gifts[1].Data(&data))
+		require.Equal(t, 2, data.N)
+		both, err := outbox.List(ctx, db.Read, outbox.TipSent, outbox.GiftSent)
+		require.NoError(t, err)
+		require.Len(t, both, 3)
+	})
 }

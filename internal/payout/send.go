@@ -9,6 +9,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/outbox"
 	"github.com/fanfarehq/fanfare/internal/store"
 )
 
@@ -101,8 +102,13 @@ func (s *Service) settle(ctx context.Context, p *Payout, to State, ref, reason s
 	if err != nil {
 		return err
 	}
+	u, err := s.users.ByID(ctx, p.UserID)
+	if err != nil {
+		return err
+	}
 	op := ledger.Op{Object: "payout:" + p.ID, Actor: "system:payouts"}
-	now := s.opts.Clock.Now().UTC().UnixMicro()
+	at := s.opts.Clock.Now().UTC()
+	now := at.UnixMicro()
 	var update ledger.Write
 	switch to {
 	case Paid:
@@ -124,7 +130,7 @@ func (s *Service) settle(ctx context.Context, p *Payout, to State, ref, reason s
 		op.Writes = func(r *ledger.Result) []ledger.Write {
 			w := update
 			w.Args = []any{p.ID, ref, r.OpID, now}
-			return []ledger.Write{w}
+			return []ledger.Write{w, outbox.Write(settled(p, u, Paid, ref, "", r.OpID, at))}
 		}
 	case Failed:
 		creator, err := s.ledger.UserAccount(ctx, p.UserID, fanfare.Diamond)
@@ -145,7 +151,7 @@ func (s *Service) settle(ctx context.Context, p *Payout, to State, ref, reason s
 		op.Writes = func(r *ledger.Result) []ledger.Write {
 			w := update
 			w.Args = []any{p.ID, reason, r.OpID, now}
-			return []ledger.Write{w}
+			return []ledger.Write{w, outbox.Write(settled(p, u, Failed, "", reason, r.OpID, at))}
 		}
 	}
 	op.Writes = checked(op.Writes)
@@ -156,6 +162,45 @@ func (s *Service) settle(ctx context.Context, p *Payout, to State, ref, reason s
 		return nil // settled meanwhile (another run of the job)
 	}
 	return err
+}
+
+// Event is the data of the payout.paid and payout.failed events: the
+// payout as its settlement left it. The destination account is not in it.
+type Event struct {
+	ID       string      `json:"id"`
+	Creator  outbox.User `json:"creator"`
+	Diamonds int64       `json:"diamonds"`
+	// Amount is what the diamonds are paid out as, in minor units of
+	// Currency, at Rate.
+	Amount   int64  `json:"amount"`
+	Currency string `json:"currency"`
+	Rate     string `json:"rate"`
+	Provider string `json:"provider"`
+	State    State  `json:"state"` // paid or failed
+	// ProviderRef is the provider's reference of the money sent (paid);
+	// FailureReason why the provider refused it (failed: the diamonds
+	// went back to the creator).
+	ProviderRef   string `json:"provider_ref,omitempty"`
+	FailureReason string `json:"failure_reason,omitempty"`
+	// OpID is the ledger operation that settled the payout.
+	OpID      string     `json:"op_id"`
+	CreatedAt time.Time  `json:"created_at"`
+	PaidAt    *time.Time `json:"paid_at,omitempty"`
+	UpdatedAt time.Time  `json:"updated_at"`
+}
+
+// settled is the event of p's settlement to state to by the operation
+// opID, at at. A payout settles once: the event's id is the payout's.
+func settled(p *Payout, creator *fanfare.User, to State, ref, reason, opID string, at time.Time) outbox.Event {
+	d := &Event{ID: p.ID, Creator: outbox.UserOf(creator), Diamonds: int64(p.Diamonds), Amount: int64(p.Fiat.Amount),
+		Currency: p.Fiat.Currency, Rate: p.Rate, Provider: p.Provider, State: to, ProviderRef: ref, FailureReason: reason,
+		OpID: opID, CreatedAt: p.CreatedAt, UpdatedAt: at}
+	typ := outbox.PayoutFailed
+	if to == Paid {
+		d.PaidAt = &at
+		typ = outbox.PayoutPaid
+	}
+	return outbox.Event{ID: outbox.ID(typ, p.ID), Type: typ, At: at, Data: d}
 }
 
 // checked makes the state change a check: a payout no longer requested

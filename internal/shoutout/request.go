@@ -13,6 +13,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/outbox"
 	"github.com/fanfarehq/fanfare/internal/paging"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
@@ -344,7 +345,10 @@ func (s *Service) Request(ctx context.Context, actor fanfare.Actor, creatorID st
 			}
 		},
 		Effect: func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error {
-			return s.sched.InsertTx(ctx, tx, JobAcceptDeadline, jobArgs{ID: id, At: acceptBy}, micros(acceptBy))
+			if err := s.sched.InsertTx(ctx, tx, JobAcceptDeadline, jobArgs{ID: id, At: acceptBy}, micros(acceptBy)); err != nil {
+				return err
+			}
+			return s.enqueue(ctx, tx, outbox.ShoutoutRequested, id, r.CreatedAt)
 		},
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/audit"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/outbox"
 )
 
 // systemActor records the transitions that deadlines and standing make.
@@ -108,7 +109,10 @@ func (s *Service) Accept(ctx context.Context, actor fanfare.Actor, id string) (*
 			WHERE id = $1 AND state = 'requested' AND accept_by > $2`, id, at, deliverBy); err != nil {
 			return err
 		}
-		return s.sched.InsertTx(ctx, tx, JobDeliveryDeadline, jobArgs{ID: id, At: deliverBy}, micros(deliverBy))
+		if err := s.sched.InsertTx(ctx, tx, JobDeliveryDeadline, jobArgs{ID: id, At: deliverBy}, micros(deliverBy)); err != nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, outbox.ShoutoutAccepted, id, now)
 	})
 	if err != nil {
 		return nil, err
@@ -119,7 +123,8 @@ func (s *Service) Accept(ctx context.Context, actor fanfare.Actor, id string) (*
 // void refunds request r in one ledger operation: the hold voided (every
 // coin back to the fan) and the row moved to state by the conditional
 // update (a statement whose $1 is the id and $2 now, in microseconds,
-// then extra), or nothing at all.
+// then extra), or nothing at all. Its shoutout.refunded event (and
+// shoutout.declined, for a decline) commits with it.
 func (s *Service) void(ctx context.Context, actor string, r *Request, states []State, col string, now time.Time, query string, extra ...any) error {
 	_, err := s.ledger.Submit(ctx, ledger.Op{
 		Kind:   KindVoid,
@@ -129,6 +134,9 @@ func (s *Service) void(ctx context.Context, actor string, r *Request, states []S
 		Writes: func(*ledger.Result) []ledger.Write {
 			return []ledger.Write{{SQL: query, Args: append([]any{r.ID, now.UnixMicro()}, extra...),
 				Fail: func(ctx context.Context, tx *sql.Tx) error { return s.explain(ctx, tx, r.ID, states, col) }}}
+		},
+		Effect: func(ctx context.Context, tx *sql.Tx, _ *ledger.Result) error {
+			return s.enqueueRefund(ctx, tx, r.ID, now)
 		},
 	})
 	return err
@@ -291,7 +299,10 @@ func (s *Service) post(ctx context.Context, actor string, r *Request, now time.T
 				Fail: func(ctx context.Context, tx *sql.Tx) error { return s.explain(ctx, tx, r.ID, states, col) }}}
 		},
 		Effect: func(ctx context.Context, tx *sql.Tx, _ *ledger.Result) error {
-			return s.sched.InsertTx(ctx, tx, JobComplete, jobArgs{ID: r.ID, At: disputeBy}, micros(disputeBy))
+			if err := s.sched.InsertTx(ctx, tx, JobComplete, jobArgs{ID: r.ID, At: disputeBy}, micros(disputeBy)); err != nil {
+				return err
+			}
+			return s.enqueue(ctx, tx, outbox.ShoutoutDelivered, r.ID, now)
 		},
 	})
 	return err
@@ -370,7 +381,10 @@ func (s *Service) Reject(ctx context.Context, actor fanfare.Actor, id, note stri
 			},
 			Effect: func(ctx context.Context, tx *sql.Tx, res *ledger.Result) error {
 				entry.ID = res.OpID
-				return audit.Write(ctx, tx, entry)
+				if err := audit.Write(ctx, tx, entry); err != nil {
+					return err
+				}
+				return s.enqueue(ctx, tx, outbox.ShoutoutRefunded, r.ID, now)
 			},
 		})
 	}
@@ -401,9 +415,12 @@ func (s *Service) Dispute(ctx context.Context, actor fanfare.Actor, id, reason s
 		return nil, err
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		return s.update(ctx, tx, id, []State{Delivered}, "dispute_by",
+		if err := s.update(ctx, tx, id, []State{Delivered}, "dispute_by",
 			`UPDATE shoutout_requests SET state = 'disputed', disputed_at = $2, dispute_reason = $3, updated_at = $2
-			WHERE id = $1 AND state = 'delivered' AND dispute_by > $2`, id, now.UnixMicro(), reason)
+			WHERE id = $1 AND state = 'delivered' AND dispute_by > $2`, id, now.UnixMicro(), reason); err != nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, outbox.ShoutoutDisputed, id, now)
 	})
 	if err != nil {
 		return nil, err
@@ -459,7 +476,10 @@ func (s *Service) Resolve(ctx context.Context, actor fanfare.Actor, id, outcome,
 				Fail: func(ctx context.Context, tx *sql.Tx) error { return s.explain(ctx, tx, id, []State{Disputed}, "") }}}
 		}, func(ctx context.Context, tx *sql.Tx, res *ledger.Result) error {
 			entry.ID = res.OpID
-			return audit.Write(ctx, tx, entry)
+			if err := audit.Write(ctx, tx, entry); err != nil {
+				return err
+			}
+			return s.enqueue(ctx, tx, outbox.ShoutoutRefunded, id, now)
 		})
 	}
 	if err != nil {

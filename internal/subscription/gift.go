@@ -13,6 +13,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/outbox"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
@@ -173,7 +174,8 @@ func (s *Service) Gift(ctx context.Context, actor fanfare.Actor, creatorID, obje
 			ws := s.planStillOn(creator, tier)
 			for i, u := range chosen {
 				ws = append(ws, s.insertSubscription(creator, ids[i], u.ID, tier, now, end, gifter.ID, false),
-					insertPeriod(ids[i], 1, u.ID, creator.ID, tier.ID, tier.Price, r.OpID, gifter.ID, now, end))
+					insertPeriod(ids[i], 1, u.ID, creator.ID, tier.ID, tier.Price, r.OpID, gifter.ID, now, end),
+					outbox.Write(started(r, ids[i], u, creator, gifter, tier, now, end)))
 			}
 			return ws
 		},

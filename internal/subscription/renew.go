@@ -12,6 +12,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/outbox"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 )
@@ -164,6 +165,7 @@ func (s *Service) renew(ctx context.Context, r *Subscription, now time.Time, p *
 					Args: []any{r.ID, n, tierID, int64(price), anchor.UnixMicro(), anchorN, start.UnixMicro(), end.UnixMicro(), at, r.Periods},
 					Fail: func(ctx context.Context, tx *sql.Tx) error { return errRaced }},
 				insertPeriod(r.ID, n, r.FanID, r.CreatorID, tierID, price, res.OpID, "", start, end),
+				outbox.Write(renewed(res, r, n, tierID, price, start, end, now)),
 			}
 		},
 		Jobs: func(*ledger.Result) []store.Job {
@@ -237,17 +239,35 @@ func (s *Service) fail(ctx context.Context, r *Subscription, now time.Time, caus
 	return InGrace, nil
 }
 
-// end ends r at now for reason.
+// end ends r at now for reason. A lapse is reported as
+// subscription.lapsed, and the end of a plan the creator can no longer
+// offer as subscription.cancelled (the system stopped its renewal); the
+// end of a period whose renewal was off already was reported when it was
+// turned off (or, for a gift, when it started), and writes no event.
 func (s *Service) end(ctx context.Context, r *Subscription, now time.Time, reason string) (Outcome, error) {
-	res, err := s.db.Write.ExecContext(ctx, `UPDATE subscriptions SET state = 'ended', end_reason = $3, ended_at = $4, retry_at = NULL,
-		updated_at = $4 WHERE id = $1 AND periods = $2 AND state <> 'ended'`, r.ID, r.Periods, reason, now.UnixMicro())
-	if err != nil {
-		return NotDue, fmt.Errorf("end subscription: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return NotDue, fmt.Errorf("end subscription: %w", err)
-	} else if n == 0 {
-		return NotDue, nil
+	ended := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE subscriptions SET state = 'ended', end_reason = $3, ended_at = $4, retry_at = NULL,
+			updated_at = $4 WHERE id = $1 AND periods = $2 AND state <> 'ended'`, r.ID, r.Periods, reason, now.UnixMicro())
+		if err != nil {
+			return fmt.Errorf("end subscription: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("end subscription: %w", err)
+		} else if n == 0 {
+			return nil
+		}
+		ended = true
+		switch reason {
+		case EndLapsed:
+			return s.enqueue(ctx, tx, outbox.SubscriptionLapsed, r.ID, "", "", now)
+		case EndCreator:
+			return s.enqueue(ctx, tx, outbox.SubscriptionCanceled, r.ID, "_ended", CancelledBySystem, now)
+		}
+		return nil
+	})
+	if err != nil || !ended {
+		return NotDue, err
 	}
 	if reason == EndLapsed {
 		return Lapsed, nil

@@ -5,12 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/outbox"
 	"github.com/fanfarehq/fanfare/internal/paging"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/wallet"
@@ -83,12 +85,14 @@ type Subscription struct {
 	shareBPS    int64
 	attempts    int
 	cancelledAt *time.Time
+	// fanName and creatorName are the display names, for events.
+	fanName, creatorName string
 }
 
 const subColumns = `s.id, s.fan_id, s.creator_id, f.handle, c.handle, s.tier_id, t.name, s.price, s.share_bps, s.renew_price,
 	s.renew_price_from, s.next_tier_id, COALESCE(nt.name, ''), s.state, s.auto_renew, COALESCE(g.handle, ''), s.anchor, s.anchor_n,
 	s.periods, s.period_start, s.period_end, s.grace_until, s.retry_at, s.attempts, s.failure, s.end_reason, s.cancelled_at,
-	s.ended_at, s.created_at,
+	s.ended_at, s.created_at, f.display_name, c.display_name,
 	(SELECT COUNT(*) FROM subscription_periods p WHERE p.fan_id = s.fan_id AND p.creator_id = s.creator_id AND p.starts_at <= $1)`
 const subJoins = ` FROM subscriptions s JOIN users f ON f.id = s.fan_id JOIN users c ON c.id = s.creator_id
 	JOIN subscription_tiers t ON t.id = s.tier_id LEFT JOIN subscription_tiers nt ON nt.id = s.next_tier_id
@@ -105,7 +109,7 @@ func (s *Service) scan(sc scanner, now time.Time) (*Subscription, error) {
 	err := sc.Scan(&r.ID, &r.FanID, &r.CreatorID, &r.Fan, &r.Creator, &r.TierID, &r.Tier, &r.Price, &r.shareBPS, &renewPrice,
 		&renewFrom, &nextTier, &r.NextTier, &r.State, &r.AutoRenew, &r.GiftedBy, &anchor, &r.anchorN,
 		&r.Periods, &start, &end, &grace, &retry, &r.attempts, &r.Failure, &r.EndReason, &cancelled,
-		&ended, &created, &r.Months)
+		&ended, &created, &r.fanName, &r.creatorName, &r.Months)
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +297,8 @@ func (s *Service) Subscribe(ctx context.Context, actor fanfare.Actor, creatorID 
 		Writes: func(r *ledger.Result) []ledger.Write {
 			return append(s.planStillOn(creator, tier),
 				s.insertSubscription(creator, id, fan.ID, tier, now, end, "", true),
-				insertPeriod(id, 1, fan.ID, creator.ID, tier.ID, tier.Price, r.OpID, "", now, end))
+				insertPeriod(id, 1, fan.ID, creator.ID, tier.ID, tier.Price, r.OpID, "", now, end),
+				outbox.Write(started(r, id, fan, creator, nil, tier, now, end)))
 		},
 		Jobs: func(*ledger.Result) []store.Job {
 			return []store.Job{Renewal(id, 1, end)}
@@ -471,14 +476,32 @@ func (s *Service) Change(ctx context.Context, actor fanfare.Actor, id string, in
 			sets = append(sets, fmt.Sprintf("next_tier_id = $%d", len(args)))
 		}
 	}
-	res, err := s.db.Write.ExecContext(ctx, `UPDATE subscriptions SET `+strings.Join(sets, ", ")+` WHERE id = $1 AND state <> 'ended'`, args...)
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		// Whether renewal was on, read under the update's lock: turning it
+		// off is a cancellation to report, once.
+		var renewing bool
+		err := tx.QueryRowContext(ctx, `SELECT auto_renew FROM subscriptions WHERE id = $1 AND state <> 'ended'`+s.db.ForUpdate(), id).Scan(&renewing)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fanfare.Errorf(fanfare.EInvalidState, "this subscription ended; subscribe again")
+		} else if err != nil {
+			return fmt.Errorf("change subscription: %w", err)
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE subscriptions SET `+strings.Join(sets, ", ")+` WHERE id = $1 AND state <> 'ended'`, args...)
+		if err != nil {
+			return fmt.Errorf("change subscription: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("change subscription: %w", err)
+		} else if n == 0 {
+			return fanfare.Errorf(fanfare.EInvalidState, "this subscription ended; subscribe again")
+		}
+		if renewing && in.AutoRenew != nil && !*in.AutoRenew {
+			return s.enqueue(ctx, tx, outbox.SubscriptionCanceled, id, "_"+strconv.FormatInt(now, 10), CancelledByFan, micros(now))
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("change subscription: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return nil, fmt.Errorf("change subscription: %w", err)
-	} else if n == 0 {
-		return nil, fanfare.Errorf(fanfare.EInvalidState, "this subscription ended; subscribe again")
+		return nil, err
 	}
 	return s.load(ctx, s.db.Read, id)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/outbox"
 	"github.com/fanfarehq/fanfare/internal/paging"
 	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
@@ -185,6 +186,20 @@ type Tip struct {
 	CreatedAt time.Time      `json:"created_at"`
 }
 
+// TipSent is the data of a tip.sent event: a tip committed. Its id is the
+// tip's (its ledger operation's), so a replay writes no second event.
+type TipSent struct {
+	ID       string      `json:"id"`
+	Sender   outbox.User `json:"sender"`
+	Creator  outbox.User `json:"creator"`
+	Coins    int64       `json:"coins"`    // paid by the sender
+	Diamonds int64       `json:"diamonds"` // earned by the creator
+	Message  string      `json:"message"`
+	// LiveID is the LIVE the creator was in, if any.
+	LiveID    string    `json:"live_id,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
 // Sent is the answer to a tip request.
 type Sent struct {
 	Tip     Tip
@@ -254,7 +269,11 @@ func (s *Service) Send(ctx context.Context, actor fanfare.Actor, creatorID strin
 		Writes: func(r *ledger.Result) []ledger.Write {
 			return []ledger.Write{{SQL: `INSERT INTO tips (id, fan_id, creator_id, coins, diamonds, message, live_id, created_at)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-				Args: []any{r.OpID, fan.ID, creator.ID, int64(coins), int64(diamonds), message, nullable(liveID), r.CreatedAt.UnixMicro()}}}
+				Args: []any{r.OpID, fan.ID, creator.ID, int64(coins), int64(diamonds), message, nullable(liveID), r.CreatedAt.UnixMicro()}},
+				outbox.Write(outbox.Event{ID: outbox.ID(outbox.TipSent, r.OpID), Type: outbox.TipSent, At: r.CreatedAt, Data: &TipSent{
+					ID: r.OpID, Sender: outbox.UserOf(fan), Creator: outbox.UserOf(creator), Coins: int64(coins), Diamonds: int64(diamonds),
+					Message: message, LiveID: liveID, CreatedAt: r.CreatedAt.UTC()}}),
+			}
 		},
 	})
 	if err != nil {

@@ -75,7 +75,7 @@ func (s *Service) ApplyDueChargebacks(ctx context.Context) (int, error) {
 				Hash:  ledger.HashRequest([]byte("chargeback"), []byte(d.id)),
 			},
 			Effect: func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error {
-				return reverse(ctx, tx, d.id, PurchaseChargedBack, r.CreatedAt)
+				return reverse(ctx, tx, d.id, PurchaseChargedBack, r)
 			},
 		})
 		switch {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/outbox"
 	"github.com/fanfarehq/fanfare/internal/payment"
 )
 
@@ -498,13 +499,13 @@ func (s *Service) applyEvent(ctx context.Context, provider string, p *Purchase, 
 		kind, outcome = "purchase", OutcomeCredited
 		leg = ledger.Leg{Debit: issuance, Credit: user, Amount: p.Coins}
 		change = func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error {
-			return markCompleted(ctx, tx, p.ID, e, r.Balance(user), r.CreatedAt)
+			return markCompleted(ctx, tx, p.ID, e, r.Balance(user), r)
 		}
 	case actChargeback:
 		kind, outcome = KindChargeback, OutcomeChargedBack
 		leg = ledger.Leg{Debit: user, Credit: issuance, Amount: p.Coins, AllowNegative: true}
 		change = func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error {
-			return reverse(ctx, tx, p.ID, PurchaseChargedBack, r.CreatedAt)
+			return reverse(ctx, tx, p.ID, PurchaseChargedBack, r)
 		}
 	case actReinstate:
 		kind, outcome = KindChargebackReversal, OutcomeReinstated
@@ -516,7 +517,7 @@ func (s *Service) applyEvent(ctx context.Context, provider string, p *Purchase, 
 		kind, outcome = ledger.KindRefund, OutcomeRefunded
 		leg = ledger.Leg{Debit: user, Credit: issuance, Amount: p.Coins, AllowNegative: true}
 		change = func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error {
-			return reverse(ctx, tx, p.ID, PurchaseRefunded, r.CreatedAt)
+			return reverse(ctx, tx, p.ID, PurchaseRefunded, r)
 		}
 	default:
 		return fmt.Errorf("apply payment event %s: no operation for action %d", e.id, act)
@@ -567,8 +568,8 @@ func markEvent(ctx context.Context, ex execer, provider, eventID, purchaseID, ou
 // markCompleted moves a pending purchase to paid on its provider's
 // completion, learning the checkout session that was paid and its payment
 // reference, and fails with invalid_state when it is no longer pending.
-func markCompleted(ctx context.Context, tx *sql.Tx, id string, e eventRow, balance fanfare.Amount, at time.Time) error {
-	ts := at.UTC().UnixMicro()
+func markCompleted(ctx context.Context, tx *sql.Tx, id string, e eventRow, balance fanfare.Amount, r *ledger.Result) error {
+	ts := r.CreatedAt.UTC().UnixMicro()
 	res, err := tx.ExecContext(ctx, `UPDATE purchases
 		SET status = 'paid', provider_ref = CASE WHEN $1 <> '' THEN $1 ELSE provider_ref END, payment_ref = $2,
 			balance_after = $3, paid_at = $4, updated_at = $4
@@ -582,7 +583,7 @@ func markCompleted(ctx context.Context, tx *sql.Tx, id string, e eventRow, balan
 	} else if n == 0 {
 		return fanfare.Errorf(fanfare.EInvalidState, "purchase %s is no longer pending", id)
 	}
-	return nil
+	return enqueuePurchase(ctx, tx, outbox.PurchaseCompleted, id, r)
 }
 
 // reinstate moves a charged-back purchase back to paid when its dispute

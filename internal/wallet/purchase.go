@@ -10,6 +10,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/outbox"
 	"github.com/fanfarehq/fanfare/internal/payment"
 )
 
@@ -268,7 +269,7 @@ func (s *Service) credit(ctx context.Context, actor fanfare.Actor, p *Purchase, 
 			} else if n == 0 {
 				return fanfare.Errorf(fanfare.EInvalidState, "purchase %s is no longer pending", p.ID)
 			}
-			return nil
+			return enqueuePurchase(ctx, tx, outbox.PurchaseCompleted, p.ID, r)
 		},
 	})
 	if err != nil {

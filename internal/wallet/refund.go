@@ -10,6 +10,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/outbox"
 	"github.com/fanfarehq/fanfare/internal/payment"
 )
 
@@ -101,7 +102,7 @@ func (s *Service) Refund(ctx context.Context, actor fanfare.Actor, purchaseID, i
 		Legs:   []ledger.Leg{{Debit: from, Credit: to, Amount: p.Coins}},
 		Idem:   &idem,
 		Effect: func(ctx context.Context, tx *sql.Tx, r *ledger.Result) error {
-			if err := reverse(ctx, tx, p.ID, PurchaseRefunded, r.CreatedAt); err != nil {
+			if err := reverse(ctx, tx, p.ID, PurchaseRefunded, r); err != nil {
 				return err
 			}
 			at := r.CreatedAt.UTC().UnixMicro()
@@ -269,10 +270,11 @@ func (s *Service) refundResult(ctx context.Context, purchaseID string, from ledg
 // reverse moves a paid purchase to a clawback status (refunded or
 // charged_back) in the ledger operation's transaction, and fails with
 // invalid_state when it is no longer paid: of a refund and a chargeback of
-// the same purchase, exactly one commits.
-func reverse(ctx context.Context, tx *sql.Tx, id string, status PurchaseStatus, at time.Time) error {
+// the same purchase, exactly one commits. Its purchase.refunded or
+// purchase.charged_back event commits with it.
+func reverse(ctx context.Context, tx *sql.Tx, id string, status PurchaseStatus, r *ledger.Result) error {
 	res, err := tx.ExecContext(ctx, `UPDATE purchases SET status = $1, updated_at = $2 WHERE id = $3 AND status = 'paid'`,
-		string(status), at.UTC().UnixMicro(), id)
+		string(status), r.CreatedAt.UTC().UnixMicro(), id)
 	if err != nil {
 		return fmt.Errorf("mark purchase %s: %w", status, err)
 	}
@@ -281,5 +283,9 @@ func reverse(ctx context.Context, tx *sql.Tx, id string, status PurchaseStatus, 
 	} else if n == 0 {
 		return fanfare.Errorf(fanfare.EInvalidState, "purchase %s is no longer paid", id)
 	}
-	return nil
+	typ := outbox.PurchaseRefunded
+	if status == PurchaseChargedBack {
+		typ = outbox.PurchaseChargedBack
+	}
+	return enqueuePurchase(ctx, tx, typ, id, r)
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/fanfarehq/fanfare"
-	"github.com/fanfarehq/fanfare/internal/outbox"
 	"github.com/fanfarehq/fanfare/internal/webhook"
 )
 
@@ -56,7 +55,7 @@ func (s *Server) webhooksPage(w http.ResponseWriter, r *http.Request, v *visitor
 func (s *Server) webhooksData(r *http.Request, v *visitor, id, cursor string) (*webhooksPageData, int, error) {
 	ctx := r.Context()
 	d := &webhooksPageData{Layout: Layout{Title: "Webhooks", Nav: "ops-webhooks", Visitor: v, CSRF: s.sessionToken(v)},
-		Types: outbox.Types, TypedEvents: map[string]bool{}}
+		Types: webhook.EventTypes, TypedEvents: map[string]bool{}}
 	var err error
 	if d.Endpoints, err = s.webhooks.List(ctx); err != nil {
 		return nil, 0, err

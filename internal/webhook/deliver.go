@@ -302,6 +302,30 @@ func (s *Service) setLease(ctx context.Context, tx *sql.Tx, ds []delivery, until
 	return nil
 }
 
+// setDone marks ds delivered, each after one more attempt.
+func (s *Service) setDone(ctx context.Context, tx *sql.Tx, ds []delivery, now time.Time) error {
+	for len(ds) > 0 {
+		chunk := ds[:min(len(ds), 200)]
+		ds = ds[len(chunk):]
+		var b strings.Builder
+		b.WriteString(`UPDATE webhook_deliveries SET state = 'succeeded', tries = tries + 1, attempts = attempts + 1, locked_until = 0, updated_at = $1
+			WHERE (endpoint_id, event_id) IN (VALUES `)
+		args := []any{now.UnixMicro()}
+		for i, d := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "($%d, $%d)", len(args)+1, len(args)+2)
+			args = append(args, d.endpointID, d.eventID)
+		}
+		b.WriteString(")")
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("webhook: record deliveries: %w", err)
+		}
+	}
+	return nil
+}
+
 // result is what one attempt came to.
 type result struct {
 	d          delivery
@@ -501,7 +525,7 @@ func (s *Service) record(ctx context.Context, rs []result) error {
 	}
 	var changes []change
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var interrupted []delivery
+		var interrupted, done []delivery
 		var logRows [][]any
 		failing := map[string]bool{}
 		succeeded := map[string]bool{}
@@ -538,7 +562,11 @@ func (s *Service) record(ctx context.Context, rs []result) error {
 				logRows = append(logRows, []any{r.id, d.endpointID, d.eventID, d.eventType, attempts, r.status, r.latency.Microseconds(),
 					r.response, r.err, r.at.UnixMicro()})
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET state = $1, tries = $2, attempts = $3, next_attempt_at = $4, locked_until = 0,
+			// The common case, a success, is written for the whole
+			// batch at once; the others one by one.
+			if state == "succeeded" && tries == d.tries+1 {
+				done = append(done, d)
+			} else if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET state = $1, tries = $2, attempts = $3, next_attempt_at = $4, locked_until = 0,
 				updated_at = $5 WHERE endpoint_id = $6 AND event_id = $7`, state, tries, attempts, next.UnixMicro(), now.UnixMicro(), d.endpointID, d.eventID); err != nil {
 				return fmt.Errorf("webhook: record delivery: %w", err)
 			}
@@ -551,6 +579,9 @@ func (s *Service) record(ctx context.Context, rs []result) error {
 			return fmt.Errorf("webhook: write the delivery log: %w", err)
 		}
 		if err := s.setLease(ctx, tx, interrupted, 0); err != nil {
+			return err
+		}
+		if err := s.setDone(ctx, tx, done, now); err != nil {
 			return err
 		}
 		for id := range succeeded {
@@ -663,13 +694,18 @@ func (s *Service) loop(ctx, sendCtx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("webhook delivery", "err", err)
 		}
-		if err == nil && (dispatched == s.opts.Batch || (claimed > 0 && busy.Load() < capacity)) {
+		// A full batch: more is waiting, go on at once. Otherwise wait
+		// a little, so that a steady stream of events is taken in
+		// batches, not one transaction per event (on SQLite, the gifts'
+		// own writer is the same connection).
+		if err == nil && (dispatched == s.opts.Batch || claimed == s.opts.Batch) && busy.Load() < capacity {
 			continue
 		}
+		full := busy.Load() >= capacity
 		select {
 		case <-ctx.Done():
-		case <-freed:
 		case <-time.After(s.opts.Poll):
+		case <-freedIf(full, freed):
 		}
 	}
 	inflight.Wait() // Stop cancels sendCtx if they take too long
@@ -677,12 +713,25 @@ func (s *Service) loop(ctx, sendCtx context.Context) {
 	<-recorded
 }
 
-// recorder writes the results of the loop's attempts as they come, in one
-// transaction for all those that came while the previous one was written.
+// freedIf returns freed when the workers are all busy (a worker done
+// wakes the loop), nil otherwise (never ready).
+func freedIf(full bool, freed chan struct{}) chan struct{} {
+	if full {
+		return freed
+	}
+	return nil
+}
+
+// recordEvery is the longest the recorder waits to fill a batch.
+const recordEvery = 20 * time.Millisecond
+
+// recorder writes the results of the loop's attempts in batches: a full
+// one, or what came within recordEvery of the first.
 func (s *Service) recorder(results <-chan result, done chan<- struct{}) {
 	defer close(done)
 	for r := range results {
 		batch := []result{r}
+		timer := time.NewTimer(recordEvery)
 	more:
 		for len(batch) < s.opts.Batch {
 			select {
@@ -691,10 +740,11 @@ func (s *Service) recorder(results <-chan result, done chan<- struct{}) {
 					break more
 				}
 				batch = append(batch, r)
-			default:
+			case <-timer.C:
 				break more
 			}
 		}
+		timer.Stop()
 		if err := s.record(context.Background(), batch); err != nil {
 			// The deliveries stay leased: they are attempted again
 			// once the lease ends.

@@ -32,6 +32,10 @@ const (
 // AllEvents subscribes an endpoint to every event type.
 const AllEvents = "*"
 
+// EventTypes lists the event types an endpoint may subscribe to
+// (outbox.Types).
+var EventTypes = outbox.Types
+
 // SecretOverlap is how long the secret replaced by a rotation keeps
 // signing deliveries alongside the new one.
 const SecretOverlap = 24 * time.Hour

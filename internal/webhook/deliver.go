@@ -64,38 +64,107 @@ func (s *Service) Step(ctx context.Context) (dispatched, sent int, err error) {
 }
 
 func (s *Service) step(ctx, sendCtx context.Context) (dispatched, sent int, err error) {
-	if dispatched, err = s.dispatch(ctx); err != nil {
+	if dispatched, err = s.dispatch(ctx, nil); err != nil {
 		return 0, 0, err
 	}
-	ds, err := s.claim(ctx, s.opts.Batch)
+	ds, err := s.claim(ctx, nil, s.opts.Batch)
 	if err != nil || len(ds) == 0 {
 		return dispatched, 0, err
 	}
 	results := s.send(sendCtx, ds)
-	if err := s.record(context.WithoutCancel(ctx), results); err != nil {
+	if err := s.record(context.WithoutCancel(ctx), nil, results); err != nil {
 		return dispatched, 0, err
 	}
 	return dispatched, len(results), nil
+}
+
+// round is one round of the server's loop, in one transaction: it
+// records the attempts made since the last round, dispatches the outbox's
+// waiting events, and claims up to limit due deliveries. On SQLite every
+// write shares one connection with the gifts' committer: one transaction a
+// round, and none when there is nothing to do, keeps what webhooks take
+// from the gifts small.
+func (s *Service) round(ctx context.Context, rs []result, limit int) (int, []delivery, error) {
+	pending, err := s.any(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE dispatched_at IS NULL LIMIT 1) p`)
+	if err != nil {
+		return 0, nil, err
+	}
+	due := false
+	if limit > 0 {
+		if due, err = s.due(ctx); err != nil {
+			return 0, nil, err
+		}
+	}
+	if !pending && !due && len(rs) == 0 {
+		return 0, nil, nil
+	}
+	var n int
+	var ds []delivery
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.record(ctx, tx, rs); err != nil {
+			return err
+		}
+		if pending {
+			var err error
+			if n, err = s.dispatch(ctx, tx); err != nil {
+				return err
+			}
+		}
+		if due || n > 0 {
+			var err error
+			ds, err = s.claim(ctx, tx, limit)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return n, ds, nil
+}
+
+// any reports whether the one-row count query q finds a row.
+func (s *Service) any(ctx context.Context, q string, args ...any) (bool, error) {
+	var n int
+	if err := s.db.Read.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return false, fmt.Errorf("webhook: look for work: %w", err)
+	}
+	return n > 0, nil
+}
+
+// due reports whether a delivery is due now.
+func (s *Service) due(ctx context.Context) (bool, error) {
+	return s.any(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $1 AND locked_until <= $1 LIMIT 1) d`,
+		s.clock.Now().UnixMicro())
+}
+
+// within runs fn in tx, or in a transaction of its own when tx is nil.
+func (s *Service) within(ctx context.Context, tx *sql.Tx, fn func(tx *sql.Tx) error) error {
+	if tx != nil {
+		return fn(tx)
+	}
+	return s.tx(ctx, fn)
 }
 
 // dispatch turns up to Batch undispatched outbox rows, oldest first, into
 // one delivery per endpoint subscribed to their type, and marks them
 // dispatched, in one transaction. On PostgreSQL the rows are locked with
 // SKIP LOCKED, so servers dispatch different rows at once.
-func (s *Service) dispatch(ctx context.Context) (int, error) {
-	var pending int
-	if err := s.db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE dispatched_at IS NULL LIMIT 1) p`).Scan(&pending); err != nil {
-		return 0, fmt.Errorf("webhook: look at the outbox: %w", err)
-	}
-	if pending == 0 {
-		return 0, nil
+//
+// With tx nil it runs in a transaction of its own, if the outbox has
+// anything to dispatch; otherwise in tx.
+func (s *Service) dispatch(ctx context.Context, tx *sql.Tx) (int, error) {
+	if tx == nil {
+		if ok, err := s.any(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE dispatched_at IS NULL LIMIT 1) p`); err != nil || !ok {
+			return 0, err
+		}
 	}
 	lock := ""
 	if s.db.Dialect == store.Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
 	n := 0
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.within(ctx, tx, func(tx *sql.Tx) error {
 		rs, err := tx.QueryContext(ctx, `SELECT id, type, created_at FROM outbox WHERE dispatched_at IS NULL ORDER BY created_at, id LIMIT $1`+lock, s.opts.Batch)
 		if err != nil {
 			return fmt.Errorf("webhook: read the outbox: %w", err)
@@ -236,23 +305,24 @@ type delivery struct {
 }
 
 // claim leases up to limit deliveries due now to active endpoints: no
-// other server takes them until the lease ends.
-func (s *Service) claim(ctx context.Context, limit int) ([]delivery, error) {
+// other server takes them until the lease ends. With tx nil it runs in a
+// transaction of its own, if any delivery is due; otherwise in tx.
+func (s *Service) claim(ctx context.Context, tx *sql.Tx, limit int) ([]delivery, error) {
 	now := s.clock.Now().UnixMicro()
-	var due int
-	if err := s.db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $1 AND locked_until <= $1 LIMIT 1) d`,
-		now).Scan(&due); err != nil {
-		return nil, fmt.Errorf("webhook: look for due deliveries: %w", err)
-	}
-	if due == 0 {
+	if limit <= 0 {
 		return nil, nil
+	}
+	if tx == nil {
+		if ok, err := s.due(ctx); err != nil || !ok {
+			return nil, err
+		}
 	}
 	lock := ""
 	if s.db.Dialect == store.Postgres {
 		lock = " FOR UPDATE OF d SKIP LOCKED"
 	}
 	var out []delivery
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.within(ctx, tx, func(tx *sql.Tx) error {
 		rs, err := tx.QueryContext(ctx, `SELECT d.endpoint_id, d.event_id, d.event_type, d.event_at, d.tries, d.attempts, d.expires_at, o.body,
 			e.url, e.secret, e.old_secret, e.old_secret_until
 			FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id LEFT JOIN outbox o ON o.id = d.event_id
@@ -518,13 +588,18 @@ func retryAfter(h string, now time.Time) time.Duration {
 // record writes the attempts' results: the log, each delivery's next
 // step, and the endpoints' state (410 Gone disables one; failing for
 // AutoPauseAfter pauses it), in one transaction.
-func (s *Service) record(ctx context.Context, rs []result) error {
+//
+// With tx nil it runs in a transaction of its own; otherwise in tx.
+func (s *Service) record(ctx context.Context, tx *sql.Tx, rs []result) error {
+	if len(rs) == 0 {
+		return nil
+	}
 	now := s.clock.Now()
 	type change struct {
 		id, state, reason string
 	}
 	var changes []change
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.within(ctx, tx, func(tx *sql.Tx) error {
 		var interrupted, done []delivery
 		var logRows [][]any
 		failing := map[string]bool{}
@@ -662,46 +737,44 @@ func (s *Service) Start(ctx context.Context) error {
 
 func (s *Service) loop(ctx, sendCtx context.Context) {
 	defer close(s.done)
-	results := make(chan result, s.opts.Batch)
-	recorded := make(chan struct{})
-	go s.recorder(results, recorded)
+	capacity := s.opts.Workers * 16
+	// Results never wait: the channel holds every attempt in flight.
+	results := make(chan result, capacity)
 	var inflight sync.WaitGroup
 	var busy atomic.Int64
 	freed := make(chan struct{}, 1)
-	capacity := int64(s.opts.Workers * 16)
+	var done []result // attempts made, to record in the next round
 	for ctx.Err() == nil {
-		dispatched, err := s.dispatch(ctx)
-		claimed := 0
-		if free := capacity - busy.Load(); err == nil && free > 0 {
-			var ds []delivery
-			ds, err = s.claim(ctx, int(min(free, int64(s.opts.Batch))))
-			claimed = len(ds)
-			for _, d := range ds {
-				busy.Add(1)
-				inflight.Add(1)
-				go func() {
-					defer inflight.Done()
-					r := s.run(sendCtx, d)
-					results <- r
-					busy.Add(-1)
-					select {
-					case freed <- struct{}{}:
-					default:
-					}
-				}()
+		done = drain(results, done)
+		limit := min(capacity-int(busy.Load()), s.opts.Batch)
+		dispatched, ds, err := s.round(ctx, done, limit)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("webhook delivery", "err", err)
 			}
+		} else {
+			done = done[:0]
 		}
-		if err != nil && ctx.Err() == nil {
-			s.log.Error("webhook delivery", "err", err)
+		for _, d := range ds {
+			busy.Add(1)
+			inflight.Add(1)
+			go func() {
+				defer inflight.Done()
+				results <- s.run(sendCtx, d)
+				busy.Add(-1)
+				select {
+				case freed <- struct{}{}:
+				default:
+				}
+			}()
 		}
 		// A full batch: more is waiting, go on at once. Otherwise wait
-		// a little, so that a steady stream of events is taken in
-		// batches, not one transaction per event (on SQLite, the gifts'
-		// own writer is the same connection).
-		if err == nil && (dispatched == s.opts.Batch || claimed == s.opts.Batch) && busy.Load() < capacity {
+		// for the poll, so that a steady stream of events is taken in
+		// batches, not a transaction per event.
+		full := int(busy.Load()) >= capacity
+		if err == nil && !full && (dispatched == s.opts.Batch || len(ds) == s.opts.Batch) {
 			continue
 		}
-		full := busy.Load() >= capacity
 		select {
 		case <-ctx.Done():
 		case <-time.After(s.opts.Poll):
@@ -709,8 +782,24 @@ func (s *Service) loop(ctx, sendCtx context.Context) {
 		}
 	}
 	inflight.Wait() // Stop cancels sendCtx if they take too long
-	close(results)
-	<-recorded
+	done = drain(results, done)
+	if err := s.record(context.Background(), nil, done); err != nil {
+		// The deliveries stay leased: they are attempted again once the
+		// lease ends.
+		s.log.Error("webhook delivery: record attempts", "err", err, "attempts", len(done))
+	}
+}
+
+// drain appends to done the results waiting in results.
+func drain(results chan result, done []result) []result {
+	for {
+		select {
+		case r := <-results:
+			done = append(done, r)
+		default:
+			return done
+		}
+	}
 }
 
 // freedIf returns freed when the workers are all busy (a worker done
@@ -720,37 +809,6 @@ func freedIf(full bool, freed chan struct{}) chan struct{} {
 		return freed
 	}
 	return nil
-}
-
-// recordEvery is the longest the recorder waits to fill a batch.
-const recordEvery = 20 * time.Millisecond
-
-// recorder writes the results of the loop's attempts in batches: a full
-// one, or what came within recordEvery of the first.
-func (s *Service) recorder(results <-chan result, done chan<- struct{}) {
-	defer close(done)
-	for r := range results {
-		batch := []result{r}
-		timer := time.NewTimer(recordEvery)
-	more:
-		for len(batch) < s.opts.Batch {
-			select {
-			case r, ok := <-results:
-				if !ok {
-					break more
-				}
-				batch = append(batch, r)
-			case <-timer.C:
-				break more
-			}
-		}
-		timer.Stop()
-		if err := s.record(context.Background(), batch); err != nil {
-			// The deliveries stay leased: they are attempted again
-			// once the lease ends.
-			s.log.Error("webhook delivery: record attempts", "err", err, "attempts", len(batch))
-		}
-	}
 }
 
 // Stop stops the delivery loop: no new round starts; the attempts in

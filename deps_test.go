@@ -26,7 +26,7 @@ var allowed = map[string][]string{
 	"internal/cache":              {},
 	"internal/paging":             {""},
 	"internal/ratelimit":          {""},
-	"internal/account":            {"", "internal/store", "internal/ledger", "internal/audit", "internal/cache"},
+	"internal/account":            {"", "internal/store", "internal/ledger", "internal/outbox", "internal/audit", "internal/cache"},
 	"internal/payment":            {""},
 	"internal/payment/stripetest": {},
 	"internal/wallet":             {"", "internal/store", "internal/ledger", "internal/outbox", "internal/audit", "internal/payment"},

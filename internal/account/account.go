@@ -14,6 +14,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/audit"
 	"github.com/fanfarehq/fanfare/internal/cache"
 	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/outbox"
 	"github.com/fanfarehq/fanfare/internal/store"
 )
 
@@ -387,7 +388,7 @@ func (s *Service) Update(ctx context.Context, actor fanfare.Actor, id string, in
 		changes["followers"] = change{u.Followers, *in.Followers}
 		u.Followers = *in.Followers
 	}
-	standingChanged := false
+	standingChanged, was := false, u.Standing
 	if in.Standing != nil {
 		changes["standing"] = change{u.Standing, *in.Standing}
 		standingChanged = u.Standing != *in.Standing
@@ -406,8 +407,9 @@ func (s *Service) Update(ctx context.Context, actor fanfare.Actor, id string, in
 	if err != nil {
 		return nil, fmt.Errorf("update user: %w", err)
 	}
+	entryID := fanfare.NewID(s.clock)
 	err = audit.Write(ctx, tx, audit.Entry{
-		ID:        fanfare.NewID(s.clock),
+		ID:        entryID,
 		Actor:     actor.ID(),
 		Action:    "user.update",
 		Object:    "user:" + u.ID,
@@ -416,6 +418,11 @@ func (s *Service) Update(ctx context.Context, actor fanfare.Actor, id string, in
 	})
 	if err != nil {
 		return nil, err
+	}
+	if standingChanged {
+		if err := outbox.Enqueue(ctx, tx, StandingEvent(entryID, u, was, actor, now)); err != nil {
+			return nil, fmt.Errorf("update user: %w", err)
+		}
 	}
 	if standingChanged && s.onStanding != nil {
 		if err := s.onStanding(ctx, tx, u.ID, u.Standing); err != nil {

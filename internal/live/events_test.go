@@ -2,11 +2,14 @@ package live_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/outbox"
 	"github.com/fanfarehq/fanfare/internal/store"
@@ -81,6 +84,75 @@ func TestGiftToAnEndedLiveWritesNoEvent(t *testing.T) {
 	})
 }
 
+// TestGiftEventsUnderConcurrentFailures: gifts sent at once, while the
+// LIVE ends under them (the cached LIVE still reads as on air, so gifts
+// fail in the committer and their batches are sent again with
+// savepoints), leave exactly one gift.sent per committed gift, whose id
+// is that gift's ledger operation.
+func TestGiftEventsUnderConcurrentFailures(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		ctx := context.Background()
+		l, err := f.live.Start(ctx, f.users["ayla"], "LIVE")
+		require.NoError(t, err)
+		f.grant(t, "sam", 10_000)
+		f.grant(t, "omar", 10_000)
+		var mu sync.Mutex
+		ok := map[string]bool{}
+		var wg sync.WaitGroup
+		for _, who := range []string{"sam", "omar"} {
+			for w := range 4 {
+				wg.Go(func() {
+					for i := range 25 {
+						if who == "sam" && w == 0 && i == 10 {
+							if _, err := db.Write.ExecContext(ctx, `UPDATE lives SET status = 'ended', ended_at = $1 WHERE id = $2`,
+								now.UnixMicro(), l.ID); err != nil {
+								t.Error(err)
+							}
+						}
+						sent, err := f.live.SendGift(ctx, f.users[who], l.ID, "rose", 1, fmt.Sprint(who, w, "-", i))
+						if err != nil {
+							if fanfare.ErrorCode(err) != fanfare.EInvalidState {
+								t.Errorf("gift: %v", err)
+							}
+							continue
+						}
+						mu.Lock()
+						ok[sent.Payment.OpID] = true
+						mu.Unlock()
+					}
+				})
+			}
+		}
+		wg.Wait()
+		require.NotEmpty(t, ok)
+
+		var committed []string
+		rows, err := db.Read.QueryContext(ctx, `SELECT DISTINCT op_id FROM transfers WHERE kind = 'gift'`)
+		require.NoError(t, err)
+		for rows.Next() {
+			var id string
+			require.NoError(t, rows.Scan(&id))
+			committed = append(committed, id)
+		}
+		require.NoError(t, rows.Err())
+		rows.Close()
+		var evented []string
+		for _, r := range f.events(t, outbox.GiftSent) {
+			var g live.GiftSent
+			require.NoError(t, r.Data(&g))
+			require.Equal(t, outbox.ID(outbox.GiftSent, g.ID), r.ID)
+			evented = append(evented, g.ID)
+		}
+		require.ElementsMatch(t, committed, evented)
+		require.Len(t, evented, len(ok))
+		for _, id := range evented {
+			require.True(t, ok[id], "event %s of a gift nobody was told was sent", id)
+		}
+	})
+}
+
 func TestLiveStartedAndEndedEvents(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
@@ -122,4 +194,19 @@ func TestLiveStartedAndEndedEvents(t *testing.T) {
 		require.Equal(t, live.LiveEvent{ID: l.ID, Creator: ayla, Title: "Sunday chat", Status: live.StatusEnded, StartedAt: now,
 			EndedAt: &end, Gifts: 2, Coins: 60, Diamonds: 30}, got)
 	})
+}
+
+// BenchmarkGiftEvent is what gift.sent adds to a gift on its hot path:
+// the event built and encoded into its statement (the statement itself
+// goes out with the batch's other writes).
+func BenchmarkGiftEvent(b *testing.B) {
+	r := &ledger.Result{OpID: "0195a1c3-0000-7000-8000-000000000000", CreatedAt: now}
+	fan := &fanfare.User{ID: "0195a1a0-0000-7000-8000-000000000000", Handle: "sam", DisplayName: "Sam"}
+	creator := &fanfare.User{ID: "0195a19f-0000-7000-8000-000000000000", Handle: "ayla", DisplayName: "Ayla"}
+	l := &live.Live{ID: "0195a1c0-0000-7000-8000-000000000000"}
+	g := live.Gift{ID: "rose", Name: "Rose", Coins: 1}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = live.GiftEventWrite(r, l, fan, creator, g, 1, 1, 0)
+	}
 }

@@ -22,6 +22,7 @@ var allowed = map[string][]string{
 	"internal/audit":              {"", "internal/store", "internal/paging"},
 	"internal/jobs":               {"", "internal/store"},
 	"internal/outbox":             {"", "internal/ledger"},
+	"internal/webhook":            {"", "internal/store", "internal/outbox", "internal/audit", "internal/paging"},
 	"internal/cache":              {},
 	"internal/paging":             {""},
 	"internal/ratelimit":          {""},
@@ -43,11 +44,11 @@ var allowed = map[string][]string{
 	"internal/httpx":              {},
 	"internal/blob":               {""},
 	"internal/blob/blobtest":      {},
-	"internal/httpapi":            {"", "internal/store", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/audit", "internal/httpx", "internal/live", "internal/room", "internal/eligibility", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/blob", "internal/content", "internal/payout", "internal/settings"},
-	"internal/web":                {"", "internal/audit", "internal/account", "internal/ratelimit", "internal/wallet", "internal/payment", "internal/httpx", "internal/live", "internal/room", "internal/eligibility", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/content", "internal/payout", "internal/settings"},
+	"internal/httpapi":            {"", "internal/store", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/audit", "internal/httpx", "internal/live", "internal/room", "internal/eligibility", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/blob", "internal/content", "internal/payout", "internal/settings", "internal/webhook"},
+	"internal/web":                {"", "internal/audit", "internal/account", "internal/ratelimit", "internal/wallet", "internal/payment", "internal/httpx", "internal/live", "internal/room", "internal/eligibility", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/content", "internal/payout", "internal/settings", "internal/webhook"},
 	// app builds the graph: every service, the API and the web app. Only
 	// cmd/fanfare (and tests, through apptest) import it.
-	"internal/app":         {"", "internal/hostjwt", "internal/store", "internal/audit", "internal/jobs", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/room", "internal/eligibility", "internal/live", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/content", "internal/httpapi", "internal/web", "internal/blob", "internal/payout", "internal/settings"},
+	"internal/app":         {"", "internal/hostjwt", "internal/store", "internal/audit", "internal/jobs", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/room", "internal/eligibility", "internal/live", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/content", "internal/httpapi", "internal/web", "internal/blob", "internal/payout", "internal/settings", "internal/outbox", "internal/webhook"},
 	"internal/app/apptest": {"", "internal/app", "internal/account", "internal/store", "internal/wallet", "internal/payment", "internal/blob/blobtest"},
 	"cmd/fanfare":          {"*"},
 }

@@ -102,10 +102,22 @@ sent (the fans fell behind), and the fans that stopped on a gift whose
 outcome they never learnt. The clients share this machine's cores with the
 server (on loopback): the figures are those of the whole. Every viewer's
 socket lives in this process, so the open-file limit is raised to its hard
-maximum (the child server inherits it).`
+maximum (the child server inherits it).
+
+With --webhook a loopback receiver is registered as a webhook endpoint for
+gift.sent before the gifts, checks each delivery's signature, and the line
+ends with: "webhooks N events R/s" (distinct events received, a second from
+the first receipt to the last), "lag p50 p99 (from the gift)" (from the
+gift's time on the server to the event's receipt), "missing" (acked gifts
+whose event had not arrived 60 s after the sending), "again" (events
+received more than once) and "bad signatures".`
 
 // liveBenchTimeout is added to --duration for the default --timeout.
 const liveBenchTimeout = 3 * time.Minute
+
+// webhookDrain is how long --webhook waits after the gifts for the events
+// still on their way.
+const webhookDrain = 60 * time.Second
 
 // liveOptions are the flags of "bench live".
 type liveOptions struct {
@@ -121,6 +133,7 @@ type liveOptions struct {
 	cpuprofile       string
 	keep, quiet      bool
 	jobs             bool
+	webhook          bool
 }
 
 func (c *BenchCommand) live(ctx context.Context, args []string) error {
@@ -147,6 +160,7 @@ func parseLiveFlags(args []string, stderr io.Writer) (liveOptions, error) {
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the bench's clients (not the server: another process) while sending to this file")
 	fs.BoolVar(&o.keep, "keep", false, "keep the started server's database afterwards")
 	fs.BoolVar(&o.jobs, "jobs", true, "the started server runs its background jobs, as serve does by default (false: --jobs=false, to measure what they cost)")
+	fs.BoolVar(&o.webhook, "webhook", false, "also receive every gift.sent event by webhook: a loopback receiver, registered as an endpoint, checks each signature; the summary adds the events delivered a second, their lag from the gift, and the events missing at the end")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress bars")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -215,12 +229,30 @@ func benchLive(ctx context.Context, args []string, stdout, stderr io.Writer, hoo
 		metrics = &serverMetrics{url: o.metricsURL, token: o.metricsToken, client: &http.Client{Timeout: 10 * time.Second}}
 	}
 
+	// The webhook receiver.
+	var hook *hookReceiver
+	if o.webhook {
+		if hook, err = startHookReceiver(); err != nil {
+			return fmt.Errorf("bench live: %w", err)
+		}
+		defer hook.close()
+		if err := hook.register(ctx, base, apiKey); err != nil {
+			return fmt.Errorf("bench live: %w", err)
+		}
+	}
+
 	// The run.
 	b := newLiveBench(stderr, o.quiet, base, apiKey, o.senders, hooks)
 	defer b.close()
 	r, err := b.measure(ctx, o, metrics)
 	if err != nil {
 		return err
+	}
+	if hook != nil {
+		t := time.Now()
+		hook.wait(ctx, r.acked, webhookDrain)
+		fmt.Fprintf(stderr, "webhooks drained in %.1f s\n", time.Since(t).Seconds())
+		r.webhooks = hook.summary(r.acked)
 	}
 	if srv != nil {
 		if err := srv.stop(); err != nil {
@@ -345,6 +377,7 @@ type liveReport struct {
 	errs           map[string]int
 	tally          liveTally
 	memPerViewer   float64 // bytes; NaN when not measured
+	webhooks       string  // the webhook receiver's summary (--webhook)
 }
 
 // addFans adds what the senders and the viewers' latency shards counted.
@@ -395,7 +428,7 @@ func (r *liveReport) line() string {
 	if r.unsure > 0 {
 		line += fmt.Sprintf(", %d fans stopped on an unanswered gift", r.unsure)
 	}
-	return line
+	return line + r.webhooks
 }
 
 // fmtLatency prints a latency in milliseconds, with a decimal under 10.

@@ -422,3 +422,23 @@ func TestBenchLiveCountsOver(t *testing.T) {
 	require.Equal(t, "0", m[lineMissed], "missed")
 	require.Equal(t, "1", m[lineOver], "over")
 }
+
+// TestBenchLiveWebhook receives every gift.sent event by webhook while
+// the fans send: the line says how many arrived, how fast, and that none
+// is missing, none came twice and every signature was right.
+func TestBenchLiveWebhook(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	err := benchLive(context.Background(), []string{"--viewers", "20", "--senders", "8", "--rate", "100", "--duration", "2s", "--quiet", "--webhook"}, &out, &errOut, liveHooks{})
+	require.NoError(t, err, "stderr:\n%s", errOut.String())
+	line := strings.TrimSpace(out.String())
+	t.Log(line)
+	m := liveLine.FindStringSubmatch(line)
+	require.NotNil(t, m, "summary line %q", line)
+	acked, _ := strconv.Atoi(m[lineAcked])
+	require.Positive(t, acked)
+	w := regexp.MustCompile(`, webhooks (\d+) events (\d+)/s, lag p50 [\d.]+ ms p99 [\d.]+ ms \(from the gift\), missing (\d+), again (\d+), bad signatures (\d+)$`).FindStringSubmatch(m[lineRest])
+	require.NotNil(t, w, "webhook summary in %q", m[lineRest])
+	require.NotEqual(t, "0", w[1], "events received")
+	require.Equal(t, []string{"0", "0", "0"}, w[3:], "missing, again, bad signatures")
+}

@@ -28,6 +28,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/subscription"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
+	"github.com/fanfarehq/fanfare/internal/webhook"
 )
 
 // Config is the configuration shared by the commands that open the
@@ -45,6 +46,15 @@ type Config struct {
 	Migrate         bool          // FANFARE_MIGRATE: apply migrations when serving
 	JobWorkers      int           // FANFARE_JOB_WORKERS: background jobs run at once (0: the default)
 	Jobs            bool          // FANFARE_JOBS: run the background jobs on this server
+	// Outgoing webhooks: FANFARE_WEBHOOK_WORKERS (deliveries sent at
+	// once), FANFARE_WEBHOOK_ENDPOINT_WORKERS (at once to one endpoint),
+	// FANFARE_WEBHOOK_ALLOW_HTTP (plain http:// endpoints anywhere) and
+	// FANFARE_WEBHOOK_ALLOW_PRIVATE (true, or CIDR prefixes endpoints may
+	// reach though private).
+	WebhookWorkers         int
+	WebhookEndpointWorkers int
+	WebhookAllowHTTP       bool
+	WebhookAllowPrivate    string
 	// FANFARE_SANDBOX_CHARGEBACK_DELAY: how long after payment the sandbox
 	// charges back a purchase paid with its chargeback card
 	ChargebackDelay time.Duration
@@ -265,6 +275,10 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.PasswordHashQueue, "password-hash-queue", envInt("FANFARE_PASSWORD_HASH_QUEUE", account.DefaultHashQueue), "log-ins and sign-ups that may wait for a password hash; beyond them the server answers 503 unavailable with Retry-After (env FANFARE_PASSWORD_HASH_QUEUE)")
 	fs.BoolVar(&c.Migrate, "migrate", envBool("FANFARE_MIGRATE", true), "apply pending migrations at start (env FANFARE_MIGRATE)")
 	fs.BoolVar(&c.Jobs, "jobs", envBool("FANFARE_JOBS", true), "run the background jobs (deadlines and their sweeps) on this server; with false it still schedules them, for another server sharing the PostgreSQL database to run (env FANFARE_JOBS)")
+	fs.IntVar(&c.WebhookWorkers, "webhook-workers", envInt("FANFARE_WEBHOOK_WORKERS", 8), "webhook deliveries this server sends at once (env FANFARE_WEBHOOK_WORKERS)")
+	fs.IntVar(&c.WebhookEndpointWorkers, "webhook-endpoint-workers", envInt("FANFARE_WEBHOOK_ENDPOINT_WORKERS", 4), "webhook deliveries this server sends at once to one endpoint (env FANFARE_WEBHOOK_ENDPOINT_WORKERS)")
+	fs.BoolVar(&c.WebhookAllowHTTP, "webhook-allow-http", envBool("FANFARE_WEBHOOK_ALLOW_HTTP", false), "allow webhook endpoints with plain http:// URLs anywhere, not only to this machine's loopback interface (env FANFARE_WEBHOOK_ALLOW_HTTP)")
+	fs.StringVar(&c.WebhookAllowPrivate, "webhook-allow-private", env("FANFARE_WEBHOOK_ALLOW_PRIVATE", ""), "let webhook endpoints reach private and special addresses: true for all, or comma-separated CIDR prefixes such as 10.20.0.0/16; default none (env FANFARE_WEBHOOK_ALLOW_PRIVATE)")
 	fs.IntVar(&c.JobWorkers, "job-workers", envInt("FANFARE_JOB_WORKERS", 0), "background jobs (deadlines, sweeps) this server runs at once; 0 for the default: 4 on PostgreSQL, 2 on SQLite (env FANFARE_JOB_WORKERS)")
 	c.StripeSecretKey = env("FANFARE_STRIPE_SECRET_KEY", "")
 	fs.Var(secretFlag{&c.StripeSecretKey}, "stripe-secret-key", "Stripe secret API key; turns the stripe payment provider on (env FANFARE_STRIPE_SECRET_KEY)")
@@ -595,4 +609,14 @@ func (c *Config) hostJWT() (hostjwt.Options, error) {
 		return o, errors.New("--jwt-issuer and --jwt-audience need --jwt-secret or --jwt-jwks-url (FANFARE_JWT_SECRET, FANFARE_JWT_JWKS_URL)")
 	}
 	return o, nil
+}
+
+// webhookGuard returns the webhook endpoints' SSRF guard the settings
+// describe.
+func (c *Config) webhookGuard() (*webhook.Guard, error) {
+	all, prefixes, err := webhook.ParseAllowPrivate(c.WebhookAllowPrivate)
+	if err != nil {
+		return nil, fmt.Errorf("--webhook-allow-private (FANFARE_WEBHOOK_ALLOW_PRIVATE): %w", err)
+	}
+	return &webhook.Guard{AllowHTTP: c.WebhookAllowHTTP, AllowPrivate: all, Allow: prefixes}, nil
 }

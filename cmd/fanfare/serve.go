@@ -159,6 +159,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.Logger.Warn("password hashes are cheaper than the OWASP baseline: fine for tests, not for production",
 			"memory_kib", hashCost.Memory, "passes", hashCost.Time)
 	}
+	hookGuard, err := m.Config.webhookGuard()
+	if err != nil {
+		return err
+	}
 	warmingUp := ""
 	if m.Config.Demo {
 		warmingUp = "seeding the demo world"
@@ -211,6 +215,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		PostMaxMediaBytes: maxPostMedia,
 		BlobURL:           blobURL,
 		JobWorkers:        m.Config.JobWorkers,
+		Webhooks: app.WebhookConfig{
+			Workers:         m.Config.WebhookWorkers,
+			EndpointWorkers: m.Config.WebhookEndpointWorkers,
+			Guard:           hookGuard,
+		},
 	}); err != nil {
 		return err
 	}

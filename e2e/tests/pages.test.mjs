@@ -169,6 +169,7 @@ describe('Every page, on a phone and a desktop', { timeout: TEST_TIMEOUT * 12 },
       await visitAll(page, [
         ['ops-eligibility', '/ops/eligibility'],
         ['ops-wallets', '/ops/wallets'],
+        ['ops-webhooks', '/ops/webhooks'],
         ['ops-shoutouts', '/ops/shoutouts'],
         ['ops-audit', '/ops/audit'],
         ['ops-config', '/ops/config'],

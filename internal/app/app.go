@@ -45,6 +45,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 	"github.com/fanfarehq/fanfare/internal/web"
+	"github.com/fanfarehq/fanfare/internal/webhook"
 )
 
 // Config is what the graph takes from the configuration. The zero value of
@@ -133,6 +134,22 @@ type Config struct {
 	// own subscription and content services (tests set them).
 	Members live.Members
 	Emotes  live.Emotes
+	// Webhooks configure the delivery of the outbox's events to the host
+	// app's endpoints.
+	Webhooks WebhookConfig
+}
+
+// WebhookConfig configures the outgoing webhooks. The zero value is the
+// webhook package's defaults.
+type WebhookConfig struct {
+	// Workers and EndpointWorkers bound the deliveries sent at once, in
+	// all and to one endpoint.
+	Workers, EndpointWorkers int
+	// Guard says which URLs and addresses endpoints may have (SSRF); nil
+	// is the strict default.
+	Guard *webhook.Guard
+	// Poll is how long the delivery loop waits when idle (tests).
+	Poll time.Duration
 }
 
 // DefaultMaxVideoBytes is the largest shoutout video unless configured:
@@ -171,6 +188,9 @@ type App struct {
 	// Content is LIVE Subscription's subscriber content: exclusive emotes
 	// and subscriber-only posts.
 	Content *content.Service
+	// Webhooks keeps the host app's endpoints and delivers the outbox's
+	// events to them; Start starts its delivery loop.
+	Webhooks *webhook.Service
 
 	API *httpapi.Server // the HTTP API alone
 	Web *web.Server     // the web app, handing the API's paths to API
@@ -309,6 +329,11 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		return err
 	}
 	a.Settings.Start()
+	if a.Webhooks, err = webhook.New(db, webhook.Options{Clock: clock, Logger: log.With("component", "webhooks"),
+		Guard: cfg.Webhooks.Guard, Workers: cfg.Webhooks.Workers, EndpointWorkers: cfg.Webhooks.EndpointWorkers,
+		Poll: cfg.Webhooks.Poll, Metrics: webhook.NewMetrics(a.Registry)}); err != nil {
+		return err
+	}
 	a.API = httpapi.New(httpapi.Options{
 		Accounts:         a.Accounts,
 		Wallet:           a.Wallet,
@@ -321,6 +346,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		MaxVideo:         cmp.Or(cfg.MaxVideoBytes, DefaultMaxVideoBytes),
 		Subscriptions:    a.Subscriptions,
 		Payouts:          a.Payouts,
+		Webhooks:         a.Webhooks,
 		Content:          a.Content,
 		Settings:         a.Settings,
 		Hub:              a.Hub,
@@ -352,6 +378,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Payouts:          a.Payouts,
 		Audit:            audit.NewLog(db),
 		Settings:         a.Settings,
+		Webhooks:         a.Webhooks,
 		Blobs:            a.Blobs,
 		API:              a.API,
 		APISpec:          a.API.Spec(),
@@ -395,6 +422,13 @@ func (a *App) janitor(log *slog.Logger) func(ctx context.Context) error {
 		if chat > 0 {
 			log.Info("purged the chat of ended LIVEs", "messages", chat)
 		}
+		hooks, err := a.Webhooks.Prune(ctx)
+		if err != nil {
+			return err
+		}
+		if hooks > 0 {
+			log.Info("purged delivered events and old webhook deliveries", "rows", hooks)
+		}
 		return nil
 	}
 }
@@ -403,7 +437,10 @@ func (a *App) janitor(log *slog.Logger) func(ctx context.Context) error {
 // runs once at Start, applying any deadline that passed while no server
 // ran).
 func (a *App) Start(ctx context.Context) error {
-	return a.Jobs.Start(ctx)
+	if err := a.Jobs.Start(ctx); err != nil {
+		return err
+	}
+	return a.Webhooks.Start(ctx)
 }
 
 // StopJobs stops the background jobs: no new job starts, the running ones
@@ -411,10 +448,16 @@ func (a *App) Start(ctx context.Context) error {
 // later). The server calls it once the HTTP server has drained, before
 // Close.
 func (a *App) StopJobs(ctx context.Context) error {
-	if a.Jobs == nil {
-		return nil
+	var err error
+	if a.Webhooks != nil {
+		// An attempt cut short is made again (the delivery's lease is
+		// released), so nothing is lost.
+		err = a.Webhooks.Stop(ctx)
 	}
-	return a.Jobs.Stop(ctx)
+	if a.Jobs == nil {
+		return err
+	}
+	return errors.Join(err, a.Jobs.Stop(ctx))
 }
 
 // closeJobsTimeout bounds the drain of the jobs when Close stops them

@@ -169,6 +169,16 @@ var problemCodes = map[string][]string{
 	"freezeWallet":           {fanfare.ENotFound, fanfare.EConflict},
 	"unfreezeWallet":         {fanfare.ENotFound, fanfare.EConflict},
 	"coinPacks":              {},
+	// The outgoing webhooks' endpoints (validation_failed is common to
+	// every operation with input).
+	"createWebhookEndpoint": {},
+	"listWebhookEndpoints":  {},
+	"getWebhookEndpoint":    {fanfare.ENotFound},
+	"updateWebhookEndpoint": {fanfare.ENotFound},
+	"rotateWebhookSecret":   {fanfare.ENotFound},
+	"deleteWebhookEndpoint": {fanfare.ENotFound},
+	"listWebhookDeliveries": {fanfare.ENotFound},
+	"replayWebhookDelivery": {fanfare.ENotFound},
 	"buyCoins": {fanfare.EIdempotencyKeyRequired, fanfare.EIdempotencyConflict, fanfare.EPaymentDeclined,
 		fanfare.ENotEligible, fanfare.EWalletFrozen, fanfare.EPurchaseLimit, fanfare.EUnavailable},
 	"refundPurchase": {fanfare.ENotFound, fanfare.EIdempotencyKeyRequired, fanfare.EIdempotencyConflict, fanfare.EInvalidState, fanfare.EDeadlinePassed,

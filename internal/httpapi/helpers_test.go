@@ -30,6 +30,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
+	"github.com/fanfarehq/fanfare/internal/webhook"
 )
 
 const testAPIKey = "test-api-key-0123456789"
@@ -51,6 +52,7 @@ type env struct {
 	registry *prometheus.Registry
 	blobDir  string // the blob store's folder
 	jobs     *jobs.Queue
+	webhooks *webhook.Service
 }
 
 // newEnv serves the API over HTTP on db, in the graph serve builds
@@ -97,7 +99,7 @@ func newEnvConfig(tb testing.TB, db *store.DB, c envConfig) *env {
 		MaxVideoBytes: c.maxVideo, BlobURL: blobURL, PostMaxMediaBytes: c.maxPostMedia, Members: c.members, Emotes: c.emotes,
 		Payouts: c.payouts, HostJWT: c.hostJWT, NoPasswordSignUp: c.noSignUp})
 	e := &env{api: a.API, handler: a.API, db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet, live: a.Live, rules: a.Rules, tips: a.Tips,
-		registry: a.Registry, blobDir: blobDir, jobs: a.Jobs}
+		registry: a.Registry, blobDir: blobDir, jobs: a.Jobs, webhooks: a.Webhooks}
 	if _, ok := tb.(*testing.T); ok {
 		e.url = apptest.Serve(tb, a, a.API)
 	}

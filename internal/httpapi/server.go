@@ -36,6 +36,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/subscription"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
+	"github.com/fanfarehq/fanfare/internal/webhook"
 )
 
 // DefaultMaxBodyBytes is the largest request body accepted unless Options
@@ -63,6 +64,9 @@ type Options struct {
 	Subscriptions *subscription.Service
 	// Payouts answers creators' earnings. Nil: no earnings routes.
 	Payouts *payout.Service
+	// Webhooks keeps the host app's webhook endpoints and their delivery
+	// log. Nil: no webhook routes.
+	Webhooks *webhook.Service
 	// Content runs the subscriber content: exclusive emotes and
 	// subscriber-only posts (its files are in Blobs too).
 	Content *content.Service
@@ -131,6 +135,7 @@ type Server struct {
 	subs      *subscription.Service
 	payouts   *payout.Service
 	settings  *settings.Service
+	webhooks  *webhook.Service
 	content   *content.Service
 	blobs     *blob.Store
 	maxVideo  int64
@@ -201,6 +206,7 @@ func newServer(opts Options) *Server {
 		subs:      opts.Subscriptions,
 		payouts:   opts.Payouts,
 		settings:  opts.Settings,
+		webhooks:  opts.Webhooks,
 		content:   opts.Content,
 		blobs:     opts.Blobs,
 		maxVideo:  opts.MaxVideo,
@@ -289,6 +295,7 @@ func newServer(opts Options) *Server {
 	s.registerContent()
 	s.registerEarnings()
 	s.registerPayouts()
+	s.registerWebhookEndpoints()
 	s.registerSupporters()
 	s.registerPreferences()
 	s.registerAudit()

@@ -2,6 +2,8 @@ package live_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -79,6 +81,75 @@ func TestGiftToAnEndedLiveWritesNoEvent(t *testing.T) {
 		_, err = f.live.SendGift(ctx, f.users["sam"], l.ID, "rose", 1, "g2")
 		requireCode(t, err, fanfare.EInvalidState)
 		require.Len(t, f.events(t, outbox.GiftSent), 1)
+	})
+}
+
+// TestGiftEventsUnderConcurrentFailures: gifts sent at once, while the
+// LIVE ends under them (the cached LIVE still reads as on air, so gifts
+// fail in the committer and their batches are sent again with
+// savepoints), leave exactly one gift.sent per committed gift, whose id
+// is that gift's ledger operation.
+func TestGiftEventsUnderConcurrentFailures(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		ctx := context.Background()
+		l, err := f.live.Start(ctx, f.users["ayla"], "LIVE")
+		require.NoError(t, err)
+		f.grant(t, "sam", 10_000)
+		f.grant(t, "omar", 10_000)
+		var mu sync.Mutex
+		ok := map[string]bool{}
+		var wg sync.WaitGroup
+		for _, who := range []string{"sam", "omar"} {
+			for w := range 4 {
+				wg.Go(func() {
+					for i := range 25 {
+						if who == "sam" && w == 0 && i == 10 {
+							if _, err := db.Write.ExecContext(ctx, `UPDATE lives SET status = 'ended', ended_at = $1 WHERE id = $2`,
+								now.UnixMicro(), l.ID); err != nil {
+								t.Error(err)
+							}
+						}
+						sent, err := f.live.SendGift(ctx, f.users[who], l.ID, "rose", 1, fmt.Sprint(who, w, "-", i))
+						if err != nil {
+							if fanfare.ErrorCode(err) != fanfare.EInvalidState {
+								t.Errorf("gift: %v", err)
+							}
+							continue
+						}
+						mu.Lock()
+						ok[sent.Payment.OpID] = true
+						mu.Unlock()
+					}
+				})
+			}
+		}
+		wg.Wait()
+		require.NotEmpty(t, ok)
+
+		var committed []string
+		rows, err := db.Read.QueryContext(ctx, `SELECT DISTINCT op_id FROM transfers WHERE kind = 'gift'`)
+		require.NoError(t, err)
+		for rows.Next() {
+			var id string
+			require.NoError(t, rows.Scan(&id))
+			committed = append(committed, id)
+		}
+		require.NoError(t, rows.Err())
+		rows.Close()
+		var evented []string
+		for _, r := range f.events(t, outbox.GiftSent) {
+			var g live.GiftSent
+			require.NoError(t, r.Data(&g))
+			require.Equal(t, outbox.ID(outbox.GiftSent, g.ID), r.ID)
+			evented = append(evented, g.ID)
+		}
+		require.ElementsMatch(t, committed, evented)
+		require.Len(t, evented, len(ok))
+		for _, id := range evented {
+			require.True(t, ok[id], "event %s of a gift nobody was told was sent", id)
+		}
 	})
 }
 

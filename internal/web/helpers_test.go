@@ -34,6 +34,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
 	"github.com/fanfarehq/fanfare/internal/web"
+	"github.com/fanfarehq/fanfare/internal/webhook"
 )
 
 const password = "fanfare-demo"
@@ -52,6 +53,7 @@ type app struct {
 	shout    *shoutout.Service
 	subs     *subscription.Service
 	content  *content.Service
+	webhooks *webhook.Service
 	// web holds what builds another web server on the same app.
 	web web.Options
 	// blobDir is the blob store's folder.
@@ -105,7 +107,7 @@ func newAppWith(t *testing.T, db *store.DB, o appOptions) *app {
 		NoPasswordSignUp:  o.noSignUp,
 	})
 	opts := web.Options{Accounts: a.Accounts, Wallet: a.Wallet, Live: a.Live, Rules: a.Rules, Tips: a.Tips,
-		Profiles: a.Profiles, Shoutouts: a.Shoutouts, Subscriptions: a.Subscriptions, Content: a.Content, Payouts: a.Payouts, API: a.API, Logger: slog.New(slog.DiscardHandler),
+		Profiles: a.Profiles, Shoutouts: a.Shoutouts, Subscriptions: a.Subscriptions, Content: a.Content, Payouts: a.Payouts, Webhooks: a.Webhooks, API: a.API, Logger: slog.New(slog.DiscardHandler),
 		Clock: cmp.Or[fanfare.Clock](o.clock, fanfare.SystemClock{}), CSRFKey: o.csrfKey}
 	var pages http.Handler = a.Web
 	if o.blobs != nil {
@@ -114,7 +116,7 @@ func newAppWith(t *testing.T, db *store.DB, o appOptions) *app {
 		pages = web.New(withBlobs)
 	}
 	return &app{url: apptest.Serve(t, a, pages), db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet,
-		live: a.Live, rules: a.Rules, tips: a.Tips, shout: a.Shoutouts, subs: a.Subscriptions, content: a.Content, web: opts, blobDir: blobDir}
+		live: a.Live, rules: a.Rules, tips: a.Tips, shout: a.Shoutouts, subs: a.Subscriptions, content: a.Content, webhooks: a.Webhooks, web: opts, blobDir: blobDir}
 }
 
 // browser is one visitor: a cookie jar and a client that does not follow

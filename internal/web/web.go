@@ -23,6 +23,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/subscription"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
+	"github.com/fanfarehq/fanfare/internal/webhook"
 )
 
 // SessionCookie is the cookie that holds a browser's session token. The
@@ -70,6 +71,8 @@ type Options struct {
 	// Settings keeps the operator's stored settings (/ops/config). Nil:
 	// no such page.
 	Settings *settings.Service
+	// Webhooks runs the operator's webhooks page. Nil: no page.
+	Webhooks *webhook.Service
 	// Blobs deletes a video the operator rejects. Nil: the blob stays.
 	Blobs Blobs
 	// API serves the paths of the HTTP API: /v1/, /openapi.json,
@@ -114,6 +117,7 @@ type Server struct {
 	payouts   *payout.Service
 	audit     *audit.Log
 	settings  *settings.Service
+	webhooks  *webhook.Service
 	blobs     Blobs
 	api       http.Handler
 	log       *slog.Logger
@@ -157,6 +161,7 @@ func New(opts Options) *Server {
 		payouts:   opts.Payouts,
 		audit:     opts.Audit,
 		settings:  opts.Settings,
+		webhooks:  opts.Webhooks,
 		blobs:     opts.Blobs,
 		api:       opts.API,
 		log:       opts.Logger,
@@ -252,6 +257,11 @@ func New(opts Options) *Server {
 	mux.HandleFunc("POST /ops/wallets/{handle}/{action}", s.userForm(s.operator(s.freezeWallet)))
 	if s.audit != nil {
 		mux.HandleFunc("GET /ops/audit", s.userPage(s.operator(s.auditPage)))
+	}
+	if s.webhooks != nil {
+		mux.HandleFunc("GET /ops/webhooks", s.userPage(s.operator(s.webhooksPage)))
+		mux.HandleFunc("POST /ops/webhooks", s.userForm(s.operator(s.addWebhook)))
+		mux.HandleFunc("POST /ops/webhooks/{id}/{action}", s.userForm(s.operator(s.webhookAction)))
 	}
 	mux.Handle("GET /static/", staticHandler())
 	mux.HandleFunc("GET /favicon.ico", favicon)

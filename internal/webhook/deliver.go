@@ -1,0 +1,996 @@
+package webhook
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/paging"
+	"github.com/fanfarehq/fanfare/internal/store"
+)
+
+// Schedule is the delay before each attempt of a delivery: the Standard
+// Webhooks example schedule, about three days in all. A delivery that has
+// failed them all is given up.
+var Schedule = []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour,
+	5 * time.Hour, 10 * time.Hour, 14 * time.Hour, 20 * time.Hour, 24 * time.Hour}
+
+const (
+	// DefaultTimeout bounds one attempt.
+	DefaultTimeout = 15 * time.Second
+	// AutoPauseAfter is how long an endpoint may fail every attempt
+	// before it is paused (auto_paused) and the operator told.
+	AutoPauseAfter = 72 * time.Hour
+	// Window is how long a delivery may wait (its endpoint paused, its
+	// retries pushed back) before it is given up: the schedule's span
+	// and a day.
+	Window = 4 * 24 * time.Hour
+	// MaxRetryAfter caps the wait a Retry-After asks for.
+	MaxRetryAfter = 24 * time.Hour
+	// lease is how long a server keeps the deliveries it claimed before
+	// another may take them (it died). An attempt starts at most Timeout
+	// after its claim (a delivery not started by then is handed back) and
+	// lasts at most Timeout: the lease outlasts both.
+	lease = 2*DefaultTimeout + 5*time.Second
+	// excerpt is the most of an answer the log keeps.
+	excerpt = 1024
+	// Keep is how long dispatched outbox rows and finished deliveries and
+	// their log are kept (Prune).
+	Keep = 7 * 24 * time.Hour
+)
+
+// SystemActor is who the audit log names for the changes the delivery
+// makes itself (410 Gone, the auto-pause).
+var SystemActor = fanfare.Actor{Role: "system"}
+
+// Step does one round of the work: it dispatches the events waiting in the
+// outbox into deliveries, then sends the deliveries due now and records
+// their attempts. It returns how many events it dispatched and how many
+// attempts it made. The server's loop (Start) calls it; tests call it with
+// their clock.
+func (s *Service) Step(ctx context.Context) (dispatched, sent int, err error) {
+	return s.step(ctx, ctx)
+}
+
+func (s *Service) step(ctx, sendCtx context.Context) (dispatched, sent int, err error) {
+	if dispatched, err = s.dispatch(ctx, nil); err != nil {
+		return 0, 0, err
+	}
+	ds, err := s.claim(ctx, nil, s.opts.Batch)
+	if err != nil || len(ds) == 0 {
+		return dispatched, 0, err
+	}
+	results := s.send(sendCtx, ds)
+	if err := s.record(context.WithoutCancel(ctx), nil, results); err != nil {
+		return dispatched, 0, err
+	}
+	return dispatched, len(results), nil
+}
+
+// round is one round of the server's loop, in one transaction: it
+// records the attempts made since the last round, dispatches the outbox's
+// waiting events, and claims up to limit due deliveries. On SQLite every
+// write shares one connection with the gifts' committer: one transaction a
+// round, and none when there is nothing to do, keeps what webhooks take
+// from the gifts small.
+func (s *Service) round(ctx context.Context, rs []result, limit int) (int, []delivery, error) {
+	pending, err := s.any(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE dispatched_at IS NULL LIMIT 1) p`)
+	if err != nil {
+		return 0, nil, err
+	}
+	due := false
+	if limit > 0 {
+		if due, err = s.due(ctx); err != nil {
+			return 0, nil, err
+		}
+	}
+	if !pending && !due && len(rs) == 0 {
+		return 0, nil, nil
+	}
+	var n int
+	var ds []delivery
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.record(ctx, tx, rs); err != nil {
+			return err
+		}
+		if pending {
+			var err error
+			if n, err = s.dispatch(ctx, tx); err != nil {
+				return err
+			}
+		}
+		if due || n > 0 {
+			var err error
+			ds, err = s.claim(ctx, tx, limit)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return n, ds, nil
+}
+
+// any reports whether the one-row count query q finds a row.
+func (s *Service) any(ctx context.Context, q string, args ...any) (bool, error) {
+	var n int
+	if err := s.db.Read.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return false, fmt.Errorf("webhook: look for work: %w", err)
+	}
+	return n > 0, nil
+}
+
+// due reports whether a delivery is due now.
+func (s *Service) due(ctx context.Context) (bool, error) {
+	return s.any(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $1 AND locked_until <= $1 LIMIT 1) d`,
+		s.clock.Now().UnixMicro())
+}
+
+// within runs fn in tx, or in a transaction of its own when tx is nil.
+func (s *Service) within(ctx context.Context, tx *sql.Tx, fn func(tx *sql.Tx) error) error {
+	if tx != nil {
+		return fn(tx)
+	}
+	return s.tx(ctx, fn)
+}
+
+// dispatch turns up to Batch undispatched outbox rows, oldest first, into
+// one delivery per endpoint subscribed to their type, and marks them
+// dispatched, in one transaction. On PostgreSQL the rows are locked with
+// SKIP LOCKED, so servers dispatch different rows at once.
+//
+// With tx nil it runs in a transaction of its own, if the outbox has
+// anything to dispatch; otherwise in tx.
+func (s *Service) dispatch(ctx context.Context, tx *sql.Tx) (int, error) {
+	if tx == nil {
+		if ok, err := s.any(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE dispatched_at IS NULL LIMIT 1) p`); err != nil || !ok {
+			return 0, err
+		}
+	}
+	lock := ""
+	if s.db.Dialect == store.Postgres {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	n := 0
+	err := s.within(ctx, tx, func(tx *sql.Tx) error {
+		rs, err := tx.QueryContext(ctx, `SELECT id, type, created_at FROM outbox WHERE dispatched_at IS NULL ORDER BY created_at, id LIMIT $1`+lock, s.opts.Batch)
+		if err != nil {
+			return fmt.Errorf("webhook: read the outbox: %w", err)
+		}
+		type event struct {
+			id, typ string
+			at      int64
+		}
+		var evs []event
+		for rs.Next() {
+			var e event
+			if err := rs.Scan(&e.id, &e.typ, &e.at); err != nil {
+				rs.Close()
+				return fmt.Errorf("webhook: read the outbox: %w", err)
+			}
+			evs = append(evs, e)
+		}
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return fmt.Errorf("webhook: read the outbox: %w", err)
+		}
+		if len(evs) == 0 {
+			return nil
+		}
+		eps, err := s.subscribers(ctx, tx)
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now().UnixMicro()
+		var rows [][]any
+		for _, ev := range evs {
+			for _, ep := range eps {
+				if ep.Subscribes(ev.typ) {
+					rows = append(rows, []any{ep.ID, ev.id, ev.typ, ev.at, now, now + Window.Microseconds(), now})
+				}
+			}
+		}
+		if err := insertRows(ctx, tx, `INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, event_at, next_attempt_at, expires_at, created_at, updated_at) VALUES `,
+			`($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%[7]d)`, ` ON CONFLICT (endpoint_id, event_id) DO NOTHING`, rows); err != nil {
+			return fmt.Errorf("webhook: create deliveries: %w", err)
+		}
+		ids := make([][]any, len(evs))
+		for i, ev := range evs {
+			ids[i] = []any{ev.id}
+		}
+		if err := inRows(ctx, tx, `UPDATE outbox SET dispatched_at = `+strconv.FormatInt(now, 10)+` WHERE id IN (`, ids); err != nil {
+			return fmt.Errorf("webhook: mark events dispatched: %w", err)
+		}
+		n = len(evs)
+		return nil
+	})
+	if err == nil && n > 0 && s.opts.Metrics != nil {
+		s.opts.Metrics.dispatched.Add(float64(n))
+	}
+	return n, err
+}
+
+// subscribers returns the endpoints that take deliveries: all but the
+// disabled ones (a paused endpoint's deliveries wait for it).
+func (s *Service) subscribers(ctx context.Context, tx *sql.Tx) ([]Endpoint, error) {
+	rs, err := tx.QueryContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE state <> 'disabled'`)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: read endpoints: %w", err)
+	}
+	defer rs.Close()
+	var out []Endpoint
+	for rs.Next() {
+		e, err := scanEndpoint(rs)
+		if err != nil {
+			return nil, fmt.Errorf("webhook: read endpoints: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rs.Err()
+}
+
+// insertRows inserts rows with multi-row INSERTs of up to 100 rows: head,
+// then one tuple (a format with the row's placeholders' numbers) per row,
+// then tail.
+func insertRows(ctx context.Context, tx *sql.Tx, head, tuple, tail string, rows [][]any) error {
+	for len(rows) > 0 {
+		chunk := rows[:min(len(rows), 100)]
+		rows = rows[len(chunk):]
+		var b strings.Builder
+		b.WriteString(head)
+		var args []any
+		for i, r := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			nums := make([]any, 0, len(r))
+			for j := range r {
+				nums = append(nums, len(args)+j+1)
+			}
+			fmt.Fprintf(&b, tuple, nums...)
+			args = append(args, r...)
+		}
+		b.WriteString(tail)
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// inRows runs head followed by an IN list of up to 500 keys and ")".
+func inRows(ctx context.Context, tx *sql.Tx, head string, keys [][]any) error {
+	for len(keys) > 0 {
+		chunk := keys[:min(len(keys), 500)]
+		keys = keys[len(chunk):]
+		var b strings.Builder
+		b.WriteString(head)
+		args := make([]any, 0, len(chunk))
+		for i, k := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "$%d", i+1)
+			args = append(args, k[0])
+		}
+		b.WriteString(")")
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// delivery is one claimed delivery, with what its attempt needs.
+type delivery struct {
+	endpointID, eventID, eventType string
+	eventAt                        int64
+	tries, attempts                int
+	expiresAt                      int64
+	body                           sql.NullString
+	url, secret, oldSecret         string
+	oldUntil                       int64
+}
+
+// claim leases up to limit deliveries due now to active endpoints: no
+// other server takes them until the lease ends. With tx nil it runs in a
+// transaction of its own, if any delivery is due; otherwise in tx.
+func (s *Service) claim(ctx context.Context, tx *sql.Tx, limit int) ([]delivery, error) {
+	now := s.clock.Now().UnixMicro()
+	if limit <= 0 {
+		return nil, nil
+	}
+	if tx == nil {
+		if ok, err := s.due(ctx); err != nil || !ok {
+			return nil, err
+		}
+	}
+	lock := ""
+	if s.db.Dialect == store.Postgres {
+		lock = " FOR UPDATE OF d SKIP LOCKED"
+	}
+	var out []delivery
+	err := s.within(ctx, tx, func(tx *sql.Tx) error {
+		rs, err := tx.QueryContext(ctx, `SELECT d.endpoint_id, d.event_id, d.event_type, d.event_at, d.tries, d.attempts, d.expires_at, o.body,
+			e.url, e.secret, e.old_secret, e.old_secret_until
+			FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id LEFT JOIN outbox o ON o.id = d.event_id
+			WHERE d.state = 'pending' AND d.next_attempt_at <= $1 AND d.locked_until <= $1 AND e.state = 'active'
+			ORDER BY d.next_attempt_at LIMIT $2`+lock, now, limit)
+		if err != nil {
+			return fmt.Errorf("webhook: claim deliveries: %w", err)
+		}
+		for rs.Next() {
+			var d delivery
+			if err := rs.Scan(&d.endpointID, &d.eventID, &d.eventType, &d.eventAt, &d.tries, &d.attempts, &d.expiresAt, &d.body,
+				&d.url, &d.secret, &d.oldSecret, &d.oldUntil); err != nil {
+				rs.Close()
+				return fmt.Errorf("webhook: claim deliveries: %w", err)
+			}
+			out = append(out, d)
+		}
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return fmt.Errorf("webhook: claim deliveries: %w", err)
+		}
+		return s.setLease(ctx, tx, out, now+lease.Microseconds())
+	})
+	return out, err
+}
+
+// setLease sets the lease of ds to until (0 releases them).
+func (s *Service) setLease(ctx context.Context, tx *sql.Tx, ds []delivery, until int64) error {
+	for len(ds) > 0 {
+		chunk := ds[:min(len(ds), 200)]
+		ds = ds[len(chunk):]
+		var b strings.Builder
+		b.WriteString(`UPDATE webhook_deliveries SET locked_until = $1 WHERE (endpoint_id, event_id) IN (VALUES `)
+		args := []any{until}
+		for i, d := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "($%d, $%d)", len(args)+1, len(args)+2)
+			args = append(args, d.endpointID, d.eventID)
+		}
+		b.WriteString(")")
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("webhook: lease deliveries: %w", err)
+		}
+	}
+	return nil
+}
+
+// setDone marks ds delivered, each after one more attempt.
+func (s *Service) setDone(ctx context.Context, tx *sql.Tx, ds []delivery, now time.Time) error {
+	for len(ds) > 0 {
+		chunk := ds[:min(len(ds), 200)]
+		ds = ds[len(chunk):]
+		var b strings.Builder
+		b.WriteString(`UPDATE webhook_deliveries SET state = 'succeeded', tries = tries + 1, attempts = attempts + 1, locked_until = 0, updated_at = $1
+			WHERE (endpoint_id, event_id) IN (VALUES `)
+		args := []any{now.UnixMicro()}
+		for i, d := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "($%d, $%d)", len(args)+1, len(args)+2)
+			args = append(args, d.endpointID, d.eventID)
+		}
+		b.WriteString(")")
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("webhook: record deliveries: %w", err)
+		}
+	}
+	return nil
+}
+
+// result is what one attempt came to.
+type result struct {
+	d          delivery
+	id         string // the attempt's id in the log
+	at         time.Time
+	status     int
+	latency    time.Duration
+	response   string
+	err        string
+	retryAfter time.Duration // what Retry-After asked for (0: nothing)
+	// interrupted: the server stopped during the attempt, which is not
+	// counted (the delivery is sent again).
+	interrupted bool
+	expired     bool // given up without an attempt
+}
+
+func (r result) ok() bool { return r.status >= 200 && r.status < 300 }
+
+// send makes one attempt of each delivery, at most Workers at once and
+// EndpointWorkers per endpoint, and returns their results.
+func (s *Service) send(ctx context.Context, ds []delivery) []result {
+	out := make([]result, len(ds))
+	var wg sync.WaitGroup
+	for i, d := range ds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = s.run(ctx, d)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// run makes the attempt of d once a worker and its endpoint are free. A
+// delivery given up (past its window, or its event no longer stored) is
+// not sent; one that could not start within Timeout of its claim is
+// handed back untried, so that every attempt ends within the lease.
+func (s *Service) run(ctx context.Context, d delivery) result {
+	now := s.clock.Now()
+	if d.expiresAt <= now.UnixMicro() || !d.body.Valid {
+		r := result{d: d, id: "wha_" + fanfare.NewID(s.clock), at: now, expired: true, err: "given up: not delivered within its window"}
+		if !d.body.Valid {
+			r.err = "given up: the event is no longer stored"
+		}
+		return r
+	}
+	wait := time.NewTimer(s.opts.Timeout)
+	defer wait.Stop()
+	handBack := result{d: d, interrupted: true}
+	select {
+	case s.sem <- struct{}{}:
+	case <-wait.C:
+		return handBack
+	case <-ctx.Done():
+		return handBack
+	}
+	defer func() { <-s.sem }()
+	ep := s.endpointSem(d.endpointID)
+	select {
+	case ep <- struct{}{}:
+	case <-wait.C:
+		return handBack
+	case <-ctx.Done():
+		return handBack
+	}
+	defer func() { <-ep }()
+	return s.attempt(ctx, d)
+}
+
+func (s *Service) endpointSem(id string) chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.epSem[id]
+	if !ok {
+		c = make(chan struct{}, s.opts.EndpointWorkers)
+		s.epSem[id] = c
+	}
+	return c
+}
+
+// Sign returns the webhook-signature of body sent as event id at ts with
+// secret, and with oldSecret too when it is not empty (two signatures,
+// space-separated).
+func Sign(secret, oldSecret, id string, ts time.Time, body []byte) (string, error) {
+	var sigs []string
+	for _, k := range []string{secret, oldSecret} {
+		if k == "" {
+			continue
+		}
+		wh, err := standardwebhooks.NewWebhook(k)
+		if err != nil {
+			return "", fmt.Errorf("webhook: secret: %w", err)
+		}
+		sig, err := wh.Sign(id, ts, body)
+		if err != nil {
+			return "", fmt.Errorf("webhook: sign: %w", err)
+		}
+		sigs = append(sigs, sig)
+	}
+	return strings.Join(sigs, " "), nil
+}
+
+// attempt sends d once.
+func (s *Service) attempt(ctx context.Context, d delivery) result {
+	start := s.clock.Now()
+	r := result{d: d, id: "wha_" + fanfare.NewID(s.clock), at: start}
+	old := ""
+	if d.oldSecret != "" && d.oldUntil > start.UnixMicro() {
+		old = d.oldSecret
+	}
+	body := []byte(d.body.String)
+	sig, err := Sign(d.secret, old, d.eventID, start, body)
+	if err != nil {
+		r.err = err.Error()
+		return r
+	}
+	ctx, cancel := context.WithTimeout(withLoopback(ctx, d.url), s.opts.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, strings.NewReader(d.body.String))
+	if err != nil {
+		r.err = err.Error()
+		return r
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Fanfare-Webhooks/1")
+	req.Header.Set(standardwebhooks.HeaderWebhookID, d.eventID)
+	req.Header.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(start.Unix(), 10))
+	req.Header.Set(standardwebhooks.HeaderWebhookSignature, sig)
+	t0 := time.Now() // the latency is measured on the wall clock whatever the clock says
+	resp, err := s.client.Do(req)
+	r.latency = time.Since(t0)
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled) {
+			r.interrupted = true
+		}
+		r.err = trim(err.Error(), excerpt)
+		return r
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, excerpt))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so the connection is kept
+	r.status, r.response = resp.StatusCode, trim(string(b), excerpt)
+	r.latency = time.Since(t0)
+	if !r.ok() {
+		r.retryAfter = retryAfter(resp.Header.Get("Retry-After"), s.clock.Now())
+	}
+	return r
+}
+
+// trim returns s cut to n bytes at a character boundary.
+func trim(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8Start(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	if len(s) > 0 {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func utf8Start(b byte) bool { return b < 0x80 || b >= 0xC0 }
+
+// retryAfter reads a Retry-After header (seconds, or an HTTP date) as a
+// wait from now, capped at MaxRetryAfter; 0 when there is none.
+func retryAfter(h string, now time.Time) time.Duration {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.ParseInt(h, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		if n > int64(MaxRetryAfter/time.Second) {
+			return MaxRetryAfter
+		}
+		d = time.Duration(n) * time.Second
+	} else if t, err := http.ParseTime(h); err == nil {
+		d = t.Sub(now)
+	}
+	return max(0, min(d, MaxRetryAfter))
+}
+
+// record writes the attempts' results: the log, each delivery's next
+// step, and the endpoints' state (410 Gone disables one; failing for
+// AutoPauseAfter pauses it), in one transaction.
+//
+// With tx nil it runs in a transaction of its own; otherwise in tx.
+func (s *Service) record(ctx context.Context, tx *sql.Tx, rs []result) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	now := s.clock.Now()
+	type change struct {
+		id, state, reason string
+	}
+	var changes []change
+	err := s.within(ctx, tx, func(tx *sql.Tx) error {
+		var interrupted, done []delivery
+		var logRows [][]any
+		failing := map[string]bool{}
+		succeeded := map[string]bool{}
+		for _, r := range rs {
+			d := r.d
+			if r.interrupted {
+				interrupted = append(interrupted, d)
+				continue
+			}
+			state, next := "pending", now
+			tries, attempts := d.tries, d.attempts
+			switch {
+			case r.expired:
+				state = "failed"
+			case r.ok():
+				tries, attempts = tries+1, attempts+1
+				state = "succeeded"
+				succeeded[d.endpointID] = true
+				delete(failing, d.endpointID)
+			case r.status == http.StatusGone:
+				tries, attempts = tries+1, attempts+1
+				state = "failed"
+				changes = append(changes, change{d.endpointID, Disabled, "the endpoint answered 410 Gone"})
+			default:
+				tries, attempts = tries+1, attempts+1
+				failing[d.endpointID] = true
+				if tries >= len(Schedule) {
+					state = "failed"
+				} else {
+					next = now.Add(max(Schedule[tries], r.retryAfter))
+				}
+			}
+			if !r.expired {
+				logRows = append(logRows, []any{r.id, d.endpointID, d.eventID, d.eventType, attempts, r.status, r.latency.Microseconds(),
+					r.response, r.err, r.at.UnixMicro()})
+			}
+			// The common case, a success, is written for the whole
+			// batch at once; the others one by one.
+			if state == "succeeded" && tries == d.tries+1 {
+				done = append(done, d)
+			} else if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET state = $1, tries = $2, attempts = $3, next_attempt_at = $4, locked_until = 0,
+				updated_at = $5 WHERE endpoint_id = $6 AND event_id = $7`, state, tries, attempts, next.UnixMicro(), now.UnixMicro(), d.endpointID, d.eventID); err != nil {
+				return fmt.Errorf("webhook: record delivery: %w", err)
+			}
+			if s.opts.Metrics != nil {
+				s.opts.Metrics.observe(r, now)
+			}
+		}
+		if err := insertRows(ctx, tx, `INSERT INTO webhook_attempts (id, endpoint_id, event_id, event_type, attempt, status, latency_us, response, error, created_at) VALUES `,
+			`($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)`, ``, logRows); err != nil {
+			return fmt.Errorf("webhook: write the delivery log: %w", err)
+		}
+		if err := s.setLease(ctx, tx, interrupted, 0); err != nil {
+			return err
+		}
+		if err := s.setDone(ctx, tx, done, now); err != nil {
+			return err
+		}
+		for id := range succeeded {
+			if failing[id] {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = 0 WHERE id = $1 AND failing_since <> 0`, id); err != nil {
+				return fmt.Errorf("webhook: record endpoint: %w", err)
+			}
+		}
+		for id := range failing {
+			if _, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = $1 WHERE id = $2 AND failing_since = 0`, now.UnixMicro(), id); err != nil {
+				return fmt.Errorf("webhook: record endpoint: %w", err)
+			}
+			var since int64
+			var state string
+			if err := tx.QueryRowContext(ctx, `SELECT failing_since, state FROM webhook_endpoints WHERE id = $1`, id).Scan(&since, &state); err != nil {
+				if errors.Is(err, sql.ErrNoRows) {
+					continue // deleted meanwhile
+				}
+				return fmt.Errorf("webhook: record endpoint: %w", err)
+			}
+			if state == Active && since != 0 && now.Sub(time.UnixMicro(since)) >= AutoPauseAfter {
+				changes = append(changes, change{id, AutoPaused, "every attempt failed since " + time.UnixMicro(since).UTC().Format(time.RFC3339)})
+			}
+		}
+		for _, c := range changes {
+			before, err := s.get(ctx, tx, c.id, "")
+			if err != nil {
+				if fanfare.ErrorCode(err) == fanfare.ENotFound {
+					continue
+				}
+				return err
+			}
+			if before.State == c.state || before.State == Disabled {
+				continue
+			}
+			after := before
+			after.State, after.StateReason = c.state, c.reason
+			if _, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET state = $1, state_reason = $2, updated_at = $3 WHERE id = $4`,
+				c.state, c.reason, now.UnixMicro(), c.id); err != nil {
+				return fmt.Errorf("webhook: record endpoint: %w", err)
+			}
+			action := "webhook.disable"
+			if c.state == AutoPaused {
+				action = "webhook.auto_pause"
+			}
+			if err := s.audit(ctx, tx, SystemActor, action, c.id, before.view(), after.view()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, c := range changes {
+		s.log.Warn("webhook endpoint "+strings.ReplaceAll(c.state, "_", "-"), "endpoint", c.id, "reason", c.reason)
+	}
+	return nil
+}
+
+// Start starts the delivery loop on this server: it runs Step until Stop,
+// at once again while there is work, after Poll when there is none.
+func (s *Service) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running {
+		return nil
+	}
+	s.running = true
+	loopCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	sendCtx, abort := context.WithCancel(context.WithoutCancel(ctx))
+	s.stop, s.abort, s.done = stop, abort, make(chan struct{})
+	go s.loop(loopCtx, sendCtx)
+	return nil
+}
+
+func (s *Service) loop(ctx, sendCtx context.Context) {
+	defer close(s.done)
+	capacity := s.opts.Workers * 16
+	// Results never wait: the channel holds every attempt in flight.
+	results := make(chan result, capacity)
+	var inflight sync.WaitGroup
+	var busy atomic.Int64
+	freed := make(chan struct{}, 1)
+	var done []result // attempts made, to record in the next round
+	for ctx.Err() == nil {
+		done = drain(results, done)
+		limit := min(capacity-int(busy.Load()), s.opts.Batch)
+		dispatched, ds, err := s.round(ctx, done, limit)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("webhook delivery", "err", err)
+			}
+		} else {
+			done = done[:0]
+		}
+		for _, d := range ds {
+			busy.Add(1)
+			inflight.Add(1)
+			go func() {
+				defer inflight.Done()
+				results <- s.run(sendCtx, d)
+				busy.Add(-1)
+				select {
+				case freed <- struct{}{}:
+				default:
+				}
+			}()
+		}
+		// A full batch: more is waiting, go on at once. Otherwise wait
+		// for the poll, so that a steady stream of events is taken in
+		// batches, not a transaction per event.
+		full := int(busy.Load()) >= capacity
+		if err == nil && !full && (dispatched == s.opts.Batch || len(ds) == s.opts.Batch) {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(s.opts.Poll):
+		case <-freedIf(full, freed):
+		}
+	}
+	inflight.Wait() // Stop cancels sendCtx if they take too long
+	done = drain(results, done)
+	if err := s.record(context.Background(), nil, done); err != nil {
+		// The deliveries stay leased: they are attempted again once the
+		// lease ends.
+		s.log.Error("webhook delivery: record attempts", "err", err, "attempts", len(done))
+	}
+}
+
+// drain appends to done the results waiting in results.
+func drain(results chan result, done []result) []result {
+	for {
+		select {
+		case r := <-results:
+			done = append(done, r)
+		default:
+			return done
+		}
+	}
+}
+
+// freedIf returns freed when the workers are all busy (a worker done
+// wakes the loop), nil otherwise (never ready).
+func freedIf(full bool, freed chan struct{}) chan struct{} {
+	if full {
+		return freed
+	}
+	return nil
+}
+
+// Stop stops the delivery loop: no new round starts; the attempts in
+// flight may finish until ctx ends, then they are cancelled, and a
+// cancelled attempt is made again later (by this server after a restart,
+// or another). Stop returns once the loop has ended.
+func (s *Service) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.running {
+		s.mu.Unlock()
+		return nil
+	}
+	s.running = false
+	stop, abort, done := s.stop, s.abort, s.done
+	s.mu.Unlock()
+	stop()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		abort()
+		<-done
+	}
+	abort()
+	return nil
+}
+
+// Attempt is one attempt of the delivery log.
+type Attempt struct {
+	ID         string
+	EndpointID string
+	EventID    string
+	EventType  string
+	Attempt    int           // 1 for the first attempt of the event to the endpoint
+	Status     int           // the answer's HTTP status; 0 when there was none
+	Latency    time.Duration // from the request to the end of the answer's excerpt
+	Response   string        // the answer's first KiB
+	Error      string        // why there was no answer
+	At         time.Time
+}
+
+// Delivery is where one event stands with one endpoint.
+type Delivery struct {
+	EventID, EventType string
+	State              string // pending, succeeded or failed
+	Attempts           int
+	NextAttemptAt      time.Time
+}
+
+// Log returns a page of the endpoint's delivery log, newest first, and the
+// cursor of the next page ("" at the end).
+//
+// Codes: not_found, validation_failed (a cursor this API did not make).
+func (s *Service) Log(ctx context.Context, endpointID, cursor string, limit int) ([]Attempt, string, error) {
+	if _, err := s.Get(ctx, endpointID); err != nil {
+		return nil, "", err
+	}
+	at, id, err := paging.Decode(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	q := `SELECT id, endpoint_id, event_id, event_type, attempt, status, latency_us, response, error, created_at FROM webhook_attempts WHERE endpoint_id = $1`
+	args := []any{endpointID}
+	if cursor != "" {
+		q += ` AND (created_at < $2 OR (created_at = $2 AND id < $3))`
+		args = append(args, at, id)
+	}
+	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + strconv.Itoa(limit+1)
+	rs, err := s.db.Read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("webhook log: %w", err)
+	}
+	defer rs.Close()
+	out := []Attempt{}
+	for rs.Next() {
+		var a Attempt
+		var lat, created int64
+		if err := rs.Scan(&a.ID, &a.EndpointID, &a.EventID, &a.EventType, &a.Attempt, &a.Status, &lat, &a.Response, &a.Error, &created); err != nil {
+			return nil, "", fmt.Errorf("webhook log: %w", err)
+		}
+		a.Latency, a.At = time.Duration(lat)*time.Microsecond, time.UnixMicro(created).UTC()
+		out = append(out, a)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, "", fmt.Errorf("webhook log: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		last := out[limit-1]
+		next = paging.Encode(last.At.UnixMicro(), last.ID)
+	}
+	return out, next, nil
+}
+
+// Deliveries returns the endpoint's deliveries still pending, oldest
+// first, at most limit.
+//
+// Codes: not_found.
+func (s *Service) Deliveries(ctx context.Context, endpointID string, limit int) ([]Delivery, error) {
+	if _, err := s.Get(ctx, endpointID); err != nil {
+		return nil, err
+	}
+	rs, err := s.db.Read.QueryContext(ctx, `SELECT event_id, event_type, state, attempts, next_attempt_at FROM webhook_deliveries
+		WHERE endpoint_id = $1 AND state = 'pending' ORDER BY next_attempt_at, event_id LIMIT $2`, endpointID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("webhook deliveries: %w", err)
+	}
+	defer rs.Close()
+	out := []Delivery{}
+	for rs.Next() {
+		var d Delivery
+		var next int64
+		if err := rs.Scan(&d.EventID, &d.EventType, &d.State, &d.Attempts, &next); err != nil {
+			return nil, fmt.Errorf("webhook deliveries: %w", err)
+		}
+		d.NextAttemptAt = time.UnixMicro(next).UTC()
+		out = append(out, d)
+	}
+	return out, rs.Err()
+}
+
+// Replay delivers an event to the endpoint again, now: ref is an attempt's
+// id from the log or an event's id. The delivery starts its schedule anew
+// (retried if it fails) even if it succeeded or was given up; an event the
+// endpoint never had is delivered to it if the outbox still holds it. It
+// returns the event's id.
+//
+// Codes: not_found (no such endpoint, attempt or event).
+func (s *Service) Replay(ctx context.Context, a fanfare.Actor, endpointID, ref string) (string, error) {
+	var eventID string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := s.get(ctx, tx, endpointID, s.db.ForUpdate()); err != nil {
+			return err
+		}
+		eventID = ref
+		var id string
+		switch err := tx.QueryRowContext(ctx, `SELECT event_id FROM webhook_attempts WHERE id = $1 AND endpoint_id = $2`, ref, endpointID).Scan(&id); {
+		case err == nil:
+			eventID = id
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("webhook replay: %w", err)
+		}
+		var typ string
+		var at int64
+		if err := tx.QueryRowContext(ctx, `SELECT type, created_at FROM outbox WHERE id = $1`, eventID).Scan(&typ, &at); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return fanfare.Errorf(fanfare.ENotFound, "no event or attempt %q to replay (events are kept %d days)", ref, int(Keep/(24*time.Hour)))
+			}
+			return fmt.Errorf("webhook replay: %w", err)
+		}
+		now := s.clock.Now().UnixMicro()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, event_at, next_attempt_at, expires_at, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $5, $5)
+			ON CONFLICT (endpoint_id, event_id) DO UPDATE SET state = 'pending', tries = 0, next_attempt_at = $5, locked_until = 0, expires_at = $6, updated_at = $5`,
+			endpointID, eventID, typ, at, now, now+Window.Microseconds()); err != nil {
+			return fmt.Errorf("webhook replay: %w", err)
+		}
+		return s.audit(ctx, tx, a, "webhook.replay", endpointID, nil, map[string]any{"event_id": eventID})
+	})
+	return eventID, err
+}
+
+// Prune deletes the outbox rows dispatched, and the deliveries finished and
+// the log written, more than Keep ago. The janitor calls it.
+func (s *Service) Prune(ctx context.Context) (int64, error) {
+	cut := s.clock.Now().Add(-Keep).UnixMicro()
+	var n int64
+	for _, q := range []string{
+		`DELETE FROM webhook_attempts WHERE created_at < $1`,
+		`DELETE FROM webhook_deliveries WHERE state <> 'pending' AND updated_at < $1`,
+		`DELETE FROM outbox WHERE dispatched_at IS NOT NULL AND dispatched_at < $1 AND created_at < $1
+			AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = outbox.id AND d.state = 'pending')`,
+	} {
+		res, err := s.db.Write.ExecContext(ctx, q, cut)
+		if err != nil {
+			return n, fmt.Errorf("webhook prune: %w", err)
+		}
+		k, _ := res.RowsAffected()
+		n += k
+	}
+	return n, nil
+}

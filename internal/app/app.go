@@ -195,13 +195,18 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 	}
 	a.Jobs.Every("janitor", janitorInterval, a.janitor(log))
 	a.Accounts = account.New(db, a.Ledger, account.Options{Clock: clock, Hashes: cfg.Hashes, HashCost: cfg.PasswordHashCost,
-		// Shoutouts are built later; a creator restricted or banned gets
-		// their open requests refunded by a job inserted with the change.
+		// Shoutouts and Subscriptions are built later; a creator
+		// restricted or banned gets their open requests refunded, and
+		// their subscriptions' renewals stopped, by jobs inserted with the
+		// change.
 		StandingChanged: func(ctx context.Context, tx *sql.Tx, userID string, to fanfare.Standing) error {
 			if to != fanfare.StandingRestricted && to != fanfare.StandingBanned {
 				return nil
 			}
-			return a.Shoutouts.StandingChanged(ctx, tx, userID)
+			if err := a.Shoutouts.StandingChanged(ctx, tx, userID); err != nil {
+				return err
+			}
+			return a.Subscriptions.StandingChanged(ctx, tx, userID)
 		}})
 	a.Wallet = wallet.New(db, a.Ledger, a.Accounts, wallet.Options{
 		Clock:           clock,

@@ -47,6 +47,9 @@ type User struct {
 	Standing    Standing    `json:"standing"`
 	Role        Role        `json:"role"`
 	CreatedAt   time.Time   `json:"created_at"`
+	// ExternalID is the host app's id of a user it created; empty for a
+	// user who signed up with a password.
+	ExternalID string `json:"external_id,omitempty"`
 }
 
 // Age returns the user's age in whole years at time t, or -1 if the birth

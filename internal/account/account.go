@@ -62,6 +62,11 @@ type Service struct {
 	// Authenticate's, by token hash, for SessionCacheTTL.
 	users    *cache.TTL[string, fanfare.User]
 	sessions *cache.TTL[string, cachedSession]
+	// keys keeps AuthenticateKey's stored keys, by id, for KeyCacheTTL;
+	// touched is when this node last wrote each key's last use.
+	keys    *cache.TTL[string, Key]
+	touchMu sync.Mutex
+	touched map[string]time.Time
 }
 
 // SessionCacheTTL is how long Authenticate trusts a session it read: a
@@ -102,6 +107,8 @@ func New(db *store.DB, l *ledger.Ledger, opts Options) *Service {
 		onStanding: opts.StandingChanged,
 		users:      cache.New[string, fanfare.User](UserCacheTTL, 100_000, opts.Clock.Now),
 		sessions:   cache.New[string, cachedSession](SessionCacheTTL, 100_000, opts.Clock.Now),
+		keys:       cache.New[string, Key](KeyCacheTTL, 10_000, opts.Clock.Now),
+		touched:    map[string]time.Time{},
 	}
 }
 
@@ -213,8 +220,8 @@ func taken(handle string) error {
 }
 
 const (
-	userColumns  = `id, handle, display_name, region, birth_date, account_type, followers, standing, role, created_at`
-	userColumnsU = `u.id, u.handle, u.display_name, u.region, u.birth_date, u.account_type, u.followers, u.standing, u.role, u.created_at`
+	userColumns  = `id, handle, display_name, region, birth_date, account_type, followers, standing, role, created_at, COALESCE(external_id, '')`
+	userColumnsU = `u.id, u.handle, u.display_name, u.region, u.birth_date, u.account_type, u.followers, u.standing, u.role, u.created_at, COALESCE(u.external_id, '')`
 )
 
 type scanner interface {
@@ -225,7 +232,7 @@ func scanUser(row scanner, extra ...any) (*fanfare.User, error) {
 	u := &fanfare.User{}
 	var typ, standing, role string
 	var created int64
-	dest := append([]any{&u.ID, &u.Handle, &u.DisplayName, &u.Region, &u.BirthDate, &typ, &u.Followers, &standing, &role, &created}, extra...)
+	dest := append([]any{&u.ID, &u.Handle, &u.DisplayName, &u.Region, &u.BirthDate, &typ, &u.Followers, &standing, &role, &created, &u.ExternalID}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -328,7 +335,8 @@ func (s *Service) Resolve(ctx context.Context, ref string) (*fanfare.User, error
 	return s.ByHandle(ctx, ref)
 }
 
-// UpdateInput is an operator's change to a user. Nil fields are left alone.
+// UpdateInput is an operator's (or the host app's) change to a user. Nil
+// fields are left alone.
 type UpdateInput struct {
 	Followers *int64
 	Standing  *fanfare.Standing
@@ -336,6 +344,19 @@ type UpdateInput struct {
 	// Reason, if set, says why (the console asks for one when the
 	// standing changes); it is written to the audit entry.
 	Reason string
+	// Handle, DisplayName, BirthDate and AccountType are changed by the
+	// host app's upsert (see Upsert); an empty DisplayName becomes the
+	// handle.
+	Handle      *string
+	DisplayName *string
+	BirthDate   *string
+	AccountType *fanfare.AccountType
+}
+
+// empty reports whether in changes nothing.
+func (in UpdateInput) empty() bool {
+	return in.Followers == nil && in.Standing == nil && in.Region == nil && in.Handle == nil &&
+		in.DisplayName == nil && in.BirthDate == nil && in.AccountType == nil
 }
 
 // change is one field of an audit entry: its value before and after.
@@ -348,11 +369,11 @@ type change struct {
 // audit log in the same transaction. A change that sets nothing returns the
 // user as it is and logs nothing.
 //
-// Codes: forbidden (actor is not an operator), validation_failed,
-// not_found.
+// Codes: forbidden (actor is neither an operator nor a host key with
+// users:write), validation_failed, not_found, conflict (a new handle taken).
 func (s *Service) Update(ctx context.Context, actor fanfare.Actor, id string, in UpdateInput) (*fanfare.User, error) {
-	if !actor.IsOperator() {
-		return nil, fanfare.Errorf(fanfare.EForbidden, "only an operator can change a user")
+	if !actor.Has(fanfare.ScopeUsersWrite) {
+		return nil, fanfare.Errorf(fanfare.EForbidden, "only an operator or the host app (scope %s) can change a user", fanfare.ScopeUsersWrite)
 	}
 	if in.Followers != nil {
 		if err := checkFollowers(*in.Followers); err != nil {
@@ -369,7 +390,27 @@ func (s *Service) Update(ctx context.Context, actor fanfare.Actor, id string, in
 			return nil, err
 		}
 	}
-	if in.Followers == nil && in.Standing == nil && in.Region == nil {
+	var handle string
+	if in.Handle != nil {
+		var err error
+		if handle, err = NormalizeHandle(*in.Handle); err != nil {
+			return nil, err
+		}
+	}
+	if in.DisplayName != nil {
+		if _, err := normalizeDisplayName(*in.DisplayName, "x"); err != nil {
+			return nil, err
+		}
+	}
+	if in.BirthDate != nil {
+		if err := checkBirthDate(*in.BirthDate, s.clock.Now()); err != nil {
+			return nil, err
+		}
+	}
+	if in.AccountType != nil && !in.AccountType.Valid() {
+		return nil, invalidf("account_type must be %q or %q", fanfare.AccountPersonal, fanfare.AccountBusiness)
+	}
+	if in.empty() {
 		return s.ByID(ctx, id)
 	}
 
@@ -400,9 +441,29 @@ func (s *Service) Update(ctx context.Context, actor fanfare.Actor, id string, in
 		changes["region"] = change{u.Region, region}
 		u.Region = region
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE users SET followers = $1, standing = $2, region = $3, updated_at = $4 WHERE id = $5`,
-		u.Followers, string(u.Standing), u.Region, now.UnixMicro(), u.ID)
-	if err != nil {
+	if in.Handle != nil {
+		changes["handle"] = change{u.Handle, handle}
+		u.Handle = handle
+	}
+	if in.DisplayName != nil {
+		display, _ := normalizeDisplayName(*in.DisplayName, u.Handle)
+		changes["display_name"] = change{u.DisplayName, display}
+		u.DisplayName = display
+	}
+	if in.BirthDate != nil {
+		changes["birth_date"] = change{u.BirthDate, *in.BirthDate}
+		u.BirthDate = *in.BirthDate
+	}
+	if in.AccountType != nil {
+		changes["account_type"] = change{u.AccountType, *in.AccountType}
+		u.AccountType = *in.AccountType
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE users SET followers = $1, standing = $2, region = $3, handle = $4, display_name = $5,
+		birth_date = $6, account_type = $7, updated_at = $8 WHERE id = $9`,
+		u.Followers, string(u.Standing), u.Region, u.Handle, u.DisplayName, u.BirthDate, string(u.AccountType), now.UnixMicro(), u.ID)
+	if store.IsUniqueViolation(err) {
+		return nil, taken(u.Handle)
+	} else if err != nil {
 		return nil, fmt.Errorf("update user: %w", err)
 	}
 	entry := map[string]any{}

@@ -53,7 +53,9 @@ func (s *Service) Login(ctx context.Context, handle, password string) (*Session,
 	var hash string
 	u, err := scanUser(s.db.Read.QueryRowContext(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE handle = $1`,
 		lowerASCII(handle)), &hash)
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, sql.ErrNoRows) || err == nil && hash == "" {
+		// An unknown handle, or a user the host app created, who has no
+		// password: the same answer, after as long.
 		herr := s.slowHash(ctx, func() {
 			s.dummyOnce.Do(func() { s.dummyHash, _ = hashPassword("not the password of anyone", s.cost) })
 			checkPassword(s.dummyHash, password)

@@ -26,6 +26,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/blob"
+	"github.com/fanfarehq/fanfare/internal/console"
 	"github.com/fanfarehq/fanfare/internal/content"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpapi"
@@ -156,6 +157,10 @@ type App struct {
 	// Content is LIVE Subscription's subscriber content: exclusive emotes
 	// and subscriber-only posts.
 	Content *content.Service
+	// Console reads the operator's figures, jobs and audit trails;
+	// Verifier runs verify from the console, one run at a time.
+	Console  *console.Service
+	Verifier *console.Verifier
 
 	API *httpapi.Server // the HTTP API alone
 	Web *web.Server     // the web app, handing the API's paths to API
@@ -276,6 +281,8 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		return err
 	}
 	a.Payouts.Register(a.Jobs)
+	a.Console = console.New(db, a.Ledger, a.Jobs, clock)
+	a.Verifier = console.NewVerifier(a.Ledger, clock)
 	a.API = httpapi.New(httpapi.Options{
 		Accounts:      a.Accounts,
 		Wallet:        a.Wallet,
@@ -314,6 +321,8 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Subscriptions: a.Subscriptions,
 		Content:       a.Content,
 		Payouts:       a.Payouts,
+		Console:       a.Console,
+		Verifier:      a.Verifier,
 		Blobs:         a.Blobs,
 		API:           a.API,
 		APISpec:       a.API.Spec(),
@@ -395,6 +404,9 @@ func (a *App) Close() error {
 	}
 	if a.Hub != nil {
 		a.Hub.Close()
+	}
+	if a.Verifier != nil {
+		a.Verifier.Close() // before the ledger it reads
 	}
 	if a.Ledger != nil {
 		err = errors.Join(err, a.Ledger.Close())

@@ -91,6 +91,7 @@ var funcs = template.FuncMap{
 	"giftIcons":   func() string { return strings.Join(giftSymbols, " ") },
 	"day":         dayName,
 	"inc":         func(n int) int { return n + 1 },
+	"sub":         func(a, b int) int { return a - b },
 	"lower":       strings.ToLower,
 	"subscribeForm": func(o *subscribeOffer, csrf string) subscribeFormData {
 		return subscribeFormData{Offer: o, CSRF: csrf}

@@ -28,7 +28,7 @@ func (s *Service) Review(ctx context.Context, actor fanfare.Actor, cursor string
 	if limit < 1 || limit > MaxPage {
 		return nil, fanfare.Errorf(fanfare.EInvalid, "limit must be between 1 and %d", MaxPage)
 	}
-	q := `SELECT ` + payoutColumns + ` FROM payouts WHERE state IN ('requested', 'failed')`
+	q := `SELECT ` + payoutColumns + ` FROM payouts WHERE state <> 'paid'`
 	var args []any
 	if cursor != "" {
 		at, id, err := paging.Decode(cursor)

@@ -34,7 +34,7 @@ GROUP BY account_id, day, kind;
 CREATE INDEX purchases_paid ON purchases (paid_at) WHERE paid_at IS NOT NULL;
 -- The payouts an operator reviews (requested or failed, newest first),
 -- and the creators whose payouts are held.
-CREATE INDEX payouts_review ON payouts (created_at, id) WHERE state IN ('requested', 'failed');
+CREATE INDEX payouts_review ON payouts (created_at, id) WHERE state <> 'paid';
 CREATE INDEX payout_accounts_held ON payout_accounts (updated_at, user_id) WHERE held;
 
 -- +goose Down

@@ -39,8 +39,8 @@ describe('Fanfare operator console', { timeout: TEST_TIMEOUT * 3 }, () => {
     // The operator finds the fan and grants 1,000 coins.
     const ops = await openPage(browser);
     await logIn(ops.page, 'ops');
-    await ops.page.getByTestId('menu-button').click();
-    await ops.page.getByTestId('nav-users').click();
+    await ops.page.goto('/ops');
+    await ops.page.getByTestId('ops-nav-users').click();
     await ops.page.waitForURL('**/ops/users');
     await ops.page.getByLabel('Handle, display name or external id').fill(fan.slice(0, 6));
     await ops.page.getByTestId('search').click();

@@ -84,7 +84,7 @@ func (s *Server) consoleHome(w http.ResponseWriter, r *http.Request, v *visitor)
 		s.internalError(w, r, err)
 		return
 	}
-	d := &consoleHomeData{Layout: Layout{Title: "Console", Nav: "ops-home", Visitor: v, CSRF: s.sessionToken(v)}, Days: figureDays, Figures: f}
+	d := &consoleHomeData{Layout: Layout{Title: "Console", Nav: "ops-console", Visitor: v, CSRF: s.sessionToken(v)}, Days: figureDays, Figures: f}
 	days := make([]time.Time, len(f.Days))
 	one := func(get func(console.Day) fanfare.Amount) [][]fanfare.Amount {
 		a := make([]fanfare.Amount, len(f.Days))
@@ -157,7 +157,7 @@ type usersPageData struct {
 
 func (s *Server) usersPage(w http.ResponseWriter, r *http.Request, v *visitor) {
 	q := r.URL.Query()
-	d := &usersPageData{Layout: Layout{Title: "Users", Nav: "ops-users", Visitor: v, CSRF: s.sessionToken(v)}, Query: strings.TrimSpace(q.Get("q"))}
+	d := &usersPageData{Layout: Layout{Title: "Users", Nav: "ops-c-users", Visitor: v, CSRF: s.sessionToken(v)}, Query: strings.TrimSpace(q.Get("q"))}
 	p, err := s.accounts.Search(r.Context(), d.Query, q.Get("after"), usersPageSize)
 	if err != nil {
 		if fanfare.ErrorCode(err) == fanfare.EInternal {
@@ -242,7 +242,7 @@ func (s *Server) opsUserData(r *http.Request, v *visitor, handle string) (*userP
 	} else if err != nil {
 		return nil, 0, err
 	}
-	d := &userPageData{Layout: Layout{Title: "@" + u.Handle, Nav: "ops-users", Visitor: v, CSRF: s.sessionToken(v)}, U: u,
+	d := &userPageData{Layout: Layout{Title: "@" + u.Handle, Nav: "ops-c-users", Visitor: v, CSRF: s.sessionToken(v)}, U: u,
 		GrantKey: fanfare.NewID(s.clock), Form: url.Values{}}
 	for _, st := range standingOptions {
 		d.Standings = append(d.Standings, string(st))
@@ -499,7 +499,7 @@ func (s *Server) payoutsPage(w http.ResponseWriter, r *http.Request, v *visitor)
 
 func (s *Server) payoutsData(r *http.Request, v *visitor) (*payoutsPageData, error) {
 	ctx := r.Context()
-	d := &payoutsPageData{Layout: Layout{Title: "Payouts", Nav: "ops-payouts", Visitor: v, CSRF: s.sessionToken(v)}, Form: url.Values{}}
+	d := &payoutsPageData{Layout: Layout{Title: "Payouts", Nav: "ops-c-payouts", Visitor: v, CSRF: s.sessionToken(v)}, Form: url.Values{}}
 	p, err := s.payouts.Review(ctx, v.actor(), r.URL.Query().Get("cursor"), 20)
 	if err != nil {
 		return nil, err
@@ -575,7 +575,7 @@ type verifyPageData struct {
 }
 
 func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request, v *visitor) {
-	d := &verifyPageData{Layout: Layout{Title: "Verify", Nav: "ops-verify", Visitor: v, CSRF: s.sessionToken(v)}}
+	d := &verifyPageData{Layout: Layout{Title: "Verify", Nav: "ops-c-verify", Visitor: v, CSRF: s.sessionToken(v)}}
 	if run, ok := s.verifier.Last(); ok {
 		d.Run, d.Reload = &run, run.Running
 		by, err := s.actorName(r.Context(), map[string]string{}, run.By)
@@ -594,7 +594,7 @@ func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request, v *visitor) 
 // startVerify starts a run (refused while one runs).
 func (s *Server) startVerify(w http.ResponseWriter, r *http.Request, v *visitor) {
 	if _, err := s.verifier.Start(v.actor()); err != nil {
-		d := &verifyPageData{Layout: Layout{Title: "Verify", Nav: "ops-verify", Visitor: v, CSRF: s.sessionToken(v)}}
+		d := &verifyPageData{Layout: Layout{Title: "Verify", Nav: "ops-c-verify", Visitor: v, CSRF: s.sessionToken(v)}}
 		if run, ok := s.verifier.Last(); ok {
 			d.Run, d.Reload = &run, run.Running
 		}
@@ -672,7 +672,7 @@ var jobStates = []string{"available", "scheduled", "running", "retryable", "disc
 
 func (s *Server) jobsPage(w http.ResponseWriter, r *http.Request, v *visitor) {
 	ctx := r.Context()
-	d := &jobsPageData{Layout: Layout{Title: "Jobs", Nav: "ops-jobs", Visitor: v, CSRF: s.sessionToken(v)}, State: r.URL.Query().Get("state")}
+	d := &jobsPageData{Layout: Layout{Title: "Jobs", Nav: "ops-c-jobs", Visitor: v, CSRF: s.sessionToken(v)}, State: r.URL.Query().Get("state")}
 	if d.State == "" {
 		d.State = "retryable"
 	}

@@ -59,8 +59,10 @@ func TestConsoleAccess(t *testing.T) {
 		ops := a.browser(t)
 		p := ops.logIn("ops")
 		before = a.state(t)
-		for _, link := range []string{`href="/ops"`, `href="/ops/users"`, `href="/ops/payouts"`, `href="/ops/verify"`, `href="/ops/jobs"`} {
-			require.Contains(t, p.body, link)
+		require.Contains(t, p.body, `<a href="/ops" data-testid="nav-console">Console</a>`, "the menu links the console")
+		p = ops.get("/ops")
+		for _, link := range []string{`href="/ops/users"`, `href="/ops/payouts"`, `href="/ops/verify"`, `href="/ops/jobs"`, `href="/ops/shoutouts"`} {
+			require.Contains(t, p.body, link, "the console's own navigation")
 		}
 		for _, path := range consolePages {
 			p := ops.get(path)

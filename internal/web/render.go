@@ -93,6 +93,7 @@ var funcs = template.FuncMap{
 	"inc":         func(n int) int { return n + 1 },
 	"sub":         func(a, b int) int { return a - b },
 	"lower":       strings.ToLower,
+	"hasPrefix":   strings.HasPrefix,
 	"subscribeForm": func(o *subscribeOffer, csrf string) subscribeFormData {
 		return subscribeFormData{Offer: o, CSRF: csrf}
 	},

@@ -6,9 +6,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/fanfarehq/fanfare/internal/audit"
+	"github.com/fanfarehq/fanfare/internal/console"
 	"github.com/fanfarehq/fanfare/internal/ledger"
-	"github.com/fanfarehq/fanfare/internal/payout"
 	"github.com/fanfarehq/fanfare/internal/store"
 )
 
@@ -78,26 +77,10 @@ func verify(ctx context.Context, db *store.DB, stdout, stderr io.Writer, quiet b
 	}
 	defer l.Close()
 	bar := newProgress(stderr, "verify transfers", quiet)
-	r, err := l.Verify(ctx, bar.set)
+	r, chain, err := console.Verify(ctx, l, bar.set)
 	bar.done()
 	if err != nil {
 		return nil, err
-	}
-	payouts, err := payout.Verify(ctx, l)
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range payouts {
-		r.Problems = append(r.Problems, p)
-		r.ProblemCount++
-	}
-	chain, err := audit.Verify(ctx, db)
-	if err != nil {
-		return nil, err
-	}
-	if !chain.OK() {
-		r.Problems = append(r.Problems, chain.String())
-		r.ProblemCount++
 	}
 	if !quiet {
 		fmt.Fprintf(stdout, "checked %d accounts, %d transfers, %d holds; assets %s\n",

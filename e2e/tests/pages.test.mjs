@@ -173,6 +173,12 @@ describe('Every page, on a phone and a desktop', { timeout: TEST_TIMEOUT * 12 },
         ['ops-shoutouts', '/ops/shoutouts'],
         ['ops-audit', '/ops/audit'],
         ['ops-config', '/ops/config'],
+        ['ops-console', '/ops'],
+        ['ops-users', '/ops/users'],
+        ['ops-user', '/ops/users/ayla'],
+        ['ops-payouts', '/ops/payouts'],
+        ['ops-verify', '/ops/verify'],
+        ['ops-jobs', '/ops/jobs'],
         ['wallet-operator', '/wallet'],
       ], size);
       await finish();

@@ -342,6 +342,9 @@ type UpdateInput struct {
 	Followers *int64
 	Standing  *fanfare.Standing
 	Region    *string
+	// Reason, if set, says why (the console asks for one when the
+	// standing changes); it is written to the audit entry.
+	Reason string
 	// Handle, DisplayName, BirthDate and AccountType are changed by the
 	// host app's upsert (see Upsert); an empty DisplayName becomes the
 	// handle.
@@ -472,7 +475,14 @@ func (s *Service) Update(ctx context.Context, actor fanfare.Actor, id string, in
 	} else if err != nil {
 		return nil, fmt.Errorf("update user: %w", err)
 	}
-	details, err := json.Marshal(changes)
+	entry := map[string]any{}
+	for k, c := range changes {
+		entry[k] = c
+	}
+	if r := strings.TrimSpace(in.Reason); r != "" {
+		entry["reason"] = r
+	}
+	details, err := json.Marshal(entry)
 	if err != nil {
 		return nil, fmt.Errorf("update user: %w", err)
 	}

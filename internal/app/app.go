@@ -27,6 +27,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/audit"
 	"github.com/fanfarehq/fanfare/internal/blob"
+	"github.com/fanfarehq/fanfare/internal/console"
 	"github.com/fanfarehq/fanfare/internal/content"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/hostjwt"
@@ -191,6 +192,10 @@ type App struct {
 	// Webhooks keeps the host app's endpoints and delivers the outbox's
 	// events to them; Start starts its delivery loop.
 	Webhooks *webhook.Service
+	// Console reads the operator's figures, jobs and audit trails;
+	// Verifier runs verify from the console, one run at a time.
+	Console  *console.Service
+	Verifier *console.Verifier
 
 	API *httpapi.Server // the HTTP API alone
 	Web *web.Server     // the web app, handing the API's paths to API
@@ -233,13 +238,18 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 	}
 	a.Jobs.Every("janitor", janitorInterval, a.janitor(log))
 	a.Accounts = account.New(db, a.Ledger, account.Options{Clock: clock, Hashes: cfg.Hashes, HashCost: cfg.PasswordHashCost,
-		// Shoutouts are built later; a creator restricted or banned gets
-		// their open requests refunded by a job inserted with the change.
+		// Shoutouts and Subscriptions are built later; a creator
+		// restricted or banned gets their open requests refunded, and
+		// their subscriptions' renewals stopped, by jobs inserted with the
+		// change.
 		StandingChanged: func(ctx context.Context, tx *sql.Tx, userID string, to fanfare.Standing) error {
 			if to != fanfare.StandingRestricted && to != fanfare.StandingBanned {
 				return nil
 			}
-			return a.Shoutouts.StandingChanged(ctx, tx, userID)
+			if err := a.Shoutouts.StandingChanged(ctx, tx, userID); err != nil {
+				return err
+			}
+			return a.Subscriptions.StandingChanged(ctx, tx, userID)
 		}})
 	a.Wallet = wallet.New(db, a.Ledger, a.Accounts, wallet.Options{
 		Clock:           clock,
@@ -334,6 +344,8 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Poll: cfg.Webhooks.Poll, Metrics: webhook.NewMetrics(a.Registry)}); err != nil {
 		return err
 	}
+	a.Console = console.New(db, a.Ledger, a.Jobs, clock)
+	a.Verifier = console.NewVerifier(a.Ledger, clock)
 	a.API = httpapi.New(httpapi.Options{
 		Accounts:         a.Accounts,
 		Wallet:           a.Wallet,
@@ -379,6 +391,8 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		Audit:            audit.NewLog(db),
 		Settings:         a.Settings,
 		Webhooks:         a.Webhooks,
+		Console:          a.Console,
+		Verifier:         a.Verifier,
 		Blobs:            a.Blobs,
 		API:              a.API,
 		APISpec:          a.API.Spec(),
@@ -480,6 +494,9 @@ func (a *App) Close() error {
 	}
 	if a.Hub != nil {
 		a.Hub.Close()
+	}
+	if a.Verifier != nil {
+		a.Verifier.Close() // before the ledger it reads
 	}
 	if a.Ledger != nil {
 		err = errors.Join(err, a.Ledger.Close())

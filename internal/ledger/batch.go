@@ -476,26 +476,36 @@ func (b *batch) write(ctx context.Context) (conflicted []*pending, err error) {
 }
 
 // writeDays adds the batch's transfers to the daily totals of the users'
-// diamond accounts (a creator's earnings; see Days), one row per account
-// and kind.
+// diamond accounts (a creator's earnings; see Days) and of the system
+// accounts (the platform's figures; see PlatformDays), one row per
+// account and kind.
 func (b *batch) writeDays(ctx context.Context) error {
 	type key struct {
 		account AccountID
 		kind    string
 	}
-	var sums map[key]*dayRow
+	var users, system map[key]*dayRow
 	add := func(id AccountID, kind string, credited, debited int64) {
-		if a := b.accts[id]; a == nil || a.system || a.asset != fanfare.Diamond {
+		a := b.accts[id]
+		var sums *map[key]*dayRow
+		switch {
+		case a == nil:
+			return
+		case a.system:
+			sums = &system
+		case a.asset == fanfare.Diamond:
+			sums = &users
+		default:
 			return
 		}
-		if sums == nil {
-			sums = map[key]*dayRow{}
+		if *sums == nil {
+			*sums = map[key]*dayRow{}
 		}
 		k := key{id, kind}
-		r := sums[k]
+		r := (*sums)[k]
 		if r == nil {
 			r = &dayRow{account: int64(id), kind: kind}
-			sums[k] = r
+			(*sums)[k] = r
 		}
 		r.credited += credited
 		r.debited += debited
@@ -504,18 +514,23 @@ func (b *batch) writeDays(ctx context.Context) error {
 		add(r.credit, r.kind, r.amount, 0)
 		add(r.debit, r.kind, 0, r.amount)
 	}
-	if len(sums) == 0 {
-		return nil
-	}
-	rows := make([]dayRow, 0, len(sums))
-	for _, r := range sums {
-		rows = append(rows, *r)
-	}
-	slices.SortFunc(rows, func(x, y dayRow) int { // one order for every batch: no deadlock between nodes
-		return cmp.Or(cmp.Compare(x.account, y.account), cmp.Compare(x.kind, y.kind))
-	})
-	if err := b.w.addDays(ctx, b.tx, rows, DayOf(b.now), b.now.UnixMicro()); err != nil {
-		return fmt.Errorf("add daily totals: %w", err)
+	for _, t := range []struct {
+		table string
+		sums  map[key]*dayRow
+	}{{userDays, users}, {platformDays, system}} {
+		if len(t.sums) == 0 {
+			continue
+		}
+		rows := make([]dayRow, 0, len(t.sums))
+		for _, r := range t.sums {
+			rows = append(rows, *r)
+		}
+		slices.SortFunc(rows, func(x, y dayRow) int { // one order for every batch: no deadlock between nodes
+			return cmp.Or(cmp.Compare(x.account, y.account), cmp.Compare(x.kind, y.kind))
+		})
+		if err := b.w.addDays(ctx, b.tx, t.table, rows, DayOf(b.now), b.now.UnixMicro()); err != nil {
+			return fmt.Errorf("add daily totals: %w", err)
+		}
 	}
 	return nil
 }

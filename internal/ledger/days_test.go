@@ -2,6 +2,8 @@ package ledger_test
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -132,6 +134,66 @@ func TestDays(t *testing.T) {
 		}
 		if r.ProblemCount != 1 || !strings.Contains(r.Problems[0], "last credit") {
 			t.Fatalf("Verify after a last credit moved by hand: %d problems %v, want 1 about it", r.ProblemCount, r.Problems)
+		}
+	})
+}
+
+// TestPlatformDays keeps the system accounts' daily totals: a grant and
+// gifts over two days are read back by PlatformDays, account by account;
+// a total changed by hand is a problem Verify reports.
+func TestPlatformDays(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		clock := &testClock{}
+		clock.advance(float64(22 * time.Hour))
+		f := setup(t, db, ledger.Options{Clock: clock})
+		f.grant(t, f.fanCoins, 1_000)
+		for _, coins := range []fanfare.Amount{100, 51} {
+			if _, err := f.l.Submit(ctx, f.gift(f.fanCoins, coins, "")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clock.advance(float64(3 * time.Hour)) // the next day
+		if _, err := f.l.Submit(ctx, f.gift(f.fanCoins, 10, "")); err != nil {
+			t.Fatal(err)
+		}
+		days, err := f.l.PlatformDays(ctx, epoch, clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, d := range days {
+			got[d.Day.Format(time.DateOnly)+" "+d.Account+" "+d.Kind] = fmt.Sprintf("%s +%d −%d", d.Asset, d.Credited, d.Debited)
+		}
+		want := map[string]string{
+			"2026-01-01 promotions grant":      "COIN +0 −1000",
+			"2026-01-01 revenue:gift gift":     "COIN +151 −0",
+			"2026-01-01 diamond_issuance gift": "DIAMOND +0 −75",
+			"2026-01-02 revenue:gift gift":     "COIN +10 −0",
+			"2026-01-02 diamond_issuance gift": "DIAMOND +0 −5",
+		}
+		if !maps.Equal(got, want) {
+			t.Fatalf("PlatformDays = %v, want %v", got, want)
+		}
+		// A window of the second day reads that day only.
+		second, err := f.l.PlatformDays(ctx, epoch.AddDate(0, 0, 1), clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(second) != 2 {
+			t.Fatalf("PlatformDays of the second day = %v, want its 2 rows", second)
+		}
+		mustVerify(t, f.l)
+		if _, err := db.Write.ExecContext(ctx, `UPDATE platform_days SET debited = debited + 1 WHERE kind = 'grant'`); err != nil {
+			t.Fatal(err)
+		}
+		r, err := f.l.Verify(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.ProblemCount != 1 || !strings.Contains(r.Problems[0], "platform daily totals") {
+			t.Fatalf("Verify after a platform total changed by hand: %d problems %v, want 1 about it", r.ProblemCount, r.Problems)
 		}
 	})
 }

@@ -582,6 +582,11 @@ func TestVerifyNegativeOnlyForClawbacks(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// And the system account's daily totals (platform_days).
+			if _, err := db.Write.ExecContext(ctx, `INSERT INTO platform_days (account_id, day, kind, credited, debited, last_credit_at)
+				VALUES ($1, 0, $2, 50, 0, 0)`, int64(f.promo), tc.kind); err != nil {
+				t.Fatal(err)
+			}
 			r, err := f.l.Verify(ctx, nil)
 			if err != nil {
 				t.Fatal(err)

@@ -55,7 +55,8 @@ const VerifyChunk = 50_000
 //     pending hold has no resolution and a resolved one exactly one, and each
 //     escrow account holds exactly the sum of its pending holds;
 //   - daily totals: account_days holds, for each user diamond account, day
-//     and kind, the sums of its transfers (see Days);
+//     and kind, the sums of its transfers (see Days), and platform_days
+//     the same for each system account (see PlatformDays);
 //   - supporter totals: account_supporters holds, for each creator's
 //     diamond account, fan's coin account and kind (and across kinds), what
 //     the transfers and holds give by the supporter rule (see Supporters).
@@ -314,7 +315,10 @@ func (l *Ledger) Verify(ctx context.Context, progress func(done, total int64)) (
 			r.problem("rule 5: escrow account %d (%s) holds %d but its pending holds total %d", id, a.asset, a.stored, escrowPending[id])
 		}
 	}
-	if err := verifyDays(ctx, tx, r); err != nil {
+	if err := verifyDays(ctx, tx, r, userDays, sqlDiamondTransfers); err != nil {
+		return nil, err
+	}
+	if err := verifyDays(ctx, tx, r, platformDays, sqlSystemTransfers); err != nil {
 		return nil, err
 	}
 	if err := verifySupporters(ctx, tx, r); err != nil {
@@ -330,16 +334,21 @@ type dayKey struct {
 	kind    string
 }
 
-// verifyDays checks that the daily totals of the users' diamond accounts
-// (account_days) are the sums of their transfers, day by day and kind by
+// verifyDays checks that the daily totals of table (account_days: the
+// users' diamond accounts; platform_days: the system accounts) are the
+// sums of their transfers (listed by transfers), day by day and kind by
 // kind, and that each row's last_credit_at is its day's last credit.
-func verifyDays(ctx context.Context, tx *sql.Tx, r *Report) error {
+func verifyDays(ctx context.Context, tx *sql.Tx, r *Report, table, transfers string) error {
+	what := "daily totals"
+	if table == platformDays {
+		what = "platform daily totals"
+	}
 	type totals struct{ credited, debited, last int64 } // last: 0 for none
 	want := map[dayKey]totals{}
-	rs, err := tx.QueryContext(ctx, `SELECT account_id, day, kind, SUM(credited), SUM(debited), MAX(last_at) FROM (`+sqlDiamondTransfers+`) d
+	rs, err := tx.QueryContext(ctx, `SELECT account_id, day, kind, SUM(credited), SUM(debited), MAX(last_at) FROM (`+transfers+`) d
 		GROUP BY account_id, day, kind`)
 	if err != nil {
-		return fmt.Errorf("verify: sum the diamond transfers by day: %w", err)
+		return fmt.Errorf("verify: sum the transfers of %s by day: %w", table, err)
 	}
 	for rs.Next() {
 		var k dayKey
@@ -347,18 +356,18 @@ func verifyDays(ctx context.Context, tx *sql.Tx, r *Report) error {
 		var last sql.NullInt64
 		if err := rs.Scan(&k.account, &k.day, &k.kind, &v.credited, &v.debited, &last); err != nil {
 			rs.Close()
-			return fmt.Errorf("verify: sum the diamond transfers by day: %w", err)
+			return fmt.Errorf("verify: sum the transfers of %s by day: %w", table, err)
 		}
 		v.last = last.Int64
 		want[k] = v
 	}
 	rs.Close()
 	if err := rs.Err(); err != nil {
-		return fmt.Errorf("verify: sum the diamond transfers by day: %w", err)
+		return fmt.Errorf("verify: sum the transfers of %s by day: %w", table, err)
 	}
-	rs, err = tx.QueryContext(ctx, `SELECT account_id, day, kind, credited, debited, last_credit_at FROM account_days`)
+	rs, err = tx.QueryContext(ctx, `SELECT account_id, day, kind, credited, debited, last_credit_at FROM `+table)
 	if err != nil {
-		return fmt.Errorf("verify: read account_days: %w", err)
+		return fmt.Errorf("verify: read %s: %w", table, err)
 	}
 	defer rs.Close()
 	for rs.Next() {
@@ -366,7 +375,7 @@ func verifyDays(ctx context.Context, tx *sql.Tx, r *Report) error {
 		var got totals
 		var last sql.NullInt64
 		if err := rs.Scan(&k.account, &k.day, &k.kind, &got.credited, &got.debited, &last); err != nil {
-			return fmt.Errorf("verify: read account_days: %w", err)
+			return fmt.Errorf("verify: read %s: %w", table, err)
 		}
 		got.last = last.Int64
 		w, ok := want[k]
@@ -375,18 +384,18 @@ func verifyDays(ctx context.Context, tx *sql.Tx, r *Report) error {
 			continue
 		}
 		if got.credited != w.credited || got.debited != w.debited {
-			r.problem("daily totals: account %d, day %s, %s: stored +%d −%d, the transfers give +%d −%d",
-				k.account, dayDate(k.day), k.kind, got.credited, got.debited, w.credited, w.debited)
+			r.problem("%s: account %d, day %s, %s: stored +%d −%d, the transfers give +%d −%d",
+				what, k.account, dayDate(k.day), k.kind, got.credited, got.debited, w.credited, w.debited)
 		} else if got.last != w.last {
-			r.problem("daily totals: account %d, day %s, %s: last credit stored at %s, the transfers give %s",
-				k.account, dayDate(k.day), k.kind, microsTime(got.last), microsTime(w.last))
+			r.problem("%s: account %d, day %s, %s: last credit stored at %s, the transfers give %s",
+				what, k.account, dayDate(k.day), k.kind, microsTime(got.last), microsTime(w.last))
 		}
 	}
 	if err := rs.Err(); err != nil {
-		return fmt.Errorf("verify: read account_days: %w", err)
+		return fmt.Errorf("verify: read %s: %w", table, err)
 	}
 	for k, w := range want {
-		r.problem("daily totals: account %d, day %s, %s: none stored, the transfers give +%d −%d", k.account, dayDate(k.day), k.kind, w.credited, w.debited)
+		r.problem("%s: account %d, day %s, %s: none stored, the transfers give +%d −%d", what, k.account, dayDate(k.day), k.kind, w.credited, w.debited)
 	}
 	return nil
 }
@@ -410,6 +419,18 @@ const sqlDiamondTransfers = `SELECT t.credit_account_id AS account_id, t.created
 	SELECT t.debit_account_id, t.created_at / 86400000000, t.kind, 0, t.amount, NULL
 	FROM transfers t JOIN accounts a ON a.id = t.debit_account_id
 	WHERE a.asset = 'DIAMOND' AND NOT a.system`
+
+// sqlSystemTransfers lists the transfers into and out of the system
+// accounts likewise: what platform_days sums (migration 00026 fills it
+// from the same rows).
+const sqlSystemTransfers = `SELECT t.credit_account_id AS account_id, t.created_at / 86400000000 AS day, t.kind AS kind,
+		t.amount AS credited, 0 AS debited, t.created_at AS last_at
+	FROM transfers t JOIN accounts a ON a.id = t.credit_account_id
+	WHERE a.system
+	UNION ALL
+	SELECT t.debit_account_id, t.created_at / 86400000000, t.kind, 0, t.amount, NULL
+	FROM transfers t JOIN accounts a ON a.id = t.debit_account_id
+	WHERE a.system`
 
 // dayDate writes day (days since 1970-01-01) as a date.
 func dayDate(day int64) string {

@@ -36,8 +36,10 @@ type writer interface {
 	// insertTransfers inserts rows, created at (Unix microseconds).
 	insertTransfers(ctx context.Context, tx *batchTx, rows []transferRow, at int64) error
 	// addDays adds rows to the daily totals of the accounts they name
-	// (account_days), on day (days since 1970-01-01, UTC).
-	addDays(ctx context.Context, tx *batchTx, rows []dayRow, day, at int64) error
+	// in table (account_days for the users' diamond accounts,
+	// platform_days for the system accounts), on day (days since
+	// 1970-01-01, UTC).
+	addDays(ctx context.Context, tx *batchTx, table string, rows []dayRow, day, at int64) error
 	// addSupporters adds rows (sorted by account, payer and kind) to
 	// account_supporters, as operations committed at (Unix microseconds).
 	addSupporters(ctx context.Context, tx *batchTx, rows []supporterRow, at int64) error
@@ -83,8 +85,20 @@ func (r dayRow) lastCredit(at int64) any {
 	return at
 }
 
-// sqlAddDaysUpdate ends the statements that add to account_days.
-const sqlAddDaysUpdate = ` ON CONFLICT (account_id, day, kind) DO UPDATE SET
-	credited = account_days.credited + excluded.credited, debited = account_days.debited + excluded.debited,
-	last_credit_at = CASE WHEN account_days.last_credit_at IS NULL OR excluded.last_credit_at > account_days.last_credit_at
-		THEN excluded.last_credit_at ELSE account_days.last_credit_at END`
+// The tables of daily totals: the users' diamond accounts, and the system
+// accounts.
+const (
+	userDays     = "account_days"
+	platformDays = "platform_days"
+)
+
+// sqlAddDaysUpdate ends the statements that add to account_days and
+// platform_days, by table.
+var sqlAddDaysUpdate = map[string]string{userDays: addDaysUpdate(userDays), platformDays: addDaysUpdate(platformDays)}
+
+func addDaysUpdate(t string) string {
+	return ` ON CONFLICT (account_id, day, kind) DO UPDATE SET
+	credited = ` + t + `.credited + excluded.credited, debited = ` + t + `.debited + excluded.debited,
+	last_credit_at = CASE WHEN ` + t + `.last_credit_at IS NULL OR excluded.last_credit_at > ` + t + `.last_credit_at
+		THEN excluded.last_credit_at ELSE ` + t + `.last_credit_at END`
+}

@@ -93,15 +93,15 @@ func (w *postgresWriter) insertTransfers(ctx context.Context, tx *batchTx, rows 
 	return err
 }
 
-func (w *postgresWriter) addDays(ctx context.Context, tx *batchTx, rows []dayRow, day, at int64) error {
+func (w *postgresWriter) addDays(ctx context.Context, tx *batchTx, table string, rows []dayRow, day, at int64) error {
 	n := len(rows)
 	accounts, credited, debited, kinds := make([]int64, n), make([]int64, n), make([]int64, n), make([]string, n)
 	for i, r := range rows {
 		accounts[i], kinds[i], credited[i], debited[i] = r.account, r.kind, r.credited, r.debited
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO account_days (account_id, day, kind, credited, debited, last_credit_at)
+	_, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (account_id, day, kind, credited, debited, last_credit_at)
 			SELECT a, $2, k, c, d, CASE WHEN c > 0 THEN $6::bigint END
-			FROM unnest($1::bigint[], $3::text[], $4::bigint[], $5::bigint[]) AS t(a, k, c, d)`+sqlAddDaysUpdate,
+			FROM unnest($1::bigint[], $3::text[], $4::bigint[], $5::bigint[]) AS t(a, k, c, d)`+sqlAddDaysUpdate[table],
 		accounts, day, kinds, credited, debited, at)
 	return err
 }

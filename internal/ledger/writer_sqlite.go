@@ -103,7 +103,7 @@ func (w *sqliteWriter) insertTransfers(ctx context.Context, tx *batchTx, rows []
 	return nil
 }
 
-func (w *sqliteWriter) addDays(ctx context.Context, tx *batchTx, rows []dayRow, day, at int64) error {
+func (w *sqliteWriter) addDays(ctx context.Context, tx *batchTx, table string, rows []dayRow, day, at int64) error {
 	args := make([]driver.NamedValue, 0, 6*min(bulkChunk, len(rows)))
 	for len(rows) > 0 {
 		n := min(bulkChunk, len(rows))
@@ -111,7 +111,7 @@ func (w *sqliteWriter) addDays(ctx context.Context, tx *batchTx, rows []dayRow, 
 		for _, r := range rows[:n] {
 			args = appendArgs(args, r.account, day, r.kind, r.credited, r.debited, r.lastCredit(at))
 		}
-		if err := w.stmts.bulkExec(ctx, tx, `INSERT INTO account_days (account_id, day, kind, credited, debited, last_credit_at) VALUES `, 6, n, sqlAddDaysUpdate, args); err != nil {
+		if err := w.stmts.bulkExec(ctx, tx, `INSERT INTO `+table+` (account_id, day, kind, credited, debited, last_credit_at) VALUES `, 6, n, sqlAddDaysUpdate[table], args); err != nil {
 			return err
 		}
 		rows = rows[n:]

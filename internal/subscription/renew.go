@@ -55,6 +55,14 @@ func (s *Service) Register(q Queue) {
 // Clock (the sweep renews it then).
 func (s *Service) Handlers() map[string]func(ctx context.Context, args json.RawMessage) error {
 	return map[string]func(context.Context, json.RawMessage) error{
+		JobCreatorStanding: func(ctx context.Context, raw json.RawMessage) error {
+			var a standingArgs
+			if err := json.Unmarshal(raw, &a); err != nil || a.CreatorID == "" {
+				return fmt.Errorf("subscription job: bad arguments %s", raw)
+			}
+			_, err := s.StopCreator(ctx, a.CreatorID)
+			return err
+		},
 		JobRenew: func(ctx context.Context, raw json.RawMessage) error {
 			var a renewArgs
 			if err := json.Unmarshal(raw, &a); err != nil || a.ID == "" {
@@ -353,7 +361,9 @@ func (c *pass) offers(ctx context.Context, s *Service, creatorID string) (bool, 
 	if err != nil {
 		return false, err
 	}
-	on = on && d.Allowed
+	// Whatever the rule says, a restricted or banned creator receives no
+	// money (SPEC "Trust, safety and operations").
+	on = on && d.Allowed && !blocked(creator.Standing)
 	if c != nil {
 		c.mu.Lock()
 		if c.known == nil {
@@ -417,8 +427,8 @@ func (s *Service) renewAll(ctx context.Context, due []*Subscription, now time.Ti
 
 // due reads up to limit subscriptions matching where (its $1 is now, as
 // in subColumns, and $2 the limit), whole, in one query.
-func (s *Service) due(ctx context.Context, where string, now time.Time, limit int) ([]*Subscription, error) {
-	rs, err := s.db.Read.QueryContext(ctx, `SELECT `+subColumns+subJoins+where, now.UnixMicro(), limit)
+func (s *Service) due(ctx context.Context, where string, now time.Time, limit int, more ...any) ([]*Subscription, error) {
+	rs, err := s.db.Read.QueryContext(ctx, `SELECT `+subColumns+subJoins+where, append([]any{now.UnixMicro(), limit}, more...)...)
 	if err != nil {
 		return nil, fmt.Errorf("sweep subscriptions: %w", err)
 	}

@@ -83,6 +83,7 @@ type fixture struct {
 	accounts *account.Service
 	wallet   *wallet.Service
 	sched    *scheduler
+	rules    *eligibility.Engine
 	s        *subscription.Service
 	creator  fanfare.Actor // ayla: a plan with two tiers
 	fan      fanfare.Actor // sam
@@ -107,6 +108,7 @@ func setup(t *testing.T, db *store.DB, opts subscription.Options) *fixture {
 	f.wallet = wallet.New(db, l, f.accounts, wallet.Options{Clock: f.clock, Limits: &wallet.Limits{}})
 	rules, err := eligibility.New(db, f.clock, nil)
 	require.NoError(t, err)
+	f.rules = rules
 	opts.Clock = f.clock
 	opts.Scheduler = f.sched
 	f.s, err = subscription.New(db, l, f.accounts, f.wallet, rules, opts)
@@ -668,6 +670,75 @@ func TestCreatorStopsRenewals(t *testing.T) {
 		require.NoError(t, err)
 		f.at(t, sub.PeriodEnd)
 		require.Equal(t, subscription.EndCreator, f.get(t, sub.ID).EndReason)
+	})
+}
+
+// TestBannedCreatorStopsRenewals: even where the rule lets any standing
+// offer subscriptions, a banned creator's renewals never charge; the ban
+// schedules, with itself, the job that ends at once the subscriptions
+// waiting in grace, and the paid ones end at their period's end.
+func TestBannedCreatorStopsRenewals(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db, subscription.Options{})
+		rule, err := f.rules.Rule(ctx, eligibility.Subscriptions)
+		require.NoError(t, err)
+		rule.Standings = nil // any standing
+		_, err = f.rules.SetRule(ctx, operator, rule)
+		require.NoError(t, err)
+
+		// sam pays; lee's renewal fails and waits in grace.
+		f.grant(t, f.fan, 5_000)
+		paid := f.subscribe(t, f.fan, f.basic.ID)
+		lee := f.user(t, "lee", "FR", "1990-01-01", 0, "")
+		f.grant(t, lee, basicPrice)
+		unpaid := f.subscribe(t, lee, f.basic.ID)
+		f.at(t, unpaid.PeriodEnd)
+		require.Equal(t, subscription.Grace, f.get(t, unpaid.ID).State)
+		paid = f.get(t, paid.ID)
+		require.Equal(t, subscription.Active, paid.State)
+		f.grant(t, lee, 5_000) // lee could pay now
+
+		banned := fanfare.StandingBanned
+		_, err = f.accounts.Update(ctx, operator, f.creator.UserID, account.UpdateInput{Standing: &banned})
+		require.NoError(t, err)
+		// The app wires the account's StandingChanged to the service's; here
+		// the ban's job is scheduled and run by hand.
+		tx, err := db.Write.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		require.NoError(t, f.s.StandingChanged(ctx, tx, f.creator.UserID))
+		require.NoError(t, tx.Commit())
+		j := f.sched.last(t)
+		require.Equal(t, subscription.JobCreatorStanding, j.kind)
+		require.NoError(t, f.s.Handlers()[j.kind](ctx, j.args))
+		got := f.get(t, unpaid.ID)
+		require.Equal(t, subscription.Ended, got.State)
+		require.Equal(t, subscription.EndCreator, got.EndReason)
+		require.Equal(t, fanfare.Amount(5_000), f.coins(t, lee), "nothing charged")
+		// The job again changes nothing.
+		before := f.snapshot(t)
+		require.NoError(t, f.s.Handlers()[j.kind](ctx, j.args))
+		require.Equal(t, before, f.snapshot(t))
+
+		// sam keeps the paid period, then it ends unrenewed.
+		require.Equal(t, subscription.Active, f.get(t, paid.ID).State)
+		f.at(t, paid.PeriodEnd)
+		got = f.get(t, paid.ID)
+		require.Equal(t, subscription.Ended, got.State)
+		require.Equal(t, subscription.EndCreator, got.EndReason)
+		require.Equal(t, fanfare.Amount(5_000-2*basicPrice), f.coins(t, f.fan), "the first period and the renewal before the ban")
+
+		// A job for a creator in good standing does nothing.
+		good := fanfare.StandingGood
+		_, err = f.accounts.Update(ctx, operator, f.creator.UserID, account.UpdateInput{Standing: &good})
+		require.NoError(t, err)
+		n, err := f.s.StopCreator(ctx, f.creator.UserID)
+		require.NoError(t, err)
+		require.Zero(t, n)
+		n, err = f.s.StopCreator(ctx, "no-such-user")
+		require.NoError(t, err)
+		require.Zero(t, n)
 	})
 }
 

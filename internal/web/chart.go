@@ -142,3 +142,51 @@ func shortNumber(v fanfare.Amount) string {
 }
 
 func round1(f float64) float64 { return math.Round(f*10) / 10 }
+
+// barChart lays out one bar a day, stacked by series (bottom first, each
+// drawn with its CSS class; negative amounts are left out), for days
+// (midnight UTC); unit names the amounts in each bar's tooltip.
+func barChart(days []time.Time, series [][]fanfare.Amount, classes []string, unit, summary string) *chartView {
+	c := &chartView{Width: chartWidth, Height: chartHeight, Baseline: chartHeight - chartBottom, Left: chartLeft, Right: chartWidth - chartRight, Summary: summary}
+	var top fanfare.Amount
+	for i := range days {
+		var sum fanfare.Amount
+		for _, s := range series {
+			sum += max(s[i], 0)
+		}
+		top = max(top, sum)
+	}
+	c.Empty = top == 0
+	step := niceStep(top)
+	scaleTop := fanfare.Amount(math.Ceil(float64(max(top, 1))/float64(step))) * step
+	plot := float64(chartHeight - chartTop - chartBottom)
+	for v := fanfare.Amount(0); v <= scaleTop; v += step {
+		c.Grid = append(c.Grid, chartLine{Y: round1(c.Baseline - plot*float64(v)/float64(scaleTop)), Label: shortNumber(v)})
+	}
+	n := len(days)
+	slot := (c.Right - c.Left) / float64(max(n, 1))
+	width := max(slot*0.72, 1)
+	labelEvery := max(1, int(math.Ceil(float64(n)/8)))
+	for i, d := range days {
+		x := c.Left + slot*float64(i) + (slot-width)/2
+		b := chartBar{X: round1(x), Width: round1(width)}
+		y := c.Baseline
+		var sum fanfare.Amount
+		for j, s := range series {
+			a := s[i]
+			if a <= 0 {
+				continue
+			}
+			sum += a
+			h := plot * float64(a) / float64(scaleTop)
+			y -= h
+			b.Segments = append(b.Segments, chartSegment{Y: round1(y), Height: round1(h), Class: classes[j]})
+		}
+		b.Title = d.Format("Mon 2 Jan") + ": " + formatCoins(sum) + " " + unit
+		c.Bars = append(c.Bars, b)
+		if (n-1-i)%labelEvery == 0 {
+			c.Dates = append(c.Dates, chartDate{X: round1(x + width/2), Label: d.Format("2 Jan")})
+		}
+	}
+	return c
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/blob/blobtest"
 	"github.com/fanfarehq/fanfare/internal/content"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
+	"github.com/fanfarehq/fanfare/internal/jobs"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
@@ -54,6 +55,9 @@ type app struct {
 	subs     *subscription.Service
 	content  *content.Service
 	webhooks *webhook.Service
+	// jobs is the graph's job queue (not started: tests run what is due
+	// with RunDue).
+	jobs *jobs.Queue
 	// web holds what builds another web server on the same app.
 	web web.Options
 	// blobDir is the blob store's folder.
@@ -116,7 +120,7 @@ func newAppWith(t *testing.T, db *store.DB, o appOptions) *app {
 		pages = web.New(withBlobs)
 	}
 	return &app{url: apptest.Serve(t, a, pages), db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet,
-		live: a.Live, rules: a.Rules, tips: a.Tips, shout: a.Shoutouts, subs: a.Subscriptions, content: a.Content, webhooks: a.Webhooks, web: opts, blobDir: blobDir}
+		live: a.Live, rules: a.Rules, tips: a.Tips, shout: a.Shoutouts, subs: a.Subscriptions, content: a.Content, webhooks: a.Webhooks, jobs: a.Jobs, web: opts, blobDir: blobDir}
 }
 
 // browser is one visitor: a cookie jar and a client that does not follow

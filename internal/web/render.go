@@ -91,7 +91,9 @@ var funcs = template.FuncMap{
 	"giftIcons":   func() string { return strings.Join(giftSymbols, " ") },
 	"day":         dayName,
 	"inc":         func(n int) int { return n + 1 },
+	"sub":         func(a, b int) int { return a - b },
 	"lower":       strings.ToLower,
+	"hasPrefix":   strings.HasPrefix,
 	"subscribeForm": func(o *subscribeOffer, csrf string) subscribeFormData {
 		return subscribeFormData{Offer: o, CSRF: csrf}
 	},

@@ -11,6 +11,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/audit"
+	"github.com/fanfarehq/fanfare/internal/console"
 	"github.com/fanfarehq/fanfare/internal/content"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/httpx"
@@ -73,6 +74,11 @@ type Options struct {
 	Settings *settings.Service
 	// Webhooks runs the operator's webhooks page. Nil: no page.
 	Webhooks *webhook.Service
+	// Console reads the operator console's figures, jobs and audit
+	// trails, and Verifier runs verify from it; nil: the console's home,
+	// users, payouts, verify and jobs pages are not served.
+	Console  *console.Service
+	Verifier *console.Verifier
 	// Blobs deletes a video the operator rejects. Nil: the blob stays.
 	Blobs Blobs
 	// API serves the paths of the HTTP API: /v1/, /openapi.json,
@@ -118,6 +124,8 @@ type Server struct {
 	audit     *audit.Log
 	settings  *settings.Service
 	webhooks  *webhook.Service
+	console   *console.Service
+	verifier  *console.Verifier
 	blobs     Blobs
 	api       http.Handler
 	log       *slog.Logger
@@ -162,6 +170,8 @@ func New(opts Options) *Server {
 		audit:     opts.Audit,
 		settings:  opts.Settings,
 		webhooks:  opts.Webhooks,
+		console:   opts.Console,
+		verifier:  opts.Verifier,
 		blobs:     opts.Blobs,
 		api:       opts.API,
 		log:       opts.Logger,
@@ -262,6 +272,21 @@ func New(opts Options) *Server {
 		mux.HandleFunc("GET /ops/webhooks", s.userPage(s.operator(s.webhooksPage)))
 		mux.HandleFunc("POST /ops/webhooks", s.userForm(s.operator(s.addWebhook)))
 		mux.HandleFunc("POST /ops/webhooks/{id}/{action}", s.userForm(s.operator(s.webhookAction)))
+	}
+	if s.console != nil && s.verifier != nil {
+		mux.HandleFunc("GET /ops", s.userPage(s.operator(s.consoleHome)))
+		mux.HandleFunc("GET /ops/users", s.userPage(s.operator(s.usersPage)))
+		mux.HandleFunc("GET /ops/users/{handle}", s.userPage(s.operator(s.opsUserPage)))
+		mux.HandleFunc("POST /ops/users/{handle}/standing", s.userForm(s.operator(s.setStanding)))
+		mux.HandleFunc("POST /ops/users/{handle}/grant", s.userForm(s.operator(s.grantCoins)))
+		mux.HandleFunc("POST /ops/users/{handle}/payout-hold", s.userForm(s.operator(s.setPayoutHold)))
+		mux.HandleFunc("GET /ops/payouts", s.userPage(s.operator(s.payoutsPage)))
+		mux.HandleFunc("POST /ops/payouts/hold", s.userForm(s.operator(s.holdByHandle)))
+		mux.HandleFunc("GET /ops/verify", s.userPage(s.operator(s.verifyPage)))
+		mux.HandleFunc("POST /ops/verify", s.userForm(s.operator(s.startVerify)))
+		mux.HandleFunc("GET /ops/verify/status", s.userPage(s.operator(s.verifyStatus)))
+		mux.HandleFunc("GET /ops/jobs", s.userPage(s.operator(s.jobsPage)))
+		mux.HandleFunc("POST /ops/jobs/{id}/{action}", s.userForm(s.operator(s.jobAction)))
 	}
 	mux.Handle("GET /static/", staticHandler())
 	mux.HandleFunc("GET /favicon.ico", favicon)

@@ -19,7 +19,9 @@ describe('Fanfare configuration console', { timeout: TEST_TIMEOUT * 2 }, () => {
     const ops = await openPage(browser);
     const { page } = ops;
     await logIn(page, 'ops');
-    assert.equal(await page.getByTestId('nav-ops-config').count(), 1, "the operator's menu links the page");
+    assert.equal(await page.getByTestId('nav-console').count(), 1, "the operator's menu links the console");
+    await page.goto('/ops');
+    assert.equal(await page.getByTestId('nav-ops-config').count(), 1, "the console's menu links the page");
     await page.goto('/ops/config');
     const shares = page.getByTestId('config-shares');
     const field = shares.getByLabel('Shoutouts');

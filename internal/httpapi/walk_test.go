@@ -10,11 +10,13 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/fanfarehq/fanfare/internal/audit"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
+	"github.com/fanfarehq/fanfare/internal/outbox"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
 )
@@ -270,6 +272,20 @@ type auditWorld struct {
 	shoutouts, freezes int
 }
 
+// webhook registers a webhook endpoint to a loopback receiver that is
+// never called, and returns its id.
+func (w *auditWorld) webhook(t *testing.T) string {
+	t.Helper()
+	res := w.e.do(t, request{method: "POST", path: "/v1/admin/webhooks", token: testAPIKey,
+		body: map[string]any{"url": "http://127.0.0.1:9/walk", "events": []string{"*"}}})
+	require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+	var ep struct {
+		ID string `json:"id"`
+	}
+	require.NoError(t, json.Unmarshal(res.body, &ep))
+	return ep.ID
+}
+
 // auditWalk lists, by operation id, every operator route that changes
 // something, with how to call it successfully and the audit action it
 // writes. A route missing here fails TestAuditWalk: add it.
@@ -337,6 +353,32 @@ var auditWalk = map[string]auditCall{
 		}
 		require.NoError(t, json.Unmarshal(res.body, &k))
 		return request{method: "DELETE", path: "/v1/admin/api-keys/" + k.ID}, "api_key:" + k.ID
+	}},
+	"putConfig": {action: "settings.update", call: func(t *testing.T, w *auditWorld) (request, string) {
+		c, etag := w.e.config(t)
+		c.Settings.Shares.TipsBPS--
+		return putConfig("", etag, map[string]any{"settings": c.Settings}), "settings"
+	}},
+	"createWebhookEndpoint": {action: "webhook.create", status: http.StatusCreated, call: func(t *testing.T, w *auditWorld) (request, string) {
+		return request{method: "POST", path: "/v1/admin/webhooks", body: map[string]any{"url": "http://127.0.0.1:9/walk", "events": []string{"*"}}}, ""
+	}},
+	"updateWebhookEndpoint": {action: "webhook.update", call: func(t *testing.T, w *auditWorld) (request, string) {
+		id := w.webhook(t)
+		return request{method: "PATCH", path: "/v1/admin/webhooks/" + id, body: map[string]any{"paused": true}}, "webhook:" + id
+	}},
+	"rotateWebhookSecret": {action: "webhook.rotate", call: func(t *testing.T, w *auditWorld) (request, string) {
+		id := w.webhook(t)
+		return request{method: "POST", path: "/v1/admin/webhooks/" + id + "/rotate"}, "webhook:" + id
+	}},
+	"deleteWebhookEndpoint": {action: "webhook.delete", status: http.StatusNoContent, call: func(t *testing.T, w *auditWorld) (request, string) {
+		id := w.webhook(t)
+		return request{method: "DELETE", path: "/v1/admin/webhooks/" + id}, "webhook:" + id
+	}},
+	"replayWebhookDelivery": {action: "webhook.replay", status: http.StatusAccepted, call: func(t *testing.T, w *auditWorld) (request, string) {
+		id := w.webhook(t)
+		ev := outbox.Event{ID: outbox.ID(outbox.LiveStarted, "walk-replay"), Type: outbox.LiveStarted, At: time.Now(), Data: map[string]any{}}
+		require.NoError(t, outbox.Enqueue(context.Background(), w.e.db.Write, ev))
+		return request{method: "POST", path: "/v1/admin/webhooks/" + id + "/deliveries/" + ev.ID + "/replay"}, "webhook:" + id
 	}},
 	"resolveShoutout": {action: "shoutout.resolve", call: func(t *testing.T, w *auditWorld) (request, string) {
 		id := w.shoutout(t)

@@ -125,6 +125,7 @@ func (s *Server) registerWebhookEndpoints() {
 	tags := []string{"webhooks", "operator"}
 	register(s, operator, huma.Operation{
 		OperationID:   "createWebhookEndpoint",
+		Metadata:      scoped(fanfare.ScopeWebhooksWrite),
 		Method:        http.MethodPost,
 		Path:          "/v1/admin/webhooks",
 		Summary:       "Operator: register a webhook endpoint",
@@ -144,6 +145,7 @@ func (s *Server) registerWebhookEndpoints() {
 
 	register(s, operator, huma.Operation{
 		OperationID: "listWebhookEndpoints",
+		Metadata:    scoped(fanfare.ScopeWebhooksWrite),
 		Method:      http.MethodGet,
 		Path:        "/v1/admin/webhooks",
 		Summary:     "Operator: the webhook endpoints",
@@ -164,6 +166,7 @@ func (s *Server) registerWebhookEndpoints() {
 
 	register(s, operator, huma.Operation{
 		OperationID: "getWebhookEndpoint",
+		Metadata:    scoped(fanfare.ScopeWebhooksWrite),
 		Method:      http.MethodGet,
 		Path:        "/v1/admin/webhooks/{id}",
 		Summary:     "Operator: a webhook endpoint",
@@ -179,6 +182,7 @@ func (s *Server) registerWebhookEndpoints() {
 
 	register(s, operator, huma.Operation{
 		OperationID: "updateWebhookEndpoint",
+		Metadata:    scoped(fanfare.ScopeWebhooksWrite),
 		Method:      http.MethodPatch,
 		Path:        "/v1/admin/webhooks/{id}",
 		Summary:     "Operator: change, pause or resume a webhook endpoint",
@@ -196,6 +200,7 @@ func (s *Server) registerWebhookEndpoints() {
 
 	register(s, operator, huma.Operation{
 		OperationID: "rotateWebhookSecret",
+		Metadata:    scoped(fanfare.ScopeWebhooksWrite),
 		Method:      http.MethodPost,
 		Path:        "/v1/admin/webhooks/{id}/rotate",
 		Summary:     "Operator: give a webhook endpoint a new signing secret",
@@ -213,6 +218,7 @@ func (s *Server) registerWebhookEndpoints() {
 
 	register(s, operator, huma.Operation{
 		OperationID:   "deleteWebhookEndpoint",
+		Metadata:      scoped(fanfare.ScopeWebhooksWrite),
 		Method:        http.MethodDelete,
 		Path:          "/v1/admin/webhooks/{id}",
 		Summary:       "Operator: delete a webhook endpoint",
@@ -227,6 +233,7 @@ func (s *Server) registerWebhookEndpoints() {
 
 	register(s, operator, huma.Operation{
 		OperationID: "listWebhookDeliveries",
+		Metadata:    scoped(fanfare.ScopeWebhooksWrite),
 		Method:      http.MethodGet,
 		Path:        "/v1/admin/webhooks/{id}/deliveries",
 		Summary:     "Operator: a webhook endpoint's delivery log",
@@ -250,6 +257,7 @@ func (s *Server) registerWebhookEndpoints() {
 
 	register(s, operator, huma.Operation{
 		OperationID:   "replayWebhookDelivery",
+		Metadata:      scoped(fanfare.ScopeWebhooksWrite),
 		Method:        http.MethodPost,
 		Path:          "/v1/admin/webhooks/{id}/deliveries/{ref}/replay",
 		Summary:       "Operator: deliver an event to a webhook endpoint again",

@@ -315,7 +315,7 @@ func (s *Service) Update(ctx context.Context, actor fanfare.Actor, version int64
 	}
 	details, _ := json.Marshal(map[string]any{"version": version + 1, "before": b, "after": a})
 	if err := audit.Write(ctx, tx, audit.Entry{ID: fanfare.NewID(s.clock), Actor: actor.ID(), Action: Action,
-		Object: Object, Details: details, CreatedAt: now}); err != nil {
+		Object: Object, Details: details, Before: audit.Marshal(b), After: audit.Marshal(a), CreatedAt: now}); err != nil {
 		return Current{}, err
 	}
 	if err := tx.Commit(); err != nil {

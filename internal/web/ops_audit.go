@@ -136,4 +136,3 @@ func readable(v json.RawMessage) string {
 	}
 	return compactJSON(v)
 }
-

@@ -66,7 +66,7 @@ func TestEligibilityRulesPage(t *testing.T) {
 		// The operator sees every rule in force.
 		ops := a.browser(t)
 		p = ops.logIn("ops")
-		require.Contains(t, p.body, `<a href="/ops/eligibility">Eligibility</a>`, "the user menu links it")
+		require.Contains(t, ops.get("/ops").body, `href="/ops/eligibility" data-testid="ops-nav-eligibility">Eligibility</a>`, "the console's menu links it")
 		p = ops.get("/ops/eligibility")
 		require.Equal(t, http.StatusOK, p.status)
 		p.requireText(t, "Eligibility rules", "Going LIVE", "LIVE gifts", "Tips", "Shoutouts", "LIVE Subscription",

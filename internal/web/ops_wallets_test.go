@@ -47,7 +47,7 @@ func TestWalletFreezeConsole(t *testing.T) {
 		// The operator looks users up.
 		ops := a.browser(t)
 		p = ops.logIn("ops")
-		require.Contains(t, p.body, `<a href="/ops/wallets">Wallets</a>`, "the user menu links it")
+		require.Contains(t, ops.get("/ops").body, `href="/ops/wallets" data-testid="ops-nav-wallets">Wallets</a>`, "the console's menu links it")
 		p = ops.get("/ops/wallets")
 		require.Equal(t, http.StatusOK, p.status)
 		require.Contains(t, p.body, `href="/ops/wallets" aria-current="page"`)

@@ -49,7 +49,7 @@ func TestWebhooksConsole(t *testing.T) {
 
 		ops := a.browser(t)
 		p = ops.logIn("ops")
-		require.Contains(t, p.body, `<a href="/ops/webhooks">Webhooks</a>`)
+		require.Contains(t, ops.get("/ops").body, `href="/ops/webhooks" data-testid="ops-nav-webhooks">Webhooks</a>`, "the console's menu links it")
 		p = ops.get("/ops/webhooks")
 		require.Equal(t, http.StatusOK, p.status)
 		p.requireText(t, "No endpoint yet.")

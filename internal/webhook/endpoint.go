@@ -459,8 +459,11 @@ func (s *Service) audit(ctx context.Context, tx *sql.Tx, a fanfare.Actor, action
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
 	}
+	if after == nil {
+		after = map[string]any{"deleted": true} // a deleted endpoint's state
+	}
 	return audit.Write(ctx, tx, audit.Entry{ID: fanfare.NewID(s.clock), Actor: a.ID(), Action: action, Object: "webhook:" + id,
-		Details: d, CreatedAt: s.clock.Now()})
+		Details: d, Before: audit.Marshal(before), After: audit.Marshal(after), CreatedAt: s.clock.Now()})
 }
 
 // tx runs fn in a write transaction.

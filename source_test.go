@@ -41,6 +41,8 @@ var timers = map[string]struct {
 	"internal/httpapi":            {1, "a feed's watchdog closes a socket whose write hangs"},
 	"internal/store":              {1, "the SQLite checkpointer paces its passive checkpoints"},
 	"internal/ledger/ledgerbench": {1, "the benchmark paces its progress reports"},
+	"internal/webhook":            {2, "the delivery loop's poll paces its reads of the outbox; a leased delivery that cannot start within the timeout is handed back"},
+	"internal/settings":           {1, "the settings' poll paces its reads of the stored version"},
 }
 
 // sourceFile is a parsed non-test Go file of the module.
@@ -180,6 +182,7 @@ func TestTimeComesFromAClock(t *testing.T) {
 var builders = map[string]bool{
 	"internal/cache.New":         true, // a map whose entries expire, on its owner's clock
 	"internal/httpx.NewRecorder": true, // wraps one response
+	"internal/wallet.NewCatalog": true, // a price list, a value: the stored settings' coin packs
 }
 
 // TestOnlyAppBuildsTheGraph fails when a package other than internal/app,

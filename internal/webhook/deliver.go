@@ -525,9 +525,9 @@ func (s *Service) attempt(ctx context.Context, d delivery) result {
 	req.Header.Set(standardwebhooks.HeaderWebhookID, d.eventID)
 	req.Header.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(start.Unix(), 10))
 	req.Header.Set(standardwebhooks.HeaderWebhookSignature, sig)
-	t0 := time.Now() // the latency is measured on the wall clock whatever the clock says
+	sw := fanfare.StartStopwatch() // the latency is measured on the wall clock whatever the clock says
 	resp, err := s.client.Do(req)
-	r.latency = time.Since(t0)
+	r.latency = sw.Elapsed()
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled) {
 			r.interrupted = true
@@ -539,7 +539,7 @@ func (s *Service) attempt(ctx context.Context, d delivery) result {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, excerpt))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so the connection is kept
 	r.status, r.response = resp.StatusCode, trim(string(b), excerpt)
-	r.latency = time.Since(t0)
+	r.latency = sw.Elapsed()
 	if !r.ok() {
 		r.retryAfter = retryAfter(resp.Header.Get("Retry-After"), s.clock.Now())
 	}

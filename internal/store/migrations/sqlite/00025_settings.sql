@@ -9,7 +9,7 @@
 -- updated_by the actor who made the change. The history of the changes is
 -- in the audit log (object "settings").
 CREATE TABLE settings (
-    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    id         BIGINT PRIMARY KEY CHECK (id = 1),
     version    BIGINT NOT NULL CHECK (version > 0),
     document   TEXT NOT NULL,
     updated_at BIGINT NOT NULL,

@@ -178,7 +178,10 @@ var errExternalTaken = errors.New("external id taken")
 // createExternal inserts a user without a password, with its audit entry,
 // and opens its accounts.
 func (s *Service) createExternal(ctx context.Context, actor fanfare.Actor, externalID string, in UpsertInput) (*fanfare.User, error) {
-	if _, err := s.ByHandle(ctx, in.Handle); err == nil {
+	if u, err := s.ByHandle(ctx, in.Handle); err == nil {
+		if u.ExternalID == externalID {
+			return nil, errExternalTaken // a concurrent upsert created it since Upsert looked
+		}
 		return nil, taken(in.Handle)
 	} else if fanfare.ErrorCode(err) != fanfare.ENotFound {
 		return nil, err

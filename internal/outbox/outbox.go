@@ -18,7 +18,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/ledger"
 )
 
-// The event types. docs/webhooks.md describes each one's data.
+// The event types. docs/webhook-events.md describes each one's data.
 const (
 	PurchaseCompleted    = "purchase.completed"
 	PurchaseRefunded     = "purchase.refunded"

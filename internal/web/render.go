@@ -138,6 +138,9 @@ type Layout struct {
 	Reasons []fanfare.Reason
 	// Demo shows the demo world's logins on the home and login pages.
 	Demo bool
+	// SignUpClosed hides the links to the sign-up page: password sign-up
+	// is switched off (the host app creates the users).
+	SignUpClosed bool
 }
 
 // page is the data of a page: a struct that embeds Layout.
@@ -149,6 +152,7 @@ func (l *Layout) layout() *Layout { return l }
 // so a template failure becomes a clean error page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data page) {
 	data.layout().Demo = s.demo
+	data.layout().SignUpClosed = s.noSignUp
 	t, ok := s.pages.byName[name]
 	if !ok {
 		s.internalError(w, r, fmt.Errorf("no template %q", name))

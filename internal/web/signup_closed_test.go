@@ -11,7 +11,7 @@ import (
 )
 
 // TestSignupClosed: with password sign-up switched off the page says so
-// (403), and a form posted anyway creates nobody.
+// (403), no page links to it, and a form posted anyway creates nobody.
 func TestSignupClosed(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
@@ -21,6 +21,10 @@ func TestSignupClosed(t *testing.T) {
 		require.Equal(t, http.StatusForbidden, p.status)
 		p.requireText(t, "Sign-up is closed")
 		require.False(t, p.hasForm("/signup"))
+		// No page leads to it: not the menu, the home page or the login page.
+		for _, path := range []string{"/", "/login", "/signup"} {
+			require.NotContains(t, b.get(path).body, `href="/signup"`, "page %s links to the closed sign-up", path)
+		}
 
 		form := b.get("/login").form(t, "/login", 0)
 		form.Set("handle", "newbie")

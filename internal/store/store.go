@@ -479,3 +479,41 @@ func (db *DB) TxExec(ctx context.Context, tx *sql.Tx, query string, args ...any)
 	}
 	return tx.ExecContext(ctx, query, args...)
 }
+
+// LazyTx runs fn in a write transaction whose commit does not wait for the
+// disk: on SQLite it commits with synchronous=NORMAL (the WAL is written,
+// and fsynced by the next durable commit or checkpoint), on PostgreSQL with
+// synchronous_commit off. A process crash loses nothing; a power loss may
+// lose the last such commits, whole and in order, never a part of one. Use
+// it for bookkeeping that is redone when lost (a delivery's lease, its
+// attempt's record: the delivery is then made again), never for what an
+// answer promises. On SQLite it keeps the write connection's fsync out of
+// the way of the ledger's committer, which shares it.
+func (db *DB) LazyTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	conn, err := db.Write.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if db.Dialect == SQLite {
+		if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
+			return err
+		}
+		// Every other writer on this connection expects FULL.
+		defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = FULL`)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if db.Dialect == Postgres {
+		if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return err
+		}
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

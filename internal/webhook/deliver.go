@@ -3,15 +3,18 @@ package webhook
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
@@ -38,11 +41,11 @@ const (
 	Window = 4 * 24 * time.Hour
 	// MaxRetryAfter caps the wait a Retry-After asks for.
 	MaxRetryAfter = 24 * time.Hour
-	// lease is how long a server keeps the deliveries it claimed before
+	// leaseTime is how long a server keeps the deliveries it claimed before
 	// another may take them (it died). An attempt starts at most Timeout
 	// after its claim (a delivery not started by then is handed back) and
 	// lasts at most Timeout: the lease outlasts both.
-	lease = 2*DefaultTimeout + 5*time.Second
+	leaseTime = 2*DefaultTimeout + 5*time.Second
 	// excerpt is the most of an answer the log keeps.
 	excerpt = 1024
 	// Keep is how long dispatched outbox rows and finished deliveries and
@@ -64,12 +67,18 @@ func (s *Service) Step(ctx context.Context) (dispatched, sent int, err error) {
 }
 
 func (s *Service) step(ctx, sendCtx context.Context) (dispatched, sent int, err error) {
-	if dispatched, err = s.dispatch(ctx, nil); err != nil {
+	// The deliveries waiting go first, then the new events'.
+	ds, err := s.claim(ctx, nil, s.opts.Batch)
+	if err != nil {
 		return 0, 0, err
 	}
-	ds, err := s.claim(ctx, nil, s.opts.Batch)
-	if err != nil || len(ds) == 0 {
-		return dispatched, 0, err
+	dispatched, fresh, err := s.dispatch(ctx, nil, s.opts.Batch-len(ds))
+	if err != nil {
+		return 0, 0, err
+	}
+	ds = append(ds, fresh...)
+	if len(ds) == 0 {
+		return dispatched, 0, nil
 	}
 	results := s.send(sendCtx, ds)
 	if err := s.record(context.WithoutCancel(ctx), nil, results); err != nil {
@@ -100,20 +109,25 @@ func (s *Service) round(ctx context.Context, rs []result, limit int) (int, []del
 	}
 	var n int
 	var ds []delivery
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.lazyTx(ctx, func(tx *sql.Tx) error {
 		if err := s.record(ctx, tx, rs); err != nil {
 			return err
 		}
-		if pending {
+		// The deliveries waiting go first (oldest first), then the new
+		// events'.
+		if due {
 			var err error
-			if n, err = s.dispatch(ctx, tx); err != nil {
+			if ds, err = s.claim(ctx, tx, limit); err != nil {
 				return err
 			}
 		}
-		if due || n > 0 {
+		if pending {
 			var err error
-			ds, err = s.claim(ctx, tx, limit)
-			return err
+			var fresh []delivery
+			if n, fresh, err = s.dispatch(ctx, tx, limit-len(ds)); err != nil {
+				return err
+			}
+			ds = append(ds, fresh...)
 		}
 		return nil
 	})
@@ -139,11 +153,29 @@ func (s *Service) due(ctx context.Context) (bool, error) {
 }
 
 // within runs fn in tx, or in a transaction of its own when tx is nil.
+// The delivery's bookkeeping commits lazily (store.LazyTx): lost to a
+// power failure, it is redone, and the events concerned delivered again
+// (at least once, as the receivers expect); on SQLite its commit then
+// never holds the write connection through an fsync, so the gifts'
+// committer, which shares that connection, does not wait for it.
 func (s *Service) within(ctx context.Context, tx *sql.Tx, fn func(tx *sql.Tx) error) error {
 	if tx != nil {
 		return fn(tx)
 	}
-	return s.tx(ctx, fn)
+	return s.lazyTx(ctx, fn)
+}
+
+// lazyTx runs fn in a lazily committed transaction (see within).
+func (s *Service) lazyTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	var fnErr error
+	err := s.db.LazyTx(ctx, func(tx *sql.Tx) error {
+		fnErr = fn(tx)
+		return fnErr
+	})
+	if err != nil && fnErr == nil {
+		return fmt.Errorf("webhook: commit: %w", err)
+	}
+	return err
 }
 
 // dispatch turns up to Batch undispatched outbox rows, oldest first, into
@@ -151,12 +183,16 @@ func (s *Service) within(ctx context.Context, tx *sql.Tx, fn func(tx *sql.Tx) er
 // dispatched, in one transaction. On PostgreSQL the rows are locked with
 // SKIP LOCKED, so servers dispatch different rows at once.
 //
+// The first lease of the new deliveries to active endpoints are leased to
+// this server at once and returned, ready to send: a new event costs no
+// claim. The others wait for a claim.
+//
 // With tx nil it runs in a transaction of its own, if the outbox has
 // anything to dispatch; otherwise in tx.
-func (s *Service) dispatch(ctx context.Context, tx *sql.Tx) (int, error) {
+func (s *Service) dispatch(ctx context.Context, tx *sql.Tx, lease int) (int, []delivery, error) {
 	if tx == nil {
 		if ok, err := s.any(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE dispatched_at IS NULL LIMIT 1) p`); err != nil || !ok {
-			return 0, err
+			return 0, nil, err
 		}
 	}
 	lock := ""
@@ -164,19 +200,21 @@ func (s *Service) dispatch(ctx context.Context, tx *sql.Tx) (int, error) {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
 	n := 0
+	var fresh []delivery
 	err := s.within(ctx, tx, func(tx *sql.Tx) error {
-		rs, err := tx.QueryContext(ctx, `SELECT id, type, created_at FROM outbox WHERE dispatched_at IS NULL ORDER BY created_at, id LIMIT $1`+lock, s.opts.Batch)
+		rs, err := tx.QueryContext(ctx, `SELECT id, type, created_at, body FROM outbox WHERE dispatched_at IS NULL ORDER BY created_at, id LIMIT $1`+lock, s.opts.Batch)
 		if err != nil {
 			return fmt.Errorf("webhook: read the outbox: %w", err)
 		}
 		type event struct {
 			id, typ string
 			at      int64
+			body    string
 		}
 		var evs []event
 		for rs.Next() {
 			var e event
-			if err := rs.Scan(&e.id, &e.typ, &e.at); err != nil {
+			if err := rs.Scan(&e.id, &e.typ, &e.at, &e.body); err != nil {
 				rs.Close()
 				return fmt.Errorf("webhook: read the outbox: %w", err)
 			}
@@ -194,32 +232,48 @@ func (s *Service) dispatch(ctx context.Context, tx *sql.Tx) (int, error) {
 			return err
 		}
 		now := s.clock.Now().UnixMicro()
+		until := now + leaseTime.Microseconds()
 		var rows [][]any
 		for _, ev := range evs {
 			for _, ep := range eps {
-				if ep.Subscribes(ev.typ) {
-					rows = append(rows, []any{ep.ID, ev.id, ev.typ, ev.at, now, now + Window.Microseconds(), now})
+				if !ep.Subscribes(ev.typ) {
+					continue
 				}
+				locked := int64(0)
+				if ep.State == Active && len(fresh) < lease {
+					locked = until
+					fresh = append(fresh, delivery{endpointID: ep.ID, eventID: ev.id, eventType: ev.typ, eventAt: ev.at,
+						expiresAt: now + Window.Microseconds(), body: sql.NullString{String: ev.body, Valid: true},
+						url: ep.URL, secret: ep.secret, oldSecret: ep.oldSecret, oldUntil: ep.PreviousSecretUntil.UnixMicro()})
+				}
+				rows = append(rows, []any{ep.ID, ev.id, ev.typ, ev.at, now, now + Window.Microseconds(), locked, now, now})
 			}
 		}
-		if err := insertRows(ctx, tx, `INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, event_at, next_attempt_at, expires_at, created_at, updated_at) VALUES `,
-			`($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%[7]d)`, ` ON CONFLICT (endpoint_id, event_id) DO NOTHING`, rows); err != nil {
+		inserted, err := s.insertRows(ctx, tx, "webhook_deliveries", []string{"endpoint_id", "event_id", "event_type", "event_at", "next_attempt_at", "expires_at", "locked_until", "created_at", "updated_at"},
+			` ON CONFLICT (endpoint_id, event_id) DO NOTHING`, rows, "endpoint_id", "event_id")
+		if err != nil {
 			return fmt.Errorf("webhook: create deliveries: %w", err)
 		}
-		ids := make([][]any, len(evs))
+		// A delivery that was there already (a replay made it) is not
+		// this dispatch's to send.
+		fresh = slices.DeleteFunc(fresh, func(d delivery) bool { return !inserted[d.endpointID+" "+d.eventID] })
+		ids := make([]string, len(evs))
 		for i, ev := range evs {
-			ids[i] = []any{ev.id}
+			ids[i] = ev.id
 		}
-		if err := inRows(ctx, tx, `UPDATE outbox SET dispatched_at = `+strconv.FormatInt(now, 10)+` WHERE id IN (`, ids); err != nil {
+		if err := s.inRows(ctx, tx, `UPDATE outbox SET dispatched_at = `+strconv.FormatInt(now, 10)+` WHERE id IN (`, ids); err != nil {
 			return fmt.Errorf("webhook: mark events dispatched: %w", err)
 		}
 		n = len(evs)
 		return nil
 	})
-	if err == nil && n > 0 && s.opts.Metrics != nil {
+	if err != nil {
+		return 0, nil, err
+	}
+	if n > 0 && s.opts.Metrics != nil {
 		s.opts.Metrics.dispatched.Add(float64(n))
 	}
-	return n, err
+	return n, fresh, nil
 }
 
 // subscribers returns the endpoints that take deliveries: all but the
@@ -241,37 +295,101 @@ func (s *Service) subscribers(ctx context.Context, tx *sql.Tx) ([]Endpoint, erro
 	return out, rs.Err()
 }
 
-// insertRows inserts rows with multi-row INSERTs of up to 100 rows: head,
-// then one tuple (a format with the row's placeholders' numbers) per row,
-// then tail.
-func insertRows(ctx context.Context, tx *sql.Tx, head, tuple, tail string, rows [][]any) error {
+// insertRows inserts rows into table's columns cols, with tail after
+// the rows (an ON CONFLICT clause). On PostgreSQL it sends multi-row
+// INSERTs of up to 100 rows; on SQLite one statement reading the rows from
+// a JSON array (json_each): SQLite looks numbered placeholders up in a
+// list, so a statement of n placeholders costs n² to prepare and bind, and
+// a statement per row costs its execution's overhead per row.
+//
+// With returning (columns), it returns the rows inserted, those columns
+// of each joined by a space.
+func (s *Service) insertRows(ctx context.Context, tx *sql.Tx, table string, cols []string, tail string, rows [][]any, returning ...string) (map[string]bool, error) {
+	inserted := map[string]bool{}
+	if len(rows) == 0 {
+		return inserted, nil
+	}
+	head := `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `) `
+	if len(returning) > 0 {
+		tail += ` RETURNING ` + strings.Join(returning, ` || ' ' || `)
+	}
+	run := func(q string, args ...any) error {
+		if len(returning) == 0 {
+			_, err := tx.ExecContext(ctx, q, args...)
+			return err
+		}
+		rs, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rs.Close()
+		for rs.Next() {
+			var k string
+			if err := rs.Scan(&k); err != nil {
+				return err
+			}
+			inserted[k] = true
+		}
+		return rs.Err()
+	}
+	if s.db.Dialect == store.SQLite {
+		vals := make([]string, len(cols))
+		for j := range cols {
+			vals[j] = "value->>" + strconv.Itoa(j)
+		}
+		// WHERE true: an upsert's SELECT must not end with its FROM.
+		return inserted, run(head+`SELECT `+strings.Join(vals, ", ")+` FROM json_each($1) WHERE true`+tail, jsonRows(rows))
+	}
 	for len(rows) > 0 {
 		chunk := rows[:min(len(rows), 100)]
 		rows = rows[len(chunk):]
 		var b strings.Builder
 		b.WriteString(head)
+		b.WriteString(`VALUES `)
 		var args []any
 		for i, r := range chunk {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			nums := make([]any, 0, len(r))
+			b.WriteString("(")
 			for j := range r {
-				nums = append(nums, len(args)+j+1)
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				fmt.Fprintf(&b, "$%d", len(args)+j+1)
 			}
-			fmt.Fprintf(&b, tuple, nums...)
+			b.WriteString(")")
 			args = append(args, r...)
 		}
 		b.WriteString(tail)
-		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
-			return err
+		if err := run(b.String(), args...); err != nil {
+			return inserted, err
 		}
 	}
-	return nil
+	return inserted, nil
 }
 
-// inRows runs head followed by an IN list of up to 500 keys and ")".
-func inRows(ctx context.Context, tx *sql.Tx, head string, keys [][]any) error {
+// jsonRows encodes rows (strings and integers) as a JSON array of arrays.
+func jsonRows(rows [][]any) string {
+	b, err := json.Marshal(rows)
+	if err != nil {
+		panic("webhook: encode rows: " + err.Error()) // strings and integers always encode
+	}
+	return string(b)
+}
+
+// inRows runs head followed by an IN list of keys and ")": up to 500 keys a
+// statement on PostgreSQL, one statement reading them from a JSON array on
+// SQLite (see insertRows).
+func (s *Service) inRows(ctx context.Context, tx *sql.Tx, head string, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	if s.db.Dialect == store.SQLite {
+		b, _ := json.Marshal(keys)
+		_, err := tx.ExecContext(ctx, head+`SELECT value FROM json_each($1))`, string(b))
+		return err
+	}
 	for len(keys) > 0 {
 		chunk := keys[:min(len(keys), 500)]
 		keys = keys[len(chunk):]
@@ -283,7 +401,46 @@ func inRows(ctx context.Context, tx *sql.Tx, head string, keys [][]any) error {
 				b.WriteString(", ")
 			}
 			fmt.Fprintf(&b, "$%d", i+1)
-			args = append(args, k[0])
+			args = append(args, k)
+		}
+		b.WriteString(")")
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// updateEach runs the UPDATE of webhook_deliveries head (its SET clause,
+// with head's args as $1...) on each of ds: a list of up to 200 keys a
+// statement on PostgreSQL, one statement reading them from a JSON array on
+// SQLite (see insertRows).
+func (s *Service) updateEach(ctx context.Context, tx *sql.Tx, head string, headArgs []any, ds []delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	if s.db.Dialect == store.SQLite {
+		keys := make([][]any, len(ds))
+		for i, d := range ds {
+			keys[i] = []any{d.endpointID, d.eventID}
+		}
+		_, err := tx.ExecContext(ctx, head+fmt.Sprintf(` WHERE (endpoint_id, event_id) IN (SELECT value->>0, value->>1 FROM json_each($%d))`, len(headArgs)+1),
+			append(headArgs, jsonRows(keys))...)
+		return err
+	}
+	for len(ds) > 0 {
+		chunk := ds[:min(len(ds), 200)]
+		ds = ds[len(chunk):]
+		var b strings.Builder
+		b.WriteString(head)
+		b.WriteString(` WHERE (endpoint_id, event_id) IN (VALUES `)
+		args := append([]any(nil), headArgs...)
+		for i, d := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "($%d, $%d)", len(args)+1, len(args)+2)
+			args = append(args, d.endpointID, d.eventID)
 		}
 		b.WriteString(")")
 		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
@@ -344,54 +501,24 @@ func (s *Service) claim(ctx context.Context, tx *sql.Tx, limit int) ([]delivery,
 		if err := rs.Err(); err != nil {
 			return fmt.Errorf("webhook: claim deliveries: %w", err)
 		}
-		return s.setLease(ctx, tx, out, now+lease.Microseconds())
+		return s.setLease(ctx, tx, out, now+leaseTime.Microseconds())
 	})
 	return out, err
 }
 
 // setLease sets the lease of ds to until (0 releases them).
 func (s *Service) setLease(ctx context.Context, tx *sql.Tx, ds []delivery, until int64) error {
-	for len(ds) > 0 {
-		chunk := ds[:min(len(ds), 200)]
-		ds = ds[len(chunk):]
-		var b strings.Builder
-		b.WriteString(`UPDATE webhook_deliveries SET locked_until = $1 WHERE (endpoint_id, event_id) IN (VALUES `)
-		args := []any{until}
-		for i, d := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "($%d, $%d)", len(args)+1, len(args)+2)
-			args = append(args, d.endpointID, d.eventID)
-		}
-		b.WriteString(")")
-		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("webhook: lease deliveries: %w", err)
-		}
+	if err := s.updateEach(ctx, tx, `UPDATE webhook_deliveries SET locked_until = $1`, []any{until}, ds); err != nil {
+		return fmt.Errorf("webhook: lease deliveries: %w", err)
 	}
 	return nil
 }
 
 // setDone marks ds delivered, each after one more attempt.
 func (s *Service) setDone(ctx context.Context, tx *sql.Tx, ds []delivery, now time.Time) error {
-	for len(ds) > 0 {
-		chunk := ds[:min(len(ds), 200)]
-		ds = ds[len(chunk):]
-		var b strings.Builder
-		b.WriteString(`UPDATE webhook_deliveries SET state = 'succeeded', tries = tries + 1, attempts = attempts + 1, locked_until = 0, updated_at = $1
-			WHERE (endpoint_id, event_id) IN (VALUES `)
-		args := []any{now.UnixMicro()}
-		for i, d := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "($%d, $%d)", len(args)+1, len(args)+2)
-			args = append(args, d.endpointID, d.eventID)
-		}
-		b.WriteString(")")
-		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("webhook: record deliveries: %w", err)
-		}
+	if err := s.updateEach(ctx, tx, `UPDATE webhook_deliveries SET state = 'succeeded', tries = tries + 1, attempts = attempts + 1, locked_until = 0, updated_at = $1`,
+		[]any{now.UnixMicro()}, ds); err != nil {
+		return fmt.Errorf("webhook: record deliveries: %w", err)
 	}
 	return nil
 }
@@ -546,22 +673,20 @@ func (s *Service) attempt(ctx context.Context, d delivery) result {
 	return r
 }
 
-// trim returns s cut to n bytes at a character boundary.
+// trim returns s cut to n bytes at a character boundary, as text a
+// database column takes: invalid UTF-8 replaced, NUL bytes removed.
 func trim(s string, n int) string {
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
 	if len(s) <= n {
 		return s
 	}
 	s = s[:n]
-	for len(s) > 0 && !utf8Start(s[len(s)-1]) {
-		s = s[:len(s)-1]
-	}
-	if len(s) > 0 {
+	// A character cut in two: drop its first bytes.
+	for len(s) > 0 && !utf8.ValidString(s) {
 		s = s[:len(s)-1]
 	}
 	return s
 }
-
-func utf8Start(b byte) bool { return b < 0x80 || b >= 0xC0 }
 
 // retryAfter reads a Retry-After header (seconds, or an HTTP date) as a
 // wait from now, capped at MaxRetryAfter; 0 when there is none.
@@ -649,8 +774,8 @@ func (s *Service) record(ctx context.Context, tx *sql.Tx, rs []result) error {
 				s.opts.Metrics.observe(r, now)
 			}
 		}
-		if err := insertRows(ctx, tx, `INSERT INTO webhook_attempts (id, endpoint_id, event_id, event_type, attempt, status, latency_us, response, error, created_at) VALUES `,
-			`($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)`, ``, logRows); err != nil {
+		if _, err := s.insertRows(ctx, tx, "webhook_attempts", []string{"id", "endpoint_id", "event_id", "event_type", "attempt", "status", "latency_us", "response", "error", "created_at"},
+			``, logRows); err != nil {
 			return fmt.Errorf("webhook: write the delivery log: %w", err)
 		}
 		if err := s.setLease(ctx, tx, interrupted, 0); err != nil {

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/stretchr/testify/require"
@@ -352,6 +353,46 @@ func TestRetriesUntilTheReceiverRecovers(t *testing.T) {
 	})
 }
 
+// TestAnswersAreLoggedAsText: an answer that is not text (NUL bytes,
+// invalid UTF-8) or longer than the excerpt is logged as valid text cut at
+// a character, on both stores, and does not hold the other deliveries of
+// its round back.
+func TestAnswersAreLoggedAsText(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db, webhook.Options{})
+		long := strings.Repeat("a", 1023) + "é and more"
+		r := newReceiver(t, func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, "bad\x00\xff\xfebytes")
+		}, func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusOK)
+			io.WriteString(w, long)
+		})
+		e, _ := f.endpoint(t, r.URL)
+		f.emit(t, outbox.PayoutPaid, "p1")
+		require.Equal(t, 1, f.step(t))
+		f.emit(t, outbox.PayoutPaid, "p2")
+		f.clock.Advance(5 * time.Second)
+		require.Equal(t, 2, f.step(t)) // p1 again and p2, in one round
+
+		log, _, err := f.svc.Log(ctx, e.ID, "", 0)
+		require.NoError(t, err)
+		require.Len(t, log, 3)
+		byStatus := map[int][]string{}
+		for _, a := range log {
+			require.True(t, utf8.ValidString(a.Response), "%q", a.Response)
+			byStatus[a.Status] = append(byStatus[a.Status], a.Response)
+		}
+		require.Equal(t, []string{"bad\uFFFDbytes"}, byStatus[500])
+		require.Equal(t, []string{strings.Repeat("a", 1023), strings.Repeat("a", 1023)}, byStatus[200])
+		pending, err := f.svc.Deliveries(ctx, e.ID, 10)
+		require.NoError(t, err)
+		require.Empty(t, pending)
+	})
+}
+
 func TestGoneDisablesTheEndpoint(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
@@ -523,6 +564,16 @@ func TestReplayDeliversAgain(t *testing.T) {
 		log, _, err = f.svc.Log(ctx, e.ID, "", 0)
 		require.NoError(t, err)
 		require.Equal(t, 3, log[0].Attempt)
+
+		// An event replayed before it was dispatched is sent once: the
+		// dispatch finds its delivery there already.
+		early := f.emit(t, outbox.PurchaseCompleted, "buy2")
+		_, err = f.svc.Replay(ctx, operator, e.ID, early)
+		require.NoError(t, err)
+		require.Equal(t, 1, f.step(t))
+		require.Zero(t, f.step(t))
+		require.Len(t, r.deliveries(), 4)
+		require.Equal(t, early, r.deliveries()[3].header.Get("webhook-id"))
 
 		_, err = f.svc.Replay(ctx, operator, e.ID, "msg_nothing")
 		require.Equal(t, fanfare.ENotFound, fanfare.ErrorCode(err))

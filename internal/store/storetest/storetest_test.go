@@ -2,6 +2,8 @@ package storetest_test
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"testing"
 
 	"github.com/fanfarehq/fanfare/internal/store"
@@ -37,6 +39,64 @@ func TestConformance(t *testing.T) {
 		err = db.Read.QueryRowContext(ctx, `SELECT owner, system FROM accounts WHERE asset = $1`, "COIN").Scan(&owner, &system)
 		if err != nil || owner != "u1" || system {
 			t.Fatalf("read back = %q, %v, %v", owner, system, err)
+		}
+	})
+}
+
+// TestLazyTx checks that a lazily committed transaction commits what fn
+// wrote, rolls back on fn's error, and leaves the write connection as
+// durable as before: synchronous=FULL on SQLite, synchronous_commit on for
+// the next transaction on PostgreSQL.
+func TestLazyTx(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ins := `INSERT INTO accounts (owner, asset, system, balance, frozen, created_at) VALUES ($1, 'COIN', false, 0, false, 1)`
+		if err := db.LazyTx(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, ins, "kept")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		refused := errors.New("refused")
+		if err := db.LazyTx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, ins, "rolled-back"); err != nil {
+				return err
+			}
+			return refused
+		}); !errors.Is(err, refused) {
+			t.Fatalf("LazyTx = %v, want fn's error", err)
+		}
+		var owners []string
+		rs, err := db.Read.QueryContext(ctx, `SELECT owner FROM accounts WHERE asset = 'COIN' ORDER BY owner`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rs.Next() {
+			var o string
+			if err := rs.Scan(&o); err != nil {
+				t.Fatal(err)
+			}
+			owners = append(owners, o)
+		}
+		rs.Close()
+		if len(owners) != 1 || owners[0] != "kept" {
+			t.Fatalf("accounts = %v, want [kept]", owners)
+		}
+		// What the next writer on the connection gets.
+		conn, err := db.Write.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		var setting, want string
+		if db.Dialect == store.SQLite {
+			err, want = conn.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&setting), "2" // FULL
+		} else {
+			err, want = conn.QueryRowContext(ctx, `SHOW synchronous_commit`).Scan(&setting), "on"
+		}
+		if err != nil || setting != want {
+			t.Fatalf("durability after LazyTx = %q, %v; want %q", setting, err, want)
 		}
 	})
 }

@@ -27,6 +27,8 @@ var wallClock = map[string]struct {
 	// A fake of an outside system: Stripe dates its objects by its own
 	// (the real) clock, and Fanfare reads those dates as data.
 	"internal/payment/stripetest": {5, "the fake Stripe API dates sessions, refunds, accounts, links and transfers"},
+	// Test infrastructure shared by processes.
+	"internal/store/storetest": {1, "a template test database's name carries its making time, so that another test process may drop it once it is stale"},
 }
 
 // timers lists the only packages outside cmd/fanfare that may use real

@@ -181,6 +181,8 @@ func migratedPostgres(base string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// The names carry the wall clock's time: other processes read it.
+	now := time.Now()
 	var stale []string
 	for rs.Next() {
 		var n string
@@ -189,7 +191,7 @@ func migratedPostgres(base string) (string, error) {
 			return "", err
 		}
 		var made int64
-		if _, err := fmt.Sscanf(strings.TrimPrefix(n, templatePrefix), "%d_", &made); err == nil && time.Since(time.Unix(made, 0)) > 2*time.Hour {
+		if _, err := fmt.Sscanf(strings.TrimPrefix(n, templatePrefix), "%d_", &made); err == nil && now.Sub(time.Unix(made, 0)) > 2*time.Hour {
 			stale = append(stale, n)
 		}
 	}
@@ -197,7 +199,7 @@ func migratedPostgres(base string) (string, error) {
 	for _, n := range stale {
 		dropDatabase(base, n)
 	}
-	name := fmt.Sprintf("%s%d_%s", templatePrefix, time.Now().Unix(), randomHex(4))
+	name := fmt.Sprintf("%s%d_%s", templatePrefix, now.Unix(), randomHex(4))
 	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
 		return "", err
 	}

@@ -900,10 +900,27 @@ func (s *Service) loop(ctx, sendCtx context.Context) {
 		if err == nil && !full && (dispatched == s.opts.Batch || len(ds) == s.opts.Batch) {
 			continue
 		}
+		poll := time.After(s.opts.Poll)
+		if full {
+			// Every slot is taken: go on once half of them are free
+			// (or at the poll), so that the next round records and
+			// claims many attempts at once, not one transaction per
+			// attempt that ends.
+		wait:
+			for int(busy.Load()) > capacity/2 {
+				select {
+				case <-ctx.Done():
+					break wait
+				case <-poll:
+					break wait
+				case <-freed:
+				}
+			}
+			continue
+		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(s.opts.Poll):
-		case <-freedIf(full, freed):
+		case <-poll:
 		}
 	}
 	inflight.Wait() // Stop cancels sendCtx if they take too long
@@ -925,15 +942,6 @@ func drain(results chan result, done []result) []result {
 			return done
 		}
 	}
-}
-
-// freedIf returns freed when the workers are all busy (a worker done
-// wakes the loop), nil otherwise (never ready).
-func freedIf(full bool, freed chan struct{}) chan struct{} {
-	if full {
-		return freed
-	}
-	return nil
 }
 
 // Stop stops the delivery loop: no new round starts; the attempts in

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,11 +29,15 @@ func idTime(t *testing.T, id string) (milli, seq int64) {
 
 func at(t time.Time) fanfare.Clock { return fanfare.ClockFunc(func() time.Time { return t }) }
 
-// The id carries the clock's time: every other test here uses earlier
-// clocks, so this one is never pushed forward by the ids made before it.
+var carriesRuns atomic.Int64
+
+// The id carries the clock's time. Not parallel: ids are increasing
+// process-wide, so another test's ids, made meanwhile at any clock, would
+// push these past their clock; sequential tests end before the parallel
+// ones go on, and every other test here uses earlier clocks.
 func TestNewIDCarriesClockTime(t *testing.T) {
-	t.Parallel()
-	base := time.Date(2100, 1, 2, 3, 4, 5, 0, time.UTC)
+	// A later year each time it runs in this process (-count).
+	base := time.Date(2100+int(carriesRuns.Add(1)), 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, offset := range []time.Duration{0, 999_999, time.Millisecond + 256, time.Hour} {
 		now := base.Add(offset)
 		id := fanfare.NewID(at(now))

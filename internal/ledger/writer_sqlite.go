@@ -40,7 +40,7 @@ func (w *sqliteWriter) begin(ctx context.Context, conn *sql.Conn) (func(), error
 	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
 		return nil, err
 	}
-	return func() { conn.ExecContext(ctx, `PRAGMA synchronous = FULL`) }, nil
+	return func() { store.RestoreFullSync(ctx, conn) }, nil
 }
 
 func (w *sqliteWriter) lockHolds(ctx context.Context, tx *batchTx, ids []string) (*sql.Rows, error) {

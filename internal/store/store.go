@@ -480,6 +480,18 @@ func (db *DB) TxExec(ctx context.Context, tx *sql.Tx, query string, args ...any)
 	return tx.ExecContext(ctx, query, args...)
 }
 
+// RestoreFullSync sets an SQLite connection, taken from the write pool
+// and switched to synchronous=NORMAL for a while, back to synchronous=FULL
+// before it returns to the pool, where every other writer expects FULL. It
+// runs even when ctx has ended. Should that fail, the connection is
+// discarded (the pool opens a new one, at FULL), never handed on at
+// NORMAL: a commit answered to a caller would not be on disk.
+func RestoreFullSync(ctx context.Context, conn *sql.Conn) {
+	if _, err := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = FULL`); err != nil {
+		conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+}
+
 // LazyTx runs fn in a write transaction whose commit does not wait for the
 // disk: on SQLite it commits with synchronous=NORMAL (the WAL is written,
 // and fsynced by the next durable commit or checkpoint), on PostgreSQL with
@@ -500,7 +512,7 @@ func (db *DB) LazyTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 			return err
 		}
 		// Every other writer on this connection expects FULL.
-		defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = FULL`)
+		defer RestoreFullSync(ctx, conn)
 	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {

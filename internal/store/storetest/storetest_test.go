@@ -100,3 +100,61 @@ func TestLazyTx(t *testing.T) {
 		}
 	})
 }
+
+// TestRestoreFullSync checks that an SQLite write connection switched to
+// synchronous=NORMAL goes back to the pool at FULL even when the caller's
+// context has ended, and that one whose restore fails is discarded, not
+// handed to the next writer.
+func TestRestoreFullSync(t *testing.T) {
+	t.Parallel()
+	db := storetest.MustOpen(t, store.SQLite)
+	synchronous := func() string {
+		t.Helper()
+		conn, err := db.Write.Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		var s string
+		if err := conn.QueryRowContext(context.Background(), `PRAGMA synchronous`).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	normal := func(ctx context.Context) *sql.Conn {
+		t.Helper()
+		conn, err := db.Write.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
+			t.Fatal(err)
+		}
+		return conn
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	conn := normal(ctx)
+	cancel()
+	store.RestoreFullSync(ctx, conn)
+	conn.Close()
+	if got := synchronous(); got != "2" {
+		t.Fatalf("synchronous after a restore with an ended context = %s, want 2 (FULL)", got)
+	}
+
+	// A connection whose restore fails (SQLite refuses to change the
+	// setting inside a transaction) is discarded: the pool opens a new
+	// one, at FULL.
+	conn = normal(context.Background())
+	if _, err := conn.ExecContext(context.Background(), `BEGIN`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(context.Background(), `PRAGMA synchronous = FULL`); err == nil {
+		t.Fatal("SQLite changed synchronous inside a transaction: this test no longer makes the restore fail")
+	}
+	store.RestoreFullSync(context.Background(), conn)
+	conn.Close()
+	if got := synchronous(); got != "2" {
+		t.Fatalf("synchronous after a failed restore = %s, want 2 (FULL)", got)
+	}
+}

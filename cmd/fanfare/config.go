@@ -19,12 +19,14 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/blob"
+	"github.com/fanfarehq/fanfare/internal/broker"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
 	"github.com/fanfarehq/fanfare/internal/hostjwt"
 	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/payout"
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
 	"github.com/fanfarehq/fanfare/internal/shoutout"
+	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/subscription"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
@@ -158,6 +160,15 @@ type Config struct {
 	// gocloud.dev URL, file:///folder or s3://bucket?region=...; default
 	// the folder blobs under the data directory
 	BlobURL string
+	// FANFARE_NATS_URL: the NATS servers that carry the rooms' events
+	// between nodes sharing one PostgreSQL database; empty: one node, in
+	// process. FANFARE_NATS_CREDS, FANFARE_NATS_TLS_CA,
+	// FANFARE_NATS_TLS_CERT and FANFARE_NATS_TLS_KEY: its credentials
+	// file, CAs and client certificate.
+	NATSURL, NATSCreds, NATSTLSCA, NATSTLSCert, NATSTLSKey string
+	// FANFARE_NODE: this node's name among those serving the database;
+	// default the host name.
+	Node string
 	// Demo shows the demo world's logins on the web app's pages; set by
 	// the demo command.
 	Demo bool
@@ -287,6 +298,12 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.StripeAPIBase, "stripe-api-base", env("FANFARE_STRIPE_API_BASE", payment.DefaultStripeAPIBase), "base URL of the Stripe API (env FANFARE_STRIPE_API_BASE)")
 	fs.StringVar(&c.CORSOrigins, "cors-origins", env("FANFARE_CORS_ORIGINS", ""), "comma-separated web origins (https://app.example.com, scheme and host only, no wildcard) whose pages may call the /v1/ API from a browser with a token in Authorization; the session cookie stays same-origin only; default none (env FANFARE_CORS_ORIGINS)")
 	fs.StringVar(&c.BlobURL, "blob-url", env("FANFARE_BLOB_URL", ""), "where uploaded files (videos) are stored: file:///var/lib/fanfare/blobs, or an S3-compatible bucket such as s3://fanfare-media?region=eu-central-1&endpoint=https://s3.example.com&use_path_style=true (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or the AWS shared files); default: the folder blobs under the data directory, created if missing (env FANFARE_BLOB_URL)")
+	fs.StringVar(&c.NATSURL, "nats-url", env("FANFARE_NATS_URL", ""), "NATS servers carrying the LIVE rooms' events between the nodes that share one PostgreSQL database: nats://host:4222, comma-separated for a cluster, with user:password@ or a token in the URL if NATS asks for one, tls:// for TLS; default none: one node (env FANFARE_NATS_URL)")
+	fs.StringVar(&c.NATSCreds, "nats-creds", env("FANFARE_NATS_CREDS", ""), "NATS credentials file (a user JWT and its NKey seed) (env FANFARE_NATS_CREDS)")
+	fs.StringVar(&c.NATSTLSCA, "nats-tls-ca", env("FANFARE_NATS_TLS_CA", ""), "PEM file of the CAs that sign the NATS servers' certificates (env FANFARE_NATS_TLS_CA)")
+	fs.StringVar(&c.NATSTLSCert, "nats-tls-cert", env("FANFARE_NATS_TLS_CERT", ""), "client certificate for NATS (mutual TLS), with --nats-tls-key (env FANFARE_NATS_TLS_CERT)")
+	fs.StringVar(&c.NATSTLSKey, "nats-tls-key", env("FANFARE_NATS_TLS_KEY", ""), "the client certificate's key (env FANFARE_NATS_TLS_KEY)")
+	fs.StringVar(&c.Node, "node", env("FANFARE_NODE", ""), "this node's name among the nodes sharing the database, in NATS and the logs; default the host name (env FANFARE_NODE)")
 	fs.StringVar(&c.PublicURL, "public-url", env("FANFARE_PUBLIC_URL", ""), "public base URL of this server, where Stripe Checkout sends buyers back (env FANFARE_PUBLIC_URL; default http:// and the listen address)")
 }
 
@@ -619,4 +636,28 @@ func (c *Config) webhookGuard() (*webhook.Guard, error) {
 		return nil, fmt.Errorf("--webhook-allow-private (FANFARE_WEBHOOK_ALLOW_PRIVATE): %w", err)
 	}
 	return &webhook.Guard{AllowHTTP: c.WebhookAllowHTTP, AllowPrivate: all, Allow: prefixes}, nil
+}
+
+// nats returns the broker's options: nil without --nats-url. NATS carries
+// events between nodes sharing one PostgreSQL database: on SQLite there is
+// one node, and nothing to carry.
+func (c *Config) nats(dialect store.Dialect) (*broker.Options, error) {
+	if c.NATSURL == "" {
+		if c.NATSCreds != "" || c.NATSTLSCA != "" || c.NATSTLSCert != "" || c.NATSTLSKey != "" {
+			return nil, errors.New("--nats-creds and --nats-tls-* need --nats-url (FANFARE_NATS_URL)")
+		}
+		return nil, nil
+	}
+	if dialect != store.Postgres {
+		return nil, errors.New("--nats-url (FANFARE_NATS_URL) joins nodes that share one PostgreSQL database; on SQLite one node serves alone: set FANFARE_DB=postgres://... or drop FANFARE_NATS_URL")
+	}
+	node := c.Node
+	if node == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			h = "fanfare"
+		}
+		node = h + "-" + strconv.Itoa(os.Getpid())
+	}
+	return &broker.Options{URL: c.NATSURL, Creds: c.NATSCreds, TLSCA: c.NATSTLSCA, TLSCert: c.NATSTLSCert, TLSKey: c.NATSTLSKey, Node: node}, nil
 }

@@ -171,6 +171,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	natsOpts, err := m.Config.nats(m.DB.Dialect)
+	if err != nil {
+		return err
+	}
 	if m.App, err = app.Open(ctx, m.DB, m.Clock, m.Logger, app.Config{
 		APIKey:           m.Config.APIKey,
 		HostJWT:          hostJWT,
@@ -214,6 +218,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		PasswordHashCost:  hashCost,
 		PostMaxMediaBytes: maxPostMedia,
 		BlobURL:           blobURL,
+		NATS:              natsOpts,
 		JobWorkers:        m.Config.JobWorkers,
 		Webhooks: app.WebhookConfig{
 			Workers:         m.Config.WebhookWorkers,

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/audit"
 	"github.com/fanfarehq/fanfare/internal/blob"
+	brokerpkg "github.com/fanfarehq/fanfare/internal/broker"
 	"github.com/fanfarehq/fanfare/internal/console"
 	"github.com/fanfarehq/fanfare/internal/content"
 	"github.com/fanfarehq/fanfare/internal/eligibility"
@@ -138,6 +140,11 @@ type Config struct {
 	// Webhooks configure the delivery of the outbox's events to the host
 	// app's endpoints.
 	Webhooks WebhookConfig
+	// NATS, when set, joins this node to the others serving the same
+	// PostgreSQL database: the rooms' events, viewer counts and chat
+	// limits travel through NATS (the Logger is the graph's). Nil: one
+	// node, in process.
+	NATS *brokerpkg.Options
 }
 
 // WebhookConfig configures the outgoing webhooks. The zero value is the
@@ -176,6 +183,9 @@ type App struct {
 	Tips     *tips.Service
 	Profiles *profile.Service
 	Hub      *room.Hub
+	// Broker joins the nodes sharing the database (NATS); nil on one
+	// node.
+	Broker *brokerpkg.NATS
 
 	// Blobs keeps the videos of Shoutouts, and the emotes and post media
 	// of Content.
@@ -264,7 +274,18 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 	if a.Rules, err = eligibility.New(db, clock, cfg.Rules); err != nil {
 		return err
 	}
-	broker := room.NewLocal()
+	var broker room.Broker = room.NewLocal()
+	var elsewhere func(string) int
+	var viewers live.Viewers
+	var chatShare live.ChatShare
+	if cfg.NATS != nil {
+		opts := *cfg.NATS
+		opts.Logger = log.With("component", "broker")
+		if a.Broker, err = brokerpkg.Connect(opts); err != nil {
+			return err
+		}
+		broker, elsewhere, chatShare = a.Broker, a.Broker.Elsewhere, a.Broker
+	}
 	// The hub loads a room's state from the LIVE service, built next, which
 	// asks the hub who watches; neither asks before the graph is built.
 	a.Hub = room.NewHub(broker, room.Options{Tick: cfg.RoomTick, Now: clock.Now,
@@ -273,7 +294,15 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 			if err := a.Live.NoteViewers(context.Background(), id, n); err != nil {
 				log.Warn("record peak viewers", "live", id, "err", err)
 			}
-		}})
+		},
+		Elsewhere: elsewhere,
+		Logger:    log.With("component", "rooms")})
+	viewers = a.Hub
+	if a.Broker != nil {
+		a.Broker.OnResync(a.Hub.Resync)
+		a.Broker.Start(a.Hub.Counts, a.Hub.Watching)
+		viewers = watchers{a.Hub, a.Broker}
+	}
 	// LIVE Subscription's services come before the LIVE service: its chat
 	// asks them for subscribers and emotes.
 	sc := cfg.Subscriptions
@@ -294,7 +323,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		emotes = cfg.Emotes
 	}
 	if a.Live, err = live.New(db, a.Accounts, a.Wallet, live.Options{Clock: clock, Broker: broker, Rules: a.Rules,
-		Members: members, Emotes: emotes, Viewers: a.Hub}); err != nil {
+		Members: members, Emotes: emotes, Viewers: viewers, ChatShare: chatShare}); err != nil {
 		return err
 	}
 	if a.Tips, err = tips.New(db, a.Accounts, a.Wallet, a.Rules, tips.Options{
@@ -376,6 +405,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		MetricsToken:     cfg.MetricsToken,
 		CORSOrigins:      cfg.CORSOrigins,
 		WarmingUp:        cfg.WarmingUp,
+		Broker:           brokerStatus(a.Broker),
 	})
 	a.Web = web.New(web.Options{
 		Accounts:         a.Accounts,
@@ -495,6 +525,10 @@ func (a *App) Close() error {
 	if a.Hub != nil {
 		a.Hub.Close()
 	}
+	if a.Broker != nil {
+		err = errors.Join(err, a.Broker.Close())
+		a.Broker = nil
+	}
 	if a.Verifier != nil {
 		a.Verifier.Close() // before the ledger it reads
 	}
@@ -510,4 +544,25 @@ func (a *App) Close() error {
 		a.HostTokens = nil
 	}
 	return err
+}
+
+// watchers tells who watches a room on every node: this node's hub, and
+// the others through the broker.
+type watchers struct {
+	hub    *room.Hub
+	broker *brokerpkg.NATS
+}
+
+func (w watchers) Watching(id string) []string {
+	ids := append(w.hub.Watching(id), w.broker.WatchingElsewhere(context.Background(), id)...)
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// brokerStatus is b as httpapi.Options.Broker: nil on one node.
+func brokerStatus(b *brokerpkg.NATS) interface{ Status() error } {
+	if b == nil {
+		return nil
+	}
+	return b
 }

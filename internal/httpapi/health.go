@@ -12,7 +12,9 @@ import (
 
 type statusOutput struct {
 	Body struct {
-		Status string `json:"status" example:"ok"`
+		Status string `json:"status" example:"ok" doc:"ok (liveness); ready, or degraded when a node among several has lost NATS (readiness)"`
+		// Broker is set on a node among several (FANFARE_NATS_URL).
+		Broker string `json:"broker,omitempty" example:"connected" doc:"on a node among several: connected, or what is wrong with NATS (the rooms then serve this node's events only; gifts still commit)"`
 	}
 }
 
@@ -37,13 +39,21 @@ func (s *Server) registerHealth() {
 		Tags:        []string{"operations"},
 		Errors:      []int{http.StatusServiceUnavailable},
 		Description: "503 unavailable until the server is ready to serve: while it warms up (`fanfare demo` seeds its world first), " +
-			"when the database does not answer, or while migrations are pending.",
+			"when the database does not answer, or while migrations are pending. On a node among several (FANFARE_NATS_URL), " +
+			"`broker` says whether NATS is connected; without it the node still serves every request, its rooms show only its own " +
+			"events until NATS is back, and the answer is 200 with status `degraded`.",
 	}, func(ctx context.Context, _ *struct{}) (*statusOutput, error) {
 		if err := s.readiness(ctx); err != nil {
 			return nil, err
 		}
 		out := &statusOutput{}
 		out.Body.Status = "ready"
+		if s.broker != nil {
+			out.Body.Broker = "connected"
+			if err := s.broker.Status(); err != nil {
+				out.Body.Status, out.Body.Broker = "degraded", err.Error()
+			}
+		}
 		return out, nil
 	})
 

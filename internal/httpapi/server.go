@@ -114,6 +114,10 @@ type Options struct {
 	// answers 503 unavailable with it until Ready is called. Empty: ready
 	// as soon as the database is.
 	WarmingUp string
+	// Broker, on a node among several, says whether the rooms' events
+	// reach the other nodes (nil when connected): /readyz reports it.
+	// Nil: one node.
+	Broker interface{ Status() error }
 }
 
 // HostTokens verifies a host app's JWT (internal/hostjwt).
@@ -161,6 +165,7 @@ type Server struct {
 	// until warm is set.
 	warmingUp string
 	warm      atomic.Bool
+	broker    interface{ Status() error }
 
 	metricsToken    [sha256.Size]byte
 	hasMetricsToken bool
@@ -227,6 +232,7 @@ func newServer(opts Options) *Server {
 		breach:     onBreach,
 
 		warmingUp: opts.WarmingUp,
+		broker:    opts.Broker,
 	}
 	s.warm.Store(opts.WarmingUp == "")
 	if s.maxBody <= 0 {

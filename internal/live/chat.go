@@ -21,8 +21,11 @@ const (
 	ChatEvery = time.Second
 )
 
-// limiter is a token bucket per key, in memory: chat rate limits are per
-// node, which is what a viewer connected to one node meets.
+// limiter is a token bucket per key, in memory. With several nodes, each
+// tells the others of the tokens it takes (Options.ChatShare) and takes
+// theirs from its own buckets: a viewer whose messages go through several
+// nodes meets one limit, give or take the messages sent on two nodes
+// within the moment the news takes to cross.
 type limiter struct {
 	mu      sync.Mutex
 	buckets map[string]*bucket
@@ -49,18 +52,38 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 		}
 		l.last = now
 	}
-	b := l.buckets[key]
-	if b == nil {
-		b = &bucket{tokens: ChatBurst, at: now}
-		l.buckets[key] = b
-	}
-	b.tokens = min(ChatBurst, b.tokens+float64(now.Sub(b.at))/float64(ChatEvery))
-	b.at = now
+	b := l.bucket(key, now)
 	if b.tokens < 1 {
 		return false, time.Duration((1 - b.tokens) * float64(ChatEvery))
 	}
 	b.tokens--
 	return true, 0
+}
+
+// bucket returns key's bucket, refilled up to now; l.mu is held.
+func (l *limiter) bucket(key string, now time.Time) *bucket {
+	b := l.buckets[key]
+	if b == nil {
+		b = &bucket{tokens: ChatBurst, at: now}
+		l.buckets[key] = b
+	}
+	if now.After(b.at) {
+		b.tokens = min(ChatBurst, b.tokens+float64(now.Sub(b.at))/float64(ChatEvery))
+		b.at = now
+	}
+	return b
+}
+
+// took takes a token another node gave key at at, even the last one: the
+// message is sent already.
+func (l *limiter) took(key string, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.buckets == nil {
+		l.buckets = map[string]*bucket{}
+	}
+	b := l.bucket(key, at)
+	b.tokens = max(b.tokens-1, 0)
 }
 
 // Chat posts a message in a LIVE's room. The creator's message carries
@@ -103,8 +126,12 @@ func (s *Service) Chat(ctx context.Context, actor fanfare.Actor, liveID, text st
 		return fanfare.Errorf(fanfare.EForbidden, "the creator muted you in this LIVE")
 	}
 	now := s.clock.Now().UTC()
-	if ok, wait := s.chatLimit.allow(liveID+"/"+actor.UserID, now); !ok {
+	key := liveID + "/" + actor.UserID
+	if ok, wait := s.chatLimit.allow(key, now); !ok {
 		return fanfare.Errorf(fanfare.ERateLimited, "slow down: you can send another message in %s", wait.Round(100*time.Millisecond))
+	}
+	if s.chatShare != nil {
+		s.chatShare.ShareChat(key, now)
 	}
 	// The membership is looked up after the rate limit: a flood of
 	// messages costs no lookups.

@@ -59,9 +59,23 @@ type Options struct {
 	Members Members
 	// Emotes are the creators' exclusive emotes. Nil: none.
 	Emotes Emotes
-	// Viewers tell who watches a room on this node (*room.Hub). Nil:
-	// nobody, as far as Watching knows.
+	// Viewers tell who watches a room (on this node: *room.Hub; on
+	// every node when several serve the database). Nil: nobody, as far
+	// as Watching knows.
 	Viewers Viewers
+	// ChatShare, when several nodes serve the database, tells the others
+	// of each chat token this node takes, and this node of theirs, so
+	// that a viewer's rate limit holds across nodes. Nil: this node's
+	// limits are the only ones.
+	ChatShare ChatShare
+}
+
+// ChatShare shares the chat's rate limits between nodes (Options).
+type ChatShare interface {
+	// ShareChat tells the other nodes that key took a token at at.
+	ShareChat(key string, at time.Time)
+	// OnChat registers f, told of the tokens the other nodes take.
+	OnChat(f func(key string, at time.Time))
 }
 
 // Service runs LIVEs.
@@ -76,6 +90,7 @@ type Service struct {
 	broker room.Broker
 
 	chatLimit limiter
+	chatShare ChatShare
 	chat      *chatLog
 	rules     *eligibility.Engine
 
@@ -109,9 +124,12 @@ func New(db *store.DB, users Users, w *wallet.Service, opts Options) (*Service, 
 	}
 	s := &Service{db: db, users: users, wallet: w, clock: opts.Clock, broker: opts.Broker,
 		rules: opts.Rules, chat: newChatLog(db), gifts: map[string]Gift{}, onAir: cache.New[string, *Live](OnAirCacheTTL, 10_000, opts.Clock.Now),
-		members: opts.Members, emotes: opts.Emotes, viewers: opts.Viewers,
+		members: opts.Members, emotes: opts.Emotes, viewers: opts.Viewers, chatShare: opts.ChatShare,
 		memberships: cache.New[memberKey, fanfare.Membership](PerkCacheTTL, 100_000, opts.Clock.Now),
 		emoteSets:   cache.New[string, map[string]string](PerkCacheTTL, 10_000, opts.Clock.Now)}
+	if opts.ChatShare != nil {
+		opts.ChatShare.OnChat(s.chatLimit.took)
+	}
 	share := opts.GiftShareBPS
 	if share == 0 {
 		share = DefaultGiftShareBPS

@@ -16,6 +16,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -188,10 +189,17 @@ type Options struct {
 	Now func() time.Time
 	// Dropped is called when a slow viewer is dropped (a metric).
 	Dropped func()
-	// Viewers is told a room's viewer count on this node whenever the
-	// room sends it (at most every ViewersEvery), from the room's
-	// goroutine: it keeps the LIVE's peak.
+	// Viewers is told a room's viewer count whenever the room sends it
+	// (at most every ViewersEvery), from the room's goroutine: it keeps
+	// the LIVE's peak.
 	Viewers func(room string, n int)
+	// Elsewhere, when several nodes serve the room, says how many of its
+	// viewers the other nodes have (as they last reported): the counts a
+	// room sends are its viewers on every node. Nil: this node only.
+	Elsewhere func(room string) int
+	// Logger hears of a room's state that could not be reloaded (Resync).
+	// Nil: nothing is logged.
+	Logger *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -354,6 +362,47 @@ func (h *Hub) Watching(id string) []string {
 	r.mu.Unlock()
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// Counts returns how many viewers each room watched on this node has now
+// (what a node tells the others, see Options.Elsewhere).
+func (h *Hub) Counts() map[string]int {
+	h.mu.Lock()
+	rooms := make([]*Room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		rooms = append(rooms, r)
+	}
+	h.mu.Unlock()
+	out := make(map[string]int, len(rooms))
+	for _, r := range rooms {
+		r.mu.Lock()
+		if !r.ended {
+			out[r.id] = len(r.viewers)
+		}
+		r.mu.Unlock()
+	}
+	return out
+}
+
+// Resync tells every room on this node that events may have been missed
+// (the broker lost its connection, or dropped messages): each room reads
+// its state again (Load) and sends every viewer a state frame, as to a
+// viewer joining; the rooms nobody watches stop being followed, so that
+// the next viewer starts from Load. Resync returns at once; each room
+// reloads on its own goroutine.
+func (h *Hub) Resync() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id, f := range h.feeds {
+		if r := h.rooms[id]; r != nil {
+			select {
+			case r.resync <- struct{}{}:
+			default: // one is pending already
+			}
+			continue
+		}
+		h.unfollow(id, f)
+	}
 }
 
 // open builds a room: its state from Load, its recent events from the
@@ -564,6 +613,7 @@ type Room struct {
 	quit     chan struct{}
 	done     chan struct{} // closed when run returns
 	stopOnce sync.Once
+	resync   chan struct{} // Hub.Resync: reload the state
 
 	mu      sync.Mutex
 	viewers map[*Viewer]struct{}
@@ -590,6 +640,7 @@ func newRoom(h *Hub, id string, st State) *Room {
 		hub:      h,
 		quit:     make(chan struct{}),
 		done:     make(chan struct{}),
+		resync:   make(chan struct{}, 1),
 		viewers:  map[*Viewer]struct{}{},
 		combos:   map[comboKey]*combo{},
 		board:    map[string]*Gifter{},
@@ -632,7 +683,20 @@ func (r *Room) join(userID string) *Viewer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.viewers[v] = struct{}{}
+	v.frames <- r.stateLocked()
+	if r.ended {
+		v.finish("ended")
+	}
+	return v
+}
+
+// stateLocked encodes the state frame of a viewer joining now; r.mu is
+// held.
+func (r *Room) stateLocked() []byte {
 	watching := len(r.viewers)
+	if f := r.hub.opts.Elsewhere; f != nil {
+		watching += f(r.id)
+	}
 	if r.ended {
 		watching = 0 // nobody watches a LIVE that is over
 	}
@@ -645,11 +709,7 @@ func (r *Room) join(userID string) *Viewer {
 		Ended:           r.ended,
 		SubscribersOnly: r.subsOnly,
 	})
-	v.frames <- frame
-	if r.ended {
-		v.finish("ended")
-	}
-	return v
+	return frame
 }
 
 func nonNil[T any](s []T) []T {
@@ -672,6 +732,8 @@ func (r *Room) run() {
 			}
 			r.mu.Unlock()
 			return
+		case <-r.resync:
+			r.reload()
 		case <-t.C:
 			r.flush(r.hub.opts.Now())
 			r.mu.Lock()
@@ -759,6 +821,9 @@ func (r *Room) flush(now time.Time) {
 	r.pending = nil
 	viewers := len(r.viewers)
 	r.mu.Unlock()
+	if opts.Elsewhere != nil {
+		viewers += opts.Elsewhere(r.id)
+	}
 
 	var out []any
 	gifts := map[comboKey]*giftOut{}
@@ -880,6 +945,71 @@ func (r *Room) flush(now time.Time) {
 	for _, v := range slow {
 		if v.finish("slow") && opts.Dropped != nil {
 			opts.Dropped()
+		}
+	}
+}
+
+// reloadTimeout bounds a room's reload of its state (Hub.Resync).
+const reloadTimeout = 10 * time.Second
+
+// reload reads the room's state again, as Load gives it, and sends every
+// viewer a state frame: the events the broker may have lost are in it. It
+// runs on the room's goroutine, so no tick runs meanwhile. The events
+// delivered before Load began were committed before it read: they are in
+// what it read, and dropped; those delivered since are kept, but for the
+// ones Load read already. Combos go on (the database does not keep them).
+func (r *Room) reload() {
+	if r.hub.opts.Load == nil {
+		return
+	}
+	r.mu.Lock()
+	before := len(r.pending)
+	r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), reloadTimeout)
+	st, err := r.hub.opts.Load(ctx, r.id)
+	cancel()
+	if err != nil {
+		if l := r.hub.opts.Logger; l != nil {
+			l.Warn("room: reload its state", "room", r.id, "err", err)
+		}
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	since := slices.DeleteFunc(slices.Clone(r.pending[before:]), func(e Event) bool {
+		return slices.ContainsFunc(st.Recent, func(l Event) bool { return sameEvent(l, e) })
+	})
+	r.pending = since
+	r.top = st.Top
+	clear(r.board)
+	for _, g := range st.Top {
+		r.board[g.Handle] = &Gifter{Handle: g.Handle, DisplayName: g.DisplayName, Coins: g.Coins}
+	}
+	r.boardDirty = false
+	r.recent = nil
+	combos := r.combos
+	r.combos = map[comboKey]*combo{}
+	r.seed(st.Recent) // counts the recent gifts' combos afresh...
+	r.combos = combos // ...but the streaks are those this room counted
+	r.ended = r.ended || st.Ended
+	r.subsOnly = st.SubscribersOnly
+	frame := r.stateLocked()
+	var slow []*Viewer
+	for v := range r.viewers {
+		select {
+		case v.frames <- frame:
+			if r.ended {
+				delete(r.viewers, v)
+				v.finish("ended")
+			}
+		default:
+			delete(r.viewers, v)
+			slow = append(slow, v)
+		}
+	}
+	for _, v := range slow {
+		if v.finish("slow") && r.hub.opts.Dropped != nil {
+			r.hub.opts.Dropped()
 		}
 	}
 }

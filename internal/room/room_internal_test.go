@@ -569,3 +569,79 @@ func TestWatching(t *testing.T) {
 	a2.Leave()
 	require.Equal(t, []string{}, h.Watching("live1"))
 }
+
+// TestResync checks what a room does when the broker may have lost events:
+// it reads its state again and sends it to every viewer; the events
+// delivered before the reload began are in what it read and are dropped,
+// those delivered while it read are kept (but for the ones it read); a
+// room nobody watches is no longer followed, so its next viewer starts
+// from Load.
+func TestResync(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	before := gift("sam", "rose", 2, t0)
+	during := gift("mia", "lion", 1, t0.Add(time.Second))
+	alsoRead := gift("ali", "rose", 1, t0.Add(2*time.Second))
+	var reloading atomic.Bool
+	var loads atomic.Int64
+	started, release := make(chan struct{}), make(chan struct{})
+	h, b := manualHub(t, Options{Load: func(ctx context.Context, id string) (State, error) {
+		loads.Add(1)
+		if id == "live2" {
+			return State{Recent: []Event{gift("zoe", "rose", 1, t0)}}, nil
+		}
+		if !reloading.Load() {
+			return State{}, nil
+		}
+		started <- struct{}{}
+		<-release
+		return State{Top: []Gifter{{Handle: "sam", DisplayName: "sam D", Coins: 2}, {Handle: "ali", DisplayName: "ali D", Coins: 1}},
+			Recent: []Event{before, alsoRead}}, nil
+	}})
+	v, err := h.Join(ctx, "live1")
+	require.NoError(t, err)
+	defer v.Leave()
+	next(t, v)
+	// A room nobody watches any more, kept followed.
+	w, err := h.Join(ctx, "live2")
+	require.NoError(t, err)
+	w.Leave()
+	// What the feed keeps for live2 while nobody watches it.
+	require.NoError(t, b.Publish(ctx, "live2", gift("kim", "rose", 1, t0)))
+
+	require.NoError(t, b.Publish(ctx, "live1", before))
+	reloading.Store(true)
+	h.Resync()
+	<-started
+	require.NoError(t, b.Publish(ctx, "live1", during))
+	require.NoError(t, b.Publish(ctx, "live1", alsoRead))
+	close(release)
+
+	var st decoded
+	select {
+	case raw := <-v.Frames():
+		require.NoError(t, json.Unmarshal(raw, &st))
+	case <-time.After(10 * time.Second):
+		t.Fatal("no state frame after Resync")
+	}
+	require.Equal(t, TypeState, st.Type)
+	require.Equal(t, []Gifter{{Handle: "sam", DisplayName: "sam D", Coins: 2}, {Handle: "ali", DisplayName: "ali D", Coins: 1}}, st.Leaderboard)
+	require.Len(t, st.Recent, 2)
+
+	h.room("live1").flush(t0.Add(3 * time.Second))
+	f := next(t, v)
+	var gifters []string
+	for _, e := range f.Events {
+		if e["type"] == TypeGift {
+			gifters = append(gifters, e["gifter"].(string))
+		}
+	}
+	require.Equal(t, []string{"mia"}, gifters, "only the event the reload did not read is sent")
+
+	w, err = h.Join(ctx, "live2")
+	require.NoError(t, err)
+	defer w.Leave()
+	st2 := next(t, w)
+	require.Len(t, st2.Recent, 1)
+	require.Equal(t, "zoe", st2.Recent[0]["gifter"], "the unwatched room starts again from Load, not from what its feed kept")
+}

@@ -419,6 +419,12 @@ func spendCoins(i int) int64 {
 // once stopAfter of them are acknowledged; it returns the acknowledged
 // replies by number.
 func (w *spendWorld) spendLoad(url string, n, workers, stopAfter int, stop func()) map[int]spendReply {
+	return w.spendLoadOn([]string{url}, n, workers, stopAfter, stop)
+}
+
+// spendLoadOn is spendLoad spread over several nodes: spends i and i+1
+// (a gift and a tip) go to urls[i/2 mod len(urls)].
+func (w *spendWorld) spendLoadOn(urls []string, n, workers, stopAfter int, stop func()) map[int]spendReply {
 	var mu sync.Mutex
 	acked := map[int]spendReply{}
 	var next, count atomic.Int64
@@ -433,7 +439,7 @@ func (w *spendWorld) spendLoad(url string, n, workers, stopAfter int, stop func(
 				if i >= n {
 					return
 				}
-				code, _, r, err := w.spend(context.Background(), url, i)
+				code, _, r, err := w.spend(context.Background(), urls[i/2%len(urls)], i)
 				if err != nil || code != http.StatusCreated {
 					continue // no answer (or the server going away): retried later
 				}

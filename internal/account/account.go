@@ -36,6 +36,11 @@ type Options struct {
 	// HashCost is the cost of new password hashes; zero is
 	// DefaultHashCost. New panics on a cost that is not Valid.
 	HashCost HashCost
+	// Changed, when set, is told of each session ended, user changed and
+	// API key revoked on this node, once it is committed, so that the
+	// other nodes sharing the database forget what they cached of it
+	// (Forget) at once rather than within their caches' second.
+	Changed func(Change)
 }
 
 // Service manages users and sessions.
@@ -68,6 +73,35 @@ type Service struct {
 	keys    *cache.TTL[string, Key]
 	touchMu sync.Mutex
 	touched map[string]time.Time
+	changed func(Change)
+}
+
+// Change names what a node cached that changed: a session (by its
+// token's hash), a user or an API key (by id).
+type Change struct {
+	Kind string `json:"kind"` // "session", "user" or "key"
+	Key  string `json:"key"`
+}
+
+// Forget drops what this node cached of c (Options.Changed, on another
+// node).
+func (s *Service) Forget(c Change) {
+	switch c.Kind {
+	case "session":
+		s.sessions.Delete(c.Key)
+	case "user":
+		s.users.Delete(c.Key)
+	case "key":
+		s.keys.Delete(c.Key)
+	}
+}
+
+// forget drops c here and tells the other nodes.
+func (s *Service) forget(c Change) {
+	s.Forget(c)
+	if s.changed != nil {
+		s.changed(c)
+	}
 }
 
 // SessionCacheTTL is how long Authenticate trusts a session it read: a
@@ -106,6 +140,7 @@ func New(db *store.DB, l *ledger.Ledger, opts Options) *Service {
 		hashing:    opts.Hashes,
 		cost:       opts.HashCost,
 		onStanding: opts.StandingChanged,
+		changed:    opts.Changed,
 		users:      cache.New[string, fanfare.User](UserCacheTTL, 100_000, opts.Clock.Now),
 		sessions:   cache.New[string, cachedSession](SessionCacheTTL, 100_000, opts.Clock.Now),
 		keys:       cache.New[string, Key](KeyCacheTTL, 10_000, opts.Clock.Now),
@@ -518,6 +553,6 @@ func (s *Service) Update(ctx context.Context, actor fanfare.Actor, id string, in
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("update user: %w", err)
 	}
-	s.users.Delete(u.ID)
+	s.forget(Change{"user", u.ID})
 	return u, nil
 }

@@ -288,7 +288,7 @@ func (s *Service) RevokeKey(ctx context.Context, actor fanfare.Actor, id string)
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("revoke key: %w", err)
 	}
-	s.keys.Delete(k.ID)
+	s.forget(Change{"key", k.ID})
 	k.RevokedAt = &now
 	return k, nil
 }

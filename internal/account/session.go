@@ -103,7 +103,7 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 	if _, err := s.db.Write.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, h); err != nil {
 		return fmt.Errorf("logout: %w", err)
 	}
-	s.sessions.Delete(h)
+	s.forget(Change{"session", h})
 	return nil
 }
 

@@ -247,7 +247,15 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		return err
 	}
 	a.Jobs.Every("janitor", janitorInterval, a.janitor(log))
+	if cfg.NATS != nil {
+		opts := *cfg.NATS
+		opts.Logger = log.With("component", "broker")
+		if a.Broker, err = brokerpkg.Connect(opts); err != nil {
+			return err
+		}
+	}
 	a.Accounts = account.New(db, a.Ledger, account.Options{Clock: clock, Hashes: cfg.Hashes, HashCost: cfg.PasswordHashCost,
+		Changed: a.forgetElsewhere,
 		// Shoutouts and Subscriptions are built later; a creator
 		// restricted or banned gets their open requests refunded, and
 		// their subscriptions' renewals stopped, by jobs inserted with the
@@ -278,13 +286,9 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 	var elsewhere func(string) int
 	var viewers live.Viewers
 	var chatShare live.ChatShare
-	if cfg.NATS != nil {
-		opts := *cfg.NATS
-		opts.Logger = log.With("component", "broker")
-		if a.Broker, err = brokerpkg.Connect(opts); err != nil {
-			return err
-		}
+	if a.Broker != nil {
 		broker, elsewhere, chatShare = a.Broker, a.Broker.Elsewhere, a.Broker
+		a.Broker.OnForget(func(kind, key string) { a.Accounts.Forget(account.Change{Kind: kind, Key: key}) })
 	}
 	// The hub loads a room's state from the LIVE service, built next, which
 	// asks the hub who watches; neither asks before the graph is built.
@@ -565,4 +569,12 @@ func brokerStatus(b *brokerpkg.NATS) interface{ Status() error } {
 		return nil
 	}
 	return b
+}
+
+// forgetElsewhere tells the other nodes what this one changed that they
+// cache (account.Options.Changed).
+func (a *App) forgetElsewhere(c account.Change) {
+	if a.Broker != nil {
+		a.Broker.Forget(c.Kind, c.Key)
+	}
 }

@@ -71,6 +71,7 @@ type NATS struct {
 	rooms    map[string]*roomSub
 	resync   []func()
 	chat     func(key string, at time.Time)
+	forget   func(kind, key string)
 	counts   func() map[string]int
 	watching func(room string) []string
 	nodes    map[string]report // the other nodes' last presence
@@ -137,6 +138,10 @@ func Connect(opts Options) (*NATS, error) {
 			b.warned = false
 			b.mu.Unlock()
 			b.resyncAll()
+			// The others missed what this node published while away,
+			// perhaps after they came back themselves: they reload too.
+			data, _ := json.Marshal(presenceMsg{Node: b.opts.Node})
+			nc.Publish(b.prefix+".resync", data)
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			if errors.Is(err, nats.ErrSlowConsumer) {
@@ -178,6 +183,8 @@ func Connect(opts Options) (*NATS, error) {
 		{b.prefix + ".presence", b.onPresence},
 		{b.prefix + ".watching.*", b.onWatching},
 		{b.prefix + ".chat", b.onChat},
+		{b.prefix + ".forget", b.onForget},
+		{b.prefix + ".resync", func(*nats.Msg) { b.resyncAll() }},
 	} {
 		sub, err := nc.Subscribe(s.subject, s.fn)
 		if err != nil {
@@ -570,5 +577,39 @@ func (b *NATS) onChat(m *nats.Msg) {
 	b.mu.Unlock()
 	if f != nil {
 		f(c.Key, c.At)
+	}
+}
+
+type forgetMsg struct {
+	Kind string `json:"kind"`
+	Key  string `json:"key"`
+}
+
+// Forget tells the other nodes to drop what they cached of a changed
+// thing (a session ended, a user changed, an API key revoked), so that the
+// change holds everywhere at once. Lost while NATS is away: their caches
+// then forget it within their TTL (a second).
+func (b *NATS) Forget(kind, key string) {
+	data, _ := json.Marshal(forgetMsg{Kind: kind, Key: key})
+	b.nc.Publish(b.prefix+".forget", data)
+}
+
+// OnForget registers f, told of what the other nodes changed.
+func (b *NATS) OnForget(f func(kind, key string)) {
+	b.mu.Lock()
+	b.forget = f
+	b.mu.Unlock()
+}
+
+func (b *NATS) onForget(m *nats.Msg) {
+	var c forgetMsg
+	if json.Unmarshal(m.Data, &c) != nil {
+		return
+	}
+	b.mu.Lock()
+	f := b.forget
+	b.mu.Unlock()
+	if f != nil {
+		f(c.Kind, c.Key)
 	}
 }

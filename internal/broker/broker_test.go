@@ -306,3 +306,41 @@ func TestConnectRefusesBadOptions(t *testing.T) {
 		require.Error(t, err, name)
 	}
 }
+
+// TestForgetAcrossNodes checks that what a node changed reaches the
+// others' caches.
+func TestForgetAcrossNodes(t *testing.T) {
+	t.Parallel()
+	ns := startNATS(t)
+	a, b := newNode(t, ns.URL(), "a"), newNode(t, ns.URL(), "b")
+	got := make(chan [2]string, 16)
+	b.b.OnForget(func(kind, key string) { got <- [2]string{kind, key} })
+	require.Eventually(t, func() bool {
+		a.b.Forget("session", "h1")
+		select {
+		case c := <-got:
+			require.Equal(t, [2]string{"session", "h1"}, c)
+			return true
+		case <-time.After(100 * time.Millisecond):
+			return false
+		}
+	}, 10*time.Second, time.Millisecond)
+}
+
+// TestOneNodeReconnects checks that when one node's connection drops and
+// comes back (the others never lost theirs), the others' rooms reload
+// too: they missed what it published while away.
+func TestOneNodeReconnects(t *testing.T) {
+	t.Parallel()
+	ns := startNATS(t)
+	a, b := newNode(t, ns.URL(), "a"), newNode(t, ns.URL(), "b")
+	ctx := context.Background()
+	vb, err := b.hub.Join(ctx, "live-1")
+	require.NoError(t, err)
+	defer vb.Leave()
+	until(t, vb, "the state frame of joining", func(f frame) bool { return f.Type == room.TypeState })
+	loads := b.loads.Load()
+	require.NoError(t, a.b.ForceReconnect())
+	until(t, vb, "a state frame once a is back", func(f frame) bool { return f.Type == room.TypeState })
+	require.Greater(t, b.loads.Load(), loads)
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -18,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fanfarehq/fanfare/internal/broker"
 )
 
 const benchLiveSynopsis = `Usage: fanfare bench live [flags]
@@ -134,6 +137,7 @@ type liveOptions struct {
 	keep, quiet      bool
 	jobs             bool
 	webhook          bool
+	nodes            int
 }
 
 func (c *BenchCommand) live(ctx context.Context, args []string) error {
@@ -161,9 +165,15 @@ func parseLiveFlags(args []string, stderr io.Writer) (liveOptions, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the started server's database afterwards")
 	fs.BoolVar(&o.jobs, "jobs", true, "the started server runs its background jobs, as serve does by default (false: --jobs=false, to measure what they cost)")
 	fs.BoolVar(&o.webhook, "webhook", false, "also receive every gift.sent event by webhook: a loopback receiver, registered as an endpoint, checks each signature; the summary adds the events delivered a second, their lag from the gift, and the events missing at the end")
+	fs.IntVar(&o.nodes, "nodes", 1, "start this many servers on one PostgreSQL database and one NATS server (in this process), spread the viewers and the fans over them, and add the cross-node delivery and each node's CPU to the summary; more than 1 needs --store postgres (the default then)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress bars")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	storeSet := false
+	fs.Visit(func(f *flag.Flag) { storeSet = storeSet || f.Name == "store" })
+	if o.nodes > 1 && !storeSet {
+		o.storeName = "postgres"
 	}
 	if err := noArgs(fs); err != nil {
 		return o, err
@@ -175,6 +185,12 @@ func parseLiveFlags(args []string, stderr io.Writer) (liveOptions, error) {
 		return o, errors.New("bench live: --rate must be 0 (as fast as possible) or more")
 	case o.duration <= 0:
 		return o, errors.New("bench live: --duration must be positive")
+	case o.nodes < 1 || o.nodes > 16:
+		return o, errors.New("bench live: --nodes must be 1 to 16")
+	case o.nodes > 1 && o.serverURL != "":
+		return o, errors.New("bench live: --nodes starts its servers; it cannot be used with --url")
+	case o.nodes > 1 && o.storeName != "postgres":
+		return o, errors.New("bench live: --nodes above 1 share one PostgreSQL database: use --store postgres")
 	case o.serverURL != "" && o.apiKey == "":
 		return o, errors.New("bench live: --url needs --api-key (or FANFARE_API_KEY) to grant the fans coins")
 	}
@@ -207,26 +223,51 @@ func benchLive(ctx context.Context, args []string, stdout, stderr io.Writer, hoo
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 
-	// The server.
-	base, apiKey, metrics := o.serverURL, o.apiKey, (*serverMetrics)(nil)
-	var srv *liveServer
+	// The servers.
+	base, apiKey := o.serverURL, o.apiKey
+	var bases []string
+	var metrics []*serverMetrics
+	var srvs []*liveServer
 	if base == "" {
 		u, cleanup, err := benchDB("bench live", o.storeName, o.dbURL, o.keep)
 		if err != nil {
 			return err
 		}
 		defer cleanup()
-		if srv, err = startLiveServer(ctx, u, "--jobs="+strconv.FormatBool(o.jobs)); err != nil {
-			return fmt.Errorf("bench live: start the server: %w", err)
+		flags := []string{"--jobs=" + strconv.FormatBool(o.jobs)}
+		if o.nodes > 1 {
+			ns, err := broker.StartServer(0)
+			if err != nil {
+				return fmt.Errorf("bench live: start NATS: %w", err)
+			}
+			defer ns.Stop()
+			fmt.Fprintf(stderr, "NATS on %s (in this process)\n", ns.URL())
+			flags = append(flags, "--nats-url", ns.URL())
 		}
-		defer srv.stop()
-		base, apiKey = srv.base, srv.apiKey
-		fmt.Fprintf(stderr, "server on %s (%s, pid %d)\n", base, o.storeName, srv.cmd.Process.Pid)
-		if metrics, err = srv.findMetrics(ctx); err != nil {
-			fmt.Fprintf(stderr, "the server's /metrics cannot be read: %v\n", err)
+		apiKey = randomHex(16)
+		for i := range o.nodes {
+			nf := flags
+			if o.nodes > 1 {
+				nf = append(slices.Clone(flags), "--node", "node"+strconv.Itoa(i+1))
+			}
+			srv, err := startLiveServer(ctx, u, apiKey, nf...)
+			if err != nil {
+				return fmt.Errorf("bench live: start the server: %w", err)
+			}
+			defer srv.stop()
+			srvs = append(srvs, srv)
+			bases = append(bases, srv.base)
+			fmt.Fprintf(stderr, "server on %s (%s, pid %d)\n", srv.base, o.storeName, srv.cmd.Process.Pid)
+			m, err := srv.findMetrics(ctx)
+			if err != nil {
+				fmt.Fprintf(stderr, "the server's /metrics cannot be read: %v\n", err)
+			}
+			metrics = append(metrics, m)
 		}
+		base = bases[0]
 	} else {
-		metrics = &serverMetrics{url: o.metricsURL, token: o.metricsToken, client: &http.Client{Timeout: 10 * time.Second}}
+		bases = []string{base}
+		metrics = []*serverMetrics{{url: o.metricsURL, token: o.metricsToken, client: &http.Client{Timeout: 10 * time.Second}}}
 	}
 
 	// The webhook receiver.
@@ -242,7 +283,7 @@ func benchLive(ctx context.Context, args []string, stdout, stderr io.Writer, hoo
 	}
 
 	// The run.
-	b := newLiveBench(stderr, o.quiet, base, apiKey, o.senders, hooks)
+	b := newLiveBench(stderr, o.quiet, bases, apiKey, o.senders, hooks)
 	defer b.close()
 	r, err := b.measure(ctx, o, metrics)
 	if err != nil {
@@ -254,7 +295,7 @@ func benchLive(ctx context.Context, args []string, stdout, stderr io.Writer, hoo
 		fmt.Fprintf(stderr, "webhooks drained in %.1f s\n", time.Since(t).Seconds())
 		r.webhooks = hook.summary(r.acked)
 	}
-	if srv != nil {
+	for _, srv := range srvs {
 		if err := srv.stop(); err != nil {
 			return fmt.Errorf("bench live: shut the server down: %w", err)
 		}
@@ -269,8 +310,8 @@ func benchLive(ctx context.Context, args []string, stdout, stderr io.Writer, hoo
 // measure runs the clients against the server in named steps and returns
 // the report: setup, the server's memory before the viewers, the viewers,
 // its memory with them, the gifts, the drain, and the tally.
-func (b *liveBench) measure(ctx context.Context, o liveOptions, metrics *serverMetrics) (*liveReport, error) {
-	r := &liveReport{viewers: o.viewers, rate: o.rate, memPerViewer: math.NaN()}
+func (b *liveBench) measure(ctx context.Context, o liveOptions, metrics []*serverMetrics) (*liveReport, error) {
+	r := &liveReport{viewers: o.viewers, rate: o.rate, memPerViewer: math.NaN(), nodes: len(b.bases)}
 	if err := b.health(ctx); err != nil {
 		return nil, err
 	}
@@ -281,7 +322,7 @@ func (b *liveBench) measure(ctx context.Context, o liveOptions, metrics *serverM
 	fmt.Fprintf(b.stderr, "%d fans signed up, logged in and granted coins in %.1f s; LIVE %s\n", o.senders, time.Since(t).Seconds(), b.liveID)
 
 	memBefore, memErr := b.serverMemory(ctx, metrics, "before the viewers")
-	droppedBefore, droppedOK := metrics.dropped(ctx)
+	droppedBefore, droppedOK := droppedOf(ctx, metrics)
 
 	viewCtx, stopViewers := context.WithCancel(ctx)
 	defer stopViewers()
@@ -304,13 +345,19 @@ func (b *liveBench) measure(ctx context.Context, o liveOptions, metrics *serverM
 		b.closeViewers()
 		return nil, err
 	}
+	cpuBefore := cpuOf(ctx, metrics)
 	r.elapsed = b.send(ctx, o.rate, o.duration)
+	if cpuAfter := cpuOf(ctx, metrics); len(b.bases) > 1 {
+		for i := range cpuAfter {
+			r.nodeCPU = append(r.nodeCPU, (cpuAfter[i]-cpuBefore[i])/r.elapsed.Seconds())
+		}
+	}
 	r.acked = b.acked()
 	t = time.Now()
 	b.drain(r.acked)
 	fmt.Fprintf(b.stderr, "sent for %.1f s; drained in %.2f s\n", r.elapsed.Seconds(), time.Since(t).Seconds())
 	stopProfile()
-	droppedAfter, _ := metrics.dropped(ctx)
+	droppedAfter, _ := droppedOf(ctx, metrics)
 	if err := ctx.Err(); err != nil {
 		b.closeViewers()
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -328,17 +375,22 @@ func (b *liveBench) measure(ctx context.Context, o liveOptions, metrics *serverM
 	return r, nil
 }
 
-// serverMemory reads the server's heap and stacks in use after a garbage
-// collection, saying on stderr why it cannot.
-func (b *liveBench) serverMemory(ctx context.Context, metrics *serverMetrics, when string) (float64, error) {
-	if metrics == nil {
-		return math.NaN(), errors.New("no /metrics")
-	}
+// serverMemory reads the servers' heap and stacks in use (summed over the
+// nodes) after a garbage collection of each, saying on stderr why it
+// cannot.
+func (b *liveBench) serverMemory(ctx context.Context, metrics []*serverMetrics, when string) (float64, error) {
 	t := time.Now()
-	n, err := metrics.memory(ctx)
-	if err != nil {
-		fmt.Fprintf(b.stderr, "the server's memory %s is not known: %v\n", when, err)
-		return n, err
+	var n float64
+	for _, m := range metrics {
+		if m == nil {
+			return math.NaN(), errors.New("no /metrics")
+		}
+		v, err := m.memory(ctx)
+		if err != nil {
+			fmt.Fprintf(b.stderr, "the server's memory %s is not known: %v\n", when, err)
+			return v, err
+		}
+		n += v
 	}
 	fmt.Fprintf(b.stderr, "the server collected garbage %s in %.1f s\n", when, time.Since(t).Seconds())
 	return n, nil
@@ -378,6 +430,9 @@ type liveReport struct {
 	tally          liveTally
 	memPerViewer   float64 // bytes; NaN when not measured
 	webhooks       string  // the webhook receiver's summary (--webhook)
+	nodes          int
+	cross          histogram // deliveries to another node's viewers
+	nodeCPU        []float64 // cores each node used while the fans sent
 }
 
 // addFans adds what the senders and the viewers' latency shards counted.
@@ -396,6 +451,7 @@ func (r *liveReport) addFans(fans []*liveFan, shards []latencyShard) {
 	}
 	for i := range shards {
 		r.delivery.merge(&shards[i].h)
+		r.cross.merge(&shards[i].cross)
 	}
 }
 
@@ -411,6 +467,14 @@ func (r *liveReport) line() string {
 		fmtLatency(r.http.quantile(0.5)), fmtLatency(r.http.quantile(0.99)), from,
 		fmtLatency(r.delivery.quantile(0.5)), fmtLatency(r.delivery.quantile(0.99)), from,
 		r.tally.missed, r.tally.over, r.tally.dropped, r.tally.lost, fmtKiB(r.memPerViewer), memorySource)
+	if r.nodes > 1 {
+		cpu := make([]string, len(r.nodeCPU))
+		for i, c := range r.nodeCPU {
+			cpu[i] = fmt.Sprintf("%.2f", c)
+		}
+		line += fmt.Sprintf(", %d nodes: cross-node delivery p50 %s p99 %s %s, node CPU %s cores (process_cpu_seconds_total over the sending)",
+			r.nodes, fmtLatency(r.cross.quantile(0.5)), fmtLatency(r.cross.quantile(0.99)), from, strings.Join(cpu, " "))
+	}
 	if len(r.errs) > 0 {
 		keys := slices.Sorted(maps.Keys(r.errs))
 		parts := make([]string, len(keys))

@@ -35,7 +35,8 @@ const (
 type liveBench struct {
 	stderr io.Writer
 	quiet  bool
-	base   string // the server's base URL
+	base   string   // the server's base URL (the first node's)
+	bases  []string // every node's base URL: viewers and fans spread over them
 	apiKey string
 	run    string       // makes handles and keys unique to the run
 	http   *http.Client // setup and gifts
@@ -52,7 +53,9 @@ type liveBench struct {
 	handles map[string]int // handle → index in fans
 	viewers []*liveViewer
 	shards  []latencyShard
-	parsed  [256]atomic.Pointer[parsedFrame] // by seq
+	// parsed holds each node's recent frames, by seq: each node's room
+	// numbers and encodes its own.
+	parsed [][256]atomic.Pointer[parsedFrame]
 }
 
 // liveHooks tamper with what the viewers receive, so that tests can show
@@ -62,10 +65,12 @@ type liveHooks struct {
 	dupOne  bool // the first viewer receives one gift event of count 1 twice
 }
 
-// newLiveBench returns the clients of a run against the server at base.
-func newLiveBench(stderr io.Writer, quiet bool, base, apiKey string, senders int, hooks liveHooks) *liveBench {
+// newLiveBench returns the clients of a run against the nodes at bases
+// (one server: one base).
+func newLiveBench(stderr io.Writer, quiet bool, bases []string, apiKey string, senders int, hooks liveHooks) *liveBench {
 	b := &liveBench{
-		stderr: stderr, quiet: quiet, base: base, apiKey: apiKey, run: "bl" + randomHex(4), hooks: hooks,
+		stderr: stderr, quiet: quiet, base: bases[0], bases: bases, apiKey: apiKey, run: "bl" + randomHex(4), hooks: hooks,
+		parsed: make([][256]atomic.Pointer[parsedFrame], len(bases)),
 		http: &http.Client{
 			Timeout: 30 * time.Second,
 			Transport: &http.Transport{
@@ -194,7 +199,7 @@ func (b *liveBench) setup(ctx context.Context, senders int) error {
 	b.fans = make([]*liveFan, senders)
 	b.handles = make(map[string]int, senders)
 	for i := range b.fans {
-		f := &liveFan{handle: fmt.Sprintf("%s_f%d", b.run, i), errs: map[string]int{}}
+		f := &liveFan{handle: fmt.Sprintf("%s_f%d", b.run, i), node: i % len(b.bases), errs: map[string]int{}}
 		b.fans[i] = f
 		b.handles[f.handle] = i
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -203,7 +204,7 @@ func TestGiftScannerOnRoomFrames(t *testing.T) {
 		time.Sleep(15 * time.Millisecond) // the next batch in another tick
 	}
 
-	b := &liveBench{handles: map[string]int{fans[0].handle: 0, fans[1].handle: 1}}
+	b := &liveBench{handles: map[string]int{fans[0].handle: 0, fans[1].handle: 1}, parsed: make([][256]atomic.Pointer[parsedFrame], 2)}
 	var streaks [2]streak
 	var next [2]int64
 	deadline := time.After(5 * time.Second)
@@ -243,8 +244,9 @@ func TestGiftScannerOnRoomFrames(t *testing.T) {
 		require.Equal(t, fromJSON, fromScan, "%s", frame)
 
 		// The bench parses a frame once for all the viewers.
-		p := b.parse(frame)
-		require.Same(t, p, b.parse(slices.Clone(frame)), "parsed again")
+		p := b.parse(0, frame)
+		require.Same(t, p, b.parse(0, slices.Clone(frame)), "parsed again")
+		require.NotSame(t, p, b.parse(1, frame), "another node's frame of the same seq is its own")
 		var fromParse []string
 		for _, e := range p.events {
 			fromParse = append(fromParse, fans[e.fan].handle+" "+strconv.FormatInt(e.count, 10)+" "+strconv.FormatInt(e.combo, 10))
@@ -358,7 +360,7 @@ func runBenchLive(t *testing.T, hooks liveHooks, args ...string) []string {
 	require.Equal(t, "0", m[lineLost], "lost")
 	// A loaded machine may hold the fans behind their schedule; nothing
 	// else may go wrong.
-	require.Regexp(t, `^(, not sent \d+)?$`, m[lineRest], "nothing went wrong")
+	require.Regexp(t, `^(, \d+ nodes: cross-node delivery p50 [\d.]+ ms p99 [\d.]+ ms \(from scheduled send\), node CPU [\d. ]+ cores \(process_cpu_seconds_total over the sending\))?(, not sent \d+)?$`, m[lineRest], "nothing went wrong")
 	return m
 }
 
@@ -379,12 +381,24 @@ func TestBenchLive(t *testing.T) {
 		require.Equal(t, "0", m[lineOver], "over")
 		require.NotEqual(t, "n/a", m[lineKiB], "memory measured")
 	})
+	t.Run("nodes", func(t *testing.T) {
+		t.Parallel()
+		storetest.URL(t, store.Postgres) // skips without a server
+		m := runBenchLive(t, liveHooks{}, "--nodes", "2", "--db", os.Getenv("FANFARE_TEST_POSTGRES"))
+		require.Equal(t, "0", m[lineMissed], "missed")
+		require.Equal(t, "0", m[lineOver], "over")
+		require.Regexp(t, `^, 2 nodes: cross-node delivery p50 [\d.]+ ms p99 [\d.]+ ms .*, node CPU [\d.]+ [\d.]+ cores`, m[lineRest])
+
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), []string{"bench", "live", "--nodes", "2", "--store", "sqlite"}, &out, &errOut)
+		require.ErrorContains(t, err, "--store postgres")
+	})
 	t.Run("url", func(t *testing.T) {
 		t.Parallel()
 		// A server started apart, the way an operator starts one. Its
 		// /metrics is asked for on the main listener behind a token,
 		// which a server that serves it there without one also answers.
-		srv, err := startLiveServer(context.Background(), storetest.URL(t, store.SQLite))
+		srv, err := startLiveServer(context.Background(), storetest.URL(t, store.SQLite), randomHex(16))
 		require.NoError(t, err)
 		t.Cleanup(func() { srv.stop() })
 		metrics := srv.metrics[len(srv.metrics)-1]

@@ -185,3 +185,36 @@ func (m *serverMetrics) collect(parent context.Context, gcs float64) error {
 		}
 	}
 }
+
+// droppedOf sums the nodes' counts of slow viewers dropped; ok is false
+// when one cannot be read.
+func droppedOf(ctx context.Context, metrics []*serverMetrics) (n int64, ok bool) {
+	for _, m := range metrics {
+		d, okm := m.dropped(ctx)
+		if !okm {
+			return 0, false
+		}
+		n += d
+	}
+	return n, true
+}
+
+// metricCPU is the process's CPU time, user and system, in seconds.
+const metricCPU = "process_cpu_seconds_total"
+
+// cpuOf reads each node's CPU time (NaN where it cannot be read).
+func cpuOf(ctx context.Context, metrics []*serverMetrics) []float64 {
+	out := make([]float64, len(metrics))
+	for i, m := range metrics {
+		out[i] = math.NaN()
+		if m == nil {
+			continue
+		}
+		if got, err := m.read(ctx, metricCPU); err == nil {
+			if v, ok := got[metricCPU]; ok {
+				out[i] = v
+			}
+		}
+	}
+	return out
+}

@@ -20,6 +20,7 @@ var giftBody = []byte(`{"gift_id":"` + liveBenchGift + `","count":1}`)
 // liveFan is a fan sending gifts, and what came of them.
 type liveFan struct {
 	id, handle, token string
+	node              int // the node it sends through (index in bases)
 	sent              sendLog      // when each gift was scheduled
 	acked             atomic.Int64 // gifts answered 201: the n-th is the fan's n-th gift
 	// Owned by the fan's sender until it ends.
@@ -37,8 +38,8 @@ func (b *liveBench) send(ctx context.Context, rate float64, d time.Duration) tim
 	var wg sync.WaitGroup
 	start := time.Now()
 	end := start.Add(d)
-	u := b.base + "/v1/lives/" + b.liveID + "/gifts"
 	for i, f := range b.fans {
+		u := b.bases[f.node] + "/v1/lives/" + b.liveID + "/gifts"
 		wg.Go(func() { b.sender(ctx, i, f, u, start, end, rate, stop) })
 	}
 	bar := newProgress(b.stderr, "gifts", b.quiet)

@@ -43,7 +43,7 @@ type liveServer struct {
 // (FANFARE_METRICS_ADDR) and behind a new token on the main listener
 // (FANFARE_METRICS_TOKEN). No other FANFARE_* variable of this process
 // reaches it.
-func startLiveServer(ctx context.Context, dbURL string, flags ...string) (*liveServer, error) {
+func startLiveServer(ctx context.Context, dbURL, apiKey string, flags ...string) (*liveServer, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find this executable: %w", err)
@@ -56,7 +56,7 @@ func startLiveServer(ctx context.Context, dbURL string, flags ...string) (*liveS
 	if err != nil {
 		return nil, err
 	}
-	s := &liveServer{base: "http://" + addr, apiKey: randomHex(16), log: &tailBuffer{max: 16 << 10}, exited: make(chan struct{})}
+	s := &liveServer{base: "http://" + addr, apiKey: apiKey, log: &tailBuffer{max: 16 << 10}, exited: make(chan struct{})}
 	token := randomHex(16)
 	client := &http.Client{Timeout: 10 * time.Second}
 	s.metrics = []*serverMetrics{

@@ -315,5 +315,8 @@ func scanInt(data []byte, p int, key []byte) (int64, int, bool) {
 type latencyShard struct {
 	mu sync.Mutex
 	h  histogram
+	// cross counts the deliveries to viewers on another node than the
+	// fan's (several nodes).
+	cross histogram
 	_  [64]byte // keep shards' locks off each other's cache lines
 }

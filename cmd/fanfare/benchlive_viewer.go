@@ -20,6 +20,7 @@ import (
 // liveViewer is a viewer's socket and what it saw.
 type liveViewer struct {
 	conn    *websocket.Conn
+	node    int // the node it watches on (index in bases)
 	shard   *latencyShard
 	hooks   liveHooks    // tampering left to do; owned by the reader
 	fans    []fanTally   // by fan; owned by the reader
@@ -39,7 +40,6 @@ type liveViewer struct {
 // frame (the room's state) has arrived, and then read by its own goroutine
 // until ctx ends or the bench closes it.
 func (b *liveBench) connect(ctx context.Context, n int) error {
-	u := "ws" + strings.TrimPrefix(b.base, "http") + "/v1/lives/" + b.liveID + "/events"
 	b.shards = make([]latencyShard, latencyShards)
 	b.viewers = make([]*liveViewer, n)
 	bar := newProgress(b.stderr, "viewers", b.quiet)
@@ -49,6 +49,8 @@ func (b *liveBench) connect(ctx context.Context, n int) error {
 	return b.parallel(ctx, n, dialWorkers, func(ctx context.Context, i int) error {
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
+		node := i % len(b.bases)
+		u := "ws" + strings.TrimPrefix(b.bases[node], "http") + "/v1/lives/" + b.liveID + "/events"
 		conn, _, err := websocket.Dial(dctx, u, &websocket.DialOptions{HTTPClient: b.dial})
 		if err != nil {
 			return fmt.Errorf("viewer %d: %w", i+1, err)
@@ -63,7 +65,7 @@ func (b *liveBench) connect(ctx context.Context, n int) error {
 			conn.CloseNow()
 			return fmt.Errorf("viewer %d: first frame is not the room's state: %.80s", i+1, first)
 		}
-		v := &liveViewer{conn: conn, shard: &b.shards[i%len(b.shards)], fans: make([]fanTally, len(b.fans)), done: make(chan struct{})}
+		v := &liveViewer{conn: conn, node: node, shard: &b.shards[i%len(b.shards)], fans: make([]fanTally, len(b.fans)), done: make(chan struct{})}
 		// The state frame holds the room's seq so far: frames follow on.
 		v.lastSeq, _, _ = scanInt(first, 0, seqKey)
 		if i == 0 {
@@ -102,7 +104,7 @@ func (b *liveBench) watch(ctx context.Context, v *liveViewer) {
 			return
 		}
 		at := time.Since(b.t0)
-		p := b.parse(data)
+		p := b.parse(v.node, data)
 		b.frame(v, p, at)
 		if v.hooks.dupOne && p.hasSeq {
 			// One gift event of this frame comes again, in a frame of the
@@ -170,6 +172,7 @@ func (b *liveBench) frame(v *liveViewer, p *parsedFrame, at time.Duration) {
 			continue
 		}
 		f := b.fans[e.fan]
+		cross := f.node != v.node
 		for k := from; k <= to; k++ {
 			switch t := f.sent.at(k); {
 			case t == 0:
@@ -177,6 +180,9 @@ func (b *liveBench) frame(v *liveViewer, p *parsedFrame, at time.Duration) {
 				// unless its fan learns of it meanwhile.
 			case t <= at:
 				sh.h.record(at - t)
+				if cross {
+					sh.cross.record(at - t)
+				}
 			default:
 				v.bad++ // arrived before it was due
 			}
@@ -202,12 +208,13 @@ type giftEvent struct {
 	count, combo int64
 }
 
-// parse reads the gift events of the bench's fans in a frame. The room
-// encodes each frame once for all its viewers, so a frame is parsed by
-// the first viewer to get it and the others find it by its seq.
-func (b *liveBench) parse(data []byte) *parsedFrame {
+// parse reads the gift events of the bench's fans in a frame from a node.
+// The room encodes each frame once for all its viewers on the node, so a
+// frame is parsed by the first viewer to get it and the others find it by
+// its seq.
+func (b *liveBench) parse(node int, data []byte) *parsedFrame {
 	seq, ok := frameSeq(data)
-	slot := &b.parsed[uint64(seq)%uint64(len(b.parsed))]
+	slot := &b.parsed[node][uint64(seq)%uint64(len(b.parsed[node]))]
 	if ok {
 		if p := slot.Load(); p != nil && p.seq == seq && p.size == len(data) {
 			return p

@@ -20,7 +20,7 @@ var giftBody = []byte(`{"gift_id":"` + liveBenchGift + `","count":1}`)
 // liveFan is a fan sending gifts, and what came of them.
 type liveFan struct {
 	id, handle, token string
-	node              int // the node it sends through (index in bases)
+	node              int          // the node it sends through (index in bases)
 	sent              sendLog      // when each gift was scheduled
 	acked             atomic.Int64 // gifts answered 201: the n-th is the fan's n-th gift
 	// Owned by the fan's sender until it ends.

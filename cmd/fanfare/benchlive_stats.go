@@ -318,5 +318,5 @@ type latencyShard struct {
 	// cross counts the deliveries to viewers on another node than the
 	// fan's (several nodes).
 	cross histogram
-	_  [64]byte // keep shards' locks off each other's cache lines
+	_     [64]byte // keep shards' locks off each other's cache lines
 }

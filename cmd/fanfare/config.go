@@ -45,6 +45,7 @@ type Config struct {
 	LogFormat       string        // FANFARE_LOG_FORMAT: text or json
 	MaxBatch        int           // FANFARE_LEDGER_MAX_BATCH: operations per ledger transaction
 	ShutdownTimeout time.Duration // FANFARE_SHUTDOWN_TIMEOUT: how long to drain on SIGTERM
+	DrainDelay      time.Duration // FANFARE_DRAIN_DELAY: how long /readyz answers 503 on SIGTERM before the shutdown
 	Migrate         bool          // FANFARE_MIGRATE: apply migrations when serving
 	JobWorkers      int           // FANFARE_JOB_WORKERS: background jobs run at once (0: the default)
 	Jobs            bool          // FANFARE_JOBS: run the background jobs on this server
@@ -181,6 +182,10 @@ const DefaultAddr = "127.0.0.1:8080"
 // otherwise: loopback, for a scraper on the same machine.
 const DefaultMetricsAddr = "127.0.0.1:9464"
 
+// DefaultDrainDelay is how long serve drains on SIGTERM before it shuts
+// down, unless told otherwise: a few of a load balancer's health checks.
+const DefaultDrainDelay = 5 * time.Second
+
 // defaultData is the data directory unless told otherwise.
 const defaultData = "fanfare-data"
 
@@ -235,6 +240,7 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.PasswordSignUp, "password-signup", envBool("FANFARE_PASSWORD_SIGNUP", true), "let people sign up with a password (POST /v1/users and the web sign-up page); false when the host app creates the users (env FANFARE_PASSWORD_SIGNUP)")
 	fs.IntVar(&c.MaxBatch, "ledger-max-batch", envInt("FANFARE_LEDGER_MAX_BATCH", 1024), "most money operations committed in one database transaction; 1 turns group commit off (env FANFARE_LEDGER_MAX_BATCH)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("FANFARE_SHUTDOWN_TIMEOUT", 30*time.Second), "how long to drain requests on SIGTERM (env FANFARE_SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&c.DrainDelay, "drain-delay", envDuration("FANFARE_DRAIN_DELAY", DefaultDrainDelay), "on SIGTERM, how long /readyz answers 503 while every request is still served, so that a load balancer stops sending new clients, before the room feeds are closed with 1012 (their viewers reconnect to another node) and the shutdown starts; 0 in demo (env FANFARE_DRAIN_DELAY)")
 	fs.DurationVar(&c.ChargebackDelay, "sandbox-chargeback-delay", envDuration("FANFARE_SANDBOX_CHARGEBACK_DELAY", wallet.DefaultChargebackDelay), "how long after payment the sandbox charges back a purchase paid with the card 4000000000000259 (env FANFARE_SANDBOX_CHARGEBACK_DELAY)")
 	def := wallet.DefaultLimits()
 	fs.Int64Var(&c.DailySpendLimit, "daily-spend-limit", int64(envInt("FANFARE_DAILY_SPEND_LIMIT", int(def.DailySpend))), "coins a user may spend on creators per UTC day unless they set a lower limit; also the most they may set; 0 for none (env FANFARE_DAILY_SPEND_LIMIT)")

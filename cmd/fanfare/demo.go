@@ -57,6 +57,12 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("demo", demoSynopsis, c.stderr)
 	m.Config.serveFlags(fs)
 	reset := fs.Bool("reset", false, "delete the demo database first")
+	// One node and no load balancer to tell: the demo stops at once,
+	// unless FANFARE_DRAIN_DELAY says otherwise.
+	if _, err := time.ParseDuration(os.Getenv("FANFARE_DRAIN_DELAY")); err != nil {
+		m.Config.DrainDelay = 0
+		fs.Lookup("drain-delay").DefValue = "0s"
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -26,12 +26,13 @@ import (
 )
 
 // newTestMain returns a Main configured for a test: both listeners on
-// free loopback ports (tests run in parallel), and a data directory of
-// its own.
+// free loopback ports (tests run in parallel), a data directory of its
+// own, and no drain delay.
 func newTestMain(t *testing.T) *Main {
 	t.Helper()
 	m := NewMain()
 	m.Config.Addr, m.Config.MetricsAddr, m.Config.Data = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	m.Config.DrainDelay = 0
 	m.Clock = &shiftClock{} // the wall clock, which the demo's seeding moves back to write its past
 	return m
 }

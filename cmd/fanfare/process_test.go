@@ -79,7 +79,7 @@ func startServer(t *testing.T, dbURL string, extra ...string) *server {
 	t.Helper()
 	addr := freeAddr(t)
 	args := append([]string{"serve", "--db", dbURL, "--addr", addr, "--metrics-addr", "127.0.0.1:0", "--data", t.TempDir(),
-		"--api-key", testAPIKey, "--log-level", "warn"}, extra...)
+		"--api-key", testAPIKey, "--log-level", "warn", "--drain-delay", "0s"}, extra...)
 	cmd := exec.Command(binary(t), args...)
 	s := &server{t: t, cmd: cmd, url: "http://" + addr, logs: &bytes.Buffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs

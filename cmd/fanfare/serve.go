@@ -32,7 +32,8 @@ var (
 // Main is a running Fanfare server: the database, the graph internal/app
 // builds on it (the ledger, the services, the API and the web app: m.Ledger,
 // m.Accounts...) and the HTTP server. Tests build one, set Config.Addr to
-// 127.0.0.1:0, call Run and then Close.
+// 127.0.0.1:0, call Run and then Close; serve calls Drain before Close, to
+// leave a load balancer's rotation first.
 type Main struct {
 	Config Config
 	Logger *slog.Logger
@@ -297,12 +298,34 @@ func (m *Main) URL() string {
 	return "http://" + m.ln.Addr().String()
 }
 
-// Close shuts down gracefully: it stops accepting connections, lets
-// in-flight requests finish, then lets the running background jobs finish
-// (all within Config.ShutdownTimeout; jobs still running then are
-// cancelled and run again after a restart), commits whatever the ledger
-// accepted, then closes the database. Every request answered before or
-// during shutdown is durable.
+// Drain takes the server out of service ahead of Close: /readyz answers
+// 503 unavailable ("draining") at once, so that load balancers send its
+// new clients to other nodes, while every route (/healthz, the API, the
+// pages, the room feeds) goes on answering; after Config.DrainDelay, long
+// enough for them to notice, every room feed is closed with 1012 (Service
+// Restart), so that its viewers reconnect through the load balancer to
+// another node and read the room's state there. Close then shuts down.
+func (m *Main) Drain() {
+	if m.App == nil {
+		return
+	}
+	m.API.Drain()
+	if d := m.Config.DrainDelay; d > 0 {
+		m.Logger.Info("draining: /readyz answers 503, requests are still served", "delay", d)
+		time.Sleep(d)
+	}
+	m.Logger.Info("closing the room feeds: their viewers reconnect to another node")
+	m.Hub.Drain()
+}
+
+// Close shuts down gracefully: it tells every room feed the server is
+// going (1012 after Drain, else 1001), stops accepting connections, lets
+// in-flight requests finish and the feeds' last frames go out, then lets
+// the running background jobs finish (all within Config.ShutdownTimeout;
+// jobs still running then are cancelled and run again after a restart, on
+// this node or another), commits whatever the ledger accepted, then closes
+// the database. Every request answered before or during shutdown is
+// durable.
 func (m *Main) Close() error {
 	var errs []error
 	if m.HTTP != nil && m.ln != nil {
@@ -311,6 +334,10 @@ func (m *Main) Close() error {
 			timeout = 30 * time.Second
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		// Room feeds are hijacked connections, which Shutdown leaves
+		// open: closing the hub tells each viewer why, and WaitFeeds
+		// waits until each has been told.
+		m.Hub.Close()
 		if err := m.HTTP.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("drain requests: %w", err))
 		}
@@ -318,10 +345,9 @@ func (m *Main) Close() error {
 			errs = append(errs, err)
 		}
 		m.ln = nil
+		errs = append(errs, m.API.WaitFeeds(ctx))
 		errs = append(errs, m.closeMetrics(ctx))
-		if m.App != nil {
-			errs = append(errs, m.App.StopJobs(ctx))
-		}
+		errs = append(errs, m.App.StopJobs(ctx))
 		cancel()
 	} else {
 		if m.ln != nil {
@@ -337,9 +363,8 @@ func (m *Main) Close() error {
 		m.stopLoops = nil
 	}
 	if m.App != nil {
-		// Room feeds are hijacked connections, which Shutdown leaves
-		// open: closing the app closes the hub, which tells each viewer
-		// the server is going, then commits what the ledger accepted.
+		// Closing the app closes the hub, if Run failed before serving,
+		// then commits what the ledger accepted.
 		errs = append(errs, m.App.Close())
 		m.App = nil
 	}
@@ -385,8 +410,11 @@ type ServeCommand struct {
 const serveSynopsis = `Usage: fanfare serve [flags]
 
 Runs the web app, the HTTP API (with /openapi.json, /healthz, /readyz)
-and the background jobs until SIGINT or SIGTERM, then drains in-flight
-requests and commits every accepted money operation before exiting.
+and the background jobs until SIGINT or SIGTERM. Then /readyz answers 503
+for --drain-delay while requests are still served, the room feeds are
+closed with 1012 so that their viewers reconnect to another node, and the
+server drains in-flight requests and commits every accepted money
+operation before exiting.
 
 Prometheus metrics are served on their own listener, --metrics-addr
 (loopback by default), and on the main listener only to requests bearing
@@ -420,6 +448,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 func (m *Main) wait(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
+		m.Drain()
 		m.Logger.Info("shutting down: draining requests and committing accepted operations")
 	case err := <-m.served:
 		m.served <- err

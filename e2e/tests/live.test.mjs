@@ -3,7 +3,7 @@
 // gifts and chat, the creator's studio and a LIVE's summary.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { TEST_TIMEOUT, balance, buy, launch, logIn, openPage, parseCount, shot, signUp, uniqueHandle } from '../lib.mjs';
+import { PASSWORD, TEST_TIMEOUT, api, aylaRoom, balance, buy, launch, logIn, openPage, parseCount, shot, signUp, uniqueHandle } from '../lib.mjs';
 
 const SUCCEEDS = '4242 4242 4242 4242';
 
@@ -230,5 +230,43 @@ describe('Fanfare LIVE pages', { timeout: TEST_TIMEOUT * 4 }, () => {
     assert.match(await viewer.page.getByTestId('summary').innerText(), /Gifts\s+1/);
 
     await Promise.all([lea.finish(), viewer.finish(), fan.finish()]);
+  });
+
+  test('a viewer whose server restarts (close code 1012) is back in the room within seconds, with its state and no event twice', { timeout: TEST_TIMEOUT }, async () => {
+    const room = await aylaRoom(browser, 'Back after the restart');
+    const liveID = room.split('/').pop();
+    const { token } = await api('POST', '/v1/auth/login', { handle: 'ayla', password: PASSWORD });
+    await api('POST', `/v1/lives/${liveID}/chat`, { text: 'Before the restart' }, token);
+
+    // The room feed goes through a route that stands for the server's side
+    // of the socket: it can close it as a draining server does.
+    const viewer = await openPage(browser);
+    const sockets = [];
+    await viewer.page.routeWebSocket(/\/v1\/lives\/[^/]+\/events$/, (ws) => {
+      ws.connectToServer();
+      sockets.push(ws);
+    });
+    await viewer.page.goto(room);
+    await connected(viewer.page);
+    const feed = viewer.page.getByTestId('feed');
+    await feed.getByText('Before the restart').waitFor();
+    const shown = await feed.locator('li').count();
+    assert.equal(sockets.length, 1);
+
+    const closed = Date.now();
+    await sockets[0].close({ code: 1012, reason: 'the server is restarting: reconnect' });
+    await viewer.page.locator('[data-conn].is-lost').getByText('The server is restarting').waitFor();
+    await connected(viewer.page);
+    const took = Date.now() - closed;
+    assert.ok(took < 3_000, `back in the room after ${took} ms`);
+    assert.equal(sockets.length, 2, 'one new connection');
+    // The state frame repeats the recent events: none is shown twice.
+    assert.equal(await feed.locator('li').count(), shown);
+    assert.equal(await feed.getByText('Before the restart').count(), 1);
+
+    // The new feed carries the room on.
+    await api('POST', `/v1/lives/${liveID}/chat`, { text: 'After the restart' }, token);
+    await feed.getByText('After the restart').waitFor({ timeout: FEED_DEADLINE_MS });
+    await viewer.finish();
   });
 });

@@ -39,9 +39,10 @@ func (s *Server) registerHealth() {
 		Tags:        []string{"operations"},
 		Errors:      []int{http.StatusServiceUnavailable},
 		Description: "503 unavailable until the server is ready to serve: while it warms up (`fanfare demo` seeds its world first), " +
-			"when the database does not answer, or while migrations are pending. On a node among several (FANFARE_NATS_URL), " +
-			"`broker` says whether NATS is connected; without it the node still serves every request, its rooms show only its own " +
-			"events until NATS is back, and the answer is 200 with status `degraded`.",
+			"when the database does not answer, or while migrations are pending; and again once it drains on its way down " +
+			"(SIGTERM), while it still serves every other route, so that a load balancer sends its new clients elsewhere. " +
+			"On a node among several (FANFARE_NATS_URL), `broker` says whether NATS is connected; without it the node still " +
+			"serves every request, its rooms show only its own events until NATS is back, and the answer is 200 with status `degraded`.",
 	}, func(ctx context.Context, _ *struct{}) (*statusOutput, error) {
 		if err := s.readiness(ctx); err != nil {
 			return nil, err
@@ -64,9 +65,18 @@ func (s *Server) registerHealth() {
 // up: /readyz answers 200 from now on, as long as the database does.
 func (s *Server) Ready() { s.warm.Store(true) }
 
-// readiness checks that the server has warmed up, then the database within
-// a short deadline.
+// Drain tells the server that its node is going: /readyz answers 503
+// unavailable from now on, so that load balancers send new clients to
+// other nodes, while every other route goes on answering until the HTTP
+// server shuts down.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// readiness checks that the server is not draining and has warmed up, then
+// the database within a short deadline.
 func (s *Server) readiness(ctx context.Context) error {
+	if s.draining.Load() {
+		return fanfare.Errorf(fanfare.EUnavailable, "draining: this server is shutting down")
+	}
 	if !s.warm.Load() {
 		return fanfare.Errorf(fanfare.EUnavailable, "not ready yet: %s", s.warmingUp)
 	}

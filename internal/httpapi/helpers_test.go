@@ -27,6 +27,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/payout"
 	"github.com/fanfarehq/fanfare/internal/ratelimit"
+	"github.com/fanfarehq/fanfare/internal/room"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/tips"
 	"github.com/fanfarehq/fanfare/internal/wallet"
@@ -47,6 +48,7 @@ type env struct {
 	accounts *account.Service
 	wallet   *wallet.Service
 	live     *live.Service
+	hub      *room.Hub
 	rules    *eligibility.Engine
 	tips     *tips.Service
 	registry *prometheus.Registry
@@ -98,7 +100,7 @@ func newEnvConfig(tb testing.TB, db *store.DB, c envConfig) *env {
 		Guard: c.guard, Hashes: c.hashes, MetricsToken: c.metricsToken, CORSOrigins: c.corsOrigins, WarmingUp: c.warmingUp,
 		MaxVideoBytes: c.maxVideo, BlobURL: blobURL, PostMaxMediaBytes: c.maxPostMedia, Members: c.members, Emotes: c.emotes,
 		Payouts: c.payouts, HostJWT: c.hostJWT, NoPasswordSignUp: c.noSignUp})
-	e := &env{api: a.API, handler: a.API, db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet, live: a.Live, rules: a.Rules, tips: a.Tips,
+	e := &env{api: a.API, handler: a.API, db: db, ledger: a.Ledger, accounts: a.Accounts, wallet: a.Wallet, live: a.Live, hub: a.Hub, rules: a.Rules, tips: a.Tips,
 		registry: a.Registry, blobDir: blobDir, jobs: a.Jobs, webhooks: a.Webhooks}
 	if _, ok := tb.(*testing.T); ok {
 		e.url = apptest.Serve(tb, a, a.API)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -452,6 +453,10 @@ const (
 // liveEvents upgrades to the room feed's WebSocket. Anyone may watch;
 // credentials, when sent, identify the viewer.
 func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
+	// Counted from the start, while the HTTP server still tracks the
+	// connection: once it has shut down, no feed is left to count.
+	s.feeds.Add(1)
+	defer s.feeds.Done()
 	ctx := r.Context()
 	id := r.PathValue("id")
 	if err := fanfare.CheckText(id, fanfare.OneLine); err != nil {
@@ -580,6 +585,8 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 			switch v.Reason() {
 			case "ended":
 				conn.Close(websocket.StatusNormalClosure, "the LIVE has ended")
+			case "restart":
+				conn.Close(websocket.StatusServiceRestart, "the server is restarting: reconnect")
 			case "slow":
 				conn.Close(websocket.StatusPolicyViolation, "too slow to keep up with the room")
 			default:
@@ -601,6 +608,25 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 var errPolicy = errors.New("policy violation")
+
+// WaitFeeds waits until every room feed's handler has returned, or ctx
+// ends. The feeds' connections are hijacked, so an HTTP server's Shutdown
+// does not wait for them: call WaitFeeds after it, once the hub has closed
+// (or drained), so that every viewer has been told why before the process
+// exits.
+func (s *Server) WaitFeeds(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		s.feeds.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the room feeds to close: %w", ctx.Err())
+	}
+}
 
 func hasCookie(r *http.Request, name string) bool {
 	c, err := r.Cookie(name)

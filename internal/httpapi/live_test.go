@@ -245,6 +245,47 @@ func TestRoomFeed(t *testing.T) {
 	})
 }
 
+// A server that drains answers /readyz 503 and every other route as
+// before; once its hub drains, each room feed is closed with 1012 (Service
+// Restart), and WaitFeeds returns when every feed has been told.
+func TestDrain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.MustOpen(t, store.SQLite))
+	_, ayla := e.signUp(t, "ayla")
+	samID, sam := e.signUp(t, "sam")
+	e.grantCoins(t, samID, 100)
+	var l liveReply
+	e.do(t, request{method: "POST", path: "/v1/lives", token: ayla, body: map[string]any{"title": "Hello"}}).json(t, &l)
+	viewer := e.watch(t, l.ID, nil)
+	viewer.next("state")
+
+	e.api.Drain()
+	p := requireProblem(t, e.do(t, request{method: "GET", path: "/readyz"}), 503, "unavailable")
+	require.Contains(t, p.Detail, "draining")
+	require.Equal(t, http.StatusOK, e.do(t, request{method: "GET", path: "/healthz"}).status)
+	res := e.do(t, gift(sam, l.ID, "g1", map[string]any{"gift_id": "rose", "count": 3}))
+	require.Equal(t, http.StatusCreated, res.status, "%s", res.body)
+	require.EqualValues(t, 3, viewer.next("gift")["count"], "the feeds go on while the node drains")
+
+	e.hub.Drain()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var err error
+	for err == nil {
+		_, _, err = viewer.conn.Read(ctx)
+	}
+	var ce websocket.CloseError
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, websocket.StatusServiceRestart, ce.Code)
+	require.Equal(t, "the server is restarting: reconnect", ce.Reason)
+	require.NoError(t, e.api.WaitFeeds(ctx))
+
+	// A viewer who still reaches this node is told to try again later.
+	late := e.watch(t, l.ID, nil)
+	require.Equal(t, websocket.StatusTryAgainLater, late.closed())
+	require.NoError(t, e.api.WaitFeeds(ctx))
+}
+
 func TestRoomChat(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {

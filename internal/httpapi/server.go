@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -166,6 +167,11 @@ type Server struct {
 	warmingUp string
 	warm      atomic.Bool
 	broker    interface{ Status() error }
+	// draining is set once the node is going (Drain): /readyz answers
+	// 503 from then on.
+	draining atomic.Bool
+	// feeds counts the room feeds' handlers running (WaitFeeds).
+	feeds sync.WaitGroup
 
 	metricsToken    [sha256.Size]byte
 	hasMetricsToken bool
@@ -584,7 +590,9 @@ const liveEventsDoc = "Upgrades to a WebSocket. Anyone may watch; a session toke
 	"(`unauthorized`, `validation_failed`, `forbidden`, `invalid_state`, `rate_limited`, `subscribers_only`).\n\n" +
 	"**Client frames**: `{\"type\":\"chat\", \"text\"}` posts a chat message; other types are ignored. " +
 	"A frame that is not a JSON object with a type closes the socket with 1008, one over 4 KiB with 1009; " +
-	"a viewer too slow to keep up is closed with 1008, and every viewer with 1001 when the server shuts down."
+	"a viewer too slow to keep up is closed with 1008. A server that drains on its way down (SIGTERM) closes every feed with 1012 " +
+	"(Service Restart): reconnect at once, after a short random delay, and the load balancer's next node sends the room's state; " +
+	"one that stops without draining closes them with 1001, and one that is shutting down refuses a new feed with 1013."
 
 // Spec returns the OpenAPI document the server serves at /openapi.json.
 // The caller must not change it.

@@ -242,7 +242,10 @@ type Hub struct {
 	rooms  map[string]*Room
 	feeds  map[string]*feed // every room followed: watched (in rooms) or kept
 	closed bool
-	wg     sync.WaitGroup
+	// why is the Reason of the viewers the hub disconnects when it
+	// closes: "closed", or "restart" when it drains.
+	why string
+	wg  sync.WaitGroup
 }
 
 // feed is a room's subscription to the broker on this node. While the
@@ -295,10 +298,24 @@ func NewHub(b Broker, opts Options) *Hub {
 	return &Hub{broker: b, opts: opts, rooms: map[string]*Room{}, feeds: map[string]*feed{}}
 }
 
-// Close ends every room's goroutine and disconnects every viewer.
-func (h *Hub) Close() {
+// Close ends every room's goroutine and disconnects every viewer: their
+// Reason is "closed". Join refuses new viewers with ErrClosed from now on.
+// Closing a hub again, or one that drained, does nothing more.
+func (h *Hub) Close() { h.shut("closed") }
+
+// Drain closes the hub as Close does, but tells every viewer that the
+// server restarts: their Reason is "restart", so that they reconnect at
+// once (through a load balancer, to another node) and read the room's
+// state there.
+func (h *Hub) Drain() { h.shut("restart") }
+
+// shut closes the hub; the first call says why.
+func (h *Hub) shut(why string) {
 	h.mu.Lock()
-	h.closed = true
+	if !h.closed {
+		h.closed, h.why = true, why
+	}
+	why = h.why
 	rooms := make([]*Room, 0, len(h.rooms))
 	for _, r := range h.rooms {
 		rooms = append(rooms, r)
@@ -309,6 +326,9 @@ func (h *Hub) Close() {
 	}
 	h.mu.Unlock()
 	for _, r := range rooms {
+		r.mu.Lock()
+		r.why = why
+		r.mu.Unlock()
 		r.stop()
 	}
 	h.wg.Wait()
@@ -560,7 +580,8 @@ type Viewer struct {
 	frames chan []byte
 	done   chan struct{}
 	once   sync.Once
-	// reason says why done was closed: "left", "slow", "ended", "closed".
+	// reason says why done was closed: "left", "slow", "ended", "closed",
+	// "restart".
 	reason string
 }
 
@@ -571,8 +592,9 @@ func (v *Viewer) Frames() <-chan []byte { return v.frames }
 func (v *Viewer) Done() <-chan struct{} { return v.done }
 
 // Reason says why Done was closed: "left", "slow" (its queue was full),
-// "ended" (the LIVE ended; its last frame is queued) or "closed" (the hub
-// shut down).
+// "ended" (the LIVE ended; its last frame is queued), "closed" (the hub
+// shut down) or "restart" (the hub drained: the server restarts, and the
+// viewer may reconnect at once, to another node).
 func (v *Viewer) Reason() string {
 	<-v.done
 	return v.reason
@@ -621,6 +643,10 @@ type Room struct {
 	ended   bool
 	// subsOnly is the chat mode, as the room last sent it.
 	subsOnly bool
+	// why is the Reason its viewers are given when the room stops with
+	// its hub (a room that stops when its last viewer leaves tells
+	// nobody).
+	why string
 
 	// Owned by the room's goroutine (and join, under mu).
 	seq          int64
@@ -728,7 +754,7 @@ func (r *Room) run() {
 		case <-r.quit:
 			r.mu.Lock()
 			for v := range r.viewers {
-				v.finish("closed")
+				v.finish(cmp.Or(r.why, "closed"))
 			}
 			r.mu.Unlock()
 			return

@@ -645,3 +645,49 @@ func TestResync(t *testing.T) {
 	require.Len(t, st2.Recent, 1)
 	require.Equal(t, "zoe", st2.Recent[0]["gifter"], "the unwatched room starts again from Load, not from what its feed kept")
 }
+
+// A hub that drains disconnects every viewer with the reason "restart",
+// so that they come back elsewhere; it takes no viewer after, and closing
+// it then changes nothing.
+func TestDrainTellsViewersToReconnect(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h, b := manualHub(t, Options{})
+	var viewers []*Viewer
+	for _, id := range []string{"live1", "live1", "live2"} {
+		v, err := h.Join(ctx, id)
+		require.NoError(t, err)
+		viewers = append(viewers, v)
+	}
+	left, err := h.Join(ctx, "live3")
+	require.NoError(t, err)
+	left.Leave() // live3 is followed, unwatched
+
+	h.Drain()
+	for i, v := range viewers {
+		require.Equal(t, "restart", v.Reason(), "viewer %d", i)
+		next(t, v) // the state frame is still there to write
+		v.Leave()
+	}
+	require.Equal(t, "left", left.Reason())
+	_, err = h.Join(ctx, "live1")
+	require.ErrorIs(t, err, ErrClosed)
+	b.mu.RLock()
+	require.Empty(t, b.subs, "draining cancels every subscription")
+	b.mu.RUnlock()
+
+	h.Close()
+	require.Equal(t, "restart", viewers[0].Reason())
+}
+
+// Closing a hub tells its viewers "closed", and draining it afterwards
+// does not change their reason.
+func TestCloseThenDrain(t *testing.T) {
+	t.Parallel()
+	h, _ := manualHub(t, Options{})
+	v, err := h.Join(context.Background(), "live1")
+	require.NoError(t, err)
+	h.Close()
+	h.Drain()
+	require.Equal(t, "closed", v.Reason())
+}

@@ -612,10 +612,28 @@
       }
       (f.events || []).forEach(function (ev) { handle(complete(ev, f.at), true); });
     };
-    sock.onclose = function () {
+    sock.onclose = function (e) {
       if (ws === sock) ws = null;
-      if (!over) retry();
+      if (over) return;
+      if (e.code === SERVICE_RESTART) restarted();
+      else retry();
     };
+  }
+
+  // SERVICE_RESTART is the close code of a server that drains on its way
+  // down: another one (behind the same address) has the room already.
+  var SERVICE_RESTART = 1012;
+
+  // restarted connects again soon, at a random moment of the next two
+  // seconds, so that a node's viewers spread over the others rather than
+  // all arrive at once; the room's state frame then brings the page up to
+  // date. Should that fail, retry backs off as usual.
+  function restarted() {
+    attempts = 1;
+    var delay = 200 + Math.random() * 1800;
+    setConn('The server is restarting: reconnecting…', 'lost');
+    window.clearTimeout(retryTimer);
+    retryTimer = window.setTimeout(connect, delay);
   }
 
   // retry connects again after 1, 2, 4... up to 30 seconds, give or take

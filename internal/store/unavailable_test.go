@@ -133,3 +133,33 @@ func TestIsUnavailableTerminated(t *testing.T) {
 		t.Fatalf("ping after a terminated session: %v", err)
 	}
 }
+
+// TestPipelineConnectionLost: a pipeline whose session PostgreSQL ends
+// failed as a whole (index -1), not at one of its statements, which its
+// caller would take for that statement's own failure.
+func TestPipelineConnectionLost(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.MustOpen(t, store.Postgres)
+	conn, err := db.Write.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var pid int
+	if err := tx.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Read.ExecContext(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
+		t.Fatal(err)
+	}
+	at, err := db.Pipeline(ctx, conn, tx, []store.Stmt{{SQL: `SELECT 1`}, {SQL: `SELECT 2`}})
+	if at != -1 || !store.IsUnavailable(err) {
+		t.Fatalf("Pipeline on a terminated session = %d, %v; want -1 and an unavailable error", at, err)
+	}
+}

@@ -162,11 +162,12 @@ func (c *Cluster) start() error {
 		return err
 	}
 	defer db.Close()
-	deadline := time.Now().Add(clusterStartTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), clusterStartTimeout)
+	defer cancel()
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		err := db.PingContext(ctx)
-		cancel()
+		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
+		err := db.PingContext(pctx)
+		pcancel()
 		if err == nil {
 			return nil
 		}
@@ -174,10 +175,9 @@ func (c *Cluster) start() error {
 		case <-exited:
 			c.cmd = nil
 			return fmt.Errorf("PostgreSQL exited while starting:\n%s", c.logSince(offset))
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
+		case <-ctx.Done():
 			return fmt.Errorf("PostgreSQL does not answer %s after starting: %v\n%s", clusterStartTimeout, err, c.logSince(offset))
+		case <-time.After(20 * time.Millisecond): // paces the pings
 		}
 	}
 }
@@ -191,15 +191,26 @@ func (c *Cluster) signal(sig syscall.Signal) {
 	if err := c.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		c.tb.Fatal(err)
 	}
-	select {
-	case <-c.exited:
-		c.cmd = nil
-	case <-time.After(clusterStartTimeout):
-		c.cmd.Process.Kill()
-		<-c.exited
-		c.cmd = nil
+	if !c.waitExit() {
 		c.tb.Fatalf("PostgreSQL did not exit within %s of %v", clusterStartTimeout, sig)
 	}
+}
+
+// waitExit waits for the server to exit, and kills it if it has not
+// within clusterStartTimeout; it reports whether it exited by itself.
+func (c *Cluster) waitExit() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), clusterStartTimeout)
+	defer cancel()
+	exited := true
+	select {
+	case <-c.exited:
+	case <-ctx.Done():
+		c.cmd.Process.Kill()
+		<-c.exited
+		exited = false
+	}
+	c.cmd = nil
+	return exited
 }
 
 // remove stops a running server at once and removes the scratch
@@ -207,13 +218,7 @@ func (c *Cluster) signal(sig syscall.Signal) {
 func (c *Cluster) remove() {
 	if c.cmd != nil {
 		c.cmd.Process.Signal(syscall.SIGQUIT)
-		select {
-		case <-c.exited:
-		case <-time.After(clusterStartTimeout):
-			c.cmd.Process.Kill()
-			<-c.exited
-		}
-		c.cmd = nil
+		c.waitExit()
 	}
 	os.RemoveAll(c.dir)
 }

@@ -45,6 +45,7 @@ var timers = map[string]struct {
 	"internal/ledger/ledgerbench": {1, "the benchmark paces its progress reports"},
 	"internal/webhook":            {2, "the delivery loop's poll paces its reads of the outbox; a leased delivery that cannot start within the timeout is handed back"},
 	"internal/settings":           {1, "the settings' poll paces its reads of the stored version"},
+	"internal/store/storetest":    {1, "a private test cluster's start paces its pings until the server answers"},
 }
 
 // sourceFile is a parsed non-test Go file of the module.

@@ -395,15 +395,19 @@ func newSpendWorld(t *testing.T, url string, fans int) *spendWorld {
 // of them), odd numbers tips, by fan i mod the fans; see spendCoins.
 func (w *spendWorld) spend(ctx context.Context, url string, i int) (int, http.Header, spendReply, error) {
 	var r spendReply
+	code, h, err := w.spendInto(ctx, url, i, &r)
+	return code, h, r, err
+}
+
+// spendInto sends spend i and decodes its answer, whatever it is, into out.
+func (w *spendWorld) spendInto(ctx context.Context, url string, i int, out any) (int, http.Header, error) {
 	tok := w.toks[i%len(w.toks)]
 	if i%2 == 0 {
-		code, h, err := call(ctx, "POST", url+"/v1/lives/"+w.liveID+"/gifts", tok, "gift-"+strconv.Itoa(i),
-			map[string]any{"gift_id": "rose", "count": coinsOf(i)}, &r)
-		return code, h, r, err
+		return call(ctx, "POST", url+"/v1/lives/"+w.liveID+"/gifts", tok, "gift-"+strconv.Itoa(i),
+			map[string]any{"gift_id": "rose", "count": coinsOf(i)}, out)
 	}
-	code, h, err := call(ctx, "POST", url+"/v1/creators/"+w.creatorID+"/tips", tok, "tip-"+strconv.Itoa(i),
-		map[string]any{"coins": spendCoins(i), "message": "tip " + strconv.Itoa(i)}, &r)
-	return code, h, r, err
+	return call(ctx, "POST", url+"/v1/creators/"+w.creatorID+"/tips", tok, "tip-"+strconv.Itoa(i),
+		map[string]any{"coins": spendCoins(i), "message": "tip " + strconv.Itoa(i)}, out)
 }
 
 // spendCoins is what spend i costs: roses at 1 coin each, or a tip of at

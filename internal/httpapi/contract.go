@@ -279,12 +279,16 @@ var problemCodes = map[string][]string{
 }
 
 // commonCodes returns the codes every operation like op may answer with,
-// whatever its handler does: internal; validation_failed when it takes
+// whatever its handler does: internal; unavailable unless it never reads
+// the database (see problemFor); validation_failed when it takes
 // parameters or a body (huma checks them); for a body, too large, not
 // JSON, or read too slowly; unauthorized and forbidden when it needs an
 // actor (unauthorized alone when an actor is optional).
 func commonCodes(op *huma.Operation) []string {
 	codes := []string{fanfare.EInternal}
+	if !withoutDatabase[op.OperationID] {
+		codes = append(codes, fanfare.EUnavailable)
+	}
 	if op.Metadata == nil {
 		return codes // served outside huma: its table says it all
 	}
@@ -305,6 +309,10 @@ func commonCodes(op *huma.Operation) []string {
 	}
 	return codes
 }
+
+// withoutDatabase are the operations that never read the database, and so
+// never answer unavailable for want of it.
+var withoutDatabase = map[string]bool{"healthz": true, "openapi": true, "metrics": true}
 
 // problemCodesKey is the extension that lists, on each error response of
 // an operation, the problem codes it is answered with.

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/ratelimit"
+	"github.com/fanfarehq/fanfare/internal/store"
 )
 
 // Codes of failures that only the HTTP layer meets. Business codes are
@@ -125,6 +128,9 @@ type Problem struct {
 	// Reasons lists every rule behind a not_eligible or region_blocked
 	// refusal.
 	Reasons []fanfare.Reason `json:"reasons,omitempty" doc:"Each rule behind a not_eligible or region_blocked refusal, with a stable code and a sentence."`
+	// retryAfter, when set, is sent as Retry-After: how long the client
+	// should wait before it tries again.
+	retryAfter time.Duration
 }
 
 // Error returns the detail.
@@ -140,8 +146,17 @@ func newProblem(status int, code, detail string) *Problem {
 	return &Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Code: code}
 }
 
+// databaseRetryAfter is how long a client is asked to wait when the
+// database cannot be reached: about as long as a restart of PostgreSQL.
+const databaseRetryAfter = 2 * time.Second
+
 // problemFor turns any error into the problem a client sees. Internal
 // errors are logged with the request's logger and reported without detail.
+// Whatever its path through the services, a failure to reach the database
+// (store.IsUnavailable) is answered here, and only here, as 503
+// unavailable with Retry-After: the request may succeed once the database
+// is back, and a write retried with the same Idempotency-Key is applied
+// once.
 func problemFor(ctx context.Context, err error) *Problem {
 	var p *Problem
 	var fe *fanfare.Error
@@ -149,15 +164,20 @@ func problemFor(ctx context.Context, err error) *Problem {
 	switch {
 	case errors.As(err, &p):
 		return p
-	case errors.As(err, &fe):
-		status := Status(fe.Code)
-		if status == http.StatusInternalServerError {
-			logError(ctx, "unmapped or internal error code", err)
-			return newProblem(status, fanfare.EInternal, "internal error")
-		}
-		p := newProblem(status, fe.Code, fe.Message)
+	case errors.As(err, &fe) && Status(fe.Code) != http.StatusInternalServerError:
+		p := newProblem(Status(fe.Code), fe.Code, fe.Message)
 		p.Reasons = fe.Reasons
+		p.retryAfter = fe.RetryAfter
 		return p
+	case store.IsUnavailable(err):
+		loggerFrom(ctx).LogAttrs(ctx, slog.LevelWarn, "database unavailable", slog.String("error", err.Error()))
+		p := newProblem(http.StatusServiceUnavailable, fanfare.EUnavailable,
+			"the database cannot be reached; try again in a moment (a write with the same Idempotency-Key is applied once)")
+		p.retryAfter = databaseRetryAfter
+		return p
+	case fe != nil:
+		logError(ctx, "unmapped or internal error code", err)
+		return newProblem(http.StatusInternalServerError, fanfare.EInternal, "internal error")
 	case errors.As(err, &tooLarge):
 		return newProblem(http.StatusRequestEntityTooLarge, fanfare.ETooLarge,
 			fmt.Sprintf("the request body is larger than %d bytes", tooLarge.Limit-1))
@@ -177,7 +197,7 @@ func humaError(ctx context.Context, status int, msg string, errs ...error) *Prob
 	for _, err := range errs {
 		var fe *fanfare.Error
 		var tooLarge *http.MaxBytesError
-		if errors.As(err, &fe) || errors.As(err, &tooLarge) {
+		if errors.As(err, &fe) || errors.As(err, &tooLarge) || store.IsUnavailable(err) {
 			return problemFor(ctx, err)
 		}
 	}
@@ -244,7 +264,11 @@ func init() {
 		if hc != nil {
 			ctx = hc.Context()
 		}
-		return humaError(ctx, status, msg, errs...)
+		p := humaError(ctx, status, msg, errs...)
+		if hc != nil && p.retryAfter > 0 {
+			hc.SetHeader("Retry-After", ratelimit.RetryAfter(p.retryAfter))
+		}
+		return p
 	}
 	// "Coins" is not "coins": a field in the wrong case is unknown, like
 	// any other unknown field.
@@ -260,6 +284,9 @@ func writeProblem(w http.ResponseWriter, p *Problem) {
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if p.retryAfter > 0 {
+		w.Header().Set("Retry-After", ratelimit.RetryAfter(p.retryAfter))
+	}
 	w.WriteHeader(p.Status)
 	w.Write(append(b, '\n'))
 }

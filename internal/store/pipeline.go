@@ -83,6 +83,13 @@ func (db *DB) Pipeline(ctx context.Context, conn *sql.Conn, tx *sql.Tx, stmts []
 		if err := br.Close(); err != nil && ferr == nil {
 			return err
 		}
+		// A statement that failed because the connection went away did
+		// not fail on its own: the pipeline did.
+		if ferr != nil && c.Conn().IsClosed() {
+			err := ferr
+			failed, ferr = -1, nil
+			return err
+		}
 		return nil
 	})
 	if err != nil {

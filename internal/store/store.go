@@ -250,6 +250,11 @@ func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
 	return &DB{Dialect: Postgres, Write: db, Read: db, url: rawURL}, nil
 }
 
+// URL returns the URL db was opened with (its password included: see
+// Redact for logs). Opening it again gives another handle on the same
+// database, as another node of the same deployment holds.
+func (db *DB) URL() string { return db.url }
+
 // Close closes every connection.
 func (db *DB) Close() error {
 	if db.stop != nil {

@@ -75,6 +75,21 @@ func MustOpen(tb testing.TB, d store.Dialect) *store.DB {
 	return db
 }
 
+// Reopen returns another handle on db's database, closed when tb ends: on
+// PostgreSQL, what a second node of the same deployment holds (its own
+// pool, its own ledger committer). On SQLite it is a second writer on the
+// same file, which waits for the first's lock: only PostgreSQL runs
+// several nodes.
+func Reopen(tb testing.TB, db *store.DB) *store.DB {
+	tb.Helper()
+	other, err := store.Open(context.Background(), db.URL())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { other.Close() })
+	return other
+}
+
 // The templates of this process, made once.
 var templates struct {
 	sqliteOnce sync.Once

@@ -158,3 +158,38 @@ func TestRestoreFullSync(t *testing.T) {
 		t.Fatalf("synchronous after a failed restore = %s, want 2 (FULL)", got)
 	}
 }
+
+// TestCluster: a private cluster stops and starts again; while it is down
+// a query fails as unavailable, and once it is back the same pool dials
+// new connections, with every committed row kept, after a fast shutdown
+// and after an immediate one alike.
+func TestCluster(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := storetest.StartCluster(t)
+	db, err := store.Open(ctx, c.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Write.ExecContext(ctx, `CREATE TABLE kept (n int)`); err != nil {
+		t.Fatal(err)
+	}
+	for i, stop := range []func(){c.Stop, c.Crash} {
+		if _, err := db.Write.ExecContext(ctx, `INSERT INTO kept VALUES ($1)`, i); err != nil {
+			t.Fatal(err)
+		}
+		stop()
+		if err := db.Ping(ctx); err == nil || !store.IsUnavailable(err) {
+			t.Fatalf("ping with the server stopped: IsUnavailable(%v) = false, want true", err)
+		}
+		c.Start()
+		var n int
+		if err := db.Read.QueryRowContext(ctx, `SELECT count(*) FROM kept`).Scan(&n); err != nil {
+			t.Fatalf("query after the restart: %v", err)
+		}
+		if n != i+1 {
+			t.Fatalf("rows after restart %d = %d, want %d", i+1, n, i+1)
+		}
+	}
+}

@@ -1,0 +1,150 @@
+package ledger_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fanfarehq/fanfare"
+	"github.com/fanfarehq/fanfare/internal/ledger"
+	"github.com/fanfarehq/fanfare/internal/store"
+	"github.com/fanfarehq/fanfare/internal/store/storetest"
+)
+
+// nodes returns two fixtures on one PostgreSQL database, each with its own
+// handle (its own pool) and its own ledger and committer, as two nodes of
+// one deployment hold them; they batch differently, so that their batches
+// interleave in every shape.
+func nodes(t *testing.T) (a, b *fixture) {
+	t.Helper()
+	db := storetest.MustOpen(t, store.Postgres)
+	a = setup(t, db, ledger.Options{})
+	b = setup(t, storetest.Reopen(t, db), ledger.Options{MaxBatch: 8})
+	return a, b
+}
+
+// race runs n calls of submit, i from 0 to n-1, from as many goroutines,
+// all released at once, and fails t if they have not all returned within a
+// minute (two nodes' committers waiting on each other's locks).
+func race(t *testing.T, n int, submit func(i int)) {
+	t.Helper()
+	start, done := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			submit(i)
+		})
+	}
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	close(start)
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatalf("the operations of two nodes have not all returned after a minute: deadlocked")
+	}
+}
+
+// TestNodesSpendOneBalance spends one fan's balance through two nodes at
+// once, more times than it covers: exactly the spends it covers succeed,
+// the others fail with insufficient_funds, and the balance ends at what
+// is left, never below.
+func TestNodesSpendOneBalance(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, b := nodes(t)
+	const price, covered, left, spends = 3, 70, 2, 300
+	a.grant(t, a.fanCoins, price*covered+left)
+	var ok atomic.Int64
+	race(t, spends, func(i int) {
+		n := a
+		if i%2 == 1 {
+			n = b
+		}
+		_, err := n.l.Submit(ctx, a.gift(a.fanCoins, price, fmt.Sprintf("spend-%d", i)))
+		switch fanfare.ErrorCode(err) {
+		case "":
+			ok.Add(1)
+		case fanfare.EInsufficientFunds:
+		default:
+			t.Errorf("spend %d on node %d: %v", i, i%2, err)
+		}
+	})
+	if ok.Load() != covered {
+		t.Fatalf("%d spends succeeded, want the %d the balance covers", ok.Load(), covered)
+	}
+	for _, n := range []*fixture{a, b} {
+		if got := balance(t, n.l, a.fanCoins); got != left {
+			t.Fatalf("Balance(fan) = %d, want %d", got, left)
+		}
+	}
+	if got := balance(t, a.l, a.revenue); got != price*covered {
+		t.Fatalf("Balance(revenue) = %d, want %d", got, price*covered)
+	}
+	mustVerify(t, a.l)
+}
+
+// TestNodesGiftOneCreator sends gifts from many fans to one creator
+// through two nodes at once: every batch of both nodes credits the same
+// hot account. The creator ends with the sum of the acknowledged gifts'
+// diamonds, each fan with its grant less its acknowledged gifts (a fan
+// runs out before its last gifts), and nothing deadlocks.
+func TestNodesGiftOneCreator(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, b := nodes(t)
+	const fans, giftsEach, grant = 24, 20, 90
+	coins := make([]ledger.AccountID, fans)
+	for i := range coins {
+		coins[i] = must(t)(a.l.UserAccount(ctx, fmt.Sprintf("fan-%d", i), fanfare.Coin))
+		a.grant(t, coins[i], grant)
+	}
+	priceOf := func(i int) fanfare.Amount { return fanfare.Amount(2 + i%9) } // 2 to 10 coins: every fan's 20 gifts cost more than its grant
+	var mu sync.Mutex
+	var diamonds, revenue fanfare.Amount
+	spent := make([]fanfare.Amount, fans)
+	var refused atomic.Int64
+	race(t, fans*giftsEach, func(i int) {
+		n := a
+		if i%2 == 1 {
+			n = b
+		}
+		fan, price := i%fans, priceOf(i)
+		_, err := n.l.Submit(ctx, a.gift(coins[fan], price, fmt.Sprintf("gift-%d", i)))
+		switch fanfare.ErrorCode(err) {
+		case "":
+			mu.Lock()
+			diamonds += fanfare.Share(price, 5000)
+			revenue += price
+			spent[fan] += price
+			mu.Unlock()
+		case fanfare.EInsufficientFunds:
+			refused.Add(1)
+		default:
+			t.Errorf("gift %d on node %d: %v", i, i%2, err)
+		}
+	})
+	if refused.Load() == 0 {
+		t.Fatal("no gift was refused: the grants cover them all, and no fan ran out")
+	}
+	if got := balance(t, b.l, a.creatorDiams); got != diamonds {
+		t.Fatalf("Balance(creator) = %d, want %d, the diamonds of the acknowledged gifts", got, diamonds)
+	}
+	if got := balance(t, b.l, a.revenue); got != revenue {
+		t.Fatalf("Balance(revenue) = %d, want %d", got, revenue)
+	}
+	for i, id := range coins {
+		if got := balance(t, a.l, id); got != grant-spent[i] || got < 0 {
+			t.Fatalf("Balance(fan %d) = %d, want %d", i, got, grant-spent[i])
+		}
+	}
+	mustVerify(t, b.l)
+}

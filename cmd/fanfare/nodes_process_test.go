@@ -1,7 +1,11 @@
 package main_test
 
 import (
+	"bytes"
 	"context"
+	"image"
+	"image/png"
+	"io"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -20,6 +24,19 @@ import (
 // These tests run several fanfare serve processes on one PostgreSQL
 // database, one NATS server (in this process: a real nats-server) and one
 // S3-compatible bucket, as a deployment behind a load balancer does.
+
+// startCluster starts n nodes on a fresh PostgreSQL database, a NATS
+// server in this process and an S3-compatible bucket.
+func startCluster(t *testing.T, n int) (dbURL string, ns *broker.Server, nodes []*server) {
+	t.Helper()
+	dbURL = storetest.URL(t, store.Postgres)
+	ns, err := broker.StartServer(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Stop)
+	return dbURL, ns, startNodes(t, dbURL, ns.URL(), blobtest.S3(t), n)
+}
 
 // startNodes starts n nodes on dbURL joined by the NATS server at natsURL.
 func startNodes(t *testing.T, dbURL, natsURL, blobURL string, n int) []*server {
@@ -147,13 +164,7 @@ func refusedWithin(t *testing.T, what string, bound time.Duration, do func() int
 // a file stored through one node is served by another.
 func TestNodesServeOneLive(t *testing.T) {
 	t.Parallel()
-	dbURL := storetest.URL(t, store.Postgres)
-	ns, err := broker.StartServer(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Stop)
-	nodes := startNodes(t, dbURL, ns.URL(), blobtest.S3(t), 3)
+	_, _, nodes := startCluster(t, 3)
 	w := newSpendWorld(t, nodes[0].url, 3)
 	ctx := context.Background()
 
@@ -218,6 +229,37 @@ func TestNodesServeOneLive(t *testing.T) {
 		i += 6
 		return gift(i)
 	})
+
+	// An emote uploaded through node a (into the shared bucket) is
+	// served by node b.
+	var img bytes.Buffer
+	if err := png.Encode(&img, image.NewRGBA(image.Rect(0, 0, 4, 4))); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", nodes[0].url+"/v1/me/emotes?name=hype", bytes.NewReader(img.Bytes()))
+	req.Header.Set("Authorization", "Bearer "+w.creatorTok)
+	req.Header.Set("Content-Type", "image/png")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var emote struct {
+		ImageURL string `json:"image_url"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&emote)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("upload an emote through node a: %d %v", resp.StatusCode, err)
+	}
+	resp, err = client.Get(nodes[1].url + emote.ImageURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, img.Bytes()) {
+		t.Fatalf("the emote through node b: %d, %d bytes; want 200 and the %d bytes uploaded", resp.StatusCode, len(got), img.Len())
+	}
 }
 
 // TestNodeKilledUnderLoad kills one node of three with SIGKILL while fans
@@ -228,13 +270,7 @@ func TestNodesServeOneLive(t *testing.T) {
 // and gets the room's state.
 func TestNodeKilledUnderLoad(t *testing.T) {
 	t.Parallel()
-	dbURL := storetest.URL(t, store.Postgres)
-	ns, err := broker.StartServer(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Stop)
-	nodes := startNodes(t, dbURL, ns.URL(), blobtest.S3(t), 3)
+	dbURL, _, nodes := startCluster(t, 3)
 	w := newSpendWorld(t, nodes[0].url, 6)
 	viewer := watch(t, nodes[1].url, w.liveID)
 	viewer.until(t, "the state frame", 10*time.Second, func(fr roomFrame) bool { return fr.Type == "state" })
@@ -269,13 +305,8 @@ func TestNodeKilledUnderLoad(t *testing.T) {
 // converge.
 func TestNATSOutageUnderLoad(t *testing.T) {
 	t.Parallel()
-	dbURL := storetest.URL(t, store.Postgres)
-	ns, err := broker.StartServer(0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dbURL, ns, nodes := startCluster(t, 2) // ns stops twice: harmless
 	port := ns.Port()
-	nodes := startNodes(t, dbURL, ns.URL(), blobtest.S3(t), 2)
 	w := newSpendWorld(t, nodes[0].url, 4)
 	ctx := context.Background()
 	onA, onB := watch(t, nodes[0].url, w.liveID), watch(t, nodes[1].url, w.liveID)

@@ -635,7 +635,7 @@ func (w *spendWorld) checkSpendsRecovered(t *testing.T, s *server, dbURL string,
 	if err != nil {
 		t.Fatalf("fanfare verify: %v\n%s", err, out)
 	}
-	t.Logf("%d of %d gifts and tips acknowledged before the kill", len(acked), n)
+	t.Logf("%d of %d gifts and tips acknowledged before the retries", len(acked), n)
 }
 
 // TestCrashRecoverySpends kills the server with SIGKILL while fans send

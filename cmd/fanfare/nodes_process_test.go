@@ -3,10 +3,10 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"image"
 	"image/png"
 	"io"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"syscall"

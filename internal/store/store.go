@@ -235,10 +235,29 @@ func openSQLite(ctx context.Context, rawURL string) (*DB, error) {
 	return db, nil
 }
 
-func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
+// DefaultConnectTimeout bounds a PostgreSQL connection attempt when the
+// URL sets no connect_timeout: a database host that stops answering, rather
+// than refusing, fails a request as unavailable after it instead of
+// holding it until the system's TCP timeout.
+const DefaultConnectTimeout = 10 * time.Second
+
+// postgresConfig parses a PostgreSQL URL, with DefaultConnectTimeout
+// unless it sets its own connect_timeout.
+func postgresConfig(rawURL string) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("parse postgres URL: %w", err)
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	return cfg, nil
+}
+
+func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
+	cfg, err := postgresConfig(rawURL)
+	if err != nil {
+		return nil, err
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(32)

@@ -216,9 +216,8 @@ func (s *Service) SetChatMode(ctx context.Context, actor fanfare.Actor, liveID s
 }
 
 // Watching returns the ids of the logged-in users watching a LIVE now, each
-// once, its creator aside: those of this node's room (Options.Viewers).
-// With several nodes, each knows its own viewers; gathering them across
-// nodes is for the broker to do when the app scales out.
+// once, its creator aside, as Options.Viewers tells: on several nodes, the
+// app gathers them from every node through the broker.
 //
 // Codes: not_found.
 func (s *Service) Watching(ctx context.Context, liveID string) ([]string, error) {

@@ -13,8 +13,8 @@ type Summary struct {
 	Live *Live
 	// Duration is from the start to the end, or to now while live.
 	Duration time.Duration
-	// PeakViewers is the most viewers the room had at once (per node: on
-	// several nodes, the largest node's count).
+	// PeakViewers is the most viewers the room had at once, on every node
+	// (room.Options.Elsewhere adds the other nodes' counts).
 	PeakViewers int64
 	// Gifters is how many fans sent gifts.
 	Gifters int64

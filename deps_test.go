@@ -32,6 +32,7 @@ var allowed = map[string][]string{
 	"internal/payment/stripetest": {},
 	"internal/wallet":             {"", "internal/store", "internal/ledger", "internal/outbox", "internal/audit", "internal/payment"},
 	"internal/room":               {},
+	"internal/broker":             {"", "internal/room"},
 	"internal/eligibility":        {"", "internal/store", "internal/audit"}, // ids come from the root: the rules need no ledger
 	"internal/live":               {"", "internal/store", "internal/ledger", "internal/outbox", "internal/wallet", "internal/room", "internal/cache", "internal/eligibility"},
 	"internal/tips":               {"", "internal/store", "internal/ledger", "internal/outbox", "internal/wallet", "internal/room", "internal/eligibility", "internal/paging"},
@@ -49,7 +50,7 @@ var allowed = map[string][]string{
 	"internal/web":                {"", "internal/audit", "internal/account", "internal/ratelimit", "internal/wallet", "internal/payment", "internal/httpx", "internal/live", "internal/room", "internal/eligibility", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/content", "internal/payout", "internal/settings", "internal/webhook", "internal/console"},
 	// app builds the graph: every service, the API and the web app. Only
 	// cmd/fanfare (and tests, through apptest) import it.
-	"internal/app":         {"", "internal/hostjwt", "internal/store", "internal/audit", "internal/jobs", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/room", "internal/eligibility", "internal/live", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/content", "internal/httpapi", "internal/web", "internal/blob", "internal/payout", "internal/settings", "internal/outbox", "internal/webhook", "internal/console"},
+	"internal/app":         {"", "internal/hostjwt", "internal/store", "internal/audit", "internal/jobs", "internal/ledger", "internal/account", "internal/ratelimit", "internal/wallet", "internal/room", "internal/eligibility", "internal/live", "internal/tips", "internal/profile", "internal/shoutout", "internal/subscription", "internal/content", "internal/httpapi", "internal/web", "internal/blob", "internal/payout", "internal/settings", "internal/outbox", "internal/webhook", "internal/console", "internal/broker"},
 	"internal/app/apptest": {"", "internal/app", "internal/account", "internal/store", "internal/wallet", "internal/payment", "internal/blob/blobtest"},
 	"cmd/fanfare":          {"*"},
 }

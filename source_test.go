@@ -40,6 +40,7 @@ var timers = map[string]struct {
 	why string
 }{
 	"internal/room":               {1, "a room's tick paces the frames it writes"},
+	"internal/broker":             {2, "Connect's wait for a first connection, and the pace of the presence reports sent to the other nodes"},
 	"internal/httpapi":            {1, "a feed's watchdog closes a socket whose write hangs"},
 	"internal/store":              {1, "the SQLite checkpointer paces its passive checkpoints"},
 	"internal/ledger/ledgerbench": {1, "the benchmark paces its progress reports"},

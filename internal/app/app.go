@@ -249,7 +249,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 	a.Jobs.Every("janitor", janitorInterval, a.janitor(log))
 	if cfg.NATS != nil {
 		opts := *cfg.NATS
-		opts.Logger = log.With("component", "broker")
+		opts.Logger, opts.Clock, opts.Local = log.With("component", "broker"), clock, room.NewLocal()
 		if a.Broker, err = brokerpkg.Connect(opts); err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/room"
 )
 
@@ -53,8 +54,12 @@ type Options struct {
 	// sharing one NATS account set their own.
 	Prefix string
 	Logger *slog.Logger
-	// Now is the clock of the presence reports (default time.Now).
-	Now func() time.Time
+	// Clock dates the other nodes' presence reports, to expire them
+	// (required).
+	Clock fanfare.Clock
+	// Local delivers the events to this node's subscribers (required: a
+	// room.Local of this broker's own).
+	Local *room.Local
 }
 
 // NATS is a room.Broker over NATS, with the viewer counts, the watching
@@ -109,10 +114,10 @@ func Connect(opts Options) (*NATS, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.Clock == nil || opts.Local == nil {
+		return nil, errors.New("broker: Connect needs Options.Clock and Options.Local")
 	}
-	b := &NATS{opts: opts, log: opts.Logger, local: room.NewLocal(), prefix: opts.Prefix,
+	b := &NATS{opts: opts, log: opts.Logger, local: opts.Local, prefix: opts.Prefix,
 		rooms: map[string]*roomSub{}, nodes: map[string]report{}}
 	connected := make(chan struct{})
 	var once sync.Once
@@ -448,14 +453,14 @@ func (b *NATS) onPresence(m *nats.Msg) {
 	if len(p.Counts) == 0 {
 		delete(b.nodes, p.Node)
 	} else {
-		b.nodes[p.Node] = report{at: b.opts.Now(), counts: p.Counts}
+		b.nodes[p.Node] = report{at: b.opts.Clock.Now(), counts: p.Counts}
 	}
 	b.mu.Unlock()
 }
 
 // expire forgets the nodes silent for longer than PresenceTTL.
 func (b *NATS) expire() {
-	now := b.opts.Now()
+	now := b.opts.Clock.Now()
 	b.mu.Lock()
 	for n, r := range b.nodes {
 		if now.Sub(r.at) > PresenceTTL {
@@ -468,7 +473,7 @@ func (b *NATS) expire() {
 // Elsewhere returns how many viewers the other nodes reported in the room
 // within PresenceTTL (room.Options.Elsewhere).
 func (b *NATS) Elsewhere(roomID string) int {
-	now := b.opts.Now()
+	now := b.opts.Clock.Now()
 	n := 0
 	b.mu.Lock()
 	for _, r := range b.nodes {
@@ -482,7 +487,7 @@ func (b *NATS) Elsewhere(roomID string) int {
 
 // Nodes returns how many other nodes reported within PresenceTTL.
 func (b *NATS) Nodes() int {
-	now := b.opts.Now()
+	now := b.opts.Clock.Now()
 	n := 0
 	b.mu.Lock()
 	for _, r := range b.nodes {

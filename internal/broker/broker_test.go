@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/broker"
 	"github.com/fanfarehq/fanfare/internal/room"
 )
@@ -41,7 +42,7 @@ func (n *node) setState(st room.State) {
 
 func newNode(t *testing.T, url, name string) *node {
 	t.Helper()
-	b, err := broker.Connect(broker.Options{URL: url, Node: name})
+	b, err := broker.Connect(broker.Options{URL: url, Node: name, Clock: fanfare.SystemClock{}, Local: room.NewLocal()})
 	require.NoError(t, err)
 	n := &node{b: b}
 	n.hub = room.NewHub(b, room.Options{Tick: 10 * time.Millisecond, Now: time.Now, ViewersEvery: time.Millisecond,
@@ -302,6 +303,7 @@ func TestConnectRefusesBadOptions(t *testing.T) {
 		"bad prefix":       {URL: "nats://127.0.0.1:1", Prefix: "a.b"},
 		"cert without key": {URL: "nats://127.0.0.1:1", TLSCert: "/x.pem"},
 	} {
+		o.Clock, o.Local = fanfare.SystemClock{}, room.NewLocal()
 		_, err := broker.Connect(o)
 		require.Error(t, err, name)
 	}

@@ -46,6 +46,9 @@ const (
 	// after its claim (a delivery not started by then is handed back) and
 	// lasts at most Timeout: the lease outlasts both.
 	leaseTime = 2*DefaultTimeout + 5*time.Second
+	// errorWait is the longest the delivery loop waits between rounds
+	// while they fail.
+	errorWait = 5 * time.Second
 	// excerpt is the most of an answer the log keeps.
 	excerpt = 1024
 	// Keep is how long dispatched outbox rows and finished deliveries and
@@ -869,15 +872,25 @@ func (s *Service) loop(ctx, sendCtx context.Context) {
 	var busy atomic.Int64
 	freed := make(chan struct{}, 1)
 	var done []result // attempts made, to record in the next round
+	// While the database fails (it went away), the loop logs the first
+	// failure and then one a minute, and waits longer between rounds, up
+	// to errorWait: not a log line and a round every Poll.
+	failures, lastLog := 0, time.Time{}
 	for ctx.Err() == nil {
 		done = drain(results, done)
 		limit := min(capacity-int(busy.Load()), s.opts.Batch)
 		dispatched, ds, err := s.round(ctx, done, limit)
 		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Error("webhook delivery", "err", err)
+			failures++
+			if now := s.clock.Now(); ctx.Err() == nil && (failures == 1 || now.Sub(lastLog) >= time.Minute) {
+				s.log.Error("webhook delivery", "err", err, "failures", failures)
+				lastLog = now
 			}
 		} else {
+			if failures > 1 {
+				s.log.Info("webhook delivery going again", "failures", failures)
+			}
+			failures = 0
 			done = done[:0]
 		}
 		for _, d := range ds {
@@ -900,7 +913,11 @@ func (s *Service) loop(ctx, sendCtx context.Context) {
 		if err == nil && !full && (dispatched == s.opts.Batch || len(ds) == s.opts.Batch) {
 			continue
 		}
-		poll := time.After(s.opts.Poll)
+		wait := s.opts.Poll
+		if failures > 0 {
+			wait = min(s.opts.Poll<<min(failures, 10), errorWait)
+		}
+		poll := time.After(wait)
 		if full {
 			// Every slot is taken: go on once half of them are free
 			// (or at the poll), so that the next round records and

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -814,4 +815,38 @@ func TestLoopDeliversAndStopsWithoutLosingAnAttempt(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, log, 1)
 	})
+}
+
+// countingHandler counts the log records at Error.
+type countingHandler struct{ errors atomic.Int32 }
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError {
+		h.errors.Add(1)
+	}
+	return nil
+}
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
+
+// While the database fails (here: its handle is closed under the running
+// loop), the delivery loop logs the failure once, not once a round, and
+// waits longer between rounds.
+func TestLoopQuietWhileTheDatabaseFails(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.MustOpen(t, store.SQLite)
+	other, err := store.Open(ctx, db.URL())
+	require.NoError(t, err)
+	var h countingHandler
+	svc, err := webhook.New(other, webhook.Options{Clock: fanfare.SystemClock{}, Poll: 5 * time.Millisecond, Logger: slog.New(&h)})
+	require.NoError(t, err)
+	require.NoError(t, svc.Start(ctx))
+	require.NoError(t, other.Close())
+	time.Sleep(time.Second) // 200 rounds at the poll
+	stop, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	require.NoError(t, svc.Stop(stop))
+	require.Equal(t, int32(1), h.errors.Load(), "error lines while the database failed for a second")
 }

@@ -121,7 +121,7 @@ func (s *Server) registerAccount() {
 			AccountType: fanfare.AccountType(in.Body.AccountType),
 		})
 		if err != nil {
-			return nil, withRetryAfter(err)
+			return nil, err
 		}
 		return &userOutput{Body: newUserBody(u)}, nil
 	})
@@ -138,12 +138,12 @@ func (s *Server) registerAccount() {
 	}, func(ctx context.Context, in *loginInput) (*loginOutput, error) {
 		done, err := s.guard.Login(in.Body.Handle)
 		if err != nil {
-			return nil, withRetryAfter(err)
+			return nil, err
 		}
 		sess, err := s.accounts.Login(ctx, in.Body.Handle, in.Body.Password)
 		done(err)
 		if err != nil {
-			return nil, withRetryAfter(err)
+			return nil, err
 		}
 		if st := stateFrom(ctx); st != nil {
 			st.actor = sess.User.ID

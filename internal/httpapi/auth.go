@@ -277,11 +277,3 @@ func retryAfter(err error) time.Duration {
 	return 0
 }
 
-// withRetryAfter makes err's answer carry a Retry-After header when err
-// says how long to wait.
-func withRetryAfter(err error) error {
-	if d := retryAfter(err); d > 0 {
-		return huma.ErrorWithHeaders(err, http.Header{"Retry-After": {ratelimit.RetryAfter(d)}})
-	}
-	return err
-}

@@ -276,4 +276,3 @@ func retryAfter(err error) time.Duration {
 	}
 	return 0
 }
-

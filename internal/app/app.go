@@ -247,9 +247,13 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		return err
 	}
 	a.Jobs.Every("janitor", janitorInterval, a.janitor(log))
+	// The rooms' events reach this node's viewers in process; on a node
+	// among several, the broker carries them to the others too (it is
+	// connected first: accounts tell it what they change).
+	local := room.NewLocal()
 	if cfg.NATS != nil {
 		opts := *cfg.NATS
-		opts.Logger, opts.Clock, opts.Local = log.With("component", "broker"), clock, room.NewLocal()
+		opts.Logger, opts.Clock, opts.Local = log.With("component", "broker"), clock, local
 		if a.Broker, err = brokerpkg.Connect(opts); err != nil {
 			return err
 		}
@@ -282,9 +286,8 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 	if a.Rules, err = eligibility.New(db, clock, cfg.Rules); err != nil {
 		return err
 	}
-	var broker room.Broker = room.NewLocal()
+	var broker room.Broker = local
 	var elsewhere func(string) int
-	var viewers live.Viewers
 	var chatShare live.ChatShare
 	if a.Broker != nil {
 		broker, elsewhere, chatShare = a.Broker, a.Broker.Elsewhere, a.Broker
@@ -301,7 +304,7 @@ func (a *App) build(ctx context.Context, db *store.DB, log *slog.Logger, cfg Con
 		},
 		Elsewhere: elsewhere,
 		Logger:    log.With("component", "rooms")})
-	viewers = a.Hub
+	var viewers live.Viewers = a.Hub
 	if a.Broker != nil {
 		a.Broker.OnResync(a.Hub.Resync)
 		a.Broker.Start(a.Hub.Counts, a.Hub.Watching)

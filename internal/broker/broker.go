@@ -66,21 +66,19 @@ type Options struct {
 // lists and the chat's rate limits shared between nodes. It is safe for
 // concurrent use.
 type NATS struct {
-	nc     *nats.Conn
-	opts   Options
-	log    *slog.Logger
-	local  *room.Local // this node's subscribers
-	prefix string
+	nc    *nats.Conn
+	opts  Options
+	log   *slog.Logger
+	local *room.Local // this node's subscribers
 
 	mu       sync.Mutex
 	rooms    map[string]*roomSub
 	resync   []func()
-	chat     func(key string, at time.Time)
-	forget   func(kind, key string)
+	chat     func(chatMsg)
+	forget   func(forgetMsg)
 	counts   func() map[string]int
 	watching func(room string) []string
 	nodes    map[string]report // the other nodes' last presence
-	subs     []*nats.Subscription
 	started  bool
 	stop     chan struct{}
 	done     chan struct{}
@@ -117,7 +115,7 @@ func Connect(opts Options) (*NATS, error) {
 	if opts.Clock == nil || opts.Local == nil {
 		return nil, errors.New("broker: Connect needs Options.Clock and Options.Local")
 	}
-	b := &NATS{opts: opts, log: opts.Logger, local: opts.Local, prefix: opts.Prefix,
+	b := &NATS{opts: opts, log: opts.Logger, local: opts.Local,
 		rooms: map[string]*roomSub{}, nodes: map[string]report{}}
 	connected := make(chan struct{})
 	var once sync.Once
@@ -145,8 +143,7 @@ func Connect(opts Options) (*NATS, error) {
 			b.resyncAll()
 			// The others missed what this node published while away,
 			// perhaps after they came back themselves: they reload too.
-			data, _ := json.Marshal(presenceMsg{Node: b.opts.Node})
-			nc.Publish(b.prefix+".resync", data)
+			b.send("resync", presenceMsg{Node: b.opts.Node})
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			if errors.Is(err, nats.ErrSlowConsumer) {
@@ -185,20 +182,43 @@ func Connect(opts Options) (*NATS, error) {
 		subject string
 		fn      nats.MsgHandler
 	}{
-		{b.prefix + ".presence", b.onPresence},
-		{b.prefix + ".watching.*", b.onWatching},
-		{b.prefix + ".chat", b.onChat},
-		{b.prefix + ".forget", b.onForget},
-		{b.prefix + ".resync", func(*nats.Msg) { b.resyncAll() }},
+		{"presence", b.onPresence},
+		{"watching.*", b.onWatching},
+		{"chat", receive(b, func() func(chatMsg) { return b.chat })},
+		{"forget", receive(b, func() func(forgetMsg) { return b.forget })},
+		{"resync", func(*nats.Msg) { b.resyncAll() }},
 	} {
-		sub, err := nc.Subscribe(s.subject, s.fn)
-		if err != nil {
+		// Closing the connection ends these subscriptions.
+		if _, err := nc.Subscribe(opts.Prefix+"."+s.subject, s.fn); err != nil {
 			nc.Close()
-			return nil, fmt.Errorf("broker: subscribe to %s: %w", s.subject, err)
+			return nil, fmt.Errorf("broker: subscribe to %s.%s: %w", opts.Prefix, s.subject, err)
 		}
-		b.subs = append(b.subs, sub)
 	}
 	return b, nil
+}
+
+// send publishes v, as JSON, on the subject name under the prefix. Lost
+// while NATS is away: each use says what makes up for it.
+func (b *NATS) send(name string, v any) {
+	data, _ := json.Marshal(v)
+	b.nc.Publish(b.opts.Prefix+"."+name, data)
+}
+
+// receive is the handler of a subject whose messages decode into M and go
+// to the callback get returns, read under b.mu (nil: none registered).
+func receive[M any](b *NATS, get func() func(M)) nats.MsgHandler {
+	return func(m *nats.Msg) {
+		var msg M
+		if json.Unmarshal(m.Data, &msg) != nil {
+			return
+		}
+		b.mu.Lock()
+		f := get()
+		b.mu.Unlock()
+		if f != nil {
+			f(msg)
+		}
+	}
 }
 
 func subject(sub *nats.Subscription) string {
@@ -295,6 +315,11 @@ func token(s string) bool {
 	return true
 }
 
+// roomSubject is the subject of a room's events.
+func (b *NATS) roomSubject(roomID string) string {
+	return b.opts.Prefix + ".room." + roomToken(roomID)
+}
+
 // roomToken is a room id as one subject token: as it is when it can be
 // (LIVE ids are UUIDs), else "x" and its bytes in hex.
 func roomToken(id string) string {
@@ -350,7 +375,7 @@ func (b *NATS) Publish(ctx context.Context, roomID string, e room.Event) error {
 	if err != nil {
 		return fmt.Errorf("broker: encode a room event: %w", err)
 	}
-	if err := b.nc.Publish(b.prefix+".room."+roomToken(roomID), data); err != nil {
+	if err := b.nc.Publish(b.roomSubject(roomID), data); err != nil {
 		b.mu.Lock()
 		first := !b.warned
 		b.warned = true
@@ -371,8 +396,9 @@ func (b *NATS) Subscribe(roomID string, deliver func(room.Event)) (func(), error
 	}
 	b.mu.Lock()
 	rs := b.rooms[roomID]
-	if rs == nil {
-		sub, err := b.nc.Subscribe(b.prefix+".room."+roomToken(roomID), func(m *nats.Msg) {
+	created := rs == nil
+	if created {
+		sub, err := b.nc.Subscribe(b.roomSubject(roomID), func(m *nats.Msg) {
 			e, err := decode(m.Data)
 			if err != nil {
 				b.log.Warn("NATS: a room event that does not decode", "room", roomID, "err", err)
@@ -388,20 +414,21 @@ func (b *NATS) Subscribe(roomID string, deliver func(room.Event)) (func(), error
 		// A room's events may come in bursts of thousands a second:
 		// room.Hub's deliver only queues them.
 		sub.SetPendingLimits(-1, 256<<20)
-		// The subscription is in force once the server has it: the hub
-		// reads the room's state after Subscribe returns, and no event
-		// may fall between the two. Without a connection the flush fails
-		// at once; the room then reloads when NATS is back.
-		if b.nc.IsConnected() {
-			if err := b.nc.FlushTimeout(flushWait); err != nil {
-				b.log.Warn("NATS: following a room: no answer from the server", "room", roomID, "err", err)
-			}
-		}
 		rs = &roomSub{sub: sub}
 		b.rooms[roomID] = rs
 	}
 	rs.refs++
 	b.mu.Unlock()
+	// The subscription is in force once the server has it: the hub reads
+	// the room's state after Subscribe returns, and no event may fall
+	// between the two. (The hub follows a room once, under its own lock.)
+	// Without a connection there is nothing to wait for: the room reloads
+	// when NATS is back.
+	if created && b.nc.IsConnected() {
+		if err := b.nc.FlushTimeout(flushWait); err != nil {
+			b.log.Warn("NATS: following a room: no answer from the server", "room", roomID, "err", err)
+		}
+	}
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -428,8 +455,7 @@ func (b *NATS) presence() {
 	t := time.NewTicker(PresenceEvery)
 	defer t.Stop()
 	send := func(counts map[string]int) {
-		data, _ := json.Marshal(presenceMsg{Node: b.opts.Node, Counts: counts})
-		b.nc.Publish(b.prefix+".presence", data) // lost while away: the others' counts expire
+		b.send("presence", presenceMsg{Node: b.opts.Node, Counts: counts}) // lost while away: the others' counts expire
 	}
 	send(b.counts())
 	for {
@@ -473,30 +499,29 @@ func (b *NATS) expire() {
 // Elsewhere returns how many viewers the other nodes reported in the room
 // within PresenceTTL (room.Options.Elsewhere).
 func (b *NATS) Elsewhere(roomID string) int {
-	now := b.opts.Clock.Now()
-	n := 0
-	b.mu.Lock()
-	for _, r := range b.nodes {
-		if now.Sub(r.at) <= PresenceTTL {
-			n += r.counts[roomID]
-		}
-	}
-	b.mu.Unlock()
-	return n
+	_, viewers := b.reported(roomID)
+	return viewers
 }
 
 // Nodes returns how many other nodes reported within PresenceTTL.
 func (b *NATS) Nodes() int {
+	nodes, _ := b.reported("")
+	return nodes
+}
+
+// reported returns how many other nodes reported within PresenceTTL, and
+// how many viewers of the room they have.
+func (b *NATS) reported(roomID string) (nodes, viewers int) {
 	now := b.opts.Clock.Now()
-	n := 0
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	for _, r := range b.nodes {
 		if now.Sub(r.at) <= PresenceTTL {
-			n++
+			nodes++
+			viewers += r.counts[roomID]
 		}
 	}
-	b.mu.Unlock()
-	return n
+	return nodes, viewers
 }
 
 func (b *NATS) onWatching(m *nats.Msg) {
@@ -532,16 +557,17 @@ func (b *NATS) WatchingElsewhere(ctx context.Context, roomID string) []string {
 		return nil
 	}
 	defer sub.Unsubscribe()
-	if err := b.nc.PublishRequest(b.prefix+".watching."+roomToken(roomID), inbox, nil); err != nil {
+	if err := b.nc.PublishRequest(b.opts.Prefix+".watching."+roomToken(roomID), inbox, nil); err != nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, WatchingWait)
 	defer cancel()
 	var out []string
-	for got := 0; got < expect; got++ {
+gather:
+	for range expect {
 		select {
 		case <-ctx.Done():
-			got = expect
+			break gather
 		case m := <-replies:
 			var ids []string
 			if json.Unmarshal(m.Data, &ids) == nil {
@@ -562,27 +588,13 @@ type chatMsg struct {
 // (live.Options.ChatShare).
 func (b *NATS) OnChat(f func(key string, at time.Time)) {
 	b.mu.Lock()
-	b.chat = f
+	b.chat = func(c chatMsg) { f(c.Key, c.At) }
 	b.mu.Unlock()
 }
 
 // ShareChat tells the other nodes that key took a chat token at at.
 func (b *NATS) ShareChat(key string, at time.Time) {
-	data, _ := json.Marshal(chatMsg{Key: key, At: at})
-	b.nc.Publish(b.prefix+".chat", data) // lost while away: each node limits alone meanwhile
-}
-
-func (b *NATS) onChat(m *nats.Msg) {
-	var c chatMsg
-	if json.Unmarshal(m.Data, &c) != nil {
-		return
-	}
-	b.mu.Lock()
-	f := b.chat
-	b.mu.Unlock()
-	if f != nil {
-		f(c.Key, c.At)
-	}
+	b.send("chat", chatMsg{Key: key, At: at}) // lost while away: each node limits alone meanwhile
 }
 
 type forgetMsg struct {
@@ -595,26 +607,12 @@ type forgetMsg struct {
 // change holds everywhere at once. Lost while NATS is away: their caches
 // then forget it within their TTL (a second).
 func (b *NATS) Forget(kind, key string) {
-	data, _ := json.Marshal(forgetMsg{Kind: kind, Key: key})
-	b.nc.Publish(b.prefix+".forget", data)
+	b.send("forget", forgetMsg{Kind: kind, Key: key})
 }
 
 // OnForget registers f, told of what the other nodes changed.
 func (b *NATS) OnForget(f func(kind, key string)) {
 	b.mu.Lock()
-	b.forget = f
+	b.forget = func(c forgetMsg) { f(c.Kind, c.Key) }
 	b.mu.Unlock()
-}
-
-func (b *NATS) onForget(m *nats.Msg) {
-	var c forgetMsg
-	if json.Unmarshal(m.Data, &c) != nil {
-		return
-	}
-	b.mu.Lock()
-	f := b.forget
-	b.mu.Unlock()
-	if f != nil {
-		f(c.Kind, c.Key)
-	}
 }

@@ -4,17 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
-	"github.com/fanfarehq/fanfare/internal/ratelimit"
 )
 
 // SessionCookie is the cookie the web app keeps the session token in. It
@@ -259,20 +256,9 @@ func (s *Server) throttle(hc huma.Context, next func(huma.Context)) {
 	r, _ := humago.Unwrap(hc)
 	if !s.bearsAPIKey(r) {
 		if err := s.guard.Attempt(r); err != nil {
-			if d := retryAfter(err); d > 0 {
-				hc.SetHeader("Retry-After", ratelimit.RetryAfter(d))
-			}
-			huma.WriteErr(s.api, hc, http.StatusInternalServerError, "", err)
+			huma.WriteErr(s.api, hc, http.StatusInternalServerError, "", err) // with its Retry-After
 			return
 		}
 	}
 	next(hc)
-}
-
-// retryAfter is how long err asks its client to wait; 0 when it does not.
-func retryAfter(err error) time.Duration {
-	if fe, ok := errors.AsType[*fanfare.Error](err); ok {
-		return fe.RetryAfter
-	}
-	return 0
 }

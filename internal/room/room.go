@@ -670,13 +670,10 @@ func newRoom(h *Hub, id string, st State) *Room {
 		viewers:  map[*Viewer]struct{}{},
 		combos:   map[comboKey]*combo{},
 		board:    map[string]*Gifter{},
-		top:      st.Top,
 		ended:    st.Ended,
 		subsOnly: st.SubscribersOnly,
 	}
-	for _, g := range st.Top {
-		r.board[g.Handle] = &Gifter{Handle: g.Handle, DisplayName: g.DisplayName, Coins: g.Coins}
-	}
+	r.setTop(st.Top)
 	return r
 }
 
@@ -954,11 +951,29 @@ func (r *Room) flush(now time.Time) {
 	if mode != nil {
 		r.subsOnly = mode.SubscribersOnly
 	}
-	var slow []*Viewer
+	slow := r.sendLocked(frame)
+	r.mu.Unlock()
+	r.drop(slow)
+}
+
+// setTop makes top the leaderboard, the board its gifters' totals; the
+// room is not running, or r.mu is held on its goroutine.
+func (r *Room) setTop(top []Gifter) {
+	r.top = top
+	clear(r.board)
+	for _, g := range top {
+		r.board[g.Handle] = &Gifter{Handle: g.Handle, DisplayName: g.DisplayName, Coins: g.Coins}
+	}
+}
+
+// sendLocked queues frame for every viewer; r.mu is held. Once the LIVE
+// ended, each viewer is done with it. It returns the viewers whose queue
+// was full, taken out of the room, for drop.
+func (r *Room) sendLocked(frame []byte) (slow []*Viewer) {
 	for v := range r.viewers {
 		select {
 		case v.frames <- frame:
-			if ended {
+			if r.ended {
 				delete(r.viewers, v)
 				v.finish("ended")
 			}
@@ -967,10 +982,14 @@ func (r *Room) flush(now time.Time) {
 			slow = append(slow, v)
 		}
 	}
-	r.mu.Unlock()
+	return slow
+}
+
+// drop ends the slow viewers sendLocked returned.
+func (r *Room) drop(slow []*Viewer) {
 	for _, v := range slow {
-		if v.finish("slow") && opts.Dropped != nil {
-			opts.Dropped()
+		if v.finish("slow") && r.hub.opts.Dropped != nil {
+			r.hub.opts.Dropped()
 		}
 	}
 }
@@ -1001,16 +1020,11 @@ func (r *Room) reload() {
 		return
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	since := slices.DeleteFunc(slices.Clone(r.pending[before:]), func(e Event) bool {
 		return slices.ContainsFunc(st.Recent, func(l Event) bool { return sameEvent(l, e) })
 	})
 	r.pending = since
-	r.top = st.Top
-	clear(r.board)
-	for _, g := range st.Top {
-		r.board[g.Handle] = &Gifter{Handle: g.Handle, DisplayName: g.DisplayName, Coins: g.Coins}
-	}
+	r.setTop(st.Top)
 	r.boardDirty = false
 	r.recent = nil
 	combos := r.combos
@@ -1019,25 +1033,9 @@ func (r *Room) reload() {
 	r.combos = combos // ...but the streaks are those this room counted
 	r.ended = r.ended || st.Ended
 	r.subsOnly = st.SubscribersOnly
-	frame := r.stateLocked()
-	var slow []*Viewer
-	for v := range r.viewers {
-		select {
-		case v.frames <- frame:
-			if r.ended {
-				delete(r.viewers, v)
-				v.finish("ended")
-			}
-		default:
-			delete(r.viewers, v)
-			slow = append(slow, v)
-		}
-	}
-	for _, v := range slow {
-		if v.finish("slow") && r.hub.opts.Dropped != nil {
-			r.hub.opts.Dropped()
-		}
-	}
+	slow := r.sendLocked(r.stateLocked())
+	r.mu.Unlock()
+	r.drop(slow)
 }
 
 // combo counts count more of a gifter's gift at at: the streak's total,

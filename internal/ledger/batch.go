@@ -25,6 +25,17 @@ import (
 //     the holds and the idempotency records, each in bulk through the
 //     dialect's writer;
 //  5. commit.
+//
+// Where several processes share the database (writer.shared), a first
+// attempt keeps its hot rows for last: load locks only the accounts whose
+// balance matters (what the batch debits, and credits without
+// Leg.CreditLast) and reads the others unlocked (the system accounts, the
+// creators' earnings); step 4 writes the transfers, holds and idempotency
+// records, then sendLast sends the balances (locking the rest in id
+// order), the Write.Last statements and the daily and supporter totals in
+// one round trip, and the commit follows. A batch of another node that
+// credits the same creator then waits for two round trips, not for this
+// one's whole transaction.
 
 // batch is one attempt at committing a set of operations in one
 // transaction, and the state it builds on the way.
@@ -35,7 +46,12 @@ type batch struct {
 	// savepoints puts each operation's Writes between a savepoint and its
 	// release, so that a failing write fails its operation alone.
 	savepoints bool
-	clock      fanfare.Clock // makes the operations' ids
+	// hotLast keeps the hot rows for the last round trip (see above);
+	// lastWrites are the Write.Last statements it then sends.
+	hotLast    bool
+	lastWrites []store.Stmt
+	system     func(AccountID) bool // Ledger.isSystem
+	clock      fanfare.Clock        // makes the operations' ids
 	now        time.Time
 	nowJSON    []byte
 	buf        []byte // reused to encode results
@@ -111,6 +127,8 @@ func (c *committer) try(ctx context.Context, ops []*pending, savepoints bool) (c
 		tx:         &batchTx{Tx: sqlTx, conn: conn, db: c.l.db},
 		ops:        ops,
 		savepoints: savepoints,
+		hotLast:    !savepoints && c.w.shared(),
+		system:     c.l.isSystem,
 		clock:      c.l.clock,
 		now:        now,
 		nowJSON:    nowJSON,
@@ -135,6 +153,11 @@ func (c *committer) try(ctx context.Context, ops []*pending, savepoints bool) (c
 	if len(b.jobs) > 0 {
 		if err := c.l.opts.Jobs.InsertManyTx(ctx, sqlTx, b.jobs); err != nil {
 			return nil, fmt.Errorf("schedule the batch's jobs: %w", err)
+		}
+	}
+	if b.hotLast {
+		if err := b.sendLast(ctx); err != nil {
+			return nil, err
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -199,24 +222,79 @@ func (b *batch) loadAccounts(ctx context.Context) (map[AccountID]*acct, error) {
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	rs, err := b.w.lockAccounts(ctx, b.tx, ids)
+	accts := make(map[AccountID]*acct, len(ids))
+	locked, last := ids, []int64(nil)
+	if b.hotLast {
+		locked, last = b.splitLast(ids)
+	}
+	for _, part := range []struct {
+		ids  []int64
+		lock bool
+	}{{locked, true}, {last, false}} {
+		if len(part.ids) == 0 {
+			continue
+		}
+		if err := b.readAccounts(ctx, part.ids, part.lock, accts); err != nil {
+			return nil, err
+		}
+	}
+	return accts, nil
+}
+
+// splitLast splits the batch's accounts (ids) into those it locks now and
+// those it credits last (see the top of this file): the system accounts
+// and the Leg.CreditLast credits, unless the batch also debits them (a
+// user account), credits them otherwise, or its holds name them.
+func (b *batch) splitLast(ids []int64) (now, last []int64) {
+	early := map[AccountID]bool{}
+	for _, p := range b.ops {
+		for _, g := range p.op.Legs {
+			if !b.system(g.Debit) {
+				early[g.Debit] = true
+			}
+			if !g.CreditLast && !b.system(g.Credit) {
+				early[g.Credit] = true
+			}
+		}
+		if h := p.op.Hold; h != nil {
+			early[h.Debit], early[h.Credit], early[p.escrow] = true, true, true
+			if hs := b.holds[h.ID]; hs != nil {
+				early[hs.debit], early[hs.credit], early[hs.escrow] = true, true, true
+			}
+		}
+	}
+	for _, id := range ids {
+		if early[AccountID(id)] {
+			now = append(now, id)
+		} else {
+			last = append(last, id)
+		}
+	}
+	return now, last
+}
+
+// readAccounts reads the accounts of ids into accts, locking them if lock.
+func (b *batch) readAccounts(ctx context.Context, ids []int64, lock bool, accts map[AccountID]*acct) error {
+	rs, err := b.w.lockAccounts(ctx, b.tx, ids, lock)
 	if err != nil {
-		return nil, fmt.Errorf("load accounts: %w", err)
+		return fmt.Errorf("load accounts: %w", err)
 	}
 	defer rs.Close()
-	accts := make(map[AccountID]*acct, len(ids))
 	for rs.Next() {
 		var id AccountID
 		var owner, asset string
-		a := &acct{}
+		a := &acct{last: !lock}
 		if err := rs.Scan(&id, &owner, &asset, &a.system, &a.balance, &a.frozen); err != nil {
-			return nil, fmt.Errorf("load accounts: %w", err)
+			return fmt.Errorf("load accounts: %w", err)
 		}
 		a.asset = fanfare.Asset(asset)
 		a.escrow = owner == escrowOwner
 		accts[id] = a
 	}
-	return accts, rs.Err()
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("load accounts: %w", err)
+	}
+	return nil
 }
 
 // storedKeys returns the operations with an effect whose idempotency key
@@ -300,7 +378,7 @@ func (b *batch) decide(p *pending) (n int, undo func()) {
 	n = len(b.rows)
 	b.rows, undo, p.err = apply(p.op, p.escrow, opID, b.accts, b.holds, b.rows)
 	if p.err == nil {
-		p.res = &Result{OpID: opID, CreatedAt: b.now, Balances: balancesAfter(b.rows[n:], b.accts)}
+		p.res = &Result{OpID: opID, CreatedAt: b.now, Balances: balancesAfter(p.op, b.rows[n:], b.accts)}
 	}
 	return n, undo
 }
@@ -320,7 +398,12 @@ func (b *batch) stage(i, n int, undo func()) {
 			b.stmts = append(b.stmts, store.Stmt{SQL: sqlSavepoint})
 		}
 		for _, w := range st.writes {
-			b.stmts = append(b.stmts, store.Stmt{SQL: w.SQL, Args: w.Args, Check: w.Fail != nil})
+			s := store.Stmt{SQL: w.SQL, Args: w.Args, Check: w.Fail != nil}
+			if w.Last && b.hotLast {
+				b.lastWrites = append(b.lastWrites, s)
+				continue
+			}
+			b.stmts = append(b.stmts, s)
 		}
 		if b.savepoints {
 			b.stmts = append(b.stmts, store.Stmt{SQL: sqlReleaseSavepoint})
@@ -435,18 +518,19 @@ func (b *batch) finish(p *pending) error {
 // another batch committed first (then nothing is answered and the caller
 // rolls back).
 func (b *batch) write(ctx context.Context) (conflicted []*pending, err error) {
-	if err := b.writeBalances(ctx); err != nil {
-		return nil, err
+	if !b.hotLast {
+		if err := b.writeBalances(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if len(b.rows) > 0 {
 		if err := b.w.insertTransfers(ctx, b.tx, b.rows, b.now.UnixMicro()); err != nil {
 			return nil, fmt.Errorf("insert transfers: %w", err)
 		}
-		if err := b.writeDays(ctx); err != nil {
-			return nil, err
-		}
-		if err := b.writeSupporters(ctx); err != nil {
-			return nil, err
+		if !b.hotLast {
+			if err := b.writeTotals(ctx); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := b.writeHolds(ctx); errors.Is(err, errRaced) {
@@ -473,6 +557,45 @@ func (b *batch) write(ctx context.Context) (conflicted []*pending, err error) {
 		return conflicted, nil
 	}
 	return nil, nil
+}
+
+// writeTotals adds the batch's transfers to the daily and supporter
+// totals.
+func (b *batch) writeTotals(ctx context.Context) error {
+	if err := b.writeDays(ctx); err != nil {
+		return err
+	}
+	return b.writeSupporters(ctx)
+}
+
+// sendLast sends the hot rows' statements in one round trip: the balances
+// (the accounts read unlocked are locked first, in id order), the
+// Write.Last statements, the daily and supporter totals. A Last write
+// whose check fails runs the batch again with savepoints and every write
+// in place (errEffectFailed).
+func (b *batch) sendLast(ctx context.Context) error {
+	var stmts []store.Stmt
+	b.tx.last = &stmts
+	err := b.writeBalances(ctx)
+	if err == nil {
+		stmts = append(stmts, b.lastWrites...)
+		if len(b.rows) > 0 {
+			err = b.writeTotals(ctx)
+		}
+	}
+	b.tx.last = nil
+	if err != nil {
+		return err
+	}
+	at, err := b.tx.db.Pipeline(ctx, b.tx.conn, b.tx.Tx, stmts)
+	switch {
+	case err == nil:
+		return nil
+	case at >= 0 && errors.Is(err, store.ErrNoRow):
+		return errEffectFailed
+	default:
+		return fmt.Errorf("write the hot rows: %w", err)
+	}
 }
 
 // writeDays adds the batch's transfers to the daily totals of the users'

@@ -19,6 +19,20 @@ type batchTx struct {
 	*sql.Tx
 	conn *sql.Conn
 	db   *store.DB
+	// last, while set, collects the statements exec is given instead of
+	// running them: the batch sends them in its last round trip.
+	last *[]store.Stmt
+}
+
+// exec runs a statement of the batch, or keeps it for the last round trip
+// (last).
+func (tx *batchTx) exec(ctx context.Context, query string, args ...any) error {
+	if tx.last != nil {
+		*tx.last = append(*tx.last, store.Stmt{SQL: query, Args: args})
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, query, args...)
+	return err
 }
 
 // stmtCache keeps the multi-row INSERT statements of the SQLite write

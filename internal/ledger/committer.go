@@ -262,7 +262,11 @@ func (c *committer) settle(ctx context.Context, leaders []*pending) (ran, replay
 	for attempt := 0; ; attempt++ {
 		var conflicted []*pending
 		conflicted, err = c.try(ctx, leaders, savepoints)
-		if errors.Is(err, errRaced) && attempt < 8 {
+		// Another node's batch created one of this batch's holds first,
+		// or PostgreSQL broke a deadlock with one (an account this batch
+		// credits last that the other locked first, and the reverse):
+		// nothing was written, run it again.
+		if (errors.Is(err, errRaced) || store.IsDeadlock(err)) && attempt < 8 {
 			continue
 		}
 		if errors.Is(err, errEffectFailed) && !savepoints {

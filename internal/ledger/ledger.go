@@ -82,6 +82,15 @@ type Leg struct {
 	// Submit refuses it on any other kind. The wallet is then frozen until
 	// its balance is back at zero or above.
 	AllowNegative bool
+	// CreditLast marks a credit whose balance the operation does not
+	// answer, to a hot account (a creator's earnings, which every gift
+	// of a LIVE credits): where several nodes share the database, a
+	// batch reads such an account without locking it and credits it in
+	// its last round trip before the commit, so that it holds the lock
+	// for that round trip only, not the whole batch. Result.Balances
+	// then has no entry for it. An account the batch also debits, or
+	// credits without the mark, is locked from the start as usual.
+	CreditLast bool
 }
 
 // Kinds of the clawbacks: the operations that take coins back from a user
@@ -223,6 +232,13 @@ type Write struct {
 	// to explain. A checked write is an INSERT, UPDATE or DELETE without a
 	// RETURNING clause.
 	Fail func(ctx context.Context, tx *sql.Tx) error
+	// Last marks a write to a hot row (a LIVE's totals): where several
+	// nodes share the database, the batch sends it in its last round trip
+	// before the commit, with the credits (Leg.CreditLast), so that it
+	// holds the row's lock for that round trip only. If a Last write with
+	// a Fail check changes no row there, the batch runs again with every
+	// write in place, and the check fails its operation alone.
+	Last bool
 }
 
 // Result is what a committed Op returns, and what a replay of its
@@ -361,6 +377,7 @@ type Ledger struct {
 
 	mu       sync.RWMutex
 	accounts map[accountKey]AccountID // cache: account ids never change
+	system   map[AccountID]bool       // the system accounts of accounts
 }
 
 type accountKey struct {
@@ -379,7 +396,7 @@ func Open(ctx context.Context, db *store.DB, opts Options) (*Ledger, error) {
 	if opts.IdempotencyTTL < 24*time.Hour {
 		opts.IdempotencyTTL = 72 * time.Hour
 	}
-	l := &Ledger{db: db, clock: opts.Clock, opts: opts, accounts: map[accountKey]AccountID{}}
+	l := &Ledger{db: db, clock: opts.Clock, opts: opts, accounts: map[accountKey]AccountID{}, system: map[AccountID]bool{}}
 	db.PrepareWrite(ctx, sqlSavepoint, sqlRollbackSavepoint, sqlReleaseSavepoint)
 	c, err := newCommitter(ctx, l)
 	if err != nil {
@@ -508,6 +525,15 @@ func (l *Ledger) FindUserAccount(ctx context.Context, userID string, asset fanfa
 	return id, nil
 }
 
+// isSystem reports whether id is a system account this ledger has looked
+// up (SystemAccount): the batches need not lock those before they read
+// them (they have no balance to check), see Leg.CreditLast.
+func (l *Ledger) isSystem(id AccountID) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.system[id]
+}
+
 func (l *Ledger) account(ctx context.Context, owner string, asset fanfare.Asset, system bool) (AccountID, error) {
 	if !validAsset(asset) {
 		return 0, fanfare.Errorf(fanfare.EInvalid, "unknown asset %q", asset)
@@ -534,6 +560,9 @@ func (l *Ledger) account(ctx context.Context, owner string, asset fanfare.Asset,
 	}
 	l.mu.Lock()
 	l.accounts[k] = id
+	if system {
+		l.system[id] = true
+	}
 	l.mu.Unlock()
 	return id, nil
 }

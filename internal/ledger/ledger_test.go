@@ -747,9 +747,12 @@ func TestWrites(t *testing.T) {
 				id := fmt.Sprintf("note-%d", i)
 				fail := i%4 == 0
 				op.Writes = func(r *ledger.Result) []ledger.Write {
-					ws := []ledger.Write{{SQL: insert, Args: []any{id, r.OpID}}}
+					// Some writes are sent last (Write.Last), the checks
+					// too: the outcome is the same.
+					ws := []ledger.Write{{SQL: insert, Args: []any{id, r.OpID}, Last: i%3 == 0}}
 					if fail {
 						ws = append(ws, ledger.Write{
+							Last: i%8 == 0,
 							SQL:  `UPDATE audit_log SET details = '{}' WHERE id = $1 AND action = 'none'`,
 							Args: []any{id},
 							Fail: func(ctx context.Context, tx *sql.Tx) error {

@@ -23,6 +23,9 @@ type acct struct {
 	frozen  bool
 	balance int64 // running balance within the batch
 	delta   int64 // net change of the batch
+	// last: read without a lock, to be credited in the batch's last round
+	// trip (Leg.CreditLast): its balance is as some moment before.
+	last bool
 }
 
 // hold is a hold as the batch sees it.
@@ -243,8 +246,10 @@ func commitChanges(op *Op, escrow AccountID, opID string, changes []change, hs *
 }
 
 // balancesAfter returns the running balances of the user accounts that
-// rows name: an operation's Result.Balances, given its rows.
-func balancesAfter(rows []transferRow, accts map[AccountID]*acct) map[AccountID]fanfare.Amount {
+// rows (op's transfers) name: an operation's Result.Balances. The accounts
+// op credits only through Leg.CreditLast legs are left out, however the
+// batch read them: their balance is not the operation's to answer.
+func balancesAfter(op *Op, rows []transferRow, accts map[AccountID]*acct) map[AccountID]fanfare.Amount {
 	b := map[AccountID]fanfare.Amount{}
 	for _, r := range rows {
 		for _, id := range [2]AccountID{r.debit, r.credit} {
@@ -253,5 +258,25 @@ func balancesAfter(rows []transferRow, accts map[AccountID]*acct) map[AccountID]
 			}
 		}
 	}
+	for _, id := range creditedLast(op) {
+		delete(b, id)
+	}
 	return b
+}
+
+// creditedLast returns the accounts op credits only through
+// Leg.CreditLast legs: none if it moves a hold.
+func creditedLast(op *Op) []AccountID {
+	if op.Hold != nil {
+		return nil
+	}
+	var out []AccountID
+	for _, g := range op.Legs {
+		if g.CreditLast && !slices.Contains(out, g.Credit) {
+			out = append(out, g.Credit)
+		}
+	}
+	return slices.DeleteFunc(out, func(id AccountID) bool {
+		return slices.ContainsFunc(op.Legs, func(g Leg) bool { return g.Debit == id || g.Credit == id && !g.CreditLast })
+	})
 }

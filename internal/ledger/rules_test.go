@@ -280,13 +280,35 @@ func TestApplyUndo(t *testing.T) {
 func TestBalancesAfter(t *testing.T) {
 	t.Parallel()
 	accts, holds := rulesState(10)
-	rows, _, err := apply(&Op{Kind: "gift", Legs: []Leg{leg(fan, revenue, 4), leg(issue, creator, 2)}}, escrowC, "op1", accts, holds, nil)
+	op := &Op{Kind: "gift", Legs: []Leg{leg(fan, revenue, 4), leg(issue, creator, 2)}}
+	rows, _, err := apply(op, escrowC, "op1", accts, holds, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := balancesAfter(rows, accts)
+	got := balancesAfter(op, rows, accts)
 	want := map[AccountID]fanfare.Amount{fan: 6, creator: 2}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("balancesAfter = %v, want %v", got, want)
+	}
+	// A credit made last is not answered; an account the operation also
+	// debits is.
+	last := leg(issue, creator, 2)
+	last.CreditLast = true
+	op = &Op{Kind: "gift", Legs: []Leg{leg(fan, revenue, 4), last}}
+	if rows, _, err = apply(op, escrowC, "op2", accts, holds, nil); err != nil {
+		t.Fatal(err)
+	}
+	got = balancesAfter(op, rows, accts)
+	want = map[AccountID]fanfare.Amount{fan: 2}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("balancesAfter with a credit made last = %v, want %v", got, want)
+	}
+	back := leg(fan, creator, 1)
+	back.CreditLast = true
+	if got := creditedLast(&Op{Legs: []Leg{last, leg(creator, fan, 1)}}); len(got) != 0 {
+		t.Fatalf("creditedLast of an account also debited = %v", got)
+	}
+	if got := creditedLast(&Op{Legs: []Leg{last, back}}); fmt.Sprint(got) != fmt.Sprint([]AccountID{creator}) {
+		t.Fatalf("creditedLast = %v, want [creator]", got)
 	}
 }

@@ -26,8 +26,14 @@ type writer interface {
 	lockHolds(ctx context.Context, tx *batchTx, ids []string) (*sql.Rows, error)
 	// lockAccounts reads the accounts of ids (sorted, distinct) as
 	// (id, owner, asset, system, balance, frozen) rows, locked likewise
-	// after the holds.
-	lockAccounts(ctx context.Context, tx *batchTx, ids []int64) (*sql.Rows, error)
+	// after the holds, unless lock is false (the accounts a batch credits
+	// last, see shared).
+	lockAccounts(ctx context.Context, tx *batchTx, ids []int64, lock bool) (*sql.Rows, error)
+	// shared reports whether other processes' batches may write the
+	// database at once: a batch then writes its hot rows (Leg.CreditLast,
+	// Write.Last) in one round trip just before its commit, to hold their
+	// locks for as short a time as it can.
+	shared() bool
 	// storedKeys returns the (scope, key) pairs among those given that
 	// have an idempotency record.
 	storedKeys(ctx context.Context, tx *batchTx, scopes, keys []string) (*sql.Rows, error)

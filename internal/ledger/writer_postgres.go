@@ -35,7 +35,7 @@ func (w *postgresWriter) conn(ctx context.Context) (*sql.Conn, error) {
 // another reason than its operations: it may be broken, and the next batch
 // starts on a fresh one.
 func (w *postgresWriter) release(conn *sql.Conn, err error) {
-	if conn == w.own && (err == nil || errors.Is(err, errRaced) || errors.Is(err, errEffectFailed)) {
+	if conn == w.own && (err == nil || errors.Is(err, errRaced) || errors.Is(err, errEffectFailed) || store.IsDeadlock(err)) {
 		return
 	}
 	conn.Close()
@@ -55,10 +55,19 @@ func (w *postgresWriter) lockHolds(ctx context.Context, tx *batchTx, ids []strin
 		WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, ids)
 }
 
-func (w *postgresWriter) lockAccounts(ctx context.Context, tx *batchTx, ids []int64) (*sql.Rows, error) {
+func (w *postgresWriter) shared() bool { return true }
+
+func (w *postgresWriter) lockAccounts(ctx context.Context, tx *batchTx, ids []int64, lock bool) (*sql.Rows, error) {
+	if !lock {
+		return tx.QueryContext(ctx, `SELECT id, owner, asset, system, balance, frozen FROM accounts WHERE id = ANY($1)`, ids)
+	}
 	return tx.QueryContext(ctx, `SELECT id, owner, asset, system, balance, frozen FROM accounts
 		WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, ids)
 }
+
+// sqlLockLast locks the accounts a batch credits last, in id order, at the
+// head of its last round trip.
+const sqlLockLast = `SELECT count(*) FROM (SELECT 1 FROM accounts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE) AS locked`
 
 // storedKeys probes the index once per key, whatever the plan cache thinks
 // of the table's size (a semi-join planned while it was small scans it).
@@ -68,9 +77,14 @@ func (w *postgresWriter) storedKeys(ctx context.Context, tx *batchTx, scopes, ke
 }
 
 func (w *postgresWriter) addBalances(ctx context.Context, tx *batchTx, ids, deltas []int64) error {
-	_, err := tx.ExecContext(ctx, `UPDATE accounts AS a SET balance = a.balance + d.delta
+	if tx.last != nil {
+		// Some were read unlocked: lock them all, in id order, first.
+		if err := tx.exec(ctx, sqlLockLast, ids); err != nil {
+			return err
+		}
+	}
+	return tx.exec(ctx, `UPDATE accounts AS a SET balance = a.balance + d.delta
 			FROM unnest($1::bigint[], $2::bigint[]) AS d(id, delta) WHERE a.id = d.id`, ids, deltas)
-	return err
 }
 
 func (w *postgresWriter) insertTransfers(ctx context.Context, tx *batchTx, rows []transferRow, at int64) error {
@@ -99,11 +113,10 @@ func (w *postgresWriter) addDays(ctx context.Context, tx *batchTx, table string,
 	for i, r := range rows {
 		accounts[i], kinds[i], credited[i], debited[i] = r.account, r.kind, r.credited, r.debited
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (account_id, day, kind, credited, debited, last_credit_at)
+	return tx.exec(ctx, `INSERT INTO `+table+` (account_id, day, kind, credited, debited, last_credit_at)
 			SELECT a, $2, k, c, d, CASE WHEN c > 0 THEN $6::bigint END
 			FROM unnest($1::bigint[], $3::text[], $4::bigint[], $5::bigint[]) AS t(a, k, c, d)`+sqlAddDaysUpdate[table],
 		accounts, day, kinds, credited, debited, at)
-	return err
 }
 
 func (w *postgresWriter) addSupporters(ctx context.Context, tx *batchTx, rows []supporterRow, at int64) error {
@@ -112,10 +125,9 @@ func (w *postgresWriter) addSupporters(ctx context.Context, tx *batchTx, rows []
 	for i, r := range rows {
 		accounts[i], payers[i], kinds[i], coins[i], diamonds[i], ops[i] = r.account, r.payer, r.kind, r.coins, r.diamonds, r.ops
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO account_supporters (account_id, payer_id, kind, coins, diamonds, ops, first_at, last_at)
+	return tx.exec(ctx, `INSERT INTO account_supporters (account_id, payer_id, kind, coins, diamonds, ops, first_at, last_at)
 			SELECT a, p, k, c, d, o, $7, $7 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) AS t(a, p, k, c, d, o)`+sqlAddSupportersUpdate,
 		accounts, payers, kinds, coins, diamonds, ops, at)
-	return err
 }
 
 func (w *postgresWriter) insertIdempotency(ctx context.Context, tx *batchTx, rows []idemRow, at int64, inserted map[[2]string]bool) error {

@@ -49,7 +49,11 @@ func (w *sqliteWriter) lockHolds(ctx context.Context, tx *batchTx, ids []string)
 		WHERE id IN (SELECT value FROM json_each($1))`, string(b))
 }
 
-func (w *sqliteWriter) lockAccounts(ctx context.Context, tx *batchTx, ids []int64) (*sql.Rows, error) {
+// shared is false: one process writes a SQLite database, one batch at a
+// time.
+func (w *sqliteWriter) shared() bool { return false }
+
+func (w *sqliteWriter) lockAccounts(ctx context.Context, tx *batchTx, ids []int64, _ bool) (*sql.Rows, error) {
 	return tx.QueryContext(ctx, `SELECT id, owner, asset, system, balance, frozen FROM accounts
 		WHERE id IN (SELECT value FROM json_each($1))`, jsonInts(ids))
 }

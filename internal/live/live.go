@@ -478,7 +478,9 @@ func (s *Service) SendGift(ctx context.Context, actor fanfare.Actor, liveID, gif
 		Idem:           idem,
 		Writes: func(r *ledger.Result) []ledger.Write {
 			return []ledger.Write{
-				{SQL: sqlCountGift, Args: []any{count, int64(coins), int64(diamonds), liveID}, Fail: liveEnded},
+				// The LIVE's totals, which every gift of the LIVE
+				// updates: written last in the batch.
+				{SQL: sqlCountGift, Args: []any{count, int64(coins), int64(diamonds), liveID}, Fail: liveEnded, Last: true},
 				{SQL: sqlCountGifter, Args: []any{liveID, actor.UserID, count, int64(coins)}},
 				outbox.Write(giftEvent(r, l, fan, creator, g, count, coins, diamonds)),
 			}

@@ -433,6 +433,13 @@ func IsUniqueViolation(err error) bool {
 	return false
 }
 
+// IsDeadlock reports whether err is PostgreSQL breaking a deadlock
+// (SQLSTATE 40P01): the transaction it ended may simply run again.
+func IsDeadlock(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "40P01"
+}
+
 // Redact hides the password of a database URL for logs.
 func Redact(rawURL string) string {
 	u, err := url.Parse(rawURL)

@@ -340,7 +340,9 @@ func (s *Service) Pay(ctx context.Context, actor fanfare.Actor, sp Spend) (*Paym
 		if err != nil {
 			return nil, fmt.Errorf("pay: %w", err)
 		}
-		legs = append(legs, ledger.Leg{Debit: issue, Credit: to, Amount: diamonds})
+		// The creator's earnings: credited in the batch's last round trip
+		// (a LIVE's gifts from every node credit this one account).
+		legs = append(legs, ledger.Leg{Debit: issue, Credit: to, Amount: diamonds, CreditLast: true})
 	}
 	res, err := s.ledger.Submit(ctx, ledger.Op{
 		Kind:   sp.Feature,

@@ -32,10 +32,10 @@ import (
 // Leg.CreditLast) and reads the others unlocked (the system accounts, the
 // creators' earnings); step 4 writes the transfers, holds and idempotency
 // records, then sendLast sends the balances (locking the rest in id
-// order), the Write.Last statements and the daily and supporter totals in
-// one round trip, and the commit follows. A batch of another node that
-// credits the same creator then waits for two round trips, not for this
-// one's whole transaction.
+// order), the Write.Last statements, the daily and supporter totals and
+// the COMMIT in one round trip. A batch of another node that credits the
+// same creator then waits for that round trip's work on the server, not
+// for this one's whole transaction.
 
 // batch is one attempt at committing a set of operations in one
 // transaction, and the state it builds on the way.
@@ -159,6 +159,12 @@ func (c *committer) try(ctx context.Context, ops []*pending, savepoints bool) (c
 		if err := b.sendLast(ctx); err != nil {
 			return nil, err
 		}
+		committed = true
+		// The COMMIT went with the hot rows: this only ends database/sql's
+		// transaction (PostgreSQL answers with a warning, no transaction
+		// in progress). The batch is committed whatever it answers.
+		sqlTx.Commit()
+		return nil, nil
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
@@ -568,11 +574,14 @@ func (b *batch) writeTotals(ctx context.Context) error {
 	return b.writeSupporters(ctx)
 }
 
-// sendLast sends the hot rows' statements in one round trip: the balances
-// (the accounts read unlocked are locked first, in id order), the
-// Write.Last statements, the daily and supporter totals. A Last write
-// whose check fails runs the batch again with savepoints and every write
-// in place (errEffectFailed).
+// sendLast sends the hot rows' statements and the COMMIT in one round
+// trip: the balances (the accounts read unlocked are locked first, in id
+// order), the Write.Last statements, the daily and supporter totals. The
+// locks are thus held for as long as PostgreSQL takes to run them and
+// commit, however long this process then takes to read the answer. A Last
+// write whose check fails (the transaction then stops there, uncommitted)
+// runs the batch again with savepoints and every write in place
+// (errEffectFailed).
 func (b *batch) sendLast(ctx context.Context) error {
 	var stmts []store.Stmt
 	b.tx.last = &stmts
@@ -587,6 +596,7 @@ func (b *batch) sendLast(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	stmts = append(stmts, store.Stmt{SQL: "COMMIT"})
 	at, err := b.tx.db.Pipeline(ctx, b.tx.conn, b.tx.Tx, stmts)
 	switch {
 	case err == nil:

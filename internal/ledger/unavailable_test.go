@@ -93,9 +93,10 @@ func TestCommitOutcomeUnknown(t *testing.T) {
 }
 
 // cutProxy relays connections to a PostgreSQL server. Once armed, it cuts
-// the first connection that sends COMMIT, after the server has answered it
-// and before the answer is passed on: the transaction is committed and the
-// client cannot know.
+// the first connection that sends COMMIT (a simple query, or a prepared
+// statement in a pipeline), after the server has answered it and before
+// the answer is passed on: the transaction is committed and the client
+// cannot know.
 type cutProxy struct {
 	ln     net.Listener
 	target string
@@ -178,13 +179,26 @@ func (p *cutProxy) relay(client net.Conn) {
 	}()
 	// The startup message has no type byte; every later one has.
 	typed := false
+	commits := map[string]bool{} // the statements prepared as COMMIT, by name
 	for {
 		typ, msg, err := readMessage(client, typed)
 		if err != nil {
 			break
 		}
 		typed = true
-		if typ == 'Q' && bytes.EqualFold(bytes.TrimRight(msg[5:], "\x00"), []byte("commit")) && p.armed.CompareAndSwap(true, false) {
+		isCommit := func(sql []byte) bool { return bytes.EqualFold(bytes.TrimSpace(sql), []byte("commit")) }
+		commit := false
+		switch typ {
+		case 'Q': // a simple query
+			commit = isCommit(bytes.TrimRight(msg[5:], "\x00"))
+		case 'P': // Parse: name, query, ...
+			f := bytes.SplitN(msg[5:], []byte{0}, 3)
+			commits[string(f[0])] = len(f) > 1 && isCommit(f[1])
+		case 'B': // Bind: portal, statement, ...
+			f := bytes.SplitN(msg[5:], []byte{0}, 3)
+			commit = len(f) > 1 && commits[string(f[1])]
+		}
+		if commit && p.armed.CompareAndSwap(true, false) {
 			committing.Store(true)
 		}
 		if _, err := server.Write(msg); err != nil {

@@ -23,6 +23,10 @@ type Config struct {
 	Concurrency int            // goroutines sending at once
 	Coins       fanfare.Amount // coins per gift
 	ShareBPS    int64          // creator share of a gift, in basis points
+	// CreatorFirst has the gifts lock the creator's account from the
+	// start of their batch, as they did before they credited it last
+	// (ledger.Leg.CreditLast): for comparison.
+	CreatorFirst bool
 	// Progress, if set, is called from time to time with the gifts done.
 	Progress func(done int)
 }
@@ -105,7 +109,8 @@ func defaults(cfg Config) Config {
 
 // Gift returns the ledger operation of gift number i: fan i%len(fans) sends
 // cfg.Coins to gift revenue and the creator receives their share in
-// diamonds, with an idempotency key of its own.
+// diamonds (credited last, as the wallet's spends do, unless
+// cfg.CreatorFirst), with an idempotency key of its own.
 func (w *World) Gift(cfg Config, run string, i int) ledger.Op {
 	cfg = defaults(cfg)
 	fan := w.Fans[i%len(w.Fans)]
@@ -114,7 +119,7 @@ func (w *World) Gift(cfg Config, run string, i int) ledger.Op {
 		{Debit: fan, Credit: w.Revenue, Amount: cfg.Coins},
 	}}
 	if d := fanfare.Share(cfg.Coins, cfg.ShareBPS); d > 0 {
-		op.Legs = append(op.Legs, ledger.Leg{Debit: w.Issue, Credit: w.Creator, Amount: d})
+		op.Legs = append(op.Legs, ledger.Leg{Debit: w.Issue, Credit: w.Creator, Amount: d, CreditLast: !cfg.CreatorFirst})
 	}
 	op.Idem = &ledger.Idempotency{Scope: "bench-fan-" + strconv.Itoa(i%len(w.Fans)), Key: key, Hash: "gift"}
 	return op

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/app/apptest"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
 )
@@ -201,7 +202,7 @@ func TestSecretKey(t *testing.T) {
 		t.Parallel()
 		data := t.TempDir()
 		// Background jobs log while the test reads.
-		var logs lockedBuffer
+		var logs apptest.LogBuffer
 		start := func() *Main {
 			m := newTestMain(t)
 			m.Config.DB, m.Config.Migrate, m.Config.Data = storetest.URL(t, store.SQLite), true, data

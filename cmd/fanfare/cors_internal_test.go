@@ -10,12 +10,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fanfarehq/fanfare/internal/app/apptest"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
 )
@@ -106,7 +106,7 @@ func TestDemoReadyOnceSeeded(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	var stderr lockedBuffer
+	var stderr apptest.LogBuffer
 	go func() {
 		done <- (&DemoCommand{stdout: io.Discard, stderr: &stderr}).Run(ctx, []string{
 			"--addr", addr, "--data", t.TempDir(), "--metrics-addr", "off", "--log-level", "error",
@@ -184,29 +184,4 @@ func TestDemoReadyOnceSeeded(t *testing.T) {
 	}
 	require.Equal(t, http.StatusOK, get("/v1/lives", "", &lives))
 	require.True(t, len(lives.Lives) == 1 && lives.Lives[0].Title == DemoLiveTitle, "LIVEs = %+v, want ayla's", lives)
-}
-
-// lockedBuffer is a buffer a command writes its log to while the test
-// reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) Reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Reset()
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -266,8 +266,9 @@ func TestNodesServeOneLive(t *testing.T) {
 // send gifts and tips through all three: the spends that got no answer
 // are retried on another node with the same idempotency keys; every
 // acknowledged one is in the ledger exactly once, nothing is doubled,
-// verify passes; and the dead node's viewer reconnects to another node
-// and gets the room's state.
+// verify passes; the dead node's viewer reconnects to another node and
+// gets the room's state; and a job the dead node was running is run by
+// another node.
 func TestNodeKilledUnderLoad(t *testing.T) {
 	t.Parallel()
 	dbURL, _, nodes := startCluster(t, 3)
@@ -283,6 +284,7 @@ func TestNodeKilledUnderLoad(t *testing.T) {
 	}
 	<-nodes[1].done
 	nodes[1].done <- nil
+	job := leaveJobRunning(t, dbURL)
 	select {
 	case <-viewer.closed:
 	case <-time.After(10 * time.Second):
@@ -295,6 +297,60 @@ func TestNodeKilledUnderLoad(t *testing.T) {
 		t.Fatal("the reconnected viewer's state frame has no leaderboard")
 	}
 	w.checkSpendsRecovered(t, nodes[2], dbURL, n, acked)
+	job.runElsewhere(t, 2*time.Minute)
+}
+
+// runningJob is a job row left running by a node that died.
+type runningJob struct {
+	db *store.DB
+	id int64
+}
+
+// leaveJobRunning leaves a job as a node killed while running it leaves
+// it: running, attempted by that node, never finished. Its attempt is
+// dated an hour back, past the time after which the nodes rescue a job
+// (5 minutes), so that the test need not wait that long. The job is a real
+// kind the nodes run (a shoutout accept deadline, of a request since gone:
+// it has nothing to do and completes).
+func leaveJobRunning(t *testing.T, dbURL string) *runningJob {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	j := &runningJob{db: db}
+	err = db.Write.QueryRowContext(ctx, `INSERT INTO river_job (args, kind, max_attempts, queue, state, attempt, attempted_at, attempted_by, priority, scheduled_at)
+		VALUES ('{"id":"gone","at":0}', 'shoutout.accept_deadline', 25, 'default', 'running', 1, now() - interval '1 hour', ARRAY['dead-node'], 1, now() - interval '1 hour')
+		RETURNING id`).Scan(&j.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// runElsewhere waits until another node has rescued the job and run it to
+// completion.
+func (j *runningJob) runElsewhere(t *testing.T, wait time.Duration) {
+	t.Helper()
+	start := time.Now()
+	for {
+		var state, by string
+		err := j.db.Read.QueryRowContext(context.Background(),
+			`SELECT state, COALESCE(attempted_by[array_length(attempted_by, 1)], '') FROM river_job WHERE id = $1`, j.id).Scan(&state, &by)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if state == "completed" && by != "dead-node" {
+			t.Logf("the dead node's job was rescued and run by %s %s after its death was staged", by, time.Since(start).Round(100*time.Millisecond))
+			return
+		}
+		if time.Since(start) > wait {
+			t.Fatalf("the dead node's job is %s (last attempted by %q) %s later; want completed by another node", state, by, wait)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // TestNATSOutageUnderLoad stops NATS for a while under gift load and

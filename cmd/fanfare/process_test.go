@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fanfarehq/fanfare/internal/app/apptest"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
 )
@@ -59,27 +60,8 @@ type server struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	url  string
-	logs *logBuffer
+	logs *apptest.LogBuffer
 	done chan error
-}
-
-// logBuffer keeps what a child process prints. The process writes it (from
-// os/exec's copying goroutine) while a test may print it: a mutex guards it.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func freeAddr(t *testing.T) string {
@@ -100,7 +82,7 @@ func startServer(t *testing.T, dbURL string, extra ...string) *server {
 	args := append([]string{"serve", "--db", dbURL, "--addr", addr, "--metrics-addr", "127.0.0.1:0", "--data", t.TempDir(),
 		"--api-key", testAPIKey, "--log-level", "warn", "--drain-delay", "0s"}, extra...)
 	cmd := exec.Command(binary(t), args...)
-	s := &server{t: t, cmd: cmd, url: "http://" + addr, logs: &logBuffer{}, done: make(chan error, 1)}
+	s := &server{t: t, cmd: cmd, url: "http://" + addr, logs: &apptest.LogBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
+	"github.com/fanfarehq/fanfare/internal/app/apptest"
 	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/payment/stripetest"
 	"github.com/fanfarehq/fanfare/internal/store"
@@ -111,7 +112,7 @@ func TestStripeConfigRefused(t *testing.T) {
 func TestMainStripe(t *testing.T) {
 	t.Parallel()
 	fake := stripetest.New(t)
-	var logs lockedBuffer
+	var logs apptest.LogBuffer
 	m := newTestMain(t)
 	m.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	m.Config.DB, m.Config.Addr, m.Config.Migrate = storetest.URL(t, store.SQLite), "127.0.0.1:0", true

@@ -7,10 +7,12 @@
 package apptest
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -77,4 +79,31 @@ func Serve(tb testing.TB, a *app.App, h http.Handler) string {
 	tb.Cleanup(ts.Close)
 	tb.Cleanup(a.Hub.Close) // runs first: the feeds' sockets end before the server
 	return ts.URL
+}
+
+// LogBuffer keeps what a server or a child process logs while a test reads
+// it: the writes may come from other goroutines (os/exec copies a child's
+// output from one of its own), so a mutex guards it.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// Reset empties the buffer.
+func (b *LogBuffer) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Reset()
+}
+
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -96,6 +96,12 @@ KiB/viewer      the server's memory per idle viewer: the growth of its heap
                 garbage is not counted; n/a when /metrics cannot be read (the
                 reason is on stderr). Its precision is about a MiB in all:
                 read it from runs of a thousand viewers or more.
+server CPU      the servers' CPU over the sending (process_cpu_seconds_total
+                on their /metrics, user and system, summed over the nodes),
+                in cores; the frames per second the viewers read meanwhile;
+                and that CPU per frame read, which is the fan-out's cost
+                where frames dominate (it holds the gifts' cost too). Left
+                out when /metrics cannot be read.
 
 Anything else that went wrong follows on the same line: "errors" counts the
 gift requests answered other than 201 by status ("net" for no answer),
@@ -345,12 +351,12 @@ func (b *liveBench) measure(ctx context.Context, o liveOptions, metrics []*serve
 		b.closeViewers()
 		return nil, err
 	}
-	cpuBefore := cpuOf(ctx, metrics)
+	cpuBefore, framesBefore := cpuOf(ctx, metrics), b.frames.Load()
 	r.elapsed = b.send(ctx, o.rate, o.duration)
-	if cpuAfter := cpuOf(ctx, metrics); len(b.bases) > 1 {
-		for i := range cpuAfter {
-			r.nodeCPU = append(r.nodeCPU, (cpuAfter[i]-cpuBefore[i])/r.elapsed.Seconds())
-		}
+	cpuAfter, framesAfter := cpuOf(ctx, metrics), b.frames.Load()
+	r.frames = framesAfter - framesBefore
+	for i := range cpuAfter {
+		r.nodeCPU = append(r.nodeCPU, (cpuAfter[i]-cpuBefore[i])/r.elapsed.Seconds())
 	}
 	r.acked = b.acked()
 	t = time.Now()
@@ -432,7 +438,8 @@ type liveReport struct {
 	webhooks       string  // the webhook receiver's summary (--webhook)
 	nodes          int
 	cross          histogram // deliveries to another node's viewers
-	nodeCPU        []float64 // cores each node used while the fans sent
+	nodeCPU        []float64 // cores each node used while the fans sent (NaN: unknown)
+	frames         int64     // frames the viewers read while the fans sent
 }
 
 // addFans adds what the senders and the viewers' latency shards counted.
@@ -467,6 +474,16 @@ func (r *liveReport) line() string {
 		fmtLatency(r.http.quantile(0.5)), fmtLatency(r.http.quantile(0.99)), from,
 		fmtLatency(r.delivery.quantile(0.5)), fmtLatency(r.delivery.quantile(0.99)), from,
 		r.tally.missed, r.tally.over, r.tally.dropped, r.tally.lost, fmtKiB(r.memPerViewer), memorySource)
+	if cores := sum(r.nodeCPU); !math.IsNaN(cores) && cores > 0 {
+		// What the servers spent, all of it (the gifts' too), per frame a
+		// viewer read: the fan-out's cost where frames dominate.
+		per := "no frames"
+		if r.frames > 0 {
+			per = fmt.Sprintf("%.1f µs per frame read", cores*r.elapsed.Seconds()/float64(r.frames)*1e6)
+		}
+		line += fmt.Sprintf(", server CPU %.2f cores, %d frames/s, %s (process_cpu_seconds_total over the sending)",
+			cores, int64(float64(r.frames)/secs), per)
+	}
 	if r.nodes > 1 {
 		cpu := make([]string, len(r.nodeCPU))
 		for i, c := range r.nodeCPU {
@@ -493,6 +510,15 @@ func (r *liveReport) line() string {
 		line += fmt.Sprintf(", %d fans stopped on an unanswered gift", r.unsure)
 	}
 	return line + r.webhooks
+}
+
+// sum adds xs up (NaN if any is).
+func sum(xs []float64) float64 {
+	var n float64
+	for _, x := range xs {
+		n += x
+	}
+	return n
 }
 
 // fmtLatency prints a latency in milliseconds, with a decimal under 10.

@@ -56,6 +56,8 @@ type liveBench struct {
 	// parsed holds each node's recent frames, by seq: each node's room
 	// numbers and encodes its own.
 	parsed [][256]atomic.Pointer[parsedFrame]
+	// frames counts the frames the viewers have read.
+	frames atomic.Int64
 }
 
 // liveHooks tamper with what the viewers receive, so that tests can show

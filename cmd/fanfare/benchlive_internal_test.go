@@ -360,7 +360,7 @@ func runBenchLive(t *testing.T, hooks liveHooks, args ...string) []string {
 	require.Equal(t, "0", m[lineLost], "lost")
 	// A loaded machine may hold the fans behind their schedule; nothing
 	// else may go wrong.
-	require.Regexp(t, `^(, \d+ nodes: cross-node delivery p50 [\d.]+ ms p99 [\d.]+ ms \(from scheduled send\), node CPU [\d. ]+ cores \(process_cpu_seconds_total over the sending\))?(, not sent \d+)?$`, m[lineRest], "nothing went wrong")
+	require.Regexp(t, `^, server CPU [\d.]+ cores, \d+ frames/s, [\d.]+ µs per frame read \(process_cpu_seconds_total over the sending\)(, \d+ nodes: cross-node delivery p50 [\d.]+ ms p99 [\d.]+ ms \(from scheduled send\), node CPU [\d. ]+ cores \(process_cpu_seconds_total over the sending\))?(, not sent \d+)?$`, m[lineRest], "nothing went wrong")
 	return m
 }
 
@@ -387,7 +387,7 @@ func TestBenchLive(t *testing.T) {
 		m := runBenchLive(t, liveHooks{}, "--nodes", "2", "--db", os.Getenv("FANFARE_TEST_POSTGRES"))
 		require.Equal(t, "0", m[lineMissed], "missed")
 		require.Equal(t, "0", m[lineOver], "over")
-		require.Regexp(t, `^, 2 nodes: cross-node delivery p50 [\d.]+ ms p99 [\d.]+ ms .*, node CPU [\d.]+ [\d.]+ cores`, m[lineRest])
+		require.Regexp(t, `^, server CPU [\d.]+ cores, \d+ frames/s, [\d.]+ µs per frame read [^,]*, 2 nodes: cross-node delivery p50 [\d.]+ ms p99 [\d.]+ ms .*, node CPU [\d.]+ [\d.]+ cores`, m[lineRest])
 
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), []string{"bench", "live", "--nodes", "2", "--store", "sqlite"}, &out, &errOut)

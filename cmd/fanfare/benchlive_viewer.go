@@ -104,6 +104,7 @@ func (b *liveBench) watch(ctx context.Context, v *liveViewer) {
 			return
 		}
 		at := time.Since(b.t0)
+		b.frames.Add(1)
 		p := b.parse(v.node, data)
 		b.frame(v, p, at)
 		if v.hooks.dupOne && p.hasSeq {

@@ -75,45 +75,49 @@ func (s *Service) step(ctx, sendCtx context.Context) (dispatched, sent int, err 
 	if err != nil {
 		return 0, 0, err
 	}
-	dispatched, fresh, err := s.dispatch(ctx, nil, s.opts.Batch-len(ds))
+	dispatched, fresh, _, err := s.dispatch(ctx, nil, s.opts.Batch-len(ds))
 	if err != nil {
 		return 0, 0, err
 	}
+	s.track(fresh)
 	ds = append(ds, fresh...)
 	if len(ds) == 0 {
 		return dispatched, 0, nil
 	}
 	results := s.send(sendCtx, ds)
-	if err := s.record(context.WithoutCancel(ctx), nil, results); err != nil {
+	settle, err := s.record(context.WithoutCancel(ctx), nil, results)
+	if err != nil {
 		return dispatched, 0, err
 	}
+	settle()
 	return dispatched, len(results), nil
 }
 
 // round is one round of the server's loop, in one transaction: it
 // records the attempts made since the last round, dispatches the outbox's
-// waiting events, and claims up to limit due deliveries. On SQLite every
+// waiting events, and claims up to limit due deliveries. more reports
+// that the dispatch left events for want of free slots. On SQLite every
 // write shares one connection with the gifts' committer: one transaction a
 // round, and none when there is nothing to do, keeps what webhooks take
 // from the gifts small.
-func (s *Service) round(ctx context.Context, rs []result, limit int) (int, []delivery, error) {
-	pending, err := s.any(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE dispatched_at IS NULL LIMIT 1) p`)
+func (s *Service) round(ctx context.Context, rs []result, limit int) (n int, ds []delivery, more bool, err error) {
+	pending, err := s.pending(ctx)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, false, err
 	}
 	due := false
 	if limit > 0 {
 		if due, err = s.due(ctx); err != nil {
-			return 0, nil, err
+			return 0, nil, false, err
 		}
 	}
 	if !pending && !due && len(rs) == 0 {
-		return 0, nil, nil
+		return 0, nil, false, nil
 	}
-	var n int
-	var ds []delivery
+	settle := func() {}
 	err = s.lazyTx(ctx, func(tx *sql.Tx) error {
-		if err := s.record(ctx, tx, rs); err != nil {
+		var err error
+		if settle, err = s.record(ctx, tx, rs); err != nil {
 			return err
 		}
 		// The deliveries waiting go first (oldest first), then the new
@@ -127,7 +131,7 @@ func (s *Service) round(ctx context.Context, rs []result, limit int) (int, []del
 		if pending {
 			var err error
 			var fresh []delivery
-			if n, fresh, err = s.dispatch(ctx, tx, limit-len(ds)); err != nil {
+			if n, fresh, more, err = s.dispatch(ctx, tx, limit-len(ds)); err != nil {
 				return err
 			}
 			ds = append(ds, fresh...)
@@ -135,9 +139,11 @@ func (s *Service) round(ctx context.Context, rs []result, limit int) (int, []del
 		return nil
 	})
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, false, err
 	}
-	return n, ds, nil
+	settle()
+	s.track(ds)
+	return n, ds, more, nil
 }
 
 // any reports whether the one-row count query q finds a row.
@@ -181,21 +187,32 @@ func (s *Service) lazyTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return err
 }
 
-// dispatch turns up to Batch undispatched outbox rows, oldest first, into
-// one delivery per endpoint subscribed to their type, and marks them
-// dispatched, in one transaction. On PostgreSQL the rows are locked with
-// SKIP LOCKED, so servers dispatch different rows at once.
+// dispatch gives up to Batch undispatched outbox rows, oldest first, to
+// the endpoints subscribed to their types, in one transaction. On
+// PostgreSQL the rows are locked with SKIP LOCKED, so servers dispatch
+// different rows at once.
 //
-// The first lease of the new deliveries to active endpoints are leased to
-// this server at once and returned, ready to send: a new event costs no
-// claim. The others wait for a claim.
+// A new event's deliveries to active endpoints are its first attempts,
+// made by this server at once, straight from the outbox: the event is
+// leased to this server (outbox.locked_until) and returned as fresh
+// deliveries, and no delivery row is written for them; record writes one
+// only for what has to wait, and marks the event dispatched. A new event
+// costs no claim, and one whose first attempt succeeds no delivery row.
+// The deliveries to paused endpoints are written to wait for them. At most
+// lease fresh deliveries are taken: the events beyond are left in the
+// outbox for a later round, untouched. An event with no active endpoint
+// subscribed is marked dispatched at once. A delivery that is there
+// already (a replay made it before the dispatch) is the claim's to send,
+// not this dispatch's.
 //
 // With tx nil it runs in a transaction of its own, if the outbox has
-// anything to dispatch; otherwise in tx.
-func (s *Service) dispatch(ctx context.Context, tx *sql.Tx, lease int) (int, []delivery, error) {
+// anything to dispatch; otherwise in tx. The caller hands the fresh
+// deliveries to track once the transaction has committed. more reports
+// that events were left for want of slots.
+func (s *Service) dispatch(ctx context.Context, tx *sql.Tx, lease int) (int, []delivery, bool, error) {
 	if tx == nil {
-		if ok, err := s.any(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE dispatched_at IS NULL LIMIT 1) p`); err != nil || !ok {
-			return 0, nil, err
+		if ok, err := s.pending(ctx); err != nil || !ok {
+			return 0, nil, false, err
 		}
 	}
 	lock := ""
@@ -204,8 +221,12 @@ func (s *Service) dispatch(ctx context.Context, tx *sql.Tx, lease int) (int, []d
 	}
 	n := 0
 	var fresh []delivery
+	more := false
 	err := s.within(ctx, tx, func(tx *sql.Tx) error {
-		rs, err := tx.QueryContext(ctx, `SELECT id, type, created_at, body FROM outbox WHERE dispatched_at IS NULL ORDER BY created_at, id LIMIT $1`+lock, s.opts.Batch)
+		fresh, more = fresh[:0], false
+		now := s.clock.Now().UnixMicro()
+		rs, err := tx.QueryContext(ctx, `SELECT id, type, created_at, body FROM outbox WHERE dispatched_at IS NULL AND locked_until <= $1
+			ORDER BY created_at, id LIMIT $2`+lock, now, s.opts.Batch)
 		if err != nil {
 			return fmt.Errorf("webhook: read the outbox: %w", err)
 		}
@@ -234,49 +255,128 @@ func (s *Service) dispatch(ctx context.Context, tx *sql.Tx, lease int) (int, []d
 		if err != nil {
 			return err
 		}
-		now := s.clock.Now().UnixMicro()
 		until := now + leaseTime.Microseconds()
-		var rows [][]any
+		var waiting [][]any
+		var taken []string
 		for _, ev := range evs {
+			var first []delivery
+			var wait [][]any
 			for _, ep := range eps {
 				if !ep.Subscribes(ev.typ) {
 					continue
 				}
-				locked := int64(0)
-				if ep.State == Active && len(fresh) < lease {
-					locked = until
-					fresh = append(fresh, delivery{endpointID: ep.ID, eventID: ev.id, eventType: ev.typ, eventAt: ev.at,
-						expiresAt: now + Window.Microseconds(), body: sql.NullString{String: ev.body, Valid: true},
-						url: ep.URL, secret: ep.secret, oldSecret: ep.oldSecret, oldUntil: ep.PreviousSecretUntil.UnixMicro()})
+				if ep.State != Active {
+					wait = append(wait, []any{ep.ID, ev.id, ev.typ, ev.at, now, now + Window.Microseconds(), now, now})
+					continue
 				}
-				rows = append(rows, []any{ep.ID, ev.id, ev.typ, ev.at, now, now + Window.Microseconds(), locked, now, now})
+				first = append(first, delivery{endpointID: ep.ID, eventID: ev.id, eventType: ev.typ, eventAt: ev.at,
+					expiresAt: now + Window.Microseconds(), body: sql.NullString{String: ev.body, Valid: true},
+					url: ep.URL, secret: ep.secret, oldSecret: ep.oldSecret, oldUntil: ep.PreviousSecretUntil.UnixMicro(), fresh: true})
 			}
+			// An event with more endpoints than a round has slots is
+			// taken whole when it comes first.
+			if len(fresh)+len(first) > lease && (len(fresh) > 0 || lease <= 0) {
+				more = true
+				break // the outbox keeps it, and the events after it, for a later round
+			}
+			fresh = append(fresh, first...)
+			waiting = append(waiting, wait...)
+			taken = append(taken, ev.id)
 		}
-		inserted, err := s.insertRows(ctx, tx, "webhook_deliveries", []string{"endpoint_id", "event_id", "event_type", "event_at", "next_attempt_at", "expires_at", "locked_until", "created_at", "updated_at"},
-			` ON CONFLICT (endpoint_id, event_id) DO NOTHING`, rows, "endpoint_id", "event_id")
-		if err != nil {
+		if len(taken) == 0 {
+			return nil
+		}
+		if len(fresh) > 0 {
+			there, err := s.existing(ctx, tx, fresh)
+			if err != nil {
+				return err
+			}
+			fresh = slices.DeleteFunc(fresh, func(d delivery) bool { return there[d.endpointID+" "+d.eventID] })
+		}
+		if _, err := s.insertRows(ctx, tx, "webhook_deliveries", []string{"endpoint_id", "event_id", "event_type", "event_at", "next_attempt_at", "expires_at", "created_at", "updated_at"},
+			` ON CONFLICT (endpoint_id, event_id) DO NOTHING`, waiting); err != nil {
 			return fmt.Errorf("webhook: create deliveries: %w", err)
 		}
-		// A delivery that was there already (a replay made it) is not
-		// this dispatch's to send.
-		fresh = slices.DeleteFunc(fresh, func(d delivery) bool { return !inserted[d.endpointID+" "+d.eventID] })
-		ids := make([]string, len(evs))
-		for i, ev := range evs {
-			ids[i] = ev.id
+		sending := map[string]bool{}
+		for _, d := range fresh {
+			sending[d.eventID] = true
 		}
-		if err := s.inRows(ctx, tx, `UPDATE outbox SET dispatched_at = `+strconv.FormatInt(now, 10)+` WHERE id IN (`, ids); err != nil {
+		var leased, done []string
+		for _, id := range taken {
+			if sending[id] {
+				leased = append(leased, id)
+			} else {
+				done = append(done, id)
+			}
+		}
+		if err := s.inRows(ctx, tx, `UPDATE outbox SET locked_until = `+strconv.FormatInt(until, 10)+` WHERE id IN (`, leased); err != nil {
+			return fmt.Errorf("webhook: lease events: %w", err)
+		}
+		if err := s.inRows(ctx, tx, `UPDATE outbox SET dispatched_at = `+strconv.FormatInt(now, 10)+` WHERE id IN (`, done); err != nil {
 			return fmt.Errorf("webhook: mark events dispatched: %w", err)
 		}
-		n = len(evs)
+		n = len(taken)
 		return nil
 	})
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, false, err
 	}
 	if n > 0 && s.opts.Metrics != nil {
 		s.opts.Metrics.dispatched.Add(float64(n))
 	}
-	return n, fresh, nil
+	return n, fresh, more, nil
+}
+
+// pending reports whether the outbox holds an event to dispatch now (not
+// leased to a server sending it).
+func (s *Service) pending(ctx context.Context) (bool, error) {
+	return s.any(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE dispatched_at IS NULL AND locked_until <= $1 LIMIT 1) p`,
+		s.clock.Now().UnixMicro())
+}
+
+// existing returns which of ds have a delivery row already, keyed by
+// endpoint and event joined by a space.
+func (s *Service) existing(ctx context.Context, tx *sql.Tx, ds []delivery) (map[string]bool, error) {
+	there := map[string]bool{}
+	for len(ds) > 0 {
+		chunk := ds[:min(len(ds), 200)]
+		ds = ds[len(chunk):]
+		keys := make([][]any, len(chunk))
+		for i, d := range chunk {
+			keys[i] = []any{d.endpointID, d.eventID}
+		}
+		in, args := s.pairs(chunk, 1)
+		q := `SELECT endpoint_id || ' ' || event_id FROM webhook_deliveries WHERE (endpoint_id, event_id) IN ` + in
+		rs, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("webhook: look for deliveries: %w", err)
+		}
+		for rs.Next() {
+			var k string
+			if err := rs.Scan(&k); err != nil {
+				rs.Close()
+				return nil, fmt.Errorf("webhook: look for deliveries: %w", err)
+			}
+			there[k] = true
+		}
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return nil, fmt.Errorf("webhook: look for deliveries: %w", err)
+		}
+	}
+	return there, nil
+}
+
+// track counts the fresh deliveries of each event this server leased, once
+// the dispatch that leased them has committed.
+func (s *Service) track(ds []delivery) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range ds {
+		if d.fresh {
+			s.leased[d.eventID]++
+		}
+	}
 }
 
 // subscribers returns the endpoints that take deliveries: all but the
@@ -422,35 +522,44 @@ func (s *Service) updateEach(ctx context.Context, tx *sql.Tx, head string, headA
 	if len(ds) == 0 {
 		return nil
 	}
+	step := len(ds) // SQLite: one statement
+	if s.db.Dialect == store.Postgres {
+		step = 200
+	}
+	for len(ds) > 0 {
+		chunk := ds[:min(len(ds), step)]
+		ds = ds[len(chunk):]
+		in, args := s.pairs(chunk, len(headArgs)+1)
+		if _, err := tx.ExecContext(ctx, head+` WHERE (endpoint_id, event_id) IN `+in, append(append([]any(nil), headArgs...), args...)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pairs returns a list of ds's (endpoint, event) pairs for an IN clause
+// and its arguments, numbered from $first: a JSON array read by json_each
+// on SQLite (see insertRows), a VALUES list on PostgreSQL.
+func (s *Service) pairs(ds []delivery, first int) (string, []any) {
 	if s.db.Dialect == store.SQLite {
 		keys := make([][]any, len(ds))
 		for i, d := range ds {
 			keys[i] = []any{d.endpointID, d.eventID}
 		}
-		_, err := tx.ExecContext(ctx, head+fmt.Sprintf(` WHERE (endpoint_id, event_id) IN (SELECT value->>0, value->>1 FROM json_each($%d))`, len(headArgs)+1),
-			append(headArgs, jsonRows(keys))...)
-		return err
+		return fmt.Sprintf(`(SELECT value->>0, value->>1 FROM json_each($%d))`, first), []any{jsonRows(keys)}
 	}
-	for len(ds) > 0 {
-		chunk := ds[:min(len(ds), 200)]
-		ds = ds[len(chunk):]
-		var b strings.Builder
-		b.WriteString(head)
-		b.WriteString(` WHERE (endpoint_id, event_id) IN (VALUES `)
-		args := append([]any(nil), headArgs...)
-		for i, d := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "($%d, $%d)", len(args)+1, len(args)+2)
-			args = append(args, d.endpointID, d.eventID)
+	var b strings.Builder
+	b.WriteString(`(VALUES `)
+	args := make([]any, 0, 2*len(ds))
+	for i, d := range ds {
+		if i > 0 {
+			b.WriteString(", ")
 		}
-		b.WriteString(")")
-		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
-			return err
-		}
+		fmt.Fprintf(&b, "($%d, $%d)", first+len(args), first+len(args)+1)
+		args = append(args, d.endpointID, d.eventID)
 	}
-	return nil
+	b.WriteString(")")
+	return b.String(), args
 }
 
 // delivery is one claimed delivery, with what its attempt needs.
@@ -462,6 +571,9 @@ type delivery struct {
 	body                           sql.NullString
 	url, secret, oldSecret         string
 	oldUntil                       int64
+	// fresh: a new event's first attempt, sent straight from the outbox
+	// (see dispatch); it has no delivery row.
+	fresh bool
 }
 
 // claim leases up to limit deliveries due now to active endpoints: no
@@ -717,25 +829,59 @@ func retryAfter(h string, now time.Time) time.Duration {
 // step, and the endpoints' state (410 Gone disables one; failing for
 // AutoPauseAfter pauses it), in one transaction.
 //
-// With tx nil it runs in a transaction of its own; otherwise in tx.
-func (s *Service) record(ctx context.Context, tx *sql.Tx, rs []result) error {
+// A fresh delivery (a new event's first attempt, see dispatch) gets a
+// delivery row only when it has to wait (it failed, or was cut short) or
+// when another first attempt of its event is still in flight (so that a
+// dispatch after a crash does not send it again); the event is marked
+// dispatched with the last of its first attempts.
+//
+// With tx nil it runs in a transaction of its own; otherwise in tx. Once
+// the transaction has committed, the caller calls settle.
+func (s *Service) record(ctx context.Context, tx *sql.Tx, rs []result) (settle func(), err error) {
+	settle = func() {}
 	if len(rs) == 0 {
-		return nil
+		return settle, nil
 	}
 	now := s.clock.Now()
+	// left: per event, its first attempts still in flight once these
+	// are recorded.
+	left := map[string]int{}
+	s.mu.Lock()
+	for _, r := range rs {
+		if r.d.fresh {
+			if _, ok := left[r.d.eventID]; !ok {
+				left[r.d.eventID] = s.leased[r.d.eventID]
+			}
+			left[r.d.eventID]--
+		}
+	}
+	s.mu.Unlock()
 	type change struct {
 		id, state, reason string
 	}
 	var changes []change
-	err := s.within(ctx, tx, func(tx *sql.Tx) error {
+	err = s.within(ctx, tx, func(tx *sql.Tx) error {
+		changes = changes[:0]
 		var interrupted, done []delivery
-		var logRows [][]any
+		var logRows, freshRows [][]any
+		var finished []string
+		seen := map[string]bool{}
 		failing := map[string]bool{}
 		succeeded := map[string]bool{}
 		for _, r := range rs {
 			d := r.d
+			if d.fresh && left[d.eventID] <= 0 && !seen[d.eventID] {
+				seen[d.eventID] = true
+				finished = append(finished, d.eventID)
+			}
 			if r.interrupted {
-				interrupted = append(interrupted, d)
+				if d.fresh {
+					// Handed back untried: it waits as a delivery, due now.
+					freshRows = append(freshRows, []any{d.endpointID, d.eventID, d.eventType, d.eventAt, "pending", 0, 0,
+						now.UnixMicro(), d.expiresAt, now.UnixMicro(), now.UnixMicro()})
+				} else {
+					interrupted = append(interrupted, d)
+				}
 				continue
 			}
 			state, next := "pending", now
@@ -765,13 +911,22 @@ func (s *Service) record(ctx context.Context, tx *sql.Tx, rs []result) error {
 				logRows = append(logRows, []any{r.id, d.endpointID, d.eventID, d.eventType, attempts, r.status, r.latency.Microseconds(),
 					r.response, r.err, r.at.UnixMicro()})
 			}
-			// The common case, a success, is written for the whole
-			// batch at once; the others one by one.
-			if state == "succeeded" && tries == d.tries+1 {
+			// The common cases, a first attempt or a retry that
+			// succeeded, are written for the whole batch at once; the
+			// others one by one.
+			switch {
+			case d.fresh:
+				if state != "succeeded" || left[d.eventID] > 0 {
+					freshRows = append(freshRows, []any{d.endpointID, d.eventID, d.eventType, d.eventAt, state, tries, attempts,
+						next.UnixMicro(), d.expiresAt, now.UnixMicro(), now.UnixMicro()})
+				}
+			case state == "succeeded" && tries == d.tries+1:
 				done = append(done, d)
-			} else if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET state = $1, tries = $2, attempts = $3, next_attempt_at = $4, locked_until = 0,
+			default:
+				if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET state = $1, tries = $2, attempts = $3, next_attempt_at = $4, locked_until = 0,
 				updated_at = $5 WHERE endpoint_id = $6 AND event_id = $7`, state, tries, attempts, next.UnixMicro(), now.UnixMicro(), d.endpointID, d.eventID); err != nil {
-				return fmt.Errorf("webhook: record delivery: %w", err)
+					return fmt.Errorf("webhook: record delivery: %w", err)
+				}
 			}
 			if s.opts.Metrics != nil {
 				s.opts.Metrics.observe(r, now)
@@ -780,6 +935,15 @@ func (s *Service) record(ctx context.Context, tx *sql.Tx, rs []result) error {
 		if _, err := s.insertRows(ctx, tx, "webhook_attempts", []string{"id", "endpoint_id", "event_id", "event_type", "attempt", "status", "latency_us", "response", "error", "created_at"},
 			``, logRows); err != nil {
 			return fmt.Errorf("webhook: write the delivery log: %w", err)
+		}
+		// A replay may have made the delivery meanwhile: it stands (due
+		// now), and the event is sent again.
+		if _, err := s.insertRows(ctx, tx, "webhook_deliveries", []string{"endpoint_id", "event_id", "event_type", "event_at", "state", "tries", "attempts",
+			"next_attempt_at", "expires_at", "created_at", "updated_at"}, ` ON CONFLICT (endpoint_id, event_id) DO NOTHING`, freshRows); err != nil {
+			return fmt.Errorf("webhook: record deliveries: %w", err)
+		}
+		if err := s.inRows(ctx, tx, `UPDATE outbox SET dispatched_at = `+strconv.FormatInt(now.UnixMicro(), 10)+`, locked_until = 0 WHERE id IN (`, finished); err != nil {
+			return fmt.Errorf("webhook: mark events dispatched: %w", err)
 		}
 		if err := s.setLease(ctx, tx, interrupted, 0); err != nil {
 			return err
@@ -839,12 +1003,23 @@ func (s *Service) record(ctx context.Context, tx *sql.Tx, rs []result) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return func() {}, err
 	}
 	for _, c := range changes {
 		s.log.Warn("webhook endpoint "+strings.ReplaceAll(c.state, "_", "-"), "endpoint", c.id, "reason", c.reason)
 	}
-	return nil
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, r := range rs {
+			if !r.d.fresh {
+				continue
+			}
+			if s.leased[r.d.eventID]--; s.leased[r.d.eventID] <= 0 {
+				delete(s.leased, r.d.eventID)
+			}
+		}
+	}, nil
 }
 
 // Start starts the delivery loop on this server: it runs Step until Stop,
@@ -879,7 +1054,7 @@ func (s *Service) loop(ctx, sendCtx context.Context) {
 	for ctx.Err() == nil {
 		done = drain(results, done)
 		limit := min(capacity-int(busy.Load()), s.opts.Batch)
-		dispatched, ds, err := s.round(ctx, done, limit)
+		dispatched, ds, more, err := s.round(ctx, done, limit)
 		if err != nil {
 			failures++
 			if now := s.clock.Now(); ctx.Err() == nil && (failures == 1 || now.Sub(lastLog) >= time.Minute) {
@@ -906,10 +1081,11 @@ func (s *Service) loop(ctx, sendCtx context.Context) {
 				}
 			}()
 		}
-		// A full batch: more is waiting, go on at once. Otherwise wait
+		// A full batch: more is waiting, go on at once. Events left
+		// for want of slots: go on once slots are free. Otherwise wait
 		// for the poll, so that a steady stream of events is taken in
 		// batches, not a transaction per event.
-		full := int(busy.Load()) >= capacity
+		full := int(busy.Load()) >= capacity || more
 		if err == nil && !full && (dispatched == s.opts.Batch || len(ds) == s.opts.Batch) {
 			continue
 		}
@@ -919,7 +1095,8 @@ func (s *Service) loop(ctx, sendCtx context.Context) {
 		}
 		poll := time.After(wait)
 		if full {
-			// Every slot is taken: go on once half of them are free
+			// Every slot is taken (or too few are free for the events
+			// waiting): go on once half of them are free
 			// (or at the poll), so that the next round records and
 			// claims many attempts at once, not one transaction per
 			// attempt that ends.
@@ -942,11 +1119,14 @@ func (s *Service) loop(ctx, sendCtx context.Context) {
 	}
 	inflight.Wait() // Stop cancels sendCtx if they take too long
 	done = drain(results, done)
-	if err := s.record(context.Background(), nil, done); err != nil {
-		// The deliveries stay leased: they are attempted again once the
-		// lease ends.
+	settle, err := s.record(context.Background(), nil, done)
+	if err != nil {
+		// The deliveries (and the events sent fresh) stay leased: they
+		// are attempted again once the lease ends.
 		s.log.Error("webhook delivery: record attempts", "err", err, "attempts", len(done))
+		return
 	}
+	settle()
 }
 
 // drain appends to done the results waiting in results.
@@ -1106,17 +1286,30 @@ func (s *Service) Replay(ctx context.Context, a fanfare.Actor, endpointID, ref s
 		}
 		var typ string
 		var at int64
-		if err := tx.QueryRowContext(ctx, `SELECT type, created_at FROM outbox WHERE id = $1`, eventID).Scan(&typ, &at); err != nil {
+		var dispatched sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT type, created_at, dispatched_at FROM outbox WHERE id = $1`, eventID).Scan(&typ, &at, &dispatched); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return fanfare.Errorf(fanfare.ENotFound, "no event or attempt %q to replay (events are kept %d days)", ref, int(Keep/(24*time.Hour)))
 			}
 			return fmt.Errorf("webhook replay: %w", err)
 		}
+		// Without a delivery row, the endpoint had at most the event's
+		// first attempt, sent fresh (see dispatch): made after the event
+		// and logged before it was marked dispatched.
+		prior := 0
+		if dispatched.Valid {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM webhook_attempts WHERE endpoint_id = $1 AND created_at >= $2 AND created_at <= $3
+				AND event_id = $4 LIMIT 1) a`, endpointID, at, dispatched.Int64, eventID).Scan(&n); err != nil {
+				return fmt.Errorf("webhook replay: %w", err)
+			}
+			prior = n
+		}
 		now := s.clock.Now().UnixMicro()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, event_at, next_attempt_at, expires_at, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $5, $5)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, event_at, next_attempt_at, expires_at, created_at, updated_at, attempts)
+			VALUES ($1, $2, $3, $4, $5, $6, $5, $5, $7)
 			ON CONFLICT (endpoint_id, event_id) DO UPDATE SET state = 'pending', tries = 0, next_attempt_at = $5, locked_until = 0, expires_at = $6, updated_at = $5`,
-			endpointID, eventID, typ, at, now, now+Window.Microseconds()); err != nil {
+			endpointID, eventID, typ, at, now, now+Window.Microseconds(), prior); err != nil {
 			return fmt.Errorf("webhook replay: %w", err)
 		}
 		return s.audit(ctx, tx, a, "webhook.replay", endpointID, nil, map[string]any{"event_id": eventID})
@@ -1130,7 +1323,9 @@ func (s *Service) Prune(ctx context.Context) (int64, error) {
 	cut := s.clock.Now().Add(-Keep).UnixMicro()
 	var n int64
 	for _, q := range []string{
-		`DELETE FROM webhook_attempts WHERE created_at < $1`,
+		// Endpoint by endpoint, through webhook_attempts_endpoint (a
+		// deleted endpoint's log went with it).
+		`DELETE FROM webhook_attempts WHERE endpoint_id IN (SELECT id FROM webhook_endpoints) AND created_at < $1`,
 		`DELETE FROM webhook_deliveries WHERE state <> 'pending' AND updated_at < $1`,
 		`DELETE FROM outbox WHERE dispatched_at IS NOT NULL AND dispatched_at < $1 AND created_at < $1
 			AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = outbox.id AND d.state = 'pending')`,

@@ -117,6 +117,9 @@ type Service struct {
 	done    chan struct{}
 	epSem   map[string]chan struct{}
 	sem     chan struct{} // the workers: one token per attempt in flight
+	// leased counts, per event this server leased from the outbox, its
+	// first attempts not yet recorded (see dispatch and record).
+	leased map[string]int
 }
 
 // New returns the service on db (migrated).
@@ -162,7 +165,7 @@ func New(db *store.DB, opts Options) (*Service, error) {
 			// A redirect is an answer, not a success: following it
 			// would let an endpoint send deliveries anywhere.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		epSem: map[string]chan struct{}{}, sem: make(chan struct{}, opts.Workers)}, nil
+		epSem: map[string]chan struct{}{}, sem: make(chan struct{}, opts.Workers), leased: map[string]int{}}, nil
 }
 
 // Input is an endpoint's fields as given to Create and Update. In Update,

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -704,16 +705,20 @@ func TestPruneKeepsAWeek(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		f := setup(t, db, webhook.Options{})
-		r := newReceiver(t)
+		r := newReceiver(t, status(500), status(200))
 		e, _ := f.endpoint(t, r.URL)
+		// The old event fails once, so it has a delivery row besides
+		// its two attempts; the new one is delivered at once.
 		f.emit(t, outbox.GiftSent, "old")
+		require.Equal(t, 1, f.step(t))
+		f.clock.Advance(5 * time.Second)
 		require.Equal(t, 1, f.step(t))
 		f.clock.Advance(webhook.Keep + time.Minute)
 		f.emit(t, outbox.GiftSent, "new")
 		require.Equal(t, 1, f.step(t))
 		n, err := f.svc.Prune(ctx)
 		require.NoError(t, err)
-		require.EqualValues(t, 3, n) // the old attempt, delivery and event
+		require.EqualValues(t, 4, n) // the old attempts, delivery and event
 		log, _, err := f.svc.Log(ctx, e.ID, "", 0)
 		require.NoError(t, err)
 		require.Len(t, log, 1)
@@ -774,15 +779,24 @@ func TestServersShareTheWork(t *testing.T) {
 	}
 }
 
+// loopFixture returns a fixture whose service runs on the system clock, as
+// the server's loop does, with a short poll; the fixture's clock (for the
+// events' times) is set to now.
+func loopFixture(t *testing.T, db *store.DB) (*fixture, *webhook.Service) {
+	t.Helper()
+	f := &fixture{db: db, clock: newClock()}
+	svc, err := webhook.New(db, webhook.Options{Clock: fanfare.SystemClock{}, Poll: 5 * time.Millisecond})
+	require.NoError(t, err)
+	f.svc = svc
+	f.clock.ns.Store(time.Now().UnixNano())
+	return f, svc
+}
+
 func TestLoopDeliversAndStopsWithoutLosingAnAttempt(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		f := &fixture{db: db, clock: newClock()}
-		svc, err := webhook.New(db, webhook.Options{Clock: fanfare.SystemClock{}, Poll: 5 * time.Millisecond})
-		require.NoError(t, err)
-		f.svc = svc
-		f.clock.ns.Store(time.Now().UnixNano())
+		f, svc := loopFixture(t, db)
 		hang := make(chan struct{})
 		var hung atomic.Int32
 		r := newReceiver(t, func(w http.ResponseWriter) {}, func(w http.ResponseWriter) {
@@ -849,4 +863,114 @@ func TestLoopQuietWhileTheDatabaseFails(t *testing.T) {
 	defer cancel()
 	require.NoError(t, svc.Stop(stop))
 	require.Equal(t, int32(1), h.errors.Load(), "error lines while the database failed for a second")
+}
+
+// deliveryRows returns the delivery rows as "endpoint state attempts".
+func deliveryRows(t *testing.T, db *store.DB) []string {
+	t.Helper()
+	rs, err := db.Read.Query(`SELECT endpoint_id, state, attempts FROM webhook_deliveries ORDER BY endpoint_id`)
+	require.NoError(t, err)
+	defer rs.Close()
+	var out []string
+	for rs.Next() {
+		var ep, state string
+		var attempts int
+		require.NoError(t, rs.Scan(&ep, &state, &attempts))
+		out = append(out, fmt.Sprintf("%s %s %d", ep, state, attempts))
+	}
+	require.NoError(t, rs.Err())
+	return out
+}
+
+// undispatched counts the outbox rows not yet dispatched.
+func undispatched(t *testing.T, db *store.DB) int {
+	t.Helper()
+	var n int
+	require.NoError(t, db.Read.QueryRow(`SELECT COUNT(*) FROM outbox WHERE dispatched_at IS NULL`).Scan(&n))
+	return n
+}
+
+// A new event's first attempts are made straight from the outbox: one
+// that succeeds leaves its line in the log and no delivery row; one that
+// fails waits as a delivery, retried alone.
+func TestFirstAttemptsWriteOnlyTheLog(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := setup(t, db, webhook.Options{})
+		ok, failing := newReceiver(t), newReceiver(t, status(500), status(200))
+		a, _ := f.endpoint(t, ok.URL)
+		b, _ := f.endpoint(t, failing.URL)
+		f.emit(t, outbox.PayoutPaid, "p1")
+		require.Equal(t, 2, f.step(t))
+		require.Equal(t, []string{b.ID + " pending 1"}, deliveryRows(t, db))
+		require.Zero(t, undispatched(t, db))
+		log, _, err := f.svc.Log(ctx, a.ID, "", 0)
+		require.NoError(t, err)
+		require.Len(t, log, 1)
+		require.Equal(t, 1, log[0].Attempt)
+
+		f.clock.Advance(5 * time.Second)
+		require.Equal(t, 1, f.step(t))
+		require.Len(t, ok.deliveries(), 1)
+		require.Len(t, failing.deliveries(), 2)
+		require.Equal(t, []string{b.ID + " succeeded 2"}, deliveryRows(t, db))
+		require.Zero(t, f.step(t))
+	})
+}
+
+// An event leased by a server that died while sending it (its lease in
+// the outbox, nothing recorded) is dispatched again once the lease ends,
+// not before.
+func TestDeadServersLeaseEnds(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db, webhook.Options{})
+		r := newReceiver(t)
+		f.endpoint(t, r.URL)
+		id := f.emit(t, outbox.GiftSent, "g1")
+		_, err := db.Write.Exec(`UPDATE outbox SET locked_until = $1 WHERE id = $2`, f.clock.Now().Add(35*time.Second).UnixMicro(), id)
+		require.NoError(t, err)
+		require.Zero(t, f.step(t))
+		f.clock.Advance(34 * time.Second)
+		require.Zero(t, f.step(t))
+		require.Equal(t, 1, undispatched(t, db))
+		f.clock.Advance(2 * time.Second)
+		require.Equal(t, 1, f.step(t))
+		require.Len(t, r.deliveries(), 1)
+		require.Zero(t, undispatched(t, db))
+		require.Empty(t, deliveryRows(t, db))
+	})
+}
+
+// While one first attempt of an event is still in flight, the others that
+// ended are recorded as deliveries (so a dispatch after a crash would not
+// send them again), and the event is marked dispatched with the last.
+func TestEventDispatchedWithItsLastFirstAttempt(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f, svc := loopFixture(t, db)
+		release := make(chan struct{})
+		quick := newReceiver(t)
+		slow := newReceiver(t, func(w http.ResponseWriter) { <-release })
+		a, _ := f.endpoint(t, quick.URL)
+		f.endpoint(t, slow.URL)
+		f.emit(t, outbox.GiftSent, "g1")
+		require.NoError(t, svc.Start(ctx))
+		t.Cleanup(func() { _ = svc.Stop(ctx) })
+		var once sync.Once
+		free := func() { once.Do(func() { close(release) }) }
+		t.Cleanup(free) // before the Stop above, which waits for the attempt
+		require.Eventually(t, func() bool {
+			rows := deliveryRows(t, db)
+			return len(rows) == 1 && rows[0] == a.ID+" succeeded 1"
+		}, 10*time.Second, 5*time.Millisecond)
+		require.Equal(t, 1, undispatched(t, db))
+		free()
+		require.Eventually(t, func() bool { return undispatched(t, db) == 0 }, 10*time.Second, 5*time.Millisecond)
+		require.Len(t, quick.deliveries(), 1)
+		require.Len(t, slow.deliveries(), 1)
+		require.Equal(t, []string{a.ID + " succeeded 1"}, deliveryRows(t, db))
+	})
 }

@@ -17,6 +17,7 @@ var allowed = map[string][]string{
 	"":                            {},
 	"internal/store":              {""},
 	"internal/store/storetest":    {"internal/store"},
+	"internal/outbox/outboxtest":  {"internal/store"},
 	"internal/ledger":             {"", "internal/store"},
 	"internal/ledger/ledgerbench": {"", "internal/ledger"},
 	"internal/audit":              {"", "internal/store", "internal/paging"},

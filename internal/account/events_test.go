@@ -13,6 +13,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/outbox"
+	"github.com/fanfarehq/fanfare/internal/outbox/outboxtest"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
 )
@@ -20,6 +21,7 @@ import (
 func TestStandingChangedEvent(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		outboxtest.Subscribe(t, db)
 		f := setup(t, db)
 		ctx := context.Background()
 		u, err := f.svc.Create(ctx, validInput("ayla"))
@@ -73,6 +75,7 @@ func TestStandingChangedEvent(t *testing.T) {
 func TestStandingChangedRolledBack(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		outboxtest.Subscribe(t, db)
 		ctx := context.Background()
 		c := &clock{now: start}
 		l, err := ledger.Open(ctx, db, ledger.Options{Clock: c})

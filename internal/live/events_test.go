@@ -12,6 +12,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/live"
 	"github.com/fanfarehq/fanfare/internal/outbox"
+	"github.com/fanfarehq/fanfare/internal/outbox/outboxtest"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
 )
@@ -27,6 +28,7 @@ func (f *fixture) events(t *testing.T, typ string) []outbox.Row {
 func TestGiftSentEvent(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		outboxtest.Subscribe(t, db)
 		f := setup(t, db)
 		ctx := context.Background()
 		l, err := f.live.Start(ctx, f.users["ayla"], "LIVE")
@@ -69,6 +71,7 @@ func TestGiftSentEvent(t *testing.T) {
 func TestGiftToAnEndedLiveWritesNoEvent(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		outboxtest.Subscribe(t, db)
 		f := setup(t, db)
 		ctx := context.Background()
 		l, err := f.live.Start(ctx, f.users["ayla"], "LIVE")
@@ -92,6 +95,7 @@ func TestGiftToAnEndedLiveWritesNoEvent(t *testing.T) {
 func TestGiftEventsUnderConcurrentFailures(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		outboxtest.Subscribe(t, db)
 		f := setup(t, db)
 		ctx := context.Background()
 		l, err := f.live.Start(ctx, f.users["ayla"], "LIVE")
@@ -156,6 +160,7 @@ func TestGiftEventsUnderConcurrentFailures(t *testing.T) {
 func TestLiveStartedAndEndedEvents(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		outboxtest.Subscribe(t, db)
 		f := setup(t, db)
 		ctx := context.Background()
 		l, err := f.live.Start(ctx, f.users["ayla"], "Sunday chat")

@@ -1,7 +1,9 @@
 // Package outbox writes the events a change reports to the host app in the
 // transaction of the change itself: an event exists if and only if its
-// change committed. internal/webhook reads the outbox and delivers each
-// event to the endpoints subscribed to its type.
+// change committed and a webhook endpoint (not disabled) subscribed to its
+// type then. internal/webhook reads the outbox and delivers each event to
+// the endpoints subscribed to its type. With no endpoint, a change writes
+// no event at all: a gift's event was a fifth of its cost.
 //
 // A change outside the ledger calls Enqueue with its *sql.Tx; a money
 // operation returns Write from its ledger.Op.Writes (or calls Enqueue from
@@ -101,15 +103,25 @@ func (e Event) Body() ([]byte, error) {
 	return b, nil
 }
 
-const insert = `INSERT INTO outbox (id, type, body, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`
+// insert writes an event if a webhook endpoint that takes deliveries (any
+// but a disabled one) subscribes to its type (events holds a JSON array of
+// types, or ["*"]): an event nobody would receive is not written. The
+// endpoints are read in the change's own transaction, so whether an event
+// is written is decided with the change, at its commit on SQLite's one
+// writer, at the statement on PostgreSQL. A type's quotes make the match
+// exact but for LIKE's "_", which can only let a useless event through.
+const insert = `INSERT INTO outbox (id, type, body, created_at) SELECT $1, $2, $3, $4
+	WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE state <> 'disabled' AND (events LIKE '%"*"%' OR events LIKE '%"' || $2 || '"%'))
+	ON CONFLICT (id) DO NOTHING`
 
 // Execer runs a statement: a *sql.Tx.
 type Execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-// Enqueue writes e through ex, in the transaction of the change it reports.
-// Writing an event whose id is already there does nothing.
+// Enqueue writes e through ex, in the transaction of the change it reports,
+// if an endpoint subscribes to its type (see insert). Writing an event
+// whose id is already there does nothing.
 func Enqueue(ctx context.Context, ex Execer, e Event) error {
 	b, err := e.Body()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fanfarehq/fanfare/internal/outbox"
+	"github.com/fanfarehq/fanfare/internal/outbox/outboxtest"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
 )
@@ -17,6 +18,7 @@ import (
 func TestEnqueueCommitsWithTheChange(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		outboxtest.Subscribe(t, db)
 		ctx := context.Background()
 		at := time.Date(2026, 3, 15, 12, 0, 0, 123456789, time.UTC)
 		ev := outbox.Event{ID: outbox.ID(outbox.GiftSent, "op1"), Type: outbox.GiftSent, At: at,
@@ -77,6 +79,7 @@ func TestBadEventsAreRefused(t *testing.T) {
 func TestList(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		outboxtest.Subscribe(t, db)
 		ctx := context.Background()
 		at := time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
 		for i, typ := range []string{outbox.GiftSent, outbox.TipSent, outbox.GiftSent} {
@@ -99,5 +102,46 @@ func TestList(t *testing.T) {
 		both, err := outbox.List(ctx, db.Read, outbox.TipSent, outbox.GiftSent)
 		require.NoError(t, err)
 		require.Len(t, both, 3)
+	})
+}
+
+// An event is written only if an endpoint that takes deliveries subscribes
+// to its type when the change commits: none, a disabled one or one
+// subscribed to other types write nothing; a paused one, "*" or the type
+// itself do.
+func TestEventsOnlyForSubscribers(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		n := 0
+		write := func(typ string) int {
+			t.Helper()
+			n++
+			tx, err := db.Write.BeginTx(ctx, nil)
+			require.NoError(t, err)
+			require.NoError(t, outbox.Enqueue(ctx, tx, outbox.Event{ID: outbox.ID(typ, fmt.Sprint(n)), Type: typ, At: time.Now(), Data: map[string]any{}}))
+			require.NoError(t, tx.Commit())
+			rows, err := outbox.List(ctx, db.Read)
+			require.NoError(t, err)
+			return len(rows)
+		}
+		endpoint := func(id, events, state string) {
+			t.Helper()
+			_, err := db.Write.ExecContext(ctx, `INSERT INTO webhook_endpoints (id, url, events, secret, state, created_at, updated_at)
+				VALUES ($1, 'https://receiver.invalid/', $2, 'whsec_dGVzdA==', $3, 0, 0)`, id, events, state)
+			require.NoError(t, err)
+		}
+		require.Zero(t, write(outbox.GiftSent))
+		endpoint("whe_gone", `["*"]`, "disabled")
+		require.Zero(t, write(outbox.GiftSent))
+		endpoint("whe_tips", `["tip.sent","purchase.charged_back"]`, "active")
+		require.Zero(t, write(outbox.GiftSent))
+		require.Equal(t, 1, write(outbox.TipSent))
+		require.Equal(t, 2, write(outbox.PurchaseChargedBack))
+		require.Equal(t, 2, write(outbox.PurchaseRefunded))
+		endpoint("whe_gifts", `["gift.sent"]`, "paused")
+		require.Equal(t, 3, write(outbox.GiftSent))
+		endpoint("whe_all", `["*"]`, "auto_paused")
+		require.Equal(t, 4, write(outbox.PayoutPaid))
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fanfarehq/fanfare/internal/outbox"
+	"github.com/fanfarehq/fanfare/internal/outbox/outboxtest"
 	"github.com/fanfarehq/fanfare/internal/payout"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
@@ -26,6 +27,7 @@ func (f *fixture) events(t *testing.T) ([]outbox.Row, []payout.Event) {
 func TestPayoutPaidEvent(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		outboxtest.Subscribe(t, db)
 		prov := &flaky{fails: 1, paid: map[string]int{}}
 		f := setup(t, db, payout.Options{Provider: prov})
 		f.earn(t, start, 50_000)
@@ -61,6 +63,7 @@ func TestPayoutPaidEvent(t *testing.T) {
 func TestPayoutFailedEvent(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		outboxtest.Subscribe(t, db)
 		f := setup(t, db, payout.Options{})
 		f.earn(t, start, 20_000)
 		f.clock.set(start.Add(hold))

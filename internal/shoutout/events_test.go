@@ -11,6 +11,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/outbox"
+	"github.com/fanfarehq/fanfare/internal/outbox/outboxtest"
 	"github.com/fanfarehq/fanfare/internal/shoutout"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
@@ -41,6 +42,7 @@ func (f *fixture) events(t *testing.T, id string) ([]string, []shoutout.Event) {
 func TestShoutoutEventsLifecycle(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		outboxtest.Subscribe(t, db)
 		ctx := context.Background()
 		f := setup(t, db, shoutout.Options{})
 		p, err := f.s.Request(ctx, f.fan, f.creator.UserID, input(), "req-1")
@@ -108,6 +110,7 @@ func TestShoutoutEventsLifecycle(t *testing.T) {
 func TestShoutoutRefundedEvents(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		outboxtest.Subscribe(t, db)
 		ctx := context.Background()
 		f := setup(t, db, shoutout.Options{Review: true})
 
@@ -176,6 +179,7 @@ func TestShoutoutRefundedEvents(t *testing.T) {
 func TestShoutoutDeliveredAfterReview(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		outboxtest.Subscribe(t, db)
 		ctx := context.Background()
 		f := setup(t, db, shoutout.Options{Review: true})
 		r := f.request(t)

@@ -11,6 +11,7 @@ import (
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/account"
 	"github.com/fanfarehq/fanfare/internal/outbox"
+	"github.com/fanfarehq/fanfare/internal/outbox/outboxtest"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
 	"github.com/fanfarehq/fanfare/internal/subscription"
@@ -37,6 +38,7 @@ func (f *fixture) events(t *testing.T, id string) ([]string, []subscription.Even
 func TestSubscriptionEvents(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		outboxtest.Subscribe(t, db)
 		ctx := context.Background()
 		f := setup(t, db, subscription.Options{})
 		f.grant(t, f.fan, 1_000)
@@ -111,6 +113,7 @@ func TestSubscriptionEvents(t *testing.T) {
 func TestSubscriptionLapsedEvent(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		outboxtest.Subscribe(t, db)
 		f := setup(t, db, subscription.Options{})
 		f.grant(t, f.fan, basicPrice)
 		sub := f.subscribe(t, f.fan, f.basic.ID)
@@ -137,6 +140,7 @@ func TestSubscriptionLapsedEvent(t *testing.T) {
 func TestSubscriptionCancelledBySystem(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		outboxtest.Subscribe(t, db)
 		ctx := context.Background()
 		f := setup(t, db, subscription.Options{})
 		f.grant(t, f.fan, 5_000)
@@ -157,6 +161,7 @@ func TestSubscriptionCancelledBySystem(t *testing.T) {
 func TestGiftedSubscriptionStartedEvents(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		outboxtest.Subscribe(t, db)
 		ctx := context.Background()
 		f := setup(t, db, subscription.Options{})
 		f.grant(t, f.fan, 5_000)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/outbox"
+	"github.com/fanfarehq/fanfare/internal/outbox/outboxtest"
 	"github.com/fanfarehq/fanfare/internal/store"
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
 	"github.com/fanfarehq/fanfare/internal/tips"
@@ -16,6 +17,7 @@ import (
 func TestTipSentEvent(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		outboxtest.Subscribe(t, db)
 		f := setup(t, db)
 		ctx := context.Background()
 		f.grant(t, 300, "grant")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/outbox"
+	"github.com/fanfarehq/fanfare/internal/outbox/outboxtest"
 	"github.com/fanfarehq/fanfare/internal/payment"
 	"github.com/fanfarehq/fanfare/internal/payment/stripetest"
 	"github.com/fanfarehq/fanfare/internal/store"
@@ -31,6 +32,7 @@ func (f *fixture) events(t *testing.T) ([]outbox.Row, []wallet.PurchaseEvent) {
 func TestPurchaseEventsSandbox(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		outboxtest.Subscribe(t, db)
 		f := setup(t, db)
 		ctx := context.Background()
 		at := now.Truncate(time.Microsecond)
@@ -70,6 +72,7 @@ func TestPurchaseEventsSandbox(t *testing.T) {
 func TestPurchaseChargedBackEventSandbox(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		outboxtest.Subscribe(t, db)
 		clock := newTestClock(now)
 		f := setupWith(t, db, clock, wallet.Options{ChargebackDelay: 10 * time.Minute})
 		ctx := context.Background()
@@ -91,6 +94,7 @@ func TestPurchaseChargedBackEventSandbox(t *testing.T) {
 func TestPurchaseEventsStripe(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		outboxtest.Subscribe(t, db)
 		f := setupStripe(t, db)
 
 		// Pending at checkout: nothing to report yet.

@@ -31,7 +31,7 @@ var allowed = map[string][]string{
 	"internal/account":            {"", "internal/store", "internal/ledger", "internal/outbox", "internal/audit", "internal/cache"},
 	"internal/payment":            {""},
 	"internal/payment/stripetest": {},
-	"internal/wallet":             {"", "internal/store", "internal/ledger", "internal/outbox", "internal/audit", "internal/payment"},
+	"internal/wallet":             {"", "internal/store", "internal/ledger", "internal/outbox", "internal/audit", "internal/payment", "internal/cache"},
 	"internal/room":               {},
 	"internal/broker":             {"", "internal/room"},
 	"internal/eligibility":        {"", "internal/store", "internal/audit"}, // ids come from the root: the rules need no ledger

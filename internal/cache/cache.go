@@ -64,3 +64,18 @@ func (c *TTL[K, V]) Delete(k K) {
 	delete(c.m, k)
 	c.mu.Unlock()
 }
+
+// Update replaces the value of k by fn's result if k is there and has not
+// expired, keeping the time it was put: an update never makes a value live
+// longer.
+func (c *TTL[K, V]) Update(k K, fn func(V) V) {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	if !ok || now.Sub(e.at) >= c.ttl {
+		return
+	}
+	e.v = fn(e.v)
+	c.m[k] = e
+}

@@ -69,6 +69,7 @@ func (s *Service) Freeze(ctx context.Context, actor fanfare.Actor, userID, reaso
 	if err != nil {
 		return nil, err
 	}
+	s.forgetSpendState(userID)
 	return f, nil
 }
 

@@ -324,6 +324,7 @@ func (s *Service) SetSpendLimit(ctx context.Context, actor fanfare.Actor, daily 
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("set spend limit: %w", err)
 	}
+	s.forgetSpendState(actor.UserID)
 	_, spent, err := s.spendState(ctx, actor.UserID, now)
 	if err != nil {
 		return nil, err

@@ -451,3 +451,55 @@ func TestPurchaseLimitMessageGroupsThousands(t *testing.T) {
 	requireCode(t, err, fanfare.EPurchaseLimit)
 	require.Equal(t, "coin purchases are limited to 36,394.90 TRY a day; 6,994.93 TRY is left in the last 24 hours", fanfare.ErrorMessage(err))
 }
+
+// The checks before the ledger reuse a fan's spending state for
+// SpendStateTTL. Two wallet services on one store stand for two nodes:
+// each node counts the fan's spends it made itself, a limit lowered on one
+// node holds there at once and on the other once its state expires, and
+// whatever each node's state says, the day's spend never passes the limit
+// (the spending operation checks it again).
+func TestSpendStateReusedAcrossNodes(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		clock := newTestClock(time.Date(2026, 3, 15, 8, 0, 0, 0, time.UTC))
+		f := setupWith(t, db, clock, wallet.Options{Limits: &wallet.Limits{DailySpend: 100}})
+		other := &fixture{wallet: wallet.New(db, f.ledger, f.accounts, wallet.Options{Clock: clock, Limits: &wallet.Limits{DailySpend: 100}}),
+			ledger: f.ledger, accounts: f.accounts, db: db, fan: f.fan}
+		ayla := f.user(t, "ayla", "1995-05-05")
+		f.grant(t, 1000, "g1")
+
+		// Both nodes read the fan's state (nothing spent yet).
+		_, err := f.pay(f.actor(), ayla.ID, 10, "a1")
+		require.NoError(t, err)
+		_, err = other.pay(f.actor(), ayla.ID, 10, "b1")
+		require.NoError(t, err)
+		// This node counts its own spends: 20 + 70 would pass the limit
+		// with the other node's 10, which it does not know of yet; the
+		// spending operation refuses it.
+		_, err = f.pay(f.actor(), ayla.ID, 70, "a2")
+		require.NoError(t, err)
+		require.Equal(t, fanfare.Amount(90), f.spentToday(t))
+		_, err = f.pay(f.actor(), ayla.ID, 15, "a3")
+		requireCode(t, err, fanfare.ESpendLimit)
+		require.Contains(t, err.Error(), "10 are left")
+		_, err = other.pay(f.actor(), ayla.ID, 15, "b2")
+		requireCode(t, err, fanfare.ESpendLimit)
+		require.Equal(t, fanfare.Amount(90), f.spentToday(t))
+
+		// A limit lowered on one node holds there at once.
+		_, err = f.wallet.SetSpendLimit(ctx, f.actor(), 95)
+		require.NoError(t, err)
+		_, err = f.pay(f.actor(), ayla.ID, 6, "a4")
+		requireCode(t, err, fanfare.ESpendLimit)
+		// The other node learns it when its state expires.
+		clock.set(clock.Now().Add(wallet.SpendStateTTL))
+		_, err = other.pay(f.actor(), ayla.ID, 6, "b3")
+		requireCode(t, err, fanfare.ESpendLimit)
+		require.Contains(t, err.Error(), "95 coins")
+		_, err = other.pay(f.actor(), ayla.ID, 5, "b4")
+		require.NoError(t, err)
+		require.Equal(t, fanfare.Amount(95), f.spentToday(t))
+		f.requireCoins(t, 905)
+	})
+}

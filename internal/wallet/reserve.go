@@ -97,9 +97,18 @@ func (s *Service) Reserve(ctx context.Context, actor fanfare.Actor, rv Reservati
 		},
 		Effect: rv.Effect,
 	})
+	if fanfare.ErrorCode(err) == fanfare.EWalletFrozen {
+		// Frozen since the checks read the wallet (see SpendStateTTL).
+		s.forgetSpendState(check.UserID)
+		return nil, s.frozenBecause(ctx, check.UserID)
+	}
 	out, err := reservedOf(from, res, err)
 	if out != nil {
 		out.Fan = check.Fan
+		if !out.Replayed {
+			day, _ := dayOf(out.CreatedAt)
+			s.spent(check.UserID, day, out.Coins)
+		}
 	}
 	return out, err
 }

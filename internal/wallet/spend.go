@@ -64,7 +64,7 @@ func (s *Service) checkSpend(ctx context.Context, actor fanfare.Actor, coins fan
 			AdultAge, what, AdultAge)
 	}
 	if !useRead {
-		if c, spent, err = s.spendState(ctx, u.ID, now); err != nil {
+		if c, spent, err = s.readSpendState(ctx, u.ID, now); err != nil {
 			return nil, err
 		}
 	}
@@ -76,6 +76,63 @@ func (s *Service) checkSpend(ctx context.Context, actor fanfare.Actor, coins fan
 		return nil, spendLimitError(limit, left)
 	}
 	return &SpendCheck{UserID: u.ID, Fan: u, Coins: coins, Limit: limit}, nil
+}
+
+// SpendStateTTL is how long the checks before the ledger reuse a fan's
+// spending state (their own limit choice, what they spent today, their
+// wallet not frozen): a fan sending gifts in a stream is read once a
+// second, not once a gift. What the reuse can miss is checked again where
+// it matters: the day's spend and a frozen wallet in the spending
+// operation's transaction (a refusal there is as precise), a limit the fan
+// lowered at once on the node that served the change (and within
+// SpendStateTTL on the others, as a logout). The fan's own spends on this
+// node are added to what the state says they spent, so that a spend past
+// the limit is refused before the ledger, as without the reuse, and does
+// not use up its Idempotency-Key; only a spend made meanwhile on another
+// node can leave it to the ledger's check. A frozen wallet's state is not
+// kept: a fan who settles it can spend at once.
+const SpendStateTTL = time.Second
+
+// spendKey is a fan and a day.
+type spendKey struct {
+	userID string
+	day    int64
+}
+
+// spendRead is a fan's spending state as read on a day.
+type spendRead struct {
+	state spendState
+	spent fanfare.Amount
+}
+
+// readSpendState is spendState, reused for SpendStateTTL.
+func (s *Service) readSpendState(ctx context.Context, userID string, now time.Time) (spendState, fanfare.Amount, error) {
+	day, _ := dayOf(now)
+	k := spendKey{userID, day}
+	if r, ok := s.states.Get(k); ok {
+		return r.state, r.spent, nil
+	}
+	st, spent, err := s.spendState(ctx, userID, now)
+	if err == nil && !st.frozen {
+		s.states.Put(k, spendRead{st, spent})
+	}
+	return st, spent, err
+}
+
+// spent adds coins to what the state kept for userID says they spent today:
+// a fan's own spends on this node keep it exact.
+func (s *Service) spent(userID string, day int64, coins fanfare.Amount) {
+	s.states.Update(spendKey{userID, day}, func(r spendRead) spendRead {
+		r.spent += coins
+		return r
+	})
+}
+
+// forgetSpendState drops the spending state kept for userID today, after a
+// change to it on this node.
+func (s *Service) forgetSpendState(userID string) {
+	day, _ := dayOf(s.clock.Now())
+	s.states.Delete(spendKey{userID, day})
 }
 
 // spendState reads, in one query, user userID's own limit choice, what
@@ -363,9 +420,18 @@ func (s *Service) Pay(ctx context.Context, actor fanfare.Actor, sp Spend) (*Paym
 		Effect: sp.Effect,
 		Jobs:   sp.Jobs,
 	})
+	if fanfare.ErrorCode(err) == fanfare.EWalletFrozen {
+		// Frozen since the checks read the wallet (see SpendStateTTL).
+		s.forgetSpendState(check.UserID)
+		return nil, s.frozenBecause(ctx, check.UserID)
+	}
 	p, err := paymentOf(sp, from, res, err)
 	if p != nil {
 		p.Fan = check.Fan
+		if !p.Replayed {
+			day, _ := dayOf(p.CreatedAt)
+			s.spent(check.UserID, day, p.Coins)
+		}
 	}
 	return p, err
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/audit"
+	"github.com/fanfarehq/fanfare/internal/cache"
 	"github.com/fanfarehq/fanfare/internal/ledger"
 	"github.com/fanfarehq/fanfare/internal/store"
 )
@@ -56,6 +57,9 @@ type Service struct {
 	providers map[string]Provider
 	limits    atomic.Pointer[Limits]
 	giftName  func(id string) (string, bool)
+	// states keeps each fan's spending state as the checks before the
+	// ledger read it (see readSpendState).
+	states *cache.TTL[spendKey, spendRead]
 
 	chargebackDelay time.Duration
 }
@@ -68,7 +72,8 @@ func New(db *store.DB, l *ledger.Ledger, users Users, opts Options) *Service {
 		panic("wallet: New needs Options.Clock")
 	}
 	s := &Service{db: db, ledger: l, users: users, clock: opts.Clock, providers: opts.Providers,
-		giftName: opts.GiftName, chargebackDelay: opts.ChargebackDelay}
+		giftName: opts.GiftName, chargebackDelay: opts.ChargebackDelay,
+		states: cache.New[spendKey, spendRead](SpendStateTTL, 100_000, opts.Clock.Now)}
 	if s.chargebackDelay <= 0 {
 		s.chargebackDelay = DefaultChargebackDelay
 	}

@@ -97,18 +97,12 @@ func (s *Service) Reserve(ctx context.Context, actor fanfare.Actor, rv Reservati
 		},
 		Effect: rv.Effect,
 	})
-	if fanfare.ErrorCode(err) == fanfare.EWalletFrozen {
-		// Frozen since the checks read the wallet (see SpendStateTTL).
-		s.forgetSpendState(check.UserID)
-		return nil, s.frozenBecause(ctx, check.UserID)
+	if err := s.spendDone(ctx, check, res, err); err != nil {
+		return nil, err
 	}
-	out, err := reservedOf(from, res, err)
+	out, err := reservedOf(from, res, nil)
 	if out != nil {
 		out.Fan = check.Fan
-		if !out.Replayed {
-			day, _ := dayOf(out.CreatedAt)
-			s.spent(check.UserID, day, out.Coins)
-		}
 	}
 	return out, err
 }

@@ -128,6 +128,22 @@ func (s *Service) spent(userID string, day int64, coins fanfare.Amount) {
 	})
 }
 
+// spendDone keeps the reused spending state right after the spending
+// operation of check ended with res or err, and returns err: a wallet
+// frozen since the checks read it is forgotten and refused with its reason;
+// a spend that committed is counted.
+func (s *Service) spendDone(ctx context.Context, check *SpendCheck, res *ledger.Result, err error) error {
+	if fanfare.ErrorCode(err) == fanfare.EWalletFrozen {
+		s.forgetSpendState(check.UserID)
+		return s.frozenBecause(ctx, check.UserID)
+	}
+	if err == nil && !res.Replayed {
+		day, _ := dayOf(res.CreatedAt)
+		s.spent(check.UserID, day, check.Coins)
+	}
+	return err
+}
+
 // forgetSpendState drops the spending state kept for userID today, after a
 // change to it on this node.
 func (s *Service) forgetSpendState(userID string) {
@@ -420,18 +436,12 @@ func (s *Service) Pay(ctx context.Context, actor fanfare.Actor, sp Spend) (*Paym
 		Effect: sp.Effect,
 		Jobs:   sp.Jobs,
 	})
-	if fanfare.ErrorCode(err) == fanfare.EWalletFrozen {
-		// Frozen since the checks read the wallet (see SpendStateTTL).
-		s.forgetSpendState(check.UserID)
-		return nil, s.frozenBecause(ctx, check.UserID)
+	if err := s.spendDone(ctx, check, res, err); err != nil {
+		return nil, err
 	}
-	p, err := paymentOf(sp, from, res, err)
+	p, err := paymentOf(sp, from, res, nil)
 	if p != nil {
 		p.Fan = check.Fan
-		if !p.Replayed {
-			day, _ := dayOf(p.CreatedAt)
-			s.spent(check.UserID, day, p.Coins)
-		}
 	}
 	return p, err
 }

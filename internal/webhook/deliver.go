@@ -293,7 +293,7 @@ func (s *Service) dispatch(ctx context.Context, tx *sql.Tx, lease int) (int, []d
 			}
 			fresh = slices.DeleteFunc(fresh, func(d delivery) bool { return there[d.endpointID+" "+d.eventID] })
 		}
-		if _, err := s.insertRows(ctx, tx, "webhook_deliveries", []string{"endpoint_id", "event_id", "event_type", "event_at", "next_attempt_at", "expires_at", "created_at", "updated_at"},
+		if err := s.insertRows(ctx, tx, "webhook_deliveries", []string{"endpoint_id", "event_id", "event_type", "event_at", "next_attempt_at", "expires_at", "created_at", "updated_at"},
 			` ON CONFLICT (endpoint_id, event_id) DO NOTHING`, waiting); err != nil {
 			return fmt.Errorf("webhook: create deliveries: %w", err)
 		}
@@ -341,10 +341,6 @@ func (s *Service) existing(ctx context.Context, tx *sql.Tx, ds []delivery) (map[
 	for len(ds) > 0 {
 		chunk := ds[:min(len(ds), 200)]
 		ds = ds[len(chunk):]
-		keys := make([][]any, len(chunk))
-		for i, d := range chunk {
-			keys[i] = []any{d.endpointID, d.eventID}
-		}
 		in, args := s.pairs(chunk, 1)
 		q := `SELECT endpoint_id || ' ' || event_id FROM webhook_deliveries WHERE (endpoint_id, event_id) IN ` + in
 		rs, err := tx.QueryContext(ctx, q, args...)
@@ -404,44 +400,19 @@ func (s *Service) subscribers(ctx context.Context, tx *sql.Tx) ([]Endpoint, erro
 // a JSON array (json_each): SQLite looks numbered placeholders up in a
 // list, so a statement of n placeholders costs n² to prepare and bind, and
 // a statement per row costs its execution's overhead per row.
-//
-// With returning (columns), it returns the rows inserted, those columns
-// of each joined by a space.
-func (s *Service) insertRows(ctx context.Context, tx *sql.Tx, table string, cols []string, tail string, rows [][]any, returning ...string) (map[string]bool, error) {
-	inserted := map[string]bool{}
+func (s *Service) insertRows(ctx context.Context, tx *sql.Tx, table string, cols []string, tail string, rows [][]any) error {
 	if len(rows) == 0 {
-		return inserted, nil
+		return nil
 	}
 	head := `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `) `
-	if len(returning) > 0 {
-		tail += ` RETURNING ` + strings.Join(returning, ` || ' ' || `)
-	}
-	run := func(q string, args ...any) error {
-		if len(returning) == 0 {
-			_, err := tx.ExecContext(ctx, q, args...)
-			return err
-		}
-		rs, err := tx.QueryContext(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rs.Close()
-		for rs.Next() {
-			var k string
-			if err := rs.Scan(&k); err != nil {
-				return err
-			}
-			inserted[k] = true
-		}
-		return rs.Err()
-	}
 	if s.db.Dialect == store.SQLite {
 		vals := make([]string, len(cols))
 		for j := range cols {
 			vals[j] = "value->>" + strconv.Itoa(j)
 		}
 		// WHERE true: an upsert's SELECT must not end with its FROM.
-		return inserted, run(head+`SELECT `+strings.Join(vals, ", ")+` FROM json_each($1) WHERE true`+tail, jsonRows(rows))
+		_, err := tx.ExecContext(ctx, head+`SELECT `+strings.Join(vals, ", ")+` FROM json_each($1) WHERE true`+tail, jsonRows(rows))
+		return err
 	}
 	for len(rows) > 0 {
 		chunk := rows[:min(len(rows), 100)]
@@ -465,11 +436,11 @@ func (s *Service) insertRows(ctx context.Context, tx *sql.Tx, table string, cols
 			args = append(args, r...)
 		}
 		b.WriteString(tail)
-		if err := run(b.String(), args...); err != nil {
-			return inserted, err
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return err
 		}
 	}
-	return inserted, nil
+	return nil
 }
 
 // jsonRows encodes rows (strings and integers) as a JSON array of arrays.
@@ -932,13 +903,13 @@ func (s *Service) record(ctx context.Context, tx *sql.Tx, rs []result) (settle f
 				s.opts.Metrics.observe(r, now)
 			}
 		}
-		if _, err := s.insertRows(ctx, tx, "webhook_attempts", []string{"id", "endpoint_id", "event_id", "event_type", "attempt", "status", "latency_us", "response", "error", "created_at"},
+		if err := s.insertRows(ctx, tx, "webhook_attempts", []string{"id", "endpoint_id", "event_id", "event_type", "attempt", "status", "latency_us", "response", "error", "created_at"},
 			``, logRows); err != nil {
 			return fmt.Errorf("webhook: write the delivery log: %w", err)
 		}
 		// A replay may have made the delivery meanwhile: it stands (due
 		// now), and the event is sent again.
-		if _, err := s.insertRows(ctx, tx, "webhook_deliveries", []string{"endpoint_id", "event_id", "event_type", "event_at", "state", "tries", "attempts",
+		if err := s.insertRows(ctx, tx, "webhook_deliveries", []string{"endpoint_id", "event_id", "event_type", "event_at", "state", "tries", "attempts",
 			"next_attempt_at", "expires_at", "created_at", "updated_at"}, ` ON CONFLICT (endpoint_id, event_id) DO NOTHING`, freshRows); err != nil {
 			return fmt.Errorf("webhook: record deliveries: %w", err)
 		}

@@ -85,7 +85,8 @@ synchronous_commit and fsync. When they do not make every answer durable
 it says "NOT durable" and why (e.g. "NOT durable: fsync=off").
 
 --batch 1 commits every gift in its own transaction (no group commit), so the
-gain of batching shows as the ratio of two runs.`
+gain of batching shows as the ratio of two runs. On PostgreSQL --lanes 1
+keeps one batch in flight at a time instead of two, likewise.`
 
 func (c *BenchCommand) ledger(ctx context.Context, args []string) error {
 	fs := newFlagSet("bench ledger", benchLedgerSynopsis, c.stderr)
@@ -96,6 +97,7 @@ func (c *BenchCommand) ledger(ctx context.Context, args []string) error {
 	conc := fs.Int("concurrency", 256, "concurrent senders")
 	batch := fs.Int("batch", 1024, "most gifts per database transaction; 1 turns group commit off")
 	coins := fs.Int64("coins", 5, "coins per gift")
+	lanes := fs.Int("lanes", 2, "PostgreSQL: batches in flight at once, each on its own connection (SQLite has one writer: 1)")
 	keep := fs.Bool("keep", false, "keep the database afterwards")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	withJobs := fs.Bool("jobs", true, "run the background job queue on the same database while sending, as serve does (false: no queue, to measure what it costs)")
@@ -105,8 +107,8 @@ func (c *BenchCommand) ledger(ctx context.Context, args []string) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	if *fans < 1 || *gifts < 1 || *conc < 1 || *batch < 1 || *coins < 1 {
-		return fmt.Errorf("bench ledger: --fans, --gifts, --concurrency, --batch and --coins must be positive")
+	if *fans < 1 || *gifts < 1 || *conc < 1 || *batch < 1 || *coins < 1 || *lanes < 1 {
+		return fmt.Errorf("bench ledger: --fans, --gifts, --concurrency, --batch, --coins and --lanes must be positive")
 	}
 	u, cleanup, err := benchDB("bench ledger", *storeName, *dbURL, *keep)
 	if err != nil {
@@ -122,7 +124,7 @@ func (c *BenchCommand) ledger(ctx context.Context, args []string) error {
 		return err
 	}
 	var syncs, batches atomic.Int64
-	l, err := ledger.Open(ctx, db, ledger.Options{MaxBatch: *batch,
+	l, err := ledger.Open(ctx, db, ledger.Options{MaxBatch: *batch, Lanes: *lanes,
 		OnSync: func(uint64) { syncs.Add(1) }, Observer: batchCounter{&batches}})
 	if err != nil {
 		return err
@@ -173,6 +175,9 @@ func (c *BenchCommand) ledger(ctx context.Context, args []string) error {
 	mode := ""
 	if *batch == 1 {
 		mode = ", batch=1"
+	}
+	if db.Dialect == store.Postgres {
+		mode += fmt.Sprintf(", lanes=%d", *lanes)
 	}
 	if !*withJobs {
 		mode += ", no jobs"

@@ -96,16 +96,16 @@ var errEffectFailed = errors.New("an operation's write failed")
 // idempotency key turned out to be committed already (the transaction is then
 // rolled back and nothing is answered), or an error that fails the whole
 // batch. Otherwise it fills in every operation's result and commits.
-func (c *committer) try(ctx context.Context, ops []*pending, savepoints bool) (conflicted []*pending, err error) {
+func (c *committer) try(ctx context.Context, w writer, ops []*pending, savepoints bool) (conflicted []*pending, err error) {
 	if len(ops) == 0 {
 		return nil, nil
 	}
-	conn, err := c.w.conn(ctx)
+	conn, err := w.conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	defer func() { c.w.release(conn, err) }()
-	end, err := c.w.begin(ctx, conn)
+	defer func() { w.release(conn, err) }()
+	end, err := w.begin(ctx, conn)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
@@ -123,11 +123,11 @@ func (c *committer) try(ctx context.Context, ops []*pending, savepoints bool) (c
 	now := c.l.clock.Now().UTC()
 	nowJSON, _ := now.MarshalJSON()
 	b := &batch{
-		w:          c.w,
+		w:          w,
 		tx:         &batchTx{Tx: sqlTx, conn: conn, db: c.l.db},
 		ops:        ops,
 		savepoints: savepoints,
-		hotLast:    !savepoints && c.w.shared(),
+		hotLast:    !savepoints && w.shared(),
 		system:     c.l.isSystem,
 		clock:      c.l.clock,
 		now:        now,

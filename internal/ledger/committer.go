@@ -27,17 +27,22 @@ import (
 // On PostgreSQL several processes may run committers on one database; see
 // postgresWriter for how their batches serialize. Idempotency keys are unique
 // in the database, and a key that another batch committed first sends its
-// operation down the replay path.
+// operation down the replay path. The same rules let one process keep
+// several batches in flight there (Options.Lanes): each lane is a loop
+// with its own connection that takes the next batch while the others'
+// COMMITs wait for the server's WAL flush, and lanes serialize on the rows
+// they share exactly as two nodes' committers do.
 type committer struct {
-	l    *Ledger
-	w    writer
-	in   chan *pending
-	done chan struct{}
-	mu   sync.RWMutex
-	shut bool
-	// seq numbers the batches, from 1 in commit order; only the committer
-	// goroutine uses it.
-	seq uint64
+	l     *Ledger
+	lanes []writer
+	in    chan *pending
+	done  chan struct{}
+	mu    sync.RWMutex
+	shut  bool
+	// seqMu orders the batches' sequence numbers (seq, from 1 in commit
+	// order) with the OnSync calls that report them.
+	seqMu sync.Mutex
+	seq   uint64
 	// SQLite: committed batches waiting for the WAL fsync (see syncLoop).
 	toSync chan synced
 	synced chan struct{}
@@ -80,7 +85,13 @@ func newCommitter(ctx context.Context, l *Ledger) (*committer, error) {
 	// With group commit off (MaxBatch 1) every operation waits for its own
 	// fsync, as the baseline it is meant to be.
 	groupSync := l.db.Dialect == store.SQLite && l.opts.MaxBatch > 1
-	c.w = newWriter(l.db, groupSync)
+	lanes := 1
+	if l.db.Dialect == store.Postgres {
+		lanes = l.opts.Lanes
+	}
+	for range lanes {
+		c.lanes = append(c.lanes, newWriter(l.db, groupSync))
+	}
 	if groupSync {
 		c.toSync, c.synced = make(chan synced), make(chan struct{})
 		go c.syncLoop()
@@ -150,9 +161,14 @@ func (c *committer) close() error {
 	}
 	c.mu.Unlock()
 	<-c.done
-	return c.w.close()
+	var err error
+	for _, w := range c.lanes {
+		err = errors.Join(err, w.close())
+	}
+	return err
 }
 
+// run runs the lanes until the queue is closed and drained.
 func (c *committer) run() {
 	defer close(c.done)
 	if c.toSync != nil {
@@ -161,6 +177,15 @@ func (c *committer) run() {
 			<-c.synced
 		}()
 	}
+	var wg sync.WaitGroup
+	for _, w := range c.lanes {
+		wg.Go(func() { c.lane(w) })
+	}
+	wg.Wait()
+}
+
+// lane forms batches from the queue and commits them on w, one at a time.
+func (c *committer) lane(w writer) {
 	max := c.l.opts.MaxBatch
 	batch := make([]*pending, 0, max)
 	for {
@@ -170,7 +195,7 @@ func (c *committer) run() {
 		}
 		batch = append(batch[:0], p)
 		c.drain(&batch, max)
-		c.commit(batch)
+		c.commit(w, batch)
 	}
 }
 
@@ -193,12 +218,11 @@ func (c *committer) drain(batch *[]*pending, max int) bool {
 
 // commit commits one batch, makes it durable and answers every operation
 // in it.
-func (c *committer) commit(batch []*pending) {
+func (c *committer) commit(w writer, batch []*pending) {
 	sw := fanfare.StartStopwatch()
-	c.seq++
 	leaders := leadersOf(batch)
 	ctx := context.Background()
-	leaders, replays, err := c.settle(ctx, leaders)
+	leaders, replays, err := c.settle(ctx, w, leaders)
 	failed := 0
 	for _, p := range leaders {
 		if err != nil {
@@ -215,18 +239,25 @@ func (c *committer) commit(batch []*pending) {
 		o.BatchCommitted(len(batch), failed, sw.Elapsed())
 	}
 	answer := c.answers(leaders, replays, len(batch))
+	// The batch is numbered once its transaction has ended, so that the
+	// numbers follow the commits when lanes commit side by side.
+	c.seqMu.Lock()
+	c.seq++
+	seq := c.seq
 	for _, p := range answer {
-		p.batch = c.seq
+		p.batch = seq
 	}
 	if c.toSync != nil {
-		c.toSync <- synced{c.seq, answer} // answered once the WAL is on disk
+		c.seqMu.Unlock()
+		c.toSync <- synced{seq, answer} // answered once the WAL is on disk
 		return
 	}
 	// The commit itself was durable (synchronous=FULL on SQLite; on
 	// PostgreSQL, as the server's settings make it).
 	if f := c.l.opts.OnSync; f != nil {
-		f(c.seq)
+		f(seq)
 	}
+	c.seqMu.Unlock()
 	for _, p := range answer {
 		close(p.done)
 	}
@@ -257,11 +288,11 @@ func leadersOf(batch []*pending) []*pending {
 // with savepoints when one of its writes failed, and without the
 // operations whose key turned out to be committed already (a replay that
 // raced its original), which it returns as replays.
-func (c *committer) settle(ctx context.Context, leaders []*pending) (ran, replays []*pending, err error) {
+func (c *committer) settle(ctx context.Context, w writer, leaders []*pending) (ran, replays []*pending, err error) {
 	savepoints := false
 	for attempt := 0; ; attempt++ {
 		var conflicted []*pending
-		conflicted, err = c.try(ctx, leaders, savepoints)
+		conflicted, err = c.try(ctx, w, leaders, savepoints)
 		// Another node's batch created one of this batch's holds first,
 		// or PostgreSQL broke a deadlock with one (an account this batch
 		// credits last that the other locked first, and the reverse):

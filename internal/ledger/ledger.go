@@ -358,6 +358,13 @@ type Options struct {
 	// return of COMMIT. It runs on the committer's goroutines and must
 	// return quickly.
 	OnSync func(batch uint64)
+	// Lanes is how many batches the committer keeps in flight at once on
+	// PostgreSQL, each in its own transaction on its own connection: while
+	// one batch's COMMIT waits for the server's WAL flush, the next is
+	// read, checked and written. Lanes lock what they share in the order
+	// nodes do (see postgresWriter), so they cannot deadlock. Default 2.
+	// SQLite has one writer: one lane.
+	Lanes int
 	// Jobs inserts the jobs of operations that schedule some (Op.Jobs);
 	// without it such operations are refused.
 	Jobs JobQueue
@@ -392,6 +399,9 @@ func Open(ctx context.Context, db *store.DB, opts Options) (*Ledger, error) {
 	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 1024
+	}
+	if opts.Lanes <= 0 {
+		opts.Lanes = 2
 	}
 	if opts.IdempotencyTTL < 24*time.Hour {
 		opts.IdempotencyTTL = 72 * time.Hour

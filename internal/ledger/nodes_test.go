@@ -201,3 +201,101 @@ func TestNodesCreditLastBothWays(t *testing.T) {
 	}
 	mustVerify(t, a.l)
 }
+
+// TestLanesCommitPastABlockedBatch holds one fan's account row locked from
+// outside the ledger, so that the batch with that fan's gift waits: on
+// PostgreSQL the committer's second lane still commits another fan's gift
+// meanwhile, and the first gift commits once the lock is gone. With one
+// lane the second gift waits behind the first, as before lanes.
+func TestLanesCommitPastABlockedBatch(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db := storetest.MustOpen(t, store.Postgres)
+	for _, lanes := range []int{2, 1} {
+		t.Run(fmt.Sprintf("lanes=%d", lanes), func(t *testing.T) {
+			f := setup(t, db, ledger.Options{Lanes: lanes})
+			fan := must(t)(f.l.UserAccount(ctx, fmt.Sprint("fan-", lanes), fanfare.Coin))
+			other := must(t)(f.l.UserAccount(ctx, fmt.Sprint("other-fan-", lanes), fanfare.Coin))
+			f.grant(t, fan, 10)
+			f.grant(t, other, 10)
+
+			tx, err := db.Write.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			if _, err := tx.ExecContext(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE`, int64(fan)); err != nil {
+				t.Fatal(err)
+			}
+			blocked := make(chan error, 1)
+			go func() {
+				_, err := f.l.Submit(ctx, f.gift(fan, 1, fmt.Sprint("blocked-", lanes)))
+				blocked <- err
+			}()
+			// The blocked gift's batch is on a lane before the next one
+			// is sent: its account lock is what it waits for.
+			waitLocked(t, db, int64(fan))
+
+			passed := make(chan error, 1)
+			go func() {
+				_, err := f.l.Submit(ctx, f.gift(other, 1, fmt.Sprint("other-", lanes)))
+				passed <- err
+			}()
+			select {
+			case err := <-passed:
+				if lanes == 1 {
+					t.Fatalf("with one lane, a gift committed while the batch before it waited (err %v)", err)
+				}
+				if err != nil {
+					t.Fatalf("the other fan's gift: %v", err)
+				}
+			case err := <-blocked:
+				t.Fatalf("the blocked gift returned while its account was locked: %v", err)
+			case <-time.After(2 * time.Second):
+				if lanes > 1 {
+					t.Fatal("the other fan's gift did not commit while another lane's batch waited for a lock")
+				}
+			}
+			if err := tx.Rollback(); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-blocked; err != nil {
+				t.Fatalf("the blocked gift, once the lock was gone: %v", err)
+			}
+			if lanes == 1 {
+				if err := <-passed; err != nil {
+					t.Fatalf("the other fan's gift, after the blocked one: %v", err)
+				}
+			}
+			for _, id := range []ledger.AccountID{fan, other} {
+				if got := balance(t, f.l, id); got != 9 {
+					t.Fatalf("Balance(%d) = %d, want 9", id, got)
+				}
+			}
+			mustVerify(t, f.l)
+		})
+	}
+}
+
+// waitLocked waits until a session waits for a lock on the accounts row
+// of id.
+func waitLocked(t *testing.T, db *store.DB, id int64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		err := db.Read.QueryRowContext(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND datname = current_database()`).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no batch waits for the lock on account %d after 30 s", id)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

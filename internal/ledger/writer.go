@@ -10,7 +10,7 @@ import (
 // writer is where SQLite and PostgreSQL differ in a batch: the connection
 // it runs on, how it locks and reads the rows it needs, and how it writes
 // in bulk. Everything else in a batch is written once; sqliteWriter and
-// postgresWriter are the two implementations. Only the committer goroutine
+// postgresWriter are the two implementations. Only the committer lane that
 // calls a writer.
 type writer interface {
 	// conn returns the connection for a batch, and release gives it back

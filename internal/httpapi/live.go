@@ -489,7 +489,6 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept answered the client
 	}
-	defer conn.CloseNow()
 	conn.SetReadLimit(maxClientFrame)
 
 	// The viewer joins as who they are: the room knows its logged-in
@@ -499,6 +498,21 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 		conn.Close(websocket.StatusTryAgainLater, "the server is shutting down")
 		return
 	}
+	// The connection is the library's now: the feed runs on goroutines of
+	// its own and this handler returns, so that what serving the request
+	// needed (the request, its headers, this goroutine's grown stack) is
+	// not kept for the hours a viewer may watch. It keeps the request's
+	// id and log fields, not its cancellation: the feed ends when the
+	// socket or the room does.
+	s.feeds.Add(1)
+	go s.feed(detached(ctx), conn, v, actor, l.ID)
+}
+
+// feed writes the room's frames to one viewer's socket and reads what the
+// viewer sends, until either side ends.
+func (s *Server) feed(ctx context.Context, conn *websocket.Conn, v *room.Viewer, actor fanfare.Actor, liveID string) {
+	defer s.feeds.Done()
+	defer conn.CloseNow()
 	defer v.Leave()
 	s.metrics.viewers.Inc()
 	defer s.metrics.viewers.Dec()
@@ -532,7 +546,7 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 			if terr := fanfare.CheckText(msg.Text, fanfare.OneLine); terr != nil {
 				err = fanfare.Errorf(fanfare.EInvalid, "text %s", terr)
 			} else if actor.UserID != "" {
-				err = s.live.Chat(ctx, actor, l.ID, msg.Text)
+				err = s.live.Chat(ctx, actor, liveID, msg.Text)
 			}
 			if err != nil {
 				p := problemFor(ctx, err)
@@ -601,15 +615,13 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 				// The library closed it with 1009 already.
 			}
 			return
-		case <-ctx.Done():
-			return
 		}
 	}
 }
 
 var errPolicy = errors.New("policy violation")
 
-// WaitFeeds waits until every room feed's handler has returned, or ctx
+// WaitFeeds waits until every room feed has ended, or ctx
 // ends. The feeds' connections are hijacked, so an HTTP server's Shutdown
 // does not wait for them: call WaitFeeds after it, once the hub has closed
 // (or drained), so that every viewer has been told why before the process

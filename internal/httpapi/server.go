@@ -170,7 +170,7 @@ type Server struct {
 	// draining is set once the node is going (Drain): /readyz answers
 	// 503 from then on.
 	draining atomic.Bool
-	// feeds counts the room feeds' handlers running (WaitFeeds).
+	// feeds counts the room feeds running (WaitFeeds).
 	feeds sync.WaitGroup
 
 	metricsToken    [sha256.Size]byte
@@ -463,6 +463,18 @@ func stateFrom(ctx context.Context) *requestState {
 	}
 	st, _ := ctx.Value(stateKey{}).(*requestState)
 	return st
+}
+
+// detached returns a context for work that outlives the request of ctx
+// (a room feed): the request's id and logger, without its cancellation
+// and without the request itself, which it would keep in memory.
+func detached(ctx context.Context) context.Context {
+	out := context.Background()
+	if st := stateFrom(ctx); st != nil {
+		out = context.WithValue(out, stateKey{}, &requestState{id: st.id, log: st.log, actor: st.actor, base: st.base})
+		out = fanfare.NewContextWithRequestID(out, st.id)
+	}
+	return out
 }
 
 // loggerFrom returns the request's logger, which carries its id.

@@ -1,10 +1,14 @@
 package httpapi
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"time"
 
@@ -485,7 +489,7 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
-	conn, err := websocket.Accept(w, r, nil)
+	conn, err := websocket.Accept(feedHijacker{w}, r, nil)
 	if err != nil {
 		return // Accept answered the client
 	}
@@ -620,6 +624,35 @@ func (s *Server) feed(ctx context.Context, conn *websocket.Conn, v *room.Viewer,
 }
 
 var errPolicy = errors.New("policy violation")
+
+// feedReadBuffer is the read buffer of a room feed's connection. A viewer
+// sends a few small frames (chat), so the HTTP server's 4 KiB is mostly
+// idle memory, kept for as long as the viewer watches; frames longer than
+// the buffer are read all the same.
+const feedReadBuffer = 512
+
+// feedHijacker hands the WebSocket library the hijacked connection with a
+// read buffer of feedReadBuffer bytes, holding whatever the HTTP server
+// had read past the upgrade request.
+type feedHijacker struct{ http.ResponseWriter }
+
+func (h feedHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	// What the server read past the request stays buffered in the new
+	// reader (the library takes it from there), which is as big as it
+	// needs to be for that.
+	n := brw.Reader.Buffered()
+	b, _ := brw.Reader.Peek(n)
+	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(b)), c), max(feedReadBuffer, n))
+	if _, err := br.Peek(n); err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c, bufio.NewReadWriter(br, brw.Writer), nil
+}
 
 // WaitFeeds waits until every room feed has ended, or ctx
 // ends. The feeds' connections are hijacked, so an HTTP server's Shutdown

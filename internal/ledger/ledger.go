@@ -370,7 +370,8 @@ type Options struct {
 	Jobs JobQueue
 }
 
-// Observer receives committer measurements.
+// Observer receives committer measurements. On PostgreSQL the committer's
+// lanes call it concurrently.
 type Observer interface {
 	BatchCommitted(size int, failed int, d time.Duration)
 }

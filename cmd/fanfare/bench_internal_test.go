@@ -12,7 +12,7 @@ import (
 	"github.com/fanfarehq/fanfare/internal/store/storetest"
 )
 
-var ledgerLine = regexp.MustCompile(`^ledger (sqlite|postgres): \d+ gifts/s, commit p50 [\d.]+ ms p99 [\d.]+ ms \(200 gifts, c=16(, batch=1)?, (.+); verify ok\)$`)
+var ledgerLine = regexp.MustCompile(`^ledger (sqlite|postgres): \d+ gifts/s, commit p50 [\d.]+ ms p99 [\d.]+ ms \(200 gifts, c=16(, batch=1)?(, lanes=[1-9]\d*)?, (.+); verify ok\)$`)
 
 // benchLedger runs "bench ledger" and returns its summary line's
 // durability part.
@@ -32,7 +32,10 @@ func benchLedger(t *testing.T, args ...string) string {
 		t.Fatalf("summary line %q", lines[0])
 	}
 	t.Log(lines[0])
-	return m[3]
+	if (m[1] == "postgres") != (m[3] != "") {
+		t.Fatalf("summary line %q: the lanes are stated on PostgreSQL only", lines[0])
+	}
+	return m[4]
 }
 
 // TestBenchLedgerDurability checks that the summary line states what made

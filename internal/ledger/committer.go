@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/fanfarehq/fanfare"
 	"github.com/fanfarehq/fanfare/internal/store"
@@ -69,6 +71,10 @@ type synced struct {
 	seq    uint64
 	answer []*pending
 }
+
+// maxDeadlocks is how many times a batch runs again after PostgreSQL ended
+// it to break a deadlock.
+const maxDeadlocks = 20
 
 // escrowOwner owns the escrow accounts.
 const escrowOwner = "system:" + Escrow
@@ -290,6 +296,7 @@ func leadersOf(batch []*pending) []*pending {
 // raced its original), which it returns as replays.
 func (c *committer) settle(ctx context.Context, w writer, leaders []*pending) (ran, replays []*pending, err error) {
 	savepoints := false
+	deadlocks := 0
 	for attempt := 0; ; attempt++ {
 		var conflicted []*pending
 		conflicted, err = c.try(ctx, w, leaders, savepoints)
@@ -297,7 +304,15 @@ func (c *committer) settle(ctx context.Context, w writer, leaders []*pending) (r
 		// or PostgreSQL broke a deadlock with one (an account this batch
 		// credits last that the other locked first, and the reverse):
 		// nothing was written, run it again.
-		if (errors.Is(err, errRaced) || store.IsDeadlock(err)) && attempt < 8 {
+		if errors.Is(err, errRaced) && attempt < 8 {
+			continue
+		}
+		// After a deadlock the batch waits a random while, longer each
+		// time, before it runs again: run at once, the same batches of
+		// the same nodes' (and lanes') met again the same way.
+		if store.IsDeadlock(err) && deadlocks < maxDeadlocks {
+			deadlocks++
+			time.Sleep(rand.N(time.Duration(1<<min(deadlocks, 7)) * time.Millisecond))
 			continue
 		}
 		if errors.Is(err, errEffectFailed) && !savepoints {

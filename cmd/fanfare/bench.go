@@ -85,8 +85,9 @@ synchronous_commit and fsync. When they do not make every answer durable
 it says "NOT durable" and why (e.g. "NOT durable: fsync=off").
 
 --batch 1 commits every gift in its own transaction (no group commit), so the
-gain of batching shows as the ratio of two runs. On PostgreSQL --lanes 1
-keeps one batch in flight at a time instead of two, likewise.`
+gain of batching shows as the ratio of two runs; it keeps one transaction
+in flight at a time. On PostgreSQL --lanes 1 keeps one batch in flight at a
+time instead of two, likewise.`
 
 func (c *BenchCommand) ledger(ctx context.Context, args []string) error {
 	fs := newFlagSet("bench ledger", benchLedgerSynopsis, c.stderr)
@@ -176,7 +177,7 @@ func (c *BenchCommand) ledger(ctx context.Context, args []string) error {
 	if *batch == 1 {
 		mode = ", batch=1"
 	}
-	if db.Dialect == store.Postgres {
+	if db.Dialect == store.Postgres && *batch > 1 {
 		mode += fmt.Sprintf(", lanes=%d", *lanes)
 	}
 	if !*withJobs {

@@ -89,10 +89,10 @@ func newCommitter(ctx context.Context, l *Ledger) (*committer, error) {
 		done: make(chan struct{}),
 	}
 	// With group commit off (MaxBatch 1) every operation waits for its own
-	// fsync, as the baseline it is meant to be.
+	// fsync, one at a time, as the baseline it is meant to be.
 	groupSync := l.db.Dialect == store.SQLite && l.opts.MaxBatch > 1
 	lanes := 1
-	if l.db.Dialect == store.Postgres {
+	if l.db.Dialect == store.Postgres && l.opts.MaxBatch > 1 {
 		lanes = l.opts.Lanes
 	}
 	for range lanes {

@@ -363,7 +363,8 @@ type Options struct {
 	// one batch's COMMIT waits for the server's WAL flush, the next is
 	// read, checked and written. Lanes lock what they share in the order
 	// nodes do (see postgresWriter), so they cannot deadlock. Default 2.
-	// SQLite has one writer: one lane.
+	// SQLite has one writer, and MaxBatch 1 is the one-at-a-time baseline:
+	// one lane.
 	Lanes int
 	// Jobs inserts the jobs of operations that schedule some (Op.Jobs);
 	// without it such operations are refused.
